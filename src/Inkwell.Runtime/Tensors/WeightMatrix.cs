@@ -1,0 +1,45 @@
+namespace Inkwell.Runtime.Tensors;
+
+/// <summary>
+/// A read-only row-major matrix [Rows, Cols] in any GGML encoding, over memory that someone else owns
+/// (a memory-mapped file or a pinned array held by <see cref="Owner"/>). Each row is Cols elements encoded as
+/// Cols / BlockSize(Type) blocks, so a row starts at Data + row * RowBytes.
+/// </summary>
+public sealed unsafe class WeightMatrix
+{
+    public WeightMatrix(string name, GgmlType type, int rows, int cols, byte* data, object? owner)
+    {
+        if (cols % GgmlTypeInfo.BlockSize(type) != 0)
+            throw new InvalidDataException($"tensor '{name}': {cols} columns do not fill whole {type} blocks");
+        Name = name;
+        Type = type;
+        Rows = rows;
+        Cols = cols;
+        Data = data;
+        Owner = owner;
+        RowBytes = GgmlTypeInfo.ByteCount(type, cols);
+    }
+
+    public string Name { get; }
+    public GgmlType Type { get; }
+    public int Rows { get; }
+    public int Cols { get; }
+    public byte* Data { get; }
+    public long RowBytes { get; }
+    public long TotalBytes => RowBytes * Rows;
+
+    /// <summary>Keeps the backing memory alive as long as the view is.</summary>
+    public object? Owner { get; }
+
+    public byte* Row(int row) => Data + row * RowBytes;
+
+    /// <summary>Wraps a managed float array [rows, cols] (pinned for the matrix's lifetime).</summary>
+    public static WeightMatrix FromF32(string name, float[] values, int rows, int cols)
+    {
+        if (values.Length != (long)rows * cols)
+            throw new ArgumentException($"tensor '{name}': {values.Length} values for shape [{rows}, {cols}]");
+        var pinned = GC.AllocateArray<float>(values.Length, pinned: true);
+        values.CopyTo(pinned, 0);
+        fixed (float* p = pinned) return new WeightMatrix(name, GgmlType.F32, rows, cols, (byte*)p, pinned);
+    }
+}
