@@ -1,1 +1,3 @@
-return 0;
+using Inkwell.Cli.Commands;
+
+return await CommandRunner.RunAsync(args);

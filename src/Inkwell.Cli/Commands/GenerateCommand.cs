@@ -1,0 +1,73 @@
+using Inkwell.Engine;
+using Inkwell.Engine.Requests;
+using Inkwell.Engine.Sampling;
+using Inkwell.Models.Llama;
+using Inkwell.Runtime.Threading;
+
+namespace Inkwell.Cli.Commands;
+
+/// <summary>`inkwell generate`: streams only the continuation to stdout, through the same engine the server uses.</summary>
+public static class GenerateCommand
+{
+    private const string Help = """
+        usage: inkwell generate [--model PATH] [--tokenizer PATH] [--prompt TEXT] [--max-new-tokens N]
+                                [--temperature T] [--top-k K] [--top-p P] [--seed S] [--threads N]
+        No --model: the embedded stories260K. No prompt: start from BOS. Temperature 0 = greedy.
+        """;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        if (args.Contains("--help")) { Console.WriteLine(Help); return 0; }
+        var a = new ArgReader(args, new HashSet<string>());
+        string? modelPath = a.String("model", "m", "model-id");
+        string? tokenizerPath = a.String("tokenizer");
+        string prompt = a.String("prompt", "p") ?? "";
+        int maxNew = a.Int("max-new-tokens", 256, "n");
+        float temperature = a.Float("temperature", 1f);
+        int topK = a.Int("top-k", 0);
+        float topP = a.Float("top-p", 1f);
+        ulong seed = (ulong)a.Int("seed", Environment.TickCount & int.MaxValue);
+        int threads = a.Int("threads", ModelOptions.DefaultThreads, "t");
+        a.EnsureAllUsed();
+        if (maxNew <= 0) throw new UsageException("--max-new-tokens must be positive");
+        if (temperature < 0) throw new UsageException("--temperature must not be negative");
+
+        using var loaded = ModelOptions.Open(modelPath, tokenizerPath);
+        using var pool = new WorkerPool(threads);
+        var model = new LlamaModel(loaded.Config, loaded.Weights, pool);
+        var tokenizer = loaded.Tokenizer;
+        var promptTokens = prompt.Length == 0 ? new List<int> { tokenizer.BosId } : tokenizer.EncodeToIds(prompt).ToList();
+        int room = loaded.Config.ContextLength - promptTokens.Count;
+        if (room <= 0) throw new ArgumentException($"the prompt's {promptTokens.Count} tokens fill the context of {loaded.Config.ContextLength}");
+        maxNew = Math.Min(maxNew, room);
+
+        await using var engine = new InferenceEngine(model, tokenizer, new EngineOptions
+        {
+            KvCacheTokens = promptTokens.Count + maxNew,
+            Scheduler = new Engine.Scheduling.SchedulerOptions { MaxBatchTokens = Math.Max(512, promptTokens.Count) },
+        });
+        var sampling = temperature == 0f ? SamplingParameters.Greedy
+            : new SamplingParameters { DoSample = true, Temperature = temperature, TopK = topK, TopP = topP, Seed = seed };
+        var events = engine.Submit(new GenerationRequest
+        {
+            PromptTokens = promptTokens,
+            Sampling = sampling,
+            Stopping = new StoppingParameters { MaxNewTokens = maxNew },
+        });
+        var stdout = Console.Out;
+        await foreach (var e in events.ReadAllAsync())
+        {
+            switch (e)
+            {
+                case TokenGenerated t when !t.Token.Special:
+                    stdout.Write(t.Token.Text);
+                    stdout.Flush();
+                    break;
+                case GenerationFailed f:
+                    throw new InvalidOperationException(f.Message);
+            }
+        }
+        stdout.WriteLine();
+        return 0;
+    }
+}

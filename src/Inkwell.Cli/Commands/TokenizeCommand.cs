@@ -1,0 +1,56 @@
+using System.Text.Json;
+using Inkwell.Models.Gguf;
+using Inkwell.Models.Loading;
+using Inkwell.Models.Tokenizers;
+
+namespace Inkwell.Cli.Commands;
+
+/// <summary>`inkwell tokenize`: token ids of stdin, space-separated; with --jsonl one JSON string in, one JSON array out, per line.</summary>
+public static class TokenizeCommand
+{
+    private const string Help = """
+        usage: inkwell tokenize [--model PATH] [--tokenizer PATH] [--no-bos] [--jsonl]   (reads stdin)
+        PATH may be a vocab-only GGUF. --jsonl: each input line is a JSON string; each output line a JSON array of ids.
+        """;
+
+    public static int Run(string[] args)
+    {
+        if (args.Contains("--help")) { Console.WriteLine(Help); return 0; }
+        var a = new ArgReader(args, new HashSet<string> { "no-bos", "jsonl" });
+        string? modelPath = a.String("model", "m");
+        string? tokenizerPath = a.String("tokenizer");
+        bool addBos = !a.Flag("no-bos");
+        bool jsonl = a.Flag("jsonl");
+        a.EnsureAllUsed();
+
+        var tokenizer = OpenTokenizer(modelPath ?? ModelOptions.EmbeddedModelPath, tokenizerPath);
+        var stdout = Console.Out;
+        if (jsonl)
+        {
+            string? line;
+            while ((line = Console.In.ReadLine()) is not null)
+            {
+                if (line.Length == 0) continue;
+                string text = JsonSerializer.Deserialize<string>(line) ?? throw new UsageException("--jsonl lines must be JSON strings");
+                stdout.WriteLine(JsonSerializer.Serialize(tokenizer.EncodeToIds(text, addBos)));
+            }
+        }
+        else
+        {
+            stdout.WriteLine(string.Join(' ', tokenizer.EncodeToIds(Console.In.ReadToEnd(), addBos)));
+        }
+        return 0;
+    }
+
+    /// <summary>Only the vocabulary is needed: a GGUF (even vocab-only) is read without its weights.</summary>
+    private static Tokenizer OpenTokenizer(string modelPath, string? tokenizerPath)
+    {
+        if (tokenizerPath is null && File.Exists(modelPath) && GgufFile.LooksLikeGguf(modelPath))
+        {
+            using var f = GgufFile.Open(modelPath);
+            return Tokenizer.FromGguf(f);
+        }
+        using var loaded = ModelLoader.Load(modelPath, tokenizerPath);
+        return loaded.Tokenizer;
+    }
+}

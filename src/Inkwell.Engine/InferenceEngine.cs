@@ -1,0 +1,303 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Threading.Channels;
+using Inkwell.Engine.Decoding;
+using Inkwell.Engine.KvCache;
+using Inkwell.Engine.Requests;
+using Inkwell.Engine.Sampling;
+using Inkwell.Engine.Scheduling;
+using Inkwell.Models.Kv;
+using Inkwell.Models.Llama;
+using Inkwell.Models.Tokenizers;
+
+namespace Inkwell.Engine;
+
+/// <summary>Counters the server's /metrics and tests read (written by the engine thread, read anywhere).</summary>
+public sealed class EngineStats
+{
+    public long Steps;
+    public long ForwardTokens;
+    public int RunningRequests;
+    public int WaitingRequests;
+    public int FreeBlocks;
+    public long Preemptions;
+    public double LastForwardSeconds;
+    public double LastBatchSize;
+}
+
+/// <summary>
+/// The engine loop: one thread owns the model, the KV cache and the scheduler. Each step schedules a token budget,
+/// runs one forward pass over every scheduled chunk, samples the rows that finished their known tokens, applies
+/// stop criteria and cancellations, and frees finished requests' blocks. Requests come in through a channel;
+/// each request's tokens go out through its own channel.
+/// </summary>
+public sealed class InferenceEngine : IAsyncDisposable
+{
+    private readonly LlamaModel _model;
+    private readonly Tokenizer _tokenizer;
+    private readonly KvCacheStorage _kv;
+    private readonly KvCacheManager _cache;
+    private readonly Scheduler _scheduler;
+    private readonly Sampler _sampler = new();
+    private readonly Channel<EngineRequest> _incoming = Channel.CreateUnbounded<EngineRequest>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Thread _thread;
+    private readonly List<SequenceChunk> _chunks = [];
+    private long _nextId;
+    private volatile Exception? _fatal;
+
+    public InferenceEngine(LlamaModel model, Tokenizer tokenizer, EngineOptions options)
+    {
+        _model = model;
+        _tokenizer = tokenizer;
+        Options = options;
+        int blocks = (options.KvCacheTokens + options.BlockSize - 1) / options.BlockSize;
+        _kv = model.CreateKvCache(options.BlockSize, blocks);
+        _cache = new KvCacheManager(new BlockPool(blocks, options.BlockSize, options.PrefixCaching));
+        _scheduler = new Scheduler(options.Scheduler, _cache);
+        Stats.FreeBlocks = blocks;
+        _thread = new Thread(Loop) { Name = "inkwell-engine", IsBackground = true };
+        _thread.Start();
+    }
+
+    public EngineOptions Options { get; }
+    public EngineStats Stats { get; } = new();
+    public LlamaModel Model => _model;
+    public Tokenizer Tokenizer => _tokenizer;
+    public int KvCapacityTokens => _kv.TokenCapacity;
+    public BlockPool BlockPool => _cache.Pool;
+    public bool IsHealthy => _fatal is null && _thread.IsAlive;
+
+    /// <summary>Queues a request; its events arrive on the returned reader. Cancelling the token removes it at the next step.</summary>
+    public ChannelReader<GenerationEvent> Submit(GenerationRequest request, CancellationToken cancellation = default)
+    {
+        if (_fatal is not null) throw new InvalidOperationException("the engine has stopped after an error: " + _fatal.Message);
+        int prefixRows = request.PrefixEmbeddings is { } p ? p.Length / _model.Config.Dim : 0;
+        var r = new EngineRequest(Interlocked.Increment(ref _nextId), request, prefixRows, cancellation);
+        if (r.Tokens.Count + request.Stopping.MaxNewTokens > _kv.TokenCapacity)
+            throw new ArgumentException($"request needs {r.Tokens.Count + request.Stopping.MaxNewTokens} tokens but the KV cache holds {_kv.TokenCapacity}");
+        if (!_incoming.Writer.TryWrite(r)) throw new InvalidOperationException("the engine is shutting down");
+        return r.Output.Reader;
+    }
+
+    private void Loop()
+    {
+        try
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                while (_incoming.Reader.TryRead(out var r)) _scheduler.Add(r);
+                DropCancelled();
+                if (_scheduler.Running.Count == 0 && _scheduler.Waiting.Count == 0)
+                {
+                    PublishStats();
+                    try { _incoming.Reader.WaitToReadAsync(_stop.Token).AsTask().Wait(); }
+                    catch (AggregateException) { break; }
+                    continue;
+                }
+                Step();
+            }
+        }
+        catch (Exception e)
+        {
+            _fatal = e;
+            foreach (var r in _scheduler.Running.Concat(_scheduler.Waiting).ToList()) Fail(r, "engine failure: " + e.Message);
+        }
+    }
+
+    private void Step()
+    {
+        var plan = _scheduler.Schedule();
+        Stats.Preemptions += plan.Preempted.Count;
+        if (plan.IsEmpty)
+        {
+            // Nothing fits: only possible if a single request outgrew the cache; fail the oldest waiting one.
+            if (_scheduler.Running.Count == 0 && _scheduler.Waiting.FirstOrDefault() is { } stuck) Fail(stuck, "request does not fit in the KV cache");
+            return;
+        }
+
+        _chunks.Clear();
+        var now = TimeSpan.Zero;
+        foreach (var c in plan.Chunks)
+        {
+            var r = c.Request;
+            r.FirstScheduledAt ??= r.Clock.Elapsed;
+            bool completes = c.StartPosition + c.Count == r.Tokens.Count;
+            bool wantPrefill = r.Request.PrefillLogProbs && r.GeneratedCount == 0;
+            var logits = wantPrefill ? LogitsWanted.All : completes ? LogitsWanted.Last : LogitsWanted.None;
+            var tokens = CollectionsMarshal.AsSpan(r.Tokens).Slice(c.StartPosition, c.Count).ToArray();
+            ReadOnlyMemory<float> embeddings = default;
+            if (r.Request.PrefixEmbeddings is { } pe && c.StartPosition < r.PrefixTokenCount)
+            {
+                int dim = _model.Config.Dim;
+                int rows = Math.Min(c.Count, r.PrefixTokenCount - c.StartPosition);
+                embeddings = pe.AsMemory(c.StartPosition * dim, rows * dim);
+            }
+            _chunks.Add(new SequenceChunk(tokens, c.StartPosition, r.Blocks.ToArray(), logits, embeddings));
+        }
+
+        var sw = Stopwatch.StartNew();
+        var all = _model.Forward(CollectionsMarshal.AsSpan(_chunks), _kv);
+        Stats.LastForwardSeconds = sw.Elapsed.TotalSeconds;
+        Stats.LastBatchSize = plan.Chunks.Count;
+        Stats.Steps++;
+        Stats.ForwardTokens += plan.TokenCount;
+
+        int vocab = _model.Config.VocabSize;
+        int row = 0;
+        for (int i = 0; i < plan.Chunks.Count; i++)
+        {
+            var c = plan.Chunks[i];
+            var chunk = _chunks[i];
+            var r = c.Request;
+            int rows = chunk.LogitRows;
+            r.NumComputedTokens += c.Count;
+            _cache.RegisterFullBlocks(r);
+            if (chunk.Logits == LogitsWanted.All) RecordPrefill(r, c, all.Slice(row * vocab, rows * vocab));
+            if (r.NumTokensToCompute == 0 && rows > 0)
+            {
+                // Logits are the engine's buffer; copying one row is cheap and lets processors edit it in place.
+                var last = all.Slice((row + rows - 1) * vocab, vocab);
+                SampleAndEmit(r, last);
+            }
+            row += rows;
+        }
+        PublishStats();
+    }
+
+    private float[] _row = [];
+
+    private void SampleAndEmit(EngineRequest r, ReadOnlySpan<float> logitsRow)
+    {
+        if (_row.Length < logitsRow.Length) _row = new float[logitsRow.Length];
+        var logits = _row.AsSpan(0, logitsRow.Length);
+        logitsRow.CopyTo(logits);
+        var req = r.Request;
+        var sampling = req.Sampling;
+        if (r.GeneratedCount < req.Stopping.MinNewTokens || req.Stopping.IgnoreEos)
+        {
+            foreach (int eos in _tokenizer.EndOfGenerationIds) if ((uint)eos < (uint)logits.Length) logits[eos] = float.NegativeInfinity;
+        }
+        req.Constraint?.Mask(logits);
+        if ((sampling.FrequencyPenalty != 0 || sampling.PresencePenalty != 0) && r.GeneratedCounts is null) r.GeneratedCounts = new int[logits.Length];
+
+        IReadOnlyList<TokenInfo>? top = req.TopNTokens > 0 ? TopTokens(logits, req.TopNTokens) : null;
+        var history = CollectionsMarshal.AsSpan(r.Tokens).Slice(r.PrefixTokenCount);
+        var (token, logprob) = _sampler.Sample(logits, sampling, history, r.GeneratedCounts, ref r.Rng);
+        if (r.GeneratedCounts is not null) r.GeneratedCounts[token]++;
+        req.Constraint?.Advance(token);
+
+        r.Tokens.Add(token);
+        r.FirstTokenAt ??= r.Clock.Elapsed;
+        bool special = _tokenizer.IsSpecial(token);
+        r.Text ??= new TextAccumulator(req.Stopping.StopSequences, StripsLeadingSpace(r));
+        string text = special ? _tokenizer.TokenText(token) : r.Text.Append(_tokenizer.TokenBytes(token));
+        var info = new TokenInfo(token, text, logprob, special);
+        r.GeneratedTokens.Add(info);
+        if (top is not null) (r.TopTokens ??= []).Add(top);
+        r.Output.Writer.TryWrite(new TokenGenerated(info, top, r.GeneratedCount - 1));
+
+        FinishReason? finish = null;
+        if (_tokenizer.IsEndOfGeneration(token) && !req.Stopping.IgnoreEos) finish = FinishReason.EosToken;
+        else if (r.Text.MatchedStop is not null) finish = FinishReason.StopSequence;
+        else if (r.GeneratedCount >= req.Stopping.MaxNewTokens) finish = FinishReason.Length;
+        else if (req.Constraint is { IsExhausted: true }) finish = FinishReason.EosToken;
+        else if (req.Stopping.TimeLimit > TimeSpan.Zero && r.Clock.Elapsed - (r.FirstScheduledAt ?? TimeSpan.Zero) >= req.Stopping.TimeLimit) finish = FinishReason.TimeLimit;
+        if (finish is { } reason) Finish(r, reason);
+    }
+
+    private bool StripsLeadingSpace(EngineRequest r) =>
+        _tokenizer.AddsSpacePrefix && r.PromptLength - r.PrefixTokenCount == 1 && r.Tokens[r.PrefixTokenCount] == _tokenizer.BosId;
+
+    private List<TokenInfo> TopTokens(ReadOnlySpan<float> logits, int n)
+    {
+        float max = System.Numerics.Tensors.TensorPrimitives.Max(logits);
+        double sum = 0;
+        foreach (float l in logits) sum += Math.Exp(l - max);
+        float logSum = (float)Math.Log(sum) + max;
+        var best = new List<TokenInfo>(n);
+        var taken = new HashSet<int>();
+        for (int k = 0; k < n; k++)
+        {
+            int arg = -1;
+            for (int i = 0; i < logits.Length; i++)
+                if (!taken.Contains(i) && !float.IsNegativeInfinity(logits[i]) && (arg < 0 || logits[i] > logits[arg])) arg = i;
+            if (arg < 0) break;
+            taken.Add(arg);
+            best.Add(new TokenInfo(arg, _tokenizer.TokenText(arg), logits[arg] - logSum, _tokenizer.IsSpecial(arg)));
+        }
+        return best;
+    }
+
+    private void RecordPrefill(EngineRequest r, ScheduledChunk c, ReadOnlySpan<float> rows)
+    {
+        int vocab = _model.Config.VocabSize;
+        r.Prefill ??= [];
+        for (int i = 0; i < c.Count; i++)
+        {
+            int pos = c.StartPosition + i;
+            if (pos < r.PrefixTokenCount) continue;
+            if (r.Prefill.Count == 0 && pos == r.PrefixTokenCount)
+            {
+                int first = r.Tokens[pos];
+                r.Prefill.Add(new TokenInfo(first, _tokenizer.TokenText(first), float.NaN, _tokenizer.IsSpecial(first)));
+            }
+            int next = pos + 1;
+            if (next >= r.PromptLength) break;
+            int t = r.Tokens[next];
+            r.Prefill.Add(new TokenInfo(t, _tokenizer.TokenText(t), Sampler.LogSoftmaxAt(rows.Slice(i * vocab, vocab), t), _tokenizer.IsSpecial(t)));
+        }
+    }
+
+    private void Finish(EngineRequest r, FinishReason reason)
+    {
+        _scheduler.Remove(r);
+        var result = new GenerationResult
+        {
+            GeneratedText = r.Text?.Text ?? "",
+            FinishReason = reason,
+            Tokens = r.GeneratedTokens,
+            TopTokens = r.TopTokens,
+            Prefill = r.Prefill,
+            StopSequence = r.Text?.MatchedStop,
+            Seed = r.Request.Sampling.IsSampling ? r.Request.Sampling.Seed : null,
+            PromptTokenCount = r.PromptLength - r.PrefixTokenCount,
+            QueueTime = r.FirstScheduledAt ?? r.Clock.Elapsed,
+            InferenceTime = r.Clock.Elapsed - (r.FirstScheduledAt ?? r.Clock.Elapsed),
+            TimeToFirstToken = r.FirstTokenAt ?? r.Clock.Elapsed,
+        };
+        r.Output.Writer.TryWrite(new GenerationFinished(result));
+        r.Output.Writer.TryComplete();
+    }
+
+    private void Fail(EngineRequest r, string message)
+    {
+        _scheduler.Remove(r);
+        r.Output.Writer.TryWrite(new GenerationFailed(message));
+        r.Output.Writer.TryComplete();
+    }
+
+    private void DropCancelled()
+    {
+        foreach (var r in _scheduler.Running.Concat(_scheduler.Waiting).Where(r => r.Cancellation.IsCancellationRequested).ToList())
+        {
+            _scheduler.Remove(r);
+            r.Output.Writer.TryComplete(new OperationCanceledException(r.Cancellation));
+        }
+    }
+
+    private void PublishStats()
+    {
+        Stats.RunningRequests = _scheduler.Running.Count;
+        Stats.WaitingRequests = _scheduler.Waiting.Count;
+        Stats.FreeBlocks = _cache.Pool.FreeBlockCount;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _incoming.Writer.TryComplete();
+        _stop.Cancel();
+        await Task.Run(() => _thread.Join());
+        _stop.Dispose();
+    }
+}

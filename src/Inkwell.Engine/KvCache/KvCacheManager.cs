@@ -1,0 +1,72 @@
+using Inkwell.Engine.Requests;
+
+namespace Inkwell.Engine.KvCache;
+
+/// <summary>
+/// Gives requests KV blocks (vLLM v1's KVCacheManager): finds the longest cached prefix of full blocks, allocates
+/// slots for new tokens or says no, registers blocks as they fill, and frees a request's blocks.
+/// </summary>
+public sealed class KvCacheManager(BlockPool pool)
+{
+    public BlockPool Pool { get; } = pool;
+    public int BlockSize => Pool.BlockSize;
+
+    /// <summary>
+    /// For a request with no blocks yet: takes cached blocks for the longest computed prefix, leaving at least one
+    /// token to compute (its logits are needed). Returns the number of tokens reused.
+    /// </summary>
+    public int TakeCachedPrefix(EngineRequest r)
+    {
+        // Prompt log-probabilities need every prompt row computed, so such requests do not reuse a prefix.
+        if (r.Blocks.Count != 0 || !Pool.PrefixCaching || r.Request.PrefillLogProbs) return 0;
+        var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(r.Tokens);
+        int fullBlocks = (tokens.Length - 1) / BlockSize;
+        BlockHash? parent = null;
+        for (int i = 0; i < fullBlocks; i++)
+        {
+            var hash = BlockHash.Of(parent, tokens.Slice(i * BlockSize, BlockSize), r.Request.PrefixSalt);
+            if (Pool.TakeCached(hash) is not int block) break;
+            r.Blocks.Add(block);
+            parent = hash;
+        }
+        r.HashedBlockCount = r.Blocks.Count;
+        r.LastBlockHash = parent;
+        r.NumComputedTokens = r.Blocks.Count * BlockSize;
+        return r.NumComputedTokens;
+    }
+
+    /// <summary>Makes room for the request's next <paramref name="newTokens"/> tokens; false (nothing taken) if the pool is short.</summary>
+    public bool Allocate(EngineRequest r, int newTokens)
+    {
+        int needed = (r.NumComputedTokens + newTokens + BlockSize - 1) / BlockSize - r.Blocks.Count;
+        if (needed <= 0) return true;
+        var blocks = Pool.Allocate(needed);
+        if (blocks is null) return false;
+        r.Blocks.AddRange(blocks);
+        return true;
+    }
+
+    /// <summary>After a step: registers the request's newly filled blocks under their prefix hashes.</summary>
+    public void RegisterFullBlocks(EngineRequest r)
+    {
+        if (!Pool.PrefixCaching) return;
+        var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(r.Tokens);
+        int full = r.NumComputedTokens / BlockSize;
+        for (int i = r.HashedBlockCount; i < full; i++)
+        {
+            var hash = BlockHash.Of(r.LastBlockHash, tokens.Slice(i * BlockSize, BlockSize), r.Request.PrefixSalt);
+            Pool.MarkComputed(r.Blocks[i], hash);
+            r.LastBlockHash = hash;
+            r.HashedBlockCount = i + 1;
+        }
+    }
+
+    public void Free(EngineRequest r)
+    {
+        Pool.Free(r.Blocks);
+        r.Blocks.Clear();
+        r.HashedBlockCount = 0;
+        r.LastBlockHash = null;
+        r.NumComputedTokens = 0;
+    }
+}

@@ -1,0 +1,177 @@
+using System.Numerics.Tensors;
+
+namespace Inkwell.Engine.Sampling;
+
+/// <summary>
+/// Turns one row of logits into a token, on plain float spans so it is testable without a model. Processors run in
+/// TGI's order: penalties, then temperature, top-k, top-p, typical-p on the distribution. The scratch buffers are the
+/// caller's (one Sampler per engine thread), so sampling allocates nothing per token.
+/// </summary>
+public sealed class Sampler
+{
+    private float[] _probs = [];
+    private int[] _order = [];
+    private float[] _keys = [];
+
+    /// <summary>
+    /// Applies penalties for the tokens seen so far (prompt and generated) in place, then picks a token.
+    /// Returns the token and its log-probability under the final (processed) distribution.
+    /// </summary>
+    public (int Token, float LogProb) Sample(Span<float> logits, SamplingParameters p, ReadOnlySpan<int> history,
+        ReadOnlySpan<int> generatedCounts, ref SplitMix64 rng)
+    {
+        ApplyPenalties(logits, p, history, generatedCounts);
+        if (!p.IsSampling)
+        {
+            int best = TensorPrimitives.IndexOfMax(logits);
+            return (best, LogSoftmaxAt(logits, best));
+        }
+
+        EnsureScratch(logits.Length);
+        var probs = _probs.AsSpan(0, logits.Length);
+        float temperature = p.Temperature > 0f ? p.Temperature : 1f;
+        TensorPrimitives.Divide(logits, temperature, probs);
+        TensorPrimitives.SoftMax(probs, probs);
+
+        // Candidates sorted by probability, then cut by top-k, top-p and typical-p.
+        var order = _order.AsSpan(0, logits.Length);
+        int n = SortCandidates(probs, order, p.TopK);
+        n = TopP(probs, order, n, p.TopP);
+        n = Typical(probs, order, n, p.TypicalP);
+
+        float total = 0f;
+        for (int i = 0; i < n; i++) total += probs[order[i]];
+        double target = rng.NextDouble() * total;
+        double cumulative = 0;
+        int chosen = order[n - 1];
+        for (int i = 0; i < n; i++)
+        {
+            cumulative += probs[order[i]];
+            if (cumulative > target) { chosen = order[i]; break; }
+        }
+        return (chosen, MathF.Log(probs[chosen] / total));
+    }
+
+    /// <summary>Log-softmax of one entry, for greedy rows and for reporting logprobs.</summary>
+    public static float LogSoftmaxAt(ReadOnlySpan<float> logits, int index)
+    {
+        float max = TensorPrimitives.Max(logits);
+        double sum = 0;
+        foreach (float l in logits) sum += Math.Exp(l - max);
+        return (float)(logits[index] - max - Math.Log(sum));
+    }
+
+    /// <summary>
+    /// Repetition penalty as in CTRL/TGI (divide positive logits, multiply negative ones, for every token seen),
+    /// and OpenAI-style frequency/presence penalties over generated tokens.
+    /// </summary>
+    internal static void ApplyPenalties(Span<float> logits, SamplingParameters p, ReadOnlySpan<int> history, ReadOnlySpan<int> generatedCounts)
+    {
+        if (p.RepetitionPenalty != 1f)
+        {
+            // A token seen twice is penalised once: mark by visiting in order and skipping repeats cheaply.
+            foreach (int t in history)
+            {
+                if ((uint)t >= (uint)logits.Length) continue;
+                float l = logits[t];
+                if (float.IsNaN(l)) continue;
+                logits[t] = l > 0 ? l / p.RepetitionPenalty : l * p.RepetitionPenalty;
+                logits[t] = float.IsNegativeInfinity(l) ? l : logits[t];
+            }
+        }
+        if (p.FrequencyPenalty != 0f || p.PresencePenalty != 0f)
+        {
+            for (int t = 0; t < generatedCounts.Length && t < logits.Length; t++)
+            {
+                int count = generatedCounts[t];
+                if (count > 0) logits[t] -= p.FrequencyPenalty * count + p.PresencePenalty;
+            }
+        }
+    }
+
+    private void EnsureScratch(int n)
+    {
+        if (_probs.Length < n)
+        {
+            _probs = new float[n];
+            _order = new int[n];
+            _keys = new float[n];
+        }
+    }
+
+    /// <summary>Sorts indices by descending probability into order; with top-k only the k best count.</summary>
+    private int SortCandidates(ReadOnlySpan<float> probs, Span<int> order, int topK)
+    {
+        int n = probs.Length;
+        var keys = _keys.AsSpan(0, n);
+        for (int i = 0; i < n; i++)
+        {
+            order[i] = i;
+            keys[i] = -probs[i];
+        }
+        keys.Sort(order);
+        return topK > 0 ? Math.Min(topK, n) : n;
+    }
+
+    private static int TopP(ReadOnlySpan<float> probs, ReadOnlySpan<int> order, int n, float topP)
+    {
+        if (topP >= 1f) return n;
+        float total = 0f;
+        for (int i = 0; i < n; i++) total += probs[order[i]];
+        float cumulative = 0f;
+        for (int i = 0; i < n; i++)
+        {
+            cumulative += probs[order[i]] / total;
+            if (cumulative >= topP) return i + 1;
+        }
+        return n;
+    }
+
+    /// <summary>Typical sampling (Meister et al.): keep tokens whose surprise is closest to the entropy, up to mass p.</summary>
+    private int Typical(ReadOnlySpan<float> probs, Span<int> order, int n, float typicalP)
+    {
+        if (typicalP >= 1f) return n;
+        float total = 0f;
+        for (int i = 0; i < n; i++) total += probs[order[i]];
+        double entropy = 0;
+        for (int i = 0; i < n; i++)
+        {
+            double q = probs[order[i]] / total;
+            if (q > 0) entropy -= q * Math.Log(q);
+        }
+        var keys = new double[n];
+        var ids = order[..n].ToArray();
+        for (int i = 0; i < n; i++)
+        {
+            double q = probs[ids[i]] / total;
+            keys[i] = Math.Abs(-Math.Log(Math.Max(q, 1e-30)) - entropy);
+        }
+        Array.Sort(keys, ids);
+        double cumulative = 0;
+        int kept = n;
+        for (int i = 0; i < n; i++)
+        {
+            cumulative += probs[ids[i]] / total;
+            if (cumulative >= typicalP) { kept = i + 1; break; }
+        }
+        ids.AsSpan(0, kept).CopyTo(order);
+        return kept;
+    }
+}
+
+/// <summary>A small, fast, seedable generator: a request's own stream of randomness.</summary>
+public struct SplitMix64(ulong seed)
+{
+    private ulong _state = seed;
+
+    public ulong NextUInt64()
+    {
+        ulong z = _state += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    /// <summary>Uniform in [0, 1) with 53 bits.</summary>
+    public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
+}

@@ -1,0 +1,134 @@
+using Inkwell.Models.Gguf;
+using Inkwell.Models.Llama;
+using Inkwell.Models.Tokenizers;
+
+namespace Inkwell.Models.Loading;
+
+/// <summary>A model ready to run: shape, weights, tokenizer and what else its files said.</summary>
+public sealed class LoadedModel : IDisposable
+{
+    public required string Name { get; init; }
+    public required string Path { get; init; }
+    public required string Format { get; init; }
+    public required LlamaConfig Config { get; init; }
+    public required LlamaWeights Weights { get; init; }
+    public required Tokenizer Tokenizer { get; init; }
+    /// <summary>The model's own Jinja chat template, when its files carry one.</summary>
+    public string? ChatTemplate { get; init; }
+
+    public void Dispose() => Weights.Dispose();
+}
+
+/// <summary>
+/// Opens any supported model by path: a GGUF file, a llama2.c checkpoint (.bin, with its tokenizer.bin), or a
+/// Hugging Face directory (config.json + safetensors + tokenizer.json). Problems surface as one
+/// <see cref="InvalidDataException"/> or <see cref="FileNotFoundException"/> naming the file.
+/// </summary>
+public static class ModelLoader
+{
+    public static LoadedModel Load(string path, string? tokenizerPath = null)
+    {
+        if (HuggingFaceLoader.IsModelDirectory(path)) return LoadHuggingFace(path, tokenizerPath);
+        if (Directory.Exists(path)) throw new InvalidDataException($"{path}: a model directory needs config.json (Hugging Face layout)");
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: model file not found", path);
+        return GgufFile.LooksLikeGguf(path) ? LoadGguf(path, tokenizerPath) : LoadLlama2c(path, tokenizerPath);
+    }
+
+    private static LoadedModel LoadGguf(string path, string? tokenizerPath)
+    {
+        var file = GgufFile.Open(path);
+        try
+        {
+            var config = GgufLlamaLoader.ReadConfig(file);
+            var weights = GgufLlamaLoader.ReadWeights(file, config);
+            var tokenizer = tokenizerPath is not null ? LoadTokenizerFile(tokenizerPath, config.VocabSize)
+                : file.Metadata.ContainsKey("tokenizer.ggml.tokens") ? Tokenizer.FromGguf(file)
+                : throw new InvalidDataException($"{path}: the file has no vocabulary (tokenizer.ggml.tokens); pass --tokenizer");
+            return new LoadedModel
+            {
+                Name = file.GetOrDefault<string?>("general.name", null) ?? System.IO.Path.GetFileNameWithoutExtension(path),
+                Path = path,
+                Format = "gguf",
+                Config = config,
+                Weights = weights,
+                Tokenizer = tokenizer,
+                ChatTemplate = file.GetOrDefault<string?>("tokenizer.chat_template", null),
+            };
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    private static LoadedModel LoadLlama2c(string path, string? tokenizerPath)
+    {
+        var (config, weights) = Llama2cLoader.Load(path);
+        string dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
+        tokenizerPath ??= File.Exists(System.IO.Path.Combine(dir, "tokenizer.bin")) ? System.IO.Path.Combine(dir, "tokenizer.bin")
+            : Directory.GetFiles(dir, "tok*.bin") is [var single] ? single
+            : throw new InvalidDataException($"{path}: llama2.c checkpoints carry no vocabulary; pass --tokenizer (tokenizer.bin)");
+        return new LoadedModel
+        {
+            Name = System.IO.Path.GetFileNameWithoutExtension(path),
+            Path = path,
+            Format = "llama2.c",
+            Config = config,
+            Weights = weights,
+            Tokenizer = LoadTokenizerFile(tokenizerPath, config.VocabSize),
+        };
+    }
+
+    private static LoadedModel LoadHuggingFace(string dir, string? tokenizerPath)
+    {
+        var config = HuggingFaceLoader.ReadConfig(dir);
+        var weights = HuggingFaceLoader.ReadWeights(dir, config);
+        try
+        {
+            string tokenizerConfig = System.IO.Path.Combine(dir, "tokenizer_config.json");
+            var tokenizer = LoadTokenizerFile(tokenizerPath ?? System.IO.Path.Combine(dir, "tokenizer.json"), config.VocabSize,
+                File.Exists(tokenizerConfig) ? tokenizerConfig : null);
+            return new LoadedModel
+            {
+                Name = System.IO.Path.GetFileName(System.IO.Path.GetFullPath(dir).TrimEnd(System.IO.Path.DirectorySeparatorChar)),
+                Path = dir,
+                Format = "huggingface",
+                Config = config,
+                Weights = weights,
+                Tokenizer = tokenizer,
+                ChatTemplate = File.Exists(tokenizerConfig) ? ReadChatTemplate(tokenizerConfig) : null,
+            };
+        }
+        catch
+        {
+            weights.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A tokenizer from a llama2.c tokenizer.bin, a tokenizer.json, or a (vocab-only) GGUF.</summary>
+    public static Tokenizer LoadTokenizerFile(string path, int vocabSize, string? tokenizerConfigPath = null)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: tokenizer file not found", path);
+        if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return Tokenizer.FromHuggingFaceJson(path, tokenizerConfigPath);
+        if (GgufFile.LooksLikeGguf(path))
+        {
+            using var f = GgufFile.Open(path);
+            return Tokenizer.FromGguf(f);
+        }
+        return Tokenizer.FromLlama2cFile(path, vocabSize);
+    }
+
+    private static string? ReadChatTemplate(string tokenizerConfig)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(tokenizerConfig));
+        if (!doc.RootElement.TryGetProperty("chat_template", out var t)) return null;
+        if (t.ValueKind == System.Text.Json.JsonValueKind.String) return t.GetString();
+        // A list of named templates: the one called "default".
+        if (t.ValueKind == System.Text.Json.JsonValueKind.Array)
+            foreach (var item in t.EnumerateArray())
+                if (item.TryGetProperty("name", out var n) && n.GetString() == "default") return item.GetProperty("template").GetString();
+        return null;
+    }
+}
