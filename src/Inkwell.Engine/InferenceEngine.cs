@@ -12,6 +12,9 @@ using Inkwell.Models.Tokenizers;
 
 namespace Inkwell.Engine;
 
+/// <summary>One engine step, as the server's metrics see it.</summary>
+public readonly record struct EngineStepReport(int BatchSize, int PrefillTokens, int DecodeTokens, double ForwardSeconds, double StepSeconds);
+
 /// <summary>Counters the server's /metrics and tests read (written by the engine thread, read anywhere).</summary>
 public sealed class EngineStats
 {
@@ -68,6 +71,9 @@ public sealed class InferenceEngine : IAsyncDisposable
     public BlockPool BlockPool => _cache.Pool;
     public bool IsHealthy => _fatal is null && _thread.IsAlive;
 
+    /// <summary>Called on the engine thread after each step (keep it cheap).</summary>
+    public Action<EngineStepReport>? StepObserver { get; set; }
+
     /// <summary>Queues a request; its events arrive on the returned reader. Cancelling the token removes it at the next step.</summary>
     public ChannelReader<GenerationEvent> Submit(GenerationRequest request, CancellationToken cancellation = default)
     {
@@ -107,6 +113,7 @@ public sealed class InferenceEngine : IAsyncDisposable
 
     private void Step()
     {
+        var stepClock = Stopwatch.StartNew();
         var plan = _scheduler.Schedule();
         Stats.Preemptions += plan.Preempted.Count;
         if (plan.IsEmpty)
@@ -163,6 +170,11 @@ public sealed class InferenceEngine : IAsyncDisposable
             row += rows;
         }
         PublishStats();
+        if (StepObserver is { } observe)
+        {
+            int decode = plan.Chunks.Count(c => c.Count == 1 && c.StartPosition >= c.Request.PromptLength);
+            observe(new EngineStepReport(plan.Chunks.Count, plan.TokenCount - decode, decode, Stats.LastForwardSeconds, stepClock.Elapsed.TotalSeconds));
+        }
     }
 
     private float[] _row = [];
@@ -195,19 +207,23 @@ public sealed class InferenceEngine : IAsyncDisposable
         var info = new TokenInfo(token, text, logprob, special);
         r.GeneratedTokens.Add(info);
         if (top is not null) (r.TopTokens ??= []).Add(top);
-        r.Output.Writer.TryWrite(new TokenGenerated(info, top, r.GeneratedCount - 1));
-
         FinishReason? finish = null;
         if (_tokenizer.IsEndOfGeneration(token) && !req.Stopping.IgnoreEos) finish = FinishReason.EosToken;
         else if (r.Text.MatchedStop is not null) finish = FinishReason.StopSequence;
         else if (r.GeneratedCount >= req.Stopping.MaxNewTokens) finish = FinishReason.Length;
         else if (req.Constraint is { IsExhausted: true }) finish = FinishReason.EosToken;
         else if (req.Stopping.TimeLimit > TimeSpan.Zero && r.Clock.Elapsed - (r.FirstScheduledAt ?? TimeSpan.Zero) >= req.Stopping.TimeLimit) finish = FinishReason.TimeLimit;
-        if (finish is { } reason) Finish(r, reason);
+        var final = finish is { } reason ? Finish(r, reason) : null;
+        r.Output.Writer.TryWrite(new TokenGenerated(info, top, r.GeneratedCount - 1, final));
+        if (final is not null)
+        {
+            r.Output.Writer.TryWrite(new GenerationFinished(final));
+            r.Output.Writer.TryComplete();
+        }
     }
 
     private bool StripsLeadingSpace(EngineRequest r) =>
-        _tokenizer.AddsSpacePrefix && r.PromptLength - r.PrefixTokenCount == 1 && r.Tokens[r.PrefixTokenCount] == _tokenizer.BosId;
+        _tokenizer.AddSpacePrefix && r.PromptLength - r.PrefixTokenCount == 1 && r.Tokens[r.PrefixTokenCount] == _tokenizer.BosId;
 
     private List<TokenInfo> TopTokens(ReadOnlySpan<float> logits, int n)
     {
@@ -249,10 +265,11 @@ public sealed class InferenceEngine : IAsyncDisposable
         }
     }
 
-    private void Finish(EngineRequest r, FinishReason reason)
+    /// <summary>Takes the request out of the engine (freeing its blocks) and builds its result.</summary>
+    private GenerationResult Finish(EngineRequest r, FinishReason reason)
     {
         _scheduler.Remove(r);
-        var result = new GenerationResult
+        return new GenerationResult
         {
             GeneratedText = r.Text?.Text ?? "",
             FinishReason = reason,
@@ -266,8 +283,6 @@ public sealed class InferenceEngine : IAsyncDisposable
             InferenceTime = r.Clock.Elapsed - (r.FirstScheduledAt ?? r.Clock.Elapsed),
             TimeToFirstToken = r.FirstTokenAt ?? r.Clock.Elapsed,
         };
-        r.Output.Writer.TryWrite(new GenerationFinished(result));
-        r.Output.Writer.TryComplete();
     }
 
     private void Fail(EngineRequest r, string message)

@@ -1,6 +1,77 @@
+using System.Diagnostics;
+using Inkwell.Server.Hosting;
+using Microsoft.AspNetCore.Builder;
+
 namespace Inkwell.Cli.Commands;
 
+/// <summary>
+/// `inkwell serve`: TGI's launcher flags and their environment variables (flag wins). No model = the embedded
+/// stories260K; a local file or directory works as --model-id.
+/// </summary>
 public static class ServeCommand
 {
-    public static Task<int> RunAsync(string[] args) => throw new UsageException("serve is not built yet");
+    private const string Help = """
+        usage: inkwell serve [--model-id PATH] [--hostname H] [--port P] [--max-concurrent-requests N]
+                             [--max-input-tokens N] [--max-total-tokens N] [--max-batch-prefill-tokens N]
+                             [--max-batch-total-tokens N] [--max-batch-size N] [--max-best-of N] [--max-stop-sequences N]
+                             [--max-top-n-tokens N] [--waiting-served-ratio R] [--max-waiting-tokens N]
+                             [--quantize Q] [--dtype D] [--num-threads N] [--tokenizer PATH] [--no-prefix-caching]
+        Each flag also reads its environment variable (MODEL_ID, HOSTNAME, PORT, MAX_CONCURRENT_REQUESTS, ...).
+        """;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        if (args.Contains("--help")) { Console.WriteLine(Help); return 0; }
+        var a = new ArgReader(args, new HashSet<string> { "no-prefix-caching" });
+        string? Opt(string flag, params string[] aliases) =>
+            a.String(flag, aliases) ?? aliases.Prepend(flag).Select(f => Environment.GetEnvironmentVariable(f.Replace('-', '_').ToUpperInvariant())).FirstOrDefault(v => !string.IsNullOrEmpty(v));
+        int? Int(string flag, params string[] aliases) => Opt(flag, aliases) is { } s ? int.TryParse(s, out int v) ? v : throw new UsageException($"--{flag} must be an integer, got '{s}'") : null;
+        float? Float(string flag) => Opt(flag) is { } s ? float.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, out float v) ? v : throw new UsageException($"--{flag} must be a number, got '{s}'") : null;
+
+        var d = new ServerOptions();
+        var options = new ServerOptions
+        {
+            ModelId = Opt("model-id"),
+            TokenizerPath = Opt("tokenizer"),
+            Hostname = Opt("hostname") ?? d.Hostname,
+            Port = Int("port") ?? d.Port,
+            MaxConcurrentRequests = Int("max-concurrent-requests") ?? d.MaxConcurrentRequests,
+            MaxBestOf = Int("max-best-of") ?? d.MaxBestOf,
+            MaxStopSequences = Int("max-stop-sequences") ?? d.MaxStopSequences,
+            MaxTopNTokens = Int("max-top-n-tokens") ?? d.MaxTopNTokens,
+            MaxInputTokens = Int("max-input-tokens", "max-input-length"),
+            MaxTotalTokens = Int("max-total-tokens"),
+            MaxBatchPrefillTokens = Int("max-batch-prefill-tokens") ?? d.MaxBatchPrefillTokens,
+            MaxBatchTotalTokens = Int("max-batch-total-tokens"),
+            MaxBatchSize = Int("max-batch-size"),
+            WaitingServedRatio = Float("waiting-served-ratio") ?? d.WaitingServedRatio,
+            MaxWaitingTokens = Int("max-waiting-tokens") ?? d.MaxWaitingTokens,
+            Quantize = Opt("quantize"),
+            Dtype = Opt("dtype"),
+            NumThreads = Int("num-threads", "num-shard") ?? d.NumThreads,
+            PrefixCaching = !a.Flag("no-prefix-caching") && Environment.GetEnvironmentVariable("NO_PREFIX_CACHING") is null or "" or "0" or "false",
+        };
+        a.EnsureAllUsed();
+        if (options.Quantize is not null)
+            throw new UsageException($"--quantize {options.Quantize}: quantize ahead of time (GGUF q8_0/q4_0 files load as they are); on-the-fly quantization is not supported");
+        if (options.Dtype is not null and not "float32" and not "float16" and not "bfloat16")
+            throw new UsageException($"--dtype {options.Dtype}: expected float32, float16 or bfloat16 (weights run in the dtype of their file)");
+
+        var clock = Stopwatch.StartNew();
+        string path = options.ModelId ?? ModelOptions.EmbeddedModelPath;
+        Console.Error.WriteLine($"inkwell: loading {path} ...");
+        var model = ModelOptions.Open(options.ModelId, options.TokenizerPath);
+        var c = model.Config;
+        Console.Error.WriteLine($"inkwell: loaded {model.Name} ({model.Format}, {c.Architecture}: {c.LayerCount} layers, dim {c.Dim}, " +
+            $"{c.HeadCount}/{c.KvHeadCount} heads, vocab {c.VocabSize}, context {c.ContextLength}; weights {model.Weights.WeightBytes / 1048576.0:F1} MiB " +
+            $"{model.Weights.Layers[0].Wq.Type}) in {clock.Elapsed.TotalSeconds:F2}s");
+        var app = InkwellServer.Build(options, model);
+        var state = app.Services.GetService(typeof(ServerState)) as ServerState;
+        Console.Error.WriteLine($"inkwell: KV cache {state!.Service.Engine.KvCapacityTokens} tokens in blocks of {options.BlockSize}; " +
+            $"max input {state.Validator.Limits.MaxInputTokens}, max total {state.Validator.Limits.MaxTotalTokens}; {options.NumThreads} threads");
+        Console.Error.WriteLine($"inkwell: serving on http://{options.Hostname}:{options.Port}");
+        await app.RunAsync();
+        model.Dispose();
+        return 0;
+    }
 }

@@ -6,7 +6,8 @@ public readonly record struct TokenInfo(int Id, string Text, float LogProb, bool
 /// <summary>What a request's output channel carries: tokens as they come, then one Finished (or an Error).</summary>
 public abstract record GenerationEvent;
 
-public sealed record TokenGenerated(TokenInfo Token, IReadOnlyList<TokenInfo>? TopTokens, int Index) : GenerationEvent;
+/// <summary>A new token; on the last one Final carries the result too, so a stream can end without waiting.</summary>
+public sealed record TokenGenerated(TokenInfo Token, IReadOnlyList<TokenInfo>? TopTokens, int Index, GenerationResult? Final = null) : GenerationEvent;
 
 public sealed record GenerationFinished(GenerationResult Result) : GenerationEvent;
 

@@ -21,6 +21,7 @@ public sealed class Sampler
         ReadOnlySpan<int> generatedCounts, ref SplitMix64 rng)
     {
         ApplyPenalties(logits, p, history, generatedCounts);
+        if (p.Watermark && history.Length > 0) ApplyWatermark(logits, history[^1]);
         if (!p.IsSampling)
         {
             int best = TensorPrimitives.IndexOfMax(logits);
@@ -87,6 +88,21 @@ public sealed class Sampler
                 if (count > 0) logits[t] -= p.FrequencyPenalty * count + p.PresencePenalty;
             }
         }
+    }
+
+    internal const float WatermarkGamma = 0.5f, WatermarkDelta = 2f;
+
+    /// <summary>Adds delta to the green list: tokens whose hash with the previous token falls below gamma (TGI's defaults).</summary>
+    internal static void ApplyWatermark(Span<float> logits, int previousToken)
+    {
+        for (int t = 0; t < logits.Length; t++)
+            if (IsGreen(previousToken, t)) logits[t] += WatermarkDelta;
+    }
+
+    internal static bool IsGreen(int previousToken, int token)
+    {
+        var rng = new SplitMix64(((ulong)(uint)previousToken << 32) ^ (uint)token ^ 0x5DEECE66DUL);
+        return rng.NextDouble() < WatermarkGamma;
     }
 
     private void EnsureScratch(int n)

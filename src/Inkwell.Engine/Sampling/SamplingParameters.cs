@@ -14,6 +14,8 @@ public sealed record SamplingParameters
     public float RepetitionPenalty { get; init; } = 1f;
     public float FrequencyPenalty { get; init; }
     public float PresencePenalty { get; init; }
+    /// <summary>Kirchenbauer et al.'s watermark: a "green" half of the vocabulary, picked by the previous token, gets a bias.</summary>
+    public bool Watermark { get; init; }
     public ulong Seed { get; init; }
 
     public static SamplingParameters Greedy { get; } = new();

@@ -1,0 +1,78 @@
+using Inkwell.Engine;
+using Inkwell.Engine.Scheduling;
+using Inkwell.Models.Llama;
+using Inkwell.Models.Loading;
+using Inkwell.Runtime.Threading;
+using Inkwell.Server.Metrics;
+using Inkwell.Server.Tgi;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Inkwell.Server.Hosting;
+
+/// <summary>Builds the web application over a loaded model: engine, validation, routes. Used by `inkwell serve` and tests.</summary>
+public static class InkwellServer
+{
+    /// <summary>Derives TGI's token limits from the options and the model, as TGI's launcher does.</summary>
+    public static (int MaxInput, int MaxTotal, int KvTokens) Limits(ServerOptions o, LlamaConfig c)
+    {
+        int maxTotal = o.MaxTotalTokens ?? Math.Min(c.ContextLength, 4096);
+        int maxInput = o.MaxInputTokens ?? maxTotal - 1;
+        if (maxInput >= maxTotal) throw new ArgumentException($"--max-input-tokens ({maxInput}) must be < --max-total-tokens ({maxTotal})");
+        if (maxTotal > c.ContextLength) throw new ArgumentException($"--max-total-tokens ({maxTotal}) exceeds the model's context length ({c.ContextLength})");
+        int kv = o.MaxBatchTotalTokens ?? Math.Max(maxTotal, 16384);
+        if (kv < maxTotal) throw new ArgumentException($"--max-batch-total-tokens ({kv}) must be >= --max-total-tokens ({maxTotal})");
+        return (maxInput, maxTotal, kv);
+    }
+
+    public static WebApplication Build(ServerOptions options, LoadedModel model, string[]? args = null, Action<WebApplicationBuilder>? configure = null)
+    {
+        var (maxInput, maxTotal, kvTokens) = Limits(options, model.Config);
+        var pool = new WorkerPool(options.NumThreads);
+        var llama = new LlamaModel(model.Config, model.Weights, pool);
+        var engine = new InferenceEngine(llama, model.Tokenizer, new EngineOptions
+        {
+            KvCacheTokens = kvTokens,
+            BlockSize = options.BlockSize,
+            PrefixCaching = options.PrefixCaching,
+            Scheduler = new SchedulerOptions
+            {
+                MaxBatchTokens = Math.Max(options.MaxBatchPrefillTokens, 1),
+                MaxRunningRequests = options.MaxBatchSize ?? 256,
+            },
+        });
+        var metrics = new ServerMetrics();
+        engine.StepObserver = step =>
+        {
+            string method = step.PrefillTokens > 0 ? "prefill" : "decode";
+            metrics.BatchForwardDuration.Observe(step.ForwardSeconds, method);
+            metrics.BatchDecodeDuration.Observe(step.StepSeconds, method);
+        };
+        var service = new GenerationService(engine, metrics, options.MaxConcurrentRequests);
+        var validator = new TgiValidator(model.Tokenizer, new ValidationLimits
+        {
+            MaxBestOf = options.MaxBestOf,
+            MaxStopSequences = options.MaxStopSequences,
+            MaxTopNTokens = options.MaxTopNTokens,
+            MaxInputTokens = maxInput,
+            MaxTotalTokens = maxTotal,
+        });
+        var state = new ServerState(options, model, service, validator);
+
+        var builder = WebApplication.CreateSlimBuilder(args ?? []);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddSingleton(state);
+        builder.WebHost.UseUrls($"http://{options.Hostname}:{options.Port}");
+        configure?.Invoke(builder);
+        var app = builder.Build();
+        app.MapTgi();
+        app.Lifetime.ApplicationStopped.Register(() =>
+        {
+            engine.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            pool.Dispose();
+        });
+        return app;
+    }
+}

@@ -1,0 +1,51 @@
+using Inkwell.Engine.Requests;
+using Inkwell.Models.Loading;
+using Inkwell.Models.Tokenizers;
+using Inkwell.Server.Metrics;
+using Inkwell.Server.Tgi;
+
+namespace Inkwell.Server.Hosting;
+
+/// <summary>What every route needs, built once at startup and shared (a singleton in DI).</summary>
+public sealed class ServerState(ServerOptions options, LoadedModel model, GenerationService service, TgiValidator validator)
+{
+    public ServerOptions Options { get; } = options;
+    public LoadedModel Model { get; } = model;
+    public GenerationService Service { get; } = service;
+    public TgiValidator Validator { get; } = validator;
+    public ServerMetrics Metrics => Service.Metrics;
+    public Tokenizer Tokenizer => Model.Tokenizer;
+    public string ModelId => Options.ModelId ?? Model.Name;
+
+    /// <summary>Turns a TGI grammar into a token constraint; null until constrained generation is wired in.</summary>
+    public Func<GrammarDto, ITokenConstraint?>? GrammarFactory { get; set; }
+
+    public InfoDto Info() => new(
+        ModelId: ModelId,
+        ModelSha: null,
+        ModelDtype: Model.Weights.Layers[0].Wq.Type.ToString().ToLowerInvariant(),
+        ModelDeviceType: "cpu",
+        ModelPipelineTag: "text-generation",
+        MaxConcurrentRequests: Options.MaxConcurrentRequests,
+        MaxBestOf: Validator.Limits.MaxBestOf,
+        MaxStopSequences: Validator.Limits.MaxStopSequences,
+        MaxInputTokens: Validator.Limits.MaxInputTokens,
+        MaxTotalTokens: Validator.Limits.MaxTotalTokens,
+        WaitingServedRatio: Options.WaitingServedRatio,
+        MaxBatchTotalTokens: Service.Engine.KvCapacityTokens,
+        MaxWaitingTokens: Options.MaxWaitingTokens,
+        MaxBatchSize: Options.MaxBatchSize,
+        ValidationWorkers: 1,
+        MaxClientBatchSize: 4,
+        Router: "inkwell",
+        Version: typeof(ServerState).Assembly.GetName().Version?.ToString(3) ?? "0.1.0",
+        Sha: null,
+        DockerLabel: null);
+
+    public void RefreshGauges()
+    {
+        var stats = Service.Engine.Stats;
+        Metrics.QueueSize.Set(stats.WaitingRequests);
+        Metrics.BatchCurrentSize.Set(stats.RunningRequests);
+    }
+}

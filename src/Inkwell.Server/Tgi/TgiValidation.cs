@@ -1,0 +1,113 @@
+using Inkwell.Engine.Requests;
+using Inkwell.Engine.Sampling;
+using Inkwell.Models.Tokenizers;
+
+namespace Inkwell.Server.Tgi;
+
+/// <summary>A request that passed validation: what the engine runs, plus what the response needs.</summary>
+public sealed record ValidGenerateRequest(
+    string Inputs,
+    GenerationRequest Engine,
+    int InputLength,
+    int BestOf,
+    bool Details,
+    bool DecoderInputDetails,
+    bool ReturnFullText,
+    int MaxNewTokens);
+
+/// <summary>An input validation error: TGI answers 422 {"error": "Input validation error: ...", "error_type": "validation"}.</summary>
+public sealed class ValidationException(string message) : Exception(message);
+
+/// <summary>Limits from the launcher flags (TGI's names).</summary>
+public sealed record ValidationLimits
+{
+    public int MaxBestOf { get; init; } = 2;
+    public int MaxStopSequences { get; init; } = 4;
+    public int MaxTopNTokens { get; init; } = 5;
+    public int MaxInputTokens { get; init; } = 1024;
+    public int MaxTotalTokens { get; init; } = 2048;
+}
+
+/// <summary>
+/// TGI's router validation (router/src/validation.rs), in its order and with its messages: turns a JSON request into a
+/// <see cref="ValidGenerateRequest"/> or throws <see cref="ValidationException"/>.
+/// </summary>
+public sealed class TgiValidator(Tokenizer tokenizer, ValidationLimits limits)
+{
+    private const int DefaultGenerationLength = 1024;
+
+    public ValidationLimits Limits { get; } = limits;
+
+    public ValidGenerateRequest Validate(GenerateRequestDto request, bool streaming, Func<GrammarDto, ITokenConstraint?>? grammar = null)
+    {
+        var p = request.Parameters ?? new GenerateParametersDto();
+        int bestOf = p.BestOf ?? 1;
+        if (bestOf != 1 && Limits.MaxBestOf == 1) throw new ValidationException("`best_of` != 1 is not allowed for this endpoint");
+        if (bestOf <= 0 || bestOf > Limits.MaxBestOf) throw new ValidationException($"`best_of` must be > 0 and <= {Limits.MaxBestOf}. Given: {bestOf}");
+        if (streaming && bestOf > 1) throw new ValidationException("`best_of` != 1 is not supported when streaming tokens");
+        if (streaming && p.DecoderInputDetails) throw new ValidationException("`decoder_input_details` == true is not supported when streaming tokens");
+
+        bool sampling = p.DoSample || p.Temperature is not null || p.TopK is not null || p.TopP is not null || p.TypicalP is not null;
+        if (bestOf > 1 && !sampling) throw new ValidationException("you must use sampling when `best_of` is > 1");
+
+        float temperature = p.Temperature ?? 1f;
+        if (!(temperature > 0f)) throw new ValidationException("`temperature` must be strictly positive");
+        float repetition = p.RepetitionPenalty ?? 1f;
+        if (!(repetition > 0f)) throw new ValidationException("`repetition_penalty` must be strictly positive");
+        float frequency = p.FrequencyPenalty ?? 0f;
+        if (!(frequency >= -2f && frequency <= 2f)) throw new ValidationException("`frequency_penalty` must be >= -2.0 and <= 2.0");
+        float topP = p.TopP ?? 1f;
+        if (p.TopP is not null && !(topP > 0f && topP < 1f)) throw new ValidationException("`top_p` must be > 0.0 and < 1.0");
+        float typicalP = p.TypicalP ?? 1f;
+        if (p.TypicalP is not null && !(typicalP > 0f && typicalP < 1f)) throw new ValidationException("`typical_p` must be > 0.0 and < 1.0");
+        int topK = p.TopK ?? 0;
+        if (p.TopK is not null && topK <= 0) throw new ValidationException("`top_k` must be strictly positive");
+        if (p.MaxNewTokens is <= 0) throw new ValidationException("`max_new_tokens` must be strictly positive");
+        var stop = p.Stop ?? [];
+        if (stop.Count > Limits.MaxStopSequences) throw new ValidationException($"`stop` supports up to {Limits.MaxStopSequences} stop sequences. Given: {stop.Count}");
+        if (p.Seed is not null && bestOf > 1) throw new ValidationException("`seed` must not be set when `best_of` > 1");
+        ulong seed = p.Seed ?? (ulong)Random.Shared.NextInt64();
+        int topN = p.TopNTokens ?? 0;
+        if (topN < 0 || topN > Limits.MaxTopNTokens) throw new ValidationException($"`top_n_tokens` must be >= 0 and <= {Limits.MaxTopNTokens}. Given: {topN}");
+        string inputs = request.Inputs ?? "";
+        if (inputs.Length == 0) throw new ValidationException("`inputs` cannot be empty");
+        if (p.Truncate is { } t && (t <= 0 || t > Limits.MaxInputTokens))
+            throw new ValidationException($"`truncate` must be strictly positive and less than {Limits.MaxInputTokens}. Given: {t}");
+
+        var ids = tokenizer.EncodeToIds(inputs);
+        int inputLength = p.Truncate is { } keep ? Math.Min(ids.Count, keep) : ids.Count;
+        int maxNew = p.MaxNewTokens ?? Math.Min(Math.Max(0, Limits.MaxTotalTokens - inputLength), DefaultGenerationLength);
+        if (inputLength + maxNew > Limits.MaxTotalTokens)
+            throw new ValidationException($"`inputs` tokens + `max_new_tokens` must be <= {Limits.MaxTotalTokens}. Given: {inputLength} `inputs` tokens and {maxNew} `max_new_tokens`");
+        if (inputLength > Limits.MaxInputTokens)
+            throw new ValidationException($"`inputs` must have less than {Limits.MaxInputTokens} tokens. Given: {inputLength}");
+        if (maxNew <= 0) throw new ValidationException("`max_new_tokens` must be strictly positive");
+        var promptIds = ids.Skip(ids.Count - inputLength).ToArray();
+
+        ITokenConstraint? constraint = p.Grammar is { } g
+            ? (grammar ?? throw new ValidationException("grammar is not supported"))(g)
+            : null;
+
+        var engine = new GenerationRequest
+        {
+            PromptTokens = promptIds,
+            Sampling = new SamplingParameters
+            {
+                DoSample = p.DoSample,
+                Temperature = temperature,
+                TopK = topK,
+                TopP = topP,
+                TypicalP = typicalP,
+                RepetitionPenalty = repetition,
+                FrequencyPenalty = frequency,
+                Watermark = p.Watermark,
+                Seed = seed,
+            },
+            Stopping = new StoppingParameters { MaxNewTokens = maxNew, StopSequences = stop },
+            TopNTokens = topN,
+            PrefillLogProbs = p.DecoderInputDetails,
+            Constraint = constraint,
+        };
+        return new ValidGenerateRequest(inputs, engine, inputLength, bestOf, p.Details, p.DecoderInputDetails, p.ReturnFullText ?? false, maxNew);
+    }
+}
