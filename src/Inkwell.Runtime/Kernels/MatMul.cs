@@ -1,29 +1,612 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Inkwell.Runtime.Tensors;
 using Inkwell.Runtime.Threading;
 
 namespace Inkwell.Runtime.Kernels;
 
+/// <summary>
+/// Matrix multiplication against weights in any supported GGML encoding: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0,
+/// Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K.
+/// <para>
+/// As in ggml, each activation row is quantized once per call (to 8-bit blocks of 32 for the 32-element types, to
+/// 8-bit super-blocks of 256 with 16-element sums for k-quants) into a scratch buffer owned by the pool, and the
+/// work is integer dot products. Output rows are split across the pool; within a range, each weight row is
+/// decoded once and dotted against up to four activation rows at a time, so batched prefill (n &gt; 1) streams the
+/// weights once rather than n times.
+/// </para>
+/// </summary>
+[SkipLocalsInit] // stack scratch is written before it is read
 public static unsafe class MatMul
 {
-    /// <summary>
-    /// y[n, w.Rows] = x[n, w.Cols] · wᵀ. x and y are row-major and contiguous. PLACEHOLDER: f32 only, scalar.
-    /// </summary>
+    /// <summary>Activation rows kept hot per pass over a range of weight rows (their int8 copy stays in L2).</summary>
+    private const int ActTile = 64;
+
+    /// <summary>Chunk of an F16/BF16 weight row widened to f32 at a time (stays in L1).</summary>
+    private const int FloatChunk = 1024;
+
+    /// <summary>True where the SIMD kernels run (x86 AVX2 + FMA); elsewhere the scalar kernels do.</summary>
+    public static bool IsAccelerated => Avx2.IsSupported && Fma.IsSupported;
+
+    /// <summary>The types <see cref="Multiply"/> and <see cref="DequantizeRow"/> accept.</summary>
+    public static bool Supports(GgmlType t) => t is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0
+        || Quant.IsBlock32(t) || Quant.IsK(t);
+
+    /// <summary>y[n, w.Rows] = x[n, w.Cols] · wᵀ. x and y are row-major and contiguous.</summary>
     public static void Multiply(WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, int n, WorkerPool pool)
+        => Multiply(w, x, y, n, pool, forceScalar: false);
+
+    /// <summary>As the public overload; forceScalar runs the portable kernels (tests compare both paths).</summary>
+    internal static void Multiply(WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, int n, WorkerPool pool,
+        bool forceScalar)
     {
-        if (w.Type != GgmlType.F32) throw new NotSupportedException($"{w.Type} matmul not yet supported");
-        int rows = w.Rows, cols = w.Cols;
-        for (int r = 0; r < rows; r++)
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(pool);
+        if (!Supports(w.Type)) throw new NotSupportedException($"{w.Type} matmul is not supported");
+        if (n < 0) throw new ArgumentOutOfRangeException(nameof(n));
+        if (x.Length < (long)n * w.Cols) throw new ArgumentException($"x holds {x.Length} values, need {n}×{w.Cols}", nameof(x));
+        if (y.Length < (long)n * w.Rows) throw new ArgumentException($"y holds {y.Length} values, need {n}×{w.Rows}", nameof(y));
+        if (n == 0 || w.Rows == 0) return;
+
+        bool simd = !forceScalar && IsAccelerated;
+        int cols = w.Cols;
+        fixed (float* px = x)
+        fixed (float* py = y)
         {
-            var wr = new ReadOnlySpan<float>(w.Row(r), cols);
-            for (int i = 0; i < n; i++)
-                y[i * rows + r] = System.Numerics.Tensors.TensorPrimitives.Dot(wr, x.Slice(i * cols, cols));
+            var body = new Body
+            {
+                Type = w.Type, W = w.Data, RowBytes = w.RowBytes, Rows = w.Rows, Cols = cols, N = n,
+                X = px, Y = py, Simd = simd,
+            };
+            lock (pool.ScratchLock)
+            {
+                if (w.Type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16)
+                {
+                    pool.Run(w.Rows, ref body, 4);
+                    return;
+                }
+
+                // Quantize the activations once for all weight rows.
+                bool k = Quant.IsK(w.Type);
+                int groups = k ? cols / 256 : cols / 32;
+                nuint qBytes = Align64((nuint)n * (nuint)cols);
+                nuint dBytes = Align64((nuint)n * (nuint)groups * 4);
+                nuint sBytes = k ? Align64((nuint)n * (nuint)(cols / 16) * 2) : dBytes;
+                byte* s = pool.Scratch(qBytes + dBytes + sBytes);
+                body.Q = (sbyte*)s;
+                body.D = (float*)(s + qBytes);
+                body.S = s + qBytes + dBytes;
+                body.Groups = groups;
+
+                var qb = new QuantizeBody { Body = body, K = k };
+                if (n >= 2 * pool.ThreadCount && pool.ThreadCount > 1) pool.Run(n, ref qb);
+                else qb.Invoke(0, n);
+
+                pool.Run(w.Rows, ref body, 4);
+            }
         }
     }
 
     /// <summary>Decodes one row of w into dst (length w.Cols), e.g. for an embedding lookup.</summary>
     public static void DequantizeRow(WeightMatrix w, int row, Span<float> dst)
     {
-        if (w.Type != GgmlType.F32) throw new NotSupportedException($"{w.Type} rows not yet supported");
-        new ReadOnlySpan<float>(w.Row(row), w.Cols).CopyTo(dst);
+        ArgumentNullException.ThrowIfNull(w);
+        if ((uint)row >= (uint)w.Rows) throw new ArgumentOutOfRangeException(nameof(row));
+        Quant.DequantizeRow(w.Type, w.Row(row), w.Cols, dst);
+    }
+
+    private static nuint Align64(nuint v) => (v + 63) & ~(nuint)63;
+
+    // ================================================================ activation quantization
+
+    private struct QuantizeBody : IRangeBody
+    {
+        public Body Body;
+        public bool K;
+
+        public void Invoke(int start, int end)
+        {
+            int cols = Body.Cols, g = Body.Groups;
+            for (int i = start; i < end; i++)
+            {
+                float* x = Body.X + (long)i * cols;
+                sbyte* q = Body.Q + (long)i * cols;
+                if (K) QuantizeQ8K(x, cols, q, Body.D + (long)i * g, (short*)Body.S + (long)i * (cols / 16), Body.Simd);
+                else QuantizeQ8(x, cols, q, Body.D + (long)i * g, (float*)Body.S + (long)i * g, Body.Simd);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Blocks of 32: d = max|x| / 127, q = round(x / d); also s = d·Σq, the term an offset or min in the weight
+    /// block multiplies (ggml's Q8_1 carries the same sum). Scales stay f32 (ggml rounds them to f16).
+    /// </summary>
+    internal static void QuantizeQ8(float* x, int cols, sbyte* q, float* d, float* s, bool simd)
+    {
+        for (int b = 0; b < cols / 32; b++, x += 32, q += 32)
+        {
+            if (simd)
+            {
+                var v0 = Vector256.Load(x); var v1 = Vector256.Load(x + 8);
+                var v2 = Vector256.Load(x + 16); var v3 = Vector256.Load(x + 24);
+                var m = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)),
+                                      Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
+                float amax = HMax(m);
+                float db = amax / 127f, id = amax == 0 ? 0 : 127f / amax;
+                var vid = Vector256.Create(id);
+                var i0 = Avx.ConvertToVector256Int32(v0 * vid); var i1 = Avx.ConvertToVector256Int32(v1 * vid);
+                var i2 = Avx.ConvertToVector256Int32(v2 * vid); var i3 = Avx.ConvertToVector256Int32(v3 * vid);
+                var sum = Vector256.Sum((i0 + i1) + (i2 + i3));
+                Vector256.Narrow(Vector256.Narrow(i0, i1), Vector256.Narrow(i2, i3)).Store(q);
+                d[b] = db;
+                s[b] = db * sum;
+            }
+            else
+            {
+                float amax = 0;
+                for (int j = 0; j < 32; j++) amax = MathF.Max(amax, MathF.Abs(x[j]));
+                float db = amax / 127f, id = amax == 0 ? 0 : 127f / amax;
+                int sum = 0;
+                for (int j = 0; j < 32; j++)
+                {
+                    int v = (int)MathF.Round(x[j] * id);
+                    q[j] = (sbyte)v;
+                    sum += v;
+                }
+                d[b] = db;
+                s[b] = db * sum;
+            }
+        }
+    }
+
+    /// <summary>Super-blocks of 256: d = max|x| / 127, q = round(x / d), and the sum of each 16 codes.</summary>
+    internal static void QuantizeQ8K(float* x, int cols, sbyte* q, float* d, short* bsums, bool simd)
+    {
+        for (int b = 0; b < cols / 256; b++, x += 256, q += 256, bsums += 16)
+        {
+            float amax = 0;
+            if (simd)
+            {
+                var m = Vector256<float>.Zero;
+                for (int j = 0; j < 256; j += 8) m = Vector256.Max(m, Vector256.Abs(Vector256.Load(x + j)));
+                amax = HMax(m);
+            }
+            else
+            {
+                for (int j = 0; j < 256; j++) amax = MathF.Max(amax, MathF.Abs(x[j]));
+            }
+            float id = amax == 0 ? 0 : 127f / amax;
+            d[b] = amax / 127f;
+            if (simd)
+            {
+                var vid = Vector256.Create(id);
+                for (int j = 0; j < 256; j += 16)
+                {
+                    var i0 = Avx.ConvertToVector256Int32(Vector256.Load(x + j) * vid);
+                    var i1 = Avx.ConvertToVector256Int32(Vector256.Load(x + j + 8) * vid);
+                    bsums[j / 16] = (short)Vector256.Sum(i0 + i1);
+                    Vector128.Narrow(Vector256.Narrow(i0, i1).GetLower(), Vector256.Narrow(i0, i1).GetUpper()).Store(q + j);
+                }
+            }
+            else
+            {
+                for (int g = 0; g < 16; g++)
+                {
+                    int sum = 0;
+                    for (int j = 16 * g; j < 16 * g + 16; j++)
+                    {
+                        int v = (int)MathF.Round(x[j] * id);
+                        q[j] = (sbyte)v;
+                        sum += v;
+                    }
+                    bsums[g] = (short)sum;
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float HMax(Vector256<float> m)
+    {
+        var h = Vector128.Max(m.GetLower(), m.GetUpper());
+        h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(2, 3, 0, 1)));
+        h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(1, 0, 3, 2)));
+        return h.ToScalar();
+    }
+
+    // ================================================================ the per-range body
+
+    private struct Body : IRangeBody
+    {
+        public GgmlType Type;
+        public byte* W;
+        public long RowBytes;
+        public int Rows, Cols, N, Groups;
+        public float* X, Y;
+        public sbyte* Q;  // quantized activations [N, Cols]
+        public float* D;  // their scales [N, Groups]
+        public byte* S;   // f32 d·Σq [N, Groups] (32-blocks) or i16 sums of 16 [N, Cols/16] (k-quants)
+        public bool Simd;
+
+        public void Invoke(int start, int end)
+        {
+            switch (Type)
+            {
+                case GgmlType.F32:
+                case GgmlType.F16:
+                case GgmlType.BF16: RunFloat(start, end); break;
+                case GgmlType.Q8_0: RunQ8_0(start, end); break;
+                case GgmlType.Q4_0: RunBlock32<Quant.Q4_0>(start, end); break;
+                case GgmlType.Q4_1: RunBlock32<Quant.Q4_1>(start, end); break;
+                case GgmlType.Q5_0: RunBlock32<Quant.Q5_0>(start, end); break;
+                case GgmlType.Q5_1: RunBlock32<Quant.Q5_1>(start, end); break;
+                default: RunK(start, end); break;
+            }
+        }
+
+        // ---------------------------------------------------------------- 32-element blocks
+
+        private readonly void RunBlock32<TW>(int start, int end) where TW : struct, Quant.IBlock32
+        {
+            float* res = stackalloc float[4];
+            int nb = Groups, cols = Cols;
+            for (int i0 = 0; i0 < N; i0 += ActTile)
+            {
+                int i1 = Math.Min(N, i0 + ActTile);
+                for (int r = start; r < end; r++)
+                {
+                    byte* w = W + r * RowBytes;
+                    for (int i = i0; i < i1;)
+                    {
+                        sbyte* q = Q + (long)i * cols;
+                        float* d = D + (long)i * nb, s = (float*)S + (long)i * nb;
+                        int c = Math.Min(4, i1 - i);
+                        if (!Simd) { c = 1; res[0] = Dot32Scalar(Type, w, nb, q, d, s); }
+                        else if (c == 4) Dot32<TW, N4>(w, nb, q, d, s, cols, nb, res);
+                        else if (c == 3) Dot32<TW, N3>(w, nb, q, d, s, cols, nb, res);
+                        else if (c == 2) Dot32<TW, N2>(w, nb, q, d, s, cols, nb, res);
+                        else Dot32<TW, N1>(w, nb, q, d, s, cols, nb, res);
+                        for (int k = 0; k < c; k++) Y[(long)(i + k) * Rows + r] = res[k];
+                        i += c;
+                    }
+                }
+            }
+        }
+
+        private readonly void RunQ8_0(int start, int end)
+        {
+            float* res = stackalloc float[4];
+            int nb = Groups, cols = Cols;
+            for (int i0 = 0; i0 < N; i0 += ActTile)
+            {
+                int i1 = Math.Min(N, i0 + ActTile);
+                for (int r = start; r < end; r++)
+                {
+                    byte* w = W + r * RowBytes;
+                    for (int i = i0; i < i1;)
+                    {
+                        sbyte* q = Q + (long)i * cols;
+                        float* d = D + (long)i * nb;
+                        int c = Math.Min(4, i1 - i);
+                        if (!Simd) { c = 1; res[0] = DotQ8_0Scalar(w, nb, q, d); }
+                        else if (c == 4) DotQ8_0<N4>(w, nb, q, d, cols, nb, res);
+                        else if (c == 3) DotQ8_0<N3>(w, nb, q, d, cols, nb, res);
+                        else if (c == 2) DotQ8_0<N2>(w, nb, q, d, cols, nb, res);
+                        else DotQ8_0<N1>(w, nb, q, d, cols, nb, res);
+                        for (int k = 0; k < c; k++) Y[(long)(i + k) * Rows + r] = res[k];
+                        i += c;
+                    }
+                }
+            }
+        }
+
+        // ---------------------------------------------------------------- k-quants
+
+        private readonly void RunK(int start, int end)
+        {
+            int nsb = Groups, cols = Cols, bstride = cols / 16;
+            int blockBytes = GgmlTypeInfo.BlockBytes(Type);
+            // One decoded weight row (≈ 2.1 bytes per weight) lives on this thread's stack while it is dotted
+            // against the activation tile; rows longer than 32K columns take a heap buffer.
+            nuint need = (nuint)nsb * (Quant.KUnpackedBytes + 8) + 32;
+            byte* heap = null;
+            byte* raw;
+            if (need <= 80_000) { byte* st = stackalloc byte[(int)need]; raw = st; }
+            else raw = heap = (byte*)System.Runtime.InteropServices.NativeMemory.Alloc(need);
+            try
+            {
+                byte* unp = (byte*)(((nuint)raw + 31) & ~(nuint)31);
+                float* ds = (float*)(unp + (nuint)nsb * Quant.KUnpackedBytes);
+                float* dms = ds + nsb;
+                float* res = stackalloc float[4];
+                for (int i0 = 0; i0 < N; i0 += ActTile)
+                {
+                    int i1 = Math.Min(N, i0 + ActTile);
+                    for (int r = start; r < end; r++)
+                    {
+                        byte* w = W + r * RowBytes;
+                        for (int b = 0; b < nsb; b++)
+                            Quant.UnpackK(Type, w + (long)b * blockBytes, unp + b * Quant.KUnpackedBytes, Simd, out ds[b], out dms[b]);
+                        for (int i = i0; i < i1;)
+                        {
+                            sbyte* q = Q + (long)i * cols;
+                            float* d = D + (long)i * nsb;
+                            short* bs = (short*)S + (long)i * bstride;
+                            int c = Math.Min(4, i1 - i);
+                            if (!Simd) { c = 1; res[0] = DotKScalar(unp, ds, dms, nsb, q, d, bs); }
+                            else if (c == 4) DotK<N4>(unp, ds, dms, nsb, q, d, bs, cols, nsb, bstride, res);
+                            else if (c == 3) DotK<N3>(unp, ds, dms, nsb, q, d, bs, cols, nsb, bstride, res);
+                            else if (c == 2) DotK<N2>(unp, ds, dms, nsb, q, d, bs, cols, nsb, bstride, res);
+                            else DotK<N1>(unp, ds, dms, nsb, q, d, bs, cols, nsb, bstride, res);
+                            for (int k = 0; k < c; k++) Y[(long)(i + k) * Rows + r] = res[k];
+                            i += c;
+                        }
+                    }
+                }
+            }
+            finally
+            {
+                if (heap != null) System.Runtime.InteropServices.NativeMemory.Free(heap);
+            }
+        }
+
+        // ---------------------------------------------------------------- float weights
+
+        private readonly void RunFloat(int start, int end)
+        {
+            int cols = Cols;
+            float* tmp = stackalloc float[FloatChunk];
+            float* acc = stackalloc float[ActTile];
+            for (int i0 = 0; i0 < N; i0 += ActTile)
+            {
+                int i1 = Math.Min(N, i0 + ActTile);
+                for (int r = start; r < end; r++)
+                {
+                    byte* wrow = W + r * RowBytes;
+                    new Span<float>(acc, i1 - i0).Clear();
+                    for (int c0 = 0; c0 < cols; c0 += FloatChunk)
+                    {
+                        int len = Math.Min(FloatChunk, cols - c0);
+                        float* w;
+                        if (Type == GgmlType.F32) w = (float*)wrow + c0;
+                        else
+                        {
+                            w = tmp;
+                            if (Type == GgmlType.F16) WidenF16((ushort*)wrow + c0, tmp, len);
+                            else WidenBF16((ushort*)wrow + c0, tmp, len, Simd);
+                        }
+                        for (int i = i0; i < i1;)
+                        {
+                            float* xi = X + (long)i * cols + c0;
+                            int c = Math.Min(4, i1 - i);
+                            if (!Simd) { c = 1; acc[i - i0] += DotF32Scalar(w, xi, len); }
+                            else if (c == 4) DotF32<N4>(w, len, xi, cols, acc + (i - i0));
+                            else if (c == 3) DotF32<N3>(w, len, xi, cols, acc + (i - i0));
+                            else if (c == 2) DotF32<N2>(w, len, xi, cols, acc + (i - i0));
+                            else DotF32<N1>(w, len, xi, cols, acc + (i - i0));
+                            i += c;
+                        }
+                    }
+                    for (int i = i0; i < i1; i++) Y[(long)i * Rows + r] = acc[i - i0];
+                }
+            }
+        }
+    }
+
+    private static void WidenF16(ushort* src, float* dst, int len)
+        => System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(src, len), new Span<float>(dst, len));
+
+    private static void WidenBF16(ushort* src, float* dst, int len, bool simd)
+    {
+        int j = 0;
+        if (simd)
+        {
+            // bf16 is the top half of an f32: widen and shift.
+            for (; j + 16 <= len; j += 16)
+            {
+                var v = Vector256.Load(src + j);
+                Vector256.ShiftLeft(Vector256.WidenLower(v), 16).AsSingle().Store(dst + j);
+                Vector256.ShiftLeft(Vector256.WidenUpper(v), 16).AsSingle().Store(dst + j + 8);
+            }
+        }
+        for (; j < len; j++) dst[j] = BitConverter.Int32BitsToSingle(src[j] << 16);
+    }
+
+    // ================================================================ kernels
+
+    // Compile-time activation-row counts: the JIT specializes each kernel per struct type, dropping unused rows.
+    private interface ICount { static abstract int N { get; } }
+    private struct N1 : ICount { public static int N => 1; }
+    private struct N2 : ICount { public static int N => 2; }
+    private struct N3 : ICount { public static int N => 3; }
+    private struct N4 : ICount { public static int N => 4; }
+
+    /// <summary>Σ u·y over 32 bytes into 8 int32 lanes (u unsigned ≤ 255 only with VNNI; ≤ 128 with maddubs).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> DotU8I8(Vector256<byte> u, Vector256<sbyte> y)
+        => AvxVnni.IsSupported
+            ? AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, u, y)
+            : Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, y), Vector256.Create((short)1));
+
+    /// <summary>
+    /// One 32-block weight row against TN activation rows: Σ_blocks d_w·d_x·Σ(u·q) + m_w·(d_x·Σq).
+    /// The code unpack and its scales are computed once per block for all rows.
+    /// </summary>
+    private static void Dot32<TW, TN>(byte* w, int nb, sbyte* q, float* dx, float* sx, int qStride, int dStride,
+        float* res) where TW : struct, Quant.IBlock32 where TN : struct, ICount
+    {
+        var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
+        float c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+        int n = TN.N;
+        for (int b = 0; b < nb; b++, w += TW.Bytes, q += 32)
+        {
+            var u = TW.Unpack(w, out float d, out float m);
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u, Vector256.Load(q))), Vector256.Create(d * dx[b]), a0);
+            c0 += m * sx[b];
+            if (n > 1)
+            {
+                a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u, Vector256.Load(q + qStride))), Vector256.Create(d * dx[dStride + b]), a1);
+                c1 += m * sx[dStride + b];
+            }
+            if (n > 2)
+            {
+                a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u, Vector256.Load(q + 2 * qStride))), Vector256.Create(d * dx[2 * dStride + b]), a2);
+                c2 += m * sx[2 * dStride + b];
+            }
+            if (n > 3)
+            {
+                a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u, Vector256.Load(q + 3 * qStride))), Vector256.Create(d * dx[3 * dStride + b]), a3);
+                c3 += m * sx[3 * dStride + b];
+            }
+        }
+        res[0] = Vector256.Sum(a0) + c0;
+        if (n > 1) res[1] = Vector256.Sum(a1) + c1;
+        if (n > 2) res[2] = Vector256.Sum(a2) + c2;
+        if (n > 3) res[3] = Vector256.Sum(a3) + c3;
+    }
+
+    private static float Dot32Scalar(GgmlType t, byte* w, int nb, sbyte* q, float* dx, float* sx)
+    {
+        byte* u = stackalloc byte[32];
+        int bytes = GgmlTypeInfo.BlockBytes(t);
+        float acc = 0;
+        for (int b = 0; b < nb; b++, w += bytes, q += 32)
+        {
+            Quant.Unpack32Scalar(t, w, u, out float d, out float m);
+            int isum = 0;
+            for (int j = 0; j < 32; j++) isum += u[j] * q[j];
+            acc += d * dx[b] * isum + m * sx[b];
+        }
+        return acc;
+    }
+
+    /// <summary>Q8_0 weights are signed, so maddubs takes |w| and moves w's sign onto the activation.</summary>
+    private static void DotQ8_0<TN>(byte* w, int nb, sbyte* q, float* dx, int qStride, int dStride, float* res)
+        where TN : struct, ICount
+    {
+        var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
+        int n = TN.N;
+        for (int b = 0; b < nb; b++, w += 34, q += 32)
+        {
+            float d = Quant.F16(w);
+            var wv = Vector256.Load((sbyte*)(w + 2));
+            var aw = Avx2.Abs(wv);
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(aw, Avx2.Sign(Vector256.Load(q), wv))), Vector256.Create(d * dx[b]), a0);
+            if (n > 1) a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(aw, Avx2.Sign(Vector256.Load(q + qStride), wv))), Vector256.Create(d * dx[dStride + b]), a1);
+            if (n > 2) a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(aw, Avx2.Sign(Vector256.Load(q + 2 * qStride), wv))), Vector256.Create(d * dx[2 * dStride + b]), a2);
+            if (n > 3) a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(aw, Avx2.Sign(Vector256.Load(q + 3 * qStride), wv))), Vector256.Create(d * dx[3 * dStride + b]), a3);
+        }
+        res[0] = Vector256.Sum(a0);
+        if (n > 1) res[1] = Vector256.Sum(a1);
+        if (n > 2) res[2] = Vector256.Sum(a2);
+        if (n > 3) res[3] = Vector256.Sum(a3);
+    }
+
+    private static float DotQ8_0Scalar(byte* w, int nb, sbyte* q, float* dx)
+    {
+        float acc = 0;
+        for (int b = 0; b < nb; b++, w += 34, q += 32)
+        {
+            int isum = 0;
+            for (int j = 0; j < 32; j++) isum += ((sbyte*)(w + 2))[j] * q[j];
+            acc += Quant.F16(w) * dx[b] * isum;
+        }
+        return acc;
+    }
+
+    /// <summary>
+    /// A decoded k-quant row against TN activation rows. Per super-block: maddubs(u, q) gives 16 pair sums, madd
+    /// with the group scales folds them to 8 int32 (group 2g in lanes 0..3, 2g+1 in 4..7); the min term is one
+    /// madd of the 16 mins with the activation's 16 group sums.
+    /// </summary>
+    private static void DotK<TN>(byte* unp, float* ds, float* dms, int nsb, sbyte* q, float* dx, short* bsums,
+        int qStride, int dStride, int bStride, float* res) where TN : struct, ICount
+    {
+        var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
+        int n = TN.N;
+        for (int sb = 0; sb < nsb; sb++, unp += Quant.KUnpackedBytes, q += 256, bsums += 16)
+        {
+            var s0 = Vector256<int>.Zero; var s1 = s0; var s2 = s0; var s3 = s0;
+            short* pairs = (short*)(unp + 256);
+            for (int g = 0; g < 8; g++)
+            {
+                var u = Vector256.Load(unp + 32 * g);
+                var sc = Vector256.Load(pairs + 16 * g);
+                s0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Vector256.Load(q + 32 * g)), sc);
+                if (n > 1) s1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Vector256.Load(q + qStride + 32 * g)), sc);
+                if (n > 2) s2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Vector256.Load(q + 2 * qStride + 32 * g)), sc);
+                if (n > 3) s3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Vector256.Load(q + 3 * qStride + 32 * g)), sc);
+            }
+            var mins = Vector256.Load((short*)(unp + 512));
+            float d = ds[sb], dm = -dms[sb];
+            a0 = KAccumulate(a0, s0, mins, bsums, d, dm, dx[sb]);
+            if (n > 1) a1 = KAccumulate(a1, s1, mins, bsums + bStride, d, dm, dx[dStride + sb]);
+            if (n > 2) a2 = KAccumulate(a2, s2, mins, bsums + 2 * bStride, d, dm, dx[2 * dStride + sb]);
+            if (n > 3) a3 = KAccumulate(a3, s3, mins, bsums + 3 * bStride, d, dm, dx[3 * dStride + sb]);
+        }
+        res[0] = Vector256.Sum(a0);
+        if (n > 1) res[1] = Vector256.Sum(a1);
+        if (n > 2) res[2] = Vector256.Sum(a2);
+        if (n > 3) res[3] = Vector256.Sum(a3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> KAccumulate(Vector256<float> acc, Vector256<int> sumi, Vector256<short> mins,
+        short* bsums, float d, float negDm, float dx)
+    {
+        var msum = Avx2.MultiplyAddAdjacent(mins, Vector256.Load(bsums));
+        acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(d * dx), acc);
+        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(msum), Vector256.Create(negDm * dx), acc);
+    }
+
+    private static float DotKScalar(byte* unp, float* ds, float* dms, int nsb, sbyte* q, float* dx, short* bsums)
+    {
+        float acc = 0;
+        for (int sb = 0; sb < nsb; sb++, unp += Quant.KUnpackedBytes, q += 256, bsums += 16)
+        {
+            short* pairs = (short*)(unp + 256);
+            short* mins = (short*)(unp + 512);
+            int sumi = 0, msum = 0;
+            for (int j = 0; j < 16; j++)
+            {
+                int isum = 0;
+                for (int l = 0; l < 16; l++) isum += unp[16 * j + l] * q[16 * j + l];
+                sumi += pairs[16 * (j >> 1) + 8 * (j & 1)] * isum;
+                msum += mins[j] * bsums[j];
+            }
+            acc += dx[sb] * (ds[sb] * sumi - dms[sb] * msum);
+        }
+        return acc;
+    }
+
+    /// <summary>acc[k] += w · x_k for TN activation rows x_k = x + k·stride; two accumulators per row hide FMA latency.</summary>
+    private static void DotF32<TN>(float* w, int len, float* x, int stride, float* acc) where TN : struct, ICount
+    {
+        int n = TN.N;
+        var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
+        var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
+        int j = 0;
+        for (; j + 16 <= len; j += 16)
+        {
+            var w0 = Vector256.Load(w + j);
+            var w1 = Vector256.Load(w + j + 8);
+            a0 = Fma.MultiplyAdd(w0, Vector256.Load(x + j), a0);
+            b0 = Fma.MultiplyAdd(w1, Vector256.Load(x + j + 8), b0);
+            if (n > 1) { a1 = Fma.MultiplyAdd(w0, Vector256.Load(x + stride + j), a1); b1 = Fma.MultiplyAdd(w1, Vector256.Load(x + stride + j + 8), b1); }
+            if (n > 2) { a2 = Fma.MultiplyAdd(w0, Vector256.Load(x + 2 * stride + j), a2); b2 = Fma.MultiplyAdd(w1, Vector256.Load(x + 2 * stride + j + 8), b2); }
+            if (n > 3) { a3 = Fma.MultiplyAdd(w0, Vector256.Load(x + 3 * stride + j), a3); b3 = Fma.MultiplyAdd(w1, Vector256.Load(x + 3 * stride + j + 8), b3); }
+        }
+        acc[0] += Vector256.Sum(a0 + b0) + DotF32Scalar(w + j, x + j, len - j);
+        if (n > 1) acc[1] += Vector256.Sum(a1 + b1) + DotF32Scalar(w + j, x + stride + j, len - j);
+        if (n > 2) acc[2] += Vector256.Sum(a2 + b2) + DotF32Scalar(w + j, x + 2 * stride + j, len - j);
+        if (n > 3) acc[3] += Vector256.Sum(a3 + b3) + DotF32Scalar(w + j, x + 3 * stride + j, len - j);
+    }
+
+    private static float DotF32Scalar(float* w, float* x, int len)
+    {
+        float s = 0;
+        for (int j = 0; j < len; j++) s += w[j] * x[j];
+        return s;
     }
 }

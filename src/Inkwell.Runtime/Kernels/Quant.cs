@@ -1,0 +1,413 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Inkwell.Runtime.Tensors;
+
+namespace Inkwell.Runtime.Kernels;
+
+/// <summary>
+/// Block decoding shared by the kernels. Every quantized GGML block is rewritten as unsigned integer codes u plus
+/// affine scales, so one integer dot product (unsigned weight byte × signed activation byte, the shape of x86
+/// maddubs / vpdpbusd) serves all formats:
+/// <list type="bullet">
+/// <item>32-element types (Q4_0, Q4_1, Q5_0, Q5_1): value = d·u + m.</item>
+/// <item>k-quants (Q2_K..Q6_K), per 16-element group j of a 256 super-block: value = d·scale_j·u − dm·min_j.</item>
+/// </list>
+/// Layouts follow ggml-common.h; the comments name the fields.
+/// </summary>
+[SkipLocalsInit]
+internal static unsafe class Quant
+{
+    /// <summary>fp16 → fp32 for block scales. A table, like ggml's, because .NET exposes no F16C intrinsic.</summary>
+    private static readonly float* s_f16 = BuildF16Table();
+
+    private static float* BuildF16Table()
+    {
+        var t = (float*)NativeMemory.AlignedAlloc(65536 * sizeof(float), 64);
+        for (int i = 0; i < 65536; i++) t[i] = (float)BitConverter.UInt16BitsToHalf((ushort)i);
+        return t;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float F16(byte* p) => s_f16[Unsafe.ReadUnaligned<ushort>(p)];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float F16(ushort bits) => s_f16[bits];
+
+    public static bool IsBlock32(GgmlType t) => t is GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1;
+
+    public static bool IsK(GgmlType t) => t is GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
+
+    // ---------------------------------------------------------------- 32-element blocks, scalar decode
+
+    /// <summary>Writes the 32 codes of one block to u (element order) and returns d, m with value = d·u + m.</summary>
+    public static void Unpack32Scalar(GgmlType t, byte* b, byte* u, out float d, out float m)
+    {
+        switch (t)
+        {
+            case GgmlType.Q4_0: // { f16 d; u8 qs[16] }: x[j] = qs[j] & 15, x[j+16] = qs[j] >> 4, value = d·(x − 8)
+                d = F16(b); m = -8 * d;
+                for (int j = 0; j < 16; j++) { u[j] = (byte)(b[2 + j] & 15); u[j + 16] = (byte)(b[2 + j] >> 4); }
+                break;
+            case GgmlType.Q4_1: // { f16 d, m; u8 qs[16] }: value = d·x + m
+                d = F16(b); m = F16(b + 2);
+                for (int j = 0; j < 16; j++) { u[j] = (byte)(b[4 + j] & 15); u[j + 16] = (byte)(b[4 + j] >> 4); }
+                break;
+            case GgmlType.Q5_0: // { f16 d; u8 qh[4]; u8 qs[16] }: bit j of qh is bit 4 of x[j]; value = d·(x − 16)
+            {
+                d = F16(b); m = -16 * d;
+                uint qh = Unsafe.ReadUnaligned<uint>(b + 2);
+                for (int j = 0; j < 32; j++)
+                    u[j] = (byte)(((j < 16 ? b[6 + j] & 15 : b[6 + j - 16] >> 4)) | (int)((qh >> j) & 1) << 4);
+                break;
+            }
+            case GgmlType.Q5_1: // { f16 d, m; u8 qh[4]; u8 qs[16] }: value = d·x + m
+            {
+                d = F16(b); m = F16(b + 2);
+                uint qh = Unsafe.ReadUnaligned<uint>(b + 4);
+                for (int j = 0; j < 32; j++)
+                    u[j] = (byte)(((j < 16 ? b[8 + j] & 15 : b[8 + j - 16] >> 4)) | (int)((qh >> j) & 1) << 4);
+                break;
+            }
+            default: throw new NotSupportedException(t.ToString());
+        }
+    }
+
+    // ---------------------------------------------------------------- 32-element blocks, SIMD decode
+
+    public interface IBlock32
+    {
+        static abstract int Bytes { get; }
+        /// <summary>Codes of the block, element order, and the affine scales value = d·u + m.</summary>
+        static abstract Vector256<byte> Unpack(byte* b, out float d, out float m);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Nibbles(byte* qs)
+    {
+        var v = Vector128.Load(qs);
+        var lo = v & Vector128.Create((byte)15);
+        var hi = Vector128.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & Vector128.Create((byte)15);
+        return Vector256.Create(lo, hi);
+    }
+
+    /// <summary>Spreads 32 bits to 32 bytes: byte j is 0x10 when bit j is set (the fifth bit of a Q5 code).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> HighBits(uint qh)
+    {
+        // Byte j takes byte j/8 of qh, then tests bit j%8. Vector256.Shuffle is lane-crossing in general; the
+        // indices here stay within each 128-bit lane of a broadcast, which the JIT lowers to one vpshufb.
+        var bcast = Vector256.Create(qh).AsByte();
+        var idx = Vector256.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                   2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+        var spread = Avx2.IsSupported ? Avx2.Shuffle(bcast, idx) : Vector256.Shuffle(bcast, idx);
+        var bit = Vector256.Create(0x8040201008040201UL).AsByte();
+        return Vector256.Equals(spread & bit, bit) & Vector256.Create((byte)0x10);
+    }
+
+    public struct Q4_0 : IBlock32
+    {
+        public static int Bytes => 18;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<byte> Unpack(byte* b, out float d, out float m)
+        {
+            d = F16(b); m = -8 * d;
+            return Nibbles(b + 2);
+        }
+    }
+
+    public struct Q4_1 : IBlock32
+    {
+        public static int Bytes => 20;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<byte> Unpack(byte* b, out float d, out float m)
+        {
+            d = F16(b); m = F16(b + 2);
+            return Nibbles(b + 4);
+        }
+    }
+
+    public struct Q5_0 : IBlock32
+    {
+        public static int Bytes => 22;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<byte> Unpack(byte* b, out float d, out float m)
+        {
+            d = F16(b); m = -16 * d;
+            return Nibbles(b + 6) | HighBits(Unsafe.ReadUnaligned<uint>(b + 2));
+        }
+    }
+
+    public struct Q5_1 : IBlock32
+    {
+        public static int Bytes => 24;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<byte> Unpack(byte* b, out float d, out float m)
+        {
+            d = F16(b); m = F16(b + 2);
+            return Nibbles(b + 8) | HighBits(Unsafe.ReadUnaligned<uint>(b + 4));
+        }
+    }
+
+    // ---------------------------------------------------------------- k-quants
+
+    /// <summary>Bytes of one unpacked k-quant super-block: codes, scale pairs for madd, mins.</summary>
+    public const int KUnpackedBytes = 256 + 8 * 32 + 32;
+
+    /// <summary>
+    /// Decodes one super-block into dst: u8 codes[256]; i16 scalePairs[8][16] (group 2g's scale ×8, then group
+    /// 2g+1's ×8, the operand of a madd over 32 codes); i16 mins[16]. Returns d, dm: value = d·scale·u − dm·min.
+    /// </summary>
+    public static void UnpackK(GgmlType t, byte* b, byte* dst, bool simd, out float d, out float dm)
+    {
+        byte* u = dst;
+        short* pairs = (short*)(dst + 256);
+        short* mins = (short*)(dst + 512);
+        short* sc = stackalloc short[16];
+        switch (t)
+        {
+            case GgmlType.Q4_K:
+            case GgmlType.Q5_K:
+            {
+                // { f16 d, dmin; u8 scales[12]; [Q5_K: u8 qh[32];] u8 qs[128] }: eight 32-groups, 6-bit scale and
+                // min each; qs chunk c (32 bytes) holds group 2c in its low nibbles and 2c+1 in its high nibbles.
+                d = F16(b); dm = F16(b + 2);
+                byte* s = b + 4;
+                for (int j = 0; j < 8; j++)
+                {
+                    int scale, min;
+                    if (j < 4) { scale = s[j] & 63; min = s[j + 4] & 63; }
+                    else
+                    {
+                        scale = (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
+                        min = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+                    }
+                    sc[2 * j] = sc[2 * j + 1] = (short)scale;
+                    mins[2 * j] = mins[2 * j + 1] = (short)min;
+                }
+                bool five = t == GgmlType.Q5_K;
+                byte* qh = b + 16;
+                byte* qs = five ? b + 48 : b + 16;
+                if (simd && Vector256.IsHardwareAccelerated)
+                {
+                    var m15 = Vector256.Create((byte)15);
+                    var h = five ? Vector256.Load(qh) : default;
+                    for (int c = 0; c < 4; c++)
+                    {
+                        var q = Vector256.Load(qs + 32 * c);
+                        var lo = q & m15;
+                        var hi = Vector256.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & m15;
+                        if (five)
+                        {
+                            // qh bit 2c is bit 4 of group 2c's code, bit 2c+1 of group 2c+1's.
+                            var x10 = Vector256.Create((byte)0x10);
+                            lo |= ShiftBitTo4(h, 2 * c) & x10;
+                            hi |= ShiftBitTo4(h, 2 * c + 1) & x10;
+                        }
+                        lo.Store(u + 64 * c);
+                        hi.Store(u + 64 * c + 32);
+                    }
+                }
+                else
+                {
+                    for (int c = 0; c < 4; c++)
+                        for (int l = 0; l < 32; l++)
+                        {
+                            int q = qs[32 * c + l];
+                            int h0 = five ? ((qh[l] >> (2 * c)) & 1) << 4 : 0;
+                            int h1 = five ? ((qh[l] >> (2 * c + 1)) & 1) << 4 : 0;
+                            u[64 * c + l] = (byte)((q & 15) | h0);
+                            u[64 * c + 32 + l] = (byte)((q >> 4) | h1);
+                        }
+                }
+                break;
+            }
+            case GgmlType.Q6_K:
+            {
+                // { u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d }: two 128-halves; in half h, element 32k+l (k<4)
+                // has low 4 bits from ql[64h + l + 32(k&1)] (low nibble for k<2, high for k>=2) and high 2 bits
+                // from qh[32h + l] >> 2k. value = d·scale·(x − 32), so min = 32·scale with dm = d.
+                d = F16(b + 208); dm = d;
+                sbyte* s = (sbyte*)(b + 192);
+                for (int j = 0; j < 16; j++) { sc[j] = s[j]; mins[j] = (short)(32 * s[j]); }
+                byte* ql = b;
+                byte* qh = b + 128;
+                if (simd && Vector256.IsHardwareAccelerated)
+                {
+                    var m15 = Vector256.Create((byte)15);
+                    var m30 = Vector256.Create((byte)0x30);
+                    for (int h = 0; h < 2; h++)
+                    {
+                        var a = Vector256.Load(ql + 64 * h);
+                        var c = Vector256.Load(ql + 64 * h + 32);
+                        var hb = Vector256.Load(qh + 32 * h).AsUInt16();
+                        byte* o = u + 128 * h;
+                        ((a & m15) | (Vector256.ShiftLeft(hb, 4).AsByte() & m30)).Store(o);
+                        ((c & m15) | (Vector256.ShiftLeft(hb, 2).AsByte() & m30)).Store(o + 32);
+                        ((Vector256.ShiftRightLogical(a.AsUInt16(), 4).AsByte() & m15) | (hb.AsByte() & m30)).Store(o + 64);
+                        ((Vector256.ShiftRightLogical(c.AsUInt16(), 4).AsByte() & m15)
+                            | (Vector256.ShiftRightLogical(hb, 2).AsByte() & m30)).Store(o + 96);
+                    }
+                }
+                else
+                {
+                    for (int h = 0; h < 2; h++)
+                        for (int l = 0; l < 32; l++)
+                        {
+                            int a = ql[64 * h + l], c = ql[64 * h + 32 + l], hb = qh[32 * h + l];
+                            byte* o = u + 128 * h;
+                            o[l] = (byte)((a & 15) | ((hb & 3) << 4));
+                            o[l + 32] = (byte)((c & 15) | (((hb >> 2) & 3) << 4));
+                            o[l + 64] = (byte)((a >> 4) | (((hb >> 4) & 3) << 4));
+                            o[l + 96] = (byte)((c >> 4) | (((hb >> 6) & 3) << 4));
+                        }
+                }
+                break;
+            }
+            case GgmlType.Q3_K:
+            {
+                // { u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d }: sixteen 6-bit scales (offset 32) packed as
+                // 4-bit lows in bytes 0..7 and 2-bit highs in bytes 8..11. Element 128n + 32j + l has 2 bits from
+                // qs[32n + l] >> 2j and bit (4n + j) of hmask[l], set meaning "no −4": code x = q2 + 4·h, value =
+                // d·(scale − 32)·(x − 4), so min = 4·(scale − 32) with dm = d.
+                d = F16(b + 108); dm = d;
+                byte* s = b + 96;
+                for (int j = 0; j < 16; j++)
+                {
+                    int lo = j < 8 ? s[j] & 15 : s[j - 8] >> 4;
+                    int hi = (s[8 + (j & 3)] >> (2 * (j >> 2))) & 3;
+                    int v = (lo | (hi << 4)) - 32;
+                    sc[j] = (short)v;
+                    mins[j] = (short)(4 * v);
+                }
+                byte* hm = b;
+                byte* qs = b + 32;
+                if (simd && Vector256.IsHardwareAccelerated)
+                {
+                    var h = Vector256.Load(hm);
+                    var m3 = Vector256.Create((byte)3);
+                    var m4 = Vector256.Create((byte)4);
+                    for (int n = 0; n < 2; n++)
+                    {
+                        var q = Vector256.Load(qs + 32 * n).AsUInt16();
+                        for (int j = 0; j < 4; j++)
+                        {
+                            var q2 = Vector256.ShiftRightLogical(q, 2 * j).AsByte() & m3;
+                            int bit = 4 * n + j;
+                            var hb = (bit <= 2 ? Vector256.ShiftLeft(h.AsUInt16(), 2 - bit)
+                                                : Vector256.ShiftRightLogical(h.AsUInt16(), bit - 2)).AsByte() & m4;
+                            (q2 | hb).Store(u + 128 * n + 32 * j);
+                        }
+                    }
+                }
+                else
+                {
+                    for (int n = 0; n < 2; n++)
+                        for (int j = 0; j < 4; j++)
+                            for (int l = 0; l < 32; l++)
+                                u[128 * n + 32 * j + l] = (byte)(((qs[32 * n + l] >> (2 * j)) & 3)
+                                                                | (((hm[l] >> (4 * n + j)) & 1) << 2));
+                }
+                break;
+            }
+            case GgmlType.Q2_K:
+            {
+                // { u8 scales[16]; u8 qs[64]; f16 d, dmin }: scale byte = min << 4 | scale; element 128n + 32j + l
+                // has 2 bits from qs[32n + l] >> 2j. value = d·scale·x − dmin·min.
+                d = F16(b + 80); dm = F16(b + 82);
+                for (int j = 0; j < 16; j++) { sc[j] = (short)(b[j] & 15); mins[j] = (short)(b[j] >> 4); }
+                byte* qs = b + 16;
+                if (simd && Vector256.IsHardwareAccelerated)
+                {
+                    var m3 = Vector256.Create((byte)3);
+                    for (int n = 0; n < 2; n++)
+                    {
+                        var q = Vector256.Load(qs + 32 * n).AsUInt16();
+                        for (int j = 0; j < 4; j++)
+                            (Vector256.ShiftRightLogical(q, 2 * j).AsByte() & m3).Store(u + 128 * n + 32 * j);
+                    }
+                }
+                else
+                {
+                    for (int n = 0; n < 2; n++)
+                        for (int j = 0; j < 4; j++)
+                            for (int l = 0; l < 32; l++)
+                                u[128 * n + 32 * j + l] = (byte)((qs[32 * n + l] >> (2 * j)) & 3);
+                }
+                break;
+            }
+            default: throw new NotSupportedException(t.ToString());
+        }
+        for (int g = 0; g < 8; g++)
+            for (int k = 0; k < 8; k++)
+            {
+                pairs[16 * g + k] = sc[2 * g];
+                pairs[16 * g + 8 + k] = sc[2 * g + 1];
+            }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> ShiftBitTo4(Vector256<byte> h, int bit)
+        => (bit <= 4 ? Vector256.ShiftLeft(h.AsUInt16(), 4 - bit) : Vector256.ShiftRightLogical(h.AsUInt16(), bit - 4)).AsByte();
+
+    // ---------------------------------------------------------------- dequantize
+
+    public static void DequantizeRow(GgmlType t, byte* row, int cols, Span<float> dst)
+    {
+        if (dst.Length < cols) throw new ArgumentException("destination shorter than a row", nameof(dst));
+        fixed (float* y = dst)
+        {
+            switch (t)
+            {
+                case GgmlType.F32:
+                    Buffer.MemoryCopy(row, y, (long)cols * 4, (long)cols * 4);
+                    return;
+                case GgmlType.F16:
+                    System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(
+                        new ReadOnlySpan<Half>(row, cols), new Span<float>(y, cols));
+                    return;
+                case GgmlType.BF16:
+                    for (int i = 0; i < cols; i++) y[i] = BitConverter.Int32BitsToSingle(((ushort*)row)[i] << 16);
+                    return;
+                case GgmlType.Q8_0:
+                    for (int b = 0; b < cols / 32; b++)
+                    {
+                        byte* blk = row + 34 * b;
+                        float d = F16(blk);
+                        for (int j = 0; j < 32; j++) y[32 * b + j] = d * ((sbyte*)(blk + 2))[j];
+                    }
+                    return;
+            }
+            if (IsBlock32(t))
+            {
+                byte* u = stackalloc byte[32];
+                int bytes = GgmlTypeInfo.BlockBytes(t);
+                for (int b = 0; b < cols / 32; b++)
+                {
+                    Unpack32Scalar(t, row + (long)bytes * b, u, out float d, out float m);
+                    for (int j = 0; j < 32; j++) y[32 * b + j] = d * u[j] + m;
+                }
+                return;
+            }
+            if (IsK(t))
+            {
+                byte* buf = stackalloc byte[KUnpackedBytes];
+                int bytes = GgmlTypeInfo.BlockBytes(t);
+                for (int b = 0; b < cols / 256; b++)
+                {
+                    UnpackK(t, row + (long)bytes * b, buf, simd: false, out float d, out float dm);
+                    short* pairs = (short*)(buf + 256);
+                    short* mins = (short*)(buf + 512);
+                    for (int j = 0; j < 16; j++)
+                    {
+                        float s = d * pairs[16 * (j >> 1) + 8 * (j & 1)], mm = dm * mins[j];
+                        for (int l = 0; l < 16; l++) y[256 * b + 16 * j + l] = s * buf[16 * j + l] - mm;
+                    }
+                }
+                return;
+            }
+            throw new NotSupportedException($"{t} rows are not supported");
+        }
+    }
+}
