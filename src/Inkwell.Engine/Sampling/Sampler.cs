@@ -12,6 +12,7 @@ public sealed class Sampler
     private float[] _probs = [];
     private int[] _order = [];
     private float[] _keys = [];
+    private ulong[] _seen = [];
 
     /// <summary>
     /// Applies penalties for the tokens seen so far (prompt and generated) in place, then picks a token.
@@ -32,7 +33,10 @@ public sealed class Sampler
         var probs = _probs.AsSpan(0, logits.Length);
         float temperature = p.Temperature > 0f ? p.Temperature : 1f;
         TensorPrimitives.Divide(logits, temperature, probs);
-        TensorPrimitives.SoftMax(probs, probs);
+        // Stable softmax: TensorPrimitives.SoftMax does not subtract the max, so large logits would overflow.
+        TensorPrimitives.Subtract(probs, TensorPrimitives.Max(probs), probs);
+        TensorPrimitives.Exp(probs, probs);
+        TensorPrimitives.Divide(probs, TensorPrimitives.Sum(probs), probs);
 
         // Candidates sorted by probability, then cut by top-k, top-p and typical-p.
         var order = _order.AsSpan(0, logits.Length);
@@ -66,18 +70,21 @@ public sealed class Sampler
     /// Repetition penalty as in CTRL/TGI (divide positive logits, multiply negative ones, for every token seen),
     /// and OpenAI-style frequency/presence penalties over generated tokens.
     /// </summary>
-    internal static void ApplyPenalties(Span<float> logits, SamplingParameters p, ReadOnlySpan<int> history, ReadOnlySpan<int> generatedCounts)
+    internal void ApplyPenalties(Span<float> logits, SamplingParameters p, ReadOnlySpan<int> history, ReadOnlySpan<int> generatedCounts)
     {
         if (p.RepetitionPenalty != 1f)
         {
-            // A token seen twice is penalised once: mark by visiting in order and skipping repeats cheaply.
+            // Each distinct token is penalised once however often it was seen (a bitset marks the done ones).
+            int words = (logits.Length + 63) / 64;
+            if (_seen.Length < words) _seen = new ulong[words];
+            var seen = _seen.AsSpan(0, words);
+            seen.Clear();
             foreach (int t in history)
             {
-                if ((uint)t >= (uint)logits.Length) continue;
+                if ((uint)t >= (uint)logits.Length || (seen[t >> 6] & (1UL << t)) != 0) continue;
+                seen[t >> 6] |= 1UL << t;
                 float l = logits[t];
-                if (float.IsNaN(l)) continue;
                 logits[t] = l > 0 ? l / p.RepetitionPenalty : l * p.RepetitionPenalty;
-                logits[t] = float.IsNegativeInfinity(l) ? l : logits[t];
             }
         }
         if (p.FrequencyPenalty != 0f || p.PresencePenalty != 0f)

@@ -133,12 +133,18 @@ public sealed unsafe class GgufFile : IDisposable
         if (Metadata.TryGetValue(key, out var v))
         {
             if (v is T typed) { value = typed; return true; }
-            if (typeof(T) == typeof(int) || typeof(T) == typeof(long) || typeof(T) == typeof(float) || typeof(T) == typeof(uint))
+            var target = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
+            // Token ids are stored as u32 with 0xFFFFFFFF meaning "none": read as int they become -1.
+            if (v is uint u && target == typeof(int)) { value = (T)(object)unchecked((int)u); return true; }
+            if (v is IConvertible && target.IsPrimitive && target != typeof(bool))
             {
-                try { value = (T)Convert.ChangeType(v, typeof(T), System.Globalization.CultureInfo.InvariantCulture); return true; }
-                catch (Exception) { throw Bad(Path, $"metadata '{key}' is {v.GetType().Name}, expected a number"); }
+                try { value = (T)Convert.ChangeType(v, target, System.Globalization.CultureInfo.InvariantCulture); return true; }
+                catch (Exception e) when (e is OverflowException or InvalidCastException or FormatException)
+                {
+                    throw Bad(Path, $"metadata '{key}' is {v.GetType().Name} {v}, which does not fit {target.Name}");
+                }
             }
-            throw Bad(Path, $"metadata '{key}' is {v.GetType().Name}, expected {typeof(T).Name}");
+            throw Bad(Path, $"metadata '{key}' is {v.GetType().Name}, expected {target.Name}");
         }
         value = default!;
         return false;

@@ -1,0 +1,98 @@
+using Inkwell.Engine.Sampling;
+
+namespace Inkwell.Engine.Tests.Sampling;
+
+public class SamplerTests
+{
+    private static (int, float) Sample(float[] logits, SamplingParameters p, ulong seed, int[]? history = null)
+    {
+        var rng = new SplitMix64(seed);
+        return new Sampler().Sample(logits.ToArray(), p, history ?? [], null, ref rng);
+    }
+
+    [Fact]
+    public void Greedy_picks_the_largest_logit_with_its_log_softmax()
+    {
+        var (token, logprob) = Sample([0.1f, 2f, -1f, 1.5f], SamplingParameters.Greedy, 1);
+        Assert.Equal(1, token);
+        double expected = 2 - Math.Log(Math.Exp(0.1) + Math.Exp(2) + Math.Exp(-1) + Math.Exp(1.5));
+        Assert.Equal(expected, logprob, 5);
+    }
+
+    [Fact]
+    public void Same_seed_same_choice_different_seeds_vary()
+    {
+        var logits = Enumerable.Range(0, 50).Select(i => (float)Math.Sin(i)).ToArray();
+        var p = new SamplingParameters { DoSample = true };
+        Assert.Equal(Sample(logits, p, 7), Sample(logits, p, 7));
+        var picks = Enumerable.Range(0, 40).Select(s => Sample(logits, p, (ulong)s).Item1).Distinct().Count();
+        Assert.True(picks > 5, $"only {picks} distinct tokens over 40 seeds");
+    }
+
+    [Fact]
+    public void Top_k_only_ever_returns_the_k_best()
+    {
+        var logits = new float[] { 1f, 5f, 3f, 4f, 2f };
+        var p = new SamplingParameters { DoSample = true, TopK = 2 };
+        for (ulong s = 0; s < 200; s++)
+        {
+            int t = Sample(logits, p, s).Item1;
+            Assert.Contains(t, new[] { 1, 3 });
+        }
+    }
+
+    [Fact]
+    public void Top_p_keeps_the_smallest_set_reaching_p()
+    {
+        // softmax of ln(probabilities) = the probabilities: 0.5, 0.3, 0.15, 0.05.
+        var logits = new[] { 0.5f, 0.3f, 0.15f, 0.05f }.Select(x => MathF.Log(x)).ToArray();
+        var p = new SamplingParameters { DoSample = true, TopP = 0.7f };
+        var seen = Enumerable.Range(0, 300).Select(s => Sample(logits, p, (ulong)s).Item1).ToHashSet();
+        Assert.Equal(new HashSet<int> { 0, 1 }, seen);
+    }
+
+    [Fact]
+    public void Sampling_follows_the_distribution()
+    {
+        var logits = new[] { 0.7f, 0.2f, 0.1f }.Select(x => MathF.Log(x)).ToArray();
+        var p = new SamplingParameters { DoSample = true };
+        var counts = new int[3];
+        for (ulong s = 0; s < 3000; s++) counts[Sample(logits, p, s).Item1]++;
+        Assert.InRange(counts[0] / 3000.0, 0.65, 0.75);
+        Assert.InRange(counts[1] / 3000.0, 0.16, 0.24);
+    }
+
+    [Fact]
+    public void Low_temperature_sharpens_towards_argmax()
+    {
+        var logits = new[] { 1f, 1.2f, 0.8f };
+        var p = new SamplingParameters { DoSample = true, Temperature = 0.01f };
+        for (ulong s = 0; s < 50; s++) Assert.Equal(1, Sample(logits, p, s).Item1);
+    }
+
+    [Fact]
+    public void Repetition_penalty_divides_positive_and_multiplies_negative_logits_of_seen_tokens()
+    {
+        var logits = new[] { 2f, -2f, 1f };
+        new Sampler().ApplyPenalties(logits, new SamplingParameters { RepetitionPenalty = 2f }, [0, 1, 0, 0], default);
+        Assert.Equal(new[] { 1f, -4f, 1f }, logits);
+    }
+
+    [Fact]
+    public void Frequency_penalty_scales_with_counts()
+    {
+        var logits = new[] { 1f, 1f, 1f };
+        new Sampler().ApplyPenalties(logits, new SamplingParameters { FrequencyPenalty = 0.5f, PresencePenalty = 0.25f }, [], [0, 2, 1]);
+        Assert.Equal(new[] { 1f, 1f - 1f - 0.25f, 1f - 0.5f - 0.25f }, logits);
+    }
+
+    [Fact]
+    public void Watermark_biases_about_half_the_vocabulary()
+    {
+        var logits = new float[1000];
+        Sampler.ApplyWatermark(logits, previousToken: 17);
+        int green = logits.Count(l => l == Sampler.WatermarkDelta);
+        Assert.InRange(green, 430, 570);
+        Assert.Equal(1000 - green, logits.Count(l => l == 0f));
+    }
+}
