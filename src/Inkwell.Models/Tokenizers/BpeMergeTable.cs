@@ -23,42 +23,44 @@ internal sealed class BpeMergeTable
     private static long Key(int left, int right) => ((long)left << 32) | (uint)right;
 
     /// <summary>
-    /// Builds the table from merges in rank order (first = highest priority). A merge whose parts or result are
-    /// not in the vocabulary can never apply and is skipped; a repeated pair keeps its first rank.
+    /// Builds the table from merges in rank order (first = highest priority), each "left right" split at the first
+    /// space after the first character (llama.cpp's rule, so a left piece may itself be a space). A merge whose parts or
+    /// result are not in the vocabulary can never apply and is skipped; a repeated pair keeps its first rank.
     /// </summary>
-    public static BpeMergeTable Build(Vocabulary vocab, int count, Func<int, (string Left, string Right)?> mergeAt, out int skipped)
+    public static BpeMergeTable FromLines(Vocabulary vocab, IReadOnlyList<string> lines, out int skipped)
     {
-        var pairs = new Dictionary<long, (int, int)>(count);
+        var pairs = new Dictionary<long, (int, int)>(lines.Count);
         skipped = 0;
-        Span<char> joined = stackalloc char[256];
-        for (int rank = 0; rank < count; rank++)
+        for (int rank = 0; rank < lines.Count; rank++)
         {
-            var merge = mergeAt(rank);
-            if (merge is not var (left, right)
-                || !vocab.TryGetId(left, out int leftId)
-                || !vocab.TryGetId(right, out int rightId))
-            {
-                skipped++;
-                continue;
-            }
-            int length = left.Length + right.Length;
-            Span<char> buffer = length <= joined.Length ? joined[..length] : new char[length];
-            left.CopyTo(buffer);
-            right.CopyTo(buffer[left.Length..]);
-            if (!vocab.TryGetId(buffer, out int mergedId))
-            {
-                skipped++;
-                continue;
-            }
-            pairs.TryAdd(Key(leftId, rightId), (rank, mergedId));
+            string line = lines[rank];
+            int space = line.Length > 1 ? line.IndexOf(' ', 1) : -1;
+            if (space < 0 || !TryAdd(vocab, pairs, rank, line.AsSpan(0, space), line.AsSpan(space + 1))) skipped++;
         }
         return new BpeMergeTable(pairs);
     }
 
-    /// <summary>Splits "left right" at the first space after the first character (llama.cpp's rule, so a piece may start with a space).</summary>
-    public static (string Left, string Right)? SplitMergeLine(string line)
+    /// <summary>As <see cref="FromLines"/> for merges already split into their two parts.</summary>
+    public static BpeMergeTable FromPairs(Vocabulary vocab, IReadOnlyList<(string Left, string Right)> merges, out int skipped)
     {
-        int space = line.Length > 1 ? line.IndexOf(' ', 1) : -1;
-        return space < 0 ? null : (line[..space], line[(space + 1)..]);
+        var pairs = new Dictionary<long, (int, int)>(merges.Count);
+        skipped = 0;
+        for (int rank = 0; rank < merges.Count; rank++)
+        {
+            if (!TryAdd(vocab, pairs, rank, merges[rank].Left, merges[rank].Right)) skipped++;
+        }
+        return new BpeMergeTable(pairs);
+    }
+
+    private static bool TryAdd(Vocabulary vocab, Dictionary<long, (int, int)> pairs, int rank, ReadOnlySpan<char> left, ReadOnlySpan<char> right)
+    {
+        if (!vocab.TryGetId(left, out int leftId) || !vocab.TryGetId(right, out int rightId)) return false;
+        int length = left.Length + right.Length;
+        Span<char> joined = length <= 256 ? stackalloc char[length] : new char[length];
+        left.CopyTo(joined);
+        right.CopyTo(joined[left.Length..]);
+        if (!vocab.TryGetId(joined, out int mergedId)) return false;
+        pairs.TryAdd(Key(leftId, rightId), (rank, mergedId));
+        return true;
     }
 }

@@ -81,7 +81,7 @@ internal static class GgufTokenizerLoader
         string[] mergeLines = gguf.Get<string[]>(Prefix + "merges");
 
         var vocabulary = new Vocabulary(pieces, kinds, null);
-        var merges = BpeMergeTable.Build(vocabulary, mergeLines.Length, i => BpeMergeTable.SplitMergeLine(mergeLines[i]), out _);
+        var merges = BpeMergeTable.FromLines(vocabulary, mergeLines, out _);
 
         int? eot = OptionalId(gguf, "eot_token_id", pieces.Length), eom = OptionalId(gguf, "eom_token_id", pieces.Length);
         var settings = new TokenizerSettings
@@ -124,14 +124,31 @@ internal static class GgufTokenizerLoader
 
     private static int RequiredId(GgufFile gguf, string key, int fallback, int vocabSize)
     {
-        int id = gguf.GetOrDefault(Prefix + key, fallback);
+        long id = ReadInteger(gguf, Prefix + key) ?? fallback;
         if (id >= vocabSize || id < -1) throw Bad(gguf.Path, $"{Prefix}{key} = {id} is outside the vocabulary of {vocabSize} tokens");
-        return id;
+        return (int)id;
     }
 
-    // Out-of-range optional ids (seen in some conversions) are ignored rather than fatal, as llama.cpp does.
+    // Out-of-range optional ids (some converters write 0xFFFFFFFF for "none") are ignored rather than fatal, as llama.cpp does.
     private static int? OptionalId(GgufFile gguf, string key, int vocabSize) =>
-        gguf.TryGet<int>(Prefix + key, out int id) && id >= 0 && id < vocabSize ? id : null;
+        ReadInteger(gguf, Prefix + key) is long id && id >= 0 && id < vocabSize ? (int)id : null;
+
+    private static long? ReadInteger(GgufFile gguf, string key)
+    {
+        if (!gguf.Metadata.TryGetValue(key, out var value)) return null;
+        return value switch
+        {
+            byte v => v,
+            sbyte v => v,
+            ushort v => v,
+            short v => v,
+            uint v => v,
+            int v => v,
+            ulong v => v > long.MaxValue ? long.MaxValue : (long)v,
+            long v => v,
+            _ => throw Bad(gguf.Path, $"metadata '{key}' is {value.GetType().Name}, expected an integer token id"),
+        };
+    }
 
     /// <summary>Phi-3 eats the whitespace after its chat tokens (llama.cpp sets rstrip by model name; GGUF has no per-token flags).</summary>
     private static HashSet<int> Phi3RStripIds(GgufFile gguf, string[] pieces, TokenKind[] kinds)
