@@ -1,0 +1,168 @@
+using Inkwell.Models.Gguf;
+
+namespace Inkwell.Models.Tokenizers;
+
+public abstract partial class Tokenizer
+{
+    /// <summary>
+    /// The tokenizer embedded in a GGUF file: tokenizer.ggml.model "llama" (SentencePiece BPE with scores and byte fallback)
+    /// or "gpt2" (byte-level BPE with merges and the tokenizer.ggml.pre pre-tokenizer).
+    /// </summary>
+    public static Tokenizer FromGguf(GgufFile gguf)
+    {
+        ArgumentNullException.ThrowIfNull(gguf);
+        return GgufTokenizerLoader.Load(gguf);
+    }
+}
+
+/// <summary>Reads tokenizer.ggml.* metadata with llama.cpp's defaults for keys a file leaves out.</summary>
+internal static class GgufTokenizerLoader
+{
+    private const string Prefix = "tokenizer.ggml.";
+
+    public static Tokenizer Load(GgufFile gguf)
+    {
+        string path = gguf.Path;
+        string model = gguf.Get<string>(Prefix + "model");
+        string[] pieces = gguf.Get<string[]>(Prefix + "tokens");
+        if (pieces.Length == 0) throw Bad(path, $"{Prefix}tokens is empty");
+        pieces = (string[])pieces.Clone();
+        for (int i = 0; i < pieces.Length; i++)
+        {
+            if (pieces[i].Length == 0) pieces[i] = $"[EMPTY_{i}]"; // as llama.cpp: an empty piece could never be matched
+        }
+
+        float[]? scores = gguf.TryGet<float[]>(Prefix + "scores", out var s) ? s : null;
+        if (scores is not null && scores.Length != pieces.Length)
+            throw Bad(path, $"{Prefix}scores has {scores.Length} entries for {pieces.Length} tokens");
+        var kinds = ReadKinds(gguf, pieces.Length);
+
+        return model switch
+        {
+            "llama" => LoadSentencePiece(gguf, pieces, kinds, scores ?? new float[pieces.Length]),
+            "gpt2" => LoadByteLevel(gguf, pieces, kinds),
+            _ => throw Bad(path, $"{Prefix}model '{model}' is not supported (supported: llama, gpt2)"),
+        };
+    }
+
+    private static Tokenizer LoadSentencePiece(GgufFile gguf, string[] pieces, TokenKind[] kinds, float[] scores)
+    {
+        int? eot = OptionalId(gguf, "eot_token_id", pieces.Length), eom = OptionalId(gguf, "eom_token_id", pieces.Length);
+        var endOfGeneration = SpecialTokenRules.EndOfGeneration(pieces, kinds, eot, eom);
+        var settings = new TokenizerSettings
+        {
+            BosId = RequiredId(gguf, "bos_token_id", 1, pieces.Length),
+            EosId = RequiredId(gguf, "eos_token_id", 2, pieces.Length),
+            UnkId = OptionalId(gguf, "unknown_token_id", pieces.Length) ?? (pieces.Length > 0 ? 0 : null),
+            PadId = OptionalId(gguf, "padding_token_id", pieces.Length),
+            AddBos = gguf.GetOrDefault(Prefix + "add_bos_token", true),
+            AddEos = gguf.GetOrDefault(Prefix + "add_eos_token", false),
+            AddSpacePrefix = gguf.GetOrDefault(Prefix + "add_space_prefix", true),
+            EndOfGenerationIds = endOfGeneration,
+            RStripIds = Phi3RStripIds(gguf, pieces, kinds),
+        };
+        var options = new BpeOptions
+        {
+            UseScores = true,
+            SpaceReplacement = TokenBytesTable.SpaceMarker,
+            Prefix = settings.AddSpacePrefix ? TokenBytesTable.SpaceMarker : null,
+            PrefixRule = settings.AddSpacePrefix ? PrefixRule.EveryFragment : PrefixRule.Never,
+            ByteFallback = true,
+        };
+        return new BpeTokenizer(new Vocabulary(pieces, kinds, scores), settings, options);
+    }
+
+    private static Tokenizer LoadByteLevel(GgufFile gguf, string[] pieces, TokenKind[] kinds)
+    {
+        string path = gguf.Path;
+        string pre = gguf.GetOrDefault(Prefix + "pre", "default");
+        var family = PreTokenizerPatterns.ForGgufPre(pre)
+            ?? throw Bad(path, $"{Prefix}pre '{pre}' is not a pre-tokenizer this reader knows");
+        string[] mergeLines = gguf.Get<string[]>(Prefix + "merges");
+
+        var vocabulary = new Vocabulary(pieces, kinds, null);
+        var merges = BpeMergeTable.FromLines(vocabulary, mergeLines, out _);
+
+        int? eot = OptionalId(gguf, "eot_token_id", pieces.Length), eom = OptionalId(gguf, "eom_token_id", pieces.Length);
+        var settings = new TokenizerSettings
+        {
+            BosId = family.HasBos ? RequiredId(gguf, "bos_token_id", -1, pieces.Length) : -1,
+            EosId = RequiredId(gguf, "eos_token_id", -1, pieces.Length),
+            UnkId = OptionalId(gguf, "unknown_token_id", pieces.Length),
+            PadId = OptionalId(gguf, "padding_token_id", pieces.Length),
+            AddBos = gguf.GetOrDefault(Prefix + "add_bos_token", family.AddBosDefault),
+            AddEos = gguf.GetOrDefault(Prefix + "add_eos_token", false),
+            EndOfGenerationIds = SpecialTokenRules.EndOfGeneration(pieces, kinds, eot, eom),
+        };
+        PreTokenizer preTokenizer;
+        try { preTokenizer = new PreTokenizer(family.Patterns); }
+        catch (ArgumentException e) { throw Bad(path, $"pre-tokenizer '{pre}' regex does not compile: {e.Message}"); }
+        var options = new BpeOptions { Merges = merges, ByteLevel = true, PreTokenizer = preTokenizer, IgnoreMerges = family.IgnoreMerges };
+        return new BpeTokenizer(vocabulary, settings, options);
+    }
+
+    private static TokenKind[] ReadKinds(GgufFile gguf, int count)
+    {
+        var kinds = new TokenKind[count];
+        Array.Fill(kinds, TokenKind.Normal);
+        if (!gguf.Metadata.TryGetValue(Prefix + "token_type", out var raw)) return kinds;
+        int[] types = raw switch
+        {
+            int[] a => a,
+            uint[] a => Array.ConvertAll(a, v => (int)v),
+            object[] a => Array.ConvertAll(a, v => Convert.ToInt32(v, System.Globalization.CultureInfo.InvariantCulture)),
+            _ => throw Bad(gguf.Path, $"{Prefix}token_type is {raw.GetType().Name}, expected an integer array"),
+        };
+        if (types.Length != count) throw Bad(gguf.Path, $"{Prefix}token_type has {types.Length} entries for {count} tokens");
+        for (int i = 0; i < count; i++)
+        {
+            // 0 (undefined) and unknown codes render as nothing in llama.cpp, which is what Unused does here.
+            kinds[i] = types[i] is >= 1 and <= 6 ? (TokenKind)types[i] : TokenKind.Unused;
+        }
+        return kinds;
+    }
+
+    private static int RequiredId(GgufFile gguf, string key, int fallback, int vocabSize)
+    {
+        long id = ReadInteger(gguf, Prefix + key) ?? fallback;
+        if (id >= vocabSize || id < -1) throw Bad(gguf.Path, $"{Prefix}{key} = {id} is outside the vocabulary of {vocabSize} tokens");
+        return (int)id;
+    }
+
+    // Out-of-range optional ids (some converters write 0xFFFFFFFF for "none") are ignored rather than fatal, as llama.cpp does.
+    private static int? OptionalId(GgufFile gguf, string key, int vocabSize) =>
+        ReadInteger(gguf, Prefix + key) is long id && id >= 0 && id < vocabSize ? (int)id : null;
+
+    private static long? ReadInteger(GgufFile gguf, string key)
+    {
+        if (!gguf.Metadata.TryGetValue(key, out var value)) return null;
+        return value switch
+        {
+            byte v => v,
+            sbyte v => v,
+            ushort v => v,
+            short v => v,
+            uint v => v,
+            int v => v,
+            ulong v => v > long.MaxValue ? long.MaxValue : (long)v,
+            long v => v,
+            _ => throw Bad(gguf.Path, $"metadata '{key}' is {value.GetType().Name}, expected an integer token id"),
+        };
+    }
+
+    /// <summary>Phi-3 eats the whitespace after its chat tokens (llama.cpp sets rstrip by model name; GGUF has no per-token flags).</summary>
+    private static HashSet<int> Phi3RStripIds(GgufFile gguf, string[] pieces, TokenKind[] kinds)
+    {
+        var ids = new HashSet<int>();
+        string name = gguf.GetOrDefault("general.name", "").ToLowerInvariant();
+        if (!name.Contains("phi-3") && !name.Contains("phi3")) return ids;
+        for (int i = 0; i < pieces.Length; i++)
+        {
+            bool special = kinds[i] is TokenKind.Control or TokenKind.UserDefined or TokenKind.Unknown || pieces[i] == "</s>";
+            if (special && pieces[i] is not ("<unk>" or "<s>" or "<|endoftext|>")) ids.Add(i);
+        }
+        return ids;
+    }
+
+    private static InvalidDataException Bad(string path, string problem) => new($"{path}: {problem}");
+}

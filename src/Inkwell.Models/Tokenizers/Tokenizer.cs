@@ -1,0 +1,204 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Inkwell.Models.Tokenizers;
+
+/// <summary>Ids, flags and special-token rules a tokenizer needs besides its vocabulary.</summary>
+internal sealed record TokenizerSettings
+{
+    public int BosId { get; init; } = -1;
+    public int EosId { get; init; } = -1;
+    public int? UnkId { get; init; }
+    public int? PadId { get; init; }
+    public bool AddBos { get; init; }
+    public bool AddEos { get; init; }
+    /// <summary>SentencePiece's dummy prefix: a space is added before text, and removed again when decoding.</summary>
+    public bool AddSpacePrefix { get; init; }
+    public IReadOnlySet<int> EndOfGenerationIds { get; init; } = new HashSet<int>();
+    public IReadOnlySet<int> LStripIds { get; init; } = new HashSet<int>();
+    public IReadOnlySet<int> RStripIds { get; init; } = new HashSet<int>();
+}
+
+/// <summary>
+/// Text to token ids and back, for one model's vocabulary. Immutable and thread-safe once built.
+/// Build one with <see cref="FromGguf"/>, <see cref="FromLlama2cFile"/> or <see cref="FromHuggingFaceJson"/>.
+/// </summary>
+public abstract partial class Tokenizer
+{
+    private readonly TokenBytesTable _tokenBytes;
+    private readonly SpecialTokenMatcher _specialTokens;
+    private readonly HashSet<int> _endOfGeneration;
+
+    private protected Tokenizer(Vocabulary vocabulary, TokenizerSettings settings, PieceDecoding decoding)
+    {
+        Vocabulary = vocabulary;
+        _tokenBytes = new TokenBytesTable(vocabulary, decoding);
+        BosId = settings.BosId;
+        EosId = settings.EosId;
+        UnkId = settings.UnkId;
+        PadId = settings.PadId;
+        AddBos = settings.AddBos && BosId >= 0;
+        AddEos = settings.AddEos && EosId >= 0;
+        AddSpacePrefix = settings.AddSpacePrefix;
+        _endOfGeneration = [.. settings.EndOfGenerationIds];
+        if (EosId >= 0) _endOfGeneration.Add(EosId);
+
+        var entries = new List<SpecialTokenMatcher.Entry>();
+        for (int id = 0; id < vocabulary.Count; id++)
+        {
+            var kind = vocabulary.Kinds[id];
+            if (kind is TokenKind.Control or TokenKind.Unknown or TokenKind.UserDefined)
+            {
+                entries.Add(new(vocabulary.Pieces[id], id, OnlyWhenParsingSpecial: kind != TokenKind.UserDefined,
+                    settings.LStripIds.Contains(id), settings.RStripIds.Contains(id)));
+            }
+        }
+        _specialTokens = new SpecialTokenMatcher(entries);
+    }
+
+    private protected Vocabulary Vocabulary { get; }
+
+    public int VocabSize => Vocabulary.Count;
+    /// <summary>Beginning-of-sequence id, or -1 when the vocabulary has none.</summary>
+    public int BosId { get; }
+    /// <summary>End-of-sequence id, or -1 when the vocabulary has none.</summary>
+    public int EosId { get; }
+    public int? UnkId { get; }
+    public int? PadId { get; }
+    /// <summary>Whether <see cref="EncodeToIds"/> starts with BOS when asked to add special tokens.</summary>
+    public bool AddBos { get; }
+    /// <summary>Whether <see cref="EncodeToIds"/> ends with EOS when asked to add special tokens.</summary>
+    public bool AddEos { get; }
+    /// <summary>SentencePiece dummy prefix: text is encoded as if it began with a space, which decoding removes again.</summary>
+    public bool AddSpacePrefix { get; }
+
+    /// <summary>EOS plus the end-of-turn tokens (&lt;|eot_id|&gt;, &lt;|im_end|&gt;, &lt;|end|&gt;, ...) that end a generation.</summary>
+    public IReadOnlySet<int> EndOfGenerationIds => _endOfGeneration;
+
+    public bool IsEndOfGeneration(int id) => _endOfGeneration.Contains(id);
+
+    /// <summary>
+    /// Encodes text. With <paramref name="addSpecialTokens"/>, adds BOS/EOS as the model asks (<see cref="AddBos"/>, <see cref="AddEos"/>).
+    /// With <paramref name="parseSpecialTokens"/>, control tokens written in the text (e.g. "&lt;|im_start|&gt;") become single tokens;
+    /// added user-defined tokens are always matched.
+    /// </summary>
+    public IReadOnlyList<int> EncodeToIds(string text, bool addSpecialTokens = true, bool parseSpecialTokens = true)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var sink = new EncodeSink(withOffsets: false);
+        Encode(text, addSpecialTokens, parseSpecialTokens, sink);
+        return sink.Ids;
+    }
+
+    /// <summary>As <see cref="EncodeToIds"/>, with each token's character range in <paramref name="text"/> (BOS/EOS get empty ranges).</summary>
+    public IReadOnlyList<EncodedToken> EncodeToTokens(string text, bool addSpecialTokens = true, bool parseSpecialTokens = true)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var sink = new EncodeSink(withOffsets: true);
+        Encode(text, addSpecialTokens, parseSpecialTokens, sink);
+        return sink.Tokens!;
+    }
+
+    private void Encode(string text, bool addSpecialTokens, bool parseSpecialTokens, EncodeSink sink)
+    {
+        if (addSpecialTokens && AddBos) sink.Add(BosId, 0, 0);
+        var fragments = new List<SpecialTokenMatcher.Fragment>();
+        _specialTokens.Split(text, parseSpecialTokens, fragments);
+        var session = CreateSession();
+        foreach (var fragment in fragments)
+        {
+            if (fragment.IsToken) sink.Add(fragment.Id, fragment.Start, fragment.End);
+            else EncodeText(text, fragment.Start, fragment.End, session, sink);
+        }
+        if (addSpecialTokens && AddEos) sink.Add(EosId, text.Length, text.Length);
+    }
+
+    /// <summary>Per-call scratch state, reused across the fragments of one encode.</summary>
+    private protected abstract object CreateSession();
+
+    /// <summary>Encodes text[start..end), which contains no special tokens.</summary>
+    private protected abstract void EncodeText(string text, int start, int end, object session, EncodeSink sink);
+
+    /// <summary>
+    /// Decodes ids to text. Bytes that are not valid UTF-8 become U+FFFD. With <see cref="AddSpacePrefix"/>, the leading space
+    /// of the first piece (or of a piece right after BOS) is dropped, as SentencePiece and llama.cpp do.
+    /// </summary>
+    public string Decode(ReadOnlySpan<int> ids, bool skipSpecialTokens = false)
+    {
+        var bytes = new List<byte>(ids.Length * 4);
+        int previous = -1;
+        for (int i = 0; i < ids.Length; i++)
+        {
+            bytes.AddRange(PieceForDecode(ids[i], skipSpecialTokens, atStart: i == 0, previous));
+            previous = ids[i];
+        }
+        return Encoding.UTF8.GetString(CollectionsMarshal.AsSpan(bytes));
+    }
+
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false) =>
+        Decode(ids as int[] ?? ids.ToArray(), skipSpecialTokens);
+
+    /// <summary>Streams ids to text without splitting characters. <paramref name="previousId"/> is the token before the first one
+    /// fed (e.g. the prompt's last token); leave it null when the decoder starts the sequence.</summary>
+    public IncrementalDecoder CreateIncrementalDecoder(bool skipSpecialTokens = false, int? previousId = null)
+    {
+        if (previousId is int p) CheckId(p);
+        return new IncrementalDecoder(this, skipSpecialTokens, previousId);
+    }
+
+    internal ReadOnlySpan<byte> PieceForDecode(int id, bool skipSpecialTokens, bool atStart, int previousId)
+    {
+        CheckId(id);
+        if (skipSpecialTokens && IsSpecial(id)) return [];
+        var piece = _tokenBytes[id];
+        if (AddSpacePrefix && (atStart || (previousId == BosId && BosId >= 0)) && piece.Length > 0 && piece[0] == (byte)' ')
+        {
+            piece = piece[1..];
+        }
+        return piece;
+    }
+
+    /// <summary>The exact bytes this token adds to decoded text (special tokens: their text). A piece may be part of a character.</summary>
+    public ReadOnlySpan<byte> TokenBytes(int id)
+    {
+        CheckId(id);
+        return _tokenBytes[id];
+    }
+
+    /// <summary>The raw vocabulary piece (e.g. "▁Hello", "ĠHello", "&lt;0x0A&gt;").</summary>
+    public string TokenText(int id)
+    {
+        CheckId(id);
+        return Vocabulary.Pieces[id];
+    }
+
+    public TokenKind GetTokenKind(int id)
+    {
+        CheckId(id);
+        return Vocabulary.Kinds[id];
+    }
+
+    /// <summary>Control and unknown-placeholder tokens: the ones <c>skipSpecialTokens</c> leaves out.</summary>
+    public bool IsSpecial(int id) => GetTokenKind(id) is TokenKind.Control or TokenKind.Unknown;
+
+    /// <summary>Finds the id of a vocabulary piece given its raw text (as <see cref="TokenText"/> shows it).</summary>
+    public bool TryGetTokenId(ReadOnlySpan<char> tokenText, out int id) => Vocabulary.TryGetId(tokenText, out id);
+
+    private void CheckId(int id)
+    {
+        if (!Vocabulary.IsValidId(id)) throw new ArgumentOutOfRangeException(nameof(id), id, $"token id {id} is outside the vocabulary (0..{VocabSize - 1})");
+    }
+}
+
+/// <summary>Collects encoded ids and, when asked, their character ranges.</summary>
+internal sealed class EncodeSink(bool withOffsets)
+{
+    public List<int> Ids { get; } = [];
+    public List<EncodedToken>? Tokens { get; } = withOffsets ? [] : null;
+
+    public void Add(int id, int start, int end)
+    {
+        Ids.Add(id);
+        Tokens?.Add(new EncodedToken(id, start, end));
+    }
+}
