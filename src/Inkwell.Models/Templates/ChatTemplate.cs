@@ -46,7 +46,7 @@ public sealed class ChatTemplate
     }
 
     /// <summary>Renders messages with any fields (tool_calls, name, content parts...), given as plain .NET values or JsonElements.</summary>
-    public string Render(
+    public string RenderDictionaries(
         IReadOnlyList<IReadOnlyDictionary<string, object?>> messages,
         bool addGenerationPrompt,
         string bosToken,
