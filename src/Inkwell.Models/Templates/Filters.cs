@@ -144,7 +144,7 @@ internal static class Filters
                 args.Check(name, 0);
                 return value switch
                 {
-                    long l => l == long.MinValue ? throw new TemplateRuntimeException("integer overflow") : Math.Abs(l),
+                    long l => l == long.MinValue ? throw new TemplateRuntimeException("integer overflow") : (object)Math.Abs(l),
                     double d => Math.Abs(d),
                     bool b => b ? 1L : 0L,
                     _ => throw new TemplateRuntimeException($"abs expects a number, got {Values.TypeName(value)}"),
@@ -400,7 +400,7 @@ internal static class Filters
         var factor = Math.Pow(10, precision);
         return Values.ToText(args.Get(1, "method", "common")) switch
         {
-            "common" => Math.Round(number, precision, MidpointRounding.AwayFromZero),
+            "common" => Math.Round(number, precision, MidpointRounding.ToEven), // Python's round(): half to even
             "ceil" => Math.Ceiling(number * factor) / factor,
             "floor" => Math.Floor(number * factor) / factor,
             var other => throw new TemplateRuntimeException($"round method must be 'common', 'ceil' or 'floor', not '{other}'"),

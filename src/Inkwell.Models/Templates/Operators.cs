@@ -8,7 +8,7 @@ internal static class Operators
 {
     public static object? Negate(object? value) => value switch
     {
-        long l => l == long.MinValue ? throw new TemplateRuntimeException("integer overflow") : -l,
+        long l => l == long.MinValue ? throw new TemplateRuntimeException("integer overflow") : (object)-l,
         double d => -d,
         bool b => b ? -1L : 0L,
         _ => throw new TemplateRuntimeException($"bad operand type for unary -: {Describe(value)}"),
@@ -122,7 +122,7 @@ internal static class Operators
                         var remainder = a % b;
                         return remainder != 0 && (remainder < 0) != (b < 0) ? remainder + b : remainder;
                     case BinaryOperator.Power:
-                        return b < 0 ? Math.Pow(a, b) : IntegerPower(a, b);
+                        return b < 0 ? Math.Pow(a, b) : (object)IntegerPower(a, b);
                 }
             }
             catch (OverflowException)

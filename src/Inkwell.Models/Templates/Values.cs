@@ -463,9 +463,9 @@ internal static class Values
             case sbyte sb: return (long)sb;
             case uint ui: return (long)ui;
             case ushort us: return (long)us;
-            case ulong ul: return ul <= long.MaxValue ? (long)ul : (double)ul;
+            case ulong ul: return ul <= long.MaxValue ? (long)ul : (object)(double)ul;
             case float f: return (double)f;
-            case decimal m: return decimal.IsInteger(m) && m >= long.MinValue && m <= long.MaxValue ? (long)m : (double)m;
+            case decimal m: return decimal.IsInteger(m) && m >= long.MinValue && m <= long.MaxValue ? (long)m : (object)(double)m;
             case char c: return c.ToString();
             case JsonElement json: return FromJson(json, depth);
             case Undefined or Namespace or TemplateCallable: return value;
@@ -515,7 +515,7 @@ internal static class Values
             case JsonValueKind.False: return false;
             case JsonValueKind.String: return json.GetString();
             case JsonValueKind.Number:
-                return json.TryGetInt64(out var l) ? l : json.GetDouble();
+                return json.TryGetInt64(out var l) ? l : (object)json.GetDouble();
             case JsonValueKind.Array:
                 {
                     var result = new TemplateList();
