@@ -304,7 +304,7 @@ internal sealed class Evaluator
             try
             {
                 var scope = new Scope(definitionScope);
-                var extraPositional = new TemplateList();
+                var extraPositional = new TemplateList { IsTuple = true };
                 for (var i = 0; i < args.Positional.Count; i++)
                 {
                     if (i < parameters.Count) scope.Set(parameters[i].Name, args.Positional[i]);
