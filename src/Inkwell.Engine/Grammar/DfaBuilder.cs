@@ -5,12 +5,16 @@ namespace Inkwell.Engine.Grammar;
 /// <summary>NFA to DFA: subset construction over byte classes, then dead-state pruning and Moore minimization.</summary>
 internal static class DfaBuilder
 {
-    public static ByteDfa Build(ByteNfa nfa, GrammarLimits limits, CancellationToken ct)
+    public static ByteDfa Build(ByteNfa nfa, GrammarLimits limits, CancellationToken ct, Action<string>? log = null)
     {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
         var (classOf, classCount, classLo) = ByteClasses(nfa);
         var (table, accepting) = Determinize(nfa, classOf, classCount, classLo, limits, ct);
+        log?.Invoke($"determinize: {accepting.Length} states in {sw.ElapsedMilliseconds} ms (nfa {nfa.StateCount})");
         (table, accepting) = PruneDead(table, accepting, classCount);
+        log?.Invoke($"prune: {accepting.Length} states at {sw.ElapsedMilliseconds} ms");
         (table, accepting) = Minimize(table, accepting, classCount, ct);
+        log?.Invoke($"minimize: {accepting.Length} states at {sw.ElapsedMilliseconds} ms");
         return new ByteDfa(classOf, classCount, table, accepting);
     }
 

@@ -1,75 +1,67 @@
+using System.Diagnostics;
 using System.Numerics;
 
 namespace Inkwell.Engine.Grammar;
 
 /// <summary>
-/// A grammar lifted from bytes to one vocabulary's tokens. For each reachable state: a bitset of the tokens that
-/// may come next and, for each, the state after it. Only states from which an accepting state is still reachable
-/// by whole tokens are kept, so generation never paints itself into a corner. End-of-generation tokens are
-/// allowed exactly in accepting states and leave the state unchanged.
-/// Per-token work at generation time: Next is a binary search over the state's sorted transitions, ApplyMask is
-/// one pass over vocab/64 mask words; neither allocates.
+/// A grammar lifted from bytes to one vocabulary's tokens. States are the byte DFA's states. Per state, a bitset
+/// of the tokens that may come next (a token is allowed when all its bytes walk through the DFA; end-of-generation
+/// tokens exactly in accepting states). Next walks the token's bytes through the DFA: O(token length), no table.
+/// Masks are built by walking the vocabulary trie from the state (shared prefixes once, cut at the first rejected
+/// byte). Build precomputes masks breadth-first from the initial state within a time budget; any state not yet
+/// done is computed on first use (once, a trie walk plus one vocab/64 array) and then cached, so a huge grammar
+/// cannot stall compilation. After that every call is O(1) or O(vocab/64) and allocation-free.
 /// </summary>
 public sealed class TokenAutomaton
 {
+    private readonly ByteDfa _dfa;
+    private readonly TokenVocabulary _vocab;
+    private readonly ulong[]?[] _masks;
     private readonly int _words;
-    private readonly ulong[] _masks;          // state * _words .. : allowed tokens
-    private readonly int[] _transStart;       // state -> first index in _transToken/_transNext
-    private readonly int[] _transToken;       // sorted by token within a state
-    private readonly int[] _transNext;
-    private readonly bool[] _accepting;
-    private readonly bool[] _deadEnd;
-    private readonly bool[] _isEndOfGeneration;
 
-    private TokenAutomaton(int vocabSize, int words, ulong[] masks, int[] transStart, int[] transToken, int[] transNext,
-        bool[] accepting, bool[] isEndOfGeneration)
+    private TokenAutomaton(ByteDfa dfa, TokenVocabulary vocab)
     {
-        VocabularySize = vocabSize;
-        _words = words;
-        _masks = masks;
-        _transStart = transStart;
-        _transToken = transToken;
-        _transNext = transNext;
-        _accepting = accepting;
-        _isEndOfGeneration = isEndOfGeneration;
-        _deadEnd = new bool[accepting.Length];
-        for (int s = 0; s < accepting.Length; s++) _deadEnd[s] = masks.AsSpan(s * words, words).IndexOfAnyExcept(0UL) < 0;
+        _dfa = dfa;
+        _vocab = vocab;
+        _words = (vocab.Count + 63) >> 6;
+        _masks = new ulong[]?[dfa.StateCount];
     }
 
-    public int InitialState => 0;
+    public ByteDfa Dfa => _dfa;
 
-    public int StateCount => _accepting.Length;
+    public int InitialState => _dfa.Start;
 
-    public int VocabularySize { get; }
+    public int StateCount => _dfa.StateCount;
 
-    /// <summary>Total (state, token) transitions stored; a measure of the index's size.</summary>
-    public int TransitionCount => _transToken.Length;
+    public int VocabularySize => _vocab.Count;
 
-    public bool IsAccepting(int state) => _accepting[state];
+    /// <summary>How many states have their mask built (the rest are built on first use).</summary>
+    public int PrecomputedStates => _masks.Count(m => m is not null);
 
-    /// <summary>True when no token at all may follow (an accepting state of a vocabulary without end tokens).</summary>
-    public bool IsDeadEnd(int state) => _deadEnd[state];
+    public bool IsAccepting(int state) => _dfa.IsAccepting(state);
 
-    /// <summary>Bit t of word t/64 is set when token t may come next. Length is ceil(vocab/64).</summary>
-    public ReadOnlySpan<ulong> AllowedMask(int state) => _masks.AsSpan(state * _words, _words);
+    /// <summary>True when no token at all may follow: the vocabulary cannot spell any continuation here.</summary>
+    public bool IsDeadEnd(int state) => AllowedMask(state).IndexOfAnyExcept(0UL) < 0;
+
+    /// <summary>Bit t%64 of word t/64 is set when token t may come next. Length is ceil(vocab/64).</summary>
+    public ReadOnlySpan<ulong> AllowedMask(int state) => Volatile.Read(ref _masks[state]) ?? BuildMask(state, null);
 
     public bool IsAllowed(int state, int token) =>
-        (uint)token < (uint)VocabularySize && (_masks[state * _words + (token >> 6)] & (1UL << (token & 63))) != 0;
+        (uint)token < (uint)VocabularySize && (AllowedMask(state)[token >> 6] & (1UL << (token & 63))) != 0;
 
-    /// <summary>The state after emitting token, or -1 when the grammar does not allow it here.</summary>
+    /// <summary>The state after emitting token, or -1 when the grammar does not allow it here. End tokens keep the state.</summary>
     public int Next(int state, int token)
     {
         if ((uint)token >= (uint)VocabularySize) return -1;
-        if (_isEndOfGeneration[token]) return _accepting[state] ? state : -1;
-        int lo = _transStart[state], hi = _transStart[state + 1] - 1;
-        while (lo <= hi)
+        if (_vocab.IsEndOfGeneration[token]) return _dfa.IsAccepting(state) ? state : -1;
+        var bytes = _vocab.Bytes(token);
+        if (bytes.IsEmpty) return -1;
+        foreach (byte b in bytes)
         {
-            int mid = (lo + hi) >>> 1;
-            int t = _transToken[mid];
-            if (t == token) return _transNext[mid];
-            if (t < token) lo = mid + 1; else hi = mid - 1;
+            state = _dfa.Next(state, b);
+            if (state < 0) return -1;
         }
-        return -1;
+        return state;
     }
 
     /// <summary>Sets every disallowed logit to -infinity, including logits past the vocabulary (padded heads).</summary>
@@ -88,8 +80,7 @@ public sealed class TokenAutomaton
             if (blocked == ulong.MaxValue) { logits.Slice(start, 64).Fill(float.NegativeInfinity); continue; }
             do
             {
-                int bit = BitOperations.TrailingZeroCount(blocked);
-                logits[start + bit] = float.NegativeInfinity;
+                logits[start + BitOperations.TrailingZeroCount(blocked)] = float.NegativeInfinity;
                 blocked &= blocked - 1;
             } while (blocked != 0);
         }
@@ -102,98 +93,91 @@ public sealed class TokenAutomaton
         Build(dfa, new TokenVocabulary(tokenBytes, endOfGenerationIds));
 
     /// <summary>
-    /// Walks the vocabulary trie from every reachable DFA state (shared prefixes walked once, dead branches cut
-    /// at the first byte the grammar rejects), then keeps the states from which acceptance stays reachable.
+    /// Builds masks breadth-first from the initial state until all reachable states are done or precomputeBudget
+    /// (default 2 s) runs out; the rest are built lazily. Throws if no token can even start the grammar.
     /// </summary>
-    public static TokenAutomaton Build(ByteDfa dfa, TokenVocabulary vocab, CancellationToken ct = default)
+    public static TokenAutomaton Build(ByteDfa dfa, TokenVocabulary vocab, CancellationToken ct = default, TimeSpan? precomputeBudget = null)
     {
-        var idOf = new Dictionary<int, int> { [dfa.Start] = 0 };
-        var dfaOf = new List<int> { dfa.Start };
-        var outStart = new List<int>();
-        var outToken = new List<int>();
-        var outNext = new List<int>();   // compact ids
-        var stack = new Stack<(int Node, int State)>();
-        var scratch = new List<(int Token, int Next)>();
-
-        for (int k = 0; k < dfaOf.Count; k++)
+        var automaton = new TokenAutomaton(dfa, vocab);
+        var budget = precomputeBudget ?? TimeSpan.FromSeconds(2);
+        var clock = Stopwatch.StartNew();
+        var seen = new bool[dfa.StateCount];
+        var successors = new List<int>();
+        var queue = new Queue<int>();
+        queue.Enqueue(dfa.Start);
+        seen[dfa.Start] = true;
+        while (queue.Count > 0 && clock.Elapsed < budget)
         {
-            if ((k & 15) == 0) ct.ThrowIfCancellationRequested();
-            scratch.Clear();
-            stack.Push((0, dfaOf[k]));
-            while (stack.Count > 0)
-            {
-                var (node, state) = stack.Pop();
-                if (node != 0)
-                    for (int i = vocab.TokenStart[node]; i < vocab.TokenStart[node + 1]; i++) scratch.Add((vocab.NodeTokens[i], state));
-                for (int c = vocab.ChildStart[node]; c < vocab.ChildStart[node + 1]; c++)
-                {
-                    int next = dfa.Next(state, vocab.ChildByte[c]);
-                    if (next >= 0) stack.Push((vocab.ChildNode[c], next));
-                }
-            }
-            scratch.Sort(static (a, b) => a.Token.CompareTo(b.Token));
-            outStart.Add(outToken.Count);
-            foreach (var (token, next) in scratch)
-            {
-                if (!idOf.TryGetValue(next, out int id))
-                {
-                    id = dfaOf.Count;
-                    idOf.Add(next, id);
-                    dfaOf.Add(next);
-                }
-                outToken.Add(token);
-                outNext.Add(id);
-            }
+            ct.ThrowIfCancellationRequested();
+            int s = queue.Dequeue();
+            successors.Clear();
+            automaton.BuildMask(s, successors);
+            foreach (int t in successors)
+                if (!seen[t]) { seen[t] = true; queue.Enqueue(t); }
         }
-        outStart.Add(outToken.Count);
-        return Finish(dfa, vocab, dfaOf, outStart, outToken, outNext);
+        if (automaton.IsDeadEnd(dfa.Start))
+            throw GrammarException.Invalid("no token of this vocabulary can start a match");
+        return automaton;
     }
 
-    /// <summary>Drops states that cannot reach acceptance with whole tokens, renumbers, and lays out masks.</summary>
-    private static TokenAutomaton Finish(ByteDfa dfa, TokenVocabulary vocab, List<int> dfaOf, List<int> start, List<int> token, List<int> next)
+    /// <summary>Trie walk from one DFA state. Publishes the mask; collects distinct successor states when asked.</summary>
+    private ulong[] BuildMask(int state, List<int>? successors)
     {
-        int n = dfaOf.Count;
-        bool canEnd = vocab.EndOfGenerationIds.Count > 0;
-        var preds = new List<int>[n];
-        for (int s = 0; s < n; s++) preds[s] = [];
-        for (int s = 0; s < n; s++)
-            for (int i = start[s]; i < start[s + 1]; i++) preds[next[i]].Add(s);
-        var live = new bool[n];
-        var queue = new Queue<int>();
-        for (int s = 0; s < n; s++) if (dfa.IsAccepting(dfaOf[s])) { live[s] = true; queue.Enqueue(s); }
-        while (queue.Count > 0)
-            foreach (int p in preds[queue.Dequeue()])
-                if (!live[p]) { live[p] = true; queue.Enqueue(p); }
-        if (!live[0]) throw GrammarException.Invalid("no sequence of this vocabulary's tokens can match it");
-
-        var newId = new int[n];
-        int count = 0;
-        for (int s = 0; s < n; s++) newId[s] = live[s] ? count++ : -1;
-        int words = (vocab.Count + 63) >> 6;
-        var masks = new ulong[(long)count * words];
-        var accepting = new bool[count];
-        var transStart = new int[count + 1];
-        var transToken = new List<int>(token.Count);
-        var transNext = new List<int>(token.Count);
-        for (int s = 0; s < n; s++)
+        var mask = new ulong[_words];
+        if (successors is null)
         {
-            if (!live[s]) continue;
-            int id = newId[s];
-            transStart[id] = transToken.Count;
-            var mask = masks.AsSpan(id * words, words);
-            for (int i = start[s]; i < start[s + 1]; i++)
-            {
-                int target = newId[next[i]];
-                if (target < 0) continue;
-                transToken.Add(token[i]);
-                transNext.Add(target);
-                mask[token[i] >> 6] |= 1UL << (token[i] & 63);
-            }
-            accepting[id] = dfa.IsAccepting(dfaOf[s]);
-            if (accepting[id] && canEnd)
-                foreach (int e in vocab.EndOfGenerationIds) mask[e >> 6] |= 1UL << (e & 63);
+            Walk(0, state, mask);
         }
-        transStart[count] = transToken.Count;
-        return new TokenAutomaton(vocab.Count, words, masks, transStart, [.. transToken], [.. transNext], accepting, vocab.IsEndOfGeneration);
+        else
+        {
+            var stamp = new bool[_dfa.StateCount];
+            WalkCollecting(0, state, mask, successors, stamp);
+        }
+        if (_dfa.IsAccepting(state))
+            foreach (int e in _vocab.EndOfGenerationIds) mask[e >> 6] |= 1UL << (e & 63);
+        // Racing builders produce identical masks, so whichever lands first is fine.
+        return Interlocked.CompareExchange(ref _masks[state], mask, null) ?? mask;
+    }
+
+    // Recursion depth is the longest token (tens of bytes), and recursion keeps the lazy path allocation-free.
+    private void Walk(int node, int state, ulong[] mask)
+    {
+        var v = _vocab;
+        int end = v.ChildStart[node + 1];
+        for (int c = v.ChildStart[node]; c < end; c++)
+        {
+            int next = _dfa.Next(state, v.ChildByte[c]);
+            if (next < 0) continue;
+            int child = v.ChildNode[c];
+            for (int i = v.TokenStart[child], t1 = v.TokenStart[child + 1]; i < t1; i++)
+            {
+                int token = v.NodeTokens[i];
+                mask[token >> 6] |= 1UL << (token & 63);
+            }
+            if (v.ChildStart[child] != v.ChildStart[child + 1]) Walk(child, next, mask);
+        }
+    }
+
+    private void WalkCollecting(int node, int state, ulong[] mask, List<int> successors, bool[] stamp)
+    {
+        var v = _vocab;
+        int end = v.ChildStart[node + 1];
+        for (int c = v.ChildStart[node]; c < end; c++)
+        {
+            int next = _dfa.Next(state, v.ChildByte[c]);
+            if (next < 0) continue;
+            int child = v.ChildNode[c];
+            int t0 = v.TokenStart[child], t1 = v.TokenStart[child + 1];
+            if (t0 < t1)
+            {
+                for (int i = t0; i < t1; i++)
+                {
+                    int token = v.NodeTokens[i];
+                    mask[token >> 6] |= 1UL << (token & 63);
+                }
+                if (!stamp[next]) { stamp[next] = true; successors.Add(next); }
+            }
+            if (v.ChildStart[child] != v.ChildStart[child + 1]) WalkCollecting(child, next, mask, successors, stamp);
+        }
     }
 }

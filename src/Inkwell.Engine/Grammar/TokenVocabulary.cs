@@ -17,7 +17,12 @@ public sealed class TokenVocabulary
     internal readonly int[] NodeTokens;
     internal readonly bool[] IsEndOfGeneration;
 
+    private readonly byte[][] _bytes;
+
     public int Count { get; }
+
+    /// <summary>The token's bytes (empty for control tokens and end-of-generation tokens).</summary>
+    public ReadOnlySpan<byte> Bytes(int token) => _bytes[token];
 
     public IReadOnlyList<int> EndOfGenerationIds { get; }
 
@@ -27,6 +32,7 @@ public sealed class TokenVocabulary
     {
         ArgumentNullException.ThrowIfNull(tokenBytes);
         Count = tokenBytes.Count;
+        _bytes = new byte[Count][];
         IsEndOfGeneration = new bool[Count];
         var eos = new List<int>();
         foreach (int id in endOfGenerationIds)
@@ -46,7 +52,8 @@ public sealed class TokenVocabulary
         for (int id = 0; id < Count; id++)
         {
             var bytes = tokenBytes[id];
-            if (IsEndOfGeneration[id] || bytes is null || bytes.Length == 0) { tokenNode[id] = -1; continue; }
+            if (IsEndOfGeneration[id] || bytes is null || bytes.Length == 0) { tokenNode[id] = -1; _bytes[id] = []; continue; }
+            _bytes[id] = [.. bytes];
             int node = 0;
             foreach (byte b in bytes)
             {
