@@ -1,0 +1,121 @@
+namespace Inkwell.Engine.Grammar;
+
+/// <summary>
+/// Thompson NFA over UTF-8 bytes. Build(node, from) adds the node's automaton hanging off state 'from' and
+/// returns the state where it ends, so fragments chain without extra epsilon states.
+/// </summary>
+internal sealed class ByteNfa
+{
+    internal readonly record struct Edge(byte Lo, byte Hi, int To);
+
+    private readonly int _maxStates;
+    private readonly CancellationToken _ct;
+
+    internal readonly List<List<int>?> Eps = [];
+    internal readonly List<List<Edge>?> Edges = [];
+
+    public int Start { get; }
+    public int Accept { get; private set; }
+    public int StateCount => Eps.Count;
+
+    private ByteNfa(int maxStates, CancellationToken ct)
+    {
+        _maxStates = maxStates;
+        _ct = ct;
+        Start = NewState();
+    }
+
+    public static ByteNfa FromRegex(RegexNode root, GrammarLimits limits, CancellationToken ct)
+    {
+        var nfa = new ByteNfa(limits.MaxNfaStates, ct);
+        nfa.Accept = nfa.Build(root, nfa.Start);
+        return nfa;
+    }
+
+    private int NewState()
+    {
+        if (Eps.Count >= _maxStates)
+            throw GrammarException.TooLarge($"more than {_maxStates} NFA states (large repeat counts or nesting)");
+        if ((Eps.Count & 4095) == 0) _ct.ThrowIfCancellationRequested();
+        Eps.Add(null);
+        Edges.Add(null);
+        return Eps.Count - 1;
+    }
+
+    private void AddEps(int from, int to) => (Eps[from] ??= []).Add(to);
+
+    private void AddEdge(int from, byte lo, byte hi, int to) => (Edges[from] ??= []).Add(new Edge(lo, hi, to));
+
+    private int Build(RegexNode node, int from)
+    {
+        switch (node)
+        {
+            case SetNode set:
+            {
+                int end = NewState();
+                var seqs = new List<Utf8Sequences.ByteRange[]>();
+                foreach (var (lo, hi) in set.Set.Ranges) Utf8Sequences.Split(lo, hi, seqs);
+                foreach (var seq in seqs)
+                {
+                    int cur = from;
+                    for (int k = 0; k < seq.Length; k++)
+                    {
+                        int next = k == seq.Length - 1 ? end : NewState();
+                        AddEdge(cur, seq[k].Lo, seq[k].Hi, next);
+                        cur = next;
+                    }
+                }
+                return end;
+            }
+            case ConcatNode concat:
+            {
+                int cur = from;
+                foreach (var item in concat.Items) cur = Build(item, cur);
+                return cur;
+            }
+            case AltNode alt:
+            {
+                int end = NewState();
+                foreach (var item in alt.Items)
+                {
+                    // A fresh entry per branch keeps one branch's loop from leaking into another.
+                    int entry = NewState();
+                    AddEps(from, entry);
+                    AddEps(Build(item, entry), end);
+                }
+                return end;
+            }
+            case RepeatNode rep:
+            {
+                int cur = from;
+                for (int k = 0; k < rep.Min; k++) cur = Fresh(rep.Item, cur);
+                if (rep.Max < 0)
+                {
+                    int loop = NewState();
+                    AddEps(cur, loop);
+                    AddEps(Build(rep.Item, loop), loop);
+                    return loop;
+                }
+                if (rep.Max == rep.Min) return cur;
+                int exit = NewState();
+                for (int k = rep.Min; k < rep.Max; k++)
+                {
+                    AddEps(cur, exit);
+                    cur = Fresh(rep.Item, cur);
+                }
+                AddEps(cur, exit);
+                return exit;
+            }
+            default:
+                throw new InvalidOperationException("unknown regex node " + node.GetType().Name);
+        }
+    }
+
+    /// <summary>Builds from a fresh entry state: 'from' may be a loop state, and an item's own loop must not share it.</summary>
+    private int Fresh(RegexNode item, int from)
+    {
+        int entry = NewState();
+        AddEps(from, entry);
+        return Build(item, entry);
+    }
+}

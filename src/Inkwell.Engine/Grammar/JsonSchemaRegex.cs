@@ -1,0 +1,329 @@
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace Inkwell.Engine.Grammar;
+
+/// <summary>
+/// JSON schema to regex, Outlines-style. The output is compact JSON with one fixed whitespace policy: an optional
+/// single space after ':' and after ',' (nowhere else), so the model can follow its habit without wasting tokens.
+/// Objects list their properties in schema order; optional ones may be skipped. additionalProperties defaults to
+/// false (no keys beyond "properties"), and only a schema with no "properties" may allow extra keys (a map).
+/// oneOf is treated as anyOf. Strings exclude \u escapes (so no lone surrogates); "pattern" is applied to the raw
+/// characters between the quotes and must match them whole. $ref may point into the same document (#, #/$defs/..,
+/// #/definitions/..); recursion is unrolled MaxJsonDepth levels, past which that branch is impossible.
+/// Any keyword that would constrain values in a way this translation cannot honour is rejected.
+/// </summary>
+public static class JsonSchemaRegex
+{
+    public const string Whitespace = "[ ]?";
+    public const string StringChar = @"(?:[^""\\\x00-\x1F]|\\[""\\/bfnrt])";
+    public const string String = "\"" + StringChar + "*\"";
+    public const string Integer = "-?(?:0|[1-9][0-9]*)";
+    public const string Number = Integer + @"(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?";
+    public const string Boolean = "(?:true|false)";
+    public const string Null = "null";
+    private const string Never = "(?!)";
+    private const string Comma = "," + Whitespace;
+    private const string Colon = ":" + Whitespace;
+
+    private static readonly JsonSerializerOptions Compact = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    private static readonly HashSet<string> Annotations =
+    [
+        "title", "description", "$schema", "$id", "$comment", "default", "examples", "deprecated", "readOnly",
+        "writeOnly", "$defs", "definitions",
+    ];
+
+    private static readonly HashSet<string> Understood =
+    [
+        "type", "properties", "required", "additionalProperties", "items", "minItems", "maxItems", "enum", "const",
+        "pattern", "minLength", "maxLength", "format", "anyOf", "oneOf", "allOf", "$ref",
+    ];
+
+    private static readonly Dictionary<string, string> Formats = new()
+    {
+        ["date"] = @"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])",
+        ["time"] = @"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?",
+        ["date-time"] = @"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])",
+        ["uuid"] = @"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+    };
+
+    /// <summary>Regex for any JSON value nested at most depth levels of objects/arrays.</summary>
+    public static string AnyValue(int depth)
+    {
+        string scalars = $"{String}|{Number}|true|false|null";
+        return depth <= 0 ? $"(?:{scalars})" : $"(?:{scalars}|{AnyObject(depth)}|{AnyArray(depth)})";
+    }
+
+    /// <summary>Regex for any JSON object nested at most depth levels (depth 1: values are scalars).</summary>
+    public static string AnyObject(int depth) => MapObject(AnyValue(depth - 1));
+
+    private static string AnyArray(int depth) => ArrayOf(AnyValue(depth - 1), 0, -1);
+
+    private static string MapObject(string value) =>
+        $@"\{{(?:{String}{Colon}{value}(?:{Comma}{String}{Colon}{value})*)?\}}";
+
+    private static string ArrayOf(string item, int min, int max)
+    {
+        if (max == 0) return @"\[\]";
+        string rest = max < 0 ? $"{{{Math.Max(min - 1, 0)},}}" : $"{{{Math.Max(min - 1, 0)},{max - 1}}}";
+        string body = $"{item}(?:{Comma}{item}){rest}";
+        return min == 0 ? $@"\[(?:{body})?\]" : $@"\[{body}\]";
+    }
+
+    /// <summary>Alternation of the literal strings (for the Choice kind).</summary>
+    public static string Choice(IEnumerable<string> options)
+    {
+        var escaped = options.Select(Escape).ToList();
+        if (escaped.Count == 0) throw GrammarException.Invalid("a choice needs at least one option");
+        return "(?:" + string.Join("|", escaped) + ")";
+    }
+
+    /// <summary>Escapes regex metacharacters so the text matches itself.</summary>
+    public static string Escape(string literal)
+    {
+        var sb = new StringBuilder(literal.Length + 8);
+        foreach (char c in literal)
+        {
+            if (@"\^$.|?*+()[]{}/-".Contains(c)) sb.Append('\\').Append(c);
+            else if (c == '\n') sb.Append(@"\n");
+            else if (c == '\r') sb.Append(@"\r");
+            else if (c == '\t') sb.Append(@"\t");
+            else sb.Append(c);
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>Translates a JSON schema (JSON text) to a regex over its compact JSON instances.</summary>
+    public static string FromSchema(string schemaJson, int maxDepth = 3)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(schemaJson, new JsonDocumentOptions { MaxDepth = 256 });
+        }
+        catch (JsonException e)
+        {
+            throw GrammarException.Invalid("the JSON schema is not valid JSON: " + e.Message);
+        }
+        using (doc)
+        {
+            return new Translator(doc.RootElement, maxDepth).Translate(doc.RootElement, "#");
+        }
+    }
+
+    private sealed class Translator(JsonElement root, int maxDepth)
+    {
+        private readonly Dictionary<string, int> _activeRefs = [];
+
+        public string Translate(JsonElement s, string path)
+        {
+            if (s.ValueKind == JsonValueKind.True) return AnyValue(maxDepth);
+            if (s.ValueKind == JsonValueKind.False) return Never;
+            if (s.ValueKind != JsonValueKind.Object) throw Bad(path, "a schema must be an object or a boolean");
+
+            var constraints = new List<string>();
+            foreach (var p in s.EnumerateObject())
+            {
+                if (Annotations.Contains(p.Name)) continue;
+                if (!Understood.Contains(p.Name)) throw Bad(path, $"keyword '{p.Name}' is not supported");
+                constraints.Add(p.Name);
+            }
+
+            if (s.TryGetProperty("$ref", out var reference))
+            {
+                Only(constraints, path, "$ref");
+                return Ref(reference, path);
+            }
+            if (s.TryGetProperty("const", out var constant))
+            {
+                Only(constraints, path, "const", "type");
+                return Escape(Literal(constant));
+            }
+            if (s.TryGetProperty("enum", out var options))
+            {
+                Only(constraints, path, "enum", "type");
+                if (options.ValueKind != JsonValueKind.Array || options.GetArrayLength() == 0)
+                    throw Bad(path, "'enum' must be a non-empty array");
+                return "(?:" + string.Join("|", options.EnumerateArray().Select(o => Escape(Literal(o)))) + ")";
+            }
+            foreach (string key in (ReadOnlySpan<string>)["anyOf", "oneOf", "allOf"])
+            {
+                if (!s.TryGetProperty(key, out var list)) continue;
+                Only(constraints, path, key);
+                if (list.ValueKind != JsonValueKind.Array || list.GetArrayLength() == 0)
+                    throw Bad(path, $"'{key}' must be a non-empty array");
+                if (key == "allOf" && list.GetArrayLength() != 1)
+                    throw Bad(path, "'allOf' with more than one schema is not supported");
+                var parts = list.EnumerateArray().Select((sub, i) => Translate(sub, $"{path}/{key}/{i}"));
+                return "(?:" + string.Join("|", parts) + ")";
+            }
+
+            var types = Types(s, path);
+            return types.Count == 1 ? TypeRegex(types[0], s, path) : "(?:" + string.Join("|", types.Select(t => TypeRegex(t, s, path))) + ")";
+        }
+
+        private static void Only(List<string> constraints, string path, params string[] allowed)
+        {
+            foreach (var c in constraints)
+                if (!allowed.Contains(c)) throw Bad(path, $"'{c}' alongside '{allowed[0]}' is not supported");
+        }
+
+        private static List<string> Types(JsonElement s, string path)
+        {
+            if (s.TryGetProperty("type", out var type))
+            {
+                if (type.ValueKind == JsonValueKind.String) return [type.GetString()!];
+                if (type.ValueKind == JsonValueKind.Array && type.GetArrayLength() > 0 &&
+                    type.EnumerateArray().All(t => t.ValueKind == JsonValueKind.String))
+                    return type.EnumerateArray().Select(t => t.GetString()!).Distinct().ToList();
+                throw Bad(path, "'type' must be a string or a non-empty array of strings");
+            }
+            // No type: infer it from the keywords, or allow any value.
+            if (s.TryGetProperty("properties", out _) || s.TryGetProperty("additionalProperties", out _) || s.TryGetProperty("required", out _)) return ["object"];
+            if (s.TryGetProperty("items", out _) || s.TryGetProperty("minItems", out _) || s.TryGetProperty("maxItems", out _)) return ["array"];
+            if (s.TryGetProperty("pattern", out _) || s.TryGetProperty("format", out _) || s.TryGetProperty("minLength", out _) || s.TryGetProperty("maxLength", out _)) return ["string"];
+            return ["any"];
+        }
+
+        private string TypeRegex(string type, JsonElement s, string path) => type switch
+        {
+            "string" => StringRegex(s, path),
+            "integer" => Integer,
+            "number" => Number,
+            "boolean" => Boolean,
+            "null" => Null,
+            "array" => ArrayRegex(s, path),
+            "object" => ObjectRegex(s, path),
+            "any" => AnyValue(maxDepth),
+            _ => throw Bad(path, $"unknown type '{type}'"),
+        };
+
+        private static string StringRegex(JsonElement s, string path)
+        {
+            bool hasPattern = s.TryGetProperty("pattern", out var pattern);
+            bool hasFormat = s.TryGetProperty("format", out var format);
+            int min = NonNegative(s, "minLength", path) ?? 0;
+            int? max = NonNegative(s, "maxLength", path);
+            bool hasLength = min > 0 || max is not null;
+            if ((hasPattern ? 1 : 0) + (hasFormat ? 1 : 0) + (hasLength ? 1 : 0) > 1)
+                throw Bad(path, "combining 'pattern', 'format' and length limits is not supported");
+            if (hasPattern)
+            {
+                if (pattern.ValueKind != JsonValueKind.String) throw Bad(path, "'pattern' must be a string");
+                string p = pattern.GetString()!;
+                if (p.StartsWith('^')) p = p[1..];
+                if (p.EndsWith('$') && !p.EndsWith("\\$")) p = p[..^1];
+                return $"\"(?:{p})\"";
+            }
+            if (hasFormat)
+            {
+                string f = format.GetString() ?? "";
+                return Formats.TryGetValue(f, out var regex) ? $"\"{regex}\"" : throw Bad(path, $"format '{f}' is not supported");
+            }
+            if (max is int m && m < min) throw Bad(path, "'maxLength' is less than 'minLength'");
+            if (!hasLength) return String;
+            return max is int mx ? $"\"{StringChar}{{{min},{mx}}}\"" : $"\"{StringChar}{{{min},}}\"";
+        }
+
+        private string ArrayRegex(JsonElement s, string path)
+        {
+            int min = NonNegative(s, "minItems", path) ?? 0;
+            int max = NonNegative(s, "maxItems", path) ?? -1;
+            if (max >= 0 && max < min) throw Bad(path, "'maxItems' is less than 'minItems'");
+            string item = s.TryGetProperty("items", out var items)
+                ? Translate(items, path + "/items")
+                : AnyValue(maxDepth - 1);
+            return ArrayOf(item, min, max);
+        }
+
+        private string ObjectRegex(JsonElement s, string path)
+        {
+            bool hasProps = s.TryGetProperty("properties", out var props);
+            if (hasProps && props.ValueKind != JsonValueKind.Object) throw Bad(path, "'properties' must be an object");
+            var required = new HashSet<string>();
+            if (s.TryGetProperty("required", out var req))
+            {
+                if (req.ValueKind != JsonValueKind.Array || req.EnumerateArray().Any(r => r.ValueKind != JsonValueKind.String))
+                    throw Bad(path, "'required' must be an array of strings");
+                foreach (var r in req.EnumerateArray()) required.Add(r.GetString()!);
+            }
+            bool hasAdditional = s.TryGetProperty("additionalProperties", out var additional);
+            if (!hasProps)
+            {
+                if (required.Count > 0) throw Bad(path, "'required' without 'properties' is not supported");
+                if (!hasAdditional || additional.ValueKind == JsonValueKind.True) return AnyObject(maxDepth);
+                if (additional.ValueKind == JsonValueKind.False) return @"\{\}";
+                return MapObject(Translate(additional, path + "/additionalProperties"));
+            }
+            if (hasAdditional && additional.ValueKind != JsonValueKind.False)
+                throw Bad(path, "'additionalProperties' other than false alongside 'properties' is not supported");
+
+            var names = props.EnumerateObject().Select(p => p.Name).ToList();
+            foreach (var r in required)
+                if (!names.Contains(r)) throw Bad(path, $"required property '{r}' is not listed in 'properties'");
+            var members = props.EnumerateObject()
+                .Select(p => (Regex: "\"" + Escape(JsonEncodedKey(p.Name)) + "\"" + Colon + Translate(p.Value, $"{path}/properties/{p.Name}"),
+                              Required: required.Contains(p.Name)))
+                .ToList();
+            return @"\{" + Members(members) + @"\}";
+        }
+
+        /// <summary>
+        /// Properties in order, optional ones skippable, commas only between present ones. S(i): the rest
+        /// after something was written (each present member takes a leading comma); N(i): nothing written yet.
+        /// </summary>
+        private static string Members(List<(string Regex, bool Required)> m)
+        {
+            int n = m.Count;
+            var after = new string[n + 1];
+            after[n] = "";
+            for (int i = n - 1; i >= 0; i--)
+                after[i] = (m[i].Required ? $"{Comma}{m[i].Regex}" : $"(?:{Comma}{m[i].Regex})?") + after[i + 1];
+            string none = "";
+            for (int i = n - 1; i >= 0; i--)
+                none = m[i].Required ? m[i].Regex + after[i + 1] : $"(?:{m[i].Regex}{after[i + 1]}|{none})";
+            return none;
+        }
+
+        private string Ref(JsonElement reference, string path)
+        {
+            if (reference.ValueKind != JsonValueKind.String) throw Bad(path, "'$ref' must be a string");
+            string r = reference.GetString()!;
+            if (!r.StartsWith('#')) throw Bad(path, $"'$ref' '{r}' is not supported (only references inside this schema)");
+            var target = root;
+            foreach (var raw in r[1..].Split('/', StringSplitOptions.RemoveEmptyEntries))
+            {
+                string key = Uri.UnescapeDataString(raw).Replace("~1", "/").Replace("~0", "~");
+                if (target.ValueKind == JsonValueKind.Object && target.TryGetProperty(key, out var child)) target = child;
+                else if (target.ValueKind == JsonValueKind.Array && int.TryParse(key, out int idx) && idx >= 0 && idx < target.GetArrayLength()) target = target[idx];
+                else throw Bad(path, $"'$ref' '{r}' does not resolve");
+            }
+            int active = _activeRefs.GetValueOrDefault(r);
+            if (active >= maxDepth) return Never; // recursion unrolled far enough: this branch cannot be taken
+            _activeRefs[r] = active + 1;
+            try { return Translate(target, r); }
+            finally { _activeRefs[r] = active; }
+        }
+
+        private static string Literal(JsonElement value) => JsonSerializer.Serialize(value, Compact);
+
+        private static string JsonEncodedKey(string name)
+        {
+            string quoted = JsonSerializer.Serialize(name, Compact);
+            return quoted[1..^1];
+        }
+
+        private static int? NonNegative(JsonElement s, string key, string path)
+        {
+            if (!s.TryGetProperty(key, out var v)) return null;
+            if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int n) || n < 0)
+                throw Bad(path, $"'{key}' must be a non-negative integer");
+            return n;
+        }
+
+        private static GrammarException Bad(string path, string why) =>
+            GrammarException.Invalid($"JSON schema at {path}: {why}");
+    }
+}

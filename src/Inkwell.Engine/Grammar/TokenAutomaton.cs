@@ -1,0 +1,183 @@
+using System.Diagnostics;
+using System.Numerics;
+
+namespace Inkwell.Engine.Grammar;
+
+/// <summary>
+/// A grammar lifted from bytes to one vocabulary's tokens. States are the byte DFA's states. Per state, a bitset
+/// of the tokens that may come next (a token is allowed when all its bytes walk through the DFA; end-of-generation
+/// tokens exactly in accepting states). Next walks the token's bytes through the DFA: O(token length), no table.
+/// Masks are built by walking the vocabulary trie from the state (shared prefixes once, cut at the first rejected
+/// byte). Build precomputes masks breadth-first from the initial state within a time budget; any state not yet
+/// done is computed on first use (once, a trie walk plus one vocab/64 array) and then cached, so a huge grammar
+/// cannot stall compilation. After that every call is O(1) or O(vocab/64) and allocation-free.
+/// </summary>
+public sealed class TokenAutomaton
+{
+    private readonly ByteDfa _dfa;
+    private readonly TokenVocabulary _vocab;
+    private readonly ulong[]?[] _masks;
+    private readonly int _words;
+
+    private TokenAutomaton(ByteDfa dfa, TokenVocabulary vocab)
+    {
+        _dfa = dfa;
+        _vocab = vocab;
+        _words = (vocab.Count + 63) >> 6;
+        _masks = new ulong[]?[dfa.StateCount];
+    }
+
+    public ByteDfa Dfa => _dfa;
+
+    public int InitialState => _dfa.Start;
+
+    public int StateCount => _dfa.StateCount;
+
+    public int VocabularySize => _vocab.Count;
+
+    /// <summary>How many states have their mask built (the rest are built on first use).</summary>
+    public int PrecomputedStates => _masks.Count(m => m is not null);
+
+    public bool IsAccepting(int state) => _dfa.IsAccepting(state);
+
+    /// <summary>True when no token at all may follow: the vocabulary cannot spell any continuation here.</summary>
+    public bool IsDeadEnd(int state) => AllowedMask(state).IndexOfAnyExcept(0UL) < 0;
+
+    /// <summary>Bit t%64 of word t/64 is set when token t may come next. Length is ceil(vocab/64).</summary>
+    public ReadOnlySpan<ulong> AllowedMask(int state) => Volatile.Read(ref _masks[state]) ?? BuildMask(state, null);
+
+    public bool IsAllowed(int state, int token) =>
+        (uint)token < (uint)VocabularySize && (AllowedMask(state)[token >> 6] & (1UL << (token & 63))) != 0;
+
+    /// <summary>The state after emitting token, or -1 when the grammar does not allow it here. End tokens keep the state.</summary>
+    public int Next(int state, int token)
+    {
+        if ((uint)token >= (uint)VocabularySize) return -1;
+        if (_vocab.IsEndOfGeneration[token]) return _dfa.IsAccepting(state) ? state : -1;
+        var bytes = _vocab.Bytes(token);
+        if (bytes.IsEmpty) return -1;
+        foreach (byte b in bytes)
+        {
+            state = _dfa.Next(state, b);
+            if (state < 0) return -1;
+        }
+        return state;
+    }
+
+    /// <summary>Sets every disallowed logit to -infinity, including logits past the vocabulary (padded heads).</summary>
+    public void ApplyMask(int state, Span<float> logits)
+    {
+        var mask = AllowedMask(state);
+        int n = logits.Length;
+        for (int w = 0; w < mask.Length; w++)
+        {
+            int start = w << 6;
+            if (start >= n) return;
+            int len = Math.Min(64, n - start);
+            ulong blocked = ~mask[w];
+            if (len < 64) blocked &= (1UL << len) - 1;
+            if (blocked == 0) continue;
+            if (blocked == ulong.MaxValue) { logits.Slice(start, 64).Fill(float.NegativeInfinity); continue; }
+            do
+            {
+                logits[start + BitOperations.TrailingZeroCount(blocked)] = float.NegativeInfinity;
+                blocked &= blocked - 1;
+            } while (blocked != 0);
+        }
+        int covered = mask.Length << 6;
+        if (n > covered) logits[covered..].Fill(float.NegativeInfinity);
+    }
+
+    /// <summary>Convenience: builds a vocabulary (trie) and the index. Reuse a <see cref="TokenVocabulary"/> when compiling many grammars.</summary>
+    public static TokenAutomaton Build(ByteDfa dfa, IReadOnlyList<byte[]> tokenBytes, IEnumerable<int> endOfGenerationIds) =>
+        Build(dfa, new TokenVocabulary(tokenBytes, endOfGenerationIds));
+
+    /// <summary>
+    /// Builds masks breadth-first from the initial state until all reachable states are done or precomputeBudget
+    /// (default 2 s) runs out; the rest are built lazily. Throws if no token can even start the grammar.
+    /// </summary>
+    public static TokenAutomaton Build(ByteDfa dfa, TokenVocabulary vocab, CancellationToken ct = default, TimeSpan? precomputeBudget = null)
+    {
+        var automaton = new TokenAutomaton(dfa, vocab);
+        var budget = precomputeBudget ?? TimeSpan.FromSeconds(2);
+        var clock = Stopwatch.StartNew();
+        var seen = new bool[dfa.StateCount];
+        var successors = new List<int>();
+        var queue = new Queue<int>();
+        queue.Enqueue(dfa.Start);
+        seen[dfa.Start] = true;
+        while (queue.Count > 0 && clock.Elapsed < budget)
+        {
+            ct.ThrowIfCancellationRequested();
+            int s = queue.Dequeue();
+            successors.Clear();
+            automaton.BuildMask(s, successors);
+            foreach (int t in successors)
+                if (!seen[t]) { seen[t] = true; queue.Enqueue(t); }
+        }
+        if (automaton.IsDeadEnd(dfa.Start))
+            throw GrammarException.Invalid("no token of this vocabulary can start a match");
+        return automaton;
+    }
+
+    /// <summary>Trie walk from one DFA state. Publishes the mask; collects distinct successor states when asked.</summary>
+    private ulong[] BuildMask(int state, List<int>? successors)
+    {
+        var mask = new ulong[_words];
+        if (successors is null)
+        {
+            Walk(0, state, mask);
+        }
+        else
+        {
+            var stamp = new bool[_dfa.StateCount];
+            WalkCollecting(0, state, mask, successors, stamp);
+        }
+        if (_dfa.IsAccepting(state))
+            foreach (int e in _vocab.EndOfGenerationIds) mask[e >> 6] |= 1UL << (e & 63);
+        // Racing builders produce identical masks, so whichever lands first is fine.
+        return Interlocked.CompareExchange(ref _masks[state], mask, null) ?? mask;
+    }
+
+    // Recursion depth is the longest token (tens of bytes), and recursion keeps the lazy path allocation-free.
+    private void Walk(int node, int state, ulong[] mask)
+    {
+        var v = _vocab;
+        int end = v.ChildStart[node + 1];
+        for (int c = v.ChildStart[node]; c < end; c++)
+        {
+            int next = _dfa.Next(state, v.ChildByte[c]);
+            if (next < 0) continue;
+            int child = v.ChildNode[c];
+            for (int i = v.TokenStart[child], t1 = v.TokenStart[child + 1]; i < t1; i++)
+            {
+                int token = v.NodeTokens[i];
+                mask[token >> 6] |= 1UL << (token & 63);
+            }
+            if (v.ChildStart[child] != v.ChildStart[child + 1]) Walk(child, next, mask);
+        }
+    }
+
+    private void WalkCollecting(int node, int state, ulong[] mask, List<int> successors, bool[] stamp)
+    {
+        var v = _vocab;
+        int end = v.ChildStart[node + 1];
+        for (int c = v.ChildStart[node]; c < end; c++)
+        {
+            int next = _dfa.Next(state, v.ChildByte[c]);
+            if (next < 0) continue;
+            int child = v.ChildNode[c];
+            int t0 = v.TokenStart[child], t1 = v.TokenStart[child + 1];
+            if (t0 < t1)
+            {
+                for (int i = t0; i < t1; i++)
+                {
+                    int token = v.NodeTokens[i];
+                    mask[token >> 6] |= 1UL << (token & 63);
+                }
+                if (!stamp[next]) { stamp[next] = true; successors.Add(next); }
+            }
+            if (v.ChildStart[child] != v.ChildStart[child + 1]) WalkCollecting(child, next, mask, successors, stamp);
+        }
+    }
+}
