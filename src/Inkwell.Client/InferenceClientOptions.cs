@@ -38,6 +38,9 @@ public sealed record InferenceClientOptions
     /// throwing. Caller cancellation still throws.</summary>
     public bool ReturnEmptyOnFailure { get; init; }
 
+    /// <summary>Replaces Dns.GetHostAddressesAsync (tests simulate a resolver that never answers).</summary>
+    internal Func<string, CancellationToken, Task<System.Net.IPAddress[]>>? HostResolver { get; init; }
+
     internal void Validate()
     {
         if (!BaseAddress.IsAbsoluteUri)

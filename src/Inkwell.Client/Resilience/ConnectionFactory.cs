@@ -25,7 +25,7 @@ internal static class ConnectionFactory
 
     internal static async ValueTask<Stream> ConnectAsync(DnsEndPoint endPoint, InferenceClientOptions options, CancellationToken cancellationToken)
     {
-        var addresses = await ResolveAsync(endPoint.Host, options.DnsTimeout, cancellationToken).ConfigureAwait(false);
+        var addresses = await ResolveAsync(endPoint.Host, options.DnsTimeout, options.HostResolver, cancellationToken).ConfigureAwait(false);
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
@@ -41,7 +41,8 @@ internal static class ConnectionFactory
         }
     }
 
-    internal static async Task<IPAddress[]> ResolveAsync(string host, TimeSpan dnsTimeout, CancellationToken cancellationToken)
+    internal static async Task<IPAddress[]> ResolveAsync(
+        string host, TimeSpan dnsTimeout, Func<string, CancellationToken, Task<IPAddress[]>>? resolver, CancellationToken cancellationToken)
     {
         if (IPAddress.TryParse(host, out var literal)) return [literal];
         using var dnsCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -49,7 +50,8 @@ internal static class ConnectionFactory
         try
         {
             // WaitAsync as well: resolvers that ignore cancellation must not hold us past the timeout.
-            var addresses = await Dns.GetHostAddressesAsync(host, dnsCts.Token).WaitAsync(dnsCts.Token).ConfigureAwait(false);
+            var lookup = resolver is null ? Dns.GetHostAddressesAsync(host, dnsCts.Token) : resolver(host, dnsCts.Token);
+            var addresses = await lookup.WaitAsync(dnsCts.Token).ConfigureAwait(false);
             if (addresses.Length == 0) throw new NameResolutionException(host, "no addresses returned");
             return addresses;
         }

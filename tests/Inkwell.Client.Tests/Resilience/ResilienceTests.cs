@@ -160,6 +160,32 @@ public class ResilienceTests
     }
 
     [Fact]
+    public async Task HangingResolverIsCutOffAtDnsTimeoutAndNotRetried()
+    {
+        var lookups = 0;
+        var options = Options(new Uri("http://hangs.example:8080/"), maxAttempts: 3) with
+        {
+            DnsTimeout = TimeSpan.FromMilliseconds(300),
+            // ignores its token on purpose, as a stuck system resolver would
+            HostResolver = (_, _) =>
+            {
+                Interlocked.Increment(ref lookups);
+                return new TaskCompletionSource<System.Net.IPAddress[]>().Task;
+            },
+        };
+        using var client = new TgiClient(options);
+
+        var clock = Stopwatch.StartNew();
+        var ex = await Assert.ThrowsAsync<InferenceClientException>(() => client.GenerateAsync("x"));
+
+        Assert.Equal(InferenceFailureKind.NameResolution, ex.Kind);
+        Assert.Contains("'hangs.example'", ex.Message);
+        Assert.Contains("DnsTimeout", ex.Message);
+        Assert.Equal(1, lookups);
+        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(2));
+    }
+
+    [Fact]
     public async Task ConstructingAClientTouchesNoNetwork()
     {
         await using var server = await StartAsync(app => app.MapPost("/generate", OkAsync));
