@@ -1,0 +1,216 @@
+using Inkwell.Client.Registry;
+using static Inkwell.Client.Tests.Registry.RegistryFixtures;
+
+namespace Inkwell.Client.Tests.Registry;
+
+public class ModelRegistryLoadTests
+{
+    [Fact]
+    public void LoadsEveryFieldOfTheFixtureFiles()
+    {
+        var registry = LoadValid();
+
+        Assert.Equal(5, registry.Models.Count);
+        Assert.Equal(6, registry.Deployments.Count);
+        var llama = registry.FindModel("meta/llama-2-7b")!;
+        Assert.Equal("Llama 2 (7B)", llama.DisplayName);
+        Assert.Equal("Meta", llama.CreatorOrganization);
+        Assert.Equal(ModelAccess.Open, llama.Access);
+        Assert.Equal(new DateOnly(2023, 7, 18), llama.ReleaseDate);
+        Assert.Equal(["text", "base"], llama.Tags);
+        Assert.Equal(7_000_000_000L, llama.NumParameters);
+        Assert.Equal(ModelAccess.Closed, registry.FindModel("acme/undeployed")!.Access);
+
+        var remote = registry.FindDeployment("meta/llama-2-7b")!;
+        Assert.Equal(ClientKind.Tgi, remote.ClientSpec.Kind);
+        Assert.Equal(new Uri("http://gpu-box:8080/"), remote.ClientSpec.Url);
+        Assert.Equal((4096, 4096, 8192), (remote.MaxSequenceLength, remote.MaxRequestLength, remote.MaxSequenceAndGeneratedTokensLength));
+
+        var local = registry.FindDeployment("local/llama-2-7b")!;
+        Assert.Equal(ClientKind.Local, local.ClientSpec.Kind);
+        Assert.Equal(Path.Combine(ValidDirectory, "models", "llama-2-7b.Q4_0.gguf"), local.ClientSpec.ModelPath);
+        Assert.Equal(8, local.ClientSpec.GetIntOption("threads"));
+        Assert.Equal(4096, local.ClientSpec.GetIntOption("max_total_tokens"));
+        Assert.Null(local.ClientSpec.GetIntOption("absent"));
+        Assert.Equal("/models/stories260K", registry.FindDeployment("local/stories260k")!.ClientSpec.ModelPath);
+        Assert.True(registry.FindDeployment("old/stories260k")!.Deprecated);
+
+        var tokenizer = registry.FindTokenizer("meta/llama-2")!;
+        Assert.Equal("sentencepiece", tokenizer.TokenizerSpec["kind"]);
+        Assert.Equal(("</s>", "<s>"), (tokenizer.EndOfTextToken, tokenizer.PrefixToken));
+    }
+
+    [Fact]
+    public void MalformedYamlNamesTheFileAndLine()
+    {
+        const string broken = """
+            models:
+              - name: acme/tiny
+                tags: [a, b
+              - name: acme/other
+            """;
+        var ex = Assert.Throws<RegistryLoadException>(() => Load(broken, OneDeployment));
+        Assert.Equal("inline/model_metadata.yaml", ex.FilePath);
+        Assert.NotNull(ex.Line);
+        Assert.InRange(ex.Line!.Value, 3, 4);
+        Assert.StartsWith($"inline/model_metadata.yaml:{ex.Line}:", ex.Message);
+        Assert.Contains("malformed YAML", ex.Message);
+    }
+
+    [Fact]
+    public void UnknownKeyIsAnErrorWithItsLine()
+    {
+        const string typo = """
+            models:
+              - name: acme/tiny
+                deployment_name: [local/tiny]
+            """;
+        var ex = Assert.Throws<RegistryLoadException>(() => Load(typo, OneDeployment));
+        Assert.Equal(3, ex.Line);
+        Assert.Contains("deployment_name", ex.Message);
+    }
+
+    [Fact]
+    public void DeploymentOfUndefinedModelIsNamed()
+    {
+        const string deployments = OneDeployment + """
+
+              - name: local/ghost
+                model_name: acme/ghost
+                client_spec: {kind: local, model_path: ghost.gguf}
+            """;
+        var ex = Assert.Throws<RegistryLoadException>(() => Load(OneModel, deployments));
+        Assert.Equal("inline/model_deployments.yaml", ex.FilePath);
+        Assert.Equal("local/ghost", ex.EntryName);
+        Assert.Contains("'acme/ghost'", ex.Message);
+        Assert.Contains("inline/model_metadata.yaml does not define", ex.Message);
+    }
+
+    [Fact]
+    public void ModelListingAnUndefinedDeploymentIsNamed()
+    {
+        const string models = """
+            models:
+              - name: acme/tiny
+                deployment_names: [local/tiny, remote/tiny]
+            """;
+        var ex = Assert.Throws<RegistryLoadException>(() => Load(models, OneDeployment));
+        Assert.Equal("inline/model_metadata.yaml", ex.FilePath);
+        Assert.Equal("acme/tiny", ex.EntryName);
+        Assert.Contains("'remote/tiny'", ex.Message);
+    }
+
+    [Fact]
+    public void ModelListingAnotherModelsDeploymentIsAnError()
+    {
+        const string models = """
+            models:
+              - name: acme/tiny
+              - name: acme/other
+                deployment_names: [local/tiny]
+            """;
+        var ex = Assert.Throws<RegistryLoadException>(() => Load(models, OneDeployment));
+        Assert.Equal("acme/other", ex.EntryName);
+        Assert.Contains("serves 'acme/tiny'", ex.Message);
+    }
+
+    [Fact]
+    public void UndefinedTokenizerIsNamed()
+    {
+        const string deployments = OneDeployment + "\n    tokenizer_name: acme/missing-tokenizer\n";
+        const string tokenizers = """
+            tokenizer_configs:
+              - name: acme/tokenizer
+                tokenizer_spec: {kind: gguf}
+            """;
+        var ex = Assert.Throws<RegistryLoadException>(() => Load(OneModel, deployments, tokenizers));
+        Assert.Equal("local/tiny", ex.EntryName);
+        Assert.Contains("'acme/missing-tokenizer'", ex.Message);
+        Assert.Contains("inline/tokenizer_configs.yaml does not define", ex.Message);
+
+        var noFile = Assert.Throws<RegistryLoadException>(() => Load(OneModel, deployments));
+        Assert.Contains("there is no tokenizer_configs.yaml", noFile.Message);
+    }
+
+    [Fact]
+    public void DuplicateNamesAreErrors()
+    {
+        const string models = OneModel + "\n  - name: acme/tiny\n";
+        var ex = Assert.Throws<RegistryLoadException>(() => Load(models, OneDeployment));
+        Assert.Equal("acme/tiny", ex.EntryName);
+        Assert.Contains("defined more than once", ex.Message);
+    }
+
+    [Theory]
+    [InlineData("client_spec: {kind: local}", "no model_path")]
+    [InlineData("client_spec: {kind: tgi}", "needs an absolute http(s) url")]
+    [InlineData("client_spec: {kind: tgi, url: 'http://h/', threads: 4}", "engine options (threads) only apply to local")]
+    [InlineData("client_spec: {kind: carrier-pigeon, url: 'http://h/'}", "kind 'carrier-pigeon'")]
+    [InlineData("client_spec: {model_path: x}", "needs client_spec with a kind")]
+    [InlineData("client_spec: {kind: local, model_path: x}\n    max_sequence_length: 0", "max_sequence_length 0")]
+    public void InvalidClientSpecsAreExplained(string specYaml, string expected)
+    {
+        var deployments = $"""
+            model_deployments:
+              - name: local/tiny
+                model_name: acme/tiny
+                {specYaml}
+            """;
+        var ex = Assert.Throws<RegistryLoadException>(() => Load(OneModel, deployments));
+        Assert.Equal("local/tiny", ex.EntryName);
+        Assert.Contains(expected, ex.Message);
+    }
+
+    [Theory]
+    [InlineData("access: secret", "access 'secret'")]
+    [InlineData("release_date: July 2023", "release_date 'July 2023'")]
+    [InlineData("num_parameters: -1", "num_parameters -1")]
+    public void InvalidModelFieldsAreExplained(string fieldYaml, string expected)
+    {
+        var models = $"""
+            models:
+              - name: acme/tiny
+                {fieldYaml}
+            """;
+        var ex = Assert.Throws<RegistryLoadException>(() => Load(models, OneDeployment));
+        Assert.Equal("acme/tiny", ex.EntryName);
+        Assert.Contains(expected, ex.Message);
+    }
+
+    [Fact]
+    public void NamesMustHaveTheirTwoParts()
+    {
+        const string models = "models:\n  - name: tiny\n";
+        var ex = Assert.Throws<RegistryLoadException>(() => Load(models, "model_deployments: []"));
+        Assert.Contains("'creator/engine'", ex.Message);
+
+        const string nameless = "models:\n  - display_name: Nameless\n";
+        var missing = Assert.Throws<RegistryLoadException>(() => Load(nameless, "model_deployments: []"));
+        Assert.Equal("entry #1", missing.EntryName);
+    }
+
+    [Fact]
+    public void MissingRequiredFileIsNamed()
+    {
+        var dir = Directory.CreateTempSubdirectory("inkwell-registry-");
+        try
+        {
+            File.WriteAllText(Path.Combine(dir.FullName, ModelRegistry.MetadataFileName), OneModel);
+            var ex = Assert.Throws<RegistryLoadException>(() => ModelRegistry.LoadFromDirectory(dir.FullName));
+            Assert.Equal(Path.Combine(dir.FullName, ModelRegistry.DeploymentsFileName), ex.FilePath);
+            Assert.Contains("does not exist", ex.Message);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void EmptyFilesMakeAnEmptyRegistry()
+    {
+        var registry = Load("", "");
+        Assert.Empty(registry.Models);
+        Assert.Empty(registry.Deployments);
+    }
+}
