@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Inkwell.Server.Grpc.Fmaas;
 
 namespace Inkwell.Server.Grpc;

@@ -17,9 +17,9 @@ public sealed class GrpcMethod<TRequest, TResponse>
     where TRequest : IMessage<TRequest>
     where TResponse : IMessage<TResponse>
 {
-    private readonly Func<HttpContext, GrpcCallContext, Task> _invoke;
+    private readonly Func<GrpcCallContext, Task> _invoke;
 
-    private GrpcMethod(string serviceName, string name, GrpcMethodType type, Func<HttpContext, GrpcCallContext, Task> invoke)
+    private GrpcMethod(string serviceName, string name, GrpcMethodType type, Func<GrpcCallContext, Task> invoke)
     {
         ServiceName = serviceName;
         Name = name;
@@ -34,7 +34,7 @@ public sealed class GrpcMethod<TRequest, TResponse>
 
     public static GrpcMethod<TRequest, TResponse> Unary(string serviceName, string name, MessageParser<TRequest> parser,
         Func<TRequest, GrpcCallContext, Task<TResponse>> handler) =>
-        new(serviceName, name, GrpcMethodType.Unary, async (_, call) =>
+        new(serviceName, name, GrpcMethodType.Unary, async call =>
         {
             var request = await call.ReadRequestAsync(parser);
             var response = await handler(request, call);
@@ -44,7 +44,7 @@ public sealed class GrpcMethod<TRequest, TResponse>
 
     public static GrpcMethod<TRequest, TResponse> ServerStreaming(string serviceName, string name, MessageParser<TRequest> parser,
         Func<TRequest, GrpcCallContext, IAsyncEnumerable<TResponse>> handler) =>
-        new(serviceName, name, GrpcMethodType.ServerStreaming, async (_, call) =>
+        new(serviceName, name, GrpcMethodType.ServerStreaming, async call =>
         {
             var request = await call.ReadRequestAsync(parser);
             await foreach (var response in handler(request, call).WithCancellation(call.CancellationToken))
@@ -54,5 +54,5 @@ public sealed class GrpcMethod<TRequest, TResponse>
         });
 
     public Task InvokeAsync(HttpContext httpContext) =>
-        GrpcCallHandler.HandleAsync(httpContext, call => _invoke(httpContext, call));
+        GrpcCallHandler.HandleAsync(httpContext, _invoke);
 }

@@ -31,6 +31,19 @@ public sealed class TlsEndToEndTests : IDisposable
     }
 
     [Fact]
+    public async Task GrpcOverHttp11_IsRefusedWithUpgradeRequired()
+    {
+        await using var server = await GrpcTestServer.StartAsync(_backend, _certificates.ServerOnly);
+        using var client = RawGrpcClient.Create(server.BaseAddress(tls: true), Handler(clientCertificate: null));
+        var request = RawGrpcClient.Request("ModelInfo", RawGrpcClient.Frame(new ModelInfoRequest()));
+        request.Version = HttpVersion.Version11;
+
+        var response = await RawGrpcClient.SendAsync(client, request);
+        Assert.Equal(HttpStatusCode.UpgradeRequired, response.HttpStatus);
+        Assert.Equal(GrpcStatusCode.Internal, response.Status);
+    }
+
+    [Fact]
     public async Task MutualTls_AcceptsClientCertificateFromTheCa()
     {
         await using var server = await GrpcTestServer.StartAsync(_backend, _certificates.Mutual);
