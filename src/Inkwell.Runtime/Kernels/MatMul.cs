@@ -24,7 +24,7 @@ public static unsafe class MatMul
     private const int ActTile = 64;
 
     /// <summary>Chunk of an F16/BF16 weight row widened to f32 at a time (stays in L1).</summary>
-    private const int FloatChunk = 1024;
+    private const int FloatChunk = 512;
 
     /// <summary>True where the SIMD kernels run (x86 AVX2 + FMA); elsewhere the scalar kernels do.</summary>
     public static bool IsAccelerated => Avx2.IsSupported && Fma.IsSupported;
@@ -359,41 +359,130 @@ public static unsafe class MatMul
         private readonly void RunFloat(int start, int end)
         {
             int cols = Cols;
-            float* tmp = stackalloc float[FloatChunk];
-            float* acc = stackalloc float[ActTile];
+            // Four weight rows at a time where AVX-512 gives the 16 accumulators of a 4×4 tile registers to spare:
+            // each activation load then feeds four FMAs, which is what keeps a GEMM off the L2 bandwidth limit.
+            bool tile4 = Simd && Vector512.IsHardwareAccelerated;
+            float* tmp = stackalloc float[4 * FloatChunk];
+            float* acc = stackalloc float[4 * ActTile];
             for (int i0 = 0; i0 < N; i0 += ActTile)
             {
                 int i1 = Math.Min(N, i0 + ActTile);
-                for (int r = start; r < end; r++)
+                for (int r = start; r < end;)
                 {
-                    byte* wrow = W + r * RowBytes;
-                    new Span<float>(acc, i1 - i0).Clear();
+                    int rr = tile4 && end - r >= 4 ? 4 : 1;
+                    new Span<float>(acc, 4 * ActTile).Clear();
                     for (int c0 = 0; c0 < cols; c0 += FloatChunk)
                     {
                         int len = Math.Min(FloatChunk, cols - c0);
                         float* w;
-                        if (Type == GgmlType.F32) w = (float*)wrow + c0;
+                        int wStride;
+                        if (Type == GgmlType.F32) { w = (float*)(W + r * RowBytes) + c0; wStride = cols; }
                         else
                         {
                             w = tmp;
-                            if (Type == GgmlType.F16) WidenF16((ushort*)wrow + c0, tmp, len, Simd);
-                            else WidenBF16((ushort*)wrow + c0, tmp, len, Simd);
+                            wStride = FloatChunk;
+                            for (int k = 0; k < rr; k++)
+                            {
+                                ushort* src = (ushort*)(W + (r + k) * RowBytes) + c0;
+                                if (Type == GgmlType.F16) WidenF16(src, tmp + k * FloatChunk, len, Simd);
+                                else WidenBF16(src, tmp + k * FloatChunk, len, Simd);
+                            }
                         }
                         for (int i = i0; i < i1;)
                         {
                             float* xi = X + (long)i * cols + c0;
+                            float* ai = acc + (i - i0);
                             int c = Math.Min(4, i1 - i);
-                            if (!Simd) { c = 1; acc[i - i0] += DotF32Scalar(w, xi, len); }
-                            else if (c == 4) DotF32<N4>(w, len, xi, cols, acc + (i - i0));
-                            else if (c == 3) DotF32<N3>(w, len, xi, cols, acc + (i - i0));
-                            else if (c == 2) DotF32<N2>(w, len, xi, cols, acc + (i - i0));
-                            else DotF32<N1>(w, len, xi, cols, acc + (i - i0));
+                            if (!Simd) { c = 1; ai[0] += DotF32Scalar(w, xi, len); }
+                            else if (rr == 4)
+                            {
+                                if (c == 4) DotF32x4<N4>(w, wStride, len, xi, cols, ai, ActTile);
+                                else if (c == 3) DotF32x4<N3>(w, wStride, len, xi, cols, ai, ActTile);
+                                else if (c == 2) DotF32x4<N2>(w, wStride, len, xi, cols, ai, ActTile);
+                                else DotF32x4<N1>(w, wStride, len, xi, cols, ai, ActTile);
+                            }
+                            else if (c == 4) DotF32<N4>(w, len, xi, cols, ai);
+                            else if (c == 3) DotF32<N3>(w, len, xi, cols, ai);
+                            else if (c == 2) DotF32<N2>(w, len, xi, cols, ai);
+                            else DotF32<N1>(w, len, xi, cols, ai);
                             i += c;
                         }
                     }
-                    for (int i = i0; i < i1; i++) Y[(long)i * Rows + r] = acc[i - i0];
+                    for (int k = 0; k < rr; k++)
+                        for (int i = i0; i < i1; i++) Y[(long)i * Rows + r + k] = acc[k * ActTile + i - i0];
+                    r += rr;
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// acc[r·accStride + k] += w_r · x_k for four weight rows w_r = w + r·wStride and TN activation rows
+    /// x_k = x + k·xStride: a 4×TN register tile of 512-bit accumulators.
+    /// </summary>
+    private static void DotF32x4<TN>(float* w, int wStride, int len, float* x, int xStride, float* acc, int accStride)
+        where TN : struct, ICount
+    {
+        int n = TN.N;
+        var z = Vector512<float>.Zero;
+        Vector512<float> a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+        Vector512<float> a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
+        float* w1 = w + wStride, w2 = w + 2 * wStride, w3 = w + 3 * wStride;
+        int j = 0;
+        for (; j + 16 <= len; j += 16)
+        {
+            var v0 = Vector512.Load(w + j); var v1 = Vector512.Load(w1 + j);
+            var v2 = Vector512.Load(w2 + j); var v3 = Vector512.Load(w3 + j);
+            var x0 = Vector512.Load(x + j);
+            a00 = Vector512.FusedMultiplyAdd(v0, x0, a00); a10 = Vector512.FusedMultiplyAdd(v1, x0, a10);
+            a20 = Vector512.FusedMultiplyAdd(v2, x0, a20); a30 = Vector512.FusedMultiplyAdd(v3, x0, a30);
+            if (n > 1)
+            {
+                var x1 = Vector512.Load(x + xStride + j);
+                a01 = Vector512.FusedMultiplyAdd(v0, x1, a01); a11 = Vector512.FusedMultiplyAdd(v1, x1, a11);
+                a21 = Vector512.FusedMultiplyAdd(v2, x1, a21); a31 = Vector512.FusedMultiplyAdd(v3, x1, a31);
+            }
+            if (n > 2)
+            {
+                var x2 = Vector512.Load(x + 2 * xStride + j);
+                a02 = Vector512.FusedMultiplyAdd(v0, x2, a02); a12 = Vector512.FusedMultiplyAdd(v1, x2, a12);
+                a22 = Vector512.FusedMultiplyAdd(v2, x2, a22); a32 = Vector512.FusedMultiplyAdd(v3, x2, a32);
+            }
+            if (n > 3)
+            {
+                var x3 = Vector512.Load(x + 3 * xStride + j);
+                a03 = Vector512.FusedMultiplyAdd(v0, x3, a03); a13 = Vector512.FusedMultiplyAdd(v1, x3, a13);
+                a23 = Vector512.FusedMultiplyAdd(v2, x3, a23); a33 = Vector512.FusedMultiplyAdd(v3, x3, a33);
+            }
+        }
+        int rest = len - j;
+        acc[0] += Vector512.Sum(a00) + DotF32Scalar(w + j, x + j, rest);
+        acc[accStride] += Vector512.Sum(a10) + DotF32Scalar(w1 + j, x + j, rest);
+        acc[2 * accStride] += Vector512.Sum(a20) + DotF32Scalar(w2 + j, x + j, rest);
+        acc[3 * accStride] += Vector512.Sum(a30) + DotF32Scalar(w3 + j, x + j, rest);
+        if (n > 1)
+        {
+            float* xk = x + xStride + j;
+            acc[1] += Vector512.Sum(a01) + DotF32Scalar(w + j, xk, rest);
+            acc[accStride + 1] += Vector512.Sum(a11) + DotF32Scalar(w1 + j, xk, rest);
+            acc[2 * accStride + 1] += Vector512.Sum(a21) + DotF32Scalar(w2 + j, xk, rest);
+            acc[3 * accStride + 1] += Vector512.Sum(a31) + DotF32Scalar(w3 + j, xk, rest);
+        }
+        if (n > 2)
+        {
+            float* xk = x + 2 * xStride + j;
+            acc[2] += Vector512.Sum(a02) + DotF32Scalar(w + j, xk, rest);
+            acc[accStride + 2] += Vector512.Sum(a12) + DotF32Scalar(w1 + j, xk, rest);
+            acc[2 * accStride + 2] += Vector512.Sum(a22) + DotF32Scalar(w2 + j, xk, rest);
+            acc[3 * accStride + 2] += Vector512.Sum(a32) + DotF32Scalar(w3 + j, xk, rest);
+        }
+        if (n > 3)
+        {
+            float* xk = x + 3 * xStride + j;
+            acc[3] += Vector512.Sum(a03) + DotF32Scalar(w + j, xk, rest);
+            acc[accStride + 3] += Vector512.Sum(a13) + DotF32Scalar(w1 + j, xk, rest);
+            acc[2 * accStride + 3] += Vector512.Sum(a23) + DotF32Scalar(w2 + j, xk, rest);
+            acc[3 * accStride + 3] += Vector512.Sum(a33) + DotF32Scalar(w3 + j, xk, rest);
         }
     }
 

@@ -115,6 +115,13 @@ public sealed unsafe class MatMulTests : IDisposable
     [InlineData(GgmlType.F32)]
     public void Multiply_handles_short_rows(GgmlType t) => Check(t, rows: 5, cols: 96, n: 3);
 
+    [Theory]
+    [InlineData(GgmlType.F32)]
+    [InlineData(GgmlType.F16)]
+    [InlineData(GgmlType.BF16)]
+    public void Multiply_handles_float_rows_that_are_not_a_multiple_of_the_vector_width(GgmlType t)
+        => Check(t, rows: 10, cols: 1037, n: 6); // also spans two 512-column conversion chunks plus a tail
+
     private void Check(GgmlType t, int rows, int cols, int n)
     {
         var c = Make(t, rows, cols, seed: (int)t * 101 + rows);
