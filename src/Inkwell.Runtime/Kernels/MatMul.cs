@@ -24,7 +24,7 @@ public static unsafe class MatMul
     private const int ActTile = 64;
 
     /// <summary>Chunk of an F16/BF16 weight row widened to f32 at a time (stays in L1).</summary>
-    private const int FloatChunk = 1024;
+    private const int FloatChunk = 512;
 
     /// <summary>True where the SIMD kernels run (x86 AVX2 + FMA); elsewhere the scalar kernels do.</summary>
     public static bool IsAccelerated => Avx2.IsSupported && Fma.IsSupported;
@@ -241,7 +241,11 @@ public static unsafe class MatMul
                 case GgmlType.Q4_1: RunBlock32<Quant.Q4_1>(start, end); break;
                 case GgmlType.Q5_0: RunBlock32<Quant.Q5_0>(start, end); break;
                 case GgmlType.Q5_1: RunBlock32<Quant.Q5_1>(start, end); break;
-                default: RunK(start, end); break;
+                case GgmlType.Q2_K: RunK<Quant.Q2_K>(start, end); break;
+                case GgmlType.Q3_K: RunK<Quant.Q3_K>(start, end); break;
+                case GgmlType.Q4_K: RunK<Quant.Q4_K>(start, end); break;
+                case GgmlType.Q5_K: RunK<Quant.Q5_K>(start, end); break;
+                default: RunK<Quant.Q6_K>(start, end); break;
             }
         }
 
@@ -266,7 +270,7 @@ public static unsafe class MatMul
                         else if (c == 4) Dot32<TW, N4>(w, nb, q, d, s, cols, nb, res);
                         else if (c == 3) Dot32<TW, N3>(w, nb, q, d, s, cols, nb, res);
                         else if (c == 2) Dot32<TW, N2>(w, nb, q, d, s, cols, nb, res);
-                        else Dot32<TW, N1>(w, nb, q, d, s, cols, nb, res);
+                        else res[0] = Dot32x1<TW>(w, nb, q, d, s);
                         for (int k = 0; k < c; k++) Y[(long)(i + k) * Rows + r] = res[k];
                         i += c;
                     }
@@ -303,17 +307,16 @@ public static unsafe class MatMul
 
         // ---------------------------------------------------------------- k-quants
 
-        private readonly void RunK(int start, int end)
+        private readonly void RunK<TK>(int start, int end) where TK : struct, Quant.IKBlock
         {
             int nsb = Groups, cols = Cols, bstride = cols / 16;
-            int blockBytes = GgmlTypeInfo.BlockBytes(Type);
             // One decoded weight row (≈ 2.1 bytes per weight) lives on this thread's stack while it is dotted
             // against the activation tile; rows longer than 32K columns take a heap buffer.
             nuint need = (nuint)nsb * (Quant.KUnpackedBytes + 8) + 32;
             byte* heap = null;
             byte* raw;
             if (need <= 80_000) { byte* st = stackalloc byte[(int)need]; raw = st; }
-            else raw = heap = (byte*)System.Runtime.InteropServices.NativeMemory.Alloc(need);
+            else raw = heap = HeapAlloc(need);
             try
             {
                 byte* unp = (byte*)(((nuint)raw + 31) & ~(nuint)31);
@@ -327,7 +330,7 @@ public static unsafe class MatMul
                     {
                         byte* w = W + r * RowBytes;
                         for (int b = 0; b < nsb; b++)
-                            Quant.UnpackK(Type, w + (long)b * blockBytes, unp + b * Quant.KUnpackedBytes, Simd, out ds[b], out dms[b]);
+                            TK.Unpack(w + (long)b * TK.Bytes, unp + b * Quant.KUnpackedBytes, Simd, out ds[b], out dms[b]);
                         for (int i = i0; i < i1;)
                         {
                             sbyte* q = Q + (long)i * cols;
@@ -347,7 +350,7 @@ public static unsafe class MatMul
             }
             finally
             {
-                if (heap != null) System.Runtime.InteropServices.NativeMemory.Free(heap);
+                if (heap != null) HeapFree(heap);
             }
         }
 
@@ -356,46 +359,167 @@ public static unsafe class MatMul
         private readonly void RunFloat(int start, int end)
         {
             int cols = Cols;
-            float* tmp = stackalloc float[FloatChunk];
-            float* acc = stackalloc float[ActTile];
+            // Four weight rows at a time where AVX-512 gives the 16 accumulators of a 4×4 tile registers to spare:
+            // each activation load then feeds four FMAs, which is what keeps a GEMM off the L2 bandwidth limit.
+            bool tile4 = Simd && Vector512.IsHardwareAccelerated;
+            float* tmp = stackalloc float[4 * FloatChunk];
+            float* acc = stackalloc float[4 * ActTile];
             for (int i0 = 0; i0 < N; i0 += ActTile)
             {
                 int i1 = Math.Min(N, i0 + ActTile);
-                for (int r = start; r < end; r++)
+                for (int r = start; r < end;)
                 {
-                    byte* wrow = W + r * RowBytes;
-                    new Span<float>(acc, i1 - i0).Clear();
+                    int rr = tile4 && end - r >= 4 ? 4 : 1;
+                    new Span<float>(acc, 4 * ActTile).Clear();
                     for (int c0 = 0; c0 < cols; c0 += FloatChunk)
                     {
                         int len = Math.Min(FloatChunk, cols - c0);
                         float* w;
-                        if (Type == GgmlType.F32) w = (float*)wrow + c0;
+                        int wStride;
+                        if (Type == GgmlType.F32) { w = (float*)(W + r * RowBytes) + c0; wStride = cols; }
                         else
                         {
                             w = tmp;
-                            if (Type == GgmlType.F16) WidenF16((ushort*)wrow + c0, tmp, len);
-                            else WidenBF16((ushort*)wrow + c0, tmp, len, Simd);
+                            wStride = FloatChunk;
+                            for (int k = 0; k < rr; k++)
+                            {
+                                ushort* src = (ushort*)(W + (r + k) * RowBytes) + c0;
+                                if (Type == GgmlType.F16) WidenF16(src, tmp + k * FloatChunk, len, Simd);
+                                else WidenBF16(src, tmp + k * FloatChunk, len, Simd);
+                            }
                         }
                         for (int i = i0; i < i1;)
                         {
                             float* xi = X + (long)i * cols + c0;
+                            float* ai = acc + (i - i0);
                             int c = Math.Min(4, i1 - i);
-                            if (!Simd) { c = 1; acc[i - i0] += DotF32Scalar(w, xi, len); }
-                            else if (c == 4) DotF32<N4>(w, len, xi, cols, acc + (i - i0));
-                            else if (c == 3) DotF32<N3>(w, len, xi, cols, acc + (i - i0));
-                            else if (c == 2) DotF32<N2>(w, len, xi, cols, acc + (i - i0));
-                            else DotF32<N1>(w, len, xi, cols, acc + (i - i0));
+                            if (!Simd) { c = 1; ai[0] += DotF32Scalar(w, xi, len); }
+                            else if (rr == 4)
+                            {
+                                if (c == 4) DotF32x4<N4>(w, wStride, len, xi, cols, ai, ActTile);
+                                else if (c == 3) DotF32x4<N3>(w, wStride, len, xi, cols, ai, ActTile);
+                                else if (c == 2) DotF32x4<N2>(w, wStride, len, xi, cols, ai, ActTile);
+                                else DotF32x4<N1>(w, wStride, len, xi, cols, ai, ActTile);
+                            }
+                            else if (c == 4) DotF32<N4>(w, len, xi, cols, ai);
+                            else if (c == 3) DotF32<N3>(w, len, xi, cols, ai);
+                            else if (c == 2) DotF32<N2>(w, len, xi, cols, ai);
+                            else DotF32<N1>(w, len, xi, cols, ai);
                             i += c;
                         }
                     }
-                    for (int i = i0; i < i1; i++) Y[(long)i * Rows + r] = acc[i - i0];
+                    for (int k = 0; k < rr; k++)
+                        for (int i = i0; i < i1; i++) Y[(long)i * Rows + r + k] = acc[k * ActTile + i - i0];
+                    r += rr;
                 }
             }
         }
     }
 
-    private static void WidenF16(ushort* src, float* dst, int len)
-        => System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(src, len), new Span<float>(dst, len));
+    /// <summary>
+    /// acc[r·accStride + k] += w_r · x_k for four weight rows w_r = w + r·wStride and TN activation rows
+    /// x_k = x + k·xStride: a 4×TN register tile of 512-bit accumulators.
+    /// </summary>
+    private static void DotF32x4<TN>(float* w, int wStride, int len, float* x, int xStride, float* acc, int accStride)
+        where TN : struct, ICount
+    {
+        int n = TN.N;
+        var z = Vector512<float>.Zero;
+        Vector512<float> a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+        Vector512<float> a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
+        float* w1 = w + wStride, w2 = w + 2 * wStride, w3 = w + 3 * wStride;
+        int j = 0;
+        for (; j + 16 <= len; j += 16)
+        {
+            var v0 = Vector512.Load(w + j); var v1 = Vector512.Load(w1 + j);
+            var v2 = Vector512.Load(w2 + j); var v3 = Vector512.Load(w3 + j);
+            var x0 = Vector512.Load(x + j);
+            a00 = Vector512.FusedMultiplyAdd(v0, x0, a00); a10 = Vector512.FusedMultiplyAdd(v1, x0, a10);
+            a20 = Vector512.FusedMultiplyAdd(v2, x0, a20); a30 = Vector512.FusedMultiplyAdd(v3, x0, a30);
+            if (n > 1)
+            {
+                var x1 = Vector512.Load(x + xStride + j);
+                a01 = Vector512.FusedMultiplyAdd(v0, x1, a01); a11 = Vector512.FusedMultiplyAdd(v1, x1, a11);
+                a21 = Vector512.FusedMultiplyAdd(v2, x1, a21); a31 = Vector512.FusedMultiplyAdd(v3, x1, a31);
+            }
+            if (n > 2)
+            {
+                var x2 = Vector512.Load(x + 2 * xStride + j);
+                a02 = Vector512.FusedMultiplyAdd(v0, x2, a02); a12 = Vector512.FusedMultiplyAdd(v1, x2, a12);
+                a22 = Vector512.FusedMultiplyAdd(v2, x2, a22); a32 = Vector512.FusedMultiplyAdd(v3, x2, a32);
+            }
+            if (n > 3)
+            {
+                var x3 = Vector512.Load(x + 3 * xStride + j);
+                a03 = Vector512.FusedMultiplyAdd(v0, x3, a03); a13 = Vector512.FusedMultiplyAdd(v1, x3, a13);
+                a23 = Vector512.FusedMultiplyAdd(v2, x3, a23); a33 = Vector512.FusedMultiplyAdd(v3, x3, a33);
+            }
+        }
+        int rest = len - j;
+        acc[0] += Vector512.Sum(a00) + DotF32Scalar(w + j, x + j, rest);
+        acc[accStride] += Vector512.Sum(a10) + DotF32Scalar(w1 + j, x + j, rest);
+        acc[2 * accStride] += Vector512.Sum(a20) + DotF32Scalar(w2 + j, x + j, rest);
+        acc[3 * accStride] += Vector512.Sum(a30) + DotF32Scalar(w3 + j, x + j, rest);
+        if (n > 1)
+        {
+            float* xk = x + xStride + j;
+            acc[1] += Vector512.Sum(a01) + DotF32Scalar(w + j, xk, rest);
+            acc[accStride + 1] += Vector512.Sum(a11) + DotF32Scalar(w1 + j, xk, rest);
+            acc[2 * accStride + 1] += Vector512.Sum(a21) + DotF32Scalar(w2 + j, xk, rest);
+            acc[3 * accStride + 1] += Vector512.Sum(a31) + DotF32Scalar(w3 + j, xk, rest);
+        }
+        if (n > 2)
+        {
+            float* xk = x + 2 * xStride + j;
+            acc[2] += Vector512.Sum(a02) + DotF32Scalar(w + j, xk, rest);
+            acc[accStride + 2] += Vector512.Sum(a12) + DotF32Scalar(w1 + j, xk, rest);
+            acc[2 * accStride + 2] += Vector512.Sum(a22) + DotF32Scalar(w2 + j, xk, rest);
+            acc[3 * accStride + 2] += Vector512.Sum(a32) + DotF32Scalar(w3 + j, xk, rest);
+        }
+        if (n > 3)
+        {
+            float* xk = x + 3 * xStride + j;
+            acc[3] += Vector512.Sum(a03) + DotF32Scalar(w + j, xk, rest);
+            acc[accStride + 3] += Vector512.Sum(a13) + DotF32Scalar(w1 + j, xk, rest);
+            acc[2 * accStride + 3] += Vector512.Sum(a23) + DotF32Scalar(w2 + j, xk, rest);
+            acc[3 * accStride + 3] += Vector512.Sum(a33) + DotF32Scalar(w3 + j, xk, rest);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)] // keeps the P/Invoke frame out of the kernel loop
+    private static byte* HeapAlloc(nuint bytes) => (byte*)System.Runtime.InteropServices.NativeMemory.Alloc(bytes);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void HeapFree(byte* p) => System.Runtime.InteropServices.NativeMemory.Free(p);
+
+    private static void WidenF16(ushort* src, float* dst, int len, bool simd)
+    {
+        int j = 0;
+        if (simd)
+            for (; j + 8 <= len; j += 8) HalfToSingle(Vector128.Load(src + j)).Store(dst + j);
+        for (; j < len; j++) dst[j] = Quant.F16(src[j]);
+    }
+
+    /// <summary>
+    /// Eight f16 → f32 with integer ops (no F16C intrinsic in .NET): move exponent and mantissa into place and
+    /// rebias; exponent 31 (inf/nan) gets the f32 maximum exponent; exponent 0 (zero/subnormal) is renormalized by
+    /// one float subtraction.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> HalfToSingle(Vector128<ushort> h)
+    {
+        var x = Avx2.ConvertToVector256Int32(h);
+        var sign = Vector256.ShiftLeft(x & Vector256.Create(0x8000), 16);
+        var o = Vector256.ShiftLeft(x & Vector256.Create(0x7fff), 13);
+        var exp = o & Vector256.Create(0x0F800000);
+        o += Vector256.Create((127 - 15) << 23);
+        var inf = Vector256.Equals(exp, Vector256.Create(0x0F800000));
+        var zero = Vector256.Equals(exp, Vector256<int>.Zero);
+        o += (inf & Vector256.Create(112 << 23)) + (zero & Vector256.Create(1 << 23));
+        var f = o.AsSingle();
+        f = Vector256.ConditionalSelect(zero.AsSingle(), f - Vector256.Create(BitConverter.Int32BitsToSingle(113 << 23)), f);
+        return (f.AsInt32() | sign).AsSingle();
+    }
 
     private static void WidenBF16(ushort* src, float* dst, int len, bool simd)
     {
@@ -466,6 +590,31 @@ public static unsafe class MatMul
         if (n > 3) res[3] = Vector256.Sum(a3) + c3;
     }
 
+    /// <summary>One weight row, one activation row: two blocks per step into two accumulators, so the loop is not
+    /// bound by the FMA latency chain.</summary>
+    private static float Dot32x1<TW>(byte* w, int nb, sbyte* q, float* dx, float* sx) where TW : struct, Quant.IBlock32
+    {
+        var a0 = Vector256<float>.Zero; var a1 = a0;
+        float c0 = 0, c1 = 0;
+        int b = 0;
+        for (; b + 2 <= nb; b += 2, w += 2 * TW.Bytes, q += 64)
+        {
+            var u0 = TW.Unpack(w, out float d0, out float m0);
+            var u1 = TW.Unpack(w + TW.Bytes, out float d1, out float m1);
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u0, Vector256.Load(q))), Vector256.Create(d0 * dx[b]), a0);
+            a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u1, Vector256.Load(q + 32))), Vector256.Create(d1 * dx[b + 1]), a1);
+            c0 += m0 * sx[b];
+            c1 += m1 * sx[b + 1];
+        }
+        if (b < nb)
+        {
+            var u0 = TW.Unpack(w, out float d0, out float m0);
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u0, Vector256.Load(q))), Vector256.Create(d0 * dx[b]), a0);
+            c0 += m0 * sx[b];
+        }
+        return Vector256.Sum(a0 + a1) + (c0 + c1);
+    }
+
     private static float Dot32Scalar(GgmlType t, byte* w, int nb, sbyte* q, float* dx, float* sx)
     {
         byte* u = stackalloc byte[32];
@@ -516,9 +665,10 @@ public static unsafe class MatMul
     }
 
     /// <summary>
-    /// A decoded k-quant row against TN activation rows. Per super-block: maddubs(u, q) gives 16 pair sums, madd
-    /// with the group scales folds them to 8 int32 (group 2g in lanes 0..3, 2g+1 in 4..7); the min term is one
-    /// madd of the 16 mins with the activation's 16 group sums.
+    /// A decoded k-quant row against TN activation rows. Per super-block: maddubs(u, q) over 32 codes gives 16 pair
+    /// sums, madd with the two group scales (group 2g's ×8 in the low lane, 2g+1's in the high lane, built once
+    /// per g by a dword broadcast and a byte shuffle) folds them to 8 int32; the min term is one madd of the 16
+    /// mins with the activation's 16 group sums.
     /// </summary>
     private static void DotK<TN>(byte* unp, float* ds, float* dms, int nsb, sbyte* q, float* dx, short* bsums,
         int qStride, int dStride, int bStride, float* res) where TN : struct, ICount
@@ -528,17 +678,19 @@ public static unsafe class MatMul
         for (int sb = 0; sb < nsb; sb++, unp += Quant.KUnpackedBytes, q += 256, bsums += 16)
         {
             var s0 = Vector256<int>.Zero; var s1 = s0; var s2 = s0; var s3 = s0;
-            short* pairs = (short*)(unp + 256);
+            var scales = Vector256.Load((int*)(unp + 256));
+            var pick = Vector256.Create((byte)0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1,
+                                        2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
             for (int g = 0; g < 8; g++)
             {
                 var u = Vector256.Load(unp + 32 * g);
-                var sc = Vector256.Load(pairs + 16 * g);
+                var sc = Avx2.Shuffle(Avx2.PermuteVar8x32(scales, Vector256.Create(g)).AsByte(), pick).AsInt16();
                 s0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Vector256.Load(q + 32 * g)), sc);
                 if (n > 1) s1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Vector256.Load(q + qStride + 32 * g)), sc);
                 if (n > 2) s2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Vector256.Load(q + 2 * qStride + 32 * g)), sc);
                 if (n > 3) s3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Vector256.Load(q + 3 * qStride + 32 * g)), sc);
             }
-            var mins = Vector256.Load((short*)(unp + 512));
+            var mins = Vector256.Load((short*)(unp + 288));
             float d = ds[sb], dm = -dms[sb];
             a0 = KAccumulate(a0, s0, mins, bsums, d, dm, dx[sb]);
             if (n > 1) a1 = KAccumulate(a1, s1, mins, bsums + bStride, d, dm, dx[dStride + sb]);
@@ -565,14 +717,14 @@ public static unsafe class MatMul
         float acc = 0;
         for (int sb = 0; sb < nsb; sb++, unp += Quant.KUnpackedBytes, q += 256, bsums += 16)
         {
-            short* pairs = (short*)(unp + 256);
-            short* mins = (short*)(unp + 512);
+            short* sc = (short*)(unp + 256);
+            short* mins = (short*)(unp + 288);
             int sumi = 0, msum = 0;
             for (int j = 0; j < 16; j++)
             {
                 int isum = 0;
                 for (int l = 0; l < 16; l++) isum += unp[16 * j + l] * q[16 * j + l];
-                sumi += pairs[16 * (j >> 1) + 8 * (j & 1)] * isum;
+                sumi += sc[j] * isum;
                 msum += mins[j] * bsums[j];
             }
             acc += dx[sb] * (ds[sb] * sumi - dms[sb] * msum);

@@ -152,199 +152,251 @@ internal static unsafe class Quant
 
     // ---------------------------------------------------------------- k-quants
 
-    /// <summary>Bytes of one unpacked k-quant super-block: codes, scale pairs for madd, mins.</summary>
-    public const int KUnpackedBytes = 256 + 8 * 32 + 32;
+    /// <summary>Bytes of one unpacked k-quant super-block: u8 codes[256], i16 scales[16], i16 mins[16].</summary>
+    public const int KUnpackedBytes = 256 + 32 + 32;
 
     /// <summary>
-    /// Decodes one super-block into dst: u8 codes[256]; i16 scalePairs[8][16] (group 2g's scale ×8, then group
-    /// 2g+1's ×8, the operand of a madd over 32 codes); i16 mins[16]. Returns d, dm: value = d·scale·u − dm·min.
+    /// A k-quant format decoded to dst: u8 codes[256] (element order); i16 scales[16] and i16 mins[16], one per
+    /// 16-element group. Returns d, dm with value = d·scale·u − dm·min.
     /// </summary>
+    public interface IKBlock
+    {
+        static abstract int Bytes { get; }
+        static abstract void Unpack(byte* b, byte* dst, bool simd, out float d, out float dm);
+    }
+
     public static void UnpackK(GgmlType t, byte* b, byte* dst, bool simd, out float d, out float dm)
     {
-        byte* u = dst;
-        short* pairs = (short*)(dst + 256);
-        short* mins = (short*)(dst + 512);
-        short* sc = stackalloc short[16];
         switch (t)
         {
-            case GgmlType.Q4_K:
-            case GgmlType.Q5_K:
-            {
-                // { f16 d, dmin; u8 scales[12]; [Q5_K: u8 qh[32];] u8 qs[128] }: eight 32-groups, 6-bit scale and
-                // min each; qs chunk c (32 bytes) holds group 2c in its low nibbles and 2c+1 in its high nibbles.
-                d = F16(b); dm = F16(b + 2);
-                byte* s = b + 4;
-                for (int j = 0; j < 8; j++)
-                {
-                    int scale, min;
-                    if (j < 4) { scale = s[j] & 63; min = s[j + 4] & 63; }
-                    else
-                    {
-                        scale = (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
-                        min = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-                    }
-                    sc[2 * j] = sc[2 * j + 1] = (short)scale;
-                    mins[2 * j] = mins[2 * j + 1] = (short)min;
-                }
-                bool five = t == GgmlType.Q5_K;
-                byte* qh = b + 16;
-                byte* qs = five ? b + 48 : b + 16;
-                if (simd && Vector256.IsHardwareAccelerated)
-                {
-                    var m15 = Vector256.Create((byte)15);
-                    var h = five ? Vector256.Load(qh) : default;
-                    for (int c = 0; c < 4; c++)
-                    {
-                        var q = Vector256.Load(qs + 32 * c);
-                        var lo = q & m15;
-                        var hi = Vector256.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & m15;
-                        if (five)
-                        {
-                            // qh bit 2c is bit 4 of group 2c's code, bit 2c+1 of group 2c+1's.
-                            var x10 = Vector256.Create((byte)0x10);
-                            lo |= ShiftBitTo4(h, 2 * c) & x10;
-                            hi |= ShiftBitTo4(h, 2 * c + 1) & x10;
-                        }
-                        lo.Store(u + 64 * c);
-                        hi.Store(u + 64 * c + 32);
-                    }
-                }
-                else
-                {
-                    for (int c = 0; c < 4; c++)
-                        for (int l = 0; l < 32; l++)
-                        {
-                            int q = qs[32 * c + l];
-                            int h0 = five ? ((qh[l] >> (2 * c)) & 1) << 4 : 0;
-                            int h1 = five ? ((qh[l] >> (2 * c + 1)) & 1) << 4 : 0;
-                            u[64 * c + l] = (byte)((q & 15) | h0);
-                            u[64 * c + 32 + l] = (byte)((q >> 4) | h1);
-                        }
-                }
-                break;
-            }
-            case GgmlType.Q6_K:
-            {
-                // { u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d }: two 128-halves; in half h, element 32k+l (k<4)
-                // has low 4 bits from ql[64h + l + 32(k&1)] (low nibble for k<2, high for k>=2) and high 2 bits
-                // from qh[32h + l] >> 2k. value = d·scale·(x − 32), so min = 32·scale with dm = d.
-                d = F16(b + 208); dm = d;
-                sbyte* s = (sbyte*)(b + 192);
-                for (int j = 0; j < 16; j++) { sc[j] = s[j]; mins[j] = (short)(32 * s[j]); }
-                byte* ql = b;
-                byte* qh = b + 128;
-                if (simd && Vector256.IsHardwareAccelerated)
-                {
-                    var m15 = Vector256.Create((byte)15);
-                    var m30 = Vector256.Create((byte)0x30);
-                    for (int h = 0; h < 2; h++)
-                    {
-                        var a = Vector256.Load(ql + 64 * h);
-                        var c = Vector256.Load(ql + 64 * h + 32);
-                        var hb = Vector256.Load(qh + 32 * h).AsUInt16();
-                        byte* o = u + 128 * h;
-                        ((a & m15) | (Vector256.ShiftLeft(hb, 4).AsByte() & m30)).Store(o);
-                        ((c & m15) | (Vector256.ShiftLeft(hb, 2).AsByte() & m30)).Store(o + 32);
-                        ((Vector256.ShiftRightLogical(a.AsUInt16(), 4).AsByte() & m15) | (hb.AsByte() & m30)).Store(o + 64);
-                        ((Vector256.ShiftRightLogical(c.AsUInt16(), 4).AsByte() & m15)
-                            | (Vector256.ShiftRightLogical(hb, 2).AsByte() & m30)).Store(o + 96);
-                    }
-                }
-                else
-                {
-                    for (int h = 0; h < 2; h++)
-                        for (int l = 0; l < 32; l++)
-                        {
-                            int a = ql[64 * h + l], c = ql[64 * h + 32 + l], hb = qh[32 * h + l];
-                            byte* o = u + 128 * h;
-                            o[l] = (byte)((a & 15) | ((hb & 3) << 4));
-                            o[l + 32] = (byte)((c & 15) | (((hb >> 2) & 3) << 4));
-                            o[l + 64] = (byte)((a >> 4) | (((hb >> 4) & 3) << 4));
-                            o[l + 96] = (byte)((c >> 4) | (((hb >> 6) & 3) << 4));
-                        }
-                }
-                break;
-            }
-            case GgmlType.Q3_K:
-            {
-                // { u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d }: sixteen 6-bit scales (offset 32) packed as
-                // 4-bit lows in bytes 0..7 and 2-bit highs in bytes 8..11. Element 128n + 32j + l has 2 bits from
-                // qs[32n + l] >> 2j and bit (4n + j) of hmask[l], set meaning "no −4": code x = q2 + 4·h, value =
-                // d·(scale − 32)·(x − 4), so min = 4·(scale − 32) with dm = d.
-                d = F16(b + 108); dm = d;
-                byte* s = b + 96;
-                for (int j = 0; j < 16; j++)
-                {
-                    int lo = j < 8 ? s[j] & 15 : s[j - 8] >> 4;
-                    int hi = (s[8 + (j & 3)] >> (2 * (j >> 2))) & 3;
-                    int v = (lo | (hi << 4)) - 32;
-                    sc[j] = (short)v;
-                    mins[j] = (short)(4 * v);
-                }
-                byte* hm = b;
-                byte* qs = b + 32;
-                if (simd && Vector256.IsHardwareAccelerated)
-                {
-                    var h = Vector256.Load(hm);
-                    var m3 = Vector256.Create((byte)3);
-                    var m4 = Vector256.Create((byte)4);
-                    for (int n = 0; n < 2; n++)
-                    {
-                        var q = Vector256.Load(qs + 32 * n).AsUInt16();
-                        for (int j = 0; j < 4; j++)
-                        {
-                            var q2 = Vector256.ShiftRightLogical(q, 2 * j).AsByte() & m3;
-                            int bit = 4 * n + j;
-                            var hb = (bit <= 2 ? Vector256.ShiftLeft(h.AsUInt16(), 2 - bit)
-                                                : Vector256.ShiftRightLogical(h.AsUInt16(), bit - 2)).AsByte() & m4;
-                            (q2 | hb).Store(u + 128 * n + 32 * j);
-                        }
-                    }
-                }
-                else
-                {
-                    for (int n = 0; n < 2; n++)
-                        for (int j = 0; j < 4; j++)
-                            for (int l = 0; l < 32; l++)
-                                u[128 * n + 32 * j + l] = (byte)(((qs[32 * n + l] >> (2 * j)) & 3)
-                                                                | (((hm[l] >> (4 * n + j)) & 1) << 2));
-                }
-                break;
-            }
-            case GgmlType.Q2_K:
-            {
-                // { u8 scales[16]; u8 qs[64]; f16 d, dmin }: scale byte = min << 4 | scale; element 128n + 32j + l
-                // has 2 bits from qs[32n + l] >> 2j. value = d·scale·x − dmin·min.
-                d = F16(b + 80); dm = F16(b + 82);
-                for (int j = 0; j < 16; j++) { sc[j] = (short)(b[j] & 15); mins[j] = (short)(b[j] >> 4); }
-                byte* qs = b + 16;
-                if (simd && Vector256.IsHardwareAccelerated)
-                {
-                    var m3 = Vector256.Create((byte)3);
-                    for (int n = 0; n < 2; n++)
-                    {
-                        var q = Vector256.Load(qs + 32 * n).AsUInt16();
-                        for (int j = 0; j < 4; j++)
-                            (Vector256.ShiftRightLogical(q, 2 * j).AsByte() & m3).Store(u + 128 * n + 32 * j);
-                    }
-                }
-                else
-                {
-                    for (int n = 0; n < 2; n++)
-                        for (int j = 0; j < 4; j++)
-                            for (int l = 0; l < 32; l++)
-                                u[128 * n + 32 * j + l] = (byte)((qs[32 * n + l] >> (2 * j)) & 3);
-                }
-                break;
-            }
+            case GgmlType.Q2_K: Q2_K.Unpack(b, dst, simd, out d, out dm); break;
+            case GgmlType.Q3_K: Q3_K.Unpack(b, dst, simd, out d, out dm); break;
+            case GgmlType.Q4_K: Q4_K.Unpack(b, dst, simd, out d, out dm); break;
+            case GgmlType.Q5_K: Q5_K.Unpack(b, dst, simd, out d, out dm); break;
+            case GgmlType.Q6_K: Q6_K.Unpack(b, dst, simd, out d, out dm); break;
             default: throw new NotSupportedException(t.ToString());
         }
-        for (int g = 0; g < 8; g++)
-            for (int k = 0; k < 8; k++)
+    }
+
+    /// <summary>
+    /// { f16 d, dmin; u8 scales[12]; [Q5_K: u8 qh[32];] u8 qs[128] }: eight 32-groups with a 6-bit scale and min
+    /// each (get_scale_min_k4); qs chunk c (32 bytes) holds group 2c in its low nibbles and 2c+1 in its high ones;
+    /// for Q5_K, qh bit 2c / 2c+1 of byte l is bit 4 of those codes. value = d·scale·x − dmin·min.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Unpack45K(byte* b, byte* dst, bool simd, bool five, out float d, out float dm)
+    {
+        d = F16(b); dm = F16(b + 2);
+        short* sc = (short*)(dst + 256);
+        short* mins = (short*)(dst + 288);
+        byte* s = b + 4;
+        for (int j = 0; j < 4; j++)
+        {
+            sc[2 * j] = sc[2 * j + 1] = (short)(s[j] & 63);
+            mins[2 * j] = mins[2 * j + 1] = (short)(s[j + 4] & 63);
+            int scale = (s[j + 8] & 15) | ((s[j] >> 6) << 4);
+            int min = (s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4);
+            sc[8 + 2 * j] = sc[9 + 2 * j] = (short)scale;
+            mins[8 + 2 * j] = mins[9 + 2 * j] = (short)min;
+        }
+        byte* u = dst;
+        byte* qh = b + 16;
+        byte* qs = five ? b + 48 : b + 16;
+        if (simd && Vector256.IsHardwareAccelerated)
+        {
+            var m15 = Vector256.Create((byte)15);
+            var x10 = Vector256.Create((byte)0x10);
+            var h = five ? Vector256.Load(qh) : default;
+            for (int c = 0; c < 4; c++)
             {
-                pairs[16 * g + k] = sc[2 * g];
-                pairs[16 * g + 8 + k] = sc[2 * g + 1];
+                var q = Vector256.Load(qs + 32 * c);
+                var lo = q & m15;
+                var hi = Vector256.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & m15;
+                if (five)
+                {
+                    lo |= ShiftBitTo4(h, 2 * c) & x10;
+                    hi |= ShiftBitTo4(h, 2 * c + 1) & x10;
+                }
+                lo.Store(u + 64 * c);
+                hi.Store(u + 64 * c + 32);
             }
+        }
+        else
+        {
+            for (int c = 0; c < 4; c++)
+                for (int l = 0; l < 32; l++)
+                {
+                    int q = qs[32 * c + l];
+                    int h0 = five ? ((qh[l] >> (2 * c)) & 1) << 4 : 0;
+                    int h1 = five ? ((qh[l] >> (2 * c + 1)) & 1) << 4 : 0;
+                    u[64 * c + l] = (byte)((q & 15) | h0);
+                    u[64 * c + 32 + l] = (byte)((q >> 4) | h1);
+                }
+        }
+    }
+
+    public struct Q4_K : IKBlock
+    {
+        public static int Bytes => 144;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Unpack(byte* b, byte* dst, bool simd, out float d, out float dm)
+            => Unpack45K(b, dst, simd, five: false, out d, out dm);
+    }
+
+    public struct Q5_K : IKBlock
+    {
+        public static int Bytes => 176;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Unpack(byte* b, byte* dst, bool simd, out float d, out float dm)
+            => Unpack45K(b, dst, simd, five: true, out d, out dm);
+    }
+
+    /// <summary>
+    /// { u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d }: two 128-halves; in half h, element 32k + l (k &lt; 4) has
+    /// low 4 bits from ql[64h + l + 32(k&amp;1)] (low nibble for k &lt; 2, high for k ≥ 2) and high 2 bits from
+    /// qh[32h + l] &gt;&gt; 2k. value = d·scale·(x − 32): min = 32·scale with dm = d.
+    /// </summary>
+    public struct Q6_K : IKBlock
+    {
+        public static int Bytes => 210;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Unpack(byte* b, byte* dst, bool simd, out float d, out float dm)
+        {
+            d = F16(b + 208); dm = d;
+            short* sc = (short*)(dst + 256);
+            short* mins = (short*)(dst + 288);
+            byte* ql = b;
+            byte* qh = b + 128;
+            byte* u = dst;
+            if (simd && Avx2.IsSupported)
+            {
+                var s16 = Avx2.ConvertToVector256Int16(Vector128.Load((sbyte*)(b + 192)));
+                s16.Store(sc);
+                Vector256.ShiftLeft(s16, 5).Store(mins);
+                var m15 = Vector256.Create((byte)15);
+                var m30 = Vector256.Create((byte)0x30);
+                for (int h = 0; h < 2; h++)
+                {
+                    var a = Vector256.Load(ql + 64 * h);
+                    var c = Vector256.Load(ql + 64 * h + 32);
+                    var hb = Vector256.Load(qh + 32 * h).AsUInt16();
+                    byte* o = u + 128 * h;
+                    ((a & m15) | (Vector256.ShiftLeft(hb, 4).AsByte() & m30)).Store(o);
+                    ((c & m15) | (Vector256.ShiftLeft(hb, 2).AsByte() & m30)).Store(o + 32);
+                    ((Vector256.ShiftRightLogical(a.AsUInt16(), 4).AsByte() & m15) | (hb.AsByte() & m30)).Store(o + 64);
+                    ((Vector256.ShiftRightLogical(c.AsUInt16(), 4).AsByte() & m15)
+                        | (Vector256.ShiftRightLogical(hb, 2).AsByte() & m30)).Store(o + 96);
+                }
+            }
+            else
+            {
+                for (int j = 0; j < 16; j++) { sc[j] = ((sbyte*)b)[192 + j]; mins[j] = (short)(32 * sc[j]); }
+                for (int h = 0; h < 2; h++)
+                    for (int l = 0; l < 32; l++)
+                    {
+                        int a = ql[64 * h + l], c = ql[64 * h + 32 + l], hb = qh[32 * h + l];
+                        byte* o = u + 128 * h;
+                        o[l] = (byte)((a & 15) | ((hb & 3) << 4));
+                        o[l + 32] = (byte)((c & 15) | (((hb >> 2) & 3) << 4));
+                        o[l + 64] = (byte)((a >> 4) | (((hb >> 4) & 3) << 4));
+                        o[l + 96] = (byte)((c >> 4) | (((hb >> 6) & 3) << 4));
+                    }
+            }
+        }
+    }
+
+    /// <summary>
+    /// { u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d }: sixteen 6-bit scales (offset 32), 4-bit lows in bytes
+    /// 0..7 (low nibbles for groups 0..7, high for 8..15) and 2-bit highs in bytes 8..11. Element 128n + 32j + l has
+    /// 2 bits from qs[32n + l] &gt;&gt; 2j and bit 4n + j of hmask[l], set meaning "no −4": with code x = q2 + 4·h,
+    /// value = d·(scale − 32)·(x − 4), so min = 4·(scale − 32) with dm = d.
+    /// </summary>
+    public struct Q3_K : IKBlock
+    {
+        public static int Bytes => 110;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Unpack(byte* b, byte* dst, bool simd, out float d, out float dm)
+        {
+            d = F16(b + 108); dm = d;
+            short* sc = (short*)(dst + 256);
+            short* mins = (short*)(dst + 288);
+            byte* s = b + 96;
+            for (int j = 0; j < 16; j++)
+            {
+                int lo = j < 8 ? s[j] & 15 : s[j - 8] >> 4;
+                int hi = (s[8 + (j & 3)] >> (2 * (j >> 2))) & 3;
+                int v = (lo | (hi << 4)) - 32;
+                sc[j] = (short)v;
+                mins[j] = (short)(4 * v);
+            }
+            byte* hm = b;
+            byte* qs = b + 32;
+            byte* u = dst;
+            if (simd && Vector256.IsHardwareAccelerated)
+            {
+                var h = Vector256.Load(hm).AsUInt16();
+                var m3 = Vector256.Create((byte)3);
+                var m4 = Vector256.Create((byte)4);
+                for (int n = 0; n < 2; n++)
+                {
+                    var q = Vector256.Load(qs + 32 * n).AsUInt16();
+                    for (int j = 0; j < 4; j++)
+                    {
+                        var q2 = Vector256.ShiftRightLogical(q, 2 * j).AsByte() & m3;
+                        int bit = 4 * n + j;
+                        var hb = (bit <= 2 ? Vector256.ShiftLeft(h, 2 - bit) : Vector256.ShiftRightLogical(h, bit - 2)).AsByte() & m4;
+                        (q2 | hb).Store(u + 128 * n + 32 * j);
+                    }
+                }
+            }
+            else
+            {
+                for (int n = 0; n < 2; n++)
+                    for (int j = 0; j < 4; j++)
+                        for (int l = 0; l < 32; l++)
+                            u[128 * n + 32 * j + l] = (byte)(((qs[32 * n + l] >> (2 * j)) & 3)
+                                                            | (((hm[l] >> (4 * n + j)) & 1) << 2));
+            }
+        }
+    }
+
+    /// <summary>
+    /// { u8 scales[16]; u8 qs[64]; f16 d, dmin }: scale byte = min &lt;&lt; 4 | scale; element 128n + 32j + l has
+    /// 2 bits from qs[32n + l] &gt;&gt; 2j. value = d·scale·x − dmin·min.
+    /// </summary>
+    public struct Q2_K : IKBlock
+    {
+        public static int Bytes => 84;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Unpack(byte* b, byte* dst, bool simd, out float d, out float dm)
+        {
+            d = F16(b + 80); dm = F16(b + 82);
+            short* sc = (short*)(dst + 256);
+            short* mins = (short*)(dst + 288);
+            byte* qs = b + 16;
+            byte* u = dst;
+            if (simd && Avx2.IsSupported)
+            {
+                var raw = Avx2.ConvertToVector256Int16(Vector128.Load(b));
+                (raw & Vector256.Create((short)15)).Store(sc);
+                Vector256.ShiftRightLogical(raw, 4).Store(mins);
+                var m3 = Vector256.Create((byte)3);
+                for (int n = 0; n < 2; n++)
+                {
+                    var q = Vector256.Load(qs + 32 * n).AsUInt16();
+                    for (int j = 0; j < 4; j++)
+                        (Vector256.ShiftRightLogical(q, 2 * j).AsByte() & m3).Store(u + 128 * n + 32 * j);
+                }
+            }
+            else
+            {
+                for (int j = 0; j < 16; j++) { sc[j] = (short)(b[j] & 15); mins[j] = (short)(b[j] >> 4); }
+                for (int n = 0; n < 2; n++)
+                    for (int j = 0; j < 4; j++)
+                        for (int l = 0; l < 32; l++)
+                            u[128 * n + 32 * j + l] = (byte)((qs[32 * n + l] >> (2 * j)) & 3);
+            }
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -397,11 +449,11 @@ internal static unsafe class Quant
                 for (int b = 0; b < cols / 256; b++)
                 {
                     UnpackK(t, row + (long)bytes * b, buf, simd: false, out float d, out float dm);
-                    short* pairs = (short*)(buf + 256);
-                    short* mins = (short*)(buf + 512);
+                    short* sc = (short*)(buf + 256);
+                    short* mins = (short*)(buf + 288);
                     for (int j = 0; j < 16; j++)
                     {
-                        float s = d * pairs[16 * (j >> 1) + 8 * (j & 1)], mm = dm * mins[j];
+                        float s = d * sc[j], mm = dm * mins[j];
                         for (int l = 0; l < 16; l++) y[256 * b + 16 * j + l] = s * buf[16 * j + l] - mm;
                     }
                 }

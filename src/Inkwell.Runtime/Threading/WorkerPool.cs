@@ -23,21 +23,26 @@ public sealed unsafe class WorkerPool : IDisposable
     // the back-to-back ops of a forward pass without burning a shared core for long when idle.
     private const int SpinIterations = 400;
 
+
     [ThreadStatic] private static WorkerPool? t_inside;
 
     private readonly Thread[] _workers;
     private readonly object _gate = new();    // parking lot for idle workers and a caller waiting for them
     private readonly object _runLock = new(); // one Run (and one use of the scratch buffer) at a time
 
-    // The current job. Written by the caller before the generation bump, read by workers after seeing it.
+    // The current job. The caller writes it while the claim counter is closed, then opens the counter; a chunk is
+    // claimed by a CAS that also checks the generation, so a worker that wakes late can never run a chunk of a job
+    // that is over, and the caller waits only for chunks to finish, never for a descheduled worker to check in
+    // (on shared cores a worker can be off-CPU for a whole scheduler slice).
     private delegate*<void*, int, int, void> _invoke;
     private void* _body;
     private int _count, _chunk, _chunks;
-    private int _nextChunk;  // chunks are claimed with Interlocked.Increment
-    private int _pending;    // workers that have not finished the current job
+    private long _claim;     // generation << 32 | next chunk index
+    private int _done;       // chunks finished in the current generation
     private int _generation;
     private int _sleepers;   // workers parked on _gate
     private int _callerWaiting;
+    private volatile bool _failed;
     private volatile bool _disposed;
     private ExceptionDispatchInfo? _error;
 
@@ -63,7 +68,7 @@ public sealed unsafe class WorkerPool : IDisposable
     /// <summary>
     /// As <see cref="Run{TBody}(int, ref TBody)"/>, with every range starting at a multiple of
     /// <paramref name="alignment"/> (e.g. a kernel's row-tile height). The first exception thrown by a body is
-    /// rethrown here after all threads have stopped.
+    /// rethrown here after all ranges have stopped.
     /// </summary>
     public void Run<TBody>(int count, ref TBody body, int alignment) where TBody : struct, IRangeBody
     {
@@ -79,11 +84,15 @@ public sealed unsafe class WorkerPool : IDisposable
 
         lock (_runLock)
         {
-            // Several chunks per thread so a thread that the OS preempts (the cores are shared) does not hold up
-            // the whole op; few enough that claiming costs nothing next to the work.
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            // Several chunks per thread so a thread that the OS preempts does not hold up the whole op; few enough
+            // that claiming costs nothing next to the work.
             int chunks = Math.Min(units, ThreadCount * 4);
             int unitsPerChunk = (units + chunks - 1) / chunks;
             chunks = (units + unitsPerChunk - 1) / unitsPerChunk;
+
+            int gen = _generation + 1;
+            Volatile.Write(ref _claim, ((long)gen << 32) | int.MaxValue); // closed while the job is written
 
             // The body is copied to this stack frame so workers can reach it by address without the GC moving it.
             TBody local = body;
@@ -92,17 +101,18 @@ public sealed unsafe class WorkerPool : IDisposable
             _count = count;
             _chunk = unitsPerChunk * alignment;
             _chunks = chunks;
-            _nextChunk = -1;
+            _done = 0;
+            _failed = false;
             _error = null;
-            Volatile.Write(ref _pending, _workers.Length);
-            Interlocked.Increment(ref _generation);
+            Interlocked.Exchange(ref _claim, (long)gen << 32); // open: full fence publishes the job
+            Volatile.Write(ref _generation, gen);
             if (Volatile.Read(ref _sleepers) > 0)
                 lock (_gate) Monitor.PulseAll(_gate);
 
             t_inside = this;
-            try { Work(); }
+            try { Work(gen); }
             finally { t_inside = null; }
-            WaitForWorkers();
+            WaitForChunks();
             body = local;
             _body = null;
             var error = _error;
@@ -114,39 +124,51 @@ public sealed unsafe class WorkerPool : IDisposable
     private static void InvokeBody<TBody>(void* body, int start, int end) where TBody : struct, IRangeBody
         => Unsafe.AsRef<TBody>(body).Invoke(start, end);
 
-    private void Work()
+    private void Work(int gen)
     {
-        try
+        while (true)
         {
-            while (true)
+            long c = Volatile.Read(ref _claim);
+            if ((int)(c >> 32) != gen || (int)c >= _chunks) return;
+            if (Interlocked.CompareExchange(ref _claim, c + 1, c) != c) continue;
+            // Claimed: the job fields are stable until this chunk is counted done.
+            int start = (int)c * _chunk;
+            int end = Math.Min(_count, start + _chunk);
+            if (!_failed)
             {
-                int c = Interlocked.Increment(ref _nextChunk);
-                if (c >= _chunks) break;
-                int start = c * _chunk;
-                int end = Math.Min(_count, start + _chunk);
-                _invoke(_body, start, end);
+                try { _invoke(_body, start, end); }
+                catch (Exception e)
+                {
+                    Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(e), null);
+                    _failed = true; // the remaining chunks are counted, not run
+                }
             }
-        }
-        catch (Exception e)
-        {
-            Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(e), null);
-            Volatile.Write(ref _nextChunk, int.MaxValue / 2); // the others stop claiming
+            if (Interlocked.Increment(ref _done) == _chunks && Volatile.Read(ref _callerWaiting) != 0)
+                lock (_gate) Monitor.PulseAll(_gate);
         }
     }
 
-    private void WaitForWorkers()
+    private void WaitForChunks()
     {
         for (int i = 0; i < SpinIterations; i++)
         {
-            if (Volatile.Read(ref _pending) == 0) return;
-            Thread.SpinWait(30);
+            if (Volatile.Read(ref _done) == _chunks) return;
+            Pause(i);
         }
         lock (_gate)
         {
             Interlocked.Exchange(ref _callerWaiting, 1);
-            while (Volatile.Read(ref _pending) != 0) Monitor.Wait(_gate);
+            while (Volatile.Read(ref _done) != _chunks) Monitor.Wait(_gate);
             _callerWaiting = 0;
         }
+    }
+
+    /// <summary>Mostly PAUSE; every eighth round yields, so a thread that has work but no core gets one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pause(int i)
+    {
+        if ((i & 7) == 7) Thread.Yield();
+        else Thread.SpinWait(20);
     }
 
     private void WorkerLoop()
@@ -157,8 +179,8 @@ public sealed unsafe class WorkerPool : IDisposable
         {
             int gen;
             int spins = 0;
-            while ((gen = Volatile.Read(ref _generation)) == seen && !_disposed && spins++ < SpinIterations)
-                Thread.SpinWait(30);
+            while ((gen = Volatile.Read(ref _generation)) == seen && !_disposed && spins < SpinIterations)
+                Pause(spins++);
             if (gen == seen && !_disposed)
             {
                 lock (_gate)
@@ -170,9 +192,7 @@ public sealed unsafe class WorkerPool : IDisposable
             }
             if (_disposed) return;
             seen = gen;
-            Work();
-            if (Interlocked.Decrement(ref _pending) == 0 && Volatile.Read(ref _callerWaiting) != 0)
-                lock (_gate) Monitor.PulseAll(_gate);
+            Work(gen);
         }
     }
 

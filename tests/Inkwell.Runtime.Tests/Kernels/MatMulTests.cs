@@ -1,0 +1,215 @@
+using Inkwell.Runtime.Kernels;
+using Inkwell.Runtime.Tensors;
+using Inkwell.Runtime.Threading;
+
+namespace Inkwell.Runtime.Tests.Kernels;
+
+public sealed unsafe class MatMulTests : IDisposable
+{
+    private readonly WorkerPool _pool3 = new(3);
+    private readonly WorkerPool _pool1 = new(1);
+
+    public void Dispose()
+    {
+        _pool3.Dispose();
+        _pool1.Dispose();
+    }
+
+    public static TheoryData<GgmlType> AllTypes => new()
+    {
+        GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0,
+        GgmlType.Q5_1, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
+    };
+
+    private sealed record Case(WeightMatrix W, float[][] Dequantized);
+
+    private static Case Make(GgmlType t, int rows, int cols, int seed)
+    {
+        var rng = new Random(seed);
+        int rowBytes = (int)GgmlTypeInfo.ByteCount(t, cols);
+        var data = GC.AllocateArray<byte>(rows * rowBytes, pinned: true);
+        var deq = new float[rows][];
+        for (int r = 0; r < rows; r++)
+        {
+            var x = new float[cols];
+            float scale = 0.02f + 0.1f * (float)rng.NextDouble(); // rows of different magnitude
+            for (int i = 0; i < cols; i++) x[i] = scale * (float)(rng.NextDouble() * 2 - 1);
+            var enc = GgmlReference.Quantize(t, x, rng);
+            enc.CopyTo(data, r * rowBytes);
+            deq[r] = GgmlReference.Dequantize(t, enc, cols);
+        }
+        fixed (byte* p = data) return new Case(new WeightMatrix("w", t, rows, cols, p, data), deq);
+    }
+
+    private static float[] Activations(int n, int cols, int seed)
+    {
+        var rng = new Random(seed);
+        var x = new float[n * cols];
+        for (int i = 0; i < x.Length; i++)
+        {
+            // mostly small values with occasional outliers, as in real hidden states
+            double v = rng.NextDouble() * 2 - 1;
+            x[i] = (float)(rng.Next(50) == 0 ? v * 8 : v);
+        }
+        return x;
+    }
+
+    /// <summary>
+    /// Compares y against a double-precision dot of the reference-dequantized weights with the unquantized x.
+    /// Quantized types round each activation to a grid of step max|x_block| / 127, off by at most half a step, so
+    /// |error| ≤ Σ_i |w_i| · max|x_block(i)| / 254 (block = 32 values, or 256 for k-quants); plus f32 rounding,
+    /// bounded by 1e-4 · Σ|w_i·x_i|.
+    /// </summary>
+    private static void AssertClose(Case c, float[] x, float[] y, int n)
+    {
+        var w = c.W;
+        int cols = w.Cols;
+        int block = w.Type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 ? 0
+            : GgmlTypeInfo.BlockSize(w.Type) == 256 ? 256 : 32;
+        for (int i = 0; i < n; i++)
+        {
+            var xi = x.AsSpan(i * cols, cols);
+            for (int r = 0; r < w.Rows; r++)
+            {
+                double exact = 0, mag = 0, bound = 0;
+                var wr = c.Dequantized[r];
+                for (int b0 = 0; b0 < cols; b0 += Math.Max(block, 1))
+                {
+                    int len = Math.Max(block, 1);
+                    double amax = 0, wabs = 0;
+                    for (int j = b0; j < b0 + len; j++)
+                    {
+                        exact += (double)wr[j] * xi[j];
+                        mag += Math.Abs((double)wr[j] * xi[j]);
+                        amax = Math.Max(amax, Math.Abs(xi[j]));
+                        wabs += Math.Abs(wr[j]);
+                    }
+                    if (block > 0) bound += wabs * amax / 254;
+                }
+                double tol = bound + 1e-4 * mag + 1e-6;
+                double got = y[i * w.Rows + r];
+                Assert.True(Math.Abs(got - exact) <= tol,
+                    $"{w.Type} n={n} row {i} col {r}: got {got}, expected {exact} ± {tol}");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(AllTypes))]
+    public void Multiply_matches_reference_for_one_row(GgmlType t) => Check(t, rows: 37, cols: 512, n: 1);
+
+    [Theory]
+    [MemberData(nameof(AllTypes))]
+    public void Multiply_matches_reference_for_a_batch(GgmlType t) => Check(t, rows: 13, cols: 512, n: 7);
+
+    [Theory]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q6_K)]
+    [InlineData(GgmlType.F16)]
+    public void Multiply_handles_more_rows_than_one_activation_tile(GgmlType t) => Check(t, rows: 9, cols: 256, n: 70);
+
+    [Theory]
+    [InlineData(GgmlType.Q4_1)]
+    [InlineData(GgmlType.Q5_0)]
+    [InlineData(GgmlType.F32)]
+    public void Multiply_handles_short_rows(GgmlType t) => Check(t, rows: 5, cols: 96, n: 3);
+
+    [Theory]
+    [InlineData(GgmlType.F32)]
+    [InlineData(GgmlType.F16)]
+    [InlineData(GgmlType.BF16)]
+    public void Multiply_handles_float_rows_that_are_not_a_multiple_of_the_vector_width(GgmlType t)
+        => Check(t, rows: 10, cols: 1037, n: 6); // also spans two 512-column conversion chunks plus a tail
+
+    private void Check(GgmlType t, int rows, int cols, int n)
+    {
+        var c = Make(t, rows, cols, seed: (int)t * 101 + rows);
+        var x = Activations(n, cols, seed: cols + n);
+        foreach (bool scalar in new[] { false, true })
+            foreach (var pool in new[] { _pool1, _pool3 })
+            {
+                var y = new float[n * rows];
+                MatMul.Multiply(c.W, x, y, n, pool, forceScalar: scalar);
+                AssertClose(c, x, y, n);
+            }
+    }
+
+    [Fact]
+    public void Scalar_and_simd_paths_agree_closely()
+    {
+        // Both paths round the activations identically and sum the same integers, so they differ only by f32
+        // summation order, far below the quantization bound the reference test allows.
+        foreach (var t in new[] { GgmlType.Q4_0, GgmlType.Q5_1, GgmlType.Q8_0, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.BF16 })
+        {
+            var c = Make(t, 11, 512, 7);
+            var x = Activations(5, 512, 3);
+            var a = new float[5 * 11];
+            var b = new float[5 * 11];
+            MatMul.Multiply(c.W, x, a, 5, _pool3, forceScalar: false);
+            MatMul.Multiply(c.W, x, b, 5, _pool1, forceScalar: true);
+            for (int i = 0; i < a.Length; i++)
+                Assert.True(Math.Abs(a[i] - b[i]) <= 1e-4 * (Math.Abs(b[i]) + 1), $"{t} [{i}]: {a[i]} vs {b[i]}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(AllTypes))]
+    public void DequantizeRow_matches_reference(GgmlType t)
+    {
+        var c = Make(t, 4, 512, 42);
+        var dst = new float[512];
+        for (int r = 0; r < 4; r++)
+        {
+            MatMul.DequantizeRow(c.W, r, dst);
+            for (int j = 0; j < 512; j++)
+                Assert.True(Math.Abs(dst[j] - c.Dequantized[r][j]) <= 1e-6f * Math.Abs(c.Dequantized[r][j]) + 1e-30f,
+                    $"{t} row {r} [{j}]: {dst[j]} vs {c.Dequantized[r][j]}");
+        }
+    }
+
+    [Fact]
+    public void Multiply_rejects_short_buffers_and_unknown_types()
+    {
+        var c = Make(GgmlType.Q4_0, 4, 64, 1);
+        Assert.Throws<ArgumentException>(() => MatMul.Multiply(c.W, new float[64], new float[3], 1, _pool1));
+        Assert.Throws<ArgumentException>(() => MatMul.Multiply(c.W, new float[63], new float[4], 1, _pool1));
+        var data = GC.AllocateArray<byte>(4 * 64, pinned: true);
+        fixed (byte* p = data)
+        {
+            var w = new WeightMatrix("i8", GgmlType.I8, 4, 64, p, data);
+            Assert.Throws<NotSupportedException>(() => MatMul.Multiply(w, new float[64], new float[4], 1, _pool1));
+        }
+    }
+
+    [Fact]
+    public void Multiply_with_zero_activations_gives_zero()
+    {
+        var c = Make(GgmlType.Q4_1, 3, 64, 5);
+        var y = new float[6];
+        y.AsSpan().Fill(float.NaN);
+        MatMul.Multiply(c.W, new float[128], y, 2, _pool3);
+        Assert.All(y, v => Assert.Equal(0f, v));
+    }
+}
+
+public sealed class HalfConversionTests
+{
+    [Fact]
+    public void Vector_f16_to_f32_matches_the_runtime_for_every_bit_pattern()
+    {
+        if (!MatMul.IsAccelerated) return;
+        for (int i = 0; i < 65536; i += 8)
+        {
+            var h = System.Runtime.Intrinsics.Vector128.Create((ushort)i, (ushort)(i + 1), (ushort)(i + 2), (ushort)(i + 3),
+                (ushort)(i + 4), (ushort)(i + 5), (ushort)(i + 6), (ushort)(i + 7));
+            var f = MatMul.HalfToSingle(h);
+            for (int k = 0; k < 8; k++)
+            {
+                float expected = (float)BitConverter.UInt16BitsToHalf((ushort)(i + k));
+                if (float.IsNaN(expected)) Assert.True(float.IsNaN(f[k]));
+                else Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(f[k]));
+            }
+        }
+    }
+}
