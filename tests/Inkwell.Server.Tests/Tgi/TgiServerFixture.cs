@@ -1,0 +1,51 @@
+using Inkwell.Models.Loading;
+using Inkwell.Server.Hosting;
+using Inkwell.TestSupport;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Inkwell.Server.Tests.Tgi;
+
+/// <summary>A real Inkwell server (Kestrel on a free loopback port) over the embedded stories260K.</summary>
+public sealed class TestServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private TestServer(WebApplication app, HttpClient client)
+    {
+        _app = app;
+        Client = client;
+    }
+
+    public HttpClient Client { get; }
+    public ServerState State => _app.Services.GetRequiredService<ServerState>();
+    public string GoldenGreedy { get; } = File.ReadAllText(Path.Combine(RepoPaths.EmbeddedModelDir, "greedy-256-from-bos.txt")).TrimEnd('\n');
+
+    public static async Task<TestServer> StartAsync(ServerOptions? options = null)
+    {
+        var model = ModelLoader.Load(Path.Combine(RepoPaths.EmbeddedModelDir, "stories260K-f32.gguf"));
+        var o = (options ?? new ServerOptions()) with { Hostname = "127.0.0.1", Port = 0, NumThreads = 1 };
+        var app = InkwellServer.Build(o, model);
+        await app.StartAsync();
+        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new TestServer(app, new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromSeconds(60) });
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        var model = State.Model;
+        Client.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        model.Dispose();
+    }
+}
+
+public sealed class SharedServer : IAsyncLifetime
+{
+    public TestServer Server { get; private set; } = null!;
+    public async Task InitializeAsync() => Server = await TestServer.StartAsync();
+    public async Task DisposeAsync() => await Server.DisposeAsync();
+}
