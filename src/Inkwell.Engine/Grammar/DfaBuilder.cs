@@ -5,21 +5,17 @@ namespace Inkwell.Engine.Grammar;
 /// <summary>NFA to DFA: subset construction over byte classes, then dead-state pruning and Moore minimization.</summary>
 internal static class DfaBuilder
 {
-    public static ByteDfa Build(ByteNfa nfa, GrammarLimits limits, CancellationToken ct, Action<string>? log = null)
+    public static ByteDfa Build(ByteNfa nfa, GrammarLimits limits, CancellationToken ct)
     {
-        var sw = System.Diagnostics.Stopwatch.StartNew();
-        var (classOf, classCount, classLo) = ByteClasses(nfa);
-        var (table, accepting) = Determinize(nfa, classOf, classCount, classLo, limits, ct);
-        log?.Invoke($"determinize: {accepting.Length} states in {sw.ElapsedMilliseconds} ms (nfa {nfa.StateCount})");
+        var (classOf, classCount) = ByteClasses(nfa);
+        var (table, accepting) = Determinize(nfa, classOf, classCount, limits, ct);
         (table, accepting) = PruneDead(table, accepting, classCount);
-        log?.Invoke($"prune: {accepting.Length} states at {sw.ElapsedMilliseconds} ms");
         (table, accepting) = Minimize(table, accepting, classCount, ct);
-        log?.Invoke($"minimize: {accepting.Length} states at {sw.ElapsedMilliseconds} ms");
         return new ByteDfa(classOf, classCount, table, accepting);
     }
 
     /// <summary>Bytes fall in the same class when no NFA edge boundary separates them.</summary>
-    private static (byte[] ClassOf, int Count, byte[] ClassLo) ByteClasses(ByteNfa nfa)
+    private static (byte[] ClassOf, int Count) ByteClasses(ByteNfa nfa)
     {
         var boundary = new bool[257];
         foreach (var edges in nfa.Edges)
@@ -32,18 +28,17 @@ internal static class DfaBuilder
             }
         }
         var classOf = new byte[256];
-        var classLo = new List<byte> { 0 };
         int cls = 0;
         for (int b = 0; b < 256; b++)
         {
-            if (b > 0 && boundary[b]) { cls++; classLo.Add((byte)b); }
+            if (b > 0 && boundary[b]) cls++;
             classOf[b] = (byte)cls;
         }
-        return (classOf, cls + 1, [.. classLo]);
+        return (classOf, cls + 1);
     }
 
     private static (int[] Table, bool[] Accepting) Determinize(
-        ByteNfa nfa, byte[] classOf, int classCount, byte[] classLo, GrammarLimits limits, CancellationToken ct)
+        ByteNfa nfa, byte[] classOf, int classCount, GrammarLimits limits, CancellationToken ct)
     {
         int n = nfa.StateCount;
         var stamp = new int[n];
@@ -119,7 +114,6 @@ internal static class DfaBuilder
 
         var accepting = new bool[sets.Count];
         for (int d = 0; d < sets.Count; d++) accepting[d] = Array.BinarySearch(sets[d], nfa.Accept) >= 0;
-        _ = classLo;
         return ([.. table], accepting);
     }
 
@@ -141,7 +135,7 @@ internal static class DfaBuilder
         if (!live[0]) throw GrammarException.Invalid("it matches no string at all");
         for (int i = 0; i < table.Length; i++)
             if (table[i] >= 0 && !live[table[i]]) table[i] = -1;
-        return Renumber(table, accepting, classCount, Enumerable.Range(0, n).ToArray());
+        return Renumber(table, accepting, classCount);
     }
 
     /// <summary>Moore refinement: split blocks by (block, successor blocks) until nothing splits.</summary>
@@ -173,13 +167,12 @@ internal static class DfaBuilder
         for (int s = 0; s < n; s++) if (rep[block[s]] < 0) rep[block[s]] = s;
         var collapsed = new int[table.Length];
         for (int i = 0; i < table.Length; i++) collapsed[i] = table[i] < 0 ? -1 : rep[block[table[i]]];
-        return Renumber(collapsed, accepting, classCount, rep);
+        return Renumber(collapsed, accepting, classCount);
     }
 
-    /// <summary>Keeps only states reachable from 0, numbered in BFS order. roots are candidate ids (unused but for sizing).</summary>
-    private static (int[] Table, bool[] Accepting) Renumber(int[] table, bool[] accepting, int classCount, int[] roots)
+    /// <summary>Keeps only states reachable from 0, numbered in BFS order (so the start stays 0).</summary>
+    private static (int[] Table, bool[] Accepting) Renumber(int[] table, bool[] accepting, int classCount)
     {
-        _ = roots;
         int n = accepting.Length;
         var newId = new int[n];
         Array.Fill(newId, -1);

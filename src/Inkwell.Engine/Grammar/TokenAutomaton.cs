@@ -35,6 +35,9 @@ public sealed class TokenAutomaton
 
     public int VocabularySize => _vocab.Count;
 
+    /// <summary>How many distinct masks the precompute step kept (states share equal masks).</summary>
+    public int DistinctMasks { get; private set; }
+
     /// <summary>How many states have their mask built (the rest are built on first use).</summary>
     public int PrecomputedStates => _masks.Count(m => m is not null);
 
@@ -94,16 +97,18 @@ public sealed class TokenAutomaton
 
     /// <summary>
     /// Builds masks breadth-first from the initial state until all reachable states are done or precomputeBudget
-    /// (default 2 s) runs out; the rest are built lazily. Throws if no token can even start the grammar.
+    /// (default 1 s) runs out; the rest are built lazily. Throws if no token can even start the grammar.
     /// </summary>
     public static TokenAutomaton Build(ByteDfa dfa, TokenVocabulary vocab, CancellationToken ct = default, TimeSpan? precomputeBudget = null)
     {
         var automaton = new TokenAutomaton(dfa, vocab);
-        var budget = precomputeBudget ?? TimeSpan.FromSeconds(2);
+        var budget = precomputeBudget ?? TimeSpan.FromSeconds(1);
         var clock = Stopwatch.StartNew();
         var seen = new bool[dfa.StateCount];
         var successors = new List<int>();
         var queue = new Queue<int>();
+        // States often share a mask (e.g. the positions inside a length-limited string): keep one copy.
+        var distinct = new Dictionary<ulong[], ulong[]>(MaskComparer.Instance);
         queue.Enqueue(dfa.Start);
         seen[dfa.Start] = true;
         while (queue.Count > 0 && clock.Elapsed < budget)
@@ -111,10 +116,13 @@ public sealed class TokenAutomaton
             ct.ThrowIfCancellationRequested();
             int s = queue.Dequeue();
             successors.Clear();
-            automaton.BuildMask(s, successors);
+            var mask = automaton.BuildMask(s, successors);
+            if (distinct.TryGetValue(mask, out var shared)) automaton._masks[s] = shared;
+            else distinct.Add(mask, mask);
             foreach (int t in successors)
                 if (!seen[t]) { seen[t] = true; queue.Enqueue(t); }
         }
+        automaton.DistinctMasks = distinct.Count;
         if (automaton.IsDeadEnd(dfa.Start))
             throw GrammarException.Invalid("no token of this vocabulary can start a match");
         return automaton;
@@ -178,6 +186,20 @@ public sealed class TokenAutomaton
                 if (!stamp[next]) { stamp[next] = true; successors.Add(next); }
             }
             if (v.ChildStart[child] != v.ChildStart[child + 1]) WalkCollecting(child, next, mask, successors, stamp);
+        }
+    }
+
+    private sealed class MaskComparer : IEqualityComparer<ulong[]>
+    {
+        public static readonly MaskComparer Instance = new();
+
+        public bool Equals(ulong[]? x, ulong[]? y) => x.AsSpan().SequenceEqual(y);
+
+        public int GetHashCode(ulong[] mask)
+        {
+            var h = new HashCode();
+            h.AddBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(mask.AsSpan()));
+            return h.ToHashCode();
         }
     }
 }
