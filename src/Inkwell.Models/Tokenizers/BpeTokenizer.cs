@@ -31,6 +31,16 @@ internal sealed record BpeOptions
     public bool ByteFallback { get; init; }
     /// <summary>A whole pre-tokenized word that is itself a token is emitted without merging (Llama 3).</summary>
     public bool IgnoreMerges { get; init; }
+
+    /// <summary>SentencePiece BPE as llama.cpp runs it: scores, '▁' for spaces, byte fallback, dummy prefix on every text fragment.</summary>
+    public static BpeOptions SentencePiece(bool addSpacePrefix) => new()
+    {
+        UseScores = true,
+        SpaceReplacement = TokenBytesTable.SpaceMarker,
+        Prefix = addSpacePrefix ? TokenBytesTable.SpaceMarker : null,
+        PrefixRule = addSpacePrefix ? PrefixRule.EveryFragment : PrefixRule.Never,
+        ByteFallback = true,
+    };
 }
 
 /// <summary>SentencePiece-BPE (scores, byte fallback) and byte-level BPE (merge ranks, pre-tokenizer regexes) in one engine.</summary>

@@ -3,22 +3,6 @@ using System.Text;
 
 namespace Inkwell.Models.Tokenizers;
 
-/// <summary>Ids, flags and special-token rules a tokenizer needs besides its vocabulary.</summary>
-internal sealed record TokenizerSettings
-{
-    public int BosId { get; init; } = -1;
-    public int EosId { get; init; } = -1;
-    public int? UnkId { get; init; }
-    public int? PadId { get; init; }
-    public bool AddBos { get; init; }
-    public bool AddEos { get; init; }
-    /// <summary>SentencePiece's dummy prefix: a space is added before text, and removed again when decoding.</summary>
-    public bool AddSpacePrefix { get; init; }
-    public IReadOnlySet<int> EndOfGenerationIds { get; init; } = new HashSet<int>();
-    public IReadOnlySet<int> LStripIds { get; init; } = new HashSet<int>();
-    public IReadOnlySet<int> RStripIds { get; init; } = new HashSet<int>();
-}
-
 /// <summary>
 /// Text to token ids and back, for one model's vocabulary. Immutable and thread-safe once built.
 /// Build one with <see cref="FromGguf"/>, <see cref="FromLlama2cFile"/> or <see cref="FromHuggingFaceJson"/>.
@@ -187,18 +171,5 @@ public abstract partial class Tokenizer
     private void CheckId(int id)
     {
         if (!Vocabulary.IsValidId(id)) throw new ArgumentOutOfRangeException(nameof(id), id, $"token id {id} is outside the vocabulary (0..{VocabSize - 1})");
-    }
-}
-
-/// <summary>Collects encoded ids and, when asked, their character ranges.</summary>
-internal sealed class EncodeSink(bool withOffsets)
-{
-    public List<int> Ids { get; } = [];
-    public List<EncodedToken>? Tokens { get; } = withOffsets ? [] : null;
-
-    public void Add(int id, int start, int end)
-    {
-        Ids.Add(id);
-        Tokens?.Add(new EncodedToken(id, start, end));
     }
 }

@@ -139,6 +139,27 @@ public sealed class HuggingFaceJsonTests : IDisposable
     }
 
     [Fact]
+    public void Sequence_without_members_and_a_metaspace_pre_tokenizer_load()
+    {
+        // Mistral-style: no normalizer work, Metaspace puts ▁ first only at the start and splits words before each ▁.
+        string path = Write("tokenizer.json", """
+            {"normalizer": {"type": "Sequence"}, "post_processor": {"type": "Sequence"},
+             "pre_tokenizer": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": true},
+             "model": {"type": "BPE", "byte_fallback": false, "unk_token": "<unk>",
+                       "vocab": {"<unk>": 0, "▁": 1, "a": 2, "b": 3, "▁a": 4, "ab": 5, "▁ab": 6},
+                       "merges": ["▁ a", "a b", "▁a b"]}}
+            """);
+        var tokenizer = Tokenizer.FromHuggingFaceJson(path);
+        Assert.False(tokenizer.AddBos);
+        // "▁ab▁ab" splits into "▁ab" and "▁ab" (each merged by "▁ a" then "▁a b"); "c" is unknown.
+        Assert.Equal([6, 6], tokenizer.EncodeToIds("ab ab"));
+        Assert.Equal([6, 0], tokenizer.EncodeToIds("abc"));
+        // An input already starting with a space gets no second ▁.
+        Assert.Equal([6], tokenizer.EncodeToIds(" ab"));
+        Assert.Equal("ab ab", tokenizer.Decode([6, 6]));
+    }
+
+    [Fact]
     public void Unsupported_model_type_is_an_invalid_data_error_naming_it()
     {
         string path = Write("tokenizer.json", """{"model": {"type": "WordPiece", "vocab": {"a": 0}}}""");
