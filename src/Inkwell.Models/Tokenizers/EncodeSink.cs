@@ -12,3 +12,9 @@ internal sealed class EncodeSink(bool withOffsets)
         Tokens?.Add(new EncodedToken(id, start, end));
     }
 }
+
+/// <summary>Encodes text[start..end), which holds no special tokens. One per encode call: not thread-safe.</summary>
+internal interface ITextEncoder
+{
+    void Encode(string text, int start, int end, EncodeSink sink);
+}

@@ -88,20 +88,17 @@ public abstract partial class Tokenizer
         if (addSpecialTokens && AddBos) sink.Add(BosId, 0, 0);
         var fragments = new List<SpecialTokenMatcher.Fragment>();
         _specialTokens.Split(text, parseSpecialTokens, fragments);
-        var session = CreateSession();
+        var encoder = CreateTextEncoder();
         foreach (var fragment in fragments)
         {
             if (fragment.IsToken) sink.Add(fragment.Id, fragment.Start, fragment.End);
-            else EncodeText(text, fragment.Start, fragment.End, session, sink);
+            else encoder.Encode(text, fragment.Start, fragment.End, sink);
         }
         if (addSpecialTokens && AddEos) sink.Add(EosId, text.Length, text.Length);
     }
 
-    /// <summary>Per-call scratch state, reused across the fragments of one encode.</summary>
-    private protected abstract object CreateSession();
-
-    /// <summary>Encodes text[start..end), which contains no special tokens.</summary>
-    private protected abstract void EncodeText(string text, int start, int end, object session, EncodeSink sink);
+    /// <summary>An encoder for the text between special tokens, with scratch buffers for one encode call.</summary>
+    private protected abstract ITextEncoder CreateTextEncoder();
 
     /// <summary>
     /// Decodes ids to text. Bytes that are not valid UTF-8 become U+FFFD. With <see cref="AddSpacePrefix"/>, the leading space
