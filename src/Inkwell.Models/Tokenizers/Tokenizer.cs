@@ -101,8 +101,9 @@ public abstract partial class Tokenizer
     private protected abstract ITextEncoder CreateTextEncoder();
 
     /// <summary>
-    /// Decodes ids to text. Bytes that are not valid UTF-8 become U+FFFD. With <see cref="AddSpacePrefix"/>, the leading space
-    /// of the first piece (or of a piece right after BOS) is dropped, as SentencePiece and llama.cpp do.
+    /// Decodes ids to text. Bytes that are not valid UTF-8 become U+FFFD. With <see cref="AddSpacePrefix"/>, the dummy-prefix space
+    /// is dropped from the first piece when nothing precedes it but (a skipped) BOS: "▁Hello" and [BOS, "▁Hello"] with skipped
+    /// special tokens decode to "Hello", [BOS, "▁Hello"] otherwise to "&lt;s&gt; Hello", as SentencePiece and Hugging Face do.
     /// </summary>
     public string Decode(ReadOnlySpan<int> ids, bool skipSpecialTokens = false)
     {
@@ -110,7 +111,8 @@ public abstract partial class Tokenizer
         int previous = -1;
         for (int i = 0; i < ids.Length; i++)
         {
-            bytes.AddRange(PieceForDecode(ids[i], skipSpecialTokens, atStart: i == 0, previous));
+            bool mayDropSpace = bytes.Count == 0 && (i == 0 || previous == BosId);
+            bytes.AddRange(PieceForDecode(ids[i], skipSpecialTokens, mayDropSpace));
             previous = ids[i];
         }
         return Encoding.UTF8.GetString(CollectionsMarshal.AsSpan(bytes));
@@ -119,23 +121,23 @@ public abstract partial class Tokenizer
     public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false) =>
         Decode(ids as int[] ?? ids.ToArray(), skipSpecialTokens);
 
-    /// <summary>Streams ids to text without splitting characters. <paramref name="previousId"/> is the token before the first one
-    /// fed (e.g. the prompt's last token); leave it null when the decoder starts the sequence.</summary>
+    /// <summary>
+    /// Streams ids to text without splitting characters. <paramref name="previousId"/> is the token before the first one fed
+    /// (e.g. the prompt's last token): after BOS, or with null (the decoder starts the sequence), the first piece loses its
+    /// dummy-prefix space like <see cref="Decode(ReadOnlySpan{int}, bool)"/>; after any other token it keeps it.
+    /// </summary>
     public IncrementalDecoder CreateIncrementalDecoder(bool skipSpecialTokens = false, int? previousId = null)
     {
         if (previousId is int p) CheckId(p);
         return new IncrementalDecoder(this, skipSpecialTokens, previousId);
     }
 
-    internal ReadOnlySpan<byte> PieceForDecode(int id, bool skipSpecialTokens, bool atStart, int previousId)
+    internal ReadOnlySpan<byte> PieceForDecode(int id, bool skipSpecialTokens, bool mayDropSpace)
     {
         CheckId(id);
         if (skipSpecialTokens && IsSpecial(id)) return [];
         var piece = _tokenBytes[id];
-        if (AddSpacePrefix && (atStart || (previousId == BosId && BosId >= 0)) && piece.Length > 0 && piece[0] == (byte)' ')
-        {
-            piece = piece[1..];
-        }
+        if (mayDropSpace && AddSpacePrefix && piece.Length > 0 && piece[0] == (byte)' ') piece = piece[1..];
         return piece;
     }
 
