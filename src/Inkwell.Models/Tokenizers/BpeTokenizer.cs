@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 
 namespace Inkwell.Models.Tokenizers;
@@ -31,6 +32,16 @@ internal sealed record BpeOptions
     public bool ByteFallback { get; init; }
     /// <summary>A whole pre-tokenized word that is itself a token is emitted without merging (Llama 3).</summary>
     public bool IgnoreMerges { get; init; }
+
+    /// <summary>SentencePiece BPE as llama.cpp runs it: scores, '▁' for spaces, byte fallback, dummy prefix on every text fragment.</summary>
+    public static BpeOptions SentencePiece(bool addSpacePrefix) => new()
+    {
+        UseScores = true,
+        SpaceReplacement = TokenBytesTable.SpaceMarker,
+        Prefix = addSpacePrefix ? TokenBytesTable.SpaceMarker : null,
+        PrefixRule = addSpacePrefix ? PrefixRule.EveryFragment : PrefixRule.Never,
+        ByteFallback = true,
+    };
 }
 
 /// <summary>SentencePiece-BPE (scores, byte fallback) and byte-level BPE (merge ranks, pre-tokenizer regexes) in one engine.</summary>
@@ -46,21 +57,23 @@ internal sealed class BpeTokenizer : Tokenizer
         _options = options;
     }
 
-    private sealed class Session(BpeWordMerger merger)
+    private protected override ITextEncoder CreateTextEncoder() => new Session(this);
+
+    /// <summary>Scratch buffers for one encode call, reused across its fragments and words.</summary>
+    private sealed class Session(BpeTokenizer owner) : ITextEncoder
     {
-        public readonly BpeWordMerger Merger = merger;
+        public readonly BpeWordMerger Merger = new(owner.Vocabulary, owner._options.Merges);
         public readonly List<(int Start, int End)> Words = [];
         public char[] Working = new char[256];
         public char[] Encoded = new char[256];
         public int[] ByteCharStart = new int[256];
         public int[] ByteCharEnd = new int[256];
+
+        public void Encode(string text, int start, int end, EncodeSink sink) => owner.EncodeText(text, start, end, this, sink);
     }
 
-    private protected override object CreateSession() => new Session(new BpeWordMerger(Vocabulary, _options.Merges));
-
-    private protected override void EncodeText(string text, int start, int end, object state, EncodeSink sink)
+    private void EncodeText(string text, int start, int end, Session session, EncodeSink sink)
     {
-        var session = (Session)state;
         ReadOnlySpan<char> fragment = text.AsSpan(start, end - start);
 
         bool prefix = _options.Prefix is not null && (_options.PrefixRule == PrefixRule.EveryFragment
@@ -147,8 +160,8 @@ internal sealed class BpeTokenizer : Tokenizer
         int byteCount = 0;
         for (int i = 0; i < word.Length;)
         {
-            System.Buffers.OperationStatus status = Rune.DecodeFromUtf16(word[i..], out Rune rune, out int used);
-            if (status != System.Buffers.OperationStatus.Done) rune = Rune.ReplacementChar;
+            OperationStatus status = Rune.DecodeFromUtf16(word[i..], out Rune rune, out int used);
+            if (status != OperationStatus.Done) rune = Rune.ReplacementChar;
             int n = rune.EncodeToUtf8(utf8);
             for (int k = 0; k < n; k++)
             {

@@ -10,7 +10,7 @@ internal sealed class BpeWordMerger(Vocabulary vocab, BpeMergeTable? merges)
 {
     private readonly record struct Candidate(int Left, int Right, int Length, int MergedId);
 
-    private readonly PriorityQueue<Candidate, (float Cost, int Left)> _queue = new();
+    private readonly PriorityQueue<Candidate, long> _queue = new();
     private int[] _start = new int[64];
     private int[] _length = new int[64];
     private int[] _prev = new int[64];
@@ -77,13 +77,24 @@ internal sealed class BpeWordMerger(Vocabulary vocab, BpeMergeTable? merges)
         {
             if (vocab.TryGetId(word.Slice(_start[left], length), out int id))
             {
-                _queue.Enqueue(new Candidate(left, right, length, id), (-vocab.Scores[id], left));
+                _queue.Enqueue(new Candidate(left, right, length, id), Priority(SortableBits(-vocab.Scores[id]), left));
             }
         }
         else if (_id[left] >= 0 && _id[right] >= 0 && merges!.TryGet(_id[left], _id[right], out int rank, out int mergedId))
         {
-            _queue.Enqueue(new Candidate(left, right, length, mergedId), (rank, left));
+            _queue.Enqueue(new Candidate(left, right, length, mergedId), Priority(rank, left));
         }
+    }
+
+    /// <summary>Cost first, then position: the smallest value is the best pair, ties going to the leftmost.</summary>
+    private static long Priority(int cost, int left) => ((long)cost << 32) | (uint)left;
+
+    /// <summary>Maps a float to an int with the same order (negative floats have their magnitude bits reversed).</summary>
+    private static int SortableBits(float value)
+    {
+        if (value == 0) value = 0; // -0 and +0 are equal scores: let position break the tie
+        int bits = BitConverter.SingleToInt32Bits(value);
+        return bits >= 0 ? bits : bits ^ int.MaxValue;
     }
 
     private void EnsureCapacity(int n)

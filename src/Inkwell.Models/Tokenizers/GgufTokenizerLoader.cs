@@ -1,4 +1,5 @@
 using Inkwell.Models.Gguf;
+using static Inkwell.Models.Gguf.GgufFile; // Bad(path, problem): the project's "file: problem" error
 
 namespace Inkwell.Models.Tokenizers;
 
@@ -61,15 +62,7 @@ internal static class GgufTokenizerLoader
             EndOfGenerationIds = endOfGeneration,
             RStripIds = Phi3RStripIds(gguf, pieces, kinds),
         };
-        var options = new BpeOptions
-        {
-            UseScores = true,
-            SpaceReplacement = TokenBytesTable.SpaceMarker,
-            Prefix = settings.AddSpacePrefix ? TokenBytesTable.SpaceMarker : null,
-            PrefixRule = settings.AddSpacePrefix ? PrefixRule.EveryFragment : PrefixRule.Never,
-            ByteFallback = true,
-        };
-        return new BpeTokenizer(new Vocabulary(pieces, kinds, scores), settings, options);
+        return new BpeTokenizer(new Vocabulary(pieces, kinds, scores), settings, BpeOptions.SentencePiece(settings.AddSpacePrefix));
     }
 
     private static Tokenizer LoadByteLevel(GgufFile gguf, string[] pieces, TokenKind[] kinds)
@@ -163,6 +156,4 @@ internal static class GgufTokenizerLoader
         }
         return ids;
     }
-
-    private static InvalidDataException Bad(string path, string problem) => new($"{path}: {problem}");
 }

@@ -1,5 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Inkwell.Models.Gguf;
+using static Inkwell.Models.Gguf.GgufFile; // Bad(path, problem): the project's "file: problem" error
 
 namespace Inkwell.Models.Tokenizers;
 
@@ -158,7 +160,7 @@ internal static class HuggingFaceTokenizerLoader
         switch (String(n, "type"))
         {
             case "Sequence":
-                foreach (var inner in Member(n, "normalizers")?.EnumerateArray() ?? default) ReadNormalizer(path, inner, rules);
+                foreach (var inner in Items(path, n, "normalizers")) ReadNormalizer(path, inner, rules);
                 break;
             case "Prepend":
                 rules.Prefix = SingleChar(path, String(n, "prepend"), "Prepend normalizer's prepend");
@@ -184,7 +186,7 @@ internal static class HuggingFaceTokenizerLoader
         switch (String(p, "type"))
         {
             case "Sequence":
-                foreach (var inner in Member(p, "pretokenizers")?.EnumerateArray() ?? default) ReadPreTokenizer(path, inner, rules);
+                foreach (var inner in Items(path, p, "pretokenizers")) ReadPreTokenizer(path, inner, rules);
                 break;
             case "ByteLevel":
                 rules.ByteLevel = true;
@@ -274,7 +276,7 @@ internal static class HuggingFaceTokenizerLoader
         if (String(p, "type") == "Sequence")
         {
             string? before = null, after = null;
-            foreach (var inner in Member(p, "processors")?.EnumerateArray() ?? default)
+            foreach (var inner in Member(p, "processors") is { ValueKind: JsonValueKind.Array } list ? list.EnumerateArray().ToArray() : [])
             {
                 var (b, a) = TemplateSpecialTokens(inner);
                 before ??= b;
@@ -332,6 +334,13 @@ internal static class HuggingFaceTokenizerLoader
     private static JsonElement? Member(JsonElement element, string name) =>
         element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
 
+    private static IEnumerable<JsonElement> Items(string path, JsonElement element, string name) => Member(element, name) switch
+    {
+        { ValueKind: JsonValueKind.Array } array => array.EnumerateArray(),
+        null => [],
+        _ => throw Bad(path, $"'{name}' of a {String(element, "type")} is not an array"),
+    };
+
     private static string? String(JsonElement element, string name) =>
         Member(element, name) is { ValueKind: JsonValueKind.String } s ? s.GetString() : null;
 
@@ -344,6 +353,4 @@ internal static class HuggingFaceTokenizerLoader
 
     private static int? Int(JsonElement element, string name) =>
         Member(element, name) is { ValueKind: JsonValueKind.Number } n && n.TryGetInt32(out int v) ? v : null;
-
-    private static InvalidDataException Bad(string path, string problem) => new($"{path}: {problem}");
 }

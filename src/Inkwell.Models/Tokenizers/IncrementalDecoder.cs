@@ -16,6 +16,7 @@ public sealed class IncrementalDecoder
     private int _pendingCount;
     private int _previousId;
     private bool _atStart;
+    private bool _emittedAny;
 
     internal IncrementalDecoder(Tokenizer tokenizer, bool skipSpecialTokens, int? previousId)
     {
@@ -28,9 +29,11 @@ public sealed class IncrementalDecoder
     /// <summary>Feeds one token; returns the text that became complete (often empty, never a partial character).</summary>
     public string Append(int id)
     {
-        var piece = _tokenizer.PieceForDecode(id, _skipSpecialTokens, _atStart, _previousId);
+        bool mayDropSpace = !_emittedAny && (_atStart || (_previousId == _tokenizer.BosId && _previousId >= 0));
+        var piece = _tokenizer.PieceForDecode(id, _skipSpecialTokens, mayDropSpace);
         _atStart = false;
         _previousId = id;
+        _emittedAny |= !piece.IsEmpty;
         if (piece.IsEmpty && _pendingCount == 0) return string.Empty;
 
         if (_pendingCount + piece.Length > _pending.Length) Array.Resize(ref _pending, Math.Max(_pending.Length * 2, _pendingCount + piece.Length));

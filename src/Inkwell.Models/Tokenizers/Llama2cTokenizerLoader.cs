@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
+using Inkwell.Models.Gguf;
+using static Inkwell.Models.Gguf.GgufFile; // Bad(path, problem): the project's "file: problem" error
 
 namespace Inkwell.Models.Tokenizers;
 
@@ -74,18 +76,7 @@ internal static class Llama2cTokenizerLoader
             UnkId = 0,
             AddBos = true,
             AddSpacePrefix = true,
-            EndOfGenerationIds = new HashSet<int> { 2 },
         };
-        var options = new BpeOptions
-        {
-            UseScores = true,
-            SpaceReplacement = TokenBytesTable.SpaceMarker,
-            Prefix = TokenBytesTable.SpaceMarker,
-            PrefixRule = PrefixRule.EveryFragment,
-            ByteFallback = true,
-        };
-        return new BpeTokenizer(new Vocabulary(pieces, kinds, scores), settings, options);
+        return new BpeTokenizer(new Vocabulary(pieces, kinds, scores), settings, BpeOptions.SentencePiece(addSpacePrefix: true));
     }
-
-    private static InvalidDataException Bad(string path, string problem) => new($"{path}: {problem}");
 }

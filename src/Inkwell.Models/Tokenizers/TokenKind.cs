@@ -14,6 +14,3 @@ public enum TokenKind : byte
     /// <summary>Byte-fallback tokens &lt;0xAB&gt; standing for one raw byte.</summary>
     Byte = 6,
 }
-
-/// <summary>One token of an encoding with the character range [Start, End) of the input it came from.</summary>
-public readonly record struct EncodedToken(int Id, int Start, int End);

@@ -3,22 +3,6 @@ using System.Text;
 
 namespace Inkwell.Models.Tokenizers;
 
-/// <summary>Ids, flags and special-token rules a tokenizer needs besides its vocabulary.</summary>
-internal sealed record TokenizerSettings
-{
-    public int BosId { get; init; } = -1;
-    public int EosId { get; init; } = -1;
-    public int? UnkId { get; init; }
-    public int? PadId { get; init; }
-    public bool AddBos { get; init; }
-    public bool AddEos { get; init; }
-    /// <summary>SentencePiece's dummy prefix: a space is added before text, and removed again when decoding.</summary>
-    public bool AddSpacePrefix { get; init; }
-    public IReadOnlySet<int> EndOfGenerationIds { get; init; } = new HashSet<int>();
-    public IReadOnlySet<int> LStripIds { get; init; } = new HashSet<int>();
-    public IReadOnlySet<int> RStripIds { get; init; } = new HashSet<int>();
-}
-
 /// <summary>
 /// Text to token ids and back, for one model's vocabulary. Immutable and thread-safe once built.
 /// Build one with <see cref="FromGguf"/>, <see cref="FromLlama2cFile"/> or <see cref="FromHuggingFaceJson"/>.
@@ -104,24 +88,22 @@ public abstract partial class Tokenizer
         if (addSpecialTokens && AddBos) sink.Add(BosId, 0, 0);
         var fragments = new List<SpecialTokenMatcher.Fragment>();
         _specialTokens.Split(text, parseSpecialTokens, fragments);
-        var session = CreateSession();
+        var encoder = CreateTextEncoder();
         foreach (var fragment in fragments)
         {
             if (fragment.IsToken) sink.Add(fragment.Id, fragment.Start, fragment.End);
-            else EncodeText(text, fragment.Start, fragment.End, session, sink);
+            else encoder.Encode(text, fragment.Start, fragment.End, sink);
         }
         if (addSpecialTokens && AddEos) sink.Add(EosId, text.Length, text.Length);
     }
 
-    /// <summary>Per-call scratch state, reused across the fragments of one encode.</summary>
-    private protected abstract object CreateSession();
-
-    /// <summary>Encodes text[start..end), which contains no special tokens.</summary>
-    private protected abstract void EncodeText(string text, int start, int end, object session, EncodeSink sink);
+    /// <summary>An encoder for the text between special tokens, with scratch buffers for one encode call.</summary>
+    private protected abstract ITextEncoder CreateTextEncoder();
 
     /// <summary>
-    /// Decodes ids to text. Bytes that are not valid UTF-8 become U+FFFD. With <see cref="AddSpacePrefix"/>, the leading space
-    /// of the first piece (or of a piece right after BOS) is dropped, as SentencePiece and llama.cpp do.
+    /// Decodes ids to text. Bytes that are not valid UTF-8 become U+FFFD. With <see cref="AddSpacePrefix"/>, the dummy-prefix space
+    /// is dropped from the first piece when nothing precedes it but (a skipped) BOS: "▁Hello" and [BOS, "▁Hello"] with skipped
+    /// special tokens decode to "Hello", [BOS, "▁Hello"] otherwise to "&lt;s&gt; Hello", as SentencePiece and Hugging Face do.
     /// </summary>
     public string Decode(ReadOnlySpan<int> ids, bool skipSpecialTokens = false)
     {
@@ -129,7 +111,8 @@ public abstract partial class Tokenizer
         int previous = -1;
         for (int i = 0; i < ids.Length; i++)
         {
-            bytes.AddRange(PieceForDecode(ids[i], skipSpecialTokens, atStart: i == 0, previous));
+            bool mayDropSpace = bytes.Count == 0 && (i == 0 || previous == BosId);
+            bytes.AddRange(PieceForDecode(ids[i], skipSpecialTokens, mayDropSpace));
             previous = ids[i];
         }
         return Encoding.UTF8.GetString(CollectionsMarshal.AsSpan(bytes));
@@ -138,23 +121,23 @@ public abstract partial class Tokenizer
     public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false) =>
         Decode(ids as int[] ?? ids.ToArray(), skipSpecialTokens);
 
-    /// <summary>Streams ids to text without splitting characters. <paramref name="previousId"/> is the token before the first one
-    /// fed (e.g. the prompt's last token); leave it null when the decoder starts the sequence.</summary>
+    /// <summary>
+    /// Streams ids to text without splitting characters. <paramref name="previousId"/> is the token before the first one fed
+    /// (e.g. the prompt's last token): after BOS, or with null (the decoder starts the sequence), the first piece loses its
+    /// dummy-prefix space like <see cref="Decode(ReadOnlySpan{int}, bool)"/>; after any other token it keeps it.
+    /// </summary>
     public IncrementalDecoder CreateIncrementalDecoder(bool skipSpecialTokens = false, int? previousId = null)
     {
         if (previousId is int p) CheckId(p);
         return new IncrementalDecoder(this, skipSpecialTokens, previousId);
     }
 
-    internal ReadOnlySpan<byte> PieceForDecode(int id, bool skipSpecialTokens, bool atStart, int previousId)
+    internal ReadOnlySpan<byte> PieceForDecode(int id, bool skipSpecialTokens, bool mayDropSpace)
     {
         CheckId(id);
         if (skipSpecialTokens && IsSpecial(id)) return [];
         var piece = _tokenBytes[id];
-        if (AddSpacePrefix && (atStart || (previousId == BosId && BosId >= 0)) && piece.Length > 0 && piece[0] == (byte)' ')
-        {
-            piece = piece[1..];
-        }
+        if (mayDropSpace && AddSpacePrefix && piece.Length > 0 && piece[0] == (byte)' ') piece = piece[1..];
         return piece;
     }
 
@@ -187,18 +170,5 @@ public abstract partial class Tokenizer
     private void CheckId(int id)
     {
         if (!Vocabulary.IsValidId(id)) throw new ArgumentOutOfRangeException(nameof(id), id, $"token id {id} is outside the vocabulary (0..{VocabSize - 1})");
-    }
-}
-
-/// <summary>Collects encoded ids and, when asked, their character ranges.</summary>
-internal sealed class EncodeSink(bool withOffsets)
-{
-    public List<int> Ids { get; } = [];
-    public List<EncodedToken>? Tokens { get; } = withOffsets ? [] : null;
-
-    public void Add(int id, int start, int end)
-    {
-        Ids.Add(id);
-        Tokens?.Add(new EncodedToken(id, start, end));
     }
 }

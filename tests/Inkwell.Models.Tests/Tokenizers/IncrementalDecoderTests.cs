@@ -29,6 +29,26 @@ public sealed class IncrementalDecoderTests
         Assert.Contains(string.Empty, chunks.SkipLast(1));
     }
 
+    [SharedTheory]
+    [InlineData(false, "<s> Hello world")]
+    [InlineData(true, "Hello world")]
+    public void Dummy_prefix_space_goes_only_when_nothing_is_rendered_before_it(bool skipSpecialTokens, string expected)
+    {
+        // Hugging Face's Llama tokenizer decodes [<s>, ▁Hello, ▁world] to "<s> Hello world", or "Hello world" skipping specials.
+        var tokenizer = VocabSuites.Tokenizer("llama-spm");
+        int[] ids = [1, 15043, 3186]; // 15043 "▁Hello", 3186 "▁world" (llama-spm.gguf.out, "Hello world")
+        Assert.Equal(expected, tokenizer.Decode(ids, skipSpecialTokens));
+
+        var decoder = tokenizer.CreateIncrementalDecoder(skipSpecialTokens);
+        Assert.Equal(expected, string.Concat(ids.Select(decoder.Append)) + decoder.Flush());
+
+        // Streaming a continuation: after BOS the space goes; after another token it stays.
+        var afterBos = tokenizer.CreateIncrementalDecoder(skipSpecialTokens, previousId: 1);
+        Assert.Equal("Hello", afterBos.Append(15043));
+        var afterWord = tokenizer.CreateIncrementalDecoder(skipSpecialTokens, previousId: 15043);
+        Assert.Equal(" world", afterWord.Append(3186));
+    }
+
     [SharedFact]
     public void Byte_tokens_of_one_emoji_are_held_until_the_last_byte()
     {

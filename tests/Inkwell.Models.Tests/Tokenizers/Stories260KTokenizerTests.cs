@@ -57,6 +57,17 @@ public sealed class Stories260KTokenizerTests
     }
 
     [Fact]
+    public void The_models_published_story_round_trips()
+    {
+        // greedy-256-from-bos.txt: the model author's decoded greedy output, so every piece of it is in this vocabulary.
+        string story = File.ReadAllText(Path.Combine(RepoPaths.EmbeddedModelDir, "greedy-256-from-bos.txt"));
+        var tokenizer = Tokenizer.FromLlama2cFile(Tok512Path, 512);
+        var ids = tokenizer.EncodeToIds(story);
+        Assert.DoesNotContain(0, ids); // no <unk>
+        Assert.Equal(story, tokenizer.Decode(ids, skipSpecialTokens: true));
+    }
+
+    [Fact]
     public void Truncated_tokenizer_bin_is_an_invalid_data_error_naming_the_file()
     {
         string path = Path.Combine(Path.GetTempPath(), $"inkwell-truncated-{Guid.NewGuid():N}.bin");
