@@ -297,7 +297,7 @@ public static unsafe class MatMul
                         else if (c == 4) DotQ8_0<N4>(w, nb, q, d, cols, nb, res);
                         else if (c == 3) DotQ8_0<N3>(w, nb, q, d, cols, nb, res);
                         else if (c == 2) DotQ8_0<N2>(w, nb, q, d, cols, nb, res);
-                        else DotQ8_0<N1>(w, nb, q, d, cols, nb, res);
+                        else res[0] = DotQ8_0x1(w, nb, q, d);
                         for (int k = 0; k < c; k++) Y[(long)(i + k) * Rows + r] = res[k];
                         i += c;
                     }
@@ -310,6 +310,16 @@ public static unsafe class MatMul
         private readonly void RunK<TK>(int start, int end) where TK : struct, Quant.IKBlock
         {
             int nsb = Groups, cols = Cols, bstride = cols / 16;
+            if (Simd && N == 1 && (typeof(TK) == typeof(Quant.Q4_K) || typeof(TK) == typeof(Quant.Q6_K)))
+            {
+                // Decode (n = 1): one pass over each weight row, decoding in registers; staging a decoded row in
+                // memory only pays off when several activation rows reuse it.
+                for (int r = start; r < end; r++)
+                    Y[r] = typeof(TK) == typeof(Quant.Q4_K)
+                        ? DotQ4_K(W + r * RowBytes, nsb, Q, D, (short*)S)
+                        : DotQ6_K(W + r * RowBytes, nsb, Q, D, (short*)S);
+                return;
+            }
             // One decoded weight row (≈ 2.1 bytes per weight) lives on this thread's stack while it is dotted
             // against the activation tile; rows longer than 32K columns take a heap buffer.
             nuint need = (nuint)nsb * (Quant.KUnpackedBytes + 8) + 32;
@@ -650,6 +660,110 @@ public static unsafe class MatMul
         if (n > 1) res[1] = Vector256.Sum(a1);
         if (n > 2) res[2] = Vector256.Sum(a2);
         if (n > 3) res[3] = Vector256.Sum(a3);
+    }
+
+    /// <summary>One Q8_0 row against one activation row, two blocks per step (two FMA chains).</summary>
+    private static float DotQ8_0x1(byte* w, int nb, sbyte* q, float* dx)
+    {
+        var a0 = Vector256<float>.Zero; var a1 = a0;
+        int b = 0;
+        for (; b + 2 <= nb; b += 2, w += 68, q += 64)
+        {
+            var w0 = Vector256.Load((sbyte*)(w + 2));
+            var w1 = Vector256.Load((sbyte*)(w + 36));
+            var p0 = DotU8I8(Avx2.Abs(w0), Avx2.Sign(Vector256.Load(q), w0));
+            var p1 = DotU8I8(Avx2.Abs(w1), Avx2.Sign(Vector256.Load(q + 32), w1));
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p0), Vector256.Create(Quant.F16(w) * dx[b]), a0);
+            a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p1), Vector256.Create(Quant.F16(w + 34) * dx[b + 1]), a1);
+        }
+        if (b < nb)
+        {
+            var w0 = Vector256.Load((sbyte*)(w + 2));
+            var p0 = DotU8I8(Avx2.Abs(w0), Avx2.Sign(Vector256.Load(q), w0));
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p0), Vector256.Create(Quant.F16(w) * dx[b]), a0);
+        }
+        return Vector256.Sum(a0 + a1);
+    }
+
+    /// <summary>
+    /// Q4_K row · one Q8_K activation row, decoded in registers (as ggml_vec_dot_q4_K_q8_K): per 32-group,
+    /// maddubs of the nibbles with the activations, madd with the group's 6-bit scale; mins against the
+    /// activation's 16-sums once per super-block.
+    /// </summary>
+    private static float DotQ4_K(byte* w, int nsb, sbyte* q, float* dx, short* bsums)
+    {
+        var acc = Vector256<float>.Zero;
+        float macc = 0;
+        var m15 = Vector256.Create((byte)15);
+        for (int sb = 0; sb < nsb; sb++, w += 144, q += 256, bsums += 16)
+        {
+            float d = Quant.F16(w) * dx[sb], dmin = Quant.F16(w + 2) * dx[sb];
+            byte* s = w + 4;
+            byte* qs = w + 16;
+            var sumi = Vector256<int>.Zero;
+            int msum = 0;
+            for (int c = 0; c < 4; c++)
+            {
+                // get_scale_min_k4 for groups 2c and 2c+1
+                int j0 = 2 * c, j1 = 2 * c + 1;
+                int sc0 = j0 < 4 ? s[j0] & 63 : (s[j0 + 4] & 15) | ((s[j0 - 4] >> 6) << 4);
+                int mn0 = j0 < 4 ? s[j0 + 4] & 63 : (s[j0 + 4] >> 4) | ((s[j0] >> 6) << 4);
+                int sc1 = j1 < 4 ? s[j1] & 63 : (s[j1 + 4] & 15) | ((s[j1 - 4] >> 6) << 4);
+                int mn1 = j1 < 4 ? s[j1 + 4] & 63 : (s[j1 + 4] >> 4) | ((s[j1] >> 6) << 4);
+                msum += mn0 * (bsums[2 * j0] + bsums[2 * j0 + 1]) + mn1 * (bsums[2 * j1] + bsums[2 * j1 + 1]);
+                var v = Vector256.Load(qs + 32 * c);
+                var lo = v & m15;
+                var hi = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & m15;
+                var p0 = Avx2.MultiplyAddAdjacent(lo, Vector256.Load(q + 64 * c));
+                var p1 = Avx2.MultiplyAddAdjacent(hi, Vector256.Load(q + 64 * c + 32));
+                sumi += Avx2.MultiplyAddAdjacent(p0, Vector256.Create((short)sc0));
+                sumi += Avx2.MultiplyAddAdjacent(p1, Vector256.Create((short)sc1));
+            }
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(d), acc);
+            macc += dmin * msum;
+        }
+        return Vector256.Sum(acc) - macc;
+    }
+
+    /// <summary>
+    /// Q6_K row · one Q8_K activation row, decoded in registers (as ggml_vec_dot_q6_K_q8_K): codes are 0..63 with
+    /// value scale·(x − 32), so Σ scale·x·q is corrected by 32·Σ scale·(16-sum of q) once per super-block.
+    /// </summary>
+    private static float DotQ6_K(byte* w, int nsb, sbyte* q, float* dx, short* bsums)
+    {
+        var acc = Vector256<float>.Zero;
+        var m15 = Vector256.Create((byte)15);
+        var m30 = Vector256.Create((byte)0x30);
+        var pick = Vector256.Create((byte)0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1,
+                                    2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
+        for (int sb = 0; sb < nsb; sb++, w += 210, q += 256, bsums += 16)
+        {
+            var scales = Avx2.ConvertToVector256Int16(Vector128.Load((sbyte*)(w + 192)));
+            var sumi = -Vector256.ShiftLeft(Avx2.MultiplyAddAdjacent(scales, Vector256.Load(bsums)), 5);
+            var sc32 = scales.AsInt32();
+            for (int h = 0; h < 2; h++)
+            {
+                var a = Vector256.Load(w + 64 * h);
+                var c = Vector256.Load(w + 64 * h + 32);
+                var hb = Vector256.Load(w + 128 + 32 * h).AsUInt16();
+                var u0 = (a & m15) | (Vector256.ShiftLeft(hb, 4).AsByte() & m30);
+                var u1 = (c & m15) | (Vector256.ShiftLeft(hb, 2).AsByte() & m30);
+                var u2 = (Vector256.ShiftRightLogical(a.AsUInt16(), 4).AsByte() & m15) | (hb.AsByte() & m30);
+                var u3 = (Vector256.ShiftRightLogical(c.AsUInt16(), 4).AsByte() & m15) | (Vector256.ShiftRightLogical(hb, 2).AsByte() & m30);
+                sbyte* y = q + 128 * h;
+                int g = 4 * h;
+                sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u0, Vector256.Load(y)),
+                    Avx2.Shuffle(Avx2.PermuteVar8x32(sc32, Vector256.Create(g)).AsByte(), pick).AsInt16());
+                sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u1, Vector256.Load(y + 32)),
+                    Avx2.Shuffle(Avx2.PermuteVar8x32(sc32, Vector256.Create(g + 1)).AsByte(), pick).AsInt16());
+                sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u2, Vector256.Load(y + 64)),
+                    Avx2.Shuffle(Avx2.PermuteVar8x32(sc32, Vector256.Create(g + 2)).AsByte(), pick).AsInt16());
+                sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u3, Vector256.Load(y + 96)),
+                    Avx2.Shuffle(Avx2.PermuteVar8x32(sc32, Vector256.Create(g + 3)).AsByte(), pick).AsInt16());
+            }
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(Quant.F16(w + 208) * dx[sb]), acc);
+        }
+        return Vector256.Sum(acc);
     }
 
     private static float DotQ8_0Scalar(byte* w, int nb, sbyte* q, float* dx)
