@@ -693,36 +693,33 @@ public static unsafe class MatMul
     private static float DotQ4_K(byte* w, int nsb, sbyte* q, float* dx, short* bsums)
     {
         var acc = Vector256<float>.Zero;
-        float macc = 0;
+        var macc = Vector256<float>.Zero;
         var m15 = Vector256.Create((byte)15);
+        var dup = Vector128.Create((byte)0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
         for (int sb = 0; sb < nsb; sb++, w += 144, q += 256, bsums += 16)
         {
-            float d = Quant.F16(w) * dx[sb], dmin = Quant.F16(w + 2) * dx[sb];
-            byte* s = w + 4;
+            // The twelve packed bytes to eight 6-bit scales and eight mins with word-wide masks (ggml's utmp trick).
+            uint u0 = Unsafe.ReadUnaligned<uint>(w + 4), u1 = Unsafe.ReadUnaligned<uint>(w + 8), u2 = Unsafe.ReadUnaligned<uint>(w + 12);
+            ulong scales = (u0 & 0x3f3f3f3fu) | (ulong)((u2 & 0x0f0f0f0fu) | (((u0 >> 6) & 0x03030303u) << 4)) << 32;
+            ulong mins = (u1 & 0x3f3f3f3fu) | (ulong)(((u2 >> 4) & 0x0f0f0f0fu) | (((u1 >> 6) & 0x03030303u) << 4)) << 32;
+            var mins16 = Avx2.ConvertToVector256Int16(Ssse3.Shuffle(Vector128.CreateScalar(mins).AsByte(), dup));
+            var msum = Avx2.MultiplyAddAdjacent(mins16, Vector256.Load(bsums));
             byte* qs = w + 16;
             var sumi = Vector256<int>.Zero;
-            int msum = 0;
             for (int c = 0; c < 4; c++)
             {
-                // get_scale_min_k4 for groups 2c and 2c+1
-                int j0 = 2 * c, j1 = 2 * c + 1;
-                int sc0 = j0 < 4 ? s[j0] & 63 : (s[j0 + 4] & 15) | ((s[j0 - 4] >> 6) << 4);
-                int mn0 = j0 < 4 ? s[j0 + 4] & 63 : (s[j0 + 4] >> 4) | ((s[j0] >> 6) << 4);
-                int sc1 = j1 < 4 ? s[j1] & 63 : (s[j1 + 4] & 15) | ((s[j1 - 4] >> 6) << 4);
-                int mn1 = j1 < 4 ? s[j1 + 4] & 63 : (s[j1 + 4] >> 4) | ((s[j1] >> 6) << 4);
-                msum += mn0 * (bsums[2 * j0] + bsums[2 * j0 + 1]) + mn1 * (bsums[2 * j1] + bsums[2 * j1 + 1]);
                 var v = Vector256.Load(qs + 32 * c);
                 var lo = v & m15;
                 var hi = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & m15;
                 var p0 = Avx2.MultiplyAddAdjacent(lo, Vector256.Load(q + 64 * c));
                 var p1 = Avx2.MultiplyAddAdjacent(hi, Vector256.Load(q + 64 * c + 32));
-                sumi += Avx2.MultiplyAddAdjacent(p0, Vector256.Create((short)sc0));
-                sumi += Avx2.MultiplyAddAdjacent(p1, Vector256.Create((short)sc1));
+                sumi += Avx2.MultiplyAddAdjacent(p0, Vector256.Create((short)(byte)(scales >> (16 * c))));
+                sumi += Avx2.MultiplyAddAdjacent(p1, Vector256.Create((short)(byte)(scales >> (16 * c + 8))));
             }
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(d), acc);
-            macc += dmin * msum;
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(Quant.F16(w) * dx[sb]), acc);
+            macc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(msum), Vector256.Create(Quant.F16(w + 2) * dx[sb]), macc);
         }
-        return Vector256.Sum(acc) - macc;
+        return Vector256.Sum(acc - macc);
     }
 
     /// <summary>
