@@ -59,33 +59,66 @@ public static unsafe class MatMul
                 Type = w.Type, W = w.Data, RowBytes = w.RowBytes, Rows = w.Rows, Cols = cols, N = n,
                 X = px, Y = py, Simd = simd,
             };
+            if (pool.IsCurrentThreadInside)
+            {
+                // Called from inside a body of this pool (e.g. work split per head): run on this thread alone with
+                // its own scratch; the pool's lock is held by a thread that is waiting for us.
+                Prepare(ref body, ref t_scratch, ref t_scratchBytes);
+                if (body.Q != null) new QuantizeBody { Body = body, K = Quant.IsK(w.Type) }.Invoke(0, n);
+                body.Invoke(0, w.Rows);
+                return;
+            }
             lock (pool.ScratchLock)
             {
-                if (w.Type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16)
+                byte* scratch = pool.Scratch(ScratchBytes(w.Type, cols, n));
+                Prepare(ref body, ref scratch, ref Unsafe.NullRef<nuint>());
+                if (body.Q != null)
                 {
-                    pool.Run(w.Rows, ref body, 4);
-                    return;
+                    // Quantize the activations once for all weight rows.
+                    var qb = new QuantizeBody { Body = body, K = Quant.IsK(w.Type) };
+                    if (n >= 2 * pool.ThreadCount && pool.ThreadCount > 1) pool.Run(n, ref qb);
+                    else qb.Invoke(0, n);
                 }
-
-                // Quantize the activations once for all weight rows.
-                bool k = Quant.IsK(w.Type);
-                int groups = k ? cols / 256 : cols / 32;
-                nuint qBytes = Align64((nuint)n * (nuint)cols);
-                nuint dBytes = Align64((nuint)n * (nuint)groups * 4);
-                nuint sBytes = k ? Align64((nuint)n * (nuint)(cols / 16) * 2) : dBytes;
-                byte* s = pool.Scratch(qBytes + dBytes + sBytes);
-                body.Q = (sbyte*)s;
-                body.D = (float*)(s + qBytes);
-                body.S = s + qBytes + dBytes;
-                body.Groups = groups;
-
-                var qb = new QuantizeBody { Body = body, K = k };
-                if (n >= 2 * pool.ThreadCount && pool.ThreadCount > 1) pool.Run(n, ref qb);
-                else qb.Invoke(0, n);
-
                 pool.Run(w.Rows, ref body, 4);
             }
         }
+    }
+
+    [ThreadStatic] private static byte* t_scratch;
+    [ThreadStatic] private static nuint t_scratchBytes;
+
+    private static nuint ScratchBytes(GgmlType t, int cols, int n)
+    {
+        if (t is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16) return 0;
+        bool k = Quant.IsK(t);
+        int groups = k ? cols / 256 : cols / 32;
+        return Align64((nuint)n * (nuint)cols) + 2 * Align64((nuint)n * (nuint)groups * 4)
+            + (k ? Align64((nuint)n * (nuint)(cols / 16) * 2) : 0);
+    }
+
+    /// <summary>
+    /// Points the body at its activation buffers inside scratch. When <paramref name="capacity"/> is a real
+    /// reference the scratch is a grow-only per-thread buffer, grown here; otherwise it is already big enough.
+    /// </summary>
+    private static void Prepare(ref Body body, ref byte* scratch, ref nuint capacity)
+    {
+        if (body.Type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16) return;
+        int cols = body.Cols, n = body.N;
+        nuint need = ScratchBytes(body.Type, cols, n);
+        if (!Unsafe.IsNullRef(ref capacity) && need > capacity)
+        {
+            if (scratch != null) System.Runtime.InteropServices.NativeMemory.AlignedFree(scratch);
+            capacity = Math.Max(need, capacity * 2);
+            scratch = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(capacity, 64);
+        }
+        bool k = Quant.IsK(body.Type);
+        int groups = k ? cols / 256 : cols / 32;
+        nuint qBytes = Align64((nuint)n * (nuint)cols);
+        nuint dBytes = Align64((nuint)n * (nuint)groups * 4);
+        body.Q = (sbyte*)scratch;
+        body.D = (float*)(scratch + qBytes);
+        body.S = scratch + qBytes + dBytes;
+        body.Groups = groups;
     }
 
     /// <summary>Decodes one row of w into dst (length w.Cols), e.g. for an embedding lookup.</summary>
