@@ -92,7 +92,8 @@ public static unsafe class MatMul
         if (t is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16) return 0;
         bool k = Quant.IsK(t);
         int groups = k ? cols / 256 : cols / 32;
-        return Align64((nuint)n * (nuint)cols) + 2 * Align64((nuint)n * (nuint)groups * 4)
+        int n4 = (n + 3) & ~3;
+        return Align64((nuint)n * (nuint)cols) + 2 * Align64((nuint)n4 * (nuint)groups * 4)
             + (k ? Align64((nuint)n * (nuint)(cols / 16) * 2) : 0);
     }
 
@@ -114,7 +115,7 @@ public static unsafe class MatMul
         bool k = Quant.IsK(body.Type);
         int groups = k ? cols / 256 : cols / 32;
         nuint qBytes = Align64((nuint)n * (nuint)cols);
-        nuint dBytes = Align64((nuint)n * (nuint)groups * 4);
+        nuint dBytes = Align64((nuint)((n + 3) & ~3) * (nuint)groups * 4);
         body.Q = (sbyte*)scratch;
         body.D = (float*)(scratch + qBytes);
         body.S = scratch + qBytes + dBytes;
@@ -131,6 +132,12 @@ public static unsafe class MatMul
 
     private static nuint Align64(nuint v) => (v + 63) & ~(nuint)63;
 
+    /// <summary>
+    /// Where row i's first block scale lives for 32-element types: scales are interleaved by groups of four rows,
+    /// [i / 4][block][i % 4], so the 4-row kernel loads the four rows' scales of a block as one vector.
+    /// </summary>
+    private static long Inter(int i, int groups) => (long)(i >> 2) * groups * 4 + (i & 3);
+
     // ================================================================ activation quantization
 
     private struct QuantizeBody : IRangeBody
@@ -146,14 +153,15 @@ public static unsafe class MatMul
                 float* x = Body.X + (long)i * cols;
                 sbyte* q = Body.Q + (long)i * cols;
                 if (K) QuantizeQ8K(x, cols, q, Body.D + (long)i * g, (short*)Body.S + (long)i * (cols / 16), Body.Simd);
-                else QuantizeQ8(x, cols, q, Body.D + (long)i * g, (float*)Body.S + (long)i * g, Body.Simd);
+                else QuantizeQ8(x, cols, q, Body.D + Inter(i, g), (float*)Body.S + Inter(i, g), Body.Simd);
             }
         }
     }
 
     /// <summary>
     /// Blocks of 32: d = max|x| / 127, q = round(x / d); also s = d·Σq, the term an offset or min in the weight
-    /// block multiplies (ggml's Q8_1 carries the same sum). Scales stay f32 (ggml rounds them to f16).
+    /// block multiplies (ggml's Q8_1 carries the same sum). Scales stay f32 (ggml rounds them to f16); block b's
+    /// d and s are written at d[4b], s[4b] (see <see cref="Inter"/>).
     /// </summary>
     internal static void QuantizeQ8(float* x, int cols, sbyte* q, float* d, float* s, bool simd)
     {
@@ -172,8 +180,8 @@ public static unsafe class MatMul
                 var i2 = Avx.ConvertToVector256Int32(v2 * vid); var i3 = Avx.ConvertToVector256Int32(v3 * vid);
                 var sum = Vector256.Sum((i0 + i1) + (i2 + i3));
                 Vector256.Narrow(Vector256.Narrow(i0, i1), Vector256.Narrow(i2, i3)).Store(q);
-                d[b] = db;
-                s[b] = db * sum;
+                d[4 * b] = db;
+                s[4 * b] = db * sum;
             }
             else
             {
@@ -187,8 +195,8 @@ public static unsafe class MatMul
                     q[j] = (sbyte)v;
                     sum += v;
                 }
-                d[b] = db;
-                s[b] = db * sum;
+                d[4 * b] = db;
+                s[4 * b] = db * sum;
             }
         }
     }
@@ -297,12 +305,12 @@ public static unsafe class MatMul
                     for (int i = i0; i < i1;)
                     {
                         sbyte* q = Q + (long)i * cols;
-                        float* d = D + (long)i * nb, s = (float*)S + (long)i * nb;
+                        float* d = D + Inter(i, nb), s = (float*)S + Inter(i, nb);
                         int c = Math.Min(4, i1 - i);
                         if (!Simd) { c = 1; res[0] = Dot32Scalar(Type, w, nb, q, d, s); }
-                        else if (c == 4) Dot32<TW, N4>(w, nb, q, d, s, cols, nb, res);
-                        else if (c == 3) Dot32<TW, N3>(w, nb, q, d, s, cols, nb, res);
-                        else if (c == 2) Dot32<TW, N2>(w, nb, q, d, s, cols, nb, res);
+                        else if (c == 4) Dot32x4<TW>(w, nb, q, cols, d, s, res);
+                        else if (c == 3) Dot32<TW, N3>(w, nb, q, d, s, cols, res);
+                        else if (c == 2) Dot32<TW, N2>(w, nb, q, d, s, cols, res);
                         else res[0] = Dot32x1<TW>(w, nb, q, d, s);
                         for (int k = 0; k < c; k++) Y[(long)(i + k) * Rows + r] = res[k];
                         i += c;
@@ -324,12 +332,12 @@ public static unsafe class MatMul
                     for (int i = i0; i < i1;)
                     {
                         sbyte* q = Q + (long)i * cols;
-                        float* d = D + (long)i * nb;
+                        float* d = D + Inter(i, nb);
                         int c = Math.Min(4, i1 - i);
                         if (!Simd) { c = 1; res[0] = DotQ8_0Scalar(w, nb, q, d); }
-                        else if (c == 4) DotQ8_0<N4>(w, nb, q, d, cols, nb, res);
-                        else if (c == 3) DotQ8_0<N3>(w, nb, q, d, cols, nb, res);
-                        else if (c == 2) DotQ8_0<N2>(w, nb, q, d, cols, nb, res);
+                        else if (c == 4) DotQ8_0x4(w, nb, q, cols, d, res);
+                        else if (c == 3) DotQ8_0<N3>(w, nb, q, d, cols, res);
+                        else if (c == 2) DotQ8_0<N2>(w, nb, q, d, cols, res);
                         else res[0] = DotQ8_0x1(w, nb, q, d);
                         for (int k = 0; k < c; k++) Y[(long)(i + k) * Rows + r] = res[k];
                         i += c;
@@ -600,8 +608,7 @@ public static unsafe class MatMul
     /// One 32-block weight row against TN activation rows: Σ_blocks d_w·d_x·Σ(u·q) + m_w·(d_x·Σq).
     /// The code unpack and its scales are computed once per block for all rows.
     /// </summary>
-    private static void Dot32<TW, TN>(byte* w, int nb, sbyte* q, float* dx, float* sx, int qStride, int dStride,
-        float* res) where TW : struct, Quant.IBlock32 where TN : struct, ICount
+    private static void Dot32<TW, TN>(byte* w, int nb, sbyte* q, float* dx, float* sx, int qStride, float* res) where TW : struct, Quant.IBlock32 where TN : struct, ICount
     {
         var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
         float c0 = 0, c1 = 0, c2 = 0, c3 = 0;
@@ -609,22 +616,22 @@ public static unsafe class MatMul
         for (int b = 0; b < nb; b++, w += TW.Bytes, q += 32)
         {
             var u = TW.Unpack(w, out float d, out float m);
-            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u, Vector256.Load(q))), Vector256.Create(d * dx[b]), a0);
-            c0 += m * sx[b];
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u, Vector256.Load(q))), Vector256.Create(d * dx[4 * b]), a0);
+            c0 += m * sx[4 * b];
             if (n > 1)
             {
-                a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u, Vector256.Load(q + qStride))), Vector256.Create(d * dx[dStride + b]), a1);
-                c1 += m * sx[dStride + b];
+                a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u, Vector256.Load(q + qStride))), Vector256.Create(d * dx[4 * b + 1]), a1);
+                c1 += m * sx[4 * b + 1];
             }
             if (n > 2)
             {
-                a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u, Vector256.Load(q + 2 * qStride))), Vector256.Create(d * dx[2 * dStride + b]), a2);
-                c2 += m * sx[2 * dStride + b];
+                a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u, Vector256.Load(q + 2 * qStride))), Vector256.Create(d * dx[4 * b + 2]), a2);
+                c2 += m * sx[4 * b + 2];
             }
             if (n > 3)
             {
-                a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u, Vector256.Load(q + 3 * qStride))), Vector256.Create(d * dx[3 * dStride + b]), a3);
-                c3 += m * sx[3 * dStride + b];
+                a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u, Vector256.Load(q + 3 * qStride))), Vector256.Create(d * dx[4 * b + 3]), a3);
+                c3 += m * sx[4 * b + 3];
             }
         }
         res[0] = Vector256.Sum(a0) + c0;
@@ -644,18 +651,63 @@ public static unsafe class MatMul
         {
             var u0 = TW.Unpack(w, out float d0, out float m0);
             var u1 = TW.Unpack(w + TW.Bytes, out float d1, out float m1);
-            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u0, Vector256.Load(q))), Vector256.Create(d0 * dx[b]), a0);
-            a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u1, Vector256.Load(q + 32))), Vector256.Create(d1 * dx[b + 1]), a1);
-            c0 += m0 * sx[b];
-            c1 += m1 * sx[b + 1];
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u0, Vector256.Load(q))), Vector256.Create(d0 * dx[4 * b]), a0);
+            a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u1, Vector256.Load(q + 32))), Vector256.Create(d1 * dx[4 * b + 4]), a1);
+            c0 += m0 * sx[4 * b];
+            c1 += m1 * sx[4 * b + 4];
         }
         if (b < nb)
         {
             var u0 = TW.Unpack(w, out float d0, out float m0);
-            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u0, Vector256.Load(q))), Vector256.Create(d0 * dx[b]), a0);
-            c0 += m0 * sx[b];
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u0, Vector256.Load(q))), Vector256.Create(d0 * dx[4 * b]), a0);
+            c0 += m0 * sx[4 * b];
         }
         return Vector256.Sum(a0 + a1) + (c0 + c1);
+    }
+
+    /// <summary>
+    /// One 32-block weight row against four activation rows. The four int32×8 block dots are folded by a hadd
+    /// tree into one vector (lane k and k+4 hold row k's halves), so the f32 conversion, the scaling by
+    /// d_w·d_x (the four rows' d_x are adjacent, see <see cref="Inter"/>) and the offset term cost one
+    /// instruction each per block instead of one per block and row.
+    /// </summary>
+    private static void Dot32x4<TW>(byte* w, int nb, sbyte* q, int qStride, float* dx, float* sx, float* res)
+        where TW : struct, Quant.IBlock32
+    {
+        var acc = Vector256<float>.Zero;
+        var cacc = Vector128<float>.Zero;
+        sbyte* q1 = q + qStride, q2 = q + 2 * qStride, q3 = q + 3 * qStride;
+        for (int b = 0; b < nb; b++, w += TW.Bytes)
+        {
+            var u = TW.Unpack(w, out float d, out float m);
+            int o = 32 * b;
+            var h = Avx2.HorizontalAdd(
+                Avx2.HorizontalAdd(DotU8I8(u, Vector256.Load(q + o)), DotU8I8(u, Vector256.Load(q1 + o))),
+                Avx2.HorizontalAdd(DotU8I8(u, Vector256.Load(q2 + o)), DotU8I8(u, Vector256.Load(q3 + o))));
+            var sc = Vector128.Load(dx + 4 * b) * d;
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(h), Vector256.Create(sc, sc), acc);
+            cacc = Fma.MultiplyAdd(Vector128.Load(sx + 4 * b), Vector128.Create(m), cacc);
+        }
+        (acc.GetLower() + acc.GetUpper() + cacc).Store(res);
+    }
+
+    /// <summary>Q8_0 against four activation rows, folded as in <see cref="Dot32x4{TW}"/>.</summary>
+    private static void DotQ8_0x4(byte* w, int nb, sbyte* q, int qStride, float* dx, float* res)
+    {
+        var acc = Vector256<float>.Zero;
+        sbyte* q1 = q + qStride, q2 = q + 2 * qStride, q3 = q + 3 * qStride;
+        for (int b = 0; b < nb; b++, w += 34)
+        {
+            var wv = Vector256.Load((sbyte*)(w + 2));
+            var aw = Avx2.Abs(wv);
+            int o = 32 * b;
+            var h = Avx2.HorizontalAdd(
+                Avx2.HorizontalAdd(DotU8I8(aw, Avx2.Sign(Vector256.Load(q + o), wv)), DotU8I8(aw, Avx2.Sign(Vector256.Load(q1 + o), wv))),
+                Avx2.HorizontalAdd(DotU8I8(aw, Avx2.Sign(Vector256.Load(q2 + o), wv)), DotU8I8(aw, Avx2.Sign(Vector256.Load(q3 + o), wv))));
+            var sc = Vector128.Load(dx + 4 * b) * Quant.F16(w);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(h), Vector256.Create(sc, sc), acc);
+        }
+        (acc.GetLower() + acc.GetUpper()).Store(res);
     }
 
     private static float Dot32Scalar(GgmlType t, byte* w, int nb, sbyte* q, float* dx, float* sx)
@@ -668,13 +720,13 @@ public static unsafe class MatMul
             Quant.Unpack32Scalar(t, w, u, out float d, out float m);
             int isum = 0;
             for (int j = 0; j < 32; j++) isum += u[j] * q[j];
-            acc += d * dx[b] * isum + m * sx[b];
+            acc += d * dx[4 * b] * isum + m * sx[4 * b];
         }
         return acc;
     }
 
     /// <summary>Q8_0 weights are signed, so maddubs takes |w| and moves w's sign onto the activation.</summary>
-    private static void DotQ8_0<TN>(byte* w, int nb, sbyte* q, float* dx, int qStride, int dStride, float* res)
+    private static void DotQ8_0<TN>(byte* w, int nb, sbyte* q, float* dx, int qStride, float* res)
         where TN : struct, ICount
     {
         var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
@@ -684,10 +736,10 @@ public static unsafe class MatMul
             float d = Quant.F16(w);
             var wv = Vector256.Load((sbyte*)(w + 2));
             var aw = Avx2.Abs(wv);
-            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(aw, Avx2.Sign(Vector256.Load(q), wv))), Vector256.Create(d * dx[b]), a0);
-            if (n > 1) a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(aw, Avx2.Sign(Vector256.Load(q + qStride), wv))), Vector256.Create(d * dx[dStride + b]), a1);
-            if (n > 2) a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(aw, Avx2.Sign(Vector256.Load(q + 2 * qStride), wv))), Vector256.Create(d * dx[2 * dStride + b]), a2);
-            if (n > 3) a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(aw, Avx2.Sign(Vector256.Load(q + 3 * qStride), wv))), Vector256.Create(d * dx[3 * dStride + b]), a3);
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(aw, Avx2.Sign(Vector256.Load(q), wv))), Vector256.Create(d * dx[4 * b]), a0);
+            if (n > 1) a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(aw, Avx2.Sign(Vector256.Load(q + qStride), wv))), Vector256.Create(d * dx[4 * b + 1]), a1);
+            if (n > 2) a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(aw, Avx2.Sign(Vector256.Load(q + 2 * qStride), wv))), Vector256.Create(d * dx[4 * b + 2]), a2);
+            if (n > 3) a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(aw, Avx2.Sign(Vector256.Load(q + 3 * qStride), wv))), Vector256.Create(d * dx[4 * b + 3]), a3);
         }
         res[0] = Vector256.Sum(a0);
         if (n > 1) res[1] = Vector256.Sum(a1);
@@ -706,14 +758,14 @@ public static unsafe class MatMul
             var w1 = Vector256.Load((sbyte*)(w + 36));
             var p0 = DotU8I8(Avx2.Abs(w0), Avx2.Sign(Vector256.Load(q), w0));
             var p1 = DotU8I8(Avx2.Abs(w1), Avx2.Sign(Vector256.Load(q + 32), w1));
-            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p0), Vector256.Create(Quant.F16(w) * dx[b]), a0);
-            a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p1), Vector256.Create(Quant.F16(w + 34) * dx[b + 1]), a1);
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p0), Vector256.Create(Quant.F16(w) * dx[4 * b]), a0);
+            a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p1), Vector256.Create(Quant.F16(w + 34) * dx[4 * b + 4]), a1);
         }
         if (b < nb)
         {
             var w0 = Vector256.Load((sbyte*)(w + 2));
             var p0 = DotU8I8(Avx2.Abs(w0), Avx2.Sign(Vector256.Load(q), w0));
-            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p0), Vector256.Create(Quant.F16(w) * dx[b]), a0);
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p0), Vector256.Create(Quant.F16(w) * dx[4 * b]), a0);
         }
         return Vector256.Sum(a0 + a1);
     }
@@ -803,7 +855,7 @@ public static unsafe class MatMul
         {
             int isum = 0;
             for (int j = 0; j < 32; j++) isum += ((sbyte*)(w + 2))[j] * q[j];
-            acc += Quant.F16(w) * dx[b] * isum;
+            acc += Quant.F16(w) * dx[4 * b] * isum;
         }
         return acc;
     }
