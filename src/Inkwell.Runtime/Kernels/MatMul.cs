@@ -351,14 +351,15 @@ public static unsafe class MatMul
         private readonly void RunK<TK>(int start, int end) where TK : struct, Quant.IKBlock
         {
             int nsb = Groups, cols = Cols, bstride = cols / 16;
-            if (Simd && N == 1 && (typeof(TK) == typeof(Quant.Q4_K) || typeof(TK) == typeof(Quant.Q6_K)))
+            // Q2_K's staged decode is already cheap (shifts of one load), and measured a little faster staged.
+            if (Simd && N == 1 && typeof(TK) != typeof(Quant.Q2_K))
             {
                 // Decode (n = 1): one pass over each weight row, decoding in registers; staging a decoded row in
                 // memory only pays off when several activation rows reuse it.
                 for (int r = start; r < end; r++)
-                    Y[r] = typeof(TK) == typeof(Quant.Q4_K)
-                        ? DotQ4_K(W + r * RowBytes, nsb, Q, D, (short*)S)
-                        : DotQ6_K(W + r * RowBytes, nsb, Q, D, (short*)S);
+                    Y[r] = typeof(TK) == typeof(Quant.Q4_K) ? DotQ4_K(W + r * RowBytes, nsb, Q, D, (short*)S)
+                        : typeof(TK) == typeof(Quant.Q6_K) ? DotQ6_K(W + r * RowBytes, nsb, Q, D, (short*)S)
+                        : DotKDirect<TK>(W + r * RowBytes, nsb, Q, D, (short*)S);
                 return;
             }
             // One decoded weight row (≈ 2.1 bytes per weight) lives on this thread's stack while it is dotted
@@ -546,9 +547,28 @@ public static unsafe class MatMul
     private static void WidenF16(ushort* src, float* dst, int len, bool simd)
     {
         int j = 0;
+        if (simd && Avx512F.IsSupported)
+            for (; j + 16 <= len; j += 16) HalfToSingle(Vector256.Load(src + j)).Store(dst + j);
         if (simd)
             for (; j + 8 <= len; j += 8) HalfToSingle(Vector128.Load(src + j)).Store(dst + j);
         for (; j < len; j++) dst[j] = Quant.F16(src[j]);
+    }
+
+    /// <summary>Sixteen f16 → f32, as <see cref="HalfToSingle(Vector128{ushort})"/> at twice the width.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> HalfToSingle(Vector256<ushort> h)
+    {
+        var x = Avx512F.ConvertToVector512Int32(h);
+        var sign = Vector512.ShiftLeft(x & Vector512.Create(0x8000), 16);
+        var o = Vector512.ShiftLeft(x & Vector512.Create(0x7fff), 13);
+        var exp = o & Vector512.Create(0x0F800000);
+        o += Vector512.Create((127 - 15) << 23);
+        var inf = Vector512.Equals(exp, Vector512.Create(0x0F800000));
+        var zero = Vector512.Equals(exp, Vector512<int>.Zero);
+        o += (inf & Vector512.Create(112 << 23)) + (zero & Vector512.Create(1 << 23));
+        var f = o.AsSingle();
+        f = Vector512.ConditionalSelect(zero.AsSingle(), f - Vector512.Create(BitConverter.Int32BitsToSingle(113 << 23)), f);
+        return (f.AsInt32() | sign).AsSingle();
     }
 
     /// <summary>
@@ -575,6 +595,11 @@ public static unsafe class MatMul
     private static void WidenBF16(ushort* src, float* dst, int len, bool simd)
     {
         int j = 0;
+        if (simd && Avx512F.IsSupported)
+        {
+            for (; j + 16 <= len; j += 16)
+                Vector512.ShiftLeft(Avx512F.ConvertToVector512Int32(Vector256.Load(src + j)), 16).AsSingle().Store(dst + j);
+        }
         if (simd)
         {
             // bf16 is the top half of an f32: widen and shift.
@@ -846,6 +871,33 @@ public static unsafe class MatMul
             acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(Quant.F16(w + 208) * dx[sb]), acc);
         }
         return Vector256.Sum(acc);
+    }
+
+    /// <summary>
+    /// Any k-quant row · one Q8_K activation row with the codes decoded in registers, 32 at a time: maddubs with
+    /// the activations, madd with the two 16-group scales; mins against the 16-sums once per super-block.
+    /// </summary>
+    private static float DotKDirect<TK>(byte* w, int nsb, sbyte* q, float* dx, short* bsums) where TK : struct, Quant.IKBlock
+    {
+        var acc = Vector256<float>.Zero;
+        var macc = Vector256<float>.Zero;
+        var pick = Vector256.Create((byte)0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1,
+                                    2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
+        for (int sb = 0; sb < nsb; sb++, w += TK.Bytes, q += 256, bsums += 16)
+        {
+            TK.Scales(w, out var scales, out var mins, out float d, out float dm);
+            var sc32 = scales.AsInt32();
+            var sumi = Vector256<int>.Zero;
+            for (int k = 0; k < 8; k++)
+            {
+                var pair = Avx2.Shuffle(Avx2.PermuteVar8x32(sc32, Vector256.Create(k)).AsByte(), pick).AsInt16();
+                sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(TK.Codes(w, k), Vector256.Load(q + 32 * k)), pair);
+            }
+            var msum = Avx2.MultiplyAddAdjacent(mins, Vector256.Load(bsums));
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(d * dx[sb]), acc);
+            macc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(msum), Vector256.Create(dm * dx[sb]), macc);
+        }
+        return Vector256.Sum(acc - macc);
     }
 
     private static float DotQ8_0Scalar(byte* w, int nb, sbyte* q, float* dx)

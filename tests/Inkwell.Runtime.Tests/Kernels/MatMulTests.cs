@@ -204,11 +204,17 @@ public sealed class HalfConversionTests
             var h = System.Runtime.Intrinsics.Vector128.Create((ushort)i, (ushort)(i + 1), (ushort)(i + 2), (ushort)(i + 3),
                 (ushort)(i + 4), (ushort)(i + 5), (ushort)(i + 6), (ushort)(i + 7));
             var f = MatMul.HalfToSingle(h);
+            var wide = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated
+                ? MatMul.HalfToSingle(System.Runtime.Intrinsics.Vector256.Create(h, h))
+                : System.Runtime.Intrinsics.Vector512.Create(f, f);
             for (int k = 0; k < 8; k++)
             {
                 float expected = (float)BitConverter.UInt16BitsToHalf((ushort)(i + k));
-                if (float.IsNaN(expected)) Assert.True(float.IsNaN(f[k]));
-                else Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(f[k]));
+                foreach (float got in new[] { f[k], wide[k], wide[k + 8] })
+                {
+                    if (float.IsNaN(expected)) Assert.True(float.IsNaN(got));
+                    else Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(got));
+                }
             }
         }
     }
