@@ -59,33 +59,67 @@ public static unsafe class MatMul
                 Type = w.Type, W = w.Data, RowBytes = w.RowBytes, Rows = w.Rows, Cols = cols, N = n,
                 X = px, Y = py, Simd = simd,
             };
+            if (pool.IsCurrentThreadInside)
+            {
+                // Called from inside a body of this pool (e.g. work split per head): run on this thread alone with
+                // its own scratch; the pool's lock is held by a thread that is waiting for us.
+                Prepare(ref body, ref t_scratch, ref t_scratchBytes);
+                if (body.Q != null) new QuantizeBody { Body = body, K = Quant.IsK(w.Type) }.Invoke(0, n);
+                body.Invoke(0, w.Rows);
+                return;
+            }
             lock (pool.ScratchLock)
             {
-                if (w.Type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16)
+                byte* scratch = pool.Scratch(ScratchBytes(w.Type, cols, n));
+                Prepare(ref body, ref scratch, ref Unsafe.NullRef<nuint>());
+                if (body.Q != null)
                 {
-                    pool.Run(w.Rows, ref body, 4);
-                    return;
+                    // Quantize the activations once for all weight rows.
+                    var qb = new QuantizeBody { Body = body, K = Quant.IsK(w.Type) };
+                    if (n >= 2 * pool.ThreadCount && pool.ThreadCount > 1) pool.Run(n, ref qb);
+                    else qb.Invoke(0, n);
                 }
-
-                // Quantize the activations once for all weight rows.
-                bool k = Quant.IsK(w.Type);
-                int groups = k ? cols / 256 : cols / 32;
-                nuint qBytes = Align64((nuint)n * (nuint)cols);
-                nuint dBytes = Align64((nuint)n * (nuint)groups * 4);
-                nuint sBytes = k ? Align64((nuint)n * (nuint)(cols / 16) * 2) : dBytes;
-                byte* s = pool.Scratch(qBytes + dBytes + sBytes);
-                body.Q = (sbyte*)s;
-                body.D = (float*)(s + qBytes);
-                body.S = s + qBytes + dBytes;
-                body.Groups = groups;
-
-                var qb = new QuantizeBody { Body = body, K = k };
-                if (n >= 2 * pool.ThreadCount && pool.ThreadCount > 1) pool.Run(n, ref qb);
-                else qb.Invoke(0, n);
-
                 pool.Run(w.Rows, ref body, 4);
             }
         }
+    }
+
+    [ThreadStatic] private static byte* t_scratch;
+    [ThreadStatic] private static nuint t_scratchBytes;
+
+    private static nuint ScratchBytes(GgmlType t, int cols, int n)
+    {
+        if (t is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16) return 0;
+        bool k = Quant.IsK(t);
+        int groups = k ? cols / 256 : cols / 32;
+        int n4 = (n + 3) & ~3;
+        return Align64((nuint)n * (nuint)cols) + 2 * Align64((nuint)n4 * (nuint)groups * 4)
+            + (k ? Align64((nuint)n * (nuint)(cols / 16) * 2) : 0);
+    }
+
+    /// <summary>
+    /// Points the body at its activation buffers inside scratch. When <paramref name="capacity"/> is a real
+    /// reference the scratch is a grow-only per-thread buffer, grown here; otherwise it is already big enough.
+    /// </summary>
+    private static void Prepare(ref Body body, ref byte* scratch, ref nuint capacity)
+    {
+        if (body.Type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16) return;
+        int cols = body.Cols, n = body.N;
+        nuint need = ScratchBytes(body.Type, cols, n);
+        if (!Unsafe.IsNullRef(ref capacity) && need > capacity)
+        {
+            if (scratch != null) System.Runtime.InteropServices.NativeMemory.AlignedFree(scratch);
+            capacity = Math.Max(need, capacity * 2);
+            scratch = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(capacity, 64);
+        }
+        bool k = Quant.IsK(body.Type);
+        int groups = k ? cols / 256 : cols / 32;
+        nuint qBytes = Align64((nuint)n * (nuint)cols);
+        nuint dBytes = Align64((nuint)((n + 3) & ~3) * (nuint)groups * 4);
+        body.Q = (sbyte*)scratch;
+        body.D = (float*)(scratch + qBytes);
+        body.S = scratch + qBytes + dBytes;
+        body.Groups = groups;
     }
 
     /// <summary>Decodes one row of w into dst (length w.Cols), e.g. for an embedding lookup.</summary>
@@ -97,6 +131,12 @@ public static unsafe class MatMul
     }
 
     private static nuint Align64(nuint v) => (v + 63) & ~(nuint)63;
+
+    /// <summary>
+    /// Where row i's first block scale lives for 32-element types: scales are interleaved by groups of four rows,
+    /// [i / 4][block][i % 4], so the 4-row kernel loads the four rows' scales of a block as one vector.
+    /// </summary>
+    private static long Inter(int i, int groups) => (long)(i >> 2) * groups * 4 + (i & 3);
 
     // ================================================================ activation quantization
 
@@ -113,14 +153,15 @@ public static unsafe class MatMul
                 float* x = Body.X + (long)i * cols;
                 sbyte* q = Body.Q + (long)i * cols;
                 if (K) QuantizeQ8K(x, cols, q, Body.D + (long)i * g, (short*)Body.S + (long)i * (cols / 16), Body.Simd);
-                else QuantizeQ8(x, cols, q, Body.D + (long)i * g, (float*)Body.S + (long)i * g, Body.Simd);
+                else QuantizeQ8(x, cols, q, Body.D + Inter(i, g), (float*)Body.S + Inter(i, g), Body.Simd);
             }
         }
     }
 
     /// <summary>
     /// Blocks of 32: d = max|x| / 127, q = round(x / d); also s = d·Σq, the term an offset or min in the weight
-    /// block multiplies (ggml's Q8_1 carries the same sum). Scales stay f32 (ggml rounds them to f16).
+    /// block multiplies (ggml's Q8_1 carries the same sum). Scales stay f32 (ggml rounds them to f16); block b's
+    /// d and s are written at d[4b], s[4b] (see <see cref="Inter"/>).
     /// </summary>
     internal static void QuantizeQ8(float* x, int cols, sbyte* q, float* d, float* s, bool simd)
     {
@@ -139,8 +180,8 @@ public static unsafe class MatMul
                 var i2 = Avx.ConvertToVector256Int32(v2 * vid); var i3 = Avx.ConvertToVector256Int32(v3 * vid);
                 var sum = Vector256.Sum((i0 + i1) + (i2 + i3));
                 Vector256.Narrow(Vector256.Narrow(i0, i1), Vector256.Narrow(i2, i3)).Store(q);
-                d[b] = db;
-                s[b] = db * sum;
+                d[4 * b] = db;
+                s[4 * b] = db * sum;
             }
             else
             {
@@ -154,8 +195,8 @@ public static unsafe class MatMul
                     q[j] = (sbyte)v;
                     sum += v;
                 }
-                d[b] = db;
-                s[b] = db * sum;
+                d[4 * b] = db;
+                s[4 * b] = db * sum;
             }
         }
     }
@@ -264,12 +305,12 @@ public static unsafe class MatMul
                     for (int i = i0; i < i1;)
                     {
                         sbyte* q = Q + (long)i * cols;
-                        float* d = D + (long)i * nb, s = (float*)S + (long)i * nb;
+                        float* d = D + Inter(i, nb), s = (float*)S + Inter(i, nb);
                         int c = Math.Min(4, i1 - i);
                         if (!Simd) { c = 1; res[0] = Dot32Scalar(Type, w, nb, q, d, s); }
-                        else if (c == 4) Dot32<TW, N4>(w, nb, q, d, s, cols, nb, res);
-                        else if (c == 3) Dot32<TW, N3>(w, nb, q, d, s, cols, nb, res);
-                        else if (c == 2) Dot32<TW, N2>(w, nb, q, d, s, cols, nb, res);
+                        else if (c == 4) Dot32x4<TW>(w, nb, q, cols, d, s, res);
+                        else if (c == 3) Dot32<TW, N3>(w, nb, q, d, s, cols, res);
+                        else if (c == 2) Dot32<TW, N2>(w, nb, q, d, s, cols, res);
                         else res[0] = Dot32x1<TW>(w, nb, q, d, s);
                         for (int k = 0; k < c; k++) Y[(long)(i + k) * Rows + r] = res[k];
                         i += c;
@@ -291,13 +332,13 @@ public static unsafe class MatMul
                     for (int i = i0; i < i1;)
                     {
                         sbyte* q = Q + (long)i * cols;
-                        float* d = D + (long)i * nb;
+                        float* d = D + Inter(i, nb);
                         int c = Math.Min(4, i1 - i);
                         if (!Simd) { c = 1; res[0] = DotQ8_0Scalar(w, nb, q, d); }
-                        else if (c == 4) DotQ8_0<N4>(w, nb, q, d, cols, nb, res);
-                        else if (c == 3) DotQ8_0<N3>(w, nb, q, d, cols, nb, res);
-                        else if (c == 2) DotQ8_0<N2>(w, nb, q, d, cols, nb, res);
-                        else DotQ8_0<N1>(w, nb, q, d, cols, nb, res);
+                        else if (c == 4) DotQ8_0x4(w, nb, q, cols, d, res);
+                        else if (c == 3) DotQ8_0<N3>(w, nb, q, d, cols, res);
+                        else if (c == 2) DotQ8_0<N2>(w, nb, q, d, cols, res);
+                        else res[0] = DotQ8_0x1(w, nb, q, d);
                         for (int k = 0; k < c; k++) Y[(long)(i + k) * Rows + r] = res[k];
                         i += c;
                     }
@@ -310,6 +351,17 @@ public static unsafe class MatMul
         private readonly void RunK<TK>(int start, int end) where TK : struct, Quant.IKBlock
         {
             int nsb = Groups, cols = Cols, bstride = cols / 16;
+            // Q2_K's staged decode is already cheap (shifts of one load), and measured a little faster staged.
+            if (Simd && N == 1 && typeof(TK) != typeof(Quant.Q2_K))
+            {
+                // Decode (n = 1): one pass over each weight row, decoding in registers; staging a decoded row in
+                // memory only pays off when several activation rows reuse it.
+                for (int r = start; r < end; r++)
+                    Y[r] = typeof(TK) == typeof(Quant.Q4_K) ? DotQ4_K(W + r * RowBytes, nsb, Q, D, (short*)S)
+                        : typeof(TK) == typeof(Quant.Q6_K) ? DotQ6_K(W + r * RowBytes, nsb, Q, D, (short*)S)
+                        : DotKDirect<TK>(W + r * RowBytes, nsb, Q, D, (short*)S);
+                return;
+            }
             // One decoded weight row (≈ 2.1 bytes per weight) lives on this thread's stack while it is dotted
             // against the activation tile; rows longer than 32K columns take a heap buffer.
             nuint need = (nuint)nsb * (Quant.KUnpackedBytes + 8) + 32;
@@ -495,9 +547,28 @@ public static unsafe class MatMul
     private static void WidenF16(ushort* src, float* dst, int len, bool simd)
     {
         int j = 0;
+        if (simd && Avx512F.IsSupported)
+            for (; j + 16 <= len; j += 16) HalfToSingle(Vector256.Load(src + j)).Store(dst + j);
         if (simd)
             for (; j + 8 <= len; j += 8) HalfToSingle(Vector128.Load(src + j)).Store(dst + j);
         for (; j < len; j++) dst[j] = Quant.F16(src[j]);
+    }
+
+    /// <summary>Sixteen f16 → f32, as <see cref="HalfToSingle(Vector128{ushort})"/> at twice the width.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> HalfToSingle(Vector256<ushort> h)
+    {
+        var x = Avx512F.ConvertToVector512Int32(h);
+        var sign = Vector512.ShiftLeft(x & Vector512.Create(0x8000), 16);
+        var o = Vector512.ShiftLeft(x & Vector512.Create(0x7fff), 13);
+        var exp = o & Vector512.Create(0x0F800000);
+        o += Vector512.Create((127 - 15) << 23);
+        var inf = Vector512.Equals(exp, Vector512.Create(0x0F800000));
+        var zero = Vector512.Equals(exp, Vector512<int>.Zero);
+        o += (inf & Vector512.Create(112 << 23)) + (zero & Vector512.Create(1 << 23));
+        var f = o.AsSingle();
+        f = Vector512.ConditionalSelect(zero.AsSingle(), f - Vector512.Create(BitConverter.Int32BitsToSingle(113 << 23)), f);
+        return (f.AsInt32() | sign).AsSingle();
     }
 
     /// <summary>
@@ -524,6 +595,11 @@ public static unsafe class MatMul
     private static void WidenBF16(ushort* src, float* dst, int len, bool simd)
     {
         int j = 0;
+        if (simd && Avx512F.IsSupported)
+        {
+            for (; j + 16 <= len; j += 16)
+                Vector512.ShiftLeft(Avx512F.ConvertToVector512Int32(Vector256.Load(src + j)), 16).AsSingle().Store(dst + j);
+        }
         if (simd)
         {
             // bf16 is the top half of an f32: widen and shift.
@@ -557,8 +633,7 @@ public static unsafe class MatMul
     /// One 32-block weight row against TN activation rows: Σ_blocks d_w·d_x·Σ(u·q) + m_w·(d_x·Σq).
     /// The code unpack and its scales are computed once per block for all rows.
     /// </summary>
-    private static void Dot32<TW, TN>(byte* w, int nb, sbyte* q, float* dx, float* sx, int qStride, int dStride,
-        float* res) where TW : struct, Quant.IBlock32 where TN : struct, ICount
+    private static void Dot32<TW, TN>(byte* w, int nb, sbyte* q, float* dx, float* sx, int qStride, float* res) where TW : struct, Quant.IBlock32 where TN : struct, ICount
     {
         var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
         float c0 = 0, c1 = 0, c2 = 0, c3 = 0;
@@ -566,22 +641,22 @@ public static unsafe class MatMul
         for (int b = 0; b < nb; b++, w += TW.Bytes, q += 32)
         {
             var u = TW.Unpack(w, out float d, out float m);
-            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u, Vector256.Load(q))), Vector256.Create(d * dx[b]), a0);
-            c0 += m * sx[b];
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u, Vector256.Load(q))), Vector256.Create(d * dx[4 * b]), a0);
+            c0 += m * sx[4 * b];
             if (n > 1)
             {
-                a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u, Vector256.Load(q + qStride))), Vector256.Create(d * dx[dStride + b]), a1);
-                c1 += m * sx[dStride + b];
+                a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u, Vector256.Load(q + qStride))), Vector256.Create(d * dx[4 * b + 1]), a1);
+                c1 += m * sx[4 * b + 1];
             }
             if (n > 2)
             {
-                a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u, Vector256.Load(q + 2 * qStride))), Vector256.Create(d * dx[2 * dStride + b]), a2);
-                c2 += m * sx[2 * dStride + b];
+                a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u, Vector256.Load(q + 2 * qStride))), Vector256.Create(d * dx[4 * b + 2]), a2);
+                c2 += m * sx[4 * b + 2];
             }
             if (n > 3)
             {
-                a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u, Vector256.Load(q + 3 * qStride))), Vector256.Create(d * dx[3 * dStride + b]), a3);
-                c3 += m * sx[3 * dStride + b];
+                a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u, Vector256.Load(q + 3 * qStride))), Vector256.Create(d * dx[4 * b + 3]), a3);
+                c3 += m * sx[4 * b + 3];
             }
         }
         res[0] = Vector256.Sum(a0) + c0;
@@ -601,18 +676,63 @@ public static unsafe class MatMul
         {
             var u0 = TW.Unpack(w, out float d0, out float m0);
             var u1 = TW.Unpack(w + TW.Bytes, out float d1, out float m1);
-            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u0, Vector256.Load(q))), Vector256.Create(d0 * dx[b]), a0);
-            a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u1, Vector256.Load(q + 32))), Vector256.Create(d1 * dx[b + 1]), a1);
-            c0 += m0 * sx[b];
-            c1 += m1 * sx[b + 1];
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u0, Vector256.Load(q))), Vector256.Create(d0 * dx[4 * b]), a0);
+            a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u1, Vector256.Load(q + 32))), Vector256.Create(d1 * dx[4 * b + 4]), a1);
+            c0 += m0 * sx[4 * b];
+            c1 += m1 * sx[4 * b + 4];
         }
         if (b < nb)
         {
             var u0 = TW.Unpack(w, out float d0, out float m0);
-            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u0, Vector256.Load(q))), Vector256.Create(d0 * dx[b]), a0);
-            c0 += m0 * sx[b];
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(u0, Vector256.Load(q))), Vector256.Create(d0 * dx[4 * b]), a0);
+            c0 += m0 * sx[4 * b];
         }
         return Vector256.Sum(a0 + a1) + (c0 + c1);
+    }
+
+    /// <summary>
+    /// One 32-block weight row against four activation rows. The four int32×8 block dots are folded by a hadd
+    /// tree into one vector (lane k and k+4 hold row k's halves), so the f32 conversion, the scaling by
+    /// d_w·d_x (the four rows' d_x are adjacent, see <see cref="Inter"/>) and the offset term cost one
+    /// instruction each per block instead of one per block and row.
+    /// </summary>
+    private static void Dot32x4<TW>(byte* w, int nb, sbyte* q, int qStride, float* dx, float* sx, float* res)
+        where TW : struct, Quant.IBlock32
+    {
+        var acc = Vector256<float>.Zero;
+        var cacc = Vector128<float>.Zero;
+        sbyte* q1 = q + qStride, q2 = q + 2 * qStride, q3 = q + 3 * qStride;
+        for (int b = 0; b < nb; b++, w += TW.Bytes)
+        {
+            var u = TW.Unpack(w, out float d, out float m);
+            int o = 32 * b;
+            var h = Avx2.HorizontalAdd(
+                Avx2.HorizontalAdd(DotU8I8(u, Vector256.Load(q + o)), DotU8I8(u, Vector256.Load(q1 + o))),
+                Avx2.HorizontalAdd(DotU8I8(u, Vector256.Load(q2 + o)), DotU8I8(u, Vector256.Load(q3 + o))));
+            var sc = Vector128.Load(dx + 4 * b) * d;
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(h), Vector256.Create(sc, sc), acc);
+            cacc = Fma.MultiplyAdd(Vector128.Load(sx + 4 * b), Vector128.Create(m), cacc);
+        }
+        (acc.GetLower() + acc.GetUpper() + cacc).Store(res);
+    }
+
+    /// <summary>Q8_0 against four activation rows, folded as in <see cref="Dot32x4{TW}"/>.</summary>
+    private static void DotQ8_0x4(byte* w, int nb, sbyte* q, int qStride, float* dx, float* res)
+    {
+        var acc = Vector256<float>.Zero;
+        sbyte* q1 = q + qStride, q2 = q + 2 * qStride, q3 = q + 3 * qStride;
+        for (int b = 0; b < nb; b++, w += 34)
+        {
+            var wv = Vector256.Load((sbyte*)(w + 2));
+            var aw = Avx2.Abs(wv);
+            int o = 32 * b;
+            var h = Avx2.HorizontalAdd(
+                Avx2.HorizontalAdd(DotU8I8(aw, Avx2.Sign(Vector256.Load(q + o), wv)), DotU8I8(aw, Avx2.Sign(Vector256.Load(q1 + o), wv))),
+                Avx2.HorizontalAdd(DotU8I8(aw, Avx2.Sign(Vector256.Load(q2 + o), wv)), DotU8I8(aw, Avx2.Sign(Vector256.Load(q3 + o), wv))));
+            var sc = Vector128.Load(dx + 4 * b) * Quant.F16(w);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(h), Vector256.Create(sc, sc), acc);
+        }
+        (acc.GetLower() + acc.GetUpper()).Store(res);
     }
 
     private static float Dot32Scalar(GgmlType t, byte* w, int nb, sbyte* q, float* dx, float* sx)
@@ -625,13 +745,13 @@ public static unsafe class MatMul
             Quant.Unpack32Scalar(t, w, u, out float d, out float m);
             int isum = 0;
             for (int j = 0; j < 32; j++) isum += u[j] * q[j];
-            acc += d * dx[b] * isum + m * sx[b];
+            acc += d * dx[4 * b] * isum + m * sx[4 * b];
         }
         return acc;
     }
 
     /// <summary>Q8_0 weights are signed, so maddubs takes |w| and moves w's sign onto the activation.</summary>
-    private static void DotQ8_0<TN>(byte* w, int nb, sbyte* q, float* dx, int qStride, int dStride, float* res)
+    private static void DotQ8_0<TN>(byte* w, int nb, sbyte* q, float* dx, int qStride, float* res)
         where TN : struct, ICount
     {
         var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
@@ -641,15 +761,143 @@ public static unsafe class MatMul
             float d = Quant.F16(w);
             var wv = Vector256.Load((sbyte*)(w + 2));
             var aw = Avx2.Abs(wv);
-            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(aw, Avx2.Sign(Vector256.Load(q), wv))), Vector256.Create(d * dx[b]), a0);
-            if (n > 1) a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(aw, Avx2.Sign(Vector256.Load(q + qStride), wv))), Vector256.Create(d * dx[dStride + b]), a1);
-            if (n > 2) a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(aw, Avx2.Sign(Vector256.Load(q + 2 * qStride), wv))), Vector256.Create(d * dx[2 * dStride + b]), a2);
-            if (n > 3) a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(aw, Avx2.Sign(Vector256.Load(q + 3 * qStride), wv))), Vector256.Create(d * dx[3 * dStride + b]), a3);
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(aw, Avx2.Sign(Vector256.Load(q), wv))), Vector256.Create(d * dx[4 * b]), a0);
+            if (n > 1) a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(aw, Avx2.Sign(Vector256.Load(q + qStride), wv))), Vector256.Create(d * dx[4 * b + 1]), a1);
+            if (n > 2) a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(aw, Avx2.Sign(Vector256.Load(q + 2 * qStride), wv))), Vector256.Create(d * dx[4 * b + 2]), a2);
+            if (n > 3) a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8I8(aw, Avx2.Sign(Vector256.Load(q + 3 * qStride), wv))), Vector256.Create(d * dx[4 * b + 3]), a3);
         }
         res[0] = Vector256.Sum(a0);
         if (n > 1) res[1] = Vector256.Sum(a1);
         if (n > 2) res[2] = Vector256.Sum(a2);
         if (n > 3) res[3] = Vector256.Sum(a3);
+    }
+
+    /// <summary>One Q8_0 row against one activation row, two blocks per step (two FMA chains).</summary>
+    private static float DotQ8_0x1(byte* w, int nb, sbyte* q, float* dx)
+    {
+        var a0 = Vector256<float>.Zero; var a1 = a0;
+        int b = 0;
+        for (; b + 2 <= nb; b += 2, w += 68, q += 64)
+        {
+            var w0 = Vector256.Load((sbyte*)(w + 2));
+            var w1 = Vector256.Load((sbyte*)(w + 36));
+            var p0 = DotU8I8(Avx2.Abs(w0), Avx2.Sign(Vector256.Load(q), w0));
+            var p1 = DotU8I8(Avx2.Abs(w1), Avx2.Sign(Vector256.Load(q + 32), w1));
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p0), Vector256.Create(Quant.F16(w) * dx[4 * b]), a0);
+            a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p1), Vector256.Create(Quant.F16(w + 34) * dx[4 * b + 4]), a1);
+        }
+        if (b < nb)
+        {
+            var w0 = Vector256.Load((sbyte*)(w + 2));
+            var p0 = DotU8I8(Avx2.Abs(w0), Avx2.Sign(Vector256.Load(q), w0));
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p0), Vector256.Create(Quant.F16(w) * dx[4 * b]), a0);
+        }
+        return Vector256.Sum(a0 + a1);
+    }
+
+    /// <summary>
+    /// Q4_K row · one Q8_K activation row, decoded in registers (as ggml_vec_dot_q4_K_q8_K): per 32-group,
+    /// maddubs of the nibbles with the activations, madd with the group's 6-bit scale; mins against the
+    /// activation's 16-sums once per super-block.
+    /// </summary>
+    private static float DotQ4_K(byte* w, int nsb, sbyte* q, float* dx, short* bsums)
+    {
+        var acc = Vector256<float>.Zero;
+        var macc = Vector256<float>.Zero;
+        var m15 = Vector256.Create((byte)15);
+        var dup = Vector128.Create((byte)0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+        for (int sb = 0; sb < nsb; sb++, w += 144, q += 256, bsums += 16)
+        {
+            // The twelve packed bytes to eight 6-bit scales and eight mins with word-wide masks (ggml's utmp trick).
+            uint u0 = Unsafe.ReadUnaligned<uint>(w + 4), u1 = Unsafe.ReadUnaligned<uint>(w + 8), u2 = Unsafe.ReadUnaligned<uint>(w + 12);
+            ulong scales = (u0 & 0x3f3f3f3fu) | (ulong)((u2 & 0x0f0f0f0fu) | (((u0 >> 6) & 0x03030303u) << 4)) << 32;
+            ulong mins = (u1 & 0x3f3f3f3fu) | (ulong)(((u2 >> 4) & 0x0f0f0f0fu) | (((u1 >> 6) & 0x03030303u) << 4)) << 32;
+            var mins16 = Avx2.ConvertToVector256Int16(Ssse3.Shuffle(Vector128.CreateScalar(mins).AsByte(), dup));
+            var msum = Avx2.MultiplyAddAdjacent(mins16, Vector256.Load(bsums));
+            byte* qs = w + 16;
+            var sumi = Vector256<int>.Zero;
+            for (int c = 0; c < 4; c++)
+            {
+                var v = Vector256.Load(qs + 32 * c);
+                var lo = v & m15;
+                var hi = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & m15;
+                var p0 = Avx2.MultiplyAddAdjacent(lo, Vector256.Load(q + 64 * c));
+                var p1 = Avx2.MultiplyAddAdjacent(hi, Vector256.Load(q + 64 * c + 32));
+                sumi += Avx2.MultiplyAddAdjacent(p0, Vector256.Create((short)(byte)(scales >> (16 * c))));
+                sumi += Avx2.MultiplyAddAdjacent(p1, Vector256.Create((short)(byte)(scales >> (16 * c + 8))));
+            }
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(Quant.F16(w) * dx[sb]), acc);
+            macc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(msum), Vector256.Create(Quant.F16(w + 2) * dx[sb]), macc);
+        }
+        return Vector256.Sum(acc - macc);
+    }
+
+    /// <summary>
+    /// Q6_K row · one Q8_K activation row, decoded in registers (as ggml_vec_dot_q6_K_q8_K): codes are 0..63 with
+    /// value scale·(x − 32), so Σ scale·x·q is corrected by 32·Σ scale·(16-sum of q) once per super-block.
+    /// </summary>
+    private static float DotQ6_K(byte* w, int nsb, sbyte* q, float* dx, short* bsums)
+    {
+        var acc = Vector256<float>.Zero;
+        var m15 = Vector256.Create((byte)15);
+        var m30 = Vector256.Create((byte)0x30);
+        var pick = Vector256.Create((byte)0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1,
+                                    2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
+        for (int sb = 0; sb < nsb; sb++, w += 210, q += 256, bsums += 16)
+        {
+            var scales = Avx2.ConvertToVector256Int16(Vector128.Load((sbyte*)(w + 192)));
+            var sumi = -Vector256.ShiftLeft(Avx2.MultiplyAddAdjacent(scales, Vector256.Load(bsums)), 5);
+            var sc32 = scales.AsInt32();
+            for (int h = 0; h < 2; h++)
+            {
+                var a = Vector256.Load(w + 64 * h);
+                var c = Vector256.Load(w + 64 * h + 32);
+                var hb = Vector256.Load(w + 128 + 32 * h).AsUInt16();
+                var u0 = (a & m15) | (Vector256.ShiftLeft(hb, 4).AsByte() & m30);
+                var u1 = (c & m15) | (Vector256.ShiftLeft(hb, 2).AsByte() & m30);
+                var u2 = (Vector256.ShiftRightLogical(a.AsUInt16(), 4).AsByte() & m15) | (hb.AsByte() & m30);
+                var u3 = (Vector256.ShiftRightLogical(c.AsUInt16(), 4).AsByte() & m15) | (Vector256.ShiftRightLogical(hb, 2).AsByte() & m30);
+                sbyte* y = q + 128 * h;
+                int g = 4 * h;
+                sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u0, Vector256.Load(y)),
+                    Avx2.Shuffle(Avx2.PermuteVar8x32(sc32, Vector256.Create(g)).AsByte(), pick).AsInt16());
+                sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u1, Vector256.Load(y + 32)),
+                    Avx2.Shuffle(Avx2.PermuteVar8x32(sc32, Vector256.Create(g + 1)).AsByte(), pick).AsInt16());
+                sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u2, Vector256.Load(y + 64)),
+                    Avx2.Shuffle(Avx2.PermuteVar8x32(sc32, Vector256.Create(g + 2)).AsByte(), pick).AsInt16());
+                sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u3, Vector256.Load(y + 96)),
+                    Avx2.Shuffle(Avx2.PermuteVar8x32(sc32, Vector256.Create(g + 3)).AsByte(), pick).AsInt16());
+            }
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(Quant.F16(w + 208) * dx[sb]), acc);
+        }
+        return Vector256.Sum(acc);
+    }
+
+    /// <summary>
+    /// Any k-quant row · one Q8_K activation row with the codes decoded in registers, 32 at a time: maddubs with
+    /// the activations, madd with the two 16-group scales; mins against the 16-sums once per super-block.
+    /// </summary>
+    private static float DotKDirect<TK>(byte* w, int nsb, sbyte* q, float* dx, short* bsums) where TK : struct, Quant.IKBlock
+    {
+        var acc = Vector256<float>.Zero;
+        var macc = Vector256<float>.Zero;
+        var pick = Vector256.Create((byte)0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1,
+                                    2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
+        for (int sb = 0; sb < nsb; sb++, w += TK.Bytes, q += 256, bsums += 16)
+        {
+            TK.Scales(w, out var scales, out var mins, out float d, out float dm);
+            var sc32 = scales.AsInt32();
+            var sumi = Vector256<int>.Zero;
+            for (int k = 0; k < 8; k++)
+            {
+                var pair = Avx2.Shuffle(Avx2.PermuteVar8x32(sc32, Vector256.Create(k)).AsByte(), pick).AsInt16();
+                sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(TK.Codes(w, k), Vector256.Load(q + 32 * k)), pair);
+            }
+            var msum = Avx2.MultiplyAddAdjacent(mins, Vector256.Load(bsums));
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(d * dx[sb]), acc);
+            macc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(msum), Vector256.Create(dm * dx[sb]), macc);
+        }
+        return Vector256.Sum(acc - macc);
     }
 
     private static float DotQ8_0Scalar(byte* w, int nb, sbyte* q, float* dx)
@@ -659,7 +907,7 @@ public static unsafe class MatMul
         {
             int isum = 0;
             for (int j = 0; j < 32; j++) isum += ((sbyte*)(w + 2))[j] * q[j];
-            acc += Quant.F16(w) * dx[b] * isum;
+            acc += Quant.F16(w) * dx[4 * b] * isum;
         }
         return acc;
     }

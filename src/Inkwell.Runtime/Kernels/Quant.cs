@@ -163,6 +163,24 @@ internal static unsafe class Quant
     {
         static abstract int Bytes { get; }
         static abstract void Unpack(byte* b, byte* dst, bool simd, out float d, out float dm);
+
+        /// <summary>AVX2 only: the sixteen group scales and mins as i16 vectors, and d, dm.</summary>
+        static abstract void Scales(byte* b, out Vector256<short> scales, out Vector256<short> mins, out float d, out float dm);
+
+        /// <summary>AVX2 only: codes of elements 32k .. 32k+31 (k &lt; 8), decoded in registers.</summary>
+        static abstract Vector256<byte> Codes(byte* b, int k);
+    }
+
+    /// <summary>Q4_K/Q5_K packed 6-bit scales and mins, each widened to its two 16-groups (ggml's utmp masks).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Scales45K(byte* b, out Vector256<short> scales, out Vector256<short> mins)
+    {
+        uint u0 = Unsafe.ReadUnaligned<uint>(b + 4), u1 = Unsafe.ReadUnaligned<uint>(b + 8), u2 = Unsafe.ReadUnaligned<uint>(b + 12);
+        ulong sc = (u0 & 0x3f3f3f3fu) | (ulong)((u2 & 0x0f0f0f0fu) | (((u0 >> 6) & 0x03030303u) << 4)) << 32;
+        ulong mn = (u1 & 0x3f3f3f3fu) | (ulong)(((u2 >> 4) & 0x0f0f0f0fu) | (((u1 >> 6) & 0x03030303u) << 4)) << 32;
+        var dup = Vector128.Create((byte)0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+        scales = Avx2.ConvertToVector256Int16(Ssse3.Shuffle(Vector128.CreateScalar(sc).AsByte(), dup)).AsInt16();
+        mins = Avx2.ConvertToVector256Int16(Ssse3.Shuffle(Vector128.CreateScalar(mn).AsByte(), dup)).AsInt16();
     }
 
     public static void UnpackK(GgmlType t, byte* b, byte* dst, bool simd, out float d, out float dm)
@@ -241,6 +259,17 @@ internal static unsafe class Quant
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Unpack(byte* b, byte* dst, bool simd, out float d, out float dm)
             => Unpack45K(b, dst, simd, five: false, out d, out dm);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Scales(byte* b, out Vector256<short> scales, out Vector256<short> mins, out float d, out float dm)
+        {
+            d = F16(b); dm = F16(b + 2);
+            Scales45K(b, out scales, out mins);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<byte> Codes(byte* b, int k)
+            => Vector256.ShiftRightLogical(Vector256.Load(b + 16 + 32 * (k >> 1)).AsUInt16(), 4 * (k & 1)).AsByte() & Vector256.Create((byte)15);
     }
 
     public struct Q5_K : IKBlock
@@ -249,6 +278,20 @@ internal static unsafe class Quant
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Unpack(byte* b, byte* dst, bool simd, out float d, out float dm)
             => Unpack45K(b, dst, simd, five: true, out d, out dm);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Scales(byte* b, out Vector256<short> scales, out Vector256<short> mins, out float d, out float dm)
+        {
+            d = F16(b); dm = F16(b + 2);
+            Scales45K(b, out scales, out mins);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<byte> Codes(byte* b, int k)
+        {
+            var lo = Vector256.ShiftRightLogical(Vector256.Load(b + 48 + 32 * (k >> 1)).AsUInt16(), 4 * (k & 1)).AsByte() & Vector256.Create((byte)15);
+            return lo | (ShiftBitTo4(Vector256.Load(b + 16), k) & Vector256.Create((byte)0x10));
+        }
     }
 
     /// <summary>
@@ -259,6 +302,28 @@ internal static unsafe class Quant
     public struct Q6_K : IKBlock
     {
         public static int Bytes => 210;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Scales(byte* b, out Vector256<short> scales, out Vector256<short> mins, out float d, out float dm)
+        {
+            d = F16(b + 208); dm = d;
+            scales = Avx2.ConvertToVector256Int16(Vector128.Load((sbyte*)(b + 192)));
+            mins = Vector256.ShiftLeft(scales, 5);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<byte> Codes(byte* b, int k)
+        {
+            // half h = k / 4, part p = k % 4: low bits from ql[64h + 32(p & 1)] (nibble p / 2), high from qh[32h] >> 2p
+            int h = k >> 2, p = k & 3;
+            var lo = Vector256.ShiftRightLogical(Vector256.Load(b + 64 * h + 32 * (p & 1)).AsUInt16(), 4 * (p >> 1)).AsByte()
+                     & Vector256.Create((byte)15);
+            var hb = Vector256.Load(b + 128 + 32 * h).AsUInt16();
+            var hi = (2 * p <= 4 ? Vector256.ShiftLeft(hb, 4 - 2 * p) : Vector256.ShiftRightLogical(hb, 2 * p - 4)).AsByte()
+                     & Vector256.Create((byte)0x30);
+            return lo | hi;
+        }
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Unpack(byte* b, byte* dst, bool simd, out float d, out float dm)
         {
@@ -314,6 +379,30 @@ internal static unsafe class Quant
     public struct Q3_K : IKBlock
     {
         public static int Bytes => 110;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Scales(byte* b, out Vector256<short> scales, out Vector256<short> mins, out float d, out float dm)
+        {
+            d = F16(b + 108); dm = d;
+            // ggml's kmask repacking of the 12 bytes into sixteen 6-bit values
+            uint a0 = Unsafe.ReadUnaligned<uint>(b + 96), a1 = Unsafe.ReadUnaligned<uint>(b + 100), t = Unsafe.ReadUnaligned<uint>(b + 104);
+            const uint k1 = 0x03030303, k2 = 0x0f0f0f0f;
+            ulong lo = ((a0 & k2) | (((t >> 0) & k1) << 4)) | (ulong)((a1 & k2) | (((t >> 2) & k1) << 4)) << 32;
+            ulong hi = (((a0 >> 4) & k2) | (((t >> 4) & k1) << 4)) | (ulong)(((a1 >> 4) & k2) | (((t >> 6) & k1) << 4)) << 32;
+            scales = Avx2.ConvertToVector256Int16(Vector128.Create(lo, hi).AsByte()).AsInt16() - Vector256.Create((short)32);
+            mins = Vector256.ShiftLeft(scales, 2);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<byte> Codes(byte* b, int k)
+        {
+            // n = k / 4, j = k % 4: two bits from qs[32n] >> 2j, bit 2 from hmask bit k
+            var q2 = Vector256.ShiftRightLogical(Vector256.Load(b + 32 + 32 * (k >> 2)).AsUInt16(), 2 * (k & 3)).AsByte() & Vector256.Create((byte)3);
+            var h = Vector256.Load(b).AsUInt16();
+            var hb = (k <= 2 ? Vector256.ShiftLeft(h, 2 - k) : Vector256.ShiftRightLogical(h, k - 2)).AsByte() & Vector256.Create((byte)4);
+            return q2 | hb;
+        }
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Unpack(byte* b, byte* dst, bool simd, out float d, out float dm)
         {
@@ -367,6 +456,20 @@ internal static unsafe class Quant
     public struct Q2_K : IKBlock
     {
         public static int Bytes => 84;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Scales(byte* b, out Vector256<short> scales, out Vector256<short> mins, out float d, out float dm)
+        {
+            d = F16(b + 80); dm = F16(b + 82);
+            var raw = Avx2.ConvertToVector256Int16(Vector128.Load(b)).AsInt16();
+            scales = raw & Vector256.Create((short)15);
+            mins = Vector256.ShiftRightLogical(raw, 4);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<byte> Codes(byte* b, int k)
+            => Vector256.ShiftRightLogical(Vector256.Load(b + 16 + 32 * (k >> 2)).AsUInt16(), 2 * (k & 3)).AsByte() & Vector256.Create((byte)3);
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Unpack(byte* b, byte* dst, bool simd, out float d, out float dm)
         {

@@ -211,6 +211,12 @@ public sealed unsafe class WorkerPool : IDisposable
         return _scratch;
     }
 
+    /// <summary>
+    /// True on a thread that is running a body of this pool (a worker, or the caller inside Run). A Run from there
+    /// runs inline, and kernels must not take <see cref="ScratchLock"/> (the thread that holds it is waiting for us).
+    /// </summary>
+    internal bool IsCurrentThreadInside => t_inside == this;
+
     /// <summary>Held (re-entrantly) by Run; kernels hold it across quantize-then-Run so the scratch is theirs.</summary>
     internal object ScratchLock => _runLock;
 

@@ -204,12 +204,63 @@ public sealed class HalfConversionTests
             var h = System.Runtime.Intrinsics.Vector128.Create((ushort)i, (ushort)(i + 1), (ushort)(i + 2), (ushort)(i + 3),
                 (ushort)(i + 4), (ushort)(i + 5), (ushort)(i + 6), (ushort)(i + 7));
             var f = MatMul.HalfToSingle(h);
+            var wide = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated
+                ? MatMul.HalfToSingle(System.Runtime.Intrinsics.Vector256.Create(h, h))
+                : System.Runtime.Intrinsics.Vector512.Create(f, f);
             for (int k = 0; k < 8; k++)
             {
                 float expected = (float)BitConverter.UInt16BitsToHalf((ushort)(i + k));
-                if (float.IsNaN(expected)) Assert.True(float.IsNaN(f[k]));
-                else Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(f[k]));
+                foreach (float got in new[] { f[k], wide[k], wide[k + 8] })
+                {
+                    if (float.IsNaN(expected)) Assert.True(float.IsNaN(got));
+                    else Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(got));
+                }
             }
         }
+    }
+}
+
+public sealed unsafe class MatMulNestingTests
+{
+    private struct PerHeadBody : IRangeBody
+    {
+        public WeightMatrix W;
+        public float[] X, Y;
+        public WorkerPool Pool;
+
+        public void Invoke(int start, int end)
+        {
+            for (int h = start; h < end; h++)
+                MatMul.Multiply(W, X.AsSpan(h * 2 * W.Cols, 2 * W.Cols), Y.AsSpan(h * 2 * W.Rows, 2 * W.Rows), 2, Pool);
+        }
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q6_K)]
+    [InlineData(GgmlType.F32)]
+    public void Multiply_from_inside_a_pool_body_runs_inline_and_matches_a_plain_call(GgmlType t)
+    {
+        const int rows = 6, cols = 256, heads = 9;
+        var rng = new Random(3);
+        var values = new float[cols];
+        int rowBytes = (int)GgmlTypeInfo.ByteCount(t, cols);
+        var data = GC.AllocateArray<byte>(rows * rowBytes, pinned: true);
+        for (int r = 0; r < rows; r++)
+        {
+            for (int i = 0; i < cols; i++) values[i] = (float)(rng.NextDouble() - 0.5);
+            GgmlReference.Quantize(t, values, rng).CopyTo(data, r * rowBytes);
+        }
+        WeightMatrix w;
+        fixed (byte* p = data) w = new WeightMatrix("w", t, rows, cols, p, data);
+        var x = new float[heads * 2 * cols];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() - 0.5);
+
+        using var pool = new WorkerPool(3);
+        var expected = new float[heads * 2 * rows];
+        MatMul.Multiply(w, x, expected, heads * 2, pool);
+        var body = new PerHeadBody { W = w, X = x, Y = new float[heads * 2 * rows], Pool = pool };
+        pool.Run(heads, ref body);
+        for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], body.Y[i], 4);
     }
 }
