@@ -654,7 +654,7 @@ internal sealed class Parser
             }
             else if (token.IsOperator("("))
             {
-                node = new CallExpr(token.Offset, node, ParseCallArguments());
+                node = new CallExpr(node.Offset, node, ParseCallArguments()); // errors point at what is called
             }
             else
             {
@@ -758,7 +758,7 @@ internal sealed class Parser
             }
             else if (token.IsOperator("("))
             {
-                node = new CallExpr(token.Offset, node, ParseCallArguments());
+                node = new CallExpr(node.Offset, node, ParseCallArguments());
             }
             else
             {
