@@ -55,15 +55,24 @@ internal sealed class ByteNfa
                 int end = NewState();
                 var seqs = new List<Utf8Sequences.ByteRange[]>();
                 foreach (var (lo, hi) in set.Set.Ranges) Utf8Sequences.Split(lo, hi, seqs);
+                // Sequences share their tails (e.g. every 3-byte form ends in [80-BF][80-BF]), so a long
+                // repeat of a Unicode class keeps a handful of states per position rather than dozens.
+                var tails = new Dictionary<string, int>();
                 foreach (var seq in seqs)
                 {
-                    int cur = from;
-                    for (int k = 0; k < seq.Length; k++)
+                    int target = end;
+                    for (int k = seq.Length - 1; k >= 1; k--)
                     {
-                        int next = k == seq.Length - 1 ? end : NewState();
-                        AddEdge(cur, seq[k].Lo, seq[k].Hi, next);
-                        cur = next;
+                        string key = string.Concat(seq[k..].Select(r => $"{r.Lo:X2}{r.Hi:X2}"));
+                        if (!tails.TryGetValue(key, out int state))
+                        {
+                            state = NewState();
+                            AddEdge(state, seq[k].Lo, seq[k].Hi, target);
+                            tails.Add(key, state);
+                        }
+                        target = state;
                     }
+                    AddEdge(from, seq[0].Lo, seq[0].Hi, target);
                 }
                 return end;
             }

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Inkwell.Engine.Grammar;
 
-/// <summary>NFA to DFA: subset construction over byte classes, then dead-state pruning and Moore minimization.</summary>
+/// <summary>NFA to DFA: subset construction over byte classes, then dead-state pruning and Hopcroft minimization.</summary>
 internal static class DfaBuilder
 {
     public static ByteDfa Build(ByteNfa nfa, GrammarLimits limits, CancellationToken ct)
@@ -138,35 +138,100 @@ internal static class DfaBuilder
         return Renumber(table, accepting, classCount);
     }
 
-    /// <summary>Moore refinement: split blocks by (block, successor blocks) until nothing splits.</summary>
+    /// <summary>
+    /// Hopcroft's partition refinement, O(n k log n): a long counted repeat (a chain of thousands of states) is
+    /// where the simpler Moore rounds would go quadratic. A sink state n stands in for the missing transitions.
+    /// </summary>
     private static (int[] Table, bool[] Accepting) Minimize(int[] table, bool[] accepting, int classCount, CancellationToken ct)
     {
         int n = accepting.Length;
-        var block = new int[n];
-        for (int s = 0; s < n; s++) block[s] = accepting[s] ? 1 : 0;
-        int blockCount = accepting.Distinct().Count();
-        var next = new int[n];
-        while (true)
+        int total = n + 1, sink = n;
+        int C = classCount;
+
+        // Inverse transitions in CSR form: sources of (target, class) at invSrc[invStart[t*C+c] .. invStart[t*C+c+1]).
+        var invStart = new int[total * C + 1];
+        for (int s = 0; s < total; s++)
+            for (int c = 0; c < C; c++) invStart[Target(s, c) * C + c + 1]++;
+        for (int i = 0; i < total * C; i++) invStart[i + 1] += invStart[i];
+        var fill = invStart[..^1].ToArray();
+        var invSrc = new int[total * C];
+        for (int s = 0; s < total; s++)
+            for (int c = 0; c < C; c++) invSrc[fill[Target(s, c) * C + c]++] = s;
+
+        int Target(int s, int c) => s == sink ? sink : table[s * C + c] is int t and >= 0 ? t : sink;
+
+        // Blocks are contiguous runs of elems; marked elements of a block are kept at the front of its run.
+        var elems = new int[total];
+        var loc = new int[total];
+        var blockOf = new int[total];
+        var first = new List<int>();
+        var end = new List<int>();
+        var marked = new List<int>();
+        int k = 0;
+        foreach (bool acc in (ReadOnlySpan<bool>)[true, false])
         {
-            ct.ThrowIfCancellationRequested();
-            var comparer = new SignatureComparer(table, block, classCount);
-            var index = new Dictionary<int, int>(n, comparer);
-            for (int s = 0; s < n; s++)
-            {
-                if (!index.TryGetValue(s, out int b)) { b = index.Count; index.Add(s, b); }
-                next[s] = b;
-            }
-            (block, next) = (next, block);
-            if (index.Count == blockCount) break;
-            blockCount = index.Count;
+            int start = k;
+            for (int s = 0; s < total; s++)
+                if ((s != sink && accepting[s]) == acc) { elems[k] = s; loc[s] = k; blockOf[s] = first.Count; k++; }
+            if (k > start) { first.Add(start); end.Add(k); marked.Add(0); }
         }
-        if (blockCount == n) return (table, accepting);
-        // Collapse each block onto its first member, then renumber (keeps start at 0).
+        var work = new Stack<int>();
+        var inWork = new List<bool>();
+        for (int b = 0; b < first.Count; b++) { work.Push(b); inWork.Add(true); }
+
+        var splitter = new List<int>();
+        var touched = new List<int>();
+        int rounds = 0;
+        while (work.Count > 0)
+        {
+            if ((++rounds & 255) == 0) ct.ThrowIfCancellationRequested();
+            int a = work.Pop();
+            inWork[a] = false;
+            splitter.Clear();
+            for (int i = first[a]; i < end[a]; i++) splitter.Add(elems[i]);
+            for (int c = 0; c < C; c++)
+            {
+                touched.Clear();
+                foreach (int q in splitter)
+                {
+                    for (int i = invStart[q * C + c]; i < invStart[q * C + c + 1]; i++)
+                    {
+                        int p = invSrc[i];
+                        int b = blockOf[p];
+                        int boundary = first[b] + marked[b];
+                        if (loc[p] < boundary) continue; // already marked
+                        // Swap p to the end of the marked prefix.
+                        int other = elems[boundary];
+                        elems[boundary] = p; elems[loc[p]] = other;
+                        loc[other] = loc[p]; loc[p] = boundary;
+                        if (marked[b]++ == 0) touched.Add(b);
+                    }
+                }
+                foreach (int b in touched)
+                {
+                    int m = marked[b];
+                    marked[b] = 0;
+                    if (m == end[b] - first[b]) continue;
+                    // The marked prefix becomes a new block.
+                    int nb = first.Count;
+                    first.Add(first[b]); end.Add(first[b] + m); marked.Add(0); inWork.Add(false);
+                    first[b] += m;
+                    for (int i = first[nb]; i < end[nb]; i++) blockOf[elems[i]] = nb;
+                    if (inWork[b] || m <= end[b] - first[b]) { work.Push(nb); inWork[nb] = true; }
+                    else { work.Push(b); inWork[b] = true; }
+                }
+            }
+        }
+
+        int blockCount = first.Count;
+        if (blockCount == total) return (table, accepting);
+        // Collapse each block onto one member, then renumber (keeps start at 0). The sink's block maps to -1.
         var rep = new int[blockCount];
         Array.Fill(rep, -1);
-        for (int s = 0; s < n; s++) if (rep[block[s]] < 0) rep[block[s]] = s;
+        for (int s = 0; s < n; s++) if (rep[blockOf[s]] < 0) rep[blockOf[s]] = s;
+        rep[blockOf[sink]] = -1;
         var collapsed = new int[table.Length];
-        for (int i = 0; i < table.Length; i++) collapsed[i] = table[i] < 0 ? -1 : rep[block[table[i]]];
+        for (int i = 0; i < table.Length; i++) collapsed[i] = table[i] < 0 ? -1 : rep[blockOf[table[i]]];
         return Renumber(collapsed, accepting, classCount);
     }
 
@@ -200,32 +265,6 @@ internal static class DfaBuilder
             }
         }
         return (newTable, newAccepting);
-    }
-
-    private sealed class SignatureComparer(int[] table, int[] block, int classCount) : IEqualityComparer<int>
-    {
-        public bool Equals(int a, int b)
-        {
-            if (block[a] != block[b]) return false;
-            for (int c = 0; c < classCount; c++)
-            {
-                int ta = table[a * classCount + c], tb = table[b * classCount + c];
-                if ((ta < 0 ? -1 : block[ta]) != (tb < 0 ? -1 : block[tb])) return false;
-            }
-            return true;
-        }
-
-        public int GetHashCode(int s)
-        {
-            var h = new HashCode();
-            h.Add(block[s]);
-            for (int c = 0; c < classCount; c++)
-            {
-                int t = table[s * classCount + c];
-                h.Add(t < 0 ? -1 : block[t]);
-            }
-            return h.ToHashCode();
-        }
     }
 
     internal sealed class IntArrayComparer : IEqualityComparer<int[]>

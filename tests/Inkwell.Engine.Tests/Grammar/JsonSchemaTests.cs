@@ -53,6 +53,16 @@ public sealed class JsonSchemaTests
         Assert.Equal(ok, GrammarCompiler.CompileToDfa(new GrammarSpec(GrammarKind.JsonSchema, schema)).Matches(Encoding.UTF8.GetBytes(json)));
 
     [Fact]
+    public void LongBoundedStringStaysSmall()
+    {
+        // Nine states per character position (UTF-8 lead/continuation bytes and escapes), well inside the default limit.
+        var dfa = GrammarCompiler.CompileToDfa(new GrammarSpec(GrammarKind.JsonSchema, """{"type":"string","maxLength":1000}"""));
+        Assert.True(dfa.StateCount <= 9 * 1000 + 10, $"{dfa.StateCount} states");
+        Assert.True(dfa.Matches(Encoding.UTF8.GetBytes("\"" + new string('é', 1000) + "\"")));
+        Assert.False(dfa.Matches(Encoding.UTF8.GetBytes("\"" + new string('x', 1001) + "\"")));
+    }
+
+    [Fact]
     public void RecursionIsUnrolledToABoundedDepth()
     {
         const string tree = """{"$defs":{"t":{"type":"object","properties":{"c":{"type":"array","items":{"$ref":"#/$defs/t"}}}}},"$ref":"#/$defs/t"}""";

@@ -88,6 +88,21 @@ public sealed class TokenAutomatonTests
     }
 
     [Fact]
+    public void LazyMasksAreSafeUnderConcurrentFirstUse()
+    {
+        var eager = Compile("(ab|é|c)*b{0,5}", budget: TimeSpan.FromMinutes(1));
+        for (int round = 0; round < 20; round++)
+        {
+            var lazy = Compile("(ab|é|c)*b{0,5}", budget: TimeSpan.Zero);
+            Parallel.For(0, 8, _ =>
+            {
+                for (int s = eager.StateCount - 1; s >= 0; s--)
+                    Assert.Equal(eager.AllowedMask(s).ToArray(), lazy.AllowedMask(s).ToArray());
+            });
+        }
+    }
+
+    [Fact]
     public void HotPathDoesNotAllocate()
     {
         var bigVocab = Enumerable.Range(0, 5000).Select(i => B(i.ToString(System.Globalization.CultureInfo.InvariantCulture))).ToList();
