@@ -110,4 +110,19 @@ public class OpenAIClientTests
         Assert.Contains("<html>proxy login</html>", ex.Message);
         Assert.False(ex.IsTransient);
     }
+
+    [Fact]
+    public async Task ApiKeyIsSentAsBearerToken()
+    {
+        string? authorization = null;
+        await using var server = await FakeInferenceServer.StartAsync(app => app.MapGet("/v1/models", context =>
+        {
+            authorization = context.Request.Headers.Authorization;
+            return FakeInferenceServer.WriteJsonAsync(context, """{"object":"list","data":[]}""");
+        }));
+        using var client = new OpenAIClient(new InferenceClientOptions { BaseAddress = server.BaseAddress, ApiKey = "sk-test" });
+
+        Assert.Empty((await client.ListModelsAsync()).Data);
+        Assert.Equal("Bearer sk-test", authorization);
+    }
 }
