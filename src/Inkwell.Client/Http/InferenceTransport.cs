@@ -15,12 +15,14 @@ internal sealed class InferenceTransport : IDisposable
 {
     private readonly Lazy<HttpClient> _http;
     private readonly ResiliencePipeline _pipeline;
+    private readonly Uri _baseAddress;
 
     public InferenceTransport(InferenceClientOptions options, HttpMessageHandler? handler = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Options = options;
+        _baseAddress = options.BaseAddress.AbsoluteUri.EndsWith('/') ? options.BaseAddress : new Uri(options.BaseAddress.AbsoluteUri + "/");
         _pipeline = RetryPipelineFactory.Create(options);
         // Lazy: constructing a client touches no network and no sockets; the first request does.
         _http = new Lazy<HttpClient>(() => CreateHttpClient(options, handler), LazyThreadSafetyMode.ExecutionAndPublication);
@@ -31,12 +33,13 @@ internal sealed class InferenceTransport : IDisposable
     /// <summary>True once the first request created the connection pool.</summary>
     public bool IsConnected => _http.IsValueCreated;
 
+    /// <summary>The absolute URL of a route (relative to BaseAddress), as requests and error messages use it.</summary>
+    public string Endpoint(string route) => new Uri(_baseAddress, route).AbsoluteUri;
+
     private static HttpClient CreateHttpClient(InferenceClientOptions options, HttpMessageHandler? handler)
     {
-        var baseAddress = options.BaseAddress.AbsoluteUri.EndsWith('/') ? options.BaseAddress : new Uri(options.BaseAddress.AbsoluteUri + "/");
         var client = new HttpClient(handler ?? ConnectionFactory.CreateHandler(options), disposeHandler: handler is null)
         {
-            BaseAddress = baseAddress,
             Timeout = Timeout.InfiniteTimeSpan, // timeouts are ours, per attempt
         };
         if (options.ApiKey is { } key) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
@@ -60,7 +63,7 @@ internal sealed class InferenceTransport : IDisposable
             }
             catch (JsonException ex)
             {
-                throw InvalidResponse(route, $"could not parse {typeof(TResponse).Name}: {ex.Message}; body: {Truncate(Encoding.UTF8.GetString(body))}", ex);
+                throw InvalidResponse(Endpoint(route), $"could not parse {typeof(TResponse).Name}: {ex.Message}; body: {Truncate(Encoding.UTF8.GetString(body))}", ex);
             }
         }, requestOptions, cancellationToken);
 
@@ -79,6 +82,7 @@ internal sealed class InferenceTransport : IDisposable
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var timeout = requestOptions?.Timeout ?? Options.DefaultRequestTimeout;
+        route = Endpoint(route);
         using var response = await SendCoreAsync(HttpMethod.Post, route, content,
             static (r, _) => Task.FromResult(r), keepResponse: true, requestOptions, cancellationToken).ConfigureAwait(false);
         Stream stream;
@@ -103,6 +107,7 @@ internal sealed class InferenceTransport : IDisposable
         RequestOptions? requestOptions, CancellationToken cancellationToken, bool retry = true)
     {
         var timeout = requestOptions?.Timeout ?? Options.DefaultRequestTimeout;
+        route = Endpoint(route);
         var pipeline = retry ? _pipeline : ResiliencePipeline.Empty;
         return await pipeline.ExecuteAsync(async token =>
         {
@@ -169,7 +174,7 @@ internal sealed class InferenceTransport : IDisposable
 
     private static string Describe(Exception ex)
     {
-        var inner = ex.InnerException is { } i && i.Message != ex.Message ? $" ({i.Message})" : "";
+        var inner = ex.InnerException is { } i && !ex.Message.Contains(i.Message, StringComparison.Ordinal) ? $" ({i.Message})" : "";
         return ex.Message + inner;
     }
 

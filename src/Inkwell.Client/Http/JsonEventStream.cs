@@ -24,7 +24,7 @@ internal static class JsonEventStream
                 {
                     if (!await events.MoveNextAsync().ConfigureAwait(false)) yield break;
                     if (events.Current == "[DONE]") yield break;
-                    item = Parse(events.Current, route, eventType);
+                    item = Parse(events.Current, transport.Endpoint(route), eventType);
                 }
                 catch (InferenceClientException ex) when (transport.Options.ReturnEmptyOnFailure)
                 {

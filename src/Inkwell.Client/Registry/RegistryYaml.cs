@@ -56,7 +56,7 @@ internal sealed class TokenizerConfigEntry
     public string? PrefixToken { get; set; }
 }
 
-internal static class RegistryYaml
+internal static partial class RegistryYaml
 {
     private static readonly IDeserializer Deserializer = new DeserializerBuilder()
         .WithNamingConvention(UnderscoredNamingConvention.Instance)
@@ -67,20 +67,48 @@ internal static class RegistryYaml
     {
         try
         {
+            // Syntax first: the parser's own messages are clearer than the deserializer's for broken YAML.
+            CheckSyntax(text, filePath);
             return Deserializer.Deserialize<T>(text) ?? new T(); // an empty file is an empty registry
         }
         catch (YamlException ex)
         {
             var line = (int)ex.Start.Line;
-            var reason = ex.InnerException is { } inner && !string.IsNullOrEmpty(inner.Message) ? $"{Strip(ex.Message)} ({inner.Message})" : Strip(ex.Message);
-            throw new RegistryLoadException($"{filePath}:{line}:{ex.Start.Column}: malformed YAML: {reason}", filePath, line: line, inner: ex);
+            throw new RegistryLoadException($"{filePath}:{line}:{ex.Start.Column}: malformed YAML: {Describe(ex)}", filePath, line: line, inner: ex);
         }
     }
 
-    // YamlDotNet prefixes messages with "(Line: 3, Col: 5, Idx: 20) - (Line: ...): "; we print our own position.
-    private static string Strip(string message)
+    private static void CheckSyntax(string text, string filePath)
     {
-        var marker = message.IndexOf("): ", StringComparison.Ordinal);
-        return message.StartsWith("(Line:", StringComparison.Ordinal) && marker >= 0 ? message[(marker + 3)..] : message;
+        var parser = new Parser(new StringReader(text));
+        var last = Mark.Empty;
+        try
+        {
+            while (parser.MoveNext()) last = parser.Current!.End;
+        }
+        catch (InvalidOperationException ex)
+        {
+            // YamlDotNet fails this way on some broken input (e.g. an unclosed '['), without a position:
+            // point at the end of the last well-formed node instead.
+            var line = (int)last.Line;
+            throw new RegistryLoadException(
+                $"{filePath}:{line}:{last.Column}: malformed YAML after this point (unclosed bracket or quote?): {ex.Message}",
+                filePath, line: line, inner: ex);
+        }
     }
+
+    private static string Describe(YamlException ex)
+    {
+        // YamlDotNet prefixes messages with "(Line: 3, Col: 5, Idx: 20) - (Line: ...): "; we print our own position.
+        var message = ex.Message;
+        var marker = message.IndexOf("): ", StringComparison.Ordinal);
+        if (message.StartsWith("(Line:", StringComparison.Ordinal) && marker >= 0) message = message[(marker + 3)..];
+        var unknown = UnknownProperty().Match(message);
+        if (unknown.Success) return $"unknown key '{unknown.Groups[1].Value}'";
+        if (ex.InnerException is { Message.Length: > 0 } inner) return $"invalid value: {inner.Message}";
+        return message;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^Property '([^']+)' not found on type")]
+    private static partial System.Text.RegularExpressions.Regex UnknownProperty();
 }

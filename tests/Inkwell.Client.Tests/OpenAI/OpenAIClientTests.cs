@@ -97,4 +97,32 @@ public class OpenAIClientTests
         var ex = await Assert.ThrowsAsync<InferenceClientException>(() => client.ListModelsAsync());
         Assert.Equal((500, "upstream exploded", true), (ex.StatusCode!.Value, ex.ErrorText, ex.IsTransient));
     }
+
+    [Fact]
+    public async Task UnparsableSuccessBodyIsAnInvalidResponseNamingTheEndpoint()
+    {
+        await using var server = await FakeInferenceServer.StartAsync(app => app.MapGet("/v1/models", context => context.Response.WriteAsync("<html>proxy login</html>")));
+        using var client = new OpenAIClient(new InferenceClientOptions { BaseAddress = server.BaseAddress, MaxAttempts = 3 });
+
+        var ex = await Assert.ThrowsAsync<InferenceClientException>(() => client.ListModelsAsync());
+        Assert.Equal(InferenceFailureKind.InvalidResponse, ex.Kind);
+        Assert.Equal($"{server.BaseAddress}v1/models", ex.Error.Endpoint);
+        Assert.Contains("<html>proxy login</html>", ex.Message);
+        Assert.False(ex.IsTransient);
+    }
+
+    [Fact]
+    public async Task ApiKeyIsSentAsBearerToken()
+    {
+        string? authorization = null;
+        await using var server = await FakeInferenceServer.StartAsync(app => app.MapGet("/v1/models", context =>
+        {
+            authorization = context.Request.Headers.Authorization;
+            return FakeInferenceServer.WriteJsonAsync(context, """{"object":"list","data":[]}""");
+        }));
+        using var client = new OpenAIClient(new InferenceClientOptions { BaseAddress = server.BaseAddress, ApiKey = "sk-test" });
+
+        Assert.Empty((await client.ListModelsAsync()).Data);
+        Assert.Equal("Bearer sk-test", authorization);
+    }
 }

@@ -58,6 +58,25 @@ public class ModelRegistryLoadTests
     }
 
     [Fact]
+    public void BadIndentationNamesTheLineAndTheParsersComplaint()
+    {
+        const string broken = "models:\n - name: acme/tiny\n  bad: indentation\n";
+        var ex = Assert.Throws<RegistryLoadException>(() => Load(broken, OneDeployment));
+        Assert.Equal(3, ex.Line);
+        Assert.Contains("did not find expected '-' indicator", ex.Message);
+    }
+
+    [Fact]
+    public void WrongValueTypeNamesTheLine()
+    {
+        const string models = "models:\n  - name: acme/tiny\n    num_parameters: lots\n";
+        var ex = Assert.Throws<RegistryLoadException>(() => Load(models, OneDeployment));
+        Assert.Equal(3, ex.Line);
+        Assert.Contains("invalid value", ex.Message);
+        Assert.Contains("'lots'", ex.Message);
+    }
+
+    [Fact]
     public void UnknownKeyIsAnErrorWithItsLine()
     {
         const string typo = """
@@ -67,7 +86,7 @@ public class ModelRegistryLoadTests
             """;
         var ex = Assert.Throws<RegistryLoadException>(() => Load(typo, OneDeployment));
         Assert.Equal(3, ex.Line);
-        Assert.Contains("deployment_name", ex.Message);
+        Assert.Contains("unknown key 'deployment_name'", ex.Message);
     }
 
     [Fact]

@@ -35,6 +35,40 @@ public class ResilienceTests
     }
 
     [Fact]
+    public async Task StreamOpeningIsRetriedToo()
+    {
+        var calls = 0;
+        await using var server = await StartAsync(app => app.MapPost("/generate_stream", context =>
+            Interlocked.Increment(ref calls) == 1
+                ? WriteErrorAsync(context, 503, "Model is loading", "unhealthy")
+                : WriteSseChunksAsync(context, TokenEvent(0, 1, "hi", generatedText: "hi", finishReason: "eos_token"))));
+        using var client = new TgiClient(Options(server.BaseAddress, maxAttempts: 2));
+
+        var texts = new List<string>();
+        await foreach (var e in client.GenerateStreamAsync(new GenerateRequest { Inputs = "x" })) texts.Add(e.Token.Text);
+
+        Assert.Equal(["hi"], texts);
+        Assert.Equal(2, calls);
+    }
+
+    [Fact]
+    public async Task RetryAfterFromTheServerIsHonoured()
+    {
+        var calls = 0;
+        await using var server = await StartAsync(app => app.MapPost("/generate", context =>
+        {
+            if (Interlocked.Increment(ref calls) > 1) return OkAsync(context);
+            context.Response.Headers.RetryAfter = "1";
+            return WriteErrorAsync(context, 429, "Model is overloaded", "overloaded");
+        }));
+        using var client = new TgiClient(Options(server.BaseAddress, maxAttempts: 2) with { MaxRetryDelay = TimeSpan.FromSeconds(5) });
+
+        var clock = Stopwatch.StartNew();
+        Assert.Equal("ok", (await client.GenerateAsync("x")).GeneratedText);
+        Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(900), $"retried after {clock.Elapsed}, before the server's Retry-After of 1s");
+    }
+
+    [Fact]
     public async Task GivesUpAfterMaxAttemptsWithTheLastError()
     {
         var calls = 0;
