@@ -58,6 +58,18 @@ public sealed class TokenAutomatonTests
     }
 
     [Fact]
+    public void AStateTheVocabularyCannotLeaveIsADeadEnd()
+    {
+        // After "ab" only "y" may follow, and no token starts with "y": the engine has to stop that sequence.
+        var a = Compile("ax|aby");
+        int afterAb = a.Next(a.InitialState, 2);
+        Assert.True(afterAb >= 0);
+        Assert.True(a.IsDeadEnd(afterAb));
+        Assert.False(a.IsAccepting(afterAb));
+        Assert.False(a.IsDeadEnd(a.InitialState));
+    }
+
+    [Fact]
     public void GrammarTheVocabularyCannotStartIsRejected()
     {
         var e = Assert.Throws<GrammarException>(() => Compile("z"));
