@@ -57,6 +57,7 @@ public sealed class TokenAutomaton
     {
         if ((uint)token >= (uint)VocabularySize) return -1;
         if (_vocab.IsEndOfGeneration[token]) return _dfa.IsAccepting(state) ? state : -1;
+        if ((AllowedMask(state)[token >> 6] & (1UL << (token & 63))) == 0) return -1; // also refuses pruned tokens
         var bytes = _vocab.Bytes(token);
         if (bytes.IsEmpty) return -1;
         foreach (byte b in bytes)
@@ -107,6 +108,8 @@ public sealed class TokenAutomaton
         var seen = new bool[dfa.StateCount];
         // States often share a mask (e.g. the positions inside a length-limited string): keep one copy.
         var distinct = new Dictionary<ulong[], ulong[]>(MaskComparer.Instance);
+        var successors = new int[dfa.StateCount][];
+        bool complete = true;
         var level = new List<int> { dfa.Start };
         seen[dfa.Start] = true;
         var options = new ParallelOptions { CancellationToken = ct };
@@ -125,8 +128,9 @@ public sealed class TokenAutomaton
             var next = new List<int>();
             for (int i = 0; i < level.Count; i++)
             {
-                if (found[i] is null) continue;
+                if (found[i] is null) { complete = false; continue; }
                 int s = level[i];
+                successors[s] = [.. found[i]];
                 var mask = automaton._masks[s]!;
                 if (distinct.TryGetValue(mask, out var shared)) automaton._masks[s] = shared;
                 else distinct.Add(mask, mask);
@@ -135,10 +139,43 @@ public sealed class TokenAutomaton
             }
             level = next;
         }
+        if (complete && level.Count == 0) automaton.PruneTokenDeadEnds(seen, successors);
         automaton.DistinctMasks = distinct.Count;
         if (automaton.IsDeadEnd(dfa.Start))
             throw GrammarException.Invalid("no token of this vocabulary can start a match");
         return automaton;
+    }
+
+    /// <summary>
+    /// With every reachable state walked, drop the tokens that lead to states from which no token sequence reaches
+    /// acceptance (possible when the vocabulary lacks some bytes), so sampling cannot wander into a dead end.
+    /// </summary>
+    private void PruneTokenDeadEnds(bool[] reachable, int[][] successors)
+    {
+        int n = _dfa.StateCount;
+        var preds = new List<int>?[n];
+        var live = new bool[n];
+        var queue = new Queue<int>();
+        for (int s = 0; s < n; s++)
+        {
+            if (!reachable[s]) continue;
+            foreach (int t in successors[s]) (preds[t] ??= []).Add(s);
+            if (_dfa.IsAccepting(s)) { live[s] = true; queue.Enqueue(s); }
+        }
+        while (queue.Count > 0)
+            if (preds[queue.Dequeue()] is { } ps)
+                foreach (int p in ps)
+                    if (!live[p]) { live[p] = true; queue.Enqueue(p); }
+        if (!live[_dfa.Start]) throw GrammarException.Invalid("no sequence of this vocabulary's tokens can complete a match");
+        for (int s = 0; s < n; s++)
+        {
+            if (!reachable[s] || !live[s] || successors[s].All(t => live[t])) continue;
+            var mask = new ulong[_words];
+            Walk(0, s, mask, null, live);
+            if (_dfa.IsAccepting(s))
+                foreach (int e in _vocab.EndOfGenerationIds) mask[e >> 6] |= 1UL << (e & 63);
+            _masks[s] = mask;
+        }
     }
 
     /// <summary>Per-thread buffers for collecting the distinct states a walk reaches.</summary>
@@ -159,7 +196,7 @@ public sealed class TokenAutomaton
     private ulong[] BuildMask(int state, Scratch? scratch)
     {
         var mask = new ulong[_words];
-        Walk(0, state, mask, scratch);
+        Walk(0, state, mask, scratch, null);
         if (_dfa.IsAccepting(state))
             foreach (int e in _vocab.EndOfGenerationIds) mask[e >> 6] |= 1UL << (e & 63);
         // Racing builders produce identical masks, so whichever lands first is fine.
@@ -168,7 +205,7 @@ public sealed class TokenAutomaton
 
     // Recursion depth is the longest token (tens of bytes), and recursion keeps the lazy path allocation-free.
     // This loop is the whole cost of building the index (one step per trie node reachable from the state).
-    private void Walk(int node, int state, ulong[] mask, Scratch? scratch)
+    private void Walk(int node, int state, ulong[] mask, Scratch? scratch, bool[]? live)
     {
         var v = _vocab;
         var table = _dfa.Table;
@@ -181,7 +218,7 @@ public sealed class TokenAutomaton
             if (next < 0) continue;
             int child = v.ChildNode[c];
             int t0 = v.TokenStart[child], t1 = v.TokenStart[child + 1];
-            if (t0 < t1)
+            if (t0 < t1 && (live is null || live[next]))
             {
                 for (int i = t0; i < t1; i++)
                 {
@@ -194,7 +231,7 @@ public sealed class TokenAutomaton
                     scratch.Successors.Add(next);
                 }
             }
-            if (v.ChildStart[child] != v.ChildStart[child + 1]) Walk(child, next, mask, scratch);
+            if (v.ChildStart[child] != v.ChildStart[child + 1]) Walk(child, next, mask, scratch, live);
         }
     }
 
