@@ -7,7 +7,7 @@ using Inkwell.TestSupport;
 namespace Inkwell.Models.Tests.Tokenizers;
 
 /// <summary>
-/// The byte-level reference suites run through <see cref="Tokenizer.FromHuggingFaceJson"/>: a tokenizer.json is rebuilt from each
+/// The reference suites (byte-level ones and llama-spm) run through <see cref="Tokenizer.FromHuggingFaceJson"/>: a tokenizer.json is rebuilt from each
 /// GGUF vocabulary (tokens, merges, control tokens) with the pre-tokenizer configuration the model publishes on Hugging Face
 /// (the "original regex from tokenizer.json" that llama.cpp quotes), so the expected ids still come from the reference tokenizers.
 /// </summary>
@@ -19,7 +19,7 @@ public sealed class HuggingFaceSuiteTests
     private static readonly ConcurrentDictionary<string, Lazy<Tokenizer>> Tokenizers = new();
 
     public static IEnumerable<object[]> Cases() =>
-        VocabSuites.AllCases().Where(c => (string)c[0] is "gpt-2" or "llama-bpe" or "qwen2" or "none");
+        VocabSuites.AllCases().Where(c => (string)c[0] is "gpt-2" or "llama-bpe" or "qwen2" or "llama-spm" or "none");
 
     [SharedTheory]
     [MemberData(nameof(Cases))]
@@ -46,6 +46,11 @@ public sealed class HuggingFaceSuiteTests
 
     private static void WriteTokenizerJson(string suite, string path)
     {
+        if (suite == "llama-spm")
+        {
+            WriteSentencePieceJson(path);
+            return;
+        }
         using var gguf = GgufFile.Open(VocabSuites.GgufPath(suite));
         var tokens = gguf.Get<string[]>("tokenizer.ggml.tokens");
         var types = gguf.Get<int[]>("tokenizer.ggml.token_type");
@@ -111,6 +116,83 @@ public sealed class HuggingFaceSuiteTests
         json.WriteEndObject();
         json.WriteStartArray("merges");
         foreach (var merge in merges) json.WriteStringValue(merge);
+        json.WriteEndArray();
+        json.WriteEndObject();
+        json.WriteEndObject();
+    }
+
+    /// <summary>
+    /// Llama 2's tokenizer.json: Prepend "▁" and Replace " " -> "▁" normalizers, byte_fallback, and merges derived from the
+    /// SentencePiece scores the way transformers' SentencePieceExtractor does (every split of a piece into two vocabulary
+    /// pieces, ordered by the merged piece's score, ties by id).
+    /// </summary>
+    private static void WriteSentencePieceJson(string path)
+    {
+        using var gguf = GgufFile.Open(VocabSuites.GgufPath("llama-spm"));
+        var tokens = gguf.Get<string[]>("tokenizer.ggml.tokens");
+        var scores = gguf.Get<float[]>("tokenizer.ggml.scores");
+        var ids = new Dictionary<string, int>();
+        for (int id = 0; id < tokens.Length; id++) ids[tokens[id]] = id;
+
+        var merges = new List<(string Left, string Right, float Score, int Order)>();
+        for (int id = 0; id < tokens.Length; id++)
+        {
+            var runes = tokens[id].EnumerateRunes().Select(r => r.ToString()).ToArray();
+            var local = new List<(string, string, float, int)>();
+            for (int split = 1; split < runes.Length; split++)
+            {
+                string left = string.Concat(runes[..split]), right = string.Concat(runes[split..]);
+                if (ids.ContainsKey(left) && ids.ContainsKey(right)) local.Add((left, right, scores[id], 0));
+            }
+            merges.AddRange(local.OrderBy(m => ids[m.Item1]).ThenBy(m => ids[m.Item2]).Select(m => (m.Item1, m.Item2, m.Item3, merges.Count)));
+        }
+        var ordered = merges.Select((m, i) => (m.Left, m.Right, m.Score, Order: i)).OrderByDescending(m => m.Score).ThenBy(m => m.Order).ToList();
+
+        using var stream = File.Create(path);
+        using var json = new Utf8JsonWriter(stream);
+        json.WriteStartObject();
+        json.WriteStartArray("added_tokens");
+        foreach (int id in new[] { 0, 1, 2 })
+        {
+            json.WriteStartObject();
+            json.WriteNumber("id", id);
+            json.WriteString("content", tokens[id]);
+            json.WriteBoolean("special", true);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteStartObject("normalizer");
+        json.WriteString("type", "Sequence");
+        json.WriteStartArray("normalizers");
+        json.WriteStartObject();
+        json.WriteString("type", "Prepend");
+        json.WriteString("prepend", "\u2581");
+        json.WriteEndObject();
+        json.WriteStartObject();
+        json.WriteString("type", "Replace");
+        json.WriteStartObject("pattern");
+        json.WriteString("String", " ");
+        json.WriteEndObject();
+        json.WriteString("content", "\u2581");
+        json.WriteEndObject();
+        json.WriteEndArray();
+        json.WriteEndObject();
+        json.WriteNull("pre_tokenizer");
+        json.WriteStartObject("model");
+        json.WriteString("type", "BPE");
+        json.WriteString("unk_token", "<unk>");
+        json.WriteBoolean("byte_fallback", true);
+        json.WriteStartObject("vocab");
+        for (int id = 0; id < tokens.Length; id++) json.WriteNumber(tokens[id], id);
+        json.WriteEndObject();
+        json.WriteStartArray("merges");
+        foreach (var (left, right, _, _) in ordered)
+        {
+            json.WriteStartArray();
+            json.WriteStringValue(left);
+            json.WriteStringValue(right);
+            json.WriteEndArray();
+        }
         json.WriteEndArray();
         json.WriteEndObject();
         json.WriteEndObject();
