@@ -19,6 +19,10 @@ public sealed class ByteDfa
         _accepting = accepting;
     }
 
+    // Raw access for the token-index walk, which indexes rows itself.
+    internal ReadOnlySpan<byte> ClassOf => _classOf;
+    internal ReadOnlySpan<int> Table => _table;
+
     /// <summary>The start state is always 0.</summary>
     public int Start => 0;
 

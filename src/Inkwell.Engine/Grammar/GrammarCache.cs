@@ -33,6 +33,7 @@ public sealed class GrammarCache
         ArgumentNullException.ThrowIfNull(vocabulary);
         var key = (spec, vocabulary);
         Task<TokenAutomaton> task;
+        bool created = false;
         lock (_gate)
         {
             if (_entries.TryGetValue(key, out var node))
@@ -51,10 +52,13 @@ public sealed class GrammarCache
                     _lru.RemoveLast();
                     _entries.Remove(last.Value.Key);
                 }
-                _ = task.ContinueWith(t => ForgetIfTransient(key, t), CancellationToken.None,
-                    TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                created = true;
             }
         }
+        // Registered outside the lock: a compile that already finished runs this continuation inline.
+        if (created)
+            _ = task.ContinueWith(t => ForgetIfTransient(key, t), CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         return ct.CanBeCanceled ? task.WaitAsync(ct) : task;
     }
 

@@ -38,8 +38,9 @@ public static class GrammarCompiler
 
     public static TokenAutomaton Compile(GrammarSpec spec, TokenVocabulary vocabulary, GrammarLimits? limits = null, CancellationToken ct = default)
     {
+        limits ??= GrammarLimits.Default;
         var dfa = CompileToDfa(spec, limits, ct);
-        return TokenAutomaton.Build(dfa, vocabulary, ct);
+        return TokenAutomaton.Build(dfa, vocabulary, ct, limits.MaskPrecomputeBudget);
     }
 
     private static int ObjectDepth(string value, GrammarLimits limits)

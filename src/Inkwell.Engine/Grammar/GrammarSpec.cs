@@ -36,6 +36,9 @@ public sealed record GrammarLimits
     /// <summary>How deep $ref recursion and "any JSON value" nesting are unrolled.</summary>
     public int MaxJsonDepth { get; init; } = 3;
 
+    /// <summary>How long to spend building token masks up front; states left over get theirs on first use.</summary>
+    public TimeSpan MaskPrecomputeBudget { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Wall-clock budget for one compile (DFA and token index together), enforced by <see cref="GrammarCache"/>.</summary>
     public TimeSpan CompileTimeout { get; init; } = TimeSpan.FromSeconds(10);
 }

@@ -57,6 +57,7 @@ public sealed class TokenAutomaton
     {
         if ((uint)token >= (uint)VocabularySize) return -1;
         if (_vocab.IsEndOfGeneration[token]) return _dfa.IsAccepting(state) ? state : -1;
+        if ((AllowedMask(state)[token >> 6] & (1UL << (token & 63))) == 0) return -1; // also refuses pruned tokens
         var bytes = _vocab.Bytes(token);
         if (bytes.IsEmpty) return -1;
         foreach (byte b in bytes)
@@ -105,42 +106,97 @@ public sealed class TokenAutomaton
         var budget = precomputeBudget ?? TimeSpan.FromSeconds(1);
         var clock = Stopwatch.StartNew();
         var seen = new bool[dfa.StateCount];
-        var successors = new List<int>();
-        var queue = new Queue<int>();
         // States often share a mask (e.g. the positions inside a length-limited string): keep one copy.
         var distinct = new Dictionary<ulong[], ulong[]>(MaskComparer.Instance);
-        queue.Enqueue(dfa.Start);
+        var successors = new int[dfa.StateCount][];
+        bool complete = true;
+        var level = new List<int> { dfa.Start };
         seen[dfa.Start] = true;
-        while (queue.Count > 0 && clock.Elapsed < budget)
+        var options = new ParallelOptions { CancellationToken = ct };
+        // Breadth-first by levels; the states of a level are independent trie walks, so they run in parallel.
+        while (level.Count > 0 && clock.Elapsed < budget)
         {
-            ct.ThrowIfCancellationRequested();
-            int s = queue.Dequeue();
-            successors.Clear();
-            var mask = automaton.BuildMask(s, successors);
-            if (distinct.TryGetValue(mask, out var shared)) automaton._masks[s] = shared;
-            else distinct.Add(mask, mask);
-            foreach (int t in successors)
-                if (!seen[t]) { seen[t] = true; queue.Enqueue(t); }
+            var found = new List<int>[level.Count];
+            Parallel.For(0, level.Count, options, () => new Scratch(dfa.StateCount), (i, _, scratch) =>
+            {
+                if (clock.Elapsed >= budget) return scratch; // out of time: this one is built on first use
+                scratch.Begin();
+                automaton.BuildMask(level[i], scratch);
+                found[i] = [.. scratch.Successors];
+                return scratch;
+            }, _ => { });
+            var next = new List<int>();
+            for (int i = 0; i < level.Count; i++)
+            {
+                if (found[i] is null) { complete = false; continue; }
+                int s = level[i];
+                successors[s] = [.. found[i]];
+                var mask = automaton._masks[s]!;
+                if (distinct.TryGetValue(mask, out var shared)) automaton._masks[s] = shared;
+                else distinct.Add(mask, mask);
+                foreach (int t in found[i])
+                    if (!seen[t]) { seen[t] = true; next.Add(t); }
+            }
+            level = next;
         }
+        if (complete && level.Count == 0) automaton.PruneTokenDeadEnds(seen, successors);
         automaton.DistinctMasks = distinct.Count;
         if (automaton.IsDeadEnd(dfa.Start))
             throw GrammarException.Invalid("no token of this vocabulary can start a match");
         return automaton;
     }
 
+    /// <summary>
+    /// With every reachable state walked, drop the tokens that lead to states from which no token sequence reaches
+    /// acceptance (possible when the vocabulary lacks some bytes), so sampling cannot wander into a dead end.
+    /// </summary>
+    private void PruneTokenDeadEnds(bool[] reachable, int[][] successors)
+    {
+        int n = _dfa.StateCount;
+        var preds = new List<int>?[n];
+        var live = new bool[n];
+        var queue = new Queue<int>();
+        for (int s = 0; s < n; s++)
+        {
+            if (!reachable[s]) continue;
+            foreach (int t in successors[s]) (preds[t] ??= []).Add(s);
+            if (_dfa.IsAccepting(s)) { live[s] = true; queue.Enqueue(s); }
+        }
+        while (queue.Count > 0)
+            if (preds[queue.Dequeue()] is { } ps)
+                foreach (int p in ps)
+                    if (!live[p]) { live[p] = true; queue.Enqueue(p); }
+        if (!live[_dfa.Start]) throw GrammarException.Invalid("no sequence of this vocabulary's tokens can complete a match");
+        for (int s = 0; s < n; s++)
+        {
+            if (!reachable[s] || !live[s] || successors[s].All(t => live[t])) continue;
+            var mask = new ulong[_words];
+            Walk(0, s, mask, null, live);
+            if (_dfa.IsAccepting(s))
+                foreach (int e in _vocab.EndOfGenerationIds) mask[e >> 6] |= 1UL << (e & 63);
+            _masks[s] = mask;
+        }
+    }
+
+    /// <summary>Per-thread buffers for collecting the distinct states a walk reaches.</summary>
+    private sealed class Scratch(int stateCount)
+    {
+        public readonly List<int> Successors = [];
+        public readonly int[] Stamp = new int[stateCount];
+        public int Generation;
+
+        public void Begin()
+        {
+            Successors.Clear();
+            Generation++;
+        }
+    }
+
     /// <summary>Trie walk from one DFA state. Publishes the mask; collects distinct successor states when asked.</summary>
-    private ulong[] BuildMask(int state, List<int>? successors)
+    private ulong[] BuildMask(int state, Scratch? scratch)
     {
         var mask = new ulong[_words];
-        if (successors is null)
-        {
-            Walk(0, state, mask);
-        }
-        else
-        {
-            var stamp = new bool[_dfa.StateCount];
-            WalkCollecting(0, state, mask, successors, stamp);
-        }
+        Walk(0, state, mask, scratch, null);
         if (_dfa.IsAccepting(state))
             foreach (int e in _vocab.EndOfGenerationIds) mask[e >> 6] |= 1UL << (e & 63);
         // Racing builders produce identical masks, so whichever lands first is fine.
@@ -148,44 +204,34 @@ public sealed class TokenAutomaton
     }
 
     // Recursion depth is the longest token (tens of bytes), and recursion keeps the lazy path allocation-free.
-    private void Walk(int node, int state, ulong[] mask)
+    // This loop is the whole cost of building the index (one step per trie node reachable from the state).
+    private void Walk(int node, int state, ulong[] mask, Scratch? scratch, bool[]? live)
     {
         var v = _vocab;
+        var table = _dfa.Table;
+        var classOf = _dfa.ClassOf;
+        int row = state * _dfa.ClassCount;
         int end = v.ChildStart[node + 1];
         for (int c = v.ChildStart[node]; c < end; c++)
         {
-            int next = _dfa.Next(state, v.ChildByte[c]);
-            if (next < 0) continue;
-            int child = v.ChildNode[c];
-            for (int i = v.TokenStart[child], t1 = v.TokenStart[child + 1]; i < t1; i++)
-            {
-                int token = v.NodeTokens[i];
-                mask[token >> 6] |= 1UL << (token & 63);
-            }
-            if (v.ChildStart[child] != v.ChildStart[child + 1]) Walk(child, next, mask);
-        }
-    }
-
-    private void WalkCollecting(int node, int state, ulong[] mask, List<int> successors, bool[] stamp)
-    {
-        var v = _vocab;
-        int end = v.ChildStart[node + 1];
-        for (int c = v.ChildStart[node]; c < end; c++)
-        {
-            int next = _dfa.Next(state, v.ChildByte[c]);
+            int next = table[row + classOf[v.ChildByte[c]]];
             if (next < 0) continue;
             int child = v.ChildNode[c];
             int t0 = v.TokenStart[child], t1 = v.TokenStart[child + 1];
-            if (t0 < t1)
+            if (t0 < t1 && (live is null || live[next]))
             {
                 for (int i = t0; i < t1; i++)
                 {
                     int token = v.NodeTokens[i];
                     mask[token >> 6] |= 1UL << (token & 63);
                 }
-                if (!stamp[next]) { stamp[next] = true; successors.Add(next); }
+                if (scratch is not null && scratch.Stamp[next] != scratch.Generation)
+                {
+                    scratch.Stamp[next] = scratch.Generation;
+                    scratch.Successors.Add(next);
+                }
             }
-            if (v.ChildStart[child] != v.ChildStart[child + 1]) WalkCollecting(child, next, mask, successors, stamp);
+            if (v.ChildStart[child] != v.ChildStart[child + 1]) Walk(child, next, mask, scratch, live);
         }
     }
 

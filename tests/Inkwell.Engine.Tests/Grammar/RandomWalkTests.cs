@@ -134,6 +134,41 @@ public sealed class RandomWalkTests(ITestOutputHelper output)
     private static string AsUtf16Engine(string s) =>
         string.Concat(s.EnumerateRunes().Select(r => r.IsBmp && r.Value is not (0x130 or 0x212A) ? r.ToString() : "\uE000"));
 
+    /// <summary>As an engine would drive it: random logits, ApplyMask, greedy pick, Next; outputs must validate.</summary>
+    [SharedFact]
+    public void MaskedGreedyDecodingValidates()
+    {
+        var vocab = TestVocabularies.Get("llama-spm");
+        string schema = (string)Schemas.First()[1]; // nested object with bounded strings
+        var automaton = GrammarCompiler.Compile(new GrammarSpec(GrammarKind.JsonSchema, schema), vocab.Vocabulary);
+        var logits = new float[vocab.Tokens.Length + 7]; // a padded head, as some models have
+        int finished = 0;
+        for (int run = 0; run < 30; run++)
+        {
+            var rng = new Random(run);
+            var bytes = new List<byte>();
+            int state = automaton.InitialState;
+            for (int step = 0; step < 1500; step++)
+            {
+                for (int i = 0; i < logits.Length; i++) logits[i] = (float)rng.NextDouble();
+                if (automaton.IsAccepting(state)) logits[vocab.Eos] = 2f; // a model that stops when it may
+                automaton.ApplyMask(state, logits);
+                int best = 0;
+                for (int i = 1; i < logits.Length; i++) if (logits[i] > logits[best]) best = i;
+                Assert.False(float.IsNegativeInfinity(logits[best]), "everything was masked");
+                if (best == vocab.Eos) { finished++; break; }
+                state = automaton.Next(state, best);
+                Assert.True(state >= 0);
+                bytes.AddRange(vocab.Tokens[best]);
+            }
+            string json = System.Text.Encoding.UTF8.GetString([.. bytes]);
+            if (automaton.IsAccepting(state)) Assert.Null(JsonSchemaChecker.Check(json, schema) is { } why ? $"{why} in {json}" : null);
+            if (run < 3) output.WriteLine(json);
+        }
+        output.WriteLine($"{finished} of 30 finished");
+        Assert.Equal(30, finished);
+    }
+
     private TokenAutomaton Time(Func<TokenAutomaton> compile, string what, TestVocabulary vocab)
     {
         var sw = Stopwatch.StartNew();

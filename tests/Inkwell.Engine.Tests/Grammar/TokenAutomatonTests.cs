@@ -58,6 +58,27 @@ public sealed class TokenAutomatonTests
     }
 
     [Fact]
+    public void TokensIntoDeadEndsArePrunedWhenAllStatesArePrecomputed()
+    {
+        // "ab|abcy": after "abc" only "y" may follow and no token has one, so "abc" must not be offered.
+        var eager = Compile("ab|abcy");
+        Assert.Equal([0, 2], Allowed(eager, eager.InitialState));
+        Assert.Equal(-1, eager.Next(eager.InitialState, 3));
+        Assert.Equal([1], Allowed(eager, eager.Next(eager.InitialState, 0)));
+    }
+
+    [Fact]
+    public void LazyStatesTheVocabularyCannotLeaveAreReportedAsDeadEnds()
+    {
+        // Without the full precompute there is no pruning; the engine sees the dead end and stops the sequence.
+        var lazy = Compile("ab|abcy", budget: TimeSpan.Zero);
+        int afterAbc = lazy.Next(lazy.InitialState, 3);
+        Assert.True(afterAbc >= 0);
+        Assert.True(lazy.IsDeadEnd(afterAbc));
+        Assert.False(lazy.IsAccepting(afterAbc));
+    }
+
+    [Fact]
     public void GrammarTheVocabularyCannotStartIsRejected()
     {
         var e = Assert.Throws<GrammarException>(() => Compile("z"));
