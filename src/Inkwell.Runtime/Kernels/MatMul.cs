@@ -559,37 +559,26 @@ public static unsafe class MatMul
     internal static Vector512<float> HalfToSingle(Vector256<ushort> h)
     {
         var x = Avx512F.ConvertToVector512Int32(h);
-        var sign = Vector512.ShiftLeft(x & Vector512.Create(0x8000), 16);
-        var o = Vector512.ShiftLeft(x & Vector512.Create(0x7fff), 13);
-        var exp = o & Vector512.Create(0x0F800000);
-        o += Vector512.Create((127 - 15) << 23);
-        var inf = Vector512.Equals(exp, Vector512.Create(0x0F800000));
-        var zero = Vector512.Equals(exp, Vector512<int>.Zero);
-        o += (inf & Vector512.Create(112 << 23)) + (zero & Vector512.Create(1 << 23));
-        var f = o.AsSingle();
-        f = Vector512.ConditionalSelect(zero.AsSingle(), f - Vector512.Create(BitConverter.Int32BitsToSingle(113 << 23)), f);
-        return (f.AsInt32() | sign).AsSingle();
+        var f = Vector512.ShiftLeft(x & Vector512.Create(0x7fff), 13).AsSingle() * Vector512.Create(F16Rebias);
+        var special = Vector512.Equals(x & Vector512.Create(0x7c00), Vector512.Create(0x7c00)) & Vector512.Create(0x7f800000);
+        return (f.AsInt32() | special | Vector512.ShiftLeft(x & Vector512.Create(0x8000), 16)).AsSingle();
     }
 
+    /// <summary>2^112: moves an f16 exponent field, placed in f32 position, to the f32 bias (15 → 127).</summary>
+    private static readonly float F16Rebias = BitConverter.Int32BitsToSingle((127 + 112) << 23);
+
     /// <summary>
-    /// Eight f16 → f32 with integer ops (no F16C intrinsic in .NET): move exponent and mantissa into place and
-    /// rebias; exponent 31 (inf/nan) gets the f32 maximum exponent; exponent 0 (zero/subnormal) is renormalized by
-    /// one float subtraction.
+    /// Eight f16 → f32 with integer ops (no F16C intrinsic in .NET): exponent and mantissa moved into f32 position
+    /// and rebiased by one multiplication by 2^112, which is exact and also renormalizes subnormals; exponent 31
+    /// (inf/nan) is forced to 255; then the sign.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<float> HalfToSingle(Vector128<ushort> h)
     {
         var x = Avx2.ConvertToVector256Int32(h);
-        var sign = Vector256.ShiftLeft(x & Vector256.Create(0x8000), 16);
-        var o = Vector256.ShiftLeft(x & Vector256.Create(0x7fff), 13);
-        var exp = o & Vector256.Create(0x0F800000);
-        o += Vector256.Create((127 - 15) << 23);
-        var inf = Vector256.Equals(exp, Vector256.Create(0x0F800000));
-        var zero = Vector256.Equals(exp, Vector256<int>.Zero);
-        o += (inf & Vector256.Create(112 << 23)) + (zero & Vector256.Create(1 << 23));
-        var f = o.AsSingle();
-        f = Vector256.ConditionalSelect(zero.AsSingle(), f - Vector256.Create(BitConverter.Int32BitsToSingle(113 << 23)), f);
-        return (f.AsInt32() | sign).AsSingle();
+        var f = Vector256.ShiftLeft(x & Vector256.Create(0x7fff), 13).AsSingle() * Vector256.Create(F16Rebias);
+        var special = Vector256.Equals(x & Vector256.Create(0x7c00), Vector256.Create(0x7c00)) & Vector256.Create(0x7f800000);
+        return (f.AsInt32() | special | Vector256.ShiftLeft(x & Vector256.Create(0x8000), 16)).AsSingle();
     }
 
     private static void WidenBF16(ushort* src, float* dst, int len, bool simd)
