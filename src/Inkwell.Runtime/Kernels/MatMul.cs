@@ -23,8 +23,11 @@ public static unsafe class MatMul
     /// <summary>Activation rows kept hot per pass over a range of weight rows (their int8 copy stays in L2).</summary>
     private const int ActTile = 64;
 
-    /// <summary>Chunk of an F16/BF16 weight row widened to f32 at a time (stays in L1).</summary>
+    /// <summary>Columns of a float weight row handled at a time (F16/BF16 widened to f32 per chunk, in L1).</summary>
     private const int FloatChunk = 512;
+
+    /// <summary>Activation rows (FloatTileN) and weight rows (FloatTileR) of a float GEMM block.</summary>
+    private const int FloatTileN = 16, FloatTileR = 64;
 
     /// <summary>True where the SIMD kernels run (x86 AVX2 + FMA); elsewhere the scalar kernels do.</summary>
     public static bool IsAccelerated => Avx2.IsSupported && Fma.IsSupported;
@@ -412,57 +415,66 @@ public static unsafe class MatMul
         {
             int cols = Cols;
             // Four weight rows at a time where AVX-512 gives the 16 accumulators of a 4×4 tile registers to spare:
-            // each activation load then feeds four FMAs, which is what keeps a GEMM off the L2 bandwidth limit.
+            // each activation load then feeds four FMAs. Blocking: a tile of FloatTileN activation rows × FloatChunk
+            // columns (32 KiB) stays in L1 while every weight row of a FloatTileR-row block passes over it, with
+            // partial sums in acc; so activations are not streamed from L2 once per weight row.
             bool tile4 = Simd && Vector512.IsHardwareAccelerated;
             float* tmp = stackalloc float[4 * FloatChunk];
-            float* acc = stackalloc float[4 * ActTile];
-            for (int i0 = 0; i0 < N; i0 += ActTile)
+            float* acc = stackalloc float[FloatTileR * FloatTileN];
+            // A single activation row (decode) has nothing to keep in L1: whole f32 rows, fewer reductions.
+            int chunk = Type == GgmlType.F32 && N == 1 ? cols : FloatChunk;
+            for (int rs = start; rs < end; rs += FloatTileR)
             {
-                int i1 = Math.Min(N, i0 + ActTile);
-                for (int r = start; r < end;)
+                int re = Math.Min(end, rs + FloatTileR);
+                for (int i0 = 0; i0 < N; i0 += FloatTileN)
                 {
-                    int rr = tile4 && end - r >= 4 ? 4 : 1;
-                    new Span<float>(acc, 4 * ActTile).Clear();
-                    for (int c0 = 0; c0 < cols; c0 += FloatChunk)
+                    int i1 = Math.Min(N, i0 + FloatTileN);
+                    new Span<float>(acc, FloatTileR * FloatTileN).Clear();
+                    for (int c0 = 0; c0 < cols; c0 += chunk)
                     {
-                        int len = Math.Min(FloatChunk, cols - c0);
-                        float* w;
-                        int wStride;
-                        if (Type == GgmlType.F32) { w = (float*)(W + r * RowBytes) + c0; wStride = cols; }
-                        else
+                        int len = Math.Min(chunk, cols - c0);
+                        for (int r = rs; r < re;)
                         {
-                            w = tmp;
-                            wStride = FloatChunk;
-                            for (int k = 0; k < rr; k++)
+                            int rr = tile4 && re - r >= 4 ? 4 : 1;
+                            float* w;
+                            int wStride;
+                            if (Type == GgmlType.F32) { w = (float*)(W + r * RowBytes) + c0; wStride = cols; }
+                            else
                             {
-                                ushort* src = (ushort*)(W + (r + k) * RowBytes) + c0;
-                                if (Type == GgmlType.F16) WidenF16(src, tmp + k * FloatChunk, len, Simd);
-                                else WidenBF16(src, tmp + k * FloatChunk, len, Simd);
+                                w = tmp;
+                                wStride = FloatChunk;
+                                for (int k = 0; k < rr; k++)
+                                {
+                                    ushort* src = (ushort*)(W + (r + k) * RowBytes) + c0;
+                                    if (Type == GgmlType.F16) WidenF16(src, tmp + k * FloatChunk, len, Simd);
+                                    else WidenBF16(src, tmp + k * FloatChunk, len, Simd);
+                                }
                             }
-                        }
-                        for (int i = i0; i < i1;)
-                        {
-                            float* xi = X + (long)i * cols + c0;
-                            float* ai = acc + (i - i0);
-                            int c = Math.Min(4, i1 - i);
-                            if (!Simd) { c = 1; ai[0] += DotF32Scalar(w, xi, len); }
-                            else if (rr == 4)
+                            float* ar = acc + (r - rs) * FloatTileN;
+                            for (int i = i0; i < i1;)
                             {
-                                if (c == 4) DotF32x4<N4>(w, wStride, len, xi, cols, ai, ActTile);
-                                else if (c == 3) DotF32x4<N3>(w, wStride, len, xi, cols, ai, ActTile);
-                                else if (c == 2) DotF32x4<N2>(w, wStride, len, xi, cols, ai, ActTile);
-                                else DotF32x4<N1>(w, wStride, len, xi, cols, ai, ActTile);
+                                float* xi = X + (long)i * cols + c0;
+                                float* ai = ar + (i - i0);
+                                int c = Math.Min(4, i1 - i);
+                                if (!Simd) { c = 1; ai[0] += DotF32Scalar(w, xi, len); }
+                                else if (rr == 4)
+                                {
+                                    if (c == 4) DotF32x4<N4>(w, wStride, len, xi, cols, ai, FloatTileN);
+                                    else if (c == 3) DotF32x4<N3>(w, wStride, len, xi, cols, ai, FloatTileN);
+                                    else if (c == 2) DotF32x4<N2>(w, wStride, len, xi, cols, ai, FloatTileN);
+                                    else DotF32x4<N1>(w, wStride, len, xi, cols, ai, FloatTileN);
+                                }
+                                else if (c == 4) DotF32<N4>(w, len, xi, cols, ai);
+                                else if (c == 3) DotF32<N3>(w, len, xi, cols, ai);
+                                else if (c == 2) DotF32<N2>(w, len, xi, cols, ai);
+                                else DotF32<N1>(w, len, xi, cols, ai);
+                                i += c;
                             }
-                            else if (c == 4) DotF32<N4>(w, len, xi, cols, ai);
-                            else if (c == 3) DotF32<N3>(w, len, xi, cols, ai);
-                            else if (c == 2) DotF32<N2>(w, len, xi, cols, ai);
-                            else DotF32<N1>(w, len, xi, cols, ai);
-                            i += c;
+                            r += rr;
                         }
                     }
-                    for (int k = 0; k < rr; k++)
-                        for (int i = i0; i < i1; i++) Y[(long)i * Rows + r + k] = acc[k * ActTile + i - i0];
-                    r += rr;
+                    for (int r = rs; r < re; r++)
+                        for (int i = i0; i < i1; i++) Y[(long)i * Rows + r] = acc[(r - rs) * FloatTileN + i - i0];
                 }
             }
         }
@@ -507,35 +519,29 @@ public static unsafe class MatMul
                 a23 = Vector512.FusedMultiplyAdd(v2, x3, a23); a33 = Vector512.FusedMultiplyAdd(v3, x3, a33);
             }
         }
-        int rest = len - j;
-        acc[0] += Vector512.Sum(a00) + DotF32Scalar(w + j, x + j, rest);
-        acc[accStride] += Vector512.Sum(a10) + DotF32Scalar(w1 + j, x + j, rest);
-        acc[2 * accStride] += Vector512.Sum(a20) + DotF32Scalar(w2 + j, x + j, rest);
-        acc[3 * accStride] += Vector512.Sum(a30) + DotF32Scalar(w3 + j, x + j, rest);
+        acc[0] += Vector512.Sum(a00);
+        acc[accStride] += Vector512.Sum(a10);
+        acc[2 * accStride] += Vector512.Sum(a20);
+        acc[3 * accStride] += Vector512.Sum(a30);
         if (n > 1)
         {
-            float* xk = x + xStride + j;
-            acc[1] += Vector512.Sum(a01) + DotF32Scalar(w + j, xk, rest);
-            acc[accStride + 1] += Vector512.Sum(a11) + DotF32Scalar(w1 + j, xk, rest);
-            acc[2 * accStride + 1] += Vector512.Sum(a21) + DotF32Scalar(w2 + j, xk, rest);
-            acc[3 * accStride + 1] += Vector512.Sum(a31) + DotF32Scalar(w3 + j, xk, rest);
+            acc[1] += Vector512.Sum(a01); acc[accStride + 1] += Vector512.Sum(a11);
+            acc[2 * accStride + 1] += Vector512.Sum(a21); acc[3 * accStride + 1] += Vector512.Sum(a31);
         }
         if (n > 2)
         {
-            float* xk = x + 2 * xStride + j;
-            acc[2] += Vector512.Sum(a02) + DotF32Scalar(w + j, xk, rest);
-            acc[accStride + 2] += Vector512.Sum(a12) + DotF32Scalar(w1 + j, xk, rest);
-            acc[2 * accStride + 2] += Vector512.Sum(a22) + DotF32Scalar(w2 + j, xk, rest);
-            acc[3 * accStride + 2] += Vector512.Sum(a32) + DotF32Scalar(w3 + j, xk, rest);
+            acc[2] += Vector512.Sum(a02); acc[accStride + 2] += Vector512.Sum(a12);
+            acc[2 * accStride + 2] += Vector512.Sum(a22); acc[3 * accStride + 2] += Vector512.Sum(a32);
         }
         if (n > 3)
         {
-            float* xk = x + 3 * xStride + j;
-            acc[3] += Vector512.Sum(a03) + DotF32Scalar(w + j, xk, rest);
-            acc[accStride + 3] += Vector512.Sum(a13) + DotF32Scalar(w1 + j, xk, rest);
-            acc[2 * accStride + 3] += Vector512.Sum(a23) + DotF32Scalar(w2 + j, xk, rest);
-            acc[3 * accStride + 3] += Vector512.Sum(a33) + DotF32Scalar(w3 + j, xk, rest);
+            acc[3] += Vector512.Sum(a03); acc[accStride + 3] += Vector512.Sum(a13);
+            acc[2 * accStride + 3] += Vector512.Sum(a23); acc[3 * accStride + 3] += Vector512.Sum(a33);
         }
+        if (j < len) // columns past the last full vector
+            for (int r = 0; r < 4; r++)
+                for (int k = 0; k < n; k++)
+                    acc[r * accStride + k] += DotF32Scalar(w + r * wStride + j, x + k * xStride + j, len - j);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)] // keeps the P/Invoke frame out of the kernel loop
