@@ -420,7 +420,7 @@ public static unsafe class MatMul
             // partial sums in acc; so activations are not streamed from L2 once per weight row.
             bool tile4 = Simd && Vector512.IsHardwareAccelerated;
             float* tmp = stackalloc float[4 * FloatChunk];
-            float* acc = stackalloc float[FloatTileR * FloatTileN];
+            float* acc = stackalloc float[FloatTileR * FloatTileN]; // [activation row][weight row]: output order
             // A single activation row (decode) has nothing to keep in L1: whole f32 rows, fewer reductions.
             int chunk = Type == GgmlType.F32 && N == 1 ? cols : FloatChunk;
             for (int rs = start; rs < end; rs += FloatTileR)
@@ -450,38 +450,38 @@ public static unsafe class MatMul
                                     else WidenBF16(src, tmp + k * FloatChunk, len, Simd);
                                 }
                             }
-                            float* ar = acc + (r - rs) * FloatTileN;
+                            float* ar = acc + (r - rs);
                             for (int i = i0; i < i1;)
                             {
                                 float* xi = X + (long)i * cols + c0;
-                                float* ai = ar + (i - i0);
+                                float* ai = ar + (i - i0) * FloatTileR;
                                 int c = Math.Min(4, i1 - i);
                                 if (!Simd) { c = 1; ai[0] += DotF32Scalar(w, xi, len); }
                                 else if (rr == 4)
                                 {
-                                    if (c == 4) DotF32x4<N4>(w, wStride, len, xi, cols, ai, FloatTileN);
-                                    else if (c == 3) DotF32x4<N3>(w, wStride, len, xi, cols, ai, FloatTileN);
-                                    else if (c == 2) DotF32x4<N2>(w, wStride, len, xi, cols, ai, FloatTileN);
-                                    else DotF32x4<N1>(w, wStride, len, xi, cols, ai, FloatTileN);
+                                    if (c == 4) DotF32x4<N4>(w, wStride, len, xi, cols, ai, FloatTileR);
+                                    else if (c == 3) DotF32x4<N3>(w, wStride, len, xi, cols, ai, FloatTileR);
+                                    else if (c == 2) DotF32x4<N2>(w, wStride, len, xi, cols, ai, FloatTileR);
+                                    else DotF32x4<N1>(w, wStride, len, xi, cols, ai, FloatTileR);
                                 }
-                                else if (c == 4) DotF32<N4>(w, len, xi, cols, ai);
-                                else if (c == 3) DotF32<N3>(w, len, xi, cols, ai);
-                                else if (c == 2) DotF32<N2>(w, len, xi, cols, ai);
-                                else DotF32<N1>(w, len, xi, cols, ai);
+                                else if (c == 4) DotF32<N4>(w, len, xi, cols, ai, FloatTileR);
+                                else if (c == 3) DotF32<N3>(w, len, xi, cols, ai, FloatTileR);
+                                else if (c == 2) DotF32<N2>(w, len, xi, cols, ai, FloatTileR);
+                                else DotF32<N1>(w, len, xi, cols, ai, FloatTileR);
                                 i += c;
                             }
                             r += rr;
                         }
                     }
-                    for (int r = rs; r < re; r++)
-                        for (int i = i0; i < i1; i++) Y[(long)i * Rows + r] = acc[(r - rs) * FloatTileN + i - i0];
+                    for (int i = i0; i < i1; i++)
+                        new ReadOnlySpan<float>(acc + (i - i0) * FloatTileR, re - rs).CopyTo(new Span<float>(Y + (long)i * Rows + rs, re - rs));
                 }
             }
         }
     }
 
     /// <summary>
-    /// acc[r·accStride + k] += w_r · x_k for four weight rows w_r = w + r·wStride and TN activation rows
+    /// acc[k·accStride + r] += w_r · x_k for four weight rows w_r = w + r·wStride and TN activation rows
     /// x_k = x + k·xStride: a 4×TN register tile of 512-bit accumulators.
     /// </summary>
     private static void DotF32x4<TN>(float* w, int wStride, int len, float* x, int xStride, float* acc, int accStride)
@@ -519,29 +519,25 @@ public static unsafe class MatMul
                 a23 = Vector512.FusedMultiplyAdd(v2, x3, a23); a33 = Vector512.FusedMultiplyAdd(v3, x3, a33);
             }
         }
-        acc[0] += Vector512.Sum(a00);
-        acc[accStride] += Vector512.Sum(a10);
-        acc[2 * accStride] += Vector512.Sum(a20);
-        acc[3 * accStride] += Vector512.Sum(a30);
-        if (n > 1)
-        {
-            acc[1] += Vector512.Sum(a01); acc[accStride + 1] += Vector512.Sum(a11);
-            acc[2 * accStride + 1] += Vector512.Sum(a21); acc[3 * accStride + 1] += Vector512.Sum(a31);
-        }
-        if (n > 2)
-        {
-            acc[2] += Vector512.Sum(a02); acc[accStride + 2] += Vector512.Sum(a12);
-            acc[2 * accStride + 2] += Vector512.Sum(a22); acc[3 * accStride + 2] += Vector512.Sum(a32);
-        }
-        if (n > 3)
-        {
-            acc[3] += Vector512.Sum(a03); acc[accStride + 3] += Vector512.Sum(a13);
-            acc[2 * accStride + 3] += Vector512.Sum(a23); acc[3 * accStride + 3] += Vector512.Sum(a33);
-        }
+        // Four weight rows' sums for each activation row land next to each other in acc.
+        (Vector128.Load(acc) + Reduce4(a00, a10, a20, a30)).Store(acc);
+        if (n > 1) (Vector128.Load(acc + accStride) + Reduce4(a01, a11, a21, a31)).Store(acc + accStride);
+        if (n > 2) (Vector128.Load(acc + 2 * accStride) + Reduce4(a02, a12, a22, a32)).Store(acc + 2 * accStride);
+        if (n > 3) (Vector128.Load(acc + 3 * accStride) + Reduce4(a03, a13, a23, a33)).Store(acc + 3 * accStride);
         if (j < len) // columns past the last full vector
             for (int r = 0; r < 4; r++)
                 for (int k = 0; k < n; k++)
-                    acc[r * accStride + k] += DotF32Scalar(w + r * wStride + j, x + k * xStride + j, len - j);
+                    acc[k * accStride + r] += DotF32Scalar(w + r * wStride + j, x + k * xStride + j, len - j);
+    }
+
+    /// <summary>The four horizontal sums of a, b, c, d as one vector: fold to 256 bits, then a hadd tree.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Reduce4(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d)
+    {
+        var ab = Avx.HorizontalAdd(a.GetLower() + a.GetUpper(), b.GetLower() + b.GetUpper());
+        var cd = Avx.HorizontalAdd(c.GetLower() + c.GetUpper(), d.GetLower() + d.GetUpper());
+        var abcd = Avx.HorizontalAdd(ab, cd); // [Σa Σb Σc Σd] as low-lane and high-lane halves
+        return abcd.GetLower() + abcd.GetUpper();
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)] // keeps the P/Invoke frame out of the kernel loop
@@ -975,8 +971,8 @@ public static unsafe class MatMul
         return acc;
     }
 
-    /// <summary>acc[k] += w · x_k for TN activation rows x_k = x + k·stride; two accumulators per row hide FMA latency.</summary>
-    private static void DotF32<TN>(float* w, int len, float* x, int stride, float* acc) where TN : struct, ICount
+    /// <summary>acc[k·accStride] += w · x_k for TN activation rows x_k = x + k·stride; two accumulators per row hide FMA latency.</summary>
+    private static void DotF32<TN>(float* w, int len, float* x, int stride, float* acc, int accStride) where TN : struct, ICount
     {
         int n = TN.N;
         var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
@@ -993,9 +989,9 @@ public static unsafe class MatMul
             if (n > 3) { a3 = Fma.MultiplyAdd(w0, Vector256.Load(x + 3 * stride + j), a3); b3 = Fma.MultiplyAdd(w1, Vector256.Load(x + 3 * stride + j + 8), b3); }
         }
         acc[0] += Vector256.Sum(a0 + b0) + DotF32Scalar(w + j, x + j, len - j);
-        if (n > 1) acc[1] += Vector256.Sum(a1 + b1) + DotF32Scalar(w + j, x + stride + j, len - j);
-        if (n > 2) acc[2] += Vector256.Sum(a2 + b2) + DotF32Scalar(w + j, x + 2 * stride + j, len - j);
-        if (n > 3) acc[3] += Vector256.Sum(a3 + b3) + DotF32Scalar(w + j, x + 3 * stride + j, len - j);
+        if (n > 1) acc[accStride] += Vector256.Sum(a1 + b1) + DotF32Scalar(w + j, x + stride + j, len - j);
+        if (n > 2) acc[2 * accStride] += Vector256.Sum(a2 + b2) + DotF32Scalar(w + j, x + 2 * stride + j, len - j);
+        if (n > 3) acc[3 * accStride] += Vector256.Sum(a3 + b3) + DotF32Scalar(w + j, x + 3 * stride + j, len - j);
     }
 
     private static float DotF32Scalar(float* w, float* x, int len)
