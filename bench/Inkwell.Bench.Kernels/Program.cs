@@ -31,7 +31,10 @@ foreach (var shape in shapes)
             var y = new float[n * w.Rows];
             double flop = 2.0 * n * w.Rows * w.Cols;
             int reps = Math.Max(3, (int)(2e8 / flop));
-            for (int i = 0; i < Math.Max(2, reps / 4); i++) MatMul.Multiply(w, x, y, n, pool);
+            // Warm up by time, not by count: a few long calls would otherwise be timed before tiered compilation
+            // has replaced the first-call code of each kernel.
+            var warm = Stopwatch.StartNew();
+            for (int i = 0; i < 2 || warm.ElapsedMilliseconds < 300; i++) MatMul.Multiply(w, x, y, n, pool);
             // best of 5 batches: the cores are shared, the minimum is the least disturbed
             // Also process CPU time per call: on shared cores, wall time includes time spent descheduled, while
             // CPU time / threads is what the kernel would take with the cores to itself.

@@ -23,8 +23,11 @@ public static unsafe class MatMul
     /// <summary>Activation rows kept hot per pass over a range of weight rows (their int8 copy stays in L2).</summary>
     private const int ActTile = 64;
 
-    /// <summary>Chunk of an F16/BF16 weight row widened to f32 at a time (stays in L1).</summary>
+    /// <summary>Columns of a float weight row handled at a time (F16/BF16 widened to f32 per chunk, in L1).</summary>
     private const int FloatChunk = 512;
+
+    /// <summary>Activation rows (FloatTileN) and weight rows (FloatTileR) of a float GEMM block.</summary>
+    private const int FloatTileN = 16, FloatTileR = 64;
 
     /// <summary>True where the SIMD kernels run (x86 AVX2 + FMA); elsewhere the scalar kernels do.</summary>
     public static bool IsAccelerated => Avx2.IsSupported && Fma.IsSupported;
@@ -412,64 +415,73 @@ public static unsafe class MatMul
         {
             int cols = Cols;
             // Four weight rows at a time where AVX-512 gives the 16 accumulators of a 4×4 tile registers to spare:
-            // each activation load then feeds four FMAs, which is what keeps a GEMM off the L2 bandwidth limit.
+            // each activation load then feeds four FMAs. Blocking: a tile of FloatTileN activation rows × FloatChunk
+            // columns (32 KiB) stays in L1 while every weight row of a FloatTileR-row block passes over it, with
+            // partial sums in acc; so activations are not streamed from L2 once per weight row.
             bool tile4 = Simd && Vector512.IsHardwareAccelerated;
             float* tmp = stackalloc float[4 * FloatChunk];
-            float* acc = stackalloc float[4 * ActTile];
-            for (int i0 = 0; i0 < N; i0 += ActTile)
+            float* acc = stackalloc float[FloatTileR * FloatTileN]; // [activation row][weight row]: output order
+            // A single activation row (decode) has nothing to keep in L1: whole f32 rows, fewer reductions.
+            int chunk = Type == GgmlType.F32 && N == 1 ? cols : FloatChunk;
+            for (int rs = start; rs < end; rs += FloatTileR)
             {
-                int i1 = Math.Min(N, i0 + ActTile);
-                for (int r = start; r < end;)
+                int re = Math.Min(end, rs + FloatTileR);
+                for (int i0 = 0; i0 < N; i0 += FloatTileN)
                 {
-                    int rr = tile4 && end - r >= 4 ? 4 : 1;
-                    new Span<float>(acc, 4 * ActTile).Clear();
-                    for (int c0 = 0; c0 < cols; c0 += FloatChunk)
+                    int i1 = Math.Min(N, i0 + FloatTileN);
+                    new Span<float>(acc, FloatTileR * FloatTileN).Clear();
+                    for (int c0 = 0; c0 < cols; c0 += chunk)
                     {
-                        int len = Math.Min(FloatChunk, cols - c0);
-                        float* w;
-                        int wStride;
-                        if (Type == GgmlType.F32) { w = (float*)(W + r * RowBytes) + c0; wStride = cols; }
-                        else
+                        int len = Math.Min(chunk, cols - c0);
+                        for (int r = rs; r < re;)
                         {
-                            w = tmp;
-                            wStride = FloatChunk;
-                            for (int k = 0; k < rr; k++)
+                            int rr = tile4 && re - r >= 4 ? 4 : 1;
+                            float* w;
+                            int wStride;
+                            if (Type == GgmlType.F32) { w = (float*)(W + r * RowBytes) + c0; wStride = cols; }
+                            else
                             {
-                                ushort* src = (ushort*)(W + (r + k) * RowBytes) + c0;
-                                if (Type == GgmlType.F16) WidenF16(src, tmp + k * FloatChunk, len, Simd);
-                                else WidenBF16(src, tmp + k * FloatChunk, len, Simd);
+                                w = tmp;
+                                wStride = FloatChunk;
+                                for (int k = 0; k < rr; k++)
+                                {
+                                    ushort* src = (ushort*)(W + (r + k) * RowBytes) + c0;
+                                    if (Type == GgmlType.F16) WidenF16(src, tmp + k * FloatChunk, len, Simd);
+                                    else WidenBF16(src, tmp + k * FloatChunk, len, Simd);
+                                }
                             }
-                        }
-                        for (int i = i0; i < i1;)
-                        {
-                            float* xi = X + (long)i * cols + c0;
-                            float* ai = acc + (i - i0);
-                            int c = Math.Min(4, i1 - i);
-                            if (!Simd) { c = 1; ai[0] += DotF32Scalar(w, xi, len); }
-                            else if (rr == 4)
+                            float* ar = acc + (r - rs);
+                            for (int i = i0; i < i1;)
                             {
-                                if (c == 4) DotF32x4<N4>(w, wStride, len, xi, cols, ai, ActTile);
-                                else if (c == 3) DotF32x4<N3>(w, wStride, len, xi, cols, ai, ActTile);
-                                else if (c == 2) DotF32x4<N2>(w, wStride, len, xi, cols, ai, ActTile);
-                                else DotF32x4<N1>(w, wStride, len, xi, cols, ai, ActTile);
+                                float* xi = X + (long)i * cols + c0;
+                                float* ai = ar + (i - i0) * FloatTileR;
+                                int c = Math.Min(4, i1 - i);
+                                if (!Simd) { c = 1; ai[0] += DotF32Scalar(w, xi, len); }
+                                else if (rr == 4)
+                                {
+                                    if (c == 4) DotF32x4<N4>(w, wStride, len, xi, cols, ai, FloatTileR);
+                                    else if (c == 3) DotF32x4<N3>(w, wStride, len, xi, cols, ai, FloatTileR);
+                                    else if (c == 2) DotF32x4<N2>(w, wStride, len, xi, cols, ai, FloatTileR);
+                                    else DotF32x4<N1>(w, wStride, len, xi, cols, ai, FloatTileR);
+                                }
+                                else if (c == 4) DotF32<N4>(w, len, xi, cols, ai, FloatTileR);
+                                else if (c == 3) DotF32<N3>(w, len, xi, cols, ai, FloatTileR);
+                                else if (c == 2) DotF32<N2>(w, len, xi, cols, ai, FloatTileR);
+                                else DotF32<N1>(w, len, xi, cols, ai, FloatTileR);
+                                i += c;
                             }
-                            else if (c == 4) DotF32<N4>(w, len, xi, cols, ai);
-                            else if (c == 3) DotF32<N3>(w, len, xi, cols, ai);
-                            else if (c == 2) DotF32<N2>(w, len, xi, cols, ai);
-                            else DotF32<N1>(w, len, xi, cols, ai);
-                            i += c;
+                            r += rr;
                         }
                     }
-                    for (int k = 0; k < rr; k++)
-                        for (int i = i0; i < i1; i++) Y[(long)i * Rows + r + k] = acc[k * ActTile + i - i0];
-                    r += rr;
+                    for (int i = i0; i < i1; i++)
+                        new ReadOnlySpan<float>(acc + (i - i0) * FloatTileR, re - rs).CopyTo(new Span<float>(Y + (long)i * Rows + rs, re - rs));
                 }
             }
         }
     }
 
     /// <summary>
-    /// acc[r·accStride + k] += w_r · x_k for four weight rows w_r = w + r·wStride and TN activation rows
+    /// acc[k·accStride + r] += w_r · x_k for four weight rows w_r = w + r·wStride and TN activation rows
     /// x_k = x + k·xStride: a 4×TN register tile of 512-bit accumulators.
     /// </summary>
     private static void DotF32x4<TN>(float* w, int wStride, int len, float* x, int xStride, float* acc, int accStride)
@@ -507,35 +519,25 @@ public static unsafe class MatMul
                 a23 = Vector512.FusedMultiplyAdd(v2, x3, a23); a33 = Vector512.FusedMultiplyAdd(v3, x3, a33);
             }
         }
-        int rest = len - j;
-        acc[0] += Vector512.Sum(a00) + DotF32Scalar(w + j, x + j, rest);
-        acc[accStride] += Vector512.Sum(a10) + DotF32Scalar(w1 + j, x + j, rest);
-        acc[2 * accStride] += Vector512.Sum(a20) + DotF32Scalar(w2 + j, x + j, rest);
-        acc[3 * accStride] += Vector512.Sum(a30) + DotF32Scalar(w3 + j, x + j, rest);
-        if (n > 1)
-        {
-            float* xk = x + xStride + j;
-            acc[1] += Vector512.Sum(a01) + DotF32Scalar(w + j, xk, rest);
-            acc[accStride + 1] += Vector512.Sum(a11) + DotF32Scalar(w1 + j, xk, rest);
-            acc[2 * accStride + 1] += Vector512.Sum(a21) + DotF32Scalar(w2 + j, xk, rest);
-            acc[3 * accStride + 1] += Vector512.Sum(a31) + DotF32Scalar(w3 + j, xk, rest);
-        }
-        if (n > 2)
-        {
-            float* xk = x + 2 * xStride + j;
-            acc[2] += Vector512.Sum(a02) + DotF32Scalar(w + j, xk, rest);
-            acc[accStride + 2] += Vector512.Sum(a12) + DotF32Scalar(w1 + j, xk, rest);
-            acc[2 * accStride + 2] += Vector512.Sum(a22) + DotF32Scalar(w2 + j, xk, rest);
-            acc[3 * accStride + 2] += Vector512.Sum(a32) + DotF32Scalar(w3 + j, xk, rest);
-        }
-        if (n > 3)
-        {
-            float* xk = x + 3 * xStride + j;
-            acc[3] += Vector512.Sum(a03) + DotF32Scalar(w + j, xk, rest);
-            acc[accStride + 3] += Vector512.Sum(a13) + DotF32Scalar(w1 + j, xk, rest);
-            acc[2 * accStride + 3] += Vector512.Sum(a23) + DotF32Scalar(w2 + j, xk, rest);
-            acc[3 * accStride + 3] += Vector512.Sum(a33) + DotF32Scalar(w3 + j, xk, rest);
-        }
+        // Four weight rows' sums for each activation row land next to each other in acc.
+        (Vector128.Load(acc) + Reduce4(a00, a10, a20, a30)).Store(acc);
+        if (n > 1) (Vector128.Load(acc + accStride) + Reduce4(a01, a11, a21, a31)).Store(acc + accStride);
+        if (n > 2) (Vector128.Load(acc + 2 * accStride) + Reduce4(a02, a12, a22, a32)).Store(acc + 2 * accStride);
+        if (n > 3) (Vector128.Load(acc + 3 * accStride) + Reduce4(a03, a13, a23, a33)).Store(acc + 3 * accStride);
+        if (j < len) // columns past the last full vector
+            for (int r = 0; r < 4; r++)
+                for (int k = 0; k < n; k++)
+                    acc[k * accStride + r] += DotF32Scalar(w + r * wStride + j, x + k * xStride + j, len - j);
+    }
+
+    /// <summary>The four horizontal sums of a, b, c, d as one vector: fold to 256 bits, then a hadd tree.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Reduce4(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d)
+    {
+        var ab = Avx.HorizontalAdd(a.GetLower() + a.GetUpper(), b.GetLower() + b.GetUpper());
+        var cd = Avx.HorizontalAdd(c.GetLower() + c.GetUpper(), d.GetLower() + d.GetUpper());
+        var abcd = Avx.HorizontalAdd(ab, cd); // [Σa Σb Σc Σd] as low-lane and high-lane halves
+        return abcd.GetLower() + abcd.GetUpper();
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)] // keeps the P/Invoke frame out of the kernel loop
@@ -559,37 +561,26 @@ public static unsafe class MatMul
     internal static Vector512<float> HalfToSingle(Vector256<ushort> h)
     {
         var x = Avx512F.ConvertToVector512Int32(h);
-        var sign = Vector512.ShiftLeft(x & Vector512.Create(0x8000), 16);
-        var o = Vector512.ShiftLeft(x & Vector512.Create(0x7fff), 13);
-        var exp = o & Vector512.Create(0x0F800000);
-        o += Vector512.Create((127 - 15) << 23);
-        var inf = Vector512.Equals(exp, Vector512.Create(0x0F800000));
-        var zero = Vector512.Equals(exp, Vector512<int>.Zero);
-        o += (inf & Vector512.Create(112 << 23)) + (zero & Vector512.Create(1 << 23));
-        var f = o.AsSingle();
-        f = Vector512.ConditionalSelect(zero.AsSingle(), f - Vector512.Create(BitConverter.Int32BitsToSingle(113 << 23)), f);
-        return (f.AsInt32() | sign).AsSingle();
+        var f = Vector512.ShiftLeft(x & Vector512.Create(0x7fff), 13).AsSingle() * Vector512.Create(F16Rebias);
+        var special = Vector512.Equals(x & Vector512.Create(0x7c00), Vector512.Create(0x7c00)) & Vector512.Create(0x7f800000);
+        return (f.AsInt32() | special | Vector512.ShiftLeft(x & Vector512.Create(0x8000), 16)).AsSingle();
     }
 
+    /// <summary>2^112: moves an f16 exponent field, placed in f32 position, to the f32 bias (15 → 127).</summary>
+    private static readonly float F16Rebias = BitConverter.Int32BitsToSingle((127 + 112) << 23);
+
     /// <summary>
-    /// Eight f16 → f32 with integer ops (no F16C intrinsic in .NET): move exponent and mantissa into place and
-    /// rebias; exponent 31 (inf/nan) gets the f32 maximum exponent; exponent 0 (zero/subnormal) is renormalized by
-    /// one float subtraction.
+    /// Eight f16 → f32 with integer ops (no F16C intrinsic in .NET): exponent and mantissa moved into f32 position
+    /// and rebiased by one multiplication by 2^112, which is exact and also renormalizes subnormals; exponent 31
+    /// (inf/nan) is forced to 255; then the sign.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<float> HalfToSingle(Vector128<ushort> h)
     {
         var x = Avx2.ConvertToVector256Int32(h);
-        var sign = Vector256.ShiftLeft(x & Vector256.Create(0x8000), 16);
-        var o = Vector256.ShiftLeft(x & Vector256.Create(0x7fff), 13);
-        var exp = o & Vector256.Create(0x0F800000);
-        o += Vector256.Create((127 - 15) << 23);
-        var inf = Vector256.Equals(exp, Vector256.Create(0x0F800000));
-        var zero = Vector256.Equals(exp, Vector256<int>.Zero);
-        o += (inf & Vector256.Create(112 << 23)) + (zero & Vector256.Create(1 << 23));
-        var f = o.AsSingle();
-        f = Vector256.ConditionalSelect(zero.AsSingle(), f - Vector256.Create(BitConverter.Int32BitsToSingle(113 << 23)), f);
-        return (f.AsInt32() | sign).AsSingle();
+        var f = Vector256.ShiftLeft(x & Vector256.Create(0x7fff), 13).AsSingle() * Vector256.Create(F16Rebias);
+        var special = Vector256.Equals(x & Vector256.Create(0x7c00), Vector256.Create(0x7c00)) & Vector256.Create(0x7f800000);
+        return (f.AsInt32() | special | Vector256.ShiftLeft(x & Vector256.Create(0x8000), 16)).AsSingle();
     }
 
     private static void WidenBF16(ushort* src, float* dst, int len, bool simd)
@@ -980,8 +971,8 @@ public static unsafe class MatMul
         return acc;
     }
 
-    /// <summary>acc[k] += w · x_k for TN activation rows x_k = x + k·stride; two accumulators per row hide FMA latency.</summary>
-    private static void DotF32<TN>(float* w, int len, float* x, int stride, float* acc) where TN : struct, ICount
+    /// <summary>acc[k·accStride] += w · x_k for TN activation rows x_k = x + k·stride; two accumulators per row hide FMA latency.</summary>
+    private static void DotF32<TN>(float* w, int len, float* x, int stride, float* acc, int accStride) where TN : struct, ICount
     {
         int n = TN.N;
         var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
@@ -998,9 +989,9 @@ public static unsafe class MatMul
             if (n > 3) { a3 = Fma.MultiplyAdd(w0, Vector256.Load(x + 3 * stride + j), a3); b3 = Fma.MultiplyAdd(w1, Vector256.Load(x + 3 * stride + j + 8), b3); }
         }
         acc[0] += Vector256.Sum(a0 + b0) + DotF32Scalar(w + j, x + j, len - j);
-        if (n > 1) acc[1] += Vector256.Sum(a1 + b1) + DotF32Scalar(w + j, x + stride + j, len - j);
-        if (n > 2) acc[2] += Vector256.Sum(a2 + b2) + DotF32Scalar(w + j, x + 2 * stride + j, len - j);
-        if (n > 3) acc[3] += Vector256.Sum(a3 + b3) + DotF32Scalar(w + j, x + 3 * stride + j, len - j);
+        if (n > 1) acc[accStride] += Vector256.Sum(a1 + b1) + DotF32Scalar(w + j, x + stride + j, len - j);
+        if (n > 2) acc[2 * accStride] += Vector256.Sum(a2 + b2) + DotF32Scalar(w + j, x + 2 * stride + j, len - j);
+        if (n > 3) acc[3 * accStride] += Vector256.Sum(a3 + b3) + DotF32Scalar(w + j, x + 3 * stride + j, len - j);
     }
 
     private static float DotF32Scalar(float* w, float* x, int len)

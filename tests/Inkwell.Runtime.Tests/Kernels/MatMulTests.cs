@@ -182,6 +182,37 @@ public sealed unsafe class MatMulTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q6_K)]
+    [InlineData(GgmlType.F16)]
+    public void Multiply_does_not_allocate_once_warm(GgmlType t)
+    {
+        var c = Make(t, 16, 512, 9);
+        var x = Activations(9, 512, 9);
+        var y = new float[9 * 16];
+        void Warm()
+        {
+            foreach (int n in new[] { 1, 9 })
+                for (int i = 0; i < 100; i++) MatMul.Multiply(c.W, x, y, n, _pool3); // JIT tiers, scratch growth
+        }
+        Warm();
+        Thread.Sleep(200); // let background tier-1 compilation land
+        Warm();
+        // This thread's allocations: the test runner's own threads allocate in parallel, and the workers only
+        // run kernel bodies (WorkerPool's own test checks that Run itself does not allocate).
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 200; i++)
+        {
+            MatMul.Multiply(c.W, x, y, 1, _pool3);
+            MatMul.Multiply(c.W, x, y, 9, _pool3);
+        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < 400, $"{allocated} bytes allocated over 400 calls");
+    }
+
     [Fact]
     public void Multiply_with_zero_activations_gives_zero()
     {
