@@ -9,6 +9,7 @@ public static class CommandRunner
           generate   stream a continuation to stdout
           tokenize   print token ids of stdin
           bench      prompt-processing and generation speed (like llama-bench)
+          models     list the registry's models and deployments (--registry DIR)
         run `inkwell COMMAND --help` for a command's options
         """;
 
@@ -28,6 +29,7 @@ public static class CommandRunner
                 "tokenize" => TokenizeCommand.Run(rest),
                 "bench" => BenchCommand.Run(rest),
                 "serve" => await ServeCommand.RunAsync(rest),
+                "models" => ModelsCommand.Run(rest),
                 _ => throw new UsageException($"unknown command '{args[0]}'\n{Usage}"),
             };
         }
