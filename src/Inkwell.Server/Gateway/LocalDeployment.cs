@@ -92,7 +92,7 @@ internal sealed class LocalDeployment : IAsyncDisposable
             MaxBatchPrefillTokens = spec.GetIntOption("max_batch_prefill_tokens") ?? defaults.MaxBatchPrefillTokens,
             MaxBatchSize = spec.GetIntOption("max_batch_size") ?? defaults.MaxBatchSize,
             MaxConcurrentRequests = spec.GetIntOption("max_concurrent_requests") ?? defaults.MaxConcurrentRequests,
-            NumThreads = spec.GetIntOption("num_threads") ?? defaults.NumThreads,
+            NumThreads = spec.GetIntOption("num_threads") ?? spec.GetIntOption("threads") ?? defaults.NumThreads,
             BlockSize = spec.GetIntOption("block_size") ?? defaults.BlockSize,
         };
     }
@@ -100,7 +100,7 @@ internal sealed class LocalDeployment : IAsyncDisposable
     private static readonly string[] KnownOptions =
     [
         "tokenizer", "max_input_tokens", "max_total_tokens", "max_batch_total_tokens", "max_batch_prefill_tokens",
-        "max_batch_size", "max_concurrent_requests", "num_threads", "block_size",
+        "max_batch_size", "max_concurrent_requests", "num_threads", "threads", "block_size",
     ];
 
     /// <summary>Stops the server (in-flight requests finish first), then frees the engine and unmaps the weights.</summary>
