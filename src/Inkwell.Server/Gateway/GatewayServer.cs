@@ -45,6 +45,9 @@ public static class GatewayServer
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(registry);
+        // Local engine options are only read at first use: check them now, so a typo fails the start, not a request.
+        foreach (var deployment in registry.Deployments.Where(d => d.ClientSpec.Kind == ClientKind.Local))
+            LocalDeployment.OptionsFor(deployment, options.LocalDefaults);
         var builder = WebApplication.CreateSlimBuilder(args ?? []);
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);

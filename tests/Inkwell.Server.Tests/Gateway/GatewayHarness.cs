@@ -39,6 +39,19 @@ public sealed class GatewayHarness : IAsyncDisposable
         Directory.CreateDirectory(dir);
         await File.WriteAllTextAsync(Path.Combine(dir, ModelRegistry.MetadataFileName), metadataYaml);
         await File.WriteAllTextAsync(Path.Combine(dir, ModelRegistry.DeploymentsFileName), deploymentsYaml);
+        try
+        {
+            return await StartInAsync(dir, budgetBytes);
+        }
+        catch
+        {
+            Directory.Delete(dir, recursive: true);
+            throw;
+        }
+    }
+
+    private static async Task<GatewayHarness> StartInAsync(string dir, long? budgetBytes)
+    {
         var registry = ModelRegistry.LoadFromDirectory(dir);
         var options = new GatewayOptions
         {

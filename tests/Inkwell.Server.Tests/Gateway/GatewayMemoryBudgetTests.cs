@@ -67,4 +67,15 @@ public sealed class GatewayMemoryBudgetTests
         Assert.Equal(2, gateway.State.LocalLoadCount);
         Assert.Equal(0, gateway.State.LocalEvictionCount);
     }
+
+    [Fact]
+    public async Task AMistypedEngineOptionFailsTheStartNamingIt()
+    {
+        var deployments = Deployments.Replace("model_path:", "max_totl_tokens: 5, model_path:");
+
+        var ex = await Assert.ThrowsAsync<ArgumentException>(() => GatewayHarness.StartAsync(Metadata, deployments));
+
+        Assert.Contains("'local/alpha'", ex.Message);
+        Assert.Contains("max_totl_tokens", ex.Message);
+    }
 }

@@ -34,6 +34,19 @@ public sealed class LocalDeploymentPoolTests
     }
 
     [Fact]
+    public async Task ConcurrentFirstRequestsShareOneLoad()
+    {
+        await using var pool = new LocalDeploymentPool(Defaults, budgetBytes: null, NullLogger.Instance);
+        var deployment = Local("alpha");
+
+        var leases = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => pool.AcquireAsync(deployment, CancellationToken.None)));
+
+        Assert.Equal(1, pool.LoadCount);
+        Assert.Single(leases.Select(l => l.Instance).Distinct());
+        foreach (var lease in leases) await lease.DisposeAsync();
+    }
+
+    [Fact]
     public async Task CostCountsWeightsAndTheKvCache()
     {
         await using var pool = new LocalDeploymentPool(Defaults, budgetBytes: null, NullLogger.Instance);
