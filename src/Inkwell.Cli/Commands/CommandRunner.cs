@@ -10,6 +10,7 @@ public static class CommandRunner
           tokenize   print token ids of stdin
           bench      prompt-processing and generation speed (like llama-bench)
           perplexity perplexity of a text file, computed as llama-perplexity does
+          models     list the registry's models and deployments (--registry DIR)
         run `inkwell COMMAND --help` for a command's options
         """;
 
@@ -30,6 +31,7 @@ public static class CommandRunner
                 "bench" => BenchCommand.Run(rest),
                 "perplexity" => PerplexityCommand.Run(rest),
                 "serve" => await ServeCommand.RunAsync(rest),
+                "models" => ModelsCommand.Run(rest),
                 _ => throw new UsageException($"unknown command '{args[0]}'\n{Usage}"),
             };
         }

@@ -16,6 +16,10 @@ public static class ServeCommand
                              [--max-batch-total-tokens N] [--max-batch-size N] [--max-best-of N] [--max-stop-sequences N]
                              [--max-top-n-tokens N] [--waiting-served-ratio R] [--max-waiting-tokens N]
                              [--quantize Q] [--dtype D] [--num-threads N] [--tokenizer PATH] [--no-prefix-caching]
+                             [--registry DIR [--gateway-memory-budget-mb N]]
+        With --registry, serves every deployment of DIR's registry through one endpoint (the gateway):
+        /models/{model}/generate|generate_stream|tokenize|info|health and /v1/... with the body's "model";
+        local deployments load on first use, the least recently used unloaded when the budget would be exceeded.
         Each flag also reads its environment variable (MODEL_ID, HOSTNAME, PORT, MAX_CONCURRENT_REQUESTS, ...).
         """;
 
@@ -51,7 +55,13 @@ public static class ServeCommand
             NumThreads = Int("num-threads", "num-shard") ?? d.NumThreads,
             PrefixCaching = !a.Flag("no-prefix-caching") && Environment.GetEnvironmentVariable("NO_PREFIX_CACHING") is null or "" or "0" or "false",
         };
+        var registryDir = a.String("registry"); // no env fallback: a stray REGISTRY variable must not turn serve into the gateway
+        long? budgetMb = Opt("gateway-memory-budget-mb") is { } mb
+            ? long.TryParse(mb, out long v) && v > 0 ? v : throw new UsageException($"--gateway-memory-budget-mb must be a positive integer, got '{mb}'")
+            : null;
         a.EnsureAllUsed();
+        if (registryDir is not null) return await GatewayCommand.RunAsync(registryDir, budgetMb, options);
+        if (budgetMb is not null) throw new UsageException("--gateway-memory-budget-mb only applies with --registry");
         if (options.Quantize is not null)
             throw new UsageException($"--quantize {options.Quantize}: quantize ahead of time (GGUF q8_0/q4_0 files load as they are); on-the-fly quantization is not supported");
         if (options.Dtype is not null and not "float32" and not "float16" and not "bfloat16")
