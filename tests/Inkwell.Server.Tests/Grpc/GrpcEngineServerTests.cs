@@ -141,6 +141,27 @@ public sealed class GrpcEngineServerTests(GrpcServerFixture fixture) : IClassFix
     }
 
     [PythonGrpcFact]
+    public async Task LengthPenalty_EndsTheTextEarlyWithEos()
+    {
+        var plain = await GenerateHttpAsync("Once upon a time", maxNewTokens: 60);
+        Assert.Equal("length", plain.GetProperty("details").GetProperty("finish_reason").GetString());
+
+        var result = await CallAsync("unary", "Generate", """
+            {"requests": [{"text": "Once upon a time"}],
+             "params": {"stopping": {"max_new_tokens": 60}, "decoding": {"repetition_penalty": 1.0, "length_penalty": {"start_index": 5, "decay_factor": 3.0}}}}
+            """);
+        var response = Assert.Single(result.GetProperty("response").GetProperty("responses").EnumerateArray());
+        Assert.Equal("EOS_TOKEN", response.GetProperty("stop_reason").GetString());
+        int count = response.GetProperty("generated_token_count").GetInt32();
+        Assert.InRange(count, 6, 59);
+        // Until the penalty starts the text is the plain greedy text.
+        var tokens = await CallAsync("unary", "Generate", """
+            {"requests": [{"text": "Once upon a time"}], "params": {"stopping": {"max_new_tokens": 5}}}
+            """);
+        Assert.StartsWith(tokens.GetProperty("response").GetProperty("responses")[0].GetProperty("text").GetString()!, response.GetProperty("text").GetString());
+    }
+
+    [PythonGrpcFact]
     public async Task Tokenize_AndModelInfo()
     {
         var tokenize = await CallAsync("unary", "Tokenize", """{"requests": [{"text": "Once upon a time"}], "return_tokens": true}""");
