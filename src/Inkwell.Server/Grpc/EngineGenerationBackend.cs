@@ -44,7 +44,17 @@ public sealed class EngineGenerationBackend : IBatchGenerationBackend
         using var permits = AcquirePermits(requests.Count);
         var prepared = requests.Select(Prepare).ToArray();
         using var batchSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var readers = prepared.Select(p => Submit(p, batchSource.Token)).ToArray();
+        ChannelReader<GenerationEvent>[] readers;
+        try
+        {
+            readers = prepared.Select(p => Submit(p, batchSource.Token)).ToArray();
+        }
+        catch
+        {
+            // Inputs already queued must not run on for nobody.
+            await batchSource.CancelAsync();
+            throw;
+        }
         var runs = prepared.Select((p, i) => RunToEndAsync(p, readers[i], batchSource)).ToArray();
         return await Task.WhenAll(runs);
     }

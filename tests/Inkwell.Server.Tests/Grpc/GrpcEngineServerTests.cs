@@ -268,3 +268,26 @@ public sealed class GrpcOverloadTests
         Assert.Equal(System.Net.HttpStatusCode.NotFound, grpcOnHttp.StatusCode);
     }
 }
+
+public sealed class GrpcSequenceLimitTests
+{
+    [PythonGrpcFact]
+    public async Task SequenceLimit_LowersMaxNewTokens_ToTokenLimit_AndRefusesLongInputs()
+    {
+        await using var server = await TestServer.StartAsync(new ServerOptions { GrpcPort = 0, MaxTotalTokens = 20 });
+        int input = server.State.Tokenizer.EncodeToIds("Once upon a time").Count;
+
+        var result = await PythonGrpcClient.CallAsync("unary", server.GrpcTarget, "Generate", """
+            {"requests": [{"text": "Once upon a time"}], "params": {"stopping": {"max_new_tokens": 100}}}
+            """);
+        var response = Assert.Single(result.GetProperty("response").GetProperty("responses").EnumerateArray());
+        Assert.Equal("TOKEN_LIMIT", response.GetProperty("stop_reason").GetString());
+        Assert.Equal(20 - input, response.GetProperty("generated_token_count").GetInt32());
+
+        string longText = string.Join(' ', Enumerable.Repeat("dog", 30));
+        int longInput = server.State.Tokenizer.EncodeToIds(longText).Count;
+        var refused = await PythonGrpcClient.CallAsync("unary", server.GrpcTarget, "Generate", $$"""{"requests": [{"text": "{{longText}}"}]}""");
+        Assert.Equal("INVALID_ARGUMENT", refused.GetProperty("code").GetString());
+        Assert.Equal($"input tokens ({longInput}) plus prefix length (0) must be < 20", refused.GetProperty("details").GetString());
+    }
+}
