@@ -162,6 +162,18 @@ public sealed class GrpcEngineServerTests(GrpcServerFixture fixture) : IClassFix
     }
 
     [PythonGrpcFact]
+    public async Task TimeLimit_EndsWithTimeLimit()
+    {
+        var result = await CallAsync("unary", "Generate", """
+            {"requests": [{"text": "Once upon a time"}],
+             "params": {"stopping": {"max_new_tokens": 1024, "min_new_tokens": 1024, "time_limit_millis": 10}}}
+            """);
+        var response = Assert.Single(result.GetProperty("response").GetProperty("responses").EnumerateArray());
+        Assert.Equal("TIME_LIMIT", response.GetProperty("stop_reason").GetString());
+        Assert.InRange(response.GetProperty("generated_token_count").GetInt32(), 1, 1023);
+    }
+
+    [PythonGrpcFact]
     public async Task Tokenize_AndModelInfo()
     {
         var tokenize = await CallAsync("unary", "Tokenize", """{"requests": [{"text": "Once upon a time"}], "return_tokens": true}""");
