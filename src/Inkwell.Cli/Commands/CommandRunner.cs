@@ -9,6 +9,7 @@ public static class CommandRunner
           generate   stream a continuation to stdout
           tokenize   print token ids of stdin
           bench      prompt-processing and generation speed (like llama-bench)
+          perplexity perplexity of a text file, computed as llama-perplexity does
         run `inkwell COMMAND --help` for a command's options
         """;
 
@@ -27,6 +28,7 @@ public static class CommandRunner
                 "generate" => await GenerateCommand.RunAsync(rest),
                 "tokenize" => TokenizeCommand.Run(rest),
                 "bench" => BenchCommand.Run(rest),
+                "perplexity" => PerplexityCommand.Run(rest),
                 "serve" => await ServeCommand.RunAsync(rest),
                 _ => throw new UsageException($"unknown command '{args[0]}'\n{Usage}"),
             };
