@@ -75,6 +75,27 @@ public sealed class GrpcEngineServerTests(GrpcServerFixture fixture) : IClassFix
     }
 
     [PythonGrpcFact]
+    public async Task GenerateStream_WithTokenDetail_MatchesUnary()
+    {
+        const string parameters = """
+            {"stopping": {"max_new_tokens": 12}, "response": {"input_text": true, "input_tokens": true, "generated_tokens": true, "token_logprobs": true, "token_ranks": true}}
+            """;
+        var stream = await CallAsync("stream", "GenerateStream", $$"""{"request": {"text": "The little dog"}, "params": {{parameters}}}""");
+        var unary = await CallAsync("unary", "Generate", $$"""{"requests": [{"text": "The little dog"}], "params": {{parameters}}}""");
+        var single = unary.GetProperty("response").GetProperty("responses")[0];
+        var messages = stream.GetProperty("responses").EnumerateArray().ToList();
+
+        // The input text comes first (as TGIS: in the first message), then the generated text.
+        Assert.Equal(single.GetProperty("text").GetString(), string.Concat(messages.Select(m => m.GetProperty("text").GetString())));
+        var streamedTokens = messages.SelectMany(m => m.GetProperty("tokens").EnumerateArray()).ToList();
+        var unaryTokens = single.GetProperty("tokens").EnumerateArray().ToList();
+        Assert.Equal(12, streamedTokens.Count);
+        Assert.Equal(unaryTokens.Select(t => t.GetRawText()), streamedTokens.Select(t => t.GetRawText()));
+        var streamedInput = Assert.Single(messages, m => m.GetProperty("input_tokens").GetArrayLength() > 0).GetProperty("input_tokens");
+        Assert.Equal(single.GetProperty("input_tokens").GetRawText(), streamedInput.GetRawText());
+    }
+
+    [PythonGrpcFact]
     public async Task Generate_TokenDetails_AreConsistent()
     {
         var result = await CallAsync("unary", "Generate", """
