@@ -3,7 +3,9 @@ using Inkwell.Engine.Scheduling;
 using Inkwell.Models.Llama;
 using Inkwell.Models.Loading;
 using Inkwell.Runtime.Threading;
+using Inkwell.Server.Grammar;
 using Inkwell.Server.Metrics;
+using Inkwell.Server.OpenAI;
 using Inkwell.Server.Tgi;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -60,6 +62,9 @@ public static class InkwellServer
             MaxTotalTokens = maxTotal,
         });
         var state = new ServerState(options, model, service, validator);
+        var grammars = new GrammarService(model.Tokenizer);
+        state.Grammars = grammars;
+        state.GrammarFactory = grammars.FromTgiBlocking;
 
         var builder = WebApplication.CreateSlimBuilder(args ?? []);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -68,6 +73,7 @@ public static class InkwellServer
         configure?.Invoke(builder);
         var app = builder.Build();
         app.MapTgi();
+        app.MapOpenAI();
         app.Lifetime.ApplicationStopped.Register(() =>
         {
             engine.DisposeAsync().AsTask().GetAwaiter().GetResult();
