@@ -9,6 +9,7 @@ public static class CommandRunner
           generate   stream a continuation to stdout
           tokenize   print token ids of stdin
           bench      prompt-processing and generation speed (like llama-bench)
+          template   render a chat template over a JSON conversation
         run `inkwell COMMAND --help` for a command's options
         """;
 
@@ -28,6 +29,7 @@ public static class CommandRunner
                 "tokenize" => TokenizeCommand.Run(rest),
                 "bench" => BenchCommand.Run(rest),
                 "serve" => await ServeCommand.RunAsync(rest),
+                "template" => TemplateCommand.Run(rest),
                 _ => throw new UsageException($"unknown command '{args[0]}'\n{Usage}"),
             };
         }
@@ -36,7 +38,7 @@ public static class CommandRunner
             Console.Error.WriteLine($"inkwell {args[0]}: {e.Message}");
             return 2;
         }
-        catch (Exception e) when (e is InvalidDataException or FileNotFoundException or NotSupportedException or ArgumentException)
+        catch (Exception e) when (e is InvalidDataException or FileNotFoundException or NotSupportedException or ArgumentException or Inkwell.Models.Templates.TemplateException)
         {
             Console.Error.WriteLine($"inkwell {args[0]}: error: {e.Message}");
             return 1;

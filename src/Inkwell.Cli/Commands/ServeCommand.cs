@@ -16,6 +16,7 @@ public static class ServeCommand
                              [--max-batch-total-tokens N] [--max-batch-size N] [--max-best-of N] [--max-stop-sequences N]
                              [--max-top-n-tokens N] [--waiting-served-ratio R] [--max-waiting-tokens N]
                              [--quantize Q] [--dtype D] [--num-threads N] [--tokenizer PATH] [--no-prefix-caching]
+                             [--chat-template FILE]
         Each flag also reads its environment variable (MODEL_ID, HOSTNAME, PORT, MAX_CONCURRENT_REQUESTS, ...).
         """;
 
@@ -49,6 +50,7 @@ public static class ServeCommand
             Quantize = Opt("quantize"),
             Dtype = Opt("dtype"),
             NumThreads = Int("num-threads", "num-shard") ?? d.NumThreads,
+            ChatTemplatePath = Opt("chat-template"),
             PrefixCaching = !a.Flag("no-prefix-caching") && Environment.GetEnvironmentVariable("NO_PREFIX_CACHING") is null or "" or "0" or "false",
         };
         a.EnsureAllUsed();
