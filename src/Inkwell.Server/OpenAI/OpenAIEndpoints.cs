@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using Inkwell.Engine.Grammar;
 using Inkwell.Engine.Requests;

@@ -193,9 +193,10 @@ public sealed class OpenAIValidator(Tokenizer tokenizer, ValidationLimits limits
 
     private string Text(int id) => (uint)id < (uint)tokenizer.VocabSize ? tokenizer.TokenText(id) : "";
 
-    private static ChatMessage ToChatMessage(ChatMessageDto m, int index)
+    private static ChatMessage ToChatMessage(ChatMessageDto? m, int index)
     {
         string param = $"messages[{index}]";
+        if (m is null) throw OpenAIException.Invalid(param, $"Invalid '{param}': expected an object.");
         string role = m.Role switch
         {
             null or "" => throw OpenAIException.Invalid(param + ".role", $"Missing required parameter: '{param}.role'.", code: "missing_required_parameter"),
