@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the third-party peers some tests talk to (python3-grpcio + protoc for the TGIS gRPC conformance tests).
+# Installs the third-party peers some tests talk to (python3-grpcio + protoc for the TGIS gRPC conformance tests,
+# the openai npm client for the OpenAI one).
 # Best effort: tests that need a missing peer skip with a clear reason, so a failure here never fails the run.
 set -u
 need=()
@@ -9,5 +10,12 @@ if ((${#need[@]})) && command -v apt-get >/dev/null 2>&1 && [[ $(id -u) == 0 ]];
   echo "setup-peers: installing ${need[*]}" >&2
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}") >/dev/null 2>&1 \
     || echo "setup-peers: could not install ${need[*]}; the tests that need them will skip" >&2
+fi
+# The openai npm client for the OpenAI conformance test (tests/peers/openai); needs node and npm.
+peer_openai="$(dirname "${BASH_SOURCE[0]}")/peers/openai"
+if [[ ! -f $peer_openai/node_modules/openai/package.json ]] && command -v npm >/dev/null 2>&1; then
+  echo "setup-peers: npm ci in $peer_openai" >&2
+  (cd "$peer_openai" && timeout 300 npm ci --no-audit --no-fund) >/dev/null 2>&1 \
+    || echo "setup-peers: could not install the openai npm package; its test will skip" >&2
 fi
 exit 0

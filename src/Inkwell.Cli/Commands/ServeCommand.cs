@@ -18,6 +18,7 @@ public static class ServeCommand
                              [--quantize Q] [--dtype D] [--num-threads N] [--tokenizer PATH] [--no-prefix-caching]
                              [--grpc-port P (8033)] [--tls-cert-path F --tls-key-path F [--tls-client-ca-cert-path F]]
                              [--prompt-prefix-dir DIR] [--max-new-tokens N (gRPC limit, 1024)]
+                             [--chat-template FILE]
                              [--registry DIR [--gateway-memory-budget-mb N]]
         With --registry, serves every deployment of DIR's registry through one endpoint (the gateway):
         /models/{model}/generate|generate_stream|tokenize|info|health and /v1/... with the body's "model";
@@ -60,6 +61,7 @@ public static class ServeCommand
             Tls = Tls(variable => Opt(variable.ToLowerInvariant().Replace('_', '-'))),
             PromptPrefixDir = Opt("prompt-prefix-dir"),
             GrpcMaxNewTokens = Int("max-new-tokens") ?? d.GrpcMaxNewTokens,
+            ChatTemplatePath = Opt("chat-template"),
             PrefixCaching = !a.Flag("no-prefix-caching") && Environment.GetEnvironmentVariable("NO_PREFIX_CACHING") is null or "" or "0" or "false",
         };
         var registryDir = a.String("registry"); // no env fallback: a stray REGISTRY variable must not turn serve into the gateway

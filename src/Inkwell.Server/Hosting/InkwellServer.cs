@@ -4,8 +4,10 @@ using Inkwell.Engine.Scheduling;
 using Inkwell.Models.Llama;
 using Inkwell.Models.Loading;
 using Inkwell.Runtime.Threading;
+using Inkwell.Server.Grammar;
 using Inkwell.Server.Grpc;
 using Inkwell.Server.Metrics;
+using Inkwell.Server.OpenAI;
 using Inkwell.Server.PromptTuning;
 using Inkwell.Server.Tgi;
 using Inkwell.Server.Tls;
@@ -69,6 +71,9 @@ public static class InkwellServer
             MaxTotalTokens = maxTotal,
         });
         var state = new ServerState(options, model, service, validator);
+        var grammars = new GrammarService(model.Tokenizer);
+        state.Grammars = grammars;
+        state.GrammarFactory = grammars.FromTgiBlocking;
 
         var builder = WebApplication.CreateSlimBuilder(args ?? []);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -100,6 +105,7 @@ public static class InkwellServer
             app.MapGenerationService();
         }
         app.MapTgi();
+        app.MapOpenAI();
         app.Lifetime.ApplicationStopped.Register(() =>
         {
             engine.DisposeAsync().AsTask().GetAwaiter().GetResult();

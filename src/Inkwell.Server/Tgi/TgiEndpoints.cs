@@ -50,6 +50,8 @@ public static class TgiEndpoints
         }
         bool stream = forceStream ?? dto.Stream;
 
+        // Compile off the engine thread, awaited, so the synchronous factory below finds it done.
+        if (dto.Parameters?.Grammar is { } grammar && s.Grammars is { } grammars) await grammars.PrepareAsync(grammar, ctx.RequestAborted);
         ValidGenerateRequest v;
         try
         {
