@@ -59,7 +59,7 @@ public sealed class InferenceEngine : IAsyncDisposable
         Options = options;
         int blocks = (options.KvCacheTokens + options.BlockSize - 1) / options.BlockSize;
         _kv = model.CreateKvCache(options.BlockSize, blocks);
-        _cache = new KvCacheManager(new BlockPool(blocks, options.BlockSize, options.PrefixCaching));
+        _cache = new KvCacheManager(new BlockPool(blocks, options.BlockSize, options.PrefixCaching), _kv.CopyBlock);
         _scheduler = new Scheduler(options.Scheduler, _cache);
         Stats.FreeBlocks = blocks;
         _thread = new Thread(Loop) { Name = "inkwell-engine", IsBackground = true };

@@ -15,7 +15,7 @@ public static class ServeCommand
                              [--max-input-tokens N] [--max-total-tokens N] [--max-batch-prefill-tokens N]
                              [--max-batch-total-tokens N] [--max-batch-size N] [--max-best-of N] [--max-stop-sequences N]
                              [--max-top-n-tokens N] [--waiting-served-ratio R] [--max-waiting-tokens N]
-                             [--quantize Q] [--dtype D] [--num-threads N] [--tokenizer PATH] [--no-prefix-caching]
+                             [--quantize Q] [--dtype D] [--num-threads N] [--tokenizer PATH] [--no-prefix-caching] [--block-size 16]
                              [--grpc-port P (8033)] [--tls-cert-path F --tls-key-path F [--tls-client-ca-cert-path F]]
                              [--prompt-prefix-dir DIR] [--max-new-tokens N (gRPC limit, 1024)]
                              [--chat-template FILE]
@@ -62,6 +62,7 @@ public static class ServeCommand
             PromptPrefixDir = Opt("prompt-prefix-dir"),
             GrpcMaxNewTokens = Int("max-new-tokens") ?? d.GrpcMaxNewTokens,
             ChatTemplatePath = Opt("chat-template"),
+            BlockSize = Int("block-size") ?? d.BlockSize,
             PrefixCaching = !a.Flag("no-prefix-caching") && Environment.GetEnvironmentVariable("NO_PREFIX_CACHING") is null or "" or "0" or "false",
         };
         var registryDir = a.String("registry"); // no env fallback: a stray REGISTRY variable must not turn serve into the gateway
