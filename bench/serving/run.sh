@@ -5,10 +5,11 @@
 # side by side with ratios (throughput: inkwell/llama; latencies: llama/inkwell, so > 1 always means Inkwell is better).
 #
 # Usage: bench/serving/run.sh [--model PATH] [--concurrency "1 8 32"] [--requests R] [--max-tokens T]
-#                             [--threads 2] [--deadline S] [--llama-bin DIR] [--only inkwell|llama] [--out DIR]
-# Defaults: stories15M-f32.gguf from ~/.cache/bench-models, concurrency 32, 2 requests per stream, 128 tokens,
-# 2 threads, 300 s deadline per run. Raw JSON lines, server logs and the load average go to --out
-# (default bench/results/serving-<UTC time>, git-ignored).
+#                             [--threads 2] [--slot-ctx 128] [--deadline S] [--llama-bin DIR] [--only inkwell|llama]
+#                             [--out DIR]
+# Defaults: stories15M-f32.gguf from ~/.cache/bench-models, concurrency 32, 2 requests per stream, 96 new tokens
+# (the stories bench models have a 128-token context; the prompt is 16 tokens), 2 threads, 300 s deadline per run.
+# Raw JSON lines, server logs and the load average go to --out (default bench/results/serving-<UTC time>, git-ignored).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 shared=${INKWELL_SHARED:-/work/shared}
@@ -17,7 +18,8 @@ shared=${INKWELL_SHARED:-/work/shared}
 model=$HOME/.cache/bench-models/stories15M-f32.gguf
 concurrency="32"
 requests=2
-max_tokens=128
+max_tokens=96
+slot_ctx=128
 threads=2
 deadline=300
 only=""
@@ -30,11 +32,12 @@ while (($#)); do
     --requests) requests=$2; shift 2 ;;
     --max-tokens) max_tokens=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
+    --slot-ctx) slot_ctx=$2; shift 2 ;;
     --deadline) deadline=$2; shift 2 ;;
     --llama-bin) llama_bin=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -126,9 +129,9 @@ fi
 
 if [[ $only != inkwell ]]; then
   port=$(free_port)
-  # One slot per stream; each slot gets the model's 256-token context (stories models), as Inkwell's per-request limit.
+  # One slot per stream, each with the model's context (128 for the stories bench models; Inkwell's max total tokens).
   LD_LIBRARY_PATH=$llama_bin "$llama_bin/llama-server" -m "$model" --host 127.0.0.1 --port "$port" \
-    -t "$threads" -tb "$threads" -np "$max_n" -cb -c $((max_n * 256)) >"$out/llama.log" 2>&1 &
+    -t "$threads" -tb "$threads" -np "$max_n" -cb -c $((max_n * slot_ctx)) >"$out/llama.log" 2>&1 &
   server_pid=$!
   wait_health "http://127.0.0.1:$port" "$out/llama.log"
   warmup openai "http://127.0.0.1:$port"
