@@ -105,7 +105,7 @@ warmup() { # protocol url: runs at the largest concurrency so that both servers 
 }
 
 max_n=0
-for n in $concurrency; do ((n > max_n)) && max_n=$n; done
+for n in $concurrency; do if ((n > max_n)); then max_n=$n; fi; done
 
 {
   echo "date_utc: $(date -u +%FT%TZ)"
