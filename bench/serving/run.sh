@@ -6,7 +6,7 @@
 #
 # Usage: bench/serving/run.sh [--model PATH] [--concurrency "1 8 32"] [--requests R] [--max-tokens T]
 #                             [--threads 2] [--slot-ctx 128] [--deadline S] [--llama-bin DIR] [--only inkwell|llama]
-#                             [--out DIR]
+#                             [--out DIR] [--inkwell-args "..."] [--llama-args "..."]
 # Defaults: stories15M-f32.gguf from ~/.cache/bench-models, concurrency 32, 2 requests per stream, 96 new tokens
 # (the stories bench models have a 128-token context; the prompt is 16 tokens), 2 threads, 300 s deadline per run.
 # Raw JSON lines, server logs and the load average go to --out (default bench/results/serving-<UTC time>, git-ignored).
@@ -23,6 +23,8 @@ slot_ctx=128
 threads=2
 deadline=300
 only=""
+inkwell_args=""
+llama_args=""
 out=""
 llama_bin=""
 while (($#)); do
@@ -37,6 +39,8 @@ while (($#)); do
     --llama-bin) llama_bin=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --inkwell-args) inkwell_args=$2; shift 2 ;;
+    --llama-args) llama_args=$2; shift 2 ;;
     -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -114,6 +118,7 @@ for n in $concurrency; do if ((n > max_n)); then max_n=$n; fi; done
   echo "threads: $threads  requests/stream: $requests  max_tokens: $max_tokens  concurrency: $concurrency"
   echo "inkwell: $(git -C "$root" rev-parse --short HEAD) dotnet $(dotnet --version 2>/dev/null)"
   echo "llama-server: $llama_bin ($(LD_LIBRARY_PATH=$llama_bin "$llama_bin/llama-server" --version 2>&1 | grep -m1 version || true))"
+  echo "extra args: inkwell [$inkwell_args] llama-server [$llama_args]"
   echo "load at start: $(loadavg)"
 } | tee "$out/machine.txt" >&2
 
@@ -121,7 +126,7 @@ if [[ $only != llama ]]; then
   port=$(free_port)
   "$root/inkwell" --help >/dev/null 2>&1 || true # builds the CLI first if sources changed, so startup is not timed
   "$root/inkwell" serve --model-id "$model" --hostname 127.0.0.1 --port "$port" --num-threads "$threads" \
-    --max-concurrent-requests $((max_n * 2 + 8)) >"$out/inkwell.log" 2>&1 &
+    --max-concurrent-requests $((max_n * 2 + 8)) $inkwell_args >"$out/inkwell.log" 2>&1 &
   server_pid=$!
   wait_health "http://127.0.0.1:$port" "$out/inkwell.log"
   warmup tgi "http://127.0.0.1:$port"
@@ -133,7 +138,7 @@ if [[ $only != inkwell ]]; then
   port=$(free_port)
   # One slot per stream, each with the model's context (128 for the stories bench models; Inkwell's max total tokens).
   LD_LIBRARY_PATH=$llama_bin "$llama_bin/llama-server" -m "$model" --host 127.0.0.1 --port "$port" \
-    -t "$threads" -tb "$threads" -np "$max_n" -cb -c $((max_n * slot_ctx)) >"$out/llama.log" 2>&1 &
+    -t "$threads" -tb "$threads" -np "$max_n" -cb -c $((max_n * slot_ctx)) $llama_args >"$out/llama.log" 2>&1 &
   server_pid=$!
   wait_health "http://127.0.0.1:$port" "$out/llama.log"
   warmup openai "http://127.0.0.1:$port"
