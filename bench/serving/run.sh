@@ -6,7 +6,7 @@
 #
 # Usage: bench/serving/run.sh [--model PATH] [--concurrency "1 8 32"] [--requests R] [--max-tokens T]
 #                             [--threads 2] [--slot-ctx 128] [--deadline S] [--llama-bin DIR] [--only inkwell|llama]
-#                             [--out DIR] [--inkwell-args "..."] [--llama-args "..."]
+#                             [--out DIR] [--prompt TEXT] [--inkwell-args "..."] [--llama-args "..."]
 # Defaults: stories15M-f32.gguf from ~/.cache/bench-models, concurrency 32, 2 requests per stream, 96 new tokens
 # (the stories bench models have a 128-token context; the prompt is 16 tokens), 2 threads, 300 s deadline per run.
 # Raw JSON lines, server logs and the load average go to --out (default bench/results/serving-<UTC time>, git-ignored).
@@ -23,6 +23,7 @@ slot_ctx=128
 threads=2
 deadline=300
 only=""
+prompt=""
 inkwell_args=""
 llama_args=""
 out=""
@@ -39,6 +40,7 @@ while (($#)); do
     --llama-bin) llama_bin=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --prompt) prompt=$2; shift 2 ;;
     --inkwell-args) inkwell_args=$2; shift 2 ;;
     --llama-args) llama_args=$2; shift 2 ;;
     -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
@@ -90,7 +92,7 @@ run_one() {
   local name=$1 protocol=$2 url=$3 n=$4 before after line
   before=$(loadavg)
   line=$(python3 "$loadgen" --url "$url" --protocol "$protocol" --concurrency "$n" --requests "$requests" \
-    --max-tokens "$max_tokens" --deadline "$deadline" --json) || true
+    --max-tokens "$max_tokens" --deadline "$deadline" ${prompt:+--prompt "$prompt"} --json) || true
   after=$(loadavg)
   [[ -n $line ]] || line='{"requests": 0, "failed": -1}'
   python3 - "$line" "$name" "$n" "$before" "$after" >>"$out/$name.jsonl" <<'EOF'
@@ -105,7 +107,7 @@ EOF
 warmup() { # protocol url: runs at the largest concurrency so that both servers have seen full-size batches before
   # measuring (Inkwell's tiered JIT compiles the big-prefill and batched-decode paths on first use: a cold first burst
   # of 32 streams measured TTFT p50 2.6 s instead of 0.6 s warm). The same warm-up goes to both servers.
-  python3 "$loadgen" --url "$2" --protocol "$1" --concurrency "$max_n" --requests 2 --max-tokens 32 --deadline 180 --json >/dev/null || true
+  python3 "$loadgen" --url "$2" --protocol "$1" --concurrency "$max_n" --requests 2 --max-tokens 32 --deadline 180 ${prompt:+--prompt "$prompt"} --json >/dev/null || true
 }
 
 max_n=0
@@ -118,6 +120,7 @@ for n in $concurrency; do if ((n > max_n)); then max_n=$n; fi; done
   echo "threads: $threads  requests/stream: $requests  max_tokens: $max_tokens  concurrency: $concurrency"
   echo "inkwell: $(git -C "$root" rev-parse --short HEAD) dotnet $(dotnet --version 2>/dev/null)"
   echo "llama-server: $llama_bin ($(LD_LIBRARY_PATH=$llama_bin "$llama_bin/llama-server" --version 2>&1 | grep -m1 version || true))"
+  echo "prompt: ${prompt:-(loadgen default)}"
   echo "extra args: inkwell [$inkwell_args] llama-server [$llama_args]"
   echo "load at start: $(loadavg)"
 } | tee "$out/machine.txt" >&2
