@@ -46,6 +46,9 @@ public sealed class InferenceEngine : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _thread;
     private readonly List<SequenceChunk> _chunks = [];
+    private readonly List<EngineRequest> _cancelled = [];
+    private int[] _tokenStage = new int[256];
+    private int[] _blockStage = new int[256];
     private long _nextId;
     private volatile Exception? _fatal;
 
@@ -56,7 +59,7 @@ public sealed class InferenceEngine : IAsyncDisposable
         Options = options;
         int blocks = (options.KvCacheTokens + options.BlockSize - 1) / options.BlockSize;
         _kv = model.CreateKvCache(options.BlockSize, blocks);
-        _cache = new KvCacheManager(new BlockPool(blocks, options.BlockSize, options.PrefixCaching));
+        _cache = new KvCacheManager(new BlockPool(blocks, options.BlockSize, options.PrefixCaching), _kv.CopyBlock);
         _scheduler = new Scheduler(options.Scheduler, _cache);
         Stats.FreeBlocks = blocks;
         _thread = new Thread(Loop) { Name = "inkwell-engine", IsBackground = true };
@@ -124,7 +127,12 @@ public sealed class InferenceEngine : IAsyncDisposable
         }
 
         _chunks.Clear();
-        var now = TimeSpan.Zero;
+        // Token ids and block tables of every chunk are staged in two engine-owned arrays (no per-step arrays).
+        int stagedTokens = plan.TokenCount, stagedBlocks = 0;
+        foreach (var c in plan.Chunks) stagedBlocks += c.Request.Blocks.Count;
+        if (_tokenStage.Length < stagedTokens) _tokenStage = new int[Math.Max(stagedTokens, _tokenStage.Length * 2)];
+        if (_blockStage.Length < stagedBlocks) _blockStage = new int[Math.Max(stagedBlocks, _blockStage.Length * 2)];
+        int tokenAt = 0, blockAt = 0;
         foreach (var c in plan.Chunks)
         {
             var r = c.Request;
@@ -132,7 +140,12 @@ public sealed class InferenceEngine : IAsyncDisposable
             bool completes = c.StartPosition + c.Count == r.Tokens.Count;
             bool wantPrefill = r.Request.PrefillLogProbs && r.GeneratedCount == 0;
             var logits = wantPrefill ? LogitsWanted.All : completes ? LogitsWanted.Last : LogitsWanted.None;
-            var tokens = CollectionsMarshal.AsSpan(r.Tokens).Slice(c.StartPosition, c.Count).ToArray();
+            CollectionsMarshal.AsSpan(r.Tokens).Slice(c.StartPosition, c.Count).CopyTo(_tokenStage.AsSpan(tokenAt));
+            var tokens = _tokenStage.AsMemory(tokenAt, c.Count);
+            tokenAt += c.Count;
+            CollectionsMarshal.AsSpan(r.Blocks).CopyTo(_blockStage.AsSpan(blockAt));
+            var blocks = _blockStage.AsMemory(blockAt, r.Blocks.Count);
+            blockAt += r.Blocks.Count;
             ReadOnlyMemory<float> embeddings = default;
             if (r.Request.PrefixEmbeddings is { } pe && c.StartPosition < r.PrefixTokenCount)
             {
@@ -140,7 +153,7 @@ public sealed class InferenceEngine : IAsyncDisposable
                 int rows = Math.Min(c.Count, r.PrefixTokenCount - c.StartPosition);
                 embeddings = pe.AsMemory(c.StartPosition * dim, rows * dim);
             }
-            _chunks.Add(new SequenceChunk(tokens, c.StartPosition, r.Blocks.ToArray(), logits, embeddings));
+            _chunks.Add(new SequenceChunk(tokens, c.StartPosition, blocks, logits, embeddings));
         }
 
         var sw = Stopwatch.StartNew();
@@ -294,7 +307,10 @@ public sealed class InferenceEngine : IAsyncDisposable
 
     private void DropCancelled()
     {
-        foreach (var r in _scheduler.Running.Concat(_scheduler.Waiting).Where(r => r.Cancellation.IsCancellationRequested).ToList())
+        _cancelled.Clear();
+        foreach (var r in _scheduler.Running) if (r.Cancellation.IsCancellationRequested) _cancelled.Add(r);
+        foreach (var r in _scheduler.Waiting) if (r.Cancellation.IsCancellationRequested) _cancelled.Add(r);
+        foreach (var r in _cancelled)
         {
             _scheduler.Remove(r);
             r.Output.Writer.TryComplete(new OperationCanceledException(r.Cancellation));

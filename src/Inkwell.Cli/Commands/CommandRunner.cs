@@ -9,6 +9,9 @@ public static class CommandRunner
           generate   stream a continuation to stdout
           tokenize   print token ids of stdin
           bench      prompt-processing and generation speed (like llama-bench)
+          perplexity perplexity of a text file, computed as llama-perplexity does
+          models     list the registry's models and deployments (--registry DIR)
+          template   render a chat template over a JSON conversation
         run `inkwell COMMAND --help` for a command's options
         """;
 
@@ -27,7 +30,10 @@ public static class CommandRunner
                 "generate" => await GenerateCommand.RunAsync(rest),
                 "tokenize" => TokenizeCommand.Run(rest),
                 "bench" => BenchCommand.Run(rest),
+                "perplexity" => PerplexityCommand.Run(rest),
                 "serve" => await ServeCommand.RunAsync(rest),
+                "models" => ModelsCommand.Run(rest),
+                "template" => TemplateCommand.Run(rest),
                 _ => throw new UsageException($"unknown command '{args[0]}'\n{Usage}"),
             };
         }
@@ -36,7 +42,7 @@ public static class CommandRunner
             Console.Error.WriteLine($"inkwell {args[0]}: {e.Message}");
             return 2;
         }
-        catch (Exception e) when (e is InvalidDataException or FileNotFoundException or NotSupportedException or ArgumentException)
+        catch (Exception e) when (e is InvalidDataException or FileNotFoundException or NotSupportedException or ArgumentException or Inkwell.Models.Templates.TemplateException)
         {
             Console.Error.WriteLine($"inkwell {args[0]}: error: {e.Message}");
             return 1;

@@ -15,7 +15,14 @@ public static class ServeCommand
                              [--max-input-tokens N] [--max-total-tokens N] [--max-batch-prefill-tokens N]
                              [--max-batch-total-tokens N] [--max-batch-size N] [--max-best-of N] [--max-stop-sequences N]
                              [--max-top-n-tokens N] [--waiting-served-ratio R] [--max-waiting-tokens N]
-                             [--quantize Q] [--dtype D] [--num-threads N] [--tokenizer PATH] [--no-prefix-caching]
+                             [--quantize Q] [--dtype D] [--num-threads N] [--tokenizer PATH] [--no-prefix-caching] [--block-size 16]
+                             [--grpc-port P (8033)] [--tls-cert-path F --tls-key-path F [--tls-client-ca-cert-path F]]
+                             [--prompt-prefix-dir DIR] [--max-new-tokens N (gRPC limit, 1024)]
+                             [--chat-template FILE]
+                             [--registry DIR [--gateway-memory-budget-mb N]]
+        With --registry, serves every deployment of DIR's registry through one endpoint (the gateway):
+        /models/{model}/generate|generate_stream|tokenize|info|health and /v1/... with the body's "model";
+        local deployments load on first use, the least recently used unloaded when the budget would be exceeded.
         Each flag also reads its environment variable (MODEL_ID, HOSTNAME, PORT, MAX_CONCURRENT_REQUESTS, ...).
         """;
 
@@ -49,9 +56,22 @@ public static class ServeCommand
             Quantize = Opt("quantize"),
             Dtype = Opt("dtype"),
             NumThreads = Int("num-threads", "num-shard") ?? d.NumThreads,
+            GrpcPort = Int("grpc-port") ?? Server.Grpc.GrpcListener.DefaultPort,
+            // TLS_CERT_PATH etc. or --tls-cert-path etc., for both listeners; half a configuration is an error.
+            Tls = Tls(variable => Opt(variable.ToLowerInvariant().Replace('_', '-'))),
+            PromptPrefixDir = Opt("prompt-prefix-dir"),
+            GrpcMaxNewTokens = Int("max-new-tokens") ?? d.GrpcMaxNewTokens,
+            ChatTemplatePath = Opt("chat-template"),
+            BlockSize = Int("block-size") ?? d.BlockSize,
             PrefixCaching = !a.Flag("no-prefix-caching") && Environment.GetEnvironmentVariable("NO_PREFIX_CACHING") is null or "" or "0" or "false",
         };
+        var registryDir = a.String("registry"); // no env fallback: a stray REGISTRY variable must not turn serve into the gateway
+        long? budgetMb = Opt("gateway-memory-budget-mb") is { } mb
+            ? long.TryParse(mb, out long v) && v > 0 ? v : throw new UsageException($"--gateway-memory-budget-mb must be a positive integer, got '{mb}'")
+            : null;
         a.EnsureAllUsed();
+        if (registryDir is not null) return await GatewayCommand.RunAsync(registryDir, budgetMb, options);
+        if (budgetMb is not null) throw new UsageException("--gateway-memory-budget-mb only applies with --registry");
         if (options.Quantize is not null)
             throw new UsageException($"--quantize {options.Quantize}: quantize ahead of time (GGUF q8_0/q4_0 files load as they are); on-the-fly quantization is not supported");
         if (options.Dtype is not null and not "float32" and not "float16" and not "bfloat16")
@@ -69,9 +89,23 @@ public static class ServeCommand
         var state = app.Services.GetService(typeof(ServerState)) as ServerState;
         Console.Error.WriteLine($"inkwell: KV cache {state!.Service.Engine.KvCapacityTokens} tokens in blocks of {options.BlockSize}; " +
             $"max input {state.Validator.Limits.MaxInputTokens}, max total {state.Validator.Limits.MaxTotalTokens}; {options.NumThreads} threads");
-        Console.Error.WriteLine($"inkwell: serving on http://{options.Hostname}:{options.Port}");
+        string scheme = options.Tls is null ? "http" : "https";
+        Console.Error.WriteLine($"inkwell: serving on {scheme}://{options.Hostname}:{options.Port}, gRPC (fmaas.GenerationService) on port {options.GrpcPort}" +
+            (options.Tls?.RequiresClientCertificate == true ? " (mutual TLS)" : ""));
         await app.RunAsync();
         model.Dispose();
         return 0;
+    }
+
+    private static Server.Tls.TlsOptions? Tls(Func<string, string?> option)
+    {
+        try
+        {
+            return Server.Tls.TlsOptions.FromEnvironment(option);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new UsageException(e.Message);
+        }
     }
 }

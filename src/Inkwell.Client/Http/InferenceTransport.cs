@@ -49,6 +49,15 @@ internal sealed class InferenceTransport : IDisposable
     public static HttpContent Json<T>(T body, JsonTypeInfo<T> typeInfo) =>
         new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(body, typeInfo)) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } };
 
+    /// <summary>A body as given (null when empty and untyped, e.g. for GET).</summary>
+    public static HttpContent? Raw(ReadOnlyMemory<byte> body, string? contentType)
+    {
+        if (body.IsEmpty && contentType is null) return null;
+        var content = new ReadOnlyMemoryContent(body);
+        if (contentType is not null) content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
+        return content;
+    }
+
     /// <summary>Sends a request (rebuilt per attempt by <paramref name="content"/>) and parses a JSON answer.</summary>
     public Task<TResponse> SendAsync<TResponse>(
         HttpMethod method, string route, Func<HttpContent?> content, JsonTypeInfo<TResponse> responseType,
@@ -99,6 +108,37 @@ internal sealed class InferenceTransport : IDisposable
             await foreach (var evt in ServerSentEvents.ReadAsync(stream, timeout, route, cancellationToken).ConfigureAwait(false))
                 yield return evt.Data;
         }
+    }
+
+    /// <summary>Sends a request and returns the response as soon as its headers arrive, whatever its status
+    /// (a proxy passes error answers through). Only connection failures are retried: nothing reached the server,
+    /// so a retry cannot run a generation twice. The caller disposes the response.</summary>
+    /// <exception cref="InferenceClientException">The endpoint was unreachable, unresolvable or silent (Kind
+    /// Connection, NameResolution or Timeout).</exception>
+    public Task<HttpResponseMessage> ForwardAsync(
+        HttpMethod method, string route, Func<HttpContent?> content, RequestOptions? requestOptions, CancellationToken cancellationToken)
+    {
+        var timeout = requestOptions?.Timeout ?? Options.DefaultRequestTimeout;
+        route = Endpoint(route);
+        return _pipeline.ExecuteAsync(async token =>
+        {
+            // Not linked to a per-attempt source that is disposed on return: the caller keeps reading the body.
+            using var headersCts = CancellationTokenSource.CreateLinkedTokenSource(token);
+            headersCts.CancelAfter(timeout);
+            try
+            {
+                using var request = new HttpRequestMessage(method, route) { Content = content() };
+                return await _http.Value.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, headersCts.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                if (Translate(ex, route, timeout, headersCts, token) is not { } translated) throw;
+                // A timeout may mean the server is still generating: retrying would run the request twice.
+                if (translated.Kind == InferenceFailureKind.Timeout)
+                    throw new InferenceClientException(translated.Error, isTransient: false, ex);
+                throw translated;
+            }
+        }, cancellationToken).AsTask();
     }
 
     private async Task<T> SendCoreAsync<T>(

@@ -92,5 +92,18 @@ public sealed class TgiClient : IDisposable
         return results;
     }
 
+    /// <summary>Sends a raw request to <paramref name="route"/> (relative to BaseAddress) and returns the answer
+    /// once its headers arrive, error statuses included, for proxies that pass bodies and streams through
+    /// unchanged. Connection failures are retried; the caller disposes the response.</summary>
+    /// <exception cref="InferenceClientException">The endpoint could not be reached (Kind Connection,
+    /// NameResolution or Timeout).</exception>
+    public Task<HttpResponseMessage> ForwardAsync(HttpMethod method, string route, ReadOnlyMemory<byte> body = default, string? contentType = null,
+        RequestOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(method);
+        ArgumentNullException.ThrowIfNull(route);
+        return _transport.ForwardAsync(method, route.TrimStart('/'), () => InferenceTransport.Raw(body, contentType), options, cancellationToken);
+    }
+
     public void Dispose() => _transport.Dispose();
 }

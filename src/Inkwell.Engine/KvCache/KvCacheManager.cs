@@ -5,8 +5,10 @@ namespace Inkwell.Engine.KvCache;
 /// <summary>
 /// Gives requests KV blocks (vLLM v1's KVCacheManager): finds the longest cached prefix of full blocks, allocates
 /// slots for new tokens or says no, registers blocks as they fill, and frees a request's blocks.
+/// <paramref name="copyBlock"/> copies a block's KV contents (from, to); with it, a prompt that is entirely cached
+/// recomputes only its last token, in a private copy of its last block (copy-on-write).
 /// </summary>
-public sealed class KvCacheManager(BlockPool pool)
+public sealed class KvCacheManager(BlockPool pool, Action<int, int>? copyBlock = null)
 {
     public BlockPool Pool { get; } = pool;
     public int BlockSize => Pool.BlockSize;
@@ -15,23 +17,48 @@ public sealed class KvCacheManager(BlockPool pool)
     /// For a request with no blocks yet: takes cached blocks for the longest computed prefix, leaving at least one
     /// token to compute (its logits are needed). Returns the number of tokens reused.
     /// </summary>
+    /// <remarks>
+    /// When every token sits in cached full blocks, the last token must still be computed, and its KV written, but
+    /// not into a block others share: that block is copied into a fresh one first. Without a copier (or a free
+    /// block) the last full block is recomputed instead, as vLLM does.
+    /// </remarks>
     public int TakeCachedPrefix(EngineRequest r)
     {
         // Prompt log-probabilities need every prompt row computed, so such requests do not reuse a prefix.
         if (r.Blocks.Count != 0 || !Pool.PrefixCaching || r.Request.PrefillLogProbs) return 0;
         var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(r.Tokens);
-        int fullBlocks = (tokens.Length - 1) / BlockSize;
-        BlockHash? parent = null;
+        int fullBlocks = (copyBlock is null ? tokens.Length - 1 : tokens.Length) / BlockSize;
+        BlockHash? parent = null, beforeLast = null;
         for (int i = 0; i < fullBlocks; i++)
         {
             var hash = BlockHash.Of(parent, tokens.Slice(i * BlockSize, BlockSize), r.Request.PrefixSalt);
             if (Pool.TakeCached(hash) is not int block) break;
             r.Blocks.Add(block);
+            beforeLast = parent;
             parent = hash;
         }
         r.HashedBlockCount = r.Blocks.Count;
         r.LastBlockHash = parent;
         r.NumComputedTokens = r.Blocks.Count * BlockSize;
+        if (r.NumComputedTokens == tokens.Length)
+        {
+            // The whole sequence is cached: keep all but the last token, in a private copy of the last block.
+            int shared = r.Blocks[^1];
+            if (Pool.Allocate(1) is [int copy])
+            {
+                copyBlock!(shared, copy);
+                r.Blocks[^1] = copy;
+                r.NumComputedTokens = tokens.Length - 1;
+            }
+            else
+            {
+                r.Blocks.RemoveAt(r.Blocks.Count - 1);
+                r.NumComputedTokens = r.Blocks.Count * BlockSize;
+            }
+            Pool.Free([shared]);
+            r.HashedBlockCount = r.Blocks.Count == 0 ? 0 : r.NumComputedTokens / BlockSize;
+            r.LastBlockHash = beforeLast;
+        }
         return r.NumComputedTokens;
     }
 

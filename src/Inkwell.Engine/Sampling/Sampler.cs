@@ -38,9 +38,40 @@ public sealed class Sampler
         TensorPrimitives.Exp(probs, probs);
         TensorPrimitives.Divide(probs, TensorPrimitives.Sum(probs), probs);
 
-        // Candidates sorted by probability, then cut by top-k, top-p and typical-p.
         var order = _order.AsSpan(0, logits.Length);
-        int n = SortCandidates(probs, order, p.TopK);
+        if (p.TopK <= 0 && p.TopP >= 1f && p.TypicalP >= 1f)
+        {
+            // Plain temperature sampling needs no ordering: one cumulative scan over the vocabulary.
+            double u = rng.NextDouble();
+            double acc = 0;
+            int pick = TensorPrimitives.IndexOfMax(probs);
+            for (int i = 0; i < probs.Length; i++)
+            {
+                acc += probs[i];
+                if (acc > u) { pick = i; break; }
+            }
+            return (pick, MathF.Log(probs[pick]));
+        }
+
+        // Candidates sorted by probability, cut by top-k, top-p and typical-p. Only as many as needed are selected:
+        // k for top-k; for top-p a growing prefix until it holds mass p (exact, without sorting the whole vocabulary).
+        int n;
+        if (p.TopK > 0 || p.TypicalP < 1f)
+        {
+            n = SelectTop(probs, order, p.TopK > 0 ? Math.Min(p.TopK, probs.Length) : probs.Length);
+        }
+        else
+        {
+            int k = Math.Min(64, probs.Length);
+            while (true)
+            {
+                n = SelectTop(probs, order, k);
+                float mass = 0f;
+                for (int i = 0; i < n; i++) mass += probs[order[i]];
+                if (mass >= p.TopP || k == probs.Length) break;
+                k = Math.Min(k * 4, probs.Length);
+            }
+        }
         n = TopP(probs, order, n, p.TopP);
         n = Typical(probs, order, n, p.TypicalP);
 
@@ -122,18 +153,38 @@ public sealed class Sampler
         }
     }
 
-    /// <summary>Sorts indices by descending probability into order; with top-k only the k best count.</summary>
-    private int SortCandidates(ReadOnlySpan<float> probs, Span<int> order, int topK)
+    /// <summary>
+    /// Puts the k most probable token ids into order[0..k), sorted by descending probability: a min-heap of size k over
+    /// the vocabulary (O(V log k)), then a sort of the k survivors.
+    /// </summary>
+    private int SelectTop(ReadOnlySpan<float> probs, Span<int> order, int k)
     {
-        int n = probs.Length;
-        var keys = _keys.AsSpan(0, n);
-        for (int i = 0; i < n; i++)
+        var heap = order[..k];
+        for (int i = 0; i < k; i++) heap[i] = i;
+        for (int i = k / 2 - 1; i >= 0; i--) SiftDown(heap, probs, i);
+        for (int i = k; i < probs.Length; i++)
         {
-            order[i] = i;
-            keys[i] = -probs[i];
+            if (probs[i] <= probs[heap[0]]) continue;
+            heap[0] = i;
+            SiftDown(heap, probs, 0);
         }
-        keys.Sort(order);
-        return topK > 0 ? Math.Min(topK, n) : n;
+        var keys = _keys.AsSpan(0, k);
+        for (int i = 0; i < k; i++) keys[i] = -probs[heap[i]];
+        keys.Sort(heap);
+        return k;
+    }
+
+    private static void SiftDown(Span<int> heap, ReadOnlySpan<float> probs, int i)
+    {
+        while (true)
+        {
+            int l = 2 * i + 1, r = l + 1, smallest = i;
+            if (l < heap.Length && probs[heap[l]] < probs[heap[smallest]]) smallest = l;
+            if (r < heap.Length && probs[heap[r]] < probs[heap[smallest]]) smallest = r;
+            if (smallest == i) return;
+            (heap[i], heap[smallest]) = (heap[smallest], heap[i]);
+            i = smallest;
+        }
     }
 
     private static int TopP(ReadOnlySpan<float> probs, ReadOnlySpan<int> order, int n, float topP)

@@ -196,7 +196,7 @@ public sealed unsafe class GgufFile : IDisposable
         public string String()
         {
             long n = I64Count("a string length");
-            if (n > length) throw Bad(path, $"string length {n} exceeds the file");
+            if (n > length) throw Bad(path, $"string length {n} exceeds the file: truncated?");
             return Encoding.UTF8.GetString(Take(n, "a string"), (int)n);
         }
 
@@ -222,7 +222,7 @@ public sealed unsafe class GgufFile : IDisposable
         {
             var elementType = (GgufValueType)U32();
             long count = I64Count($"metadata '{key}' array length");
-            if (count > length) throw Bad(path, $"metadata '{key}' array length {count} exceeds the file");
+            if (count > length) throw Bad(path, $"metadata '{key}' array length {count} exceeds the file: truncated?");
             switch (elementType)
             {
                 case GgufValueType.String:

@@ -13,6 +13,13 @@ internal sealed class GenerationService(IGenerationBackend backend, GenerationPa
         var parameters = validator.Validate(request.Params);
         string? prefixId = request.HasPrefixId ? request.PrefixId : null;
 
+        if (backend is IBatchGenerationBackend batched)
+        {
+            response.Responses.AddRange(await batched.GenerateBatchAsync(
+                [.. request.Requests.Select(input => new ValidatedGenerationRequest(input.Text, prefixId, parameters))], call.CancellationToken));
+            return response;
+        }
+
         // One failing input fails the batch (as TGIS's try_join_all does); stop the others' work then.
         using var batchSource = CancellationTokenSource.CreateLinkedTokenSource(call.CancellationToken);
         var generations = request.Requests

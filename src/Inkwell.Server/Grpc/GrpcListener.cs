@@ -1,5 +1,8 @@
 using System.Net;
 using Inkwell.Server.Tls;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 
@@ -18,9 +21,17 @@ public static class GrpcListener
     /// Listens for gRPC: cleartext HTTP/2 only (h2c with prior knowledge, as gRPC clients do), or with TLS
     /// HTTP/1.1 and HTTP/2 negotiated by ALPN.
     /// </summary>
-    public static void ListenGrpc(this KestrelServerOptions kestrel, IPAddress address, int port, TlsOptions? tls = null) =>
+    public static void ListenGrpc(this KestrelServerOptions kestrel, IPAddress address, int port, TlsOptions? tls = null,
+        Action<ListenOptions>? bound = null) =>
         kestrel.Listen(address, port, listen =>
         {
+            // Marks this listener's connections so the app can keep gRPC and REST routes on their own ports.
+            listen.Use(next => connection =>
+            {
+                connection.Features.Set(GrpcConnectionFeature.Instance);
+                return next(connection);
+            });
+            bound?.Invoke(listen);
             if (tls is null)
             {
                 listen.Protocols = HttpProtocols.Http2;
@@ -29,4 +40,45 @@ public static class GrpcListener
             listen.Protocols = HttpProtocols.Http1AndHttp2;
             listen.UseTls(tls);
         });
+
+    /// <summary>Whether the request arrived on a <see cref="ListenGrpc"/> listener.</summary>
+    public static bool IsGrpcListener(HttpContext http) => http.Features.Get<GrpcConnectionFeature>() is not null;
+
+    /// <summary>
+    /// Keeps the APIs apart when one app serves both ports, as TGIS's two servers are: on the gRPC port only gRPC
+    /// services answer (anything else is UNIMPLEMENTED, as a gRPC server says it), on other ports gRPC paths are 404.
+    /// </summary>
+    public static IApplicationBuilder UseGrpcPortSeparation(this IApplicationBuilder app, string serviceName) =>
+        app.Use(async (http, next) =>
+        {
+            bool grpcPath = http.Request.Path.StartsWithSegments("/" + serviceName);
+            bool grpcPort = IsGrpcListener(http);
+            if (grpcPort == grpcPath)
+            {
+                await next(http);
+            }
+            else if (grpcPort)
+            {
+                await GrpcCallHandler.HandleAsync(http, _ => throw new GrpcStatusException(GrpcStatusCode.Unimplemented,
+                    $"Method is unimplemented: {http.Request.Path}"));
+            }
+            else
+            {
+                http.Response.StatusCode = StatusCodes.Status404NotFound;
+            }
+        });
+
+    private sealed class GrpcConnectionFeature
+    {
+        public static readonly GrpcConnectionFeature Instance = new();
+    }
+}
+
+/// <summary>The gRPC listener of a running server: its port once bound (the real one when 0 was asked for).</summary>
+public sealed class GrpcEndpoint
+{
+    internal ListenOptions? Listen { get; set; }
+
+    /// <summary>The bound port; 0 before the server started or when it serves no gRPC.</summary>
+    public int Port => Listen?.EndPoint is System.Net.IPEndPoint ip ? ip.Port : 0;
 }

@@ -33,3 +33,13 @@ public sealed record GenerationModelInfo(ModelInfoResponse.Types.ModelKind Kind,
 
 /// <summary>From BatchedTokenizeRequest; TruncateInputTokens 0 means don't truncate.</summary>
 public sealed record TokenizeOptions(bool ReturnTokens, bool ReturnOffsets, int TruncateInputTokens);
+
+/// <summary>
+/// A backend that takes a batched Generate's inputs together (TGIS: one permit check and one queue insertion for the
+/// whole batch); the service prefers this over one <see cref="IGenerationBackend.GenerateAsync"/> per input.
+/// </summary>
+public interface IBatchGenerationBackend : IGenerationBackend
+{
+    /// <summary>Responses in input order; one failure fails (and cancels) the whole batch.</summary>
+    Task<GenerationResponse[]> GenerateBatchAsync(IReadOnlyList<ValidatedGenerationRequest> requests, CancellationToken cancellationToken);
+}

@@ -67,6 +67,9 @@ public sealed class GenerationService(InferenceEngine engine, ServerMetrics metr
         throw new GenerationException("Incomplete generation");
     }
 
+    /// <summary>Holds <paramref name="count"/> permits until disposed (for front ends that submit to the engine themselves, e.g. gRPC); throws <see cref="OverloadedException"/>.</summary>
+    public IDisposable AcquirePermits(int count) => Acquire(count);
+
     private Permit Acquire(int count)
     {
         if (Interlocked.Add(ref _inFlight, count) > maxConcurrentRequests)

@@ -1,10 +1,16 @@
+using System.Net;
 using Inkwell.Engine;
 using Inkwell.Engine.Scheduling;
 using Inkwell.Models.Llama;
 using Inkwell.Models.Loading;
 using Inkwell.Runtime.Threading;
+using Inkwell.Server.Grammar;
+using Inkwell.Server.Grpc;
 using Inkwell.Server.Metrics;
+using Inkwell.Server.OpenAI;
+using Inkwell.Server.PromptTuning;
 using Inkwell.Server.Tgi;
+using Inkwell.Server.Tls;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -26,6 +32,11 @@ public static class InkwellServer
         if (kv < maxTotal) throw new ArgumentException($"--max-batch-total-tokens ({kv}) must be >= --max-total-tokens ({maxTotal})");
         return (maxInput, maxTotal, kv);
     }
+
+    private static IPAddress ListenAddress(string hostname) =>
+        hostname == "localhost" ? IPAddress.Loopback
+        : IPAddress.TryParse(hostname, out var ip) ? ip
+        : Dns.GetHostAddresses(hostname).FirstOrDefault() ?? throw new ArgumentException($"--hostname {hostname}: cannot resolve it");
 
     public static WebApplication Build(ServerOptions options, LoadedModel model, string[]? args = null, Action<WebApplicationBuilder>? configure = null)
     {
@@ -60,14 +71,41 @@ public static class InkwellServer
             MaxTotalTokens = maxTotal,
         });
         var state = new ServerState(options, model, service, validator);
+        var grammars = new GrammarService(model.Tokenizer);
+        state.Grammars = grammars;
+        state.GrammarFactory = grammars.FromTgiBlocking;
 
         var builder = WebApplication.CreateSlimBuilder(args ?? []);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddSingleton(state);
-        builder.WebHost.UseUrls($"http://{options.Hostname}:{options.Port}");
+        // TGIS gRPC and prompt tuning share the engine, its permits and the TLS settings with the HTTP API.
+        var prefixes = new PromptPrefixStore(options.PromptPrefixDir, model.Config.Dim);
+        builder.Services.AddSingleton(prefixes);
+        builder.Services.AddSingleton<IGenerationBackend>(new EngineGenerationBackend(service, model.Tokenizer, prefixes, maxTotal, options.GrpcMaxNewTokens));
+        var grpcEndpoint = new GrpcEndpoint();
+        builder.Services.AddSingleton(grpcEndpoint);
+        if (options.GrpcPort is null && options.Tls is null)
+        {
+            builder.WebHost.UseUrls($"http://{options.Hostname}:{options.Port}");
+        }
+        else
+        {
+            var address = ListenAddress(options.Hostname);
+            builder.WebHost.ConfigureKestrel(kestrel =>
+            {
+                kestrel.Listen(address, options.Port, listen => { if (options.Tls is { } tls) listen.UseTls(tls); });
+                if (options.GrpcPort is { } grpcPort) kestrel.ListenGrpc(address, grpcPort, options.Tls, listen => grpcEndpoint.Listen = listen);
+            });
+        }
         configure?.Invoke(builder);
         var app = builder.Build();
+        if (options.GrpcPort is not null)
+        {
+            app.UseGrpcPortSeparation(GenerationServiceEndpoints.ServiceName);
+            app.MapGenerationService();
+        }
         app.MapTgi();
+        app.MapOpenAI();
         app.Lifetime.ApplicationStopped.Register(() =>
         {
             engine.DisposeAsync().AsTask().GetAwaiter().GetResult();

@@ -25,4 +25,12 @@ public sealed record ServerOptions
     public bool PrefixCaching { get; init; } = true;
     public int BlockSize { get; init; } = 16;
     public string? ChatTemplatePath { get; init; }
+    /// <summary>TGIS gRPC port (fmaas.GenerationService); null serves no gRPC. `inkwell serve` defaults it to 8033 as TGIS; 0 picks a free port.</summary>
+    public int? GrpcPort { get; init; }
+    /// <summary>TLS for both listeners (TLS_CERT_PATH, TLS_KEY_PATH, TLS_CLIENT_CA_CERT_PATH); null is cleartext.</summary>
+    public Tls.TlsOptions? Tls { get; init; }
+    /// <summary>TGIS prompt tuning: prefix_id names PromptPrefixDir/&lt;prefix_id&gt;.safetensors; null disables prefixes.</summary>
+    public string? PromptPrefixDir { get; init; }
+    /// <summary>Upper bound on a TGIS request's max_new_tokens (TGIS --max-new-tokens, default 1024).</summary>
+    public int GrpcMaxNewTokens { get; init; } = 1024;
 }

@@ -20,6 +20,9 @@ public sealed class ServerState(ServerOptions options, LoadedModel model, Genera
     /// <summary>Turns a TGI grammar into a token constraint; null until constrained generation is wired in.</summary>
     public Func<GrammarDto, ITokenConstraint?>? GrammarFactory { get; set; }
 
+    /// <summary>Grammar compilation (vocabulary, cache) behind GrammarFactory and the OpenAI response_format; null = unsupported.</summary>
+    public Grammar.GrammarService? Grammars { get; set; }
+
     public InfoDto Info() => new(
         ModelId: ModelId,
         ModelSha: null,

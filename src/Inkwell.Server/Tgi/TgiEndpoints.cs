@@ -50,6 +50,8 @@ public static class TgiEndpoints
         }
         bool stream = forceStream ?? dto.Stream;
 
+        // Compile off the engine thread, awaited, so the synchronous factory below finds it done.
+        if (dto.Parameters?.Grammar is { } grammar && s.Grammars is { } grammars) await grammars.PrepareAsync(grammar, ctx.RequestAborted);
         ValidGenerateRequest v;
         try
         {
@@ -152,7 +154,7 @@ public static class TgiEndpoints
                         await WriteFinal(ctx, s, v, last, result, started);
                         return;
                     case TokenGenerated t:
-                        await WriteEvent(response, new StreamResponseDto(t.Index, Token(t.Token), TopList(t.TopTokens), null, null), ctx.RequestAborted);
+                        await WriteEvent(response, new StreamResponseDto(t.Index + 1, Token(t.Token), TopList(t.TopTokens), null, null), ctx.RequestAborted);
                         break;
                     case GenerationFailed f:
                         s.Metrics.RequestFailure.Increment(labelValue: "generation");
@@ -177,7 +179,7 @@ public static class TgiEndpoints
         s.Metrics.RequestSuccess.Increment();
         string text = v.ReturnFullText ? v.Inputs + r.GeneratedText : r.GeneratedText;
         var details = v.Details ? new StreamDetailsDto(FinishReasonText(r.FinishReason), r.GeneratedTokenCount, r.Seed, v.InputLength) : null;
-        await WriteEvent(ctx.Response, new StreamResponseDto(last.Index, Token(last.Token), TopList(last.TopTokens), text, details), ctx.RequestAborted);
+        await WriteEvent(ctx.Response, new StreamResponseDto(last.Index + 1, Token(last.Token), TopList(last.TopTokens), text, details), ctx.RequestAborted);
     }
 
     private static async Task WriteEvent<T>(HttpResponse response, T payload, CancellationToken ct)

@@ -52,6 +52,29 @@ public class SamplerTests
     }
 
     [Fact]
+    public void Top_p_over_a_large_flat_vocabulary_matches_a_full_sort()
+    {
+        // 2000 nearly equal logits: the nucleus holds far more than the first selection of 64 candidates.
+        var logits = Enumerable.Range(0, 2000).Select(i => (float)Math.Sin(i * 0.37) * 0.5f).ToArray();
+        var probs = logits.Select(l => Math.Exp(l)).ToArray();
+        double sum = probs.Sum();
+        var sorted = Enumerable.Range(0, 2000).OrderByDescending(i => probs[i]).ToArray();
+        var nucleus = new HashSet<int>();
+        double mass = 0;
+        foreach (int i in sorted)
+        {
+            nucleus.Add(i);
+            mass += probs[i] / sum;
+            if (mass >= 0.9) break;
+        }
+        Assert.True(nucleus.Count > 64);
+        var p = new SamplingParameters { DoSample = true, TopP = 0.9f };
+        var seen = Enumerable.Range(0, 500).Select(s => Sample(logits, p, (ulong)s).Item1).ToHashSet();
+        Assert.Subset(nucleus, seen);
+        Assert.True(seen.Count > 100);
+    }
+
+    [Fact]
     public void Sampling_follows_the_distribution()
     {
         var logits = new[] { 0.7f, 0.2f, 0.1f }.Select(x => MathF.Log(x)).ToArray();

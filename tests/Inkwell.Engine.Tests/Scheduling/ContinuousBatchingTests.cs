@@ -88,6 +88,37 @@ public class ContinuousBatchingTests
     }
 
     [Fact]
+    public async Task A_fully_cached_prompt_recomputes_only_its_last_token_with_identical_output()
+    {
+        using var m = ModelLoader.Load(EngineTestModels.Gguf);
+        var prompt = m.Tokenizer.EncodeToIds("Once upon a time, there was a little girl named Lily. She loved to play outside").Take(16).ToArray();
+        Assert.Equal(16, prompt.Length);  // exactly two blocks of 8
+        async Task<(string[] Texts, long Computed, int FreeAfter, int Total)> Run(bool caching)
+        {
+            await using var engine = EngineTestModels.Start(m, new EngineOptions { KvCacheTokens = 512, BlockSize = 8, PrefixCaching = caching });
+            var texts = new List<string>();
+            for (int i = 0; i < 3; i++)
+            {
+                var request = new GenerationRequest
+                {
+                    PromptTokens = prompt,
+                    Sampling = new SamplingParameters { DoSample = true, Seed = (ulong)(40 + i) },
+                    Stopping = new StoppingParameters { MaxNewTokens = 20 },
+                };
+                texts.Add((await Collect(engine.Submit(request))).GeneratedText);
+            }
+            return (texts.ToArray(), engine.Stats.ForwardTokens, engine.BlockPool.FreeBlockCount, engine.BlockPool.BlockCount);
+        }
+        var on = await Run(true);
+        var off = await Run(false);
+        Assert.Equal(off.Texts, on.Texts);
+        // Off: 3 x (16 prompt + 19 decode) rows. On: the 2nd and 3rd requests compute 1 prompt row instead of 16.
+        Assert.Equal(3 * (16 + 19), off.Computed);
+        Assert.Equal(3 * (16 + 19) - 2 * 15, on.Computed);
+        Assert.Equal(on.Total, on.FreeAfter);
+    }
+
+    [Fact]
     public async Task Cancelling_a_request_frees_its_blocks()
     {
         using var m = ModelLoader.Load(EngineTestModels.Gguf);

@@ -23,14 +23,24 @@ public sealed class TestServer : IAsyncDisposable
     public ServerState State => _app.Services.GetRequiredService<ServerState>();
     public string GoldenGreedy { get; } = File.ReadAllText(Path.Combine(RepoPaths.EmbeddedModelDir, "greedy-256-from-bos.txt")).TrimEnd('\n');
 
-    public static async Task<TestServer> StartAsync(ServerOptions? options = null)
+    /// <summary>The bound gRPC port when options set GrpcPort (0 picks a free one), else 0.</summary>
+    public int GrpcPort => _app.Services.GetRequiredService<Inkwell.Server.Grpc.GrpcEndpoint>().Port;
+    public string GrpcTarget => $"127.0.0.1:{GrpcPort}";
+
+    /// <param name="handler">For the HTTP client, e.g. one trusting a test CA when options set Tls.</param>
+    public static async Task<TestServer> StartAsync(ServerOptions? options = null, HttpMessageHandler? handler = null)
     {
         var model = ModelLoader.Load(Path.Combine(RepoPaths.EmbeddedModelDir, "stories260K-f32.gguf"));
         var o = (options ?? new ServerOptions()) with { Hostname = "127.0.0.1", Port = 0, NumThreads = 1 };
         var app = InkwellServer.Build(o, model);
         await app.StartAsync();
-        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new TestServer(app, new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromSeconds(60) });
+        int grpcPort = app.Services.GetRequiredService<Inkwell.Server.Grpc.GrpcEndpoint>().Port;
+        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
+            .First(a => new Uri(a).Port != grpcPort);
+        var client = handler is null ? new HttpClient() : new HttpClient(handler);
+        client.BaseAddress = new Uri(address);
+        client.Timeout = TimeSpan.FromSeconds(60);
+        return new TestServer(app, client);
     }
 
     public async ValueTask DisposeAsync()

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Engine speed and accuracy beside llama.cpp, in one run: `inkwell bench` vs `llama-bench` (pp and tg, 2 threads) for
+# stories260K and the stories15M/110M-shape models in f32, q8_0 and q4_0, then `inkwell perplexity` vs llama-perplexity.
+# Usage: bench/engine.sh [LLAMA_BIN_DIR]   (default: the peer built by ../shared/tools/build-llama-cpp.sh)
+# Prints a markdown table of tokens/s and ratios (Inkwell / llama.cpp).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+shared=$root/../shared
+bin=${1:-$("$shared/tools/build-llama-cpp.sh" | tail -n 1)}
+models=${BENCH_MODELS:-$HOME/.cache/bench-models}
+[[ -f $models/stories15M-f32.gguf ]] || "$shared/tools/make-bench-models.sh" "$models" >/dev/null
+threads=${THREADS:-2}; p=${PP:-128}; n=${TG:-64}; r=${REPS:-5}
+export LD_LIBRARY_PATH=$bin
+"$root/inkwell" --help >/dev/null 2>&1 || true   # builds once, outside the timings
+
+rows=("$root/models/stories260K/stories260K-f32.gguf")
+for m in stories15M stories110M; do for q in f32 q8_0 q4_0; do rows+=("$models/$m-$q.gguf"); done; done
+
+echo "| model | pp$p Inkwell | pp$p llama.cpp | ratio | tg$n Inkwell | tg$n llama.cpp | ratio | Inkwell peak RSS MiB |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+for m in "${rows[@]}"; do
+  ours=$("$root/inkwell" bench --model "$m" -p "$p" -n "$n" -r "$r" --threads "$threads" --json)
+  theirs=$("$bin/llama-bench" -m "$m" -p "$p" -n "$n" -r "$r" -t "$threads" -o json 2>/dev/null)
+  python3 - "$m" "$ours" "$theirs" <<'PY'
+import json, sys, os
+name, ours, theirs = os.path.basename(sys.argv[1]), json.loads(sys.argv[2]), json.loads(sys.argv[3])
+pp = next(t["avg_ts"] for t in theirs if t["n_prompt"] > 0); tg = next(t["avg_ts"] for t in theirs if t["n_gen"] > 0)
+print(f"| {name} | {ours['pp_tps']:.1f} | {pp:.1f} | {ours['pp_tps']/pp:.2f}x | {ours['tg_tps']:.1f} | {tg:.1f} | {ours['tg_tps']/tg:.2f}x | {ours['peak_rss_bytes']/2**20:.0f} |")
+PY
+done
+
+echo
+echo "| model | Inkwell PPL | llama-perplexity PPL | relative difference |"
+echo "| --- | ---: | ---: | ---: |"
+for m in "$models/stories15M-f32.gguf" "$models/stories15M-q8_0.gguf"; do
+  ours=$("$root/inkwell" perplexity --model "$m" --file "$root/bench/perplexity/text.txt" -c 128 --threads "$threads" | sed -n 's/.*PPL = \([0-9.]*\).*/\1/p')
+  theirs=$("$bin/llama-perplexity" -m "$m" -f "$root/bench/perplexity/text.txt" -c 128 -b 128 -t "$threads" 2>&1 | sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p')
+  python3 -c "import sys; a,b=float(sys.argv[2]),float(sys.argv[3]); print(f'| {sys.argv[1]} | {a:.4f} | {b:.4f} | {abs(a-b)/b*100:.4f}% |')" "$(basename "$m")" "$ours" "$theirs"
+done

@@ -1,0 +1,31 @@
+using Inkwell.Client;
+using Inkwell.Server.Hosting;
+
+namespace Inkwell.Server.Gateway;
+
+/// <summary>How `inkwell serve --registry DIR` runs: where it listens, the defaults for local deployments,
+/// the memory they may share, and how hard remote deployments are tried.</summary>
+public sealed record GatewayOptions
+{
+    public string Hostname { get; init; } = "0.0.0.0";
+    public int Port { get; init; } = 3000;
+
+    /// <summary>Weights plus KV cache bytes that loaded local deployments may take together; when a load would
+    /// exceed it, the least recently used idle ones are unloaded first. Null: no limit.</summary>
+    public long? MemoryBudgetBytes { get; init; }
+
+    /// <summary>The server options each local deployment starts from; its client_spec engine options
+    /// (max_total_tokens, num_threads, ...) override them. Hostname and Port are ignored (loopback, any port).</summary>
+    public ServerOptions LocalDefaults { get; init; } = new();
+
+    /// <summary>Resilience for remote deployments; BaseAddress is replaced by each deployment's url.
+    /// The default tries twice with a short connect timeout, so a down deployment answers 503 quickly.</summary>
+    public InferenceClientOptions RemoteClient { get; init; } = new()
+    {
+        BaseAddress = new Uri("http://localhost/"),
+        MaxAttempts = 2,
+        ConnectTimeout = TimeSpan.FromSeconds(3),
+        DnsTimeout = TimeSpan.FromSeconds(3),
+        DefaultRequestTimeout = TimeSpan.FromMinutes(10),
+    };
+}

@@ -1,0 +1,63 @@
+using Inkwell.Client.Gateway;
+using Inkwell.Client.Registry;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Inkwell.Server.Gateway;
+
+/// <summary>What the gateway routes need: the registry, the router to remote deployments (Inkwell.Client) and
+/// the pool of local ones. A singleton in DI.</summary>
+public sealed class GatewayState : IAsyncDisposable
+{
+    internal GatewayState(ModelRegistry registry, GatewayOptions options, ILogger logger)
+    {
+        Registry = registry;
+        Logger = logger;
+        Router = new InferenceGateway(registry, options.RemoteClient);
+        Local = new LocalDeploymentPool(options.LocalDefaults, options.MemoryBudgetBytes, logger);
+    }
+
+    public ModelRegistry Registry { get; }
+    public InferenceGateway Router { get; }
+    internal LocalDeploymentPool Local { get; }
+    internal ILogger Logger { get; }
+
+    /// <summary>Local deployments now loaded, least recently used first.</summary>
+    public IReadOnlyList<string> LoadedLocalDeployments => Local.Loaded;
+
+    /// <summary>How many times a local deployment was started / unloaded to fit the budget.</summary>
+    public int LocalLoadCount => Local.LoadCount;
+    public int LocalEvictionCount => Local.EvictionCount;
+
+    public async ValueTask DisposeAsync()
+    {
+        await Local.DisposeAsync();
+        Router.Dispose();
+    }
+}
+
+/// <summary>Builds the gateway: one endpoint in front of every deployment in a registry (`inkwell serve --registry DIR`).</summary>
+public static class GatewayServer
+{
+    public static WebApplication Build(GatewayOptions options, ModelRegistry registry, string[]? args = null, Action<WebApplicationBuilder>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(registry);
+        // Local engine options are only read at first use: check them now, so a typo fails the start, not a request.
+        foreach (var deployment in registry.Deployments.Where(d => d.ClientSpec.Kind == ClientKind.Local))
+            LocalDeployment.OptionsFor(deployment, options.LocalDefaults);
+        var builder = WebApplication.CreateSlimBuilder(args ?? []);
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Services.AddSingleton(sp => new GatewayState(registry, options, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Inkwell.Gateway")));
+        builder.WebHost.UseUrls($"http://{options.Hostname}:{options.Port}");
+        configure?.Invoke(builder);
+        var app = builder.Build();
+        app.MapGateway();
+        // Stop the in-process deployments with the gateway (DI disposes the state, but only synchronously on some paths).
+        app.Lifetime.ApplicationStopped.Register(() => app.Services.GetRequiredService<GatewayState>().DisposeAsync().AsTask().GetAwaiter().GetResult());
+        return app;
+    }
+}

@@ -1,0 +1,152 @@
+using System.Text.Json;
+using Inkwell.Engine.Grammar;
+using Inkwell.Engine.Requests;
+using Inkwell.Models.Templates;
+using Inkwell.Server.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Inkwell.Server.OpenAI;
+
+/// <summary>OpenAI's REST routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models[/{id}].</summary>
+public static class OpenAIEndpoints
+{
+    public static IEndpointRouteBuilder MapOpenAI(this IEndpointRouteBuilder app)
+    {
+        var s = app.ServiceProvider.GetRequiredService<ServerState>();
+        var api = new OpenAIApi(s);
+        app.MapPost("/v1/chat/completions", api.ChatAsync);
+        app.MapPost("/v1/completions", api.CompletionAsync);
+        app.MapGet("/v1/models", () => Results.Json(new ModelListDto("list", [api.Model]), OpenAIJson.Options));
+        app.MapGet("/v1/models/{**id}", (string id) => id == s.ModelId
+            ? Results.Json(api.Model, OpenAIJson.Options)
+            : Results.Json(new OpenAIException(404, $"The model `{id}` does not exist or you do not have access to it.", param: "model", code: "model_not_found").ToDto(),
+                OpenAIJson.Options, statusCode: 404));
+        return app;
+    }
+}
+
+/// <summary>The handlers: validate, compile any grammar (awaited, off the engine thread), run the choices, write JSON or SSE.</summary>
+internal sealed class OpenAIApi
+{
+    private readonly ServerState _s;
+    private readonly OpenAIValidator _validator;
+    private readonly ChatTemplate? _template;
+    private readonly string? _templateProblem;
+    private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+    public OpenAIApi(ServerState s)
+    {
+        _s = s;
+        _validator = new OpenAIValidator(s.Tokenizer, s.Validator.Limits, s.ModelId);
+        (_template, _templateProblem) = LoadTemplate(s);
+        Model = new ModelDto(s.ModelId, "model", _created, "inkwell");
+    }
+
+    public ModelDto Model { get; }
+
+    /// <summary>--chat-template FILE wins over the model's own; a file that does not parse fails startup, not a request.</summary>
+    private static (ChatTemplate?, string?) LoadTemplate(ServerState s)
+    {
+        if (s.Options.ChatTemplatePath is { } path)
+        {
+            if (!File.Exists(path)) throw new FileNotFoundException($"--chat-template {path}: file not found", path);
+            try { return (ChatTemplate.Parse(File.ReadAllText(path)), null); }
+            catch (TemplateException e) { throw new InvalidDataException($"--chat-template {path}: {e.Message}", e); }
+        }
+        if (s.Model.ChatTemplate is { } source)
+        {
+            try { return (ChatTemplate.Parse(source), null); }
+            catch (TemplateException e) { return (null, $"this model's chat template does not parse ({e.Message}); start the server with --chat-template FILE"); }
+        }
+        return (null, $"the model `{s.ModelId}` has no chat template, so /v1/chat/completions cannot format messages; " +
+            "start the server with --chat-template FILE, or use /v1/completions with a prompt");
+    }
+
+    public Task ChatAsync(HttpContext ctx) => HandleAsync<ChatCompletionRequestDto>(ctx, chat: true,
+        dto => _validator.Chat(dto, _template, _templateProblem));
+
+    public Task CompletionAsync(HttpContext ctx) => HandleAsync<CompletionRequestDto>(ctx, chat: false, _validator.Completion);
+
+    private async Task HandleAsync<T>(HttpContext ctx, bool chat, Func<T, OpenAIPlan> validate) where T : class
+    {
+        var ct = ctx.RequestAborted;
+        _s.Metrics.RequestCount.Increment();
+        OpenAIPlan plan;
+        List<GenerationRequest> requests;
+        try
+        {
+            T dto;
+            try
+            {
+                dto = await JsonSerializer.DeserializeAsync<T>(ctx.Request.Body, OpenAIJson.Options, ct) ?? throw new JsonException("the body is null");
+            }
+            catch (JsonException e)
+            {
+                throw new OpenAIException(400, $"We could not parse the JSON body of your request. ({e.Message})", param: null, code: null);
+            }
+            plan = validate(dto);
+            requests = OpenAIValidator.EngineRequests(plan);
+            if (plan.Grammar is { } spec) requests = await Constrain(requests, spec, plan.GrammarParam!, ct);
+        }
+        catch (OpenAIException e)
+        {
+            _s.Metrics.RequestFailure.Increment(labelValue: "validation");
+            await WriteError(ctx, e);
+            return;
+        }
+
+        ChoiceRunner runner;
+        try
+        {
+            runner = await ChoiceRunner.StartAsync(_s.Service, requests, ct);
+        }
+        catch (OverloadedException e)
+        {
+            _s.Metrics.RequestFailure.Increment(labelValue: "overloaded");
+            await WriteError(ctx, new OpenAIException(429, e.Message, "rate_limit_error", code: "rate_limit_exceeded"));
+            return;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await using (runner)
+        {
+            var response = new ResponseWriter(ctx, _s, plan, chat, chat ? "chatcmpl-" : "cmpl-");
+            try
+            {
+                await response.RunAsync(runner, ct);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                _s.Metrics.RequestFailure.Increment(labelValue: "cancelled");
+            }
+        }
+    }
+
+    private async Task<List<GenerationRequest>> Constrain(List<GenerationRequest> requests, GrammarSpec spec, string param, CancellationToken ct)
+    {
+        if (_s.Grammars is not { } grammars) throw OpenAIException.Invalid(param, "constrained generation is not available on this server", code: "unsupported_value");
+        TokenAutomaton automaton;
+        try
+        {
+            automaton = await grammars.CompileAsync(spec, ct);
+        }
+        catch (GrammarException e)
+        {
+            throw OpenAIException.Invalid(param, e.Message, code: null);
+        }
+        // Each choice walks the shared automaton with its own state.
+        return requests.Select(r => r with { Constraint = grammars.NewConstraint(automaton) }).ToList();
+    }
+
+    internal static Task WriteError(HttpContext ctx, OpenAIException e)
+    {
+        ctx.Response.StatusCode = e.Status;
+        return ctx.Response.WriteAsJsonAsync(e.ToDto(), OpenAIJson.Options);
+    }
+}

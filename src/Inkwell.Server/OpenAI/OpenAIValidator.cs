@@ -1,0 +1,319 @@
+using System.Text.Json;
+using Inkwell.Engine.Grammar;
+using Inkwell.Engine.Requests;
+using Inkwell.Engine.Sampling;
+using Inkwell.Models.Templates;
+using Inkwell.Models.Tokenizers;
+using Inkwell.Server.Tgi;
+
+namespace Inkwell.Server.OpenAI;
+
+/// <summary>An error in OpenAI's shape: {"error": {"message", "type", "param", "code"}} with an HTTP status.</summary>
+public sealed class OpenAIException(int status, string message, string type = "invalid_request_error", string? param = null, string? code = null)
+    : Exception(message)
+{
+    public int Status { get; } = status;
+    public string Type { get; } = type;
+    public string? Param { get; } = param;
+    public string? Code { get; } = code;
+
+    public OpenAIErrorDto ToDto() => new(new OpenAIErrorBodyDto(Message, Type, Param, Code));
+
+    public static OpenAIException Invalid(string param, string message, string? code = "invalid_value") => new(400, message, param: param, code: code);
+}
+
+/// <summary>One prompt, tokenized, and what a response about it needs.</summary>
+public sealed record OpenAIPrompt(string Text, IReadOnlyList<int> Tokens);
+
+/// <summary>What both routes share once validated: sampling, stopping and output options, and the grammar to compile.</summary>
+public sealed record OpenAIPlan
+{
+    public required IReadOnlyList<OpenAIPrompt> Prompts { get; init; }
+    public required int N { get; init; }
+    public required int MaxTokens { get; init; }
+    public required SamplingParameters Sampling { get; init; }
+    public required ulong? Seed { get; init; }
+    public required IReadOnlyList<string> Stop { get; init; }
+    /// <summary>Top alternatives per token to report; null = no logprobs at all.</summary>
+    public int? Logprobs { get; init; }
+    public bool Stream { get; init; }
+    public bool IncludeUsage { get; init; }
+    public bool Echo { get; init; }
+    public GrammarSpec? Grammar { get; init; }
+    public string? GrammarParam { get; init; }
+}
+
+/// <summary>
+/// OpenAI's request rules (ranges and messages as the API documents them) over our limits: turns a chat or completions
+/// body into an <see cref="OpenAIPlan"/>, or throws <see cref="OpenAIException"/> (400 invalid_request_error).
+/// </summary>
+public sealed class OpenAIValidator(Tokenizer tokenizer, ValidationLimits limits, string modelId)
+{
+    private const int MaxN = 128;
+    private const int MaxStop = 4;
+    private const int MaxChatTopLogprobs = 20;
+    private const int MaxCompletionLogprobs = 5;
+    private const int CompletionsDefaultMaxTokens = 16;
+
+    public void CheckModel(string? model)
+    {
+        if (string.IsNullOrEmpty(model)) throw OpenAIException.Invalid("model", "you must provide a model parameter", code: null);
+        if (model != modelId)
+            throw new OpenAIException(404, $"The model `{model}` does not exist or you do not have access to it.", param: "model", code: "model_not_found");
+    }
+
+    public OpenAIPlan Chat(ChatCompletionRequestDto r, ChatTemplate? template, string? templateProblem)
+    {
+        CheckModel(r.Model);
+        if (r.Messages is not { Count: > 0 } messages) throw OpenAIException.Invalid("messages", "`messages` must be a non-empty array of messages", code: null);
+        if (template is null) throw new OpenAIException(400, templateProblem ?? "this model has no chat template", param: "messages", code: "chat_template_missing");
+        var turns = messages.Select((m, i) => ToChatMessage(m, i)).ToList();
+        string prompt;
+        try
+        {
+            prompt = template.Render(turns, addGenerationPrompt: true, Text(tokenizer.BosId), Text(tokenizer.EosId));
+        }
+        catch (TemplateException e)
+        {
+            throw OpenAIException.Invalid("messages", "the chat template could not render these messages: " + e.Message, code: null);
+        }
+        // The template writes the BOS text itself where the model wants one (Hugging Face's apply_chat_template
+        // tokenizes without adding special tokens).
+        var ids = tokenizer.EncodeToIds(prompt, addSpecialTokens: false, parseSpecialTokens: true);
+
+        if (r.TopLogprobs is { } tl && (tl < 0 || tl > MaxChatTopLogprobs))
+            throw OpenAIException.Invalid("top_logprobs", $"Invalid 'top_logprobs': integer out of range. Expected a value between 0 and {MaxChatTopLogprobs}, but got {tl} instead.");
+        if (r.TopLogprobs is > 0 && r.Logprobs != true)
+            throw OpenAIException.Invalid("top_logprobs", "Invalid value for 'top_logprobs': 'logprobs' must be set to true when 'top_logprobs' is specified.");
+        int? maxTokens = r.MaxCompletionTokens ?? r.MaxTokens;
+        string maxParam = r.MaxCompletionTokens is null ? "max_tokens" : "max_completion_tokens";
+        return Common(
+            [new OpenAIPrompt(prompt, ids)], "messages", maxTokens, maxParam, defaultMaxTokens: null,
+            r.Temperature, r.TopP, r.N, r.Stop, r.Seed, r.PresencePenalty, r.FrequencyPenalty,
+            r.Logprobs == true ? r.TopLogprobs ?? 0 : null, r.Stream == true, r.StreamOptions,
+            Grammar(r.ResponseFormat, r.GuidedChoice, r.GuidedRegex, r.GuidedJson));
+    }
+
+    public OpenAIPlan Completion(CompletionRequestDto r)
+    {
+        CheckModel(r.Model);
+        var prompts = Prompts(r.Prompt);
+        if (r.Logprobs is { } lp && (lp < 0 || lp > MaxCompletionLogprobs))
+            throw OpenAIException.Invalid("logprobs", $"Invalid 'logprobs': integer out of range. Expected a value between 0 and {MaxCompletionLogprobs}, but got {lp} instead.");
+        if (r.BestOf is { } bo && bo != (r.N ?? 1))
+            throw OpenAIException.Invalid("best_of", "`best_of` other than `n` is not supported", code: "unsupported_value");
+        if (!string.IsNullOrEmpty(r.Suffix)) throw OpenAIException.Invalid("suffix", "`suffix` is not supported by this model", code: "unsupported_value");
+        if (r.Echo == true && r.Logprobs is not null)
+            throw OpenAIException.Invalid("echo", "`echo` together with `logprobs` is not supported (prompt log-probabilities are not reported)", code: "unsupported_value");
+        return Common(
+            prompts, "prompt", r.MaxTokens, "max_tokens", CompletionsDefaultMaxTokens,
+            r.Temperature, r.TopP, r.N, r.Stop, r.Seed, r.PresencePenalty, r.FrequencyPenalty,
+            r.Logprobs, r.Stream == true, r.StreamOptions,
+            Grammar(r.ResponseFormat, r.GuidedChoice, r.GuidedRegex, r.GuidedJson)) with { Echo = r.Echo == true };
+    }
+
+    private OpenAIPlan Common(
+        IReadOnlyList<OpenAIPrompt> prompts, string promptParam, int? maxTokens, string maxParam, int? defaultMaxTokens,
+        float? temperature, float? topP, int? n, JsonElement stop, long? seed, float? presence, float? frequency,
+        int? logprobs, bool stream, StreamOptionsDto? streamOptions, (GrammarSpec Spec, string Param)? grammar)
+    {
+        float t = temperature ?? 1f;
+        if (!(t >= 0f && t <= 2f)) throw OpenAIException.Invalid("temperature", $"Invalid 'temperature': Expected a value between 0 and 2, but got {t} instead.");
+        float p = topP ?? 1f;
+        if (!(p >= 0f && p <= 1f)) throw OpenAIException.Invalid("top_p", $"Invalid 'top_p': Expected a value between 0 and 1, but got {p} instead.");
+        int count = n ?? 1;
+        if (count < 1 || count > MaxN) throw OpenAIException.Invalid("n", $"Invalid 'n': integer out of range. Expected a value between 1 and {MaxN}, but got {count} instead.");
+        float pp = presence ?? 0f, fp = frequency ?? 0f;
+        if (!(pp >= -2f && pp <= 2f)) throw OpenAIException.Invalid("presence_penalty", $"Invalid 'presence_penalty': Expected a value between -2 and 2, but got {pp} instead.");
+        if (!(fp >= -2f && fp <= 2f)) throw OpenAIException.Invalid("frequency_penalty", $"Invalid 'frequency_penalty': Expected a value between -2 and 2, but got {fp} instead.");
+        if (maxTokens is < 1) throw OpenAIException.Invalid(maxParam, $"Invalid '{maxParam}': integer below minimum value. Expected a value >= 1, but got {maxTokens} instead.");
+        var stops = Stops(stop);
+        if (streamOptions is not null && !stream)
+            throw OpenAIException.Invalid("stream_options", "The 'stream_options' parameter is only allowed when 'stream' is enabled.");
+
+        int longest = prompts.Max(x => x.Tokens.Count);
+        if (prompts.Any(x => x.Tokens.Count == 0)) throw OpenAIException.Invalid(promptParam, "the prompt is empty", code: null);
+        int room = limits.MaxTotalTokens - longest;
+        int max = maxTokens ?? Math.Max(1, defaultMaxTokens is { } d ? Math.Min(d, room) : room);
+        if (longest > limits.MaxInputTokens || longest + max > limits.MaxTotalTokens)
+        {
+            throw new OpenAIException(400,
+                $"This model's maximum context length is {limits.MaxTotalTokens} tokens. However, you requested {longest + max} tokens " +
+                $"({longest} in the {promptParam}, {max} in the completion). Please reduce the length of the {promptParam} or completion.",
+                param: promptParam, code: "context_length_exceeded");
+        }
+
+        // Temperature 0 is greedy; top_p 0 keeps only the most likely token, which is greedy too.
+        bool sample = t > 0f && p > 0f;
+        var sampling = new SamplingParameters
+        {
+            DoSample = sample,
+            Temperature = sample ? t : 1f,
+            TopP = sample ? p : 1f,
+            PresencePenalty = pp,
+            FrequencyPenalty = fp,
+        };
+        return new OpenAIPlan
+        {
+            Prompts = prompts,
+            N = count,
+            MaxTokens = max,
+            Sampling = sampling,
+            Seed = seed is { } s ? unchecked((ulong)s) : null,
+            Stop = stops,
+            Logprobs = logprobs,
+            Stream = stream,
+            IncludeUsage = streamOptions?.IncludeUsage == true,
+            Grammar = grammar?.Spec,
+            GrammarParam = grammar?.Param,
+        };
+    }
+
+    /// <summary>The engine requests, n per prompt, in OpenAI's choice order (prompt-major); constraints are added by the caller.</summary>
+    public static List<GenerationRequest> EngineRequests(OpenAIPlan plan)
+    {
+        var list = new List<GenerationRequest>(plan.Prompts.Count * plan.N);
+        ulong baseSeed = plan.Seed ?? (ulong)Random.Shared.NextInt64();
+        foreach (var prompt in plan.Prompts)
+        {
+            for (int i = 0; i < plan.N; i++)
+            {
+                list.Add(new GenerationRequest
+                {
+                    PromptTokens = prompt.Tokens,
+                    // Choice i of a seeded request is reproducible on its own: seed + i.
+                    Sampling = plan.Sampling with { Seed = baseSeed + (ulong)list.Count },
+                    Stopping = new StoppingParameters { MaxNewTokens = plan.MaxTokens, StopSequences = plan.Stop },
+                    TopNTokens = plan.Logprobs ?? 0,
+                });
+            }
+        }
+        return list;
+    }
+
+    private string Text(int id) => (uint)id < (uint)tokenizer.VocabSize ? tokenizer.TokenText(id) : "";
+
+    private static ChatMessage ToChatMessage(ChatMessageDto? m, int index)
+    {
+        string param = $"messages[{index}]";
+        if (m is null) throw OpenAIException.Invalid(param, $"Invalid '{param}': expected an object.");
+        string role = m.Role switch
+        {
+            null or "" => throw OpenAIException.Invalid(param + ".role", $"Missing required parameter: '{param}.role'.", code: "missing_required_parameter"),
+            "developer" => "system", // OpenAI's newer name for system instructions; templates know "system"
+            "system" or "user" or "assistant" or "tool" => m.Role,
+            _ => throw OpenAIException.Invalid(param + ".role", $"Invalid value: '{m.Role}'. Supported values are: 'system', 'developer', 'user', 'assistant' and 'tool'."),
+        };
+        var c = m.Content;
+        string content = c.ValueKind switch
+        {
+            JsonValueKind.String => c.GetString()!,
+            JsonValueKind.Null or JsonValueKind.Undefined when role == "assistant" => "",
+            JsonValueKind.Array => string.Concat(c.EnumerateArray().Select(part => TextPart(part, param))),
+            _ => throw OpenAIException.Invalid(param + ".content", $"Invalid '{param}.content': expected a string or an array of text parts."),
+        };
+        return new ChatMessage(role, content);
+    }
+
+    private static string TextPart(JsonElement part, string param)
+    {
+        if (part.ValueKind == JsonValueKind.Object && part.TryGetProperty("type", out var type) && type.ValueEquals("text")
+            && part.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String)
+            return text.GetString()!;
+        throw OpenAIException.Invalid(param + ".content", "only text content parts ({\"type\": \"text\", \"text\": ...}) are supported by this model", code: "unsupported_value");
+    }
+
+    private List<OpenAIPrompt> Prompts(JsonElement prompt)
+    {
+        OpenAIPrompt FromIds(JsonElement array)
+        {
+            var ids = new List<int>();
+            foreach (var e in array.EnumerateArray())
+            {
+                if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt32(out int id) || (uint)id >= (uint)tokenizer.VocabSize)
+                    throw OpenAIException.Invalid("prompt", $"Invalid 'prompt': token ids must be integers from 0 to {tokenizer.VocabSize - 1}.");
+                ids.Add(id);
+            }
+            return new OpenAIPrompt(tokenizer.Decode(ids), ids);
+        }
+        OpenAIPrompt FromText(string text) => new(text, tokenizer.EncodeToIds(text));
+
+        switch (prompt.ValueKind)
+        {
+            case JsonValueKind.String:
+                return [FromText(prompt.GetString()!)];
+            case JsonValueKind.Array when prompt.GetArrayLength() > 0:
+                var first = prompt[0];
+                if (first.ValueKind == JsonValueKind.Number) return [FromIds(prompt)];
+                var list = new List<OpenAIPrompt>();
+                foreach (var e in prompt.EnumerateArray())
+                {
+                    list.Add(e.ValueKind switch
+                    {
+                        JsonValueKind.String => FromText(e.GetString()!),
+                        JsonValueKind.Array when e.GetArrayLength() > 0 => FromIds(e),
+                        _ => throw OpenAIException.Invalid("prompt", "Invalid 'prompt': expected a string, an array of strings, or token ids."),
+                    });
+                }
+                return list;
+            case JsonValueKind.Undefined or JsonValueKind.Null:
+                throw OpenAIException.Invalid("prompt", "Missing required parameter: 'prompt'.", code: "missing_required_parameter");
+            default:
+                throw OpenAIException.Invalid("prompt", "Invalid 'prompt': expected a string, an array of strings, or token ids.");
+        }
+    }
+
+    private static List<string> Stops(JsonElement stop)
+    {
+        var list = stop.ValueKind switch
+        {
+            JsonValueKind.Undefined or JsonValueKind.Null => [],
+            JsonValueKind.String => [stop.GetString()!],
+            JsonValueKind.Array => stop.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String
+                ? e.GetString()!
+                : throw OpenAIException.Invalid("stop", "Invalid 'stop': expected a string or an array of strings.")).ToList(),
+            _ => throw OpenAIException.Invalid("stop", "Invalid 'stop': expected a string or an array of strings."),
+        };
+        if (list.Count > MaxStop) throw OpenAIException.Invalid("stop", $"Invalid 'stop': array too long. Expected an array with maximum length {MaxStop}, but got an array with length {list.Count} instead.");
+        if (list.Any(s => s.Length == 0)) throw OpenAIException.Invalid("stop", "Invalid 'stop': stop sequences must not be empty.");
+        return list;
+    }
+
+    /// <summary>response_format (text, json_object, json_schema) or vLLM's guided_choice / guided_regex / guided_json; at most one.</summary>
+    private static (GrammarSpec Spec, string Param)? Grammar(ResponseFormatDto? format, List<string>? choice, string? regex, JsonElement json)
+    {
+        var found = new List<(GrammarSpec Spec, string Param)>();
+        switch (format?.Type)
+        {
+            case null or "text":
+                break;
+            case "json_object":
+                found.Add((new GrammarSpec(GrammarKind.JsonObject, ""), "response_format"));
+                break;
+            case "json_schema":
+                if (format.JsonSchema is not { } js || js.Schema.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null)
+                    throw OpenAIException.Invalid("response_format.json_schema", "Missing required parameter: 'response_format.json_schema.schema'.", code: "missing_required_parameter");
+                found.Add((Schema(js.Schema, "response_format.json_schema.schema"), "response_format"));
+                break;
+            default:
+                throw OpenAIException.Invalid("response_format.type", $"Invalid value: '{format.Type}'. Supported values are: 'text', 'json_object', and 'json_schema'.");
+        }
+        if (choice is not null) found.Add((new GrammarSpec(GrammarKind.Choice, JsonSerializer.Serialize(choice)), "guided_choice"));
+        if (regex is not null) found.Add((new GrammarSpec(GrammarKind.Regex, regex), "guided_regex"));
+        if (json.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null)) found.Add((Schema(json, "guided_json"), "guided_json"));
+        if (found.Count > 1) throw OpenAIException.Invalid(found[1].Param, "only one of response_format (json), guided_choice, guided_regex and guided_json may be given", code: null);
+        return found.Count == 1 ? found[0] : null;
+    }
+
+    private static GrammarSpec Schema(JsonElement schema, string param)
+    {
+        try
+        {
+            return Inkwell.Server.Grammar.GrammarService.SchemaSpec(schema);
+        }
+        catch (GrammarException e)
+        {
+            throw OpenAIException.Invalid(param, e.Message, code: null);
+        }
+    }
+}

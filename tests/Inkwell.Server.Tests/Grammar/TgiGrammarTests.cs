@@ -1,0 +1,60 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Inkwell.Server.Tests.Tgi;
+using static Inkwell.Server.Tests.OpenAI.Http;
+
+namespace Inkwell.Server.Tests.Grammar;
+
+/// <summary>TGI's `grammar` parameter over HTTP: regex, json (schema object or text), json_schema, choice; errors as TGI's 422.</summary>
+public sealed class TgiGrammarTests(SharedServer fixture) : IClassFixture<SharedServer>
+{
+    private HttpClient Client => fixture.Server.Client;
+
+    private static object Request(object grammar, int maxNewTokens = 60) =>
+        new { inputs = "Once upon a time", parameters = new { max_new_tokens = maxNewTokens, do_sample = true, seed = 4, grammar } };
+
+    [Fact]
+    public async Task RegexGrammarConstrainsGenerate()
+    {
+        const string pattern = @"[A-Z][a-z]{1,6} is \d{1,2} years old\.";
+        var (status, body) = await PostJson(Client, "/generate", Request(new { type = "regex", value = pattern }));
+        Assert.Equal(200, status);
+        Assert.Matches(new Regex($"^(?:{pattern})\\z"), body["generated_text"]!.GetValue<string>());
+    }
+
+    [Theory]
+    [InlineData("json")]
+    [InlineData("json_object")]
+    public async Task JsonGrammarTakesASchemaObjectOrText(string type)
+    {
+        const string schema = """{"type":"object","properties":{"hero":{"type":"string","maxLength":7},"brave":{"type":"boolean"}},"required":["hero","brave"]}""";
+        foreach (object value in new object[] { JsonNode.Parse(schema)!, schema })
+        {
+            var (status, body) = await PostJson(Client, "/generate", Request(new { type, value }));
+            Assert.Equal(200, status);
+            Assert.Null(JsonSchemaCheck.Validate(body["generated_text"]!.GetValue<string>(), schema));
+        }
+    }
+
+    [Fact]
+    public async Task StreamedGrammarOutputMatches()
+    {
+        var (status, events, _, _) = await PostStream(Client, "/generate_stream", Request(new { type = "choice", value = new[] { "alpha", "beta" } }));
+        Assert.Equal(200, status);
+        Assert.Contains(events[^1]["generated_text"]!.GetValue<string>(), new[] { "alpha", "beta" });
+    }
+
+    [Theory]
+    [InlineData("regex", "\"a(b\"", "grammar is not valid: ")]
+    [InlineData("regex", "\"a{1001}\"", "grammar is too large: ")]
+    [InlineData("json", "{\"type\":\"object\",\"minProperties\":1}", "grammar is not valid: ")]
+    [InlineData("json", "\"{not json\"", "grammar is not valid: ")]
+    [InlineData("yaml", "\"x: 1\"", "grammar is not valid: ")]
+    public async Task BadGrammarsAre422s(string type, string valueJson, string prefix)
+    {
+        var (status, body) = await PostJson(Client, "/generate", Request(new { type, value = JsonNode.Parse(valueJson) }));
+        Assert.Equal(422, status);
+        Assert.Equal("validation", body["error_type"]!.GetValue<string>());
+        Assert.StartsWith("Input validation error: " + prefix, body["error"]!.GetValue<string>());
+    }
+}
