@@ -46,7 +46,9 @@ public static class ModelLoader
                 : throw new InvalidDataException($"{path}: the file has no vocabulary (tokenizer.ggml.tokens); pass --tokenizer");
             return new LoadedModel
             {
-                Name = file.GetOrDefault<string?>("general.name", null) ?? System.IO.Path.GetFileNameWithoutExtension(path),
+                // Converters often write the bare architecture as general.name ("llama"); the file name says more then.
+                Name = file.GetOrDefault<string?>("general.name", null) is { Length: > 0 } name && name != config.Architecture
+                    ? name : System.IO.Path.GetFileNameWithoutExtension(path),
                 Path = path,
                 Format = "gguf",
                 Config = config,
