@@ -46,8 +46,10 @@ public class GoldenGenerationTests
     [Fact]
     public async Task Llama2c_q8_export_matches_the_golden_text_for_its_first_three_lines()
     {
-        // The export's int8 groups of 4 change the weights by up to 0.0056; greedy decoding follows the golden text
-        // for three full lines (about 150 tokens) before a near-tie flips. Documented in docs/engine.md.
+        // The export's int8 groups of 4 move the weights by up to 0.0056. Greedy decoding follows the golden text for its
+        // first 448 characters (three full lines), then a near-tie flips. A re-creation of llama2.c runq.c's own arithmetic
+        // (int8 activations in groups of 4, integer dot products) flips at the same character, so no faithful reader of
+        // this file reproduces all 256 tokens; the check is the part both agree on. See docs/architecture.md.
         using var model = ModelLoader.Load(EngineTestModels.Llama2cQ8, EngineTestModels.Tok512);
         string text = await GreedyFromBos(model);
         string firstThree = string.Join('\n', EngineTestModels.GoldenGreedy.Split('\n').Take(3));
