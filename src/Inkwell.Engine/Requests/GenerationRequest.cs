@@ -33,4 +33,7 @@ public interface ITokenConstraint
 
     /// <summary>True when no further token is allowed (generation must stop).</summary>
     bool IsExhausted { get; }
+
+    /// <summary>A new instance in the initial state, for another sequence of the same request (best_of, n).</summary>
+    ITokenConstraint CreateFresh();
 }

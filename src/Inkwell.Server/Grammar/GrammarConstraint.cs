@@ -38,6 +38,8 @@ public sealed class GrammarConstraint(TokenAutomaton automaton, TokenVocabulary 
 
     public bool IsExhausted => _exhausted;
 
+    public ITokenConstraint CreateFresh() => new GrammarConstraint(automaton, vocabulary);
+
     /// <summary>
     /// Nothing but an end-of-generation token may follow: stop here rather than spend a step sampling the end token
     /// (and, for vocabularies with no end token in the mask, rather than sample from all -infinity).

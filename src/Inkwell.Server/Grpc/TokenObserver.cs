@@ -15,8 +15,12 @@ internal sealed class TokenObserver : ITokenConstraint
     private readonly int[]? _ranks;
     private int _generated;
 
+    private readonly int _vocabSize, _maxNewTokens;
+
     public TokenObserver(LengthPenalty? lengthPenalty, IReadOnlyCollection<int> eosIds, int vocabSize, int maxNewTokens, bool wantRanks)
     {
+        _vocabSize = vocabSize;
+        _maxNewTokens = maxNewTokens;
         _lengthPenalty = lengthPenalty;
         _eosIds = eosIds;
         if (wantRanks)
@@ -33,6 +37,8 @@ internal sealed class TokenObserver : ITokenConstraint
     public bool IsComplete => true;
 
     public bool IsExhausted => false;
+
+    public ITokenConstraint CreateFresh() => new TokenObserver(_lengthPenalty, _eosIds, _vocabSize, _maxNewTokens, _ranks is not null);
 
     public void Mask(Span<float> logits)
     {

@@ -32,7 +32,12 @@ public sealed class GenerationService(InferenceEngine engine, ServerMetrics metr
         var runs = new List<Task<GenerationResult>>();
         for (int i = 0; i < v.BestOf; i++)
         {
-            var request = i == 0 ? v.Engine : v.Engine with { Sampling = v.Engine.Sampling with { Seed = (ulong)Random.Shared.NextInt64() } };
+            // Each extra sequence gets its own seed and its own constraint state (a grammar walk is per sequence).
+            var request = i == 0 ? v.Engine : v.Engine with
+            {
+                Sampling = v.Engine.Sampling with { Seed = (ulong)Random.Shared.NextInt64() },
+                Constraint = v.Engine.Constraint?.CreateFresh(),
+            };
             runs.Add(RunToEnd(engine.Submit(request, ct), ct));
         }
         var results = await Task.WhenAll(runs);

@@ -22,6 +22,27 @@ public sealed class TgiGrammarTests(SharedServer fixture) : IClassFixture<Shared
         Assert.Matches(new Regex($"^(?:{pattern})\\z"), body["generated_text"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task EveryBestOfSequenceFollowsTheGrammar()
+    {
+        // Each best_of sequence walks the grammar with its own state; a shared state would corrupt all but one.
+        const string pattern = @"[A-Z][a-z]{1,6} (is|was) \d{1,2} years old\.";
+        for (int attempt = 0; attempt < 5; attempt++)
+        {
+            var (status, body) = await PostJson(Client, "/generate", new
+            {
+                inputs = "Once upon a time",
+                parameters = new { max_new_tokens = 40, do_sample = true, best_of = 2, details = true, grammar = new { type = "regex", value = pattern } },
+            });
+            Assert.Equal(200, status);
+            var regex = new Regex($"^(?:{pattern})\\z");
+            Assert.Matches(regex, body["generated_text"]!.GetValue<string>());
+            var others = body["details"]!["best_of_sequences"]!.AsArray();
+            Assert.Single(others);
+            Assert.Matches(regex, others[0]!["generated_text"]!.GetValue<string>());
+        }
+    }
+
     [Theory]
     [InlineData("json")]
     [InlineData("json_object")]
