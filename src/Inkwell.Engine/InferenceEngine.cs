@@ -215,8 +215,11 @@ public sealed class InferenceEngine : IAsyncDisposable
         r.Tokens.Add(token);
         r.FirstTokenAt ??= r.Clock.Elapsed;
         bool special = _tokenizer.IsSpecial(token);
-        r.Text ??= new TextAccumulator(req.Stopping.StopSequences, StripsLeadingSpace(r));
-        string text = special ? _tokenizer.TokenText(token) : r.Text.Append(_tokenizer.TokenBytes(token));
+        // The decoder starts after the last prompt token, so a first piece right after BOS loses SentencePiece's space.
+        r.Text ??= new TextAccumulator(
+            _tokenizer.CreateIncrementalDecoder(skipSpecialTokens: true, previousId: r.Tokens[r.PromptLength - 1]),
+            req.Stopping.StopSequences);
+        string text = special ? _tokenizer.TokenText(token) : r.Text.Append(token);
         var info = new TokenInfo(token, text, logprob, special);
         r.GeneratedTokens.Add(info);
         if (top is not null) (r.TopTokens ??= []).Add(top);
@@ -234,9 +237,6 @@ public sealed class InferenceEngine : IAsyncDisposable
             r.Output.Writer.TryComplete();
         }
     }
-
-    private bool StripsLeadingSpace(EngineRequest r) =>
-        _tokenizer.AddSpacePrefix && r.PromptLength - r.PrefixTokenCount == 1 && r.Tokens[r.PrefixTokenCount] == _tokenizer.BosId;
 
     private List<TokenInfo> TopTokens(ReadOnlySpan<float> logits, int n)
     {

@@ -1,39 +1,27 @@
 using System.Text;
+using Inkwell.Models.Tokenizers;
 
 namespace Inkwell.Engine.Decoding;
 
 /// <summary>
-/// Builds a request's generated text from token bytes as they come: a UTF-8 decoder holds an incomplete multibyte
-/// sequence until its last byte arrives, so streamed text never splits a character. Also finds stop sequences across
-/// token boundaries (searching only the tail that new text could complete) and cuts the text after the first one,
-/// keeping the stop sequence as TGI does.
+/// Builds a request's generated text as tokens come, through the tokenizer's <see cref="IncrementalDecoder"/> (which
+/// holds an incomplete multibyte character until its last byte arrives and drops SentencePiece's dummy-prefix space
+/// after BOS), and finds stop sequences across token boundaries (searching only the tail that new text could
+/// complete), cutting the text after the first one and keeping the stop sequence as TGI does.
 /// </summary>
-public sealed class TextAccumulator(IReadOnlyList<string> stopSequences, bool stripLeadingSpace)
+public sealed class TextAccumulator(IncrementalDecoder decoder, IReadOnlyList<string> stopSequences)
 {
-    private readonly Decoder _utf8 = new UTF8Encoding(false, false).GetDecoder();
     private readonly StringBuilder _text = new();
     private readonly int _longestStop = stopSequences.Count == 0 ? 0 : stopSequences.Max(s => s.Length);
-    private char[] _chars = new char[64];
-    private bool _atStart = stripLeadingSpace;
 
     public string Text => _text.ToString();
     public int Length => _text.Length;
     public string? MatchedStop { get; private set; }
 
-    /// <summary>Adds a token's bytes; returns the text that became complete (possibly empty).</summary>
-    public string Append(ReadOnlySpan<byte> bytes)
+    /// <summary>Adds a token; returns the text that became complete (possibly empty).</summary>
+    public string Append(int token)
     {
-        int max = _utf8.GetCharCount(bytes, flush: false);
-        if (_chars.Length < max) _chars = new char[Math.Max(max, _chars.Length * 2)];
-        int n = _utf8.GetChars(bytes, _chars, flush: false);
-        var piece = _chars.AsSpan(0, n);
-        if (_atStart && piece.Length > 0)
-        {
-            // SentencePiece's dummy prefix: the first piece after BOS carries a space that is not part of the text.
-            if (piece[0] == ' ') piece = piece[1..];
-            _atStart = false;
-        }
-        string s = piece.ToString();
+        string s = decoder.Append(token);
         int before = _text.Length;
         _text.Append(s);
         if (_longestStop > 0 && MatchedStop is null) FindStop(before);

@@ -1,16 +1,32 @@
 using System.Text;
 using Inkwell.Engine.Decoding;
+using Inkwell.Models.Gguf;
+using Inkwell.Models.Tokenizers;
 
 namespace Inkwell.Engine.Tests.Decoding;
 
+/// <summary>Text assembly over the embedded model's vocabulary, fed byte-fallback tokens (one token per byte).</summary>
 public class TextAccumulatorTests
 {
+    private static readonly Tokenizer Vocab = LoadVocab();
+
+    private static Tokenizer LoadVocab()
+    {
+        using var f = GgufFile.Open(EngineTestModels.Gguf);
+        return Tokenizer.FromGguf(f);
+    }
+
+    private static int[] ByteTokens(string s) =>
+        Encoding.UTF8.GetBytes(s).Select(b => Vocab.TryGetTokenId($"<0x{b:X2}>", out int id) ? id : throw new InvalidOperationException()).ToArray();
+
+    private static TextAccumulator New(IReadOnlyList<string> stops, int previousId = 400) =>
+        new(Vocab.CreateIncrementalDecoder(skipSpecialTokens: true, previousId: previousId), stops);
+
     [Fact]
     public void Multibyte_characters_split_across_tokens_are_never_emitted_in_pieces()
     {
-        var text = new TextAccumulator([], stripLeadingSpace: false);
-        var bytes = Encoding.UTF8.GetBytes("a😀é中");
-        var pieces = bytes.Select(b => text.Append([b])).ToList();
+        var text = New([]);
+        var pieces = ByteTokens("a😀é中").Select(text.Append).ToList();
         Assert.DoesNotContain(pieces, p => p.Contains('\uFFFD'));
         Assert.All(pieces, p => Assert.False(p.Length == 1 && char.IsSurrogate(p[0]), "a lone surrogate was emitted"));
         Assert.Equal("a😀é中", string.Concat(pieces));
@@ -18,23 +34,32 @@ public class TextAccumulatorTests
     }
 
     [Fact]
-    public void Stop_sequence_spanning_tokens_cuts_after_it()
+    public void Stop_sequence_spanning_tokens_is_found_when_it_completes()
     {
-        var text = new TextAccumulator(["END", "zz"], stripLeadingSpace: false);
-        text.Append("abc E"u8);
+        var text = New(["END", "zz"]);
+        foreach (int t in ByteTokens("abc EN")) text.Append(t);
         Assert.Null(text.MatchedStop);
-        text.Append("NDxyz"u8);
+        text.Append(ByteTokens("D")[0]);
         Assert.Equal("END", text.MatchedStop);
         Assert.Equal("abc END", text.Text);
     }
 
     [Fact]
-    public void Leading_space_of_the_first_piece_is_dropped_only_when_asked()
+    public void Text_after_a_stop_sequence_inside_one_token_is_cut()
     {
-        var strip = new TextAccumulator([], stripLeadingSpace: true);
-        Assert.Equal("Once", strip.Append(" Once"u8));
-        Assert.Equal(" upon", strip.Append(" upon"u8));
-        var keep = new TextAccumulator([], stripLeadingSpace: false);
-        Assert.Equal(" Once", keep.Append(" Once"u8));
+        // Token 403 is "▁Once" in stories260K's vocabulary (its README: "Once upon a time" = 1 403 407 261 378).
+        var text = New(["Onc"]);
+        Assert.Equal(" Once", text.Append(403));
+        Assert.Equal("Onc", text.MatchedStop);
+        Assert.Equal(" Onc", text.Text);
+    }
+
+    [Fact]
+    public void Leading_space_is_dropped_only_right_after_BOS()
+    {
+        var afterBos = New([], previousId: Vocab.BosId);
+        Assert.Equal("Once upon", string.Concat(ByteTokens(" Once upon").Select(afterBos.Append)));
+        var afterText = New([]);
+        Assert.Equal(" Once upon", string.Concat(ByteTokens(" Once upon").Select(afterText.Append)));
     }
 }
