@@ -32,10 +32,7 @@ public static class BenchCommand
         using var pool = new WorkerPool(threads);
         var model = new LlamaModel(loaded.Config, loaded.Weights, pool);
         int context = Math.Min(loaded.Config.ContextLength, Math.Max(promptTokens, genTokens) + 1);
-        const int blockSize = 16;
-        int blocks = (context + blockSize - 1) / blockSize;
-        var kv = model.CreateKvCache(blockSize, blocks);
-        var table = Enumerable.Range(0, blocks).ToArray();
+        var (kv, table) = model.CreateSequenceCache(context);
         var rng = new Random(42);
         int vocab = loaded.Config.VocabSize;
         long rss0 = Process.GetCurrentProcess().WorkingSet64;

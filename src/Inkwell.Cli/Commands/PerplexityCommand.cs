@@ -37,10 +37,7 @@ public static class PerplexityCommand
 
         using var pool = new WorkerPool(threads);
         var model = new LlamaModel(loaded.Config, loaded.Weights, pool);
-        const int blockSize = 16;
-        int blocks = (nCtx + blockSize - 1) / blockSize;
-        var kv = model.CreateKvCache(blockSize, blocks);
-        var table = Enumerable.Range(0, blocks).ToArray();
+        var (kv, table) = model.CreateSequenceCache(nCtx);
         int vocab = loaded.Config.VocabSize;
         int first = nCtx / 2;
         double nll = 0, nll2 = 0;

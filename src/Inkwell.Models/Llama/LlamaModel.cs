@@ -32,6 +32,16 @@ public sealed unsafe class LlamaModel : IDisposable
         new(Config.LayerCount, Config.KvDim, blockSize, blockCount);
 
     /// <summary>
+    /// A private cache for one sequence of up to <paramref name="tokens"/> positions and its block table (blocks in
+    /// order), for callers that run the model directly without the engine's block pool (bench, perplexity, tests).
+    /// </summary>
+    public (KvCacheStorage Kv, int[] BlockTable) CreateSequenceCache(int tokens, int blockSize = 16)
+    {
+        int blocks = Math.Max(1, (tokens + blockSize - 1) / blockSize);
+        return (CreateKvCache(blockSize, blocks), Enumerable.Range(0, blocks).ToArray());
+    }
+
+    /// <summary>
     /// Runs the chunks through the model, writing their keys and values into <paramref name="kv"/>, and returns
     /// logits [rows, vocab] for the rows the chunks asked for, in chunk order. The span is valid until the next call.
     /// </summary>

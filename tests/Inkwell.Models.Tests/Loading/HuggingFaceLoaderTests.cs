@@ -48,8 +48,7 @@ public sealed class HuggingFaceLoaderTests : IDisposable
     {
         using var pool = new WorkerPool(1);
         var model = new LlamaModel(m.Config, m.Weights, pool);
-        var kv = model.CreateKvCache(16, (steps + 16) / 16 + 1);
-        var table = Enumerable.Range(0, kv.BlockCount).ToArray();
+        var (kv, table) = model.CreateSequenceCache(steps);
         var ids = new List<int>();
         int token = m.Tokenizer.BosId;
         for (int pos = 0; pos < steps; pos++)

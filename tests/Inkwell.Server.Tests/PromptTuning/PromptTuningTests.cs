@@ -138,10 +138,7 @@ public sealed class PromptTuningTests : IAsyncLifetime
         using var pool = new WorkerPool(1);
         // Not disposed: LlamaModel.Dispose would dispose the weights, which _reference owns.
         var model = new LlamaModel(config, _reference.Weights, pool);
-        const int blockSize = 16;
-        int blocks = (rows + MaxNewTokens + blockSize) / blockSize;
-        var kv = model.CreateKvCache(blockSize, blocks);
-        var table = Enumerable.Range(0, blocks).ToArray();
+        var (kv, table) = model.CreateSequenceCache(rows + MaxNewTokens);
 
         var generated = new List<string>();
         var logits = model.Forward(new[] { new SequenceChunk(new int[rows], 0, table, LogitsWanted.Last, embeddings) }, kv);
