@@ -238,23 +238,27 @@ public sealed class InferenceEngine : IAsyncDisposable
         }
     }
 
+    /// <summary>The n most likely tokens (ties: lower id first) with log-probabilities, in one pass over the row.</summary>
     private List<TokenInfo> TopTokens(ReadOnlySpan<float> logits, int n)
     {
         float max = System.Numerics.Tensors.TensorPrimitives.Max(logits);
         double sum = 0;
         foreach (float l in logits) sum += Math.Exp(l - max);
         float logSum = (float)Math.Log(sum) + max;
-        var best = new List<TokenInfo>(n);
-        var taken = new HashSet<int>();
-        for (int k = 0; k < n; k++)
+
+        // ids[0..count) kept sorted by descending logit; a candidate enters only if it beats the current last.
+        Span<int> ids = n <= 64 ? stackalloc int[n] : new int[n];
+        int count = 0;
+        for (int i = 0; i < logits.Length; i++)
         {
-            int arg = -1;
-            for (int i = 0; i < logits.Length; i++)
-                if (!taken.Contains(i) && !float.IsNegativeInfinity(logits[i]) && (arg < 0 || logits[i] > logits[arg])) arg = i;
-            if (arg < 0) break;
-            taken.Add(arg);
-            best.Add(new TokenInfo(arg, _tokenizer.TokenText(arg), logits[arg] - logSum, _tokenizer.IsSpecial(arg)));
+            float l = logits[i];
+            if (float.IsNegativeInfinity(l) || (count == n && l <= logits[ids[count - 1]])) continue;
+            int at = count < n ? count++ : n - 1;
+            while (at > 0 && l > logits[ids[at - 1]]) { ids[at] = ids[at - 1]; at--; }
+            ids[at] = i;
         }
+        var best = new List<TokenInfo>(count);
+        foreach (int id in ids[..count]) best.Add(new TokenInfo(id, _tokenizer.TokenText(id), logits[id] - logSum, _tokenizer.IsSpecial(id)));
         return best;
     }
 

@@ -140,6 +140,25 @@ public class TgiApiTests(SharedServer fixture) : IClassFixture<SharedServer>
     }
 
     [Fact]
+    public async Task Greedy_top_tokens_are_sorted_and_led_by_the_chosen_token()
+    {
+        var (_, json) = await Post("/generate", new { inputs = "Once upon a time", parameters = new { max_new_tokens = 8, details = true, top_n_tokens = 4 } });
+        var tokens = json["details"]!["tokens"]!.AsArray();
+        var top = json["details"]!["top_tokens"]!.AsArray();
+        for (int i = 0; i < tokens.Count; i++)
+        {
+            var step = top[i]!.AsArray();
+            Assert.Equal(4, step.Count);
+            Assert.Equal(tokens[i]!["id"]!.GetValue<int>(), step[0]!["id"]!.GetValue<int>());
+            Assert.Equal(tokens[i]!["logprob"]!.GetValue<float>(), step[0]!["logprob"]!.GetValue<float>(), 4);
+            var logprobs = step.Select(t => t!["logprob"]!.GetValue<float>()).ToList();
+            Assert.Equal(logprobs.OrderByDescending(x => x), logprobs);
+            Assert.Equal(4, step.Select(t => t!["id"]!.GetValue<int>()).Distinct().Count());
+            Assert.True(logprobs.Sum(x => Math.Exp(x)) <= 1.0001);
+        }
+    }
+
+    [Fact]
     public async Task Stop_sequence_and_return_full_text()
     {
         var (_, json) = await Post("/generate", new { inputs = "Once upon a time", parameters = new { max_new_tokens = 60, stop = new[] { "little" }, details = true, return_full_text = true } });
