@@ -6,7 +6,7 @@ namespace Inkwell.Cli.Tests;
 /// <summary>The CLI contract later checks rely on: generate streams only the continuation; tokenize prints ids.</summary>
 public class GenerateAndTokenizeTests
 {
-    private static string Golden => File.ReadAllText(Path.Combine(RepoPaths.EmbeddedModelDir, "greedy-256-from-bos.txt")).TrimEnd('\n');
+    private static string Golden => RepoPaths.GoldenGreedyText;
 
     [Fact]
     public void Greedy_generate_on_the_embedded_model_prints_the_golden_text()

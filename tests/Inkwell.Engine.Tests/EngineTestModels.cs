@@ -12,7 +12,7 @@ public static class EngineTestModels
     public static string Llama2c => Path.Combine(RepoPaths.EmbeddedModelDir, "stories260K.bin");
     public static string Llama2cQ8 => Path.Combine(RepoPaths.EmbeddedModelDir, "stories260K_q80_gs4.bin");
     public static string Tok512 => Path.Combine(RepoPaths.EmbeddedModelDir, "tok512.bin");
-    public static string GoldenGreedy => File.ReadAllText(Path.Combine(RepoPaths.EmbeddedModelDir, "greedy-256-from-bos.txt")).TrimEnd('\n');
+    public static string GoldenGreedy => RepoPaths.GoldenGreedyText;
 
     public static InferenceEngine Start(LoadedModel model, EngineOptions? options = null, int threads = 1) =>
         new(new LlamaModel(model.Config, model.Weights, new WorkerPool(threads)), model.Tokenizer, options ?? new EngineOptions { KvCacheTokens = 2048 });

@@ -12,6 +12,12 @@ public static class RepoPaths
 
     public static string EmbeddedModelDir => Path.Combine(Root, "models", "stories260K");
 
+    /// <summary>
+    /// The embedded model's author's greedy output from BOS, 256 tokens (llama2.c doc/stories260K.md), without the final
+    /// newline: the external golden text every layer's tests compare against.
+    /// </summary>
+    public static string GoldenGreedyText { get; } = File.ReadAllText(Path.Combine(EmbeddedModelDir, "greedy-256-from-bos.txt")).TrimEnd('\n');
+
     public static string InRoot(params string[] parts) => Path.Combine([Root, .. parts]);
 
     public static string InShared(params string[] parts) => Path.Combine([Shared, .. parts]);

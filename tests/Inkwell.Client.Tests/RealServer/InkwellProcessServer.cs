@@ -18,7 +18,7 @@ public sealed class InkwellProcessServer : IAsyncDisposable
     public static string ModelPath => Path.Combine(RepoPaths.EmbeddedModelDir, "stories260K-f32.gguf");
 
     /// <summary>The greedy continuation from BOS, as written by the model's authors' reference run.</summary>
-    public static string GoldenGreedy { get; } = File.ReadAllText(Path.Combine(RepoPaths.EmbeddedModelDir, "greedy-256-from-bos.txt")).TrimEnd('\n');
+    public static string GoldenGreedy { get; } = RepoPaths.GoldenGreedyText;
 
     public int Port { get; private set; }
     public Uri BaseAddress => new($"http://127.0.0.1:{Port}/");

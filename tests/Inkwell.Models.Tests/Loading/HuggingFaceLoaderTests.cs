@@ -28,7 +28,7 @@ public sealed class HuggingFaceLoaderTests : IDisposable
         using var model = ModelLoader.Load(_dir, Tok512);
         Assert.Equal("huggingface", model.Format);
         Assert.Equal(RopeStyle.HalfSplit, model.Config.RopeStyle);
-        string golden = File.ReadAllText(Path.Combine(RepoPaths.EmbeddedModelDir, "greedy-256-from-bos.txt")).TrimEnd('\n');
+        string golden = RepoPaths.GoldenGreedyText;
         Assert.Equal(golden, GreedyFromBos(model, 256));
     }
 

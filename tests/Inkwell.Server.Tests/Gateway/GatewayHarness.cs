@@ -31,7 +31,7 @@ public sealed class GatewayHarness : IAsyncDisposable
     public static string EmbeddedModel => Path.Combine(RepoPaths.EmbeddedModelDir, "stories260K-f32.gguf");
 
     public static string GoldenGreedy { get; } =
-        File.ReadAllText(Path.Combine(RepoPaths.EmbeddedModelDir, "greedy-256-from-bos.txt")).TrimEnd('\n');
+        RepoPaths.GoldenGreedyText;
 
     public static async Task<GatewayHarness> StartAsync(string metadataYaml, string deploymentsYaml, long? budgetBytes = null)
     {

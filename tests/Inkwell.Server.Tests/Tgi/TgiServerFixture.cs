@@ -21,7 +21,7 @@ public sealed class TestServer : IAsyncDisposable
 
     public HttpClient Client { get; }
     public ServerState State => _app.Services.GetRequiredService<ServerState>();
-    public string GoldenGreedy { get; } = File.ReadAllText(Path.Combine(RepoPaths.EmbeddedModelDir, "greedy-256-from-bos.txt")).TrimEnd('\n');
+    public string GoldenGreedy { get; } = RepoPaths.GoldenGreedyText;
 
     /// <summary>The bound gRPC port when options set GrpcPort (0 picks a free one), else 0.</summary>
     public int GrpcPort => _app.Services.GetRequiredService<Inkwell.Server.Grpc.GrpcEndpoint>().Port;
