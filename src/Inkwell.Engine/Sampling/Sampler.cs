@@ -13,6 +13,7 @@ public sealed class Sampler
     private int[] _order = [];
     private float[] _keys = [];
     private ulong[] _seen = [];
+    private double[] _typicalKeys = [];
 
     /// <summary>
     /// Applies penalties for the tokens seen so far (prompt and generated) in place, then picks a token.
@@ -213,23 +214,22 @@ public sealed class Sampler
             double q = probs[order[i]] / total;
             if (q > 0) entropy -= q * Math.Log(q);
         }
-        var keys = new double[n];
-        var ids = order[..n].ToArray();
+        if (_typicalKeys.Length < n) _typicalKeys = new double[probs.Length];
+        var keys = _typicalKeys.AsSpan(0, n);
+        var ids = order[..n];
         for (int i = 0; i < n; i++)
         {
             double q = probs[ids[i]] / total;
             keys[i] = Math.Abs(-Math.Log(Math.Max(q, 1e-30)) - entropy);
         }
-        Array.Sort(keys, ids);
+        keys.Sort(ids);
         double cumulative = 0;
-        int kept = n;
         for (int i = 0; i < n; i++)
         {
             cumulative += probs[ids[i]] / total;
-            if (cumulative >= typicalP) { kept = i + 1; break; }
+            if (cumulative >= typicalP) return i + 1;
         }
-        ids.AsSpan(0, kept).CopyTo(order);
-        return kept;
+        return n;
     }
 }
 

@@ -75,6 +75,18 @@ public class SamplerTests
     }
 
     [Fact]
+    public void Typical_p_keeps_tokens_closest_to_the_entropy()
+    {
+        // p = 0.5, 0.3, 0.15, 0.05: entropy 1.142 nats; |-ln p - H| = 0.449, 0.062, 0.755, 1.854 (Meister et al.),
+        // so token 1 alone covers 0.3 >= 0.25, and tokens 1 then 0 cover 0.8 >= 0.5.
+        var logits = new[] { 0.5f, 0.3f, 0.15f, 0.05f }.Select(x => MathF.Log(x)).ToArray();
+        var only = Enumerable.Range(0, 100).Select(s => Sample(logits, new SamplingParameters { DoSample = true, TypicalP = 0.25f }, (ulong)s).Item1).ToHashSet();
+        Assert.Equal(new HashSet<int> { 1 }, only);
+        var two = Enumerable.Range(0, 300).Select(s => Sample(logits, new SamplingParameters { DoSample = true, TypicalP = 0.5f }, (ulong)s).Item1).ToHashSet();
+        Assert.Equal(new HashSet<int> { 0, 1 }, two);
+    }
+
+    [Fact]
     public void Sampling_follows_the_distribution()
     {
         var logits = new[] { 0.7f, 0.2f, 0.1f }.Select(x => MathF.Log(x)).ToArray();
