@@ -54,6 +54,8 @@ public sealed class EngineRequest
     public int HashedBlockCount { get; set; }
     public KvCache.BlockHash? LastBlockHash { get; set; }
     public int PreemptionCount { get; set; }
+    /// <summary>The scheduler step whose plan last included this request (the scheduler's own bookkeeping).</summary>
+    public long ScheduledStep { get; set; }
 
     public SplitMix64 Rng;
     public int[]? GeneratedCounts { get; set; }  // [vocab] for frequency/presence penalties, made on first need

@@ -19,8 +19,15 @@ public readonly record struct ScheduledChunk(EngineRequest Request, int StartPos
 /// <summary>What a step runs: an immutable plan, plus who was preempted to make room.</summary>
 public sealed record SchedulerOutput(IReadOnlyList<ScheduledChunk> Chunks, IReadOnlyList<EngineRequest> Preempted, IReadOnlyList<EngineRequest> Admitted)
 {
-    public int TokenCount => Chunks.Sum(c => c.Count);
+    public int TokenCount { get; } = SumCounts(Chunks);
     public bool IsEmpty => Chunks.Count == 0;
+
+    private static int SumCounts(IReadOnlyList<ScheduledChunk> chunks)
+    {
+        int sum = 0;
+        for (int i = 0; i < chunks.Count; i++) sum += chunks[i].Count;
+        return sum;
+    }
 }
 
 /// <summary>
@@ -33,6 +40,10 @@ public sealed class Scheduler(SchedulerOptions options, KvCacheManager cache)
 {
     private readonly LinkedList<EngineRequest> _waiting = new();
     private readonly List<EngineRequest> _running = [];
+    // Reused while building a plan; the plan itself gets exact-size copies (empty lists share one empty array).
+    private readonly List<ScheduledChunk> _chunks = [];
+    private readonly List<EngineRequest> _preempted = [], _admitted = [];
+    private long _step;
 
     public SchedulerOptions Options { get; } = options;
     public IReadOnlyCollection<EngineRequest> Waiting => _waiting;
@@ -57,10 +68,13 @@ public sealed class Scheduler(SchedulerOptions options, KvCacheManager cache)
     public SchedulerOutput Schedule()
     {
         int budget = Options.MaxBatchTokens;
-        var chunks = new List<ScheduledChunk>();
-        var preempted = new List<EngineRequest>();
-        var admitted = new List<EngineRequest>();
-        var scheduled = new HashSet<EngineRequest>();
+        var chunks = _chunks;
+        var preempted = _preempted;
+        var admitted = _admitted;
+        chunks.Clear();
+        preempted.Clear();
+        admitted.Clear();
+        long step = ++_step; // a request is in this step's plan when its ScheduledStep equals step
 
         // 1. Running requests, oldest first.
         for (int i = 0; i < _running.Count && budget > 0; i++)
@@ -71,7 +85,7 @@ public sealed class Scheduler(SchedulerOptions options, KvCacheManager cache)
             while (!cache.Allocate(r, count))
             {
                 // Preempt the newest running request that is not already in this step's plan.
-                var victim = _running.LastOrDefault(v => !scheduled.Contains(v));
+                var victim = NewestUnscheduled(step);
                 if (victim is null) break;
                 Preempt(victim);
                 preempted.Add(victim);
@@ -80,7 +94,7 @@ public sealed class Scheduler(SchedulerOptions options, KvCacheManager cache)
             if (r.Status != RequestStatus.Running) { i--; continue; } // r itself was preempted; the list shrank
             if (r.Blocks.Count * cache.BlockSize < r.NumComputedTokens + count) continue; // could not allocate
             chunks.Add(new ScheduledChunk(r, r.NumComputedTokens, count));
-            scheduled.Add(r);
+            r.ScheduledStep = step;
             budget -= count;
         }
 
@@ -106,10 +120,17 @@ public sealed class Scheduler(SchedulerOptions options, KvCacheManager cache)
             _running.Add(r);
             admitted.Add(r);
             chunks.Add(new ScheduledChunk(r, r.NumComputedTokens, count));
-            scheduled.Add(r);
+            r.ScheduledStep = step;
             budget -= count;
         }
-        return new SchedulerOutput(chunks, preempted, admitted);
+        return new SchedulerOutput(chunks.ToArray(), preempted.ToArray(), admitted.ToArray());
+    }
+
+    private EngineRequest? NewestUnscheduled(long step)
+    {
+        for (int i = _running.Count - 1; i >= 0; i--)
+            if (_running[i].ScheduledStep != step) return _running[i];
+        return null;
     }
 
     private void Preempt(EngineRequest r)
