@@ -406,7 +406,7 @@ internal readonly unsafe struct Lanes512 : ILaneOps<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Sub(Vector512<float> a, Vector512<float> b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Exp(Vector512<float> v) => Vector512.Exp(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Exp(Vector512<float> v) => VectorExp.Exp(v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> MaskAfter(Vector512<float> scores, Vector512<float> lanePositions, float keyPosition) =>
         Vector512.ConditionalSelect(Vector512.LessThan(lanePositions, Vector512.Create(keyPosition)), Vector512.Create(float.NegativeInfinity), scores);
@@ -423,7 +423,7 @@ internal readonly unsafe struct Lanes256 : ILaneOps<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Sub(Vector256<float> a, Vector256<float> b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Exp(Vector256<float> v) => Vector256.Exp(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Exp(Vector256<float> v) => VectorExp.Exp(v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> MaskAfter(Vector256<float> scores, Vector256<float> lanePositions, float keyPosition) =>
         Vector256.ConditionalSelect(Vector256.LessThan(lanePositions, Vector256.Create(keyPosition)), Vector256.Create(float.NegativeInfinity), scores);

@@ -48,7 +48,7 @@ internal static unsafe class RowOps
             for (; i + 16 <= n; i += 16)
             {
                 var g = Vector512.Load(gate + i);
-                (g / (Vector512<float>.One + Vector512.Exp(-g)) * Vector512.Load(up + i)).Store(gate + i);
+                (g / (Vector512<float>.One + VectorExp.Exp(-g)) * Vector512.Load(up + i)).Store(gate + i);
             }
         }
         if (Vector256.IsHardwareAccelerated)
@@ -56,7 +56,7 @@ internal static unsafe class RowOps
             for (; i + 8 <= n; i += 8)
             {
                 var g = Vector256.Load(gate + i);
-                (g / (Vector256<float>.One + Vector256.Exp(-g)) * Vector256.Load(up + i)).Store(gate + i);
+                (g / (Vector256<float>.One + VectorExp.Exp(-g)) * Vector256.Load(up + i)).Store(gate + i);
             }
         }
         for (; i < n; i++)
