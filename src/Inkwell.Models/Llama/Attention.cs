@@ -11,9 +11,11 @@ internal enum AttentionKernel
 {
     /// <summary>The widest lane kernel the hardware accelerates, else per-row.</summary>
     Auto,
-    /// <summary>Every (row, head) on its own: the decode kernel.</summary>
+    /// <summary>Every (row, head) on its own with the portable per-row kernel.</summary>
     Rows,
+    /// <summary>Tiles 8 lanes wide; items of few lanes run per row with 8-wide vectors along the head.</summary>
     Lanes8,
+    /// <summary>Tiles 16 lanes wide; items of few lanes run per row with 16- (or 8-) wide vectors along the head.</summary>
     Lanes16,
 }
 
@@ -154,13 +156,94 @@ internal static unsafe class Attention
                 else
                 {
                     for (int j = firstLane; j < firstLane + lanes; j++)
-                        SingleQuery(ref this, chunk, j / GroupSize, kvHead * GroupSize + j % GroupSize);
+                    {
+                        int row = j / GroupSize, h = kvHead * GroupSize + j % GroupSize;
+                        if (Lanes == 16 && HeadDim % 16 == 0) SingleQuery<Lanes512, Vector512<float>>(ref this, chunk, row, h);
+                        else if (Lanes >= 8 && HeadDim % 8 == 0) SingleQuery<Lanes256, Vector256<float>>(ref this, chunk, row, h);
+                        else SingleQuery(ref this, chunk, row, h);
+                    }
                 }
             }
         }
     }
 
-    /// <summary>One query row and head against its sequence's past, dot products along the head.</summary>
+    /// <summary>
+    /// One query row and head against its sequence's past, with vectors along the head (head dim a multiple of the
+    /// width): a dot product per key, the block's exps as vectors, and Σ p·v per head-dim vector.
+    /// </summary>
+    [SkipLocalsInit]
+    private static void SingleQuery<TL, TV>(ref Body b, int* chunk, int rowInChunk, int h)
+        where TL : struct, ILaneOps<TV> where TV : struct
+    {
+        int w = TL.Width, hd = b.HeadDim, bs = b.Kv.BlockSize, kvDim = b.KvDim, kvHead = h / b.GroupSize;
+        float* scores = stackalloc float[MaxBlockSize + 16];
+        float* acc = stackalloc float[MaxHeadDim];
+        long row = chunk[0] + rowInChunk;
+        int pos = chunk[1] + rowInChunk;
+        int* table = b.Tables + chunk[2];
+        float* q = b.Q + row * b.QDim + h * hd;
+        new Span<float>(acc, hd).Clear();
+        float runMax = float.NegativeInfinity, runSum = 0f;
+        for (int blk = 0; blk * bs <= pos; blk++)
+        {
+            int n = Math.Min(bs, pos + 1 - blk * bs);
+            float* keys = b.Kv.KeyBlock(b.Layer, table[blk]) + kvHead * hd;
+            float* values = b.Kv.ValueBlock(b.Layer, table[blk]) + kvHead * hd;
+            float blockMax = float.NegativeInfinity;
+            for (int t = 0; t < n; t++)
+            {
+                float* k = keys + (long)t * kvDim;
+                TV dot = TL.Mul(TL.Load(q), TL.Load(k));
+                for (int d = w; d < hd; d += w) dot = TL.MulAdd(TL.Load(q + d), TL.Load(k + d), dot);
+                float sc = TL.Sum(dot) * b.Scale;
+                scores[t] = sc;
+                if (sc > blockMax) blockMax = sc;
+            }
+            // Pad to whole vectors with -inf, whose exp is 0.
+            int padded = (n + w - 1) / w * w;
+            for (int t = n; t < padded; t++) scores[t] = float.NegativeInfinity;
+            float newMax = Math.Max(runMax, blockMax);
+            float alpha = MathF.Exp(runMax - newMax);  // 0 on the first block, where acc and runSum are 0
+            runMax = newMax;
+            TV max = TL.Splat(newMax), sum = TL.Splat(0f);
+            for (int t = 0; t < padded; t += w)
+            {
+                TV e = TL.Exp(TL.Sub(TL.Load(scores + t), max));
+                TL.Store(e, scores + t);
+                sum = TL.Add(sum, e);
+            }
+            runSum = runSum * alpha + TL.Sum(sum);
+
+            // Two head-dim vectors per pass over the keys: two independent FMA chains.
+            TV scale = TL.Splat(alpha);
+            int d0 = 0;
+            for (; d0 + 2 * w <= hd; d0 += 2 * w)
+            {
+                TV a = TL.Mul(TL.Load(acc + d0), scale), a2 = TL.Mul(TL.Load(acc + d0 + w), scale);
+                float* v = values + d0;
+                for (int t = 0; t < n; t++, v += kvDim)
+                {
+                    TV p = TL.Splat(scores[t]);
+                    a = TL.MulAdd(p, TL.Load(v), a);
+                    a2 = TL.MulAdd(p, TL.Load(v + w), a2);
+                }
+                TL.Store(a, acc + d0);
+                TL.Store(a2, acc + d0 + w);
+            }
+            if (d0 < hd)
+            {
+                TV a = TL.Mul(TL.Load(acc + d0), scale);
+                float* v = values + d0;
+                for (int t = 0; t < n; t++, v += kvDim) a = TL.MulAdd(TL.Splat(scores[t]), TL.Load(v), a);
+                TL.Store(a, acc + d0);
+            }
+        }
+        float* o = b.Out + row * b.QDim + h * hd;
+        TV inv = TL.Splat(1f / runSum);
+        for (int d = 0; d < hd; d += w) TL.Store(TL.Mul(TL.Load(acc + d), inv), o + d);
+    }
+
+    /// <summary>One query row and head against its sequence's past, dot products along the head (any head dim).</summary>
     [SkipLocalsInit]
     private static void SingleQuery(ref Body b, int* chunk, int rowInChunk, int h)
     {
@@ -391,6 +474,7 @@ internal unsafe interface ILaneOps<TV> where TV : struct
     static abstract TV Sub(TV a, TV b);
     static abstract TV Max(TV a, TV b);
     static abstract TV Exp(TV v);
+    static abstract float Sum(TV v);
     /// <summary>-inf in the lanes whose position is before <paramref name="keyPosition"/>, the score elsewhere.</summary>
     static abstract TV MaskAfter(TV scores, TV lanePositions, float keyPosition);
 }
@@ -407,6 +491,7 @@ internal readonly unsafe struct Lanes512 : ILaneOps<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Sub(Vector512<float> a, Vector512<float> b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Exp(Vector512<float> v) => VectorExp.Exp(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> v) => Vector512.Sum(v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> MaskAfter(Vector512<float> scores, Vector512<float> lanePositions, float keyPosition) =>
         Vector512.ConditionalSelect(Vector512.LessThan(lanePositions, Vector512.Create(keyPosition)), Vector512.Create(float.NegativeInfinity), scores);
@@ -424,6 +509,7 @@ internal readonly unsafe struct Lanes256 : ILaneOps<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Sub(Vector256<float> a, Vector256<float> b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Exp(Vector256<float> v) => VectorExp.Exp(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> v) => Vector256.Sum(v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> MaskAfter(Vector256<float> scores, Vector256<float> lanePositions, float keyPosition) =>
         Vector256.ConditionalSelect(Vector256.LessThan(lanePositions, Vector256.Create(keyPosition)), Vector256.Create(float.NegativeInfinity), scores);

@@ -11,8 +11,10 @@ namespace Inkwell.Models.Tests.Llama;
 public unsafe class AttentionTests
 {
     // (heads, KV heads, head dim): plain multi-head; GQA with a head dim that leaves tails in the 8-wide loops;
-    // a group of 8 (two rows per 16-lane tile); a group wider than a tile, so tiles split a row's heads.
-    public static readonly (int Heads, int KvHeads, int HeadDim)[] Shapes = [(4, 4, 16), (6, 2, 12), (8, 1, 20), (24, 1, 6)];
+    // a group of 8 (two rows per 16-lane tile) with a head dim that the per-row kernel does 8 wide, not 16;
+    // a group wider than a tile, so tiles split a row's heads; a group of 2 (decode per row) with a head dim that
+    // only the portable per-row kernel takes.
+    public static readonly (int Heads, int KvHeads, int HeadDim)[] Shapes = [(4, 4, 16), (6, 2, 12), (8, 1, 24), (24, 1, 6), (4, 2, 20)];
 
     // Kernel names, as AttentionKernel is internal; the lane kernels run (in software if need be) on any machine.
     public static TheoryData<string, int, int> KernelsBlocksShapes()
