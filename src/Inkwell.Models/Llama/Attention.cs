@@ -1,103 +1,516 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using Inkwell.Models.Kv;
 using Inkwell.Runtime.Threading;
 
 namespace Inkwell.Models.Llama;
 
+/// <summary>Which attention kernel handles tiles of many query lanes (tests pin one; the model uses Auto).</summary>
+internal enum AttentionKernel
+{
+    /// <summary>The widest lane kernel the hardware accelerates, else per-row.</summary>
+    Auto,
+    /// <summary>Every (row, head) on its own with the portable per-row kernel.</summary>
+    Rows,
+    /// <summary>Tiles 8 lanes wide; items of few lanes run per row with 8-wide vectors along the head.</summary>
+    Lanes8,
+    /// <summary>Tiles 16 lanes wide; items of few lanes run per row with 16- (or 8-) wide vectors along the head.</summary>
+    Lanes16,
+}
+
 /// <summary>
-/// Causal grouped-query attention over a paged KV cache. Each (row, head) pair is independent: the query attends to
-/// positions 0..pos of its own sequence, read block by block through the sequence's block table, with an online
-/// softmax (running max and sum, rescaled once per block) so no [context]-sized score buffer is needed.
+/// How one forward pass's attention is cut into work items, built once per pass and reused by every layer.
+/// An item is (chunk, KV head, a run of consecutive query lanes), where lane j of a chunk is query head j % G of row
+/// j / G (G = query heads per KV head): all query heads that share a KV head, over a tile of consecutive rows.
+/// </summary>
+internal sealed class AttentionPlan
+{
+    public const int ItemInts = 4;   // chunk, KV head, first lane, lane count
+    public const int ChunkInts = 3;  // first row in the batch, start position, offset of its block table in Tables
+
+    public int[] Items = [], ChunkInfo = [], Tables = [];
+    public int ItemCount;
+    /// <summary>Query lanes per tile (the vector width of the lane kernel), or 1 when every row runs on its own.</summary>
+    public int Lanes = 1;
+
+    public void Build(ReadOnlySpan<SequenceChunk> chunks, LlamaConfig c, AttentionKernel kernel = AttentionKernel.Auto)
+    {
+        Lanes = Attention.LanesOf(kernel, c);
+        int group = c.HeadCount / c.KvHeadCount;
+        int items = 0, tableInts = 0;
+        foreach (var chunk in chunks)
+        {
+            items += c.KvHeadCount * TileCount(chunk.Count * group);
+            tableInts += chunk.BlockTable.Length;
+        }
+        Grow(ref Items, items * ItemInts);
+        Grow(ref ChunkInfo, chunks.Length * ChunkInts);
+        Grow(ref Tables, tableInts);
+
+        int n = 0, row = 0, offset = 0;
+        for (int ci = 0; ci < chunks.Length; ci++)
+        {
+            var chunk = chunks[ci];
+            ChunkInfo[ci * ChunkInts] = row;
+            ChunkInfo[ci * ChunkInts + 1] = chunk.StartPosition;
+            ChunkInfo[ci * ChunkInts + 2] = offset;
+            chunk.BlockTable.Span.CopyTo(Tables.AsSpan(offset));
+            row += chunk.Count;
+            offset += chunk.BlockTable.Length;
+
+            // Last tiles first: causal rows further on attend to more keys, and the pool hands out contiguous ranges
+            // in order, so costly items go out first and the cheap ones even out the end.
+            int lanes = chunk.Count * group;
+            for (int tile = TileCount(lanes) - 1; tile >= 0; tile--)
+            {
+                int first = tile * Lanes;
+                for (int h = 0; h < c.KvHeadCount; h++, n++)
+                {
+                    Items[n * ItemInts] = ci;
+                    Items[n * ItemInts + 1] = h;
+                    Items[n * ItemInts + 2] = first;
+                    Items[n * ItemInts + 3] = Math.Min(Lanes, lanes - first);
+                }
+            }
+        }
+        ItemCount = n;
+    }
+
+    // One row per item in the row kernel's case keeps decode as finely split as before.
+    private int TileCount(int lanes) => Lanes == 1 ? lanes : (lanes + Lanes - 1) / Lanes;
+
+    private static void Grow(ref int[] a, int n)
+    {
+        if (a.Length < n) a = new int[Math.Max(n, a.Length * 2)];
+    }
+}
+
+/// <summary>
+/// Causal grouped-query attention over a paged KV cache, with an online softmax (running max and sum, rescaled once
+/// per block) so no [context]-sized score buffer is needed.
+/// Prefill runs tiles of query lanes (see <see cref="AttentionPlan"/>) against each KV block as two small GEMMs with
+/// the lanes across the vector: scores S[key, lane] = K·Qᵀ from broadcast key elements and transposed queries, the
+/// softmax per lane is then plain vector math, and Acc[d, lane] += Vᵀ·P likewise. Decode (one row per sequence) runs
+/// each (row, head) on its own with dot products along the head, which does not waste vector lanes.
 /// </summary>
 internal static unsafe class Attention
 {
     private const int MaxBlockSize = 256;
     private const int MaxHeadDim = 512;
 
-    public static void Run(ReadOnlySpan<SequenceChunk> chunks, KvCacheStorage kv, int layer, Span<float> q, Span<float> att,
-        LlamaConfig c, WorkerPool pool, LlamaModel.RunState s)
+    /// <summary>
+    /// Items with fewer query lanes go to the row kernel: a tile costs the same vector work whatever its lane count,
+    /// and at about this many lanes the row kernel's per-key dot products cost as much.
+    /// </summary>
+    private const int MinTileLanes = 4;
+
+    internal static int LanesOf(AttentionKernel kernel, LlamaConfig c) => kernel switch
+    {
+        AttentionKernel.Rows => 1,
+        AttentionKernel.Lanes8 => 8,
+        AttentionKernel.Lanes16 => 16,
+        _ => c.HeadDim > MaxHeadDim ? 1
+            : Vector512.IsHardwareAccelerated ? 16
+            : Vector256.IsHardwareAccelerated ? 8
+            : 1,
+    };
+
+    public static void Run(AttentionPlan plan, KvCacheStorage kv, int layer, Span<float> q, Span<float> att, LlamaConfig c, WorkerPool pool)
     {
         if (kv.BlockSize > MaxBlockSize || c.HeadDim > MaxHeadDim)
             throw new NotSupportedException($"block size {kv.BlockSize} or head dim {c.HeadDim} exceeds the attention kernel's limits");
 
-        // Flatten: per row, its position and where its sequence's block table starts in one shared array.
-        int rows = 0, tableInts = 0;
-        foreach (var chunk in chunks) { rows += chunk.Count; tableInts += chunk.BlockTable.Length; }
-        if (s.RowTable.Length < rows) s.RowTable = new int[Math.Max(rows, s.RowTable.Length * 2)];
-        if (s.Tables.Length < tableInts) s.Tables = new int[Math.Max(tableInts, s.Tables.Length * 2)];
-        int row = 0, offset = 0;
-        foreach (var chunk in chunks)
-        {
-            chunk.BlockTable.Span.CopyTo(s.Tables.AsSpan(offset));
-            for (int i = 0; i < chunk.Count; i++) s.RowTable[row++] = offset;
-            offset += chunk.BlockTable.Length;
-        }
-
         fixed (float* qp = q, ap = att)
-        fixed (int* posp = s.Positions, rowTable = s.RowTable, tables = s.Tables)
+        fixed (int* items = plan.Items, chunkInfo = plan.ChunkInfo, tables = plan.Tables)
         {
             var body = new Body
             {
-                Q = qp, Out = ap, Positions = posp, RowTable = rowTable, Tables = tables,
-                Kv = kv, Layer = layer, HeadCount = c.HeadCount, GroupSize = c.HeadCount / c.KvHeadCount,
+                Q = qp, Out = ap, Items = items, ChunkInfo = chunkInfo, Tables = tables,
+                Kv = kv, Layer = layer, Lanes = plan.Lanes, GroupSize = c.HeadCount / c.KvHeadCount,
                 HeadDim = c.HeadDim, QDim = c.QDim, KvDim = c.KvDim, Scale = 1f / MathF.Sqrt(c.HeadDim),
             };
-            pool.Run(rows * c.HeadCount, ref body);
+            pool.Run(plan.ItemCount, ref body);
         }
     }
 
     private struct Body : IRangeBody
     {
         public float* Q, Out;
-        public int* Positions, RowTable, Tables;
+        public int* Items, ChunkInfo, Tables;
         public KvCacheStorage Kv;
-        public int Layer, HeadCount, GroupSize, HeadDim, QDim, KvDim;
+        public int Layer, Lanes, GroupSize, HeadDim, QDim, KvDim;
         public float Scale;
 
         public void Invoke(int start, int end)
         {
-            int hd = HeadDim, bs = Kv.BlockSize;
-            Span<float> scores = stackalloc float[MaxBlockSize];
-            Span<float> acc = stackalloc float[MaxHeadDim];
-            acc = acc[..hd];
-            for (int item = start; item < end; item++)
+            for (int i = start; i < end; i++)
             {
-                int row = item / HeadCount, h = item % HeadCount;
-                int kvHead = h / GroupSize;
-                var qv = new ReadOnlySpan<float>(Q + (long)row * QDim + h * hd, hd);
-                int pos = Positions[row];
-                int* table = Tables + RowTable[row];
-                float runMax = float.NegativeInfinity, runSum = 0f;
-                acc.Clear();
-                for (int b = 0; b * bs <= pos; b++)
+                int* item = Items + i * AttentionPlan.ItemInts;
+                int* chunk = ChunkInfo + item[0] * AttentionPlan.ChunkInts;
+                int kvHead = item[1], firstLane = item[2], lanes = item[3];
+                if (lanes >= MinTileLanes && Lanes == 16)
+                    Tile<Lanes512, Vector512<float>>(ref this, chunk, kvHead, firstLane, lanes);
+                else if (lanes >= MinTileLanes && Lanes == 8)
+                    Tile<Lanes256, Vector256<float>>(ref this, chunk, kvHead, firstLane, lanes);
+                else
                 {
-                    int n = Math.Min(bs, pos + 1 - b * bs);
-                    float* keys = Kv.KeyBlock(Layer, table[b]) + kvHead * hd;
-                    float* values = Kv.ValueBlock(Layer, table[b]) + kvHead * hd;
-                    float blockMax = float.NegativeInfinity;
-                    for (int t = 0; t < n; t++)
+                    for (int j = firstLane; j < firstLane + lanes; j++)
                     {
-                        float sc = TensorPrimitives.Dot(qv, new ReadOnlySpan<float>(keys + (long)t * KvDim, hd)) * Scale;
-                        scores[t] = sc;
-                        if (sc > blockMax) blockMax = sc;
-                    }
-                    float newMax = Math.Max(runMax, blockMax);
-                    if (newMax > runMax && runSum > 0f)
-                    {
-                        float rescale = MathF.Exp(runMax - newMax);
-                        TensorPrimitives.Multiply(acc, rescale, acc);
-                        runSum *= rescale;
-                    }
-                    runMax = newMax;
-                    for (int t = 0; t < n; t++)
-                    {
-                        float p = MathF.Exp(scores[t] - runMax);
-                        runSum += p;
-                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(values + (long)t * KvDim, hd), p, acc, acc);
+                        int row = j / GroupSize, h = kvHead * GroupSize + j % GroupSize;
+                        if (Lanes == 16 && HeadDim % 16 == 0) SingleQuery<Lanes512, Vector512<float>>(ref this, chunk, row, h);
+                        else if (Lanes >= 8 && HeadDim % 8 == 0) SingleQuery<Lanes256, Vector256<float>>(ref this, chunk, row, h);
+                        else SingleQuery(ref this, chunk, row, h);
                     }
                 }
-                TensorPrimitives.Multiply(acc, 1f / runSum, new Span<float>(Out + (long)row * QDim + h * hd, hd));
             }
         }
     }
+
+    /// <summary>
+    /// One query row and head against its sequence's past, with vectors along the head (head dim a multiple of the
+    /// width): a dot product per key, the block's exps as vectors, and Σ p·v per head-dim vector.
+    /// </summary>
+    [SkipLocalsInit]
+    private static void SingleQuery<TL, TV>(ref Body b, int* chunk, int rowInChunk, int h)
+        where TL : struct, ILaneOps<TV> where TV : struct
+    {
+        int w = TL.Width, hd = b.HeadDim, bs = b.Kv.BlockSize, kvDim = b.KvDim, kvHead = h / b.GroupSize;
+        float* scores = stackalloc float[MaxBlockSize + 16];
+        float* acc = stackalloc float[MaxHeadDim];
+        long row = chunk[0] + rowInChunk;
+        int pos = chunk[1] + rowInChunk;
+        int* table = b.Tables + chunk[2];
+        float* q = b.Q + row * b.QDim + h * hd;
+        new Span<float>(acc, hd).Clear();
+        float runMax = float.NegativeInfinity, runSum = 0f;
+        for (int blk = 0; blk * bs <= pos; blk++)
+        {
+            int n = Math.Min(bs, pos + 1 - blk * bs);
+            float* keys = b.Kv.KeyBlock(b.Layer, table[blk]) + kvHead * hd;
+            float* values = b.Kv.ValueBlock(b.Layer, table[blk]) + kvHead * hd;
+            float blockMax = float.NegativeInfinity;
+            for (int t = 0; t < n; t++)
+            {
+                float* k = keys + (long)t * kvDim;
+                TV dot = TL.Mul(TL.Load(q), TL.Load(k));
+                for (int d = w; d < hd; d += w) dot = TL.MulAdd(TL.Load(q + d), TL.Load(k + d), dot);
+                float sc = TL.Sum(dot) * b.Scale;
+                scores[t] = sc;
+                if (sc > blockMax) blockMax = sc;
+            }
+            // Pad to whole vectors with -inf, whose exp is 0.
+            int padded = (n + w - 1) / w * w;
+            for (int t = n; t < padded; t++) scores[t] = float.NegativeInfinity;
+            float newMax = Math.Max(runMax, blockMax);
+            float alpha = MathF.Exp(runMax - newMax);  // 0 on the first block, where acc and runSum are 0
+            runMax = newMax;
+            TV max = TL.Splat(newMax), sum = TL.Splat(0f);
+            for (int t = 0; t < padded; t += w)
+            {
+                TV e = TL.Exp(TL.Sub(TL.Load(scores + t), max));
+                TL.Store(e, scores + t);
+                sum = TL.Add(sum, e);
+            }
+            runSum = runSum * alpha + TL.Sum(sum);
+
+            // Two head-dim vectors per pass over the keys: two independent FMA chains.
+            TV scale = TL.Splat(alpha);
+            int d0 = 0;
+            for (; d0 + 2 * w <= hd; d0 += 2 * w)
+            {
+                TV a = TL.Mul(TL.Load(acc + d0), scale), a2 = TL.Mul(TL.Load(acc + d0 + w), scale);
+                float* v = values + d0;
+                for (int t = 0; t < n; t++, v += kvDim)
+                {
+                    TV p = TL.Splat(scores[t]);
+                    a = TL.MulAdd(p, TL.Load(v), a);
+                    a2 = TL.MulAdd(p, TL.Load(v + w), a2);
+                }
+                TL.Store(a, acc + d0);
+                TL.Store(a2, acc + d0 + w);
+            }
+            if (d0 < hd)
+            {
+                TV a = TL.Mul(TL.Load(acc + d0), scale);
+                float* v = values + d0;
+                for (int t = 0; t < n; t++, v += kvDim) a = TL.MulAdd(TL.Splat(scores[t]), TL.Load(v), a);
+                TL.Store(a, acc + d0);
+            }
+        }
+        float* o = b.Out + row * b.QDim + h * hd;
+        TV inv = TL.Splat(1f / runSum);
+        for (int d = 0; d < hd; d += w) TL.Store(TL.Mul(TL.Load(acc + d), inv), o + d);
+    }
+
+    /// <summary>One query row and head against its sequence's past, dot products along the head (any head dim).</summary>
+    [SkipLocalsInit]
+    private static void SingleQuery(ref Body b, int* chunk, int rowInChunk, int h)
+    {
+        int hd = b.HeadDim, bs = b.Kv.BlockSize, kvHead = h / b.GroupSize;
+        Span<float> scores = stackalloc float[MaxBlockSize];
+        Span<float> acc = stackalloc float[MaxHeadDim];
+        acc = acc[..hd];
+        long row = chunk[0] + rowInChunk;
+        int pos = chunk[1] + rowInChunk;
+        int* table = b.Tables + chunk[2];
+        var qv = new ReadOnlySpan<float>(b.Q + row * b.QDim + h * hd, hd);
+        float runMax = float.NegativeInfinity, runSum = 0f;
+        acc.Clear();
+        for (int blk = 0; blk * bs <= pos; blk++)
+        {
+            int n = Math.Min(bs, pos + 1 - blk * bs);
+            float* keys = b.Kv.KeyBlock(b.Layer, table[blk]) + kvHead * hd;
+            float* values = b.Kv.ValueBlock(b.Layer, table[blk]) + kvHead * hd;
+            float blockMax = float.NegativeInfinity;
+            for (int t = 0; t < n; t++)
+            {
+                float sc = TensorPrimitives.Dot(qv, new ReadOnlySpan<float>(keys + (long)t * b.KvDim, hd)) * b.Scale;
+                scores[t] = sc;
+                if (sc > blockMax) blockMax = sc;
+            }
+            float newMax = Math.Max(runMax, blockMax);
+            if (newMax > runMax && runSum > 0f)
+            {
+                float rescale = MathF.Exp(runMax - newMax);
+                TensorPrimitives.Multiply(acc, rescale, acc);
+                runSum *= rescale;
+            }
+            runMax = newMax;
+            for (int t = 0; t < n; t++)
+            {
+                float p = MathF.Exp(scores[t] - runMax);
+                runSum += p;
+                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(values + (long)t * b.KvDim, hd), p, acc, acc);
+            }
+        }
+        TensorPrimitives.Multiply(acc, 1f / runSum, new Span<float>(b.Out + row * b.QDim + h * hd, hd));
+    }
+
+    /// <summary>
+    /// A tile of up to TL.Width query lanes of one chunk and KV head, the lanes across the vector. Lanes past
+    /// <paramref name="lanes"/> repeat the last query and are not written out.
+    /// </summary>
+    [SkipLocalsInit]
+    private static void Tile<TL, TV>(ref Body b, int* chunk, int kvHead, int firstLane, int lanes)
+        where TL : struct, ILaneOps<TV> where TV : struct
+    {
+        int w = TL.Width, hd = b.HeadDim, bs = b.Kv.BlockSize, group = b.GroupSize, kvDim = b.KvDim;
+        int firstRow = chunk[0], startPos = chunk[1];
+        int* table = b.Tables + chunk[2];
+
+        byte* raw = stackalloc byte[((2 * hd + bs + 2) * w) * sizeof(float) + 64];
+        float* qt = (float*)(((nint)raw + 63) & ~(nint)63);  // [hd, w] queries, transposed and pre-scaled
+        float* acc = qt + hd * w;                              // [hd, w] unnormalized output, transposed
+        float* p = acc + hd * w;                               // [bs, w] scores, then probabilities, of one block
+        float* lanePos = p + bs * w;                           // [w] position of each lane's row
+        float* laneSum = lanePos + w;                          // [w] softmax denominators at the end
+
+        for (int l = 0; l < w; l++)
+        {
+            int j = firstLane + Math.Min(l, lanes - 1);
+            int r = j / group, h = kvHead * group + j % group;
+            float* qrow = b.Q + (long)(firstRow + r) * b.QDim + h * hd;
+            for (int d = 0; d < hd; d++) qt[d * w + l] = qrow[d] * b.Scale;
+            lanePos[l] = startPos + r;
+        }
+        new Span<float>(acc, hd * w).Clear();
+
+        int minPos = startPos + firstLane / group, maxPos = startPos + (firstLane + lanes - 1) / group;
+        TV positions = TL.Load(lanePos);
+        TV runMax = TL.Splat(float.NegativeInfinity), runSum = TL.Splat(0f);
+        for (int blk = 0, blockStart = 0; blockStart <= maxPos; blk++, blockStart += bs)
+        {
+            int n = Math.Min(bs, maxPos + 1 - blockStart);
+            float* keys = b.Kv.KeyBlock(b.Layer, table[blk]) + kvHead * hd;
+            float* values = b.Kv.ValueBlock(b.Layer, table[blk]) + kvHead * hd;
+
+            Scores<TL, TV>(qt, keys, kvDim, hd, n, bs, p);
+
+            // Causal mask: keys past a lane's own position. Slots past n may hold anything (never written, or a
+            // previous owner's data): their scores are masked to -inf by a bitwise select, and V is read only below n.
+            for (int t = Math.Max(0, minPos + 1 - blockStart); t < n; t++)
+                TL.Store(TL.MaskAfter(TL.Load(p + t * w), positions, blockStart + t), p + t * w);
+
+            TV blockMax = TL.Load(p);
+            for (int t = 1; t < n; t++) blockMax = TL.Max(blockMax, TL.Load(p + t * w));
+            TV newMax = TL.Max(runMax, blockMax);
+            // Key 0 is visible to every lane, so after the first block runMax is finite; before it, exp(-inf) = 0.
+            TV alpha = TL.Exp(TL.Sub(runMax, newMax));
+            runMax = newMax;
+            TV sum = TL.Mul(runSum, alpha);
+            for (int t = 0; t < n; t++)
+            {
+                TV e = TL.Exp(TL.Sub(TL.Load(p + t * w), newMax));
+                TL.Store(e, p + t * w);
+                sum = TL.Add(sum, e);
+            }
+            runSum = sum;
+
+            AccumulateValues<TL, TV>(acc, p, values, kvDim, hd, n, alpha);
+        }
+
+        TL.Store(runSum, laneSum);
+        for (int l = 0; l < lanes; l++)
+        {
+            int j = firstLane + l;
+            int r = j / group, h = kvHead * group + j % group;
+            float* o = b.Out + (long)(firstRow + r) * b.QDim + h * hd;
+            float inv = 1f / laneSum[l];
+            for (int d = 0; d < hd; d++) o[d] = acc[d * w + l] * inv;
+        }
+    }
+
+    /// <summary>
+    /// p[t, lane] = keys[t]·qt[·, lane] for t &lt; n (and, in groups of four, possibly up to the block size).
+    /// Four keys at a time, each split over even and odd d: eight independent FMA chains share every query load.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Scores<TL, TV>(float* qt, float* keys, int kvDim, int hd, int n, int bs, float* p)
+        where TL : struct, ILaneOps<TV> where TV : struct
+    {
+        int w = TL.Width;
+        int padded = Math.Min(bs, (n + 3) & ~3);
+        int t = 0;
+        for (; t + 4 <= padded; t += 4)
+        {
+            float* k0 = keys + (long)t * kvDim, k1 = k0 + kvDim, k2 = k1 + kvDim, k3 = k2 + kvDim;
+            TV s0 = TL.Splat(0f), s1 = s0, s2 = s0, s3 = s0, u0 = s0, u1 = s0, u2 = s0, u3 = s0;
+            int d = 0;
+            for (; d + 2 <= hd; d += 2)
+            {
+                TV qa = TL.Load(qt + d * w), qb = TL.Load(qt + (d + 1) * w);
+                s0 = TL.MulAdd(TL.Splat(k0[d]), qa, s0);
+                s1 = TL.MulAdd(TL.Splat(k1[d]), qa, s1);
+                s2 = TL.MulAdd(TL.Splat(k2[d]), qa, s2);
+                s3 = TL.MulAdd(TL.Splat(k3[d]), qa, s3);
+                u0 = TL.MulAdd(TL.Splat(k0[d + 1]), qb, u0);
+                u1 = TL.MulAdd(TL.Splat(k1[d + 1]), qb, u1);
+                u2 = TL.MulAdd(TL.Splat(k2[d + 1]), qb, u2);
+                u3 = TL.MulAdd(TL.Splat(k3[d + 1]), qb, u3);
+            }
+            if (d < hd)
+            {
+                TV qa = TL.Load(qt + d * w);
+                s0 = TL.MulAdd(TL.Splat(k0[d]), qa, s0);
+                s1 = TL.MulAdd(TL.Splat(k1[d]), qa, s1);
+                s2 = TL.MulAdd(TL.Splat(k2[d]), qa, s2);
+                s3 = TL.MulAdd(TL.Splat(k3[d]), qa, s3);
+            }
+            TL.Store(TL.Add(s0, u0), p + t * w);
+            TL.Store(TL.Add(s1, u1), p + (t + 1) * w);
+            TL.Store(TL.Add(s2, u2), p + (t + 2) * w);
+            TL.Store(TL.Add(s3, u3), p + (t + 3) * w);
+        }
+        for (; t < n; t++)
+        {
+            float* k0 = keys + (long)t * kvDim;
+            TV s0 = TL.Splat(0f), u0 = s0;
+            int d = 0;
+            for (; d + 2 <= hd; d += 2)
+            {
+                s0 = TL.MulAdd(TL.Splat(k0[d]), TL.Load(qt + d * w), s0);
+                u0 = TL.MulAdd(TL.Splat(k0[d + 1]), TL.Load(qt + (d + 1) * w), u0);
+            }
+            if (d < hd) s0 = TL.MulAdd(TL.Splat(k0[d]), TL.Load(qt + d * w), s0);
+            TL.Store(TL.Add(s0, u0), p + t * w);
+        }
+    }
+
+    /// <summary>acc[d, lane] = acc[d, lane] * alpha[lane] + Σ_t values[t, d] * p[t, lane], eight d at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AccumulateValues<TL, TV>(float* acc, float* p, float* values, int kvDim, int hd, int n, TV alpha)
+        where TL : struct, ILaneOps<TV> where TV : struct
+    {
+        int w = TL.Width;
+        int d = 0;
+        for (; d + 8 <= hd; d += 8)
+        {
+            float* a = acc + d * w;
+            TV a0 = TL.Mul(TL.Load(a), alpha), a1 = TL.Mul(TL.Load(a + w), alpha);
+            TV a2 = TL.Mul(TL.Load(a + 2 * w), alpha), a3 = TL.Mul(TL.Load(a + 3 * w), alpha);
+            TV a4 = TL.Mul(TL.Load(a + 4 * w), alpha), a5 = TL.Mul(TL.Load(a + 5 * w), alpha);
+            TV a6 = TL.Mul(TL.Load(a + 6 * w), alpha), a7 = TL.Mul(TL.Load(a + 7 * w), alpha);
+            float* v = values + d;
+            for (int t = 0; t < n; t++, v += kvDim)
+            {
+                TV pt = TL.Load(p + t * w);
+                a0 = TL.MulAdd(TL.Splat(v[0]), pt, a0);
+                a1 = TL.MulAdd(TL.Splat(v[1]), pt, a1);
+                a2 = TL.MulAdd(TL.Splat(v[2]), pt, a2);
+                a3 = TL.MulAdd(TL.Splat(v[3]), pt, a3);
+                a4 = TL.MulAdd(TL.Splat(v[4]), pt, a4);
+                a5 = TL.MulAdd(TL.Splat(v[5]), pt, a5);
+                a6 = TL.MulAdd(TL.Splat(v[6]), pt, a6);
+                a7 = TL.MulAdd(TL.Splat(v[7]), pt, a7);
+            }
+            TL.Store(a0, a); TL.Store(a1, a + w); TL.Store(a2, a + 2 * w); TL.Store(a3, a + 3 * w);
+            TL.Store(a4, a + 4 * w); TL.Store(a5, a + 5 * w); TL.Store(a6, a + 6 * w); TL.Store(a7, a + 7 * w);
+        }
+        for (; d < hd; d++)
+        {
+            float* a = acc + d * w;
+            TV a0 = TL.Mul(TL.Load(a), alpha);
+            for (int t = 0; t < n; t++) a0 = TL.MulAdd(TL.Splat(values[(long)t * kvDim + d]), TL.Load(p + t * w), a0);
+            TL.Store(a0, a);
+        }
+    }
+}
+
+/// <summary>
+/// The few vector operations the lane kernel needs, over one vector width. A struct type argument, so each width
+/// gets its own compiled kernel with these calls inlined.
+/// </summary>
+internal unsafe interface ILaneOps<TV> where TV : struct
+{
+    static abstract int Width { get; }
+    static abstract TV Load(float* p);
+    static abstract void Store(TV v, float* p);
+    static abstract TV Splat(float x);
+    /// <summary>a * b + c, fused where the hardware has FMA.</summary>
+    static abstract TV MulAdd(TV a, TV b, TV c);
+    static abstract TV Mul(TV a, TV b);
+    static abstract TV Add(TV a, TV b);
+    static abstract TV Sub(TV a, TV b);
+    static abstract TV Max(TV a, TV b);
+    static abstract TV Exp(TV v);
+    static abstract float Sum(TV v);
+    /// <summary>-inf in the lanes whose position is before <paramref name="keyPosition"/>, the score elsewhere.</summary>
+    static abstract TV MaskAfter(TV scores, TV lanePositions, float keyPosition);
+}
+
+internal readonly unsafe struct Lanes512 : ILaneOps<Vector512<float>>
+{
+    public static int Width => Vector512<float>.Count;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Load(float* p) => Vector512.Load(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<float> v, float* p) => v.Store(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Splat(float x) => Vector512.Create(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> MulAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.MultiplyAddEstimate(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Mul(Vector512<float> a, Vector512<float> b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Sub(Vector512<float> a, Vector512<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Exp(Vector512<float> v) => VectorExp.Exp(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> v) => Vector512.Sum(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> MaskAfter(Vector512<float> scores, Vector512<float> lanePositions, float keyPosition) =>
+        Vector512.ConditionalSelect(Vector512.LessThan(lanePositions, Vector512.Create(keyPosition)), Vector512.Create(float.NegativeInfinity), scores);
+}
+
+internal readonly unsafe struct Lanes256 : ILaneOps<Vector256<float>>
+{
+    public static int Width => Vector256<float>.Count;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Load(float* p) => Vector256.Load(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<float> v, float* p) => v.Store(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Splat(float x) => Vector256.Create(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> MulAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.MultiplyAddEstimate(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Mul(Vector256<float> a, Vector256<float> b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Sub(Vector256<float> a, Vector256<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Exp(Vector256<float> v) => VectorExp.Exp(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> v) => Vector256.Sum(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> MaskAfter(Vector256<float> scores, Vector256<float> lanePositions, float keyPosition) =>
+        Vector256.ConditionalSelect(Vector256.LessThan(lanePositions, Vector256.Create(keyPosition)), Vector256.Create(float.NegativeInfinity), scores);
 }

@@ -67,7 +67,6 @@ public sealed unsafe class LlamaModel : IDisposable
         var att = _s.AttnOut.AsSpan(0, tokenCount * qDim);   // [T, heads * headDim] attention output
         var hb = _s.Hb.AsSpan(0, tokenCount * hidden);       // [T, hidden] gate, then SwiGLU output
         var hb2 = _s.Hb2.AsSpan(0, tokenCount * hidden);     // [T, hidden] up projection
-        var positions = _s.Positions.AsSpan(0, tokenCount);  // [T] absolute position of each row
 
         // Token embeddings (or caller-provided input embeddings, e.g. a soft prompt) into the residual stream.
         int row = 0;
@@ -78,67 +77,54 @@ public sealed unsafe class LlamaModel : IDisposable
             int embeddedRows = embeddings.Length / dim;
             for (int i = 0; i < chunk.Count; i++, row++)
             {
-                positions[row] = chunk.StartPosition + i;
                 var dst = x.Slice(row * dim, dim);
                 if (i < embeddedRows) embeddings.Slice(i * dim, dim).CopyTo(dst);
                 else MatMul.DequantizeRow(Weights.TokenEmbedding, tokens[i], dst);
             }
         }
 
-        // RoPE angles depend only on position: computed once per row, used by every layer.
-        int half = c.RopeDim / 2;
-        var ropeCos = _s.RopeCos.AsSpan(0, tokenCount * half);  // [T, ropeDim/2]
-        var ropeSin = _s.RopeSin.AsSpan(0, tokenCount * half);  // [T, ropeDim/2]
-        for (int t = 0; t < tokenCount; t++)
-            Rope.Angles(c, positions[t], ropeCos.Slice(t * half, half), ropeSin.Slice(t * half, half));
+        // Per row: RoPE angles and the KV cache slot, which depend only on position and are used by every layer.
+        int ropeDim = c.RopeDim;
+        var ropeCos = _s.RopeCos.AsSpan(0, tokenCount * ropeDim);  // [T, ropeDim] cos of each dimension's pair angle
+        var ropeSin = _s.RopeSin.AsSpan(0, tokenCount * ropeDim);  // [T, ropeDim] signed sin, see Rope
+        var slots = _s.Slots.AsSpan(0, tokenCount);                // [T] cache slot = block * blockSize + offset
+        row = 0;
+        foreach (var chunk in chunks)
+        {
+            var table = chunk.BlockTable.Span;
+            for (int i = 0; i < chunk.Count; i++, row++)
+            {
+                int pos = chunk.StartPosition + i;
+                Rope.Angles(c, _s.RopeFrequencies, pos, ropeCos.Slice(row * ropeDim, ropeDim), ropeSin.Slice(row * ropeDim, ropeDim));
+                slots[row] = table[pos / kv.BlockSize] * kv.BlockSize + pos % kv.BlockSize;
+            }
+        }
+        _s.Attention.Build(chunks, c);
 
+        RowOps.ResidualNorm(_pool, x, default, Weights.Layers[0].AttentionNorm, xb, tokenCount, dim, c.RmsNormEps);
         for (int l = 0; l < c.LayerCount; l++)
         {
             var w = Weights.Layers[l];
 
-            // Attention: xb = rmsnorm(x); q, k, v = xb·Wqᵀ, xb·Wkᵀ, xb·Wvᵀ (+ bias); RoPE on q and k.
-            RmsNormRows(x, w.AttentionNorm, xb, tokenCount);
+            // Attention: xb = rmsnorm(x) (done above); q, k, v = xb·Wqᵀ, xb·Wkᵀ, xb·Wvᵀ (+ bias); RoPE on q and k;
+            // this layer's new keys and values into their cache slots; then attend over each sequence's past.
             MatMul.Multiply(w.Wq, xb, q, tokenCount, _pool);
             MatMul.Multiply(w.Wk, xb, k, tokenCount, _pool);
             MatMul.Multiply(w.Wv, xb, v, tokenCount, _pool);
-            if (w.Bq is not null) AddBiasRows(q, w.Bq, tokenCount);
-            if (w.Bk is not null) AddBiasRows(k, w.Bk, tokenCount);
-            if (w.Bv is not null) AddBiasRows(v, w.Bv, tokenCount);
-            for (int t = 0; t < tokenCount; t++)
-            {
-                var cos = ropeCos.Slice(t * half, half);
-                var sin = ropeSin.Slice(t * half, half);
-                Rope.Rotate(q.Slice(t * qDim, qDim), c.HeadCount, c, cos, sin);
-                Rope.Rotate(k.Slice(t * kvDim, kvDim), c.KvHeadCount, c, cos, sin);
-            }
+            PrepareAttentionInputs(w, kv, l, q, k, v, ropeCos, ropeSin, slots, tokenCount);
+            Attention.Run(_s.Attention, kv, l, q, att, c, _pool);
 
-            // Write this layer's new keys and values into their cache slots, then attend over each sequence's past.
-            row = 0;
-            foreach (var chunk in chunks)
-            {
-                var table = chunk.BlockTable.Span;
-                for (int i = 0; i < chunk.Count; i++, row++)
-                {
-                    int pos = chunk.StartPosition + i;
-                    int slot = pos % kv.BlockSize;
-                    int block = table[pos / kv.BlockSize];
-                    k.Slice(row * kvDim, kvDim).CopyTo(new Span<float>(kv.KeyBlock(l, block) + slot * kvDim, kvDim));
-                    v.Slice(row * kvDim, kvDim).CopyTo(new Span<float>(kv.ValueBlock(l, block) + slot * kvDim, kvDim));
-                }
-            }
-            Attention.Run(chunks, kv, l, q, att, c, _pool, _s);
-
-            // x += att·Woᵀ
+            // x += att·Woᵀ; xb = rmsnorm(x)
             MatMul.Multiply(w.Wo, att, xb, tokenCount, _pool);
-            TensorPrimitives.Add(x, xb, x);
+            RowOps.ResidualNorm(_pool, x, xb, w.FfnNorm, xb, tokenCount, dim, c.RmsNormEps);
 
-            // Feed-forward: x += (silu(xb·Wgateᵀ) * xb·Wupᵀ)·Wdownᵀ with xb = rmsnorm(x).
-            RmsNormRows(x, w.FfnNorm, xb, tokenCount);
+            // Feed-forward: x += (silu(xb·Wgateᵀ) * xb·Wupᵀ)·Wdownᵀ, then the next layer's xb = rmsnorm(x).
             MatMul.Multiply(w.WGate, xb, hb, tokenCount, _pool);
             MatMul.Multiply(w.WUp, xb, hb2, tokenCount, _pool);
-            SwiGlu(hb, hb2);
+            RowOps.SwiGlu(_pool, hb, hb2, tokenCount, hidden);
             MatMul.Multiply(w.WDown, hb, xb, tokenCount, _pool);
-            TensorPrimitives.Add(x, xb, x);
+            var nextNorm = l + 1 < c.LayerCount ? Weights.Layers[l + 1].AttentionNorm : null;
+            RowOps.ResidualNorm(_pool, x, xb, nextNorm, xb, tokenCount, dim, c.RmsNormEps);
         }
 
         // Final norm and classifier, only for the rows that need logits.
@@ -172,12 +158,6 @@ public sealed unsafe class LlamaModel : IDisposable
             throw new ArgumentException($"input embeddings of {chunk.InputEmbeddings.Length} floats are not whole rows of {Config.Dim} within the chunk");
     }
 
-    private void RmsNormRows(ReadOnlySpan<float> x, float[] weight, Span<float> y, int rows)
-    {
-        int dim = Config.Dim;
-        for (int t = 0; t < rows; t++) RmsNorm(x.Slice(t * dim, dim), weight, y.Slice(t * dim, dim), Config.RmsNormEps);
-    }
-
     /// <summary>y = x / sqrt(mean(x²) + eps) * weight.</summary>
     internal static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> y, float eps)
     {
@@ -187,22 +167,49 @@ public sealed unsafe class LlamaModel : IDisposable
         TensorPrimitives.Multiply(y, weight, y);
     }
 
-    private static void AddBiasRows(Span<float> rows, float[] bias, int count)
+    /// <summary>Per row: biases on q, k, v; RoPE on q and k; k and v into this layer's cache slots.</summary>
+    private void PrepareAttentionInputs(LlamaLayerWeights w, KvCacheStorage kv, int layer, Span<float> q, Span<float> k, Span<float> v,
+        Span<float> ropeCos, Span<float> ropeSin, Span<int> slots, int rows)
     {
-        for (int t = 0; t < count; t++)
+        fixed (float* qp = q, kp = k, vp = v, cos = ropeCos, sin = ropeSin)
+        fixed (int* slotp = slots)
         {
-            var r = rows.Slice(t * bias.Length, bias.Length);
-            TensorPrimitives.Add(r, bias, r);
+            var body = new AttentionInputBody
+            {
+                Q = qp, K = kp, V = vp, Cos = cos, Sin = sin, Slots = slotp,
+                KeyCache = kv.KeyBlock(layer, 0), ValueCache = kv.ValueBlock(layer, 0),
+                Bq = w.Bq, Bk = w.Bk, Bv = w.Bv, Config = Config,
+            };
+            RowOps.Run(_pool, rows, Config.QDim + 2 * Config.KvDim, ref body);
         }
     }
 
-    /// <summary>gate = silu(gate) * up, element-wise.</summary>
-    private static void SwiGlu(Span<float> gate, ReadOnlySpan<float> up)
+    private struct AttentionInputBody : IRangeBody
     {
-        for (int i = 0; i < gate.Length; i++)
+        public float* Q, K, V, Cos, Sin, KeyCache, ValueCache;
+        public int* Slots;
+        public float[]? Bq, Bk, Bv;
+        public LlamaConfig Config;
+
+        public void Invoke(int start, int end)
         {
-            float g = gate[i];
-            gate[i] = g / (1f + MathF.Exp(-g)) * up[i];
+            var c = Config;
+            int qDim = c.QDim, kvDim = c.KvDim, ropeDim = c.RopeDim;
+            for (int t = start; t < end; t++)
+            {
+                var q = new Span<float>(Q + (long)t * qDim, qDim);
+                var k = new Span<float>(K + (long)t * kvDim, kvDim);
+                var v = new Span<float>(V + (long)t * kvDim, kvDim);
+                if (Bq is not null) TensorPrimitives.Add(q, Bq, q);
+                if (Bk is not null) TensorPrimitives.Add(k, Bk, k);
+                if (Bv is not null) TensorPrimitives.Add(v, Bv, v);
+                float* cos = Cos + (long)t * ropeDim, sin = Sin + (long)t * ropeDim;
+                Rope.Rotate(Q + (long)t * qDim, c.HeadCount, c, cos, sin);
+                Rope.Rotate(K + (long)t * kvDim, c.KvHeadCount, c, cos, sin);
+                long slot = (long)Slots[t] * kvDim;
+                k.CopyTo(new Span<float>(KeyCache + slot, kvDim));
+                v.CopyTo(new Span<float>(ValueCache + slot, kvDim));
+            }
         }
     }
 
@@ -212,9 +219,10 @@ public sealed unsafe class LlamaModel : IDisposable
     internal sealed class RunState(LlamaConfig c)
     {
         public float[] X = [], Xb = [], Q = [], K = [], V = [], AttnOut = [], Hb = [], Hb2 = [], OutRows = [], Logits = [];
-        public int[] Positions = [];
-        public int[] RowTable = [], Tables = [];  // attention's flattened per-row block-table offsets
+        public int[] Slots = [];
         public float[] RopeCos = [], RopeSin = [];
+        public readonly float[] RopeFrequencies = Rope.Frequencies(c);
+        public readonly AttentionPlan Attention = new();
         private int _tokens, _logitRows;
 
         public void EnsureCapacity(int tokens, int logitRows)
@@ -230,9 +238,9 @@ public sealed unsafe class LlamaModel : IDisposable
                 AttnOut = Alloc(_tokens * c.QDim);
                 Hb = Alloc(_tokens * c.HiddenDim);
                 Hb2 = Alloc(_tokens * c.HiddenDim);
-                Positions = new int[_tokens];
-                RopeCos = new float[_tokens * c.RopeDim / 2];
-                RopeSin = new float[_tokens * c.RopeDim / 2];
+                Slots = new int[_tokens];
+                RopeCos = new float[_tokens * c.RopeDim];
+                RopeSin = new float[_tokens * c.RopeDim];
             }
             if (logitRows > _logitRows)
             {

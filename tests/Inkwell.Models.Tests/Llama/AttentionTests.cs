@@ -1,0 +1,192 @@
+using Inkwell.Models.Kv;
+using Inkwell.Models.Llama;
+using Inkwell.Runtime.Threading;
+
+namespace Inkwell.Models.Tests.Llama;
+
+/// <summary>
+/// Every attention kernel against a plain causal softmax over each row's whole past, computed in double from the
+/// sequence's keys and values in position order (no blocks, no online rescaling).
+/// </summary>
+public unsafe class AttentionTests
+{
+    // (heads, KV heads, head dim): plain multi-head; GQA with a head dim that leaves tails in the 8-wide loops;
+    // a group of 8 (two rows per 16-lane tile) with a head dim that the per-row kernel does 8 wide, not 16;
+    // a group wider than a tile, so tiles split a row's heads; a group of 2 (decode per row) with a head dim that
+    // only the portable per-row kernel takes.
+    public static readonly (int Heads, int KvHeads, int HeadDim)[] Shapes = [(4, 4, 16), (6, 2, 12), (8, 1, 24), (24, 1, 6), (4, 2, 20)];
+
+    // Kernel names, as AttentionKernel is internal; the lane kernels run (in software if need be) on any machine.
+    public static TheoryData<string, int, int> KernelsBlocksShapes()
+    {
+        var data = new TheoryData<string, int, int>();
+        foreach (var kernel in new[] { nameof(AttentionKernel.Rows), nameof(AttentionKernel.Lanes8), nameof(AttentionKernel.Lanes16) })
+            foreach (int blockSize in new[] { 16, 32 })
+                for (int shape = 0; shape < Shapes.Length; shape++) data.Add(kernel, blockSize, shape);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(KernelsBlocksShapes))]
+    public void Prefill_of_1_to_70_rows_from_position_0_and_from_a_later_position_matches_the_reference(string kernel, int blockSize, int shape)
+    {
+        var c = Config(Shapes[shape]);
+        using var pool = new WorkerPool(2);
+        var plan = new AttentionPlan();
+        foreach (int start in new[] { 0, 37 })
+        {
+            for (int count = 1; count <= 70; count++)
+            {
+                var sequences = new[] { new Sequence(start, count, Seed: count * 131 + start) };
+                var (maxError, where) = RunAndCompare(c, blockSize, Enum.Parse<AttentionKernel>(kernel), sequences, pool, plan);
+                Assert.True(maxError < 2e-5, $"start {start}, {count} rows: error {maxError} at {where}");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(KernelsBlocksShapes))]
+    public void A_batch_of_prefill_and_decode_chunks_matches_the_reference(string kernel, int blockSize, int shape)
+    {
+        var c = Config(Shapes[shape]);
+        using var pool = new WorkerPool(2);
+        // Prefill from 0, a decode deep in its context, a prefill resuming mid-block, a decode at position 0, and a
+        // long prefill crossing several blocks.
+        Sequence[] sequences = [new(0, 23, 1), new(40, 1, 2), new(9, 17, 3), new(0, 1, 4), new(5, 64, 5)];
+        var (maxError, where) = RunAndCompare(c, blockSize, Enum.Parse<AttentionKernel>(kernel), sequences, pool, new AttentionPlan());
+        Assert.True(maxError < 2e-5, $"error {maxError} at {where}");
+    }
+
+    [Fact]
+    public void The_plan_puts_the_costliest_tiles_first_and_covers_every_lane_once()
+    {
+        var c = Config((6, 2, 12));
+        var chunk = new SequenceChunk(new int[50], 0, new int[4]);
+        var plan = new AttentionPlan();
+        plan.Build([chunk], c, AttentionKernel.Lanes16);
+        int group = 3, lanes = 50 * group;
+        var seen = new int[c.KvHeadCount * lanes];
+        int lastFirstLane = int.MaxValue;
+        for (int i = 0; i < plan.ItemCount; i++)
+        {
+            int kvHead = plan.Items[i * 4 + 1], first = plan.Items[i * 4 + 2], count = plan.Items[i * 4 + 3];
+            Assert.True(first <= lastFirstLane, "tiles must go from the last rows to the first");
+            lastFirstLane = first;
+            for (int j = first; j < first + count; j++) seen[kvHead * lanes + j]++;
+        }
+        Assert.All(seen, n => Assert.Equal(1, n));
+        Assert.Equal(2 * ((lanes + 15) / 16), plan.ItemCount);
+    }
+
+    private readonly record struct Sequence(int Start, int Count, int Seed);
+
+    private static LlamaConfig Config((int Heads, int KvHeads, int HeadDim) s) => new LlamaConfig
+    {
+        Architecture = "llama", Dim = s.Heads * s.HeadDim, HiddenDim = 8, LayerCount = 2, HeadCount = s.Heads,
+        KvHeadCount = s.KvHeads, HeadDim = s.HeadDim, VocabSize = 8, ContextLength = 4096,
+    }.Validated("test");
+
+    /// <summary>Fills a cache (unused slots NaN, blocks in shuffled order), runs the kernel on layer 1, and returns the largest error.</summary>
+    private static (double MaxError, string Where) RunAndCompare(LlamaConfig c, int blockSize, AttentionKernel kernel,
+        Sequence[] sequences, WorkerPool pool, AttentionPlan plan)
+    {
+        int kvDim = c.KvDim, qDim = c.QDim, hd = c.HeadDim, group = c.HeadCount / c.KvHeadCount;
+        const int layer = 1;
+        int blocksNeeded = sequences.Sum(s => (s.Start + s.Count + blockSize - 1) / blockSize);
+        var kv = new KvCacheStorage(c.LayerCount, kvDim, blockSize, blocksNeeded + 3);
+        for (int l = 0; l < c.LayerCount; l++)
+        {
+            for (int b = 0; b < kv.BlockCount; b++)
+            {
+                new Span<float>(kv.KeyBlock(l, b), blockSize * kvDim).Fill(float.NaN);
+                new Span<float>(kv.ValueBlock(l, b), blockSize * kvDim).Fill(float.NaN);
+            }
+        }
+
+        // Hand out blocks in a scrambled order so tables are not the identity.
+        var free = Enumerable.Range(0, kv.BlockCount).OrderBy(b => (b * 7919) % 13).ToList();
+        var chunks = new SequenceChunk[sequences.Length];
+        var keys = new float[sequences.Length][];
+        var values = new float[sequences.Length][];
+        int rows = sequences.Sum(s => s.Count);
+        var q = new float[rows * qDim];
+        var rng = new Random(sequences[0].Seed);
+        int row0 = 0;
+        for (int si = 0; si < sequences.Length; si++)
+        {
+            var s = sequences[si];
+            int length = s.Start + s.Count;
+            var table = new int[(length + blockSize - 1) / blockSize];
+            for (int b = 0; b < table.Length; b++) { table[b] = free[0]; free.RemoveAt(0); }
+            keys[si] = RandomArray(rng, length * kvDim, 1.5f);
+            values[si] = RandomArray(rng, length * kvDim, 1f);
+            for (int pos = 0; pos < length; pos++)
+            {
+                long slot = (long)(pos % blockSize) * kvDim;
+                keys[si].AsSpan(pos * kvDim, kvDim).CopyTo(new Span<float>(kv.KeyBlock(layer, table[pos / blockSize]) + slot, kvDim));
+                values[si].AsSpan(pos * kvDim, kvDim).CopyTo(new Span<float>(kv.ValueBlock(layer, table[pos / blockSize]) + slot, kvDim));
+            }
+            RandomArray(rng, s.Count * qDim, 1.5f).CopyTo(q, row0 * qDim);
+            chunks[si] = new SequenceChunk(new int[s.Count], s.Start, table);
+            row0 += s.Count;
+        }
+
+        var att = new float[rows * qDim];
+        att.AsSpan().Fill(float.NaN);
+        plan.Build(chunks, c, kernel);
+        Attention.Run(plan, kv, layer, q, att, c, pool);
+
+        double maxError = 0;
+        string where = "";
+        var expected = new double[hd];
+        row0 = 0;
+        for (int si = 0; si < sequences.Length; si++)
+        {
+            var s = sequences[si];
+            for (int i = 0; i < s.Count; i++)
+            {
+                int row = row0 + i, pos = s.Start + i;
+                for (int h = 0; h < c.HeadCount; h++)
+                {
+                    ReferenceAttention(q.AsSpan(row * qDim + h * hd, hd), keys[si], values[si], pos, (h / group) * hd, kvDim, expected);
+                    for (int d = 0; d < hd; d++)
+                    {
+                        double error = Math.Abs(att[row * qDim + h * hd + d] - expected[d]);
+                        if (!(error <= maxError))  // NaN counts as the worst error
+                        {
+                            maxError = double.IsNaN(error) ? double.PositiveInfinity : error;
+                            where = $"sequence {si}, row {i}, head {h}, d {d}";
+                        }
+                    }
+                }
+            }
+            row0 += s.Count;
+        }
+        return (maxError, where);
+    }
+
+    /// <summary>softmax(q·kᵀ / sqrt(d)) · v over positions 0..pos, in double.</summary>
+    private static void ReferenceAttention(ReadOnlySpan<float> q, float[] keys, float[] values, int pos, int offset, int kvDim, double[] output)
+    {
+        int hd = q.Length;
+        var scores = new double[pos + 1];
+        for (int t = 0; t <= pos; t++)
+        {
+            double dot = 0;
+            for (int d = 0; d < hd; d++) dot += (double)q[d] * keys[t * kvDim + offset + d];
+            scores[t] = dot / Math.Sqrt(hd);
+        }
+        double max = scores.Max(), sum = 0;
+        for (int t = 0; t <= pos; t++) sum += scores[t] = Math.Exp(scores[t] - max);
+        Array.Clear(output);
+        for (int t = 0; t <= pos; t++)
+            for (int d = 0; d < hd; d++) output[d] += scores[t] / sum * values[t * kvDim + offset + d];
+    }
+
+    private static float[] RandomArray(Random rng, int n, float scale)
+    {
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1) * scale;
+        return a;
+    }
+}
