@@ -292,6 +292,7 @@ public sealed unsafe class MatMulNestingTests
         MatMul.Multiply(w, x, expected, heads * 2, pool);
         var body = new PerHeadBody { W = w, X = x, Y = new float[heads * 2 * rows], Pool = pool };
         pool.Run(heads, ref body);
-        for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], body.Y[i], 4);
+        // The batched call may take a different kernel (and summation order) than the per-head calls of two rows.
+        for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], body.Y[i], 1e-5);
     }
 }
