@@ -16,8 +16,12 @@ namespace Inkwell.Runtime.Kernels;
 [SkipLocalsInit] // the pack buffer and the tail tile are written before they are read
 internal static unsafe class FloatGemm
 {
-    /// <summary>Activation rows below which the per-call transpose of the weights does not pay (see the bench).</summary>
-    public const int MinRows = 4;
+    /// <summary>
+    /// Activation rows from which the per-call transpose of the weights pays for itself (kernel bench, 1 thread,
+    /// 288/768-sized matrices): F32 breaks even with the per-row kernel at 16-32 rows; F16 and BF16, whose per-row
+    /// path widens every weight once per 16 activation rows anyway, at 2-8.
+    /// </summary>
+    private const int MinRowsF32 = 24, MinRowsHalf = 8;
 
     /// <summary>Columns per packed block: 64 rows × 128 columns of f32 = 32 KiB, which stays in L1 (48 KiB).</summary>
     private const int KBlock = 128;
@@ -27,14 +31,16 @@ internal static unsafe class FloatGemm
 
     public static bool IsSupported => Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
 
-    public static bool Handles(GgmlType t, int n) => n >= MinRows && IsSupported
-        && t is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16;
+    public static bool Handles(GgmlType t, int n) => IsSupported
+        && (t == GgmlType.F32 ? n >= MinRowsF32 : (t is GgmlType.F16 or GgmlType.BF16) && n >= MinRowsHalf);
 
     public static void Multiply(WeightMatrix w, float* x, float* y, int n, WorkerPool pool)
     {
         var body = new Body { Type = w.Type, W = w.Data, RowBytes = w.RowBytes, Rows = w.Rows, Cols = w.Cols, N = n, X = x, Y = y };
-        // Ranges start at multiples of 16 weight rows so only the very last panel can hold a partial vector.
-        pool.Run(w.Rows, ref body, 16);
+        // Ranges start at multiples of 16 weight rows so only the very last panel can hold a partial vector; of 64
+        // (whole four-vector panels) when there are enough rows to keep every thread busy with those.
+        int alignment = w.Rows >= 4 * PanelRows * pool.ThreadCount ? PanelRows : 16;
+        pool.Run(w.Rows, ref body, alignment);
     }
 
     private struct Body : IRangeBody
@@ -73,24 +79,54 @@ internal static unsafe class FloatGemm
                     // prefetchers, and would otherwise wait on L3 or memory for every transpose.
                     int np = p, nk = k0 + kc;
                     if (nk >= cols) { np = p + width; nk = 0; }
-                    int nextRows = np < end ? Math.Min(width, end - np) : 0;
-                    byte* next = W + np * RowBytes + (long)nk * elementBytes;
-                    int rowLines = ((int)((nuint)next & 63) + Math.Min(kc, cols - nk) * elementBytes + 63) >> 6;
-                    int perTile = (nextRows * rowLines + tiles - 1) / tiles;
-                    int pr = 0, pl = 0;
+                    var prefetch = new Prefetcher(W + np * RowBytes + (long)nk * elementBytes, RowBytes,
+                        np < end ? Math.Min(width, end - np) : 0, Math.Min(kc, cols - nk) * elementBytes);
+                    int perTile = prefetch.Lines / tiles + 1;
 
                     for (int i = 0; i < N; i += TileRows)
                     {
                         int m = Math.Min(TileRows, N - i);
                         Tile(m, vectors, pack, len, X + (long)i * cols + k0, cols, Y + (long)i * Rows + p, Rows, nr, k0 > 0);
-                        for (int q = 0; q < perTile && pr < nextRows; q++)
-                        {
-                            Sse.Prefetch1(next + pr * RowBytes + pl * 64);
-                            if (++pl == rowLines) { pl = 0; pr++; }
-                        }
+                        prefetch.Next(perTile);
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>Walks the cache lines of a block of rows, prefetching a given number at a time into L2.</summary>
+    private struct Prefetcher
+    {
+        private byte* _row, _line;
+        private readonly byte* _end;
+        private readonly long _rowBytes;
+        private readonly int _span;
+
+        public Prefetcher(byte* first, long rowBytes, int rows, int bytesPerRow)
+        {
+            _row = first;
+            _line = first;
+            _end = first + rows * rowBytes;
+            _rowBytes = rowBytes;
+            _span = bytesPerRow;
+            Lines = rows * ((bytesPerRow + 63) / 64 + 1);
+        }
+
+        /// <summary>Upper bound on the lines to fetch (a row may straddle one more line than its length).</summary>
+        public int Lines { get; }
+
+        [MethodImpl(MethodImplOptions.NoInlining)] // its own registers: inlined, the caller's loop spilled them
+        public void Next(int count)
+        {
+            byte* row = _row, line = _line;
+            for (; count > 0 && row < _end; count--)
+            {
+                Sse.Prefetch1(line);
+                line += 64;
+                if (line >= row + _span) { row += _rowBytes; line = row; }
+            }
+            _row = row;
+            _line = line;
         }
     }
 

@@ -16,6 +16,10 @@ namespace Inkwell.Runtime.Kernels;
 /// decoded once and dotted against up to four activation rows at a time, so batched prefill (n &gt; 1) streams the
 /// weights once rather than n times.
 /// </para>
+/// <para>
+/// Float weights (F32, F16, BF16) are used as they are; batches of them go to <see cref="FloatGemm"/> where
+/// AVX-512 is available.
+/// </para>
 /// </summary>
 [SkipLocalsInit] // stack scratch is written before it is read
 public static unsafe class MatMul

@@ -141,10 +141,10 @@ public sealed unsafe class MatMulTests : IDisposable
     [MemberData(nameof(FloatGemmShapes))]
     public void Multiply_float_weights_matches_reference_for_every_batch_size_and_odd_shapes(GgmlType t, int rows, int cols)
     {
-        // Every activation tile height (1..6) meets every panel width; n = 1 takes the per-row path, larger n the
-        // packed GEMM; 130 spans more than 21 full tiles.
+        // Small n takes the per-row kernels, larger n the packed GEMM (from 8 rows for F16/BF16, 24 for F32), whose
+        // last activation tile then holds 1..6 rows (13, 26, 27, 64, 11, 24) against every panel width.
         var c = Make(t, rows, cols, seed: rows * 7 + cols);
-        foreach (int n in new[] { 1, 2, 3, 4, 5, 6, 7, 11, 13, 64, 130 })
+        foreach (int n in new[] { 1, 2, 3, 5, 7, 8, 11, 13, 24, 26, 27, 64, 130 })
         {
             var x = Activations(n, cols, seed: n);
             foreach (var pool in new[] { _pool1, _pool2, _pool3 })
