@@ -16,6 +16,10 @@ namespace Inkwell.Runtime.Kernels;
 /// decoded once and dotted against up to four activation rows at a time, so batched prefill (n &gt; 1) streams the
 /// weights once rather than n times.
 /// </para>
+/// <para>
+/// Float weights (F32, F16, BF16) are used as they are; batches of them go to <see cref="FloatGemm"/> where
+/// AVX-512 is available.
+/// </para>
 /// </summary>
 [SkipLocalsInit] // stack scratch is written before it is read
 public static unsafe class MatMul
@@ -57,6 +61,12 @@ public static unsafe class MatMul
         fixed (float* px = x)
         fixed (float* py = y)
         {
+            if (simd && FloatGemm.Handles(w.Type, n))
+            {
+                // Batched float weights: the packed-panel GEMM (no per-tile reductions, weights widened once).
+                FloatGemm.Multiply(w, px, py, n, pool);
+                return;
+            }
             var body = new Body
             {
                 Type = w.Type, W = w.Data, RowBytes = w.RowBytes, Rows = w.Rows, Cols = cols, N = n,
@@ -561,13 +571,17 @@ public static unsafe class MatMul
     internal static Vector512<float> HalfToSingle(Vector256<ushort> h)
     {
         var x = Avx512F.ConvertToVector512Int32(h);
-        var f = Vector512.ShiftLeft(x & Vector512.Create(0x7fff), 13).AsSingle() * Vector512.Create(F16Rebias);
+        var f = Vector512.ShiftLeft(x & Vector512.Create(0x7fff), 13).AsSingle() * Vector512.Create(F16RebiasBits).AsSingle();
         var special = Vector512.Equals(x & Vector512.Create(0x7c00), Vector512.Create(0x7c00)) & Vector512.Create(0x7f800000);
         return (f.AsInt32() | special | Vector512.ShiftLeft(x & Vector512.Create(0x8000), 16)).AsSingle();
     }
 
-    /// <summary>2^112: moves an f16 exponent field, placed in f32 position, to the f32 bias (15 → 127).</summary>
-    private static readonly float F16Rebias = BitConverter.Int32BitsToSingle((127 + 112) << 23);
+    /// <summary>
+    /// The bits of 2^112: moves an f16 exponent field, placed in f32 position, to the f32 bias (15 → 127). A
+    /// constant rather than a static readonly float, which costs a class-initialization check per use when the JIT
+    /// compiles without tiering.
+    /// </summary>
+    private const int F16RebiasBits = (127 + 112) << 23;
 
     /// <summary>
     /// Eight f16 → f32 with integer ops (no F16C intrinsic in .NET): exponent and mantissa moved into f32 position
@@ -578,7 +592,7 @@ public static unsafe class MatMul
     internal static Vector256<float> HalfToSingle(Vector128<ushort> h)
     {
         var x = Avx2.ConvertToVector256Int32(h);
-        var f = Vector256.ShiftLeft(x & Vector256.Create(0x7fff), 13).AsSingle() * Vector256.Create(F16Rebias);
+        var f = Vector256.ShiftLeft(x & Vector256.Create(0x7fff), 13).AsSingle() * Vector256.Create(F16RebiasBits).AsSingle();
         var special = Vector256.Equals(x & Vector256.Create(0x7c00), Vector256.Create(0x7c00)) & Vector256.Create(0x7f800000);
         return (f.AsInt32() | special | Vector256.ShiftLeft(x & Vector256.Create(0x8000), 16)).AsSingle();
     }

@@ -1,0 +1,401 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Inkwell.Runtime.Tensors;
+using Inkwell.Runtime.Threading;
+
+namespace Inkwell.Runtime.Kernels;
+
+/// <summary>
+/// Batched y[n, rows] = x[n, cols] · wᵀ for F32/F16/BF16 weights with AVX-512, in the BLAS micro-kernel shape:
+/// a panel of up to 64 weight rows × <see cref="KBlock"/> columns is transposed (and widened to f32) into a k-major
+/// buffer in L1, so one 512-bit load holds 16 weight rows at one column; each step of the micro-kernel loads four
+/// such vectors, broadcasts one activation value for each of six activation rows and does 24 FMAs into 24
+/// accumulators that are 6 × 64 outputs laid out as y is. No horizontal reductions; y is added to per column block.
+/// </summary>
+[SkipLocalsInit] // the pack buffer and the tail tile are written before they are read
+internal static unsafe class FloatGemm
+{
+    /// <summary>
+    /// Activation rows from which the per-call transpose of the weights pays for itself (kernel bench, 1 thread,
+    /// 288/768-sized matrices): F32 breaks even with the per-row kernel at 16-32 rows; F16 and BF16, whose per-row
+    /// path widens every weight once per 16 activation rows anyway, at 2-8.
+    /// </summary>
+    private const int MinRowsF32 = 24, MinRowsHalf = 8;
+
+    /// <summary>Columns per packed block: 64 rows × 128 columns of f32 = 32 KiB, which stays in L1 (48 KiB).</summary>
+    private const int KBlock = 128;
+
+    /// <summary>Weight rows per packed panel (four 16-float vectors) and activation rows per micro-tile.</summary>
+    private const int PanelRows = 64, TileRows = 6;
+
+    public static bool IsSupported => Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
+
+    public static bool Handles(GgmlType t, int n) => IsSupported
+        && (t == GgmlType.F32 ? n >= MinRowsF32 : (t is GgmlType.F16 or GgmlType.BF16) && n >= MinRowsHalf);
+
+    public static void Multiply(WeightMatrix w, float* x, float* y, int n, WorkerPool pool)
+    {
+        var body = new Body { Type = w.Type, W = w.Data, RowBytes = w.RowBytes, Rows = w.Rows, Cols = w.Cols, N = n, X = x, Y = y };
+        // Ranges start at multiples of 16 weight rows so only the very last panel can hold a partial vector; of 64
+        // (whole four-vector panels) when there are enough rows to keep every thread busy with those.
+        int alignment = w.Rows >= 4 * PanelRows * pool.ThreadCount ? PanelRows : 16;
+        pool.Run(w.Rows, ref body, alignment);
+    }
+
+    private struct Body : IRangeBody
+    {
+        public GgmlType Type;
+        public byte* W;
+        public long RowBytes;
+        public int Rows, Cols, N;
+        public float* X, Y;
+
+        public readonly void Invoke(int start, int end)
+        {
+            float* raw = stackalloc float[KBlock * PanelRows + 16];
+            float* pack = (float*)(((nuint)raw + 63) & ~(nuint)63); // [k][panel row]: one cache line per vector
+            int cols = Cols;
+            int kBlocks = (cols + KBlock - 1) / KBlock;
+            // Even column blocks, a multiple of 16 (whole transposes): 288 → 3 × 96, not 128 + 128 + 32.
+            int kc = Math.Min(KBlock, ((cols + kBlocks - 1) / kBlocks + 15) & ~15);
+            // Even panels too: 96 rows → 48 + 48 (three vectors each) rather than 64 + 32.
+            int range = end - start;
+            int panels = (range + PanelRows - 1) / PanelRows;
+            int width = Math.Min(PanelRows, ((range + panels - 1) / panels + 15) & ~15);
+            int elementBytes = Type == GgmlType.F32 ? 4 : 2;
+            int tiles = (N + TileRows - 1) / TileRows;
+            for (int p = start; p < end; p += width)
+            {
+                int nr = Math.Min(width, end - p);
+                int vectors = (nr + 15) >> 4;
+                for (int k0 = 0; k0 < cols; k0 += kc)
+                {
+                    int len = Math.Min(kc, cols - k0);
+                    Pack(Type, W + p * RowBytes, RowBytes, nr, vectors * 16, k0, len, pack);
+
+                    // While the tiles below keep the FMA units busy, pull the next block's weights into L2, a few
+                    // lines per tile: packing reads 16 rows at a time, too short a stream per row for the hardware
+                    // prefetchers, and would otherwise wait on L3 or memory for every transpose.
+                    int np = p, nk = k0 + kc;
+                    if (nk >= cols) { np = p + width; nk = 0; }
+                    var prefetch = new Prefetcher(W + np * RowBytes + (long)nk * elementBytes, RowBytes,
+                        np < end ? Math.Min(width, end - np) : 0, Math.Min(kc, cols - nk) * elementBytes);
+                    int perTile = prefetch.Lines / tiles + 1;
+
+                    for (int i = 0; i < N; i += TileRows)
+                    {
+                        int m = Math.Min(TileRows, N - i);
+                        Tile(m, vectors, pack, len, X + (long)i * cols + k0, cols, Y + (long)i * Rows + p, Rows, nr, k0 > 0);
+                        prefetch.Next(perTile);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Walks the cache lines of a block of rows, prefetching a given number at a time into L2.</summary>
+    private struct Prefetcher
+    {
+        private byte* _row, _line;
+        private readonly byte* _end;
+        private readonly long _rowBytes;
+        private readonly int _span;
+
+        public Prefetcher(byte* first, long rowBytes, int rows, int bytesPerRow)
+        {
+            _row = first;
+            _line = first;
+            _end = first + rows * rowBytes;
+            _rowBytes = rowBytes;
+            _span = bytesPerRow;
+            Lines = rows * ((bytesPerRow + 63) / 64 + 1);
+        }
+
+        /// <summary>Upper bound on the lines to fetch (a row may straddle one more line than its length).</summary>
+        public int Lines { get; }
+
+        [MethodImpl(MethodImplOptions.NoInlining)] // its own registers: inlined, the caller's loop spilled them
+        public void Next(int count)
+        {
+            byte* row = _row, line = _line;
+            for (; count > 0 && row < _end; count--)
+            {
+                Sse.Prefetch1(line);
+                line += 64;
+                if (line >= row + _span) { row += _rowBytes; line = row; }
+            }
+            _row = row;
+            _line = line;
+        }
+    }
+
+    /// <summary>
+    /// dst[k·stride + j] = w[j, k0 + k] as f32 for j &lt; nr, 0 for nr ≤ j &lt; stride (the padding of a partial
+    /// last vector). Full 16 × 16 blocks go through an in-register transpose; edges are copied one by one.
+    /// </summary>
+    private static void Pack(GgmlType type, byte* w, long rowBytes, int nr, int stride, int k0, int len, float* dst)
+    {
+        int fullK = len & ~15;
+        for (int g = 0; g < stride; g += 16)
+        {
+            int rowsHere = Math.Min(16, nr - g);
+            if (rowsHere == 16)
+            {
+                byte* wg = w + g * rowBytes;
+                for (int k = 0; k < fullK; k += 16)
+                {
+                    float* d = dst + k * stride + g;
+                    if (type == GgmlType.F32) Transpose16<FromF32>(wg, rowBytes, k0 + k, d, stride);
+                    else if (type == GgmlType.F16) Transpose16<FromF16>(wg, rowBytes, k0 + k, d, stride);
+                    else Transpose16<FromBF16>(wg, rowBytes, k0 + k, d, stride);
+                }
+                for (int k = fullK; k < len; k++)
+                    for (int j = 0; j < 16; j++)
+                        dst[k * stride + g + j] = Element(type, w + (g + j) * rowBytes, k0 + k);
+            }
+            else
+            {
+                for (int k = 0; k < len; k++)
+                    for (int j = 0; j < 16; j++)
+                        dst[k * stride + g + j] = j < rowsHere ? Element(type, w + (g + j) * rowBytes, k0 + k) : 0f;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Element(GgmlType type, byte* row, int k) => type switch
+    {
+        GgmlType.F32 => ((float*)row)[k],
+        GgmlType.F16 => Quant.F16(((ushort*)row)[k]),
+        _ => BitConverter.Int32BitsToSingle(((ushort*)row)[k] << 16),
+    };
+
+    /// <summary>Sixteen consecutive weights of a row as f32; one struct per encoding so the JIT specializes the transpose.</summary>
+    private interface IWidener { static abstract Vector512<float> Load16(byte* row, int k); }
+
+    private struct FromF32 : IWidener
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Load16(byte* row, int k) => Vector512.Load((float*)row + k);
+    }
+
+    private struct FromF16 : IWidener
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Load16(byte* row, int k) => MatMul.HalfToSingle(Vector256.Load((ushort*)row + k));
+    }
+
+    private struct FromBF16 : IWidener
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Load16(byte* row, int k)
+            => Vector512.ShiftLeft(Avx512F.ConvertToVector512Int32(Vector256.Load((ushort*)row + k)), 16).AsSingle();
+    }
+
+    /// <summary>Sixteen rows × sixteen columns starting at column k, written column-major to dst (stride apart).</summary>
+    private static void Transpose16<TW>(byte* w, long rowBytes, int k, float* dst, int stride) where TW : struct, IWidener
+    {
+        // unpack pairs of rows, then shufps, then two rounds of 128-bit lane shuffles: 64 shuffles per 256 values.
+        var r0 = TW.Load16(w, k); var r1 = TW.Load16(w + rowBytes, k);
+        var r2 = TW.Load16(w + 2 * rowBytes, k); var r3 = TW.Load16(w + 3 * rowBytes, k);
+        var r4 = TW.Load16(w + 4 * rowBytes, k); var r5 = TW.Load16(w + 5 * rowBytes, k);
+        var r6 = TW.Load16(w + 6 * rowBytes, k); var r7 = TW.Load16(w + 7 * rowBytes, k);
+        var r8 = TW.Load16(w + 8 * rowBytes, k); var r9 = TW.Load16(w + 9 * rowBytes, k);
+        var r10 = TW.Load16(w + 10 * rowBytes, k); var r11 = TW.Load16(w + 11 * rowBytes, k);
+        var r12 = TW.Load16(w + 12 * rowBytes, k); var r13 = TW.Load16(w + 13 * rowBytes, k);
+        var r14 = TW.Load16(w + 14 * rowBytes, k); var r15 = TW.Load16(w + 15 * rowBytes, k);
+
+        // t: per 128-bit lane L, rows (2a, 2a+1) interleaved at columns 4L, 4L+1 (lo) or 4L+2, 4L+3 (hi)
+        var t0 = Avx512F.UnpackLow(r0, r1); var t1 = Avx512F.UnpackHigh(r0, r1);
+        var t2 = Avx512F.UnpackLow(r2, r3); var t3 = Avx512F.UnpackHigh(r2, r3);
+        var t4 = Avx512F.UnpackLow(r4, r5); var t5 = Avx512F.UnpackHigh(r4, r5);
+        var t6 = Avx512F.UnpackLow(r6, r7); var t7 = Avx512F.UnpackHigh(r6, r7);
+        var t8 = Avx512F.UnpackLow(r8, r9); var t9 = Avx512F.UnpackHigh(r8, r9);
+        var t10 = Avx512F.UnpackLow(r10, r11); var t11 = Avx512F.UnpackHigh(r10, r11);
+        var t12 = Avx512F.UnpackLow(r12, r13); var t13 = Avx512F.UnpackHigh(r12, r13);
+        var t14 = Avx512F.UnpackLow(r14, r15); var t15 = Avx512F.UnpackHigh(r14, r15);
+
+        // u[4q + c]: per lane L, rows 4q..4q+3 at column 4L + c
+        var u0 = Avx512F.Shuffle(t0, t2, 0x44); var u1 = Avx512F.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx512F.Shuffle(t1, t3, 0x44); var u3 = Avx512F.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx512F.Shuffle(t4, t6, 0x44); var u5 = Avx512F.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx512F.Shuffle(t5, t7, 0x44); var u7 = Avx512F.Shuffle(t5, t7, 0xEE);
+        var u8 = Avx512F.Shuffle(t8, t10, 0x44); var u9 = Avx512F.Shuffle(t8, t10, 0xEE);
+        var u10 = Avx512F.Shuffle(t9, t11, 0x44); var u11 = Avx512F.Shuffle(t9, t11, 0xEE);
+        var u12 = Avx512F.Shuffle(t12, t14, 0x44); var u13 = Avx512F.Shuffle(t12, t14, 0xEE);
+        var u14 = Avx512F.Shuffle(t13, t15, 0x44); var u15 = Avx512F.Shuffle(t13, t15, 0xEE);
+
+        // v[c]: rows 0-3 and 4-7 at columns c and 8 + c; v[4 + c]: the same at 4 + c and 12 + c; v[8..15]: rows 8-15
+        var v0 = Avx512F.Shuffle4x128(u0, u4, 0x88); var v4 = Avx512F.Shuffle4x128(u0, u4, 0xDD);
+        var v1 = Avx512F.Shuffle4x128(u1, u5, 0x88); var v5 = Avx512F.Shuffle4x128(u1, u5, 0xDD);
+        var v2 = Avx512F.Shuffle4x128(u2, u6, 0x88); var v6 = Avx512F.Shuffle4x128(u2, u6, 0xDD);
+        var v3 = Avx512F.Shuffle4x128(u3, u7, 0x88); var v7 = Avx512F.Shuffle4x128(u3, u7, 0xDD);
+        var v8 = Avx512F.Shuffle4x128(u8, u12, 0x88); var v12 = Avx512F.Shuffle4x128(u8, u12, 0xDD);
+        var v9 = Avx512F.Shuffle4x128(u9, u13, 0x88); var v13 = Avx512F.Shuffle4x128(u9, u13, 0xDD);
+        var v10 = Avx512F.Shuffle4x128(u10, u14, 0x88); var v14 = Avx512F.Shuffle4x128(u10, u14, 0xDD);
+        var v11 = Avx512F.Shuffle4x128(u11, u15, 0x88); var v15 = Avx512F.Shuffle4x128(u11, u15, 0xDD);
+
+        // column c = all sixteen rows
+        Avx512F.Shuffle4x128(v0, v8, 0x88).Store(dst);
+        Avx512F.Shuffle4x128(v1, v9, 0x88).Store(dst + stride);
+        Avx512F.Shuffle4x128(v2, v10, 0x88).Store(dst + 2 * stride);
+        Avx512F.Shuffle4x128(v3, v11, 0x88).Store(dst + 3 * stride);
+        Avx512F.Shuffle4x128(v4, v12, 0x88).Store(dst + 4 * stride);
+        Avx512F.Shuffle4x128(v5, v13, 0x88).Store(dst + 5 * stride);
+        Avx512F.Shuffle4x128(v6, v14, 0x88).Store(dst + 6 * stride);
+        Avx512F.Shuffle4x128(v7, v15, 0x88).Store(dst + 7 * stride);
+        Avx512F.Shuffle4x128(v0, v8, 0xDD).Store(dst + 8 * stride);
+        Avx512F.Shuffle4x128(v1, v9, 0xDD).Store(dst + 9 * stride);
+        Avx512F.Shuffle4x128(v2, v10, 0xDD).Store(dst + 10 * stride);
+        Avx512F.Shuffle4x128(v3, v11, 0xDD).Store(dst + 11 * stride);
+        Avx512F.Shuffle4x128(v4, v12, 0xDD).Store(dst + 12 * stride);
+        Avx512F.Shuffle4x128(v5, v13, 0xDD).Store(dst + 13 * stride);
+        Avx512F.Shuffle4x128(v6, v14, 0xDD).Store(dst + 14 * stride);
+        Avx512F.Shuffle4x128(v7, v15, 0xDD).Store(dst + 15 * stride);
+    }
+
+    /// <summary>
+    /// y[i, j] (+)= Σ_k x[i, k] · pack[k, j] for i &lt; m, j &lt; nr. A panel whose last vector is partial goes
+    /// through a stack tile so the kernels only ever store whole vectors.
+    /// </summary>
+    private static void Tile(int m, int vectors, float* pack, int len, float* x, int ldx, float* y, int ldy, int nr,
+        bool accumulate)
+    {
+        if (nr == vectors * 16)
+        {
+            Kernel(m, vectors, pack, len, x, ldx, y, ldy, accumulate);
+            return;
+        }
+        float* tile = stackalloc float[TileRows * PanelRows];
+        Kernel(m, vectors, pack, len, x, ldx, tile, PanelRows, acc: false);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < nr; j++)
+                y[(long)i * ldy + j] = accumulate ? y[(long)i * ldy + j] + tile[i * PanelRows + j] : tile[i * PanelRows + j];
+    }
+
+    private static void Kernel(int m, int vectors, float* pack, int len, float* x, int ldx, float* y, int ldy, bool acc)
+    {
+        switch (vectors)
+        {
+            case 4: KernelRows<C4>(m, pack, len, x, ldx, y, ldy, acc); break;
+            case 3: KernelRows<C3>(m, pack, len, x, ldx, y, ldy, acc); break;
+            case 2: KernelRows<C2>(m, pack, len, x, ldx, y, ldy, acc); break;
+            default: KernelRows<C1>(m, pack, len, x, ldx, y, ldy, acc); break;
+        }
+    }
+
+    private static void KernelRows<TV>(int m, float* pack, int len, float* x, int ldx, float* y, int ldy, bool acc)
+        where TV : struct, IConst
+    {
+        switch (m)
+        {
+            case 6: Micro<C6, TV>(pack, len, x, ldx, y, ldy, acc); break;
+            case 5: Micro<C5, TV>(pack, len, x, ldx, y, ldy, acc); break;
+            case 4: Micro<C4, TV>(pack, len, x, ldx, y, ldy, acc); break;
+            case 3: Micro<C3, TV>(pack, len, x, ldx, y, ldy, acc); break;
+            case 2: Micro<C2, TV>(pack, len, x, ldx, y, ldy, acc); break;
+            default: Micro<C1, TV>(pack, len, x, ldx, y, ldy, acc); break;
+        }
+    }
+
+    /// <summary>
+    /// The register tile: TM (≤ 6) activation rows × TV (≤ 4) vectors of 16 weight rows, so up to 24 of the 32
+    /// zmm registers accumulate, 4 hold weights and one a broadcast activation.
+    /// </summary>
+    private static void Micro<TM, TV>(float* pack, int len, float* x, int ldx, float* y, int ldy, bool acc)
+        where TM : struct, IConst where TV : struct, IConst
+    {
+        int m = TM.Value, nv = TV.Value, step = 16 * nv;
+        var z = Vector512<float>.Zero;
+        Vector512<float> c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
+        Vector512<float> c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
+        Vector512<float> c40 = z, c41 = z, c42 = z, c43 = z, c50 = z, c51 = z, c52 = z, c53 = z;
+        float* x0 = x, x1 = x + ldx, x2 = x + 2 * ldx, x3 = x + 3 * ldx, x4 = x + 4 * ldx, x5 = x + 5 * ldx;
+        for (int k = 0; k < len; k++, pack += step)
+        {
+            var w0 = Vector512.Load(pack);
+            var w1 = nv > 1 ? Vector512.Load(pack + 16) : z;
+            var w2 = nv > 2 ? Vector512.Load(pack + 32) : z;
+            var w3 = nv > 3 ? Vector512.Load(pack + 48) : z;
+            var b = Vector512.Create(x0[k]);
+            c00 = Vector512.FusedMultiplyAdd(w0, b, c00);
+            if (nv > 1) c01 = Vector512.FusedMultiplyAdd(w1, b, c01);
+            if (nv > 2) c02 = Vector512.FusedMultiplyAdd(w2, b, c02);
+            if (nv > 3) c03 = Vector512.FusedMultiplyAdd(w3, b, c03);
+            if (m > 1)
+            {
+                b = Vector512.Create(x1[k]);
+                c10 = Vector512.FusedMultiplyAdd(w0, b, c10);
+                if (nv > 1) c11 = Vector512.FusedMultiplyAdd(w1, b, c11);
+                if (nv > 2) c12 = Vector512.FusedMultiplyAdd(w2, b, c12);
+                if (nv > 3) c13 = Vector512.FusedMultiplyAdd(w3, b, c13);
+            }
+            if (m > 2)
+            {
+                b = Vector512.Create(x2[k]);
+                c20 = Vector512.FusedMultiplyAdd(w0, b, c20);
+                if (nv > 1) c21 = Vector512.FusedMultiplyAdd(w1, b, c21);
+                if (nv > 2) c22 = Vector512.FusedMultiplyAdd(w2, b, c22);
+                if (nv > 3) c23 = Vector512.FusedMultiplyAdd(w3, b, c23);
+            }
+            if (m > 3)
+            {
+                b = Vector512.Create(x3[k]);
+                c30 = Vector512.FusedMultiplyAdd(w0, b, c30);
+                if (nv > 1) c31 = Vector512.FusedMultiplyAdd(w1, b, c31);
+                if (nv > 2) c32 = Vector512.FusedMultiplyAdd(w2, b, c32);
+                if (nv > 3) c33 = Vector512.FusedMultiplyAdd(w3, b, c33);
+            }
+            if (m > 4)
+            {
+                b = Vector512.Create(x4[k]);
+                c40 = Vector512.FusedMultiplyAdd(w0, b, c40);
+                if (nv > 1) c41 = Vector512.FusedMultiplyAdd(w1, b, c41);
+                if (nv > 2) c42 = Vector512.FusedMultiplyAdd(w2, b, c42);
+                if (nv > 3) c43 = Vector512.FusedMultiplyAdd(w3, b, c43);
+            }
+            if (m > 5)
+            {
+                b = Vector512.Create(x5[k]);
+                c50 = Vector512.FusedMultiplyAdd(w0, b, c50);
+                if (nv > 1) c51 = Vector512.FusedMultiplyAdd(w1, b, c51);
+                if (nv > 2) c52 = Vector512.FusedMultiplyAdd(w2, b, c52);
+                if (nv > 3) c53 = Vector512.FusedMultiplyAdd(w3, b, c53);
+            }
+        }
+        Put<TV>(y, c00, c01, c02, c03, acc);
+        if (m > 1) Put<TV>(y + ldy, c10, c11, c12, c13, acc);
+        if (m > 2) Put<TV>(y + 2 * ldy, c20, c21, c22, c23, acc);
+        if (m > 3) Put<TV>(y + 3 * ldy, c30, c31, c32, c33, acc);
+        if (m > 4) Put<TV>(y + 4 * ldy, c40, c41, c42, c43, acc);
+        if (m > 5) Put<TV>(y + 5 * ldy, c50, c51, c52, c53, acc);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put<TV>(float* y, Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d,
+        bool acc) where TV : struct, IConst
+    {
+        int nv = TV.Value;
+        if (acc)
+        {
+            a += Vector512.Load(y);
+            if (nv > 1) b += Vector512.Load(y + 16);
+            if (nv > 2) c += Vector512.Load(y + 32);
+            if (nv > 3) d += Vector512.Load(y + 48);
+        }
+        a.Store(y);
+        if (nv > 1) b.Store(y + 16);
+        if (nv > 2) c.Store(y + 32);
+        if (nv > 3) d.Store(y + 48);
+    }
+
+    // Compile-time counts: the JIT specializes Micro per struct type and drops the unused accumulators.
+    private interface IConst { static abstract int Value { get; } }
+    private struct C1 : IConst { public static int Value => 1; }
+    private struct C2 : IConst { public static int Value => 2; }
+    private struct C3 : IConst { public static int Value => 3; }
+    private struct C4 : IConst { public static int Value => 4; }
+    private struct C5 : IConst { public static int Value => 5; }
+    private struct C6 : IConst { public static int Value => 6; }
+}
