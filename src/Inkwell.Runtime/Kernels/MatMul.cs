@@ -57,6 +57,7 @@ public static unsafe class MatMul
         fixed (float* px = x)
         fixed (float* py = y)
         {
+            if (simd && PackedMatMul.TryMultiply(w, px, py, n, pool)) return;
             var body = new Body
             {
                 Type = w.Type, W = w.Data, RowBytes = w.RowBytes, Rows = w.Rows, Cols = cols, N = n,

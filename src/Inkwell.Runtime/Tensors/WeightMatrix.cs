@@ -33,6 +33,12 @@ public sealed unsafe class WeightMatrix
 
     public byte* Row(int row) => Data + row * RowBytes;
 
+    /// <summary>
+    /// A kernel-specific copy of the weights (Kernels.PackedWeights), made on the first Multiply that can use it
+    /// and freed by its finalizer with this matrix; <see cref="Data"/> stays the source for row lookups.
+    /// </summary>
+    internal object? PackedCopy;
+
     /// <summary>Wraps a managed float array [rows, cols] (pinned for the matrix's lifetime).</summary>
     public static WeightMatrix FromF32(string name, float[] values, int rows, int cols)
     {
