@@ -115,8 +115,11 @@ internal sealed unsafe class PackedWeights : IDisposable
 [SkipLocalsInit]
 internal static unsafe class PackedMatMul
 {
-    /// <summary>Activation rows per tile: 4 int32 + 4 f32 accumulators and two weight vectors fit 16 registers.</summary>
-    private const int TileN = 4;
+    /// <summary>
+    /// Activation rows per tile. The weight vectors and the running int32 dot need ymm0-15 (VEX vpdpbusd); the
+    /// f32 accumulators are only touched by EVEX-encodable instructions, so on AVX-512 hardware they take ymm16-31.
+    /// </summary>
+    private const int TileN = 8;
 
     /// <summary>Q8_0 blocks of a row group dotted against every activation row before the next (8 KiB of codes).</summary>
     private const int KChunk = 32;
@@ -194,8 +197,8 @@ internal static unsafe class PackedMatMul
     [ThreadStatic] private static nuint t_scratchBytes;
 
     /// <summary>
-    /// Activations are stored tiled for the kernel: per tile of 4 rows and per 32-block, the 4 rows' codes
-    /// (4 × 32 bytes), their scales d (4 × f32) and their dot starts offset·Σq (4 × i32), so a tile walks one
+    /// Activations are stored tiled for the kernel: per tile of TileN rows and per 32-block, the rows' codes
+    /// (TileN × 32 bytes), their scales d (TileN × f32) and their dot starts offset·Σq (TileN × i32), so a tile walks one
     /// pointer forward through consecutive memory.
     /// </summary>
     private const int ActBlockBytes = TileN * 32 + TileN * 4 + TileN * 4;
@@ -250,6 +253,10 @@ internal static unsafe class PackedMatMul
     private struct N2 : ICount { public static int N => 2; }
     private struct N3 : ICount { public static int N => 3; }
     private struct N4 : ICount { public static int N => 4; }
+    private struct N5 : ICount { public static int N => 5; }
+    private struct N6 : ICount { public static int N => 6; }
+    private struct N7 : ICount { public static int N => 7; }
+    private struct N8 : ICount { public static int N => 8; }
 
     private struct Body : IRangeBody
     {
@@ -280,28 +287,27 @@ internal static unsafe class PackedMatMul
                     {
                         byte* act = Act + ((long)(i / TileN) * nb + c0) * ActBlockBytes;
                         float* yi = y + (long)i * Rows;
-                        switch (Math.Min(TileN, N - i))
-                        {
-                            case 4:
-                                if (q4) Tile<Q4, N4>(codes, scales, len, act, yi, Rows, add);
-                                else Tile<Q8, N4>(codes, scales, len, act, yi, Rows, add);
-                                break;
-                            case 3:
-                                if (q4) Tile<Q4, N3>(codes, scales, len, act, yi, Rows, add);
-                                else Tile<Q8, N3>(codes, scales, len, act, yi, Rows, add);
-                                break;
-                            case 2:
-                                if (q4) Tile<Q4, N2>(codes, scales, len, act, yi, Rows, add);
-                                else Tile<Q8, N2>(codes, scales, len, act, yi, Rows, add);
-                                break;
-                            default:
-                                if (q4) Tile<Q4, N1>(codes, scales, len, act, yi, Rows, add);
-                                else Tile<Q8, N1>(codes, scales, len, act, yi, Rows, add);
-                                break;
-                        }
+                        if (q4) Dispatch<Q4>(Math.Min(TileN, N - i), codes, scales, len, act, yi, Rows, add);
+                        else Dispatch<Q8>(Math.Min(TileN, N - i), codes, scales, len, act, yi, Rows, add);
                     }
                 }
             }
+        }
+    }
+
+    private static void Dispatch<TW>(int n, byte* codes, ushort* scales, int nb, byte* act, float* y, int yStride, bool add)
+        where TW : struct, ICodes
+    {
+        switch (n)
+        {
+            case 8: Tile<TW, N8>(codes, scales, nb, act, y, yStride, add); break;
+            case 7: Tile<TW, N7>(codes, scales, nb, act, y, yStride, add); break;
+            case 6: Tile<TW, N6>(codes, scales, nb, act, y, yStride, add); break;
+            case 5: Tile<TW, N5>(codes, scales, nb, act, y, yStride, add); break;
+            case 4: Tile<TW, N4>(codes, scales, nb, act, y, yStride, add); break;
+            case 3: Tile<TW, N3>(codes, scales, nb, act, y, yStride, add); break;
+            case 2: Tile<TW, N2>(codes, scales, nb, act, y, yStride, add); break;
+            default: Tile<TW, N1>(codes, scales, nb, act, y, yStride, add); break;
         }
     }
 
@@ -402,6 +408,7 @@ internal static unsafe class PackedMatMul
     {
         int n = TN.N;
         var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
+        var a4 = a0; var a5 = a0; var a6 = a0; var a7 = a0;
         for (int b = 0; b < nb; b++, codes += TW.Bytes, scales += 8, act += ActBlockBytes)
         {
             TW.Load(codes, out var w0, out var w1, out var w2, out var w3, out var w4, out var w5, out var w6, out var w7);
@@ -413,17 +420,22 @@ internal static unsafe class PackedMatMul
             if (n > 1) a1 = Scale(a1, BlockDot(s + 1, q + 32, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[1]);
             if (n > 2) a2 = Scale(a2, BlockDot(s + 2, q + 64, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[2]);
             if (n > 3) a3 = Scale(a3, BlockDot(s + 3, q + 96, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[3]);
+            if (n > 4) a4 = Scale(a4, BlockDot(s + 4, q + 128, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[4]);
+            if (n > 5) a5 = Scale(a5, BlockDot(s + 5, q + 160, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[5]);
+            if (n > 6) a6 = Scale(a6, BlockDot(s + 6, q + 192, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[6]);
+            if (n > 7) a7 = Scale(a7, BlockDot(s + 7, q + 224, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[7]);
         }
-        if (add)
-        {
-            a0 += Vector256.Load(y);
-            if (n > 1) a1 += Vector256.Load(y + yStride);
-            if (n > 2) a2 += Vector256.Load(y + 2 * yStride);
-            if (n > 3) a3 += Vector256.Load(y + 3 * yStride);
-        }
-        a0.Store(y);
-        if (n > 1) a1.Store(y + yStride);
-        if (n > 2) a2.Store(y + 2 * yStride);
-        if (n > 3) a3.Store(y + 3 * yStride);
+        Finish(a0, y, add);
+        if (n > 1) Finish(a1, y + yStride, add);
+        if (n > 2) Finish(a2, y + 2 * yStride, add);
+        if (n > 3) Finish(a3, y + 3 * yStride, add);
+        if (n > 4) Finish(a4, y + 4 * yStride, add);
+        if (n > 5) Finish(a5, y + 5 * yStride, add);
+        if (n > 6) Finish(a6, y + 6 * yStride, add);
+        if (n > 7) Finish(a7, y + 7 * yStride, add);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Finish(Vector256<float> acc, float* y, bool add)
+        => (add ? acc + Vector256.Load(y) : acc).Store(y);
 }

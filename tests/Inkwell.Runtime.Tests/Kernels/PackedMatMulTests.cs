@@ -26,12 +26,12 @@ public sealed unsafe class PackedMatMulTests : IDisposable
         foreach (var t in new[] { GgmlType.Q4_0, GgmlType.Q8_0 })
         {
             data.Add(t, 8, 32, 1);      // one group, one block
-            data.Add(t, 16, 64, 2);
+            data.Add(t, 16, 64, 12);    // a full tile of 8 activation rows and a remainder of 4
             data.Add(t, 24, 96, 3);
-            data.Add(t, 40, 288, 5);    // all tile remainders (5 = 4 + 1)
+            data.Add(t, 40, 288, 5);
             data.Add(t, 8, 4096, 6);    // several K chunks
             data.Add(t, 32, 2080, 7);   // a partial last K chunk
-            data.Add(t, 64, 768, 130);  // more activation rows than any tile
+            data.Add(t, 64, 768, 130);  // many tiles, remainder 2
             data.Add(t, 13, 96, 9);     // rows not a multiple of 8: the unpacked path
         }
         return data;
