@@ -24,9 +24,8 @@ internal sealed unsafe class PackedWeights : IDisposable
 {
     private byte* _memory;
 
-    public PackedWeights(WeightMatrix w)
+    private PackedWeights(WeightMatrix w)
     {
-        if (!PackedMatMul.CanPack(w)) throw new ArgumentException($"{w.Name}: {w.Type} [{w.Rows}, {w.Cols}] cannot be packed");
         Type = w.Type;
         RowGroups = w.Rows / 8;
         Blocks = w.Cols / 32;
@@ -37,43 +36,67 @@ internal sealed unsafe class PackedWeights : IDisposable
         GC.AddMemoryPressure(codes + blocks * 16);
         Codes = _memory;
         Scales = (ushort*)(_memory + codes);
-        for (int g = 0; g < RowGroups; g++)
-        {
-            for (int r = 0; r < 8; r++)
-            {
-                byte* src = w.Row(8 * g + r);
-                byte* dst = Codes + (long)g * Blocks * CodeBytes + 4 * r;
-                ushort* sc = Scales + (long)g * Blocks * 8 + r;
-                for (int b = 0; b < Blocks; b++, dst += CodeBytes, sc += 8)
-                {
-                    if (Type == GgmlType.Q4_0)
-                    {
-                        byte* blk = src + 18L * b;
-                        *sc = Unsafe.ReadUnaligned<ushort>(blk);
-                        for (int p = 0; p < 4; p++)
-                            Unsafe.WriteUnaligned(dst + 32 * p, Unsafe.ReadUnaligned<uint>(blk + 2 + 4 * p));
-                    }
-                    else
-                    {
-                        byte* blk = src + 34L * b;
-                        *sc = Unsafe.ReadUnaligned<ushort>(blk);
-                        for (int j = 0; j < 8; j++) // + 128 on each byte: flip its top bit
-                            Unsafe.WriteUnaligned(dst + 32 * j, Unsafe.ReadUnaligned<uint>(blk + 2 + 4 * j) ^ 0x80808080u);
-                    }
-                }
-            }
-        }
     }
 
-    /// <summary>False where some block scale is inf or nan.</summary>
-    public static bool ScalesAreFinite(WeightMatrix w)
+    /// <summary>Source bytes packed between two page releases.</summary>
+    private const long ReleaseStride = 1 << 20;
+
+    /// <summary>
+    /// Packs w, or returns null where a block scale is inf/nan (the kernel's f16 conversion assumes finite
+    /// scales). Where w's owner is an <see cref="IReleasableMapping"/>, the source pages are handed back every
+    /// <see cref="ReleaseStride"/> bytes as packing passes them, so resident memory never holds both copies of
+    /// more than that.
+    /// </summary>
+    public static PackedWeights? TryCreate(WeightMatrix w)
     {
-        int blockBytes = w.Type == GgmlType.Q4_0 ? 18 : 34;
-        for (int r = 0; r < w.Rows; r++)
+        if (!PackedMatMul.CanPack(w)) throw new ArgumentException($"{w.Name}: {w.Type} [{w.Rows}, {w.Cols}] cannot be packed");
+        var packed = new PackedWeights(w);
+        var mapping = w.Owner as IReleasableMapping;
+        byte* released = w.Data;
+        nuint page = (nuint)Environment.SystemPageSize;
+        for (int g = 0; g < packed.RowGroups; g++)
         {
-            byte* row = w.Row(r);
-            for (int b = 0; b < w.Cols / 32; b++)
-                if ((Unsafe.ReadUnaligned<ushort>(row + (long)b * blockBytes) & 0x7c00) == 0x7c00) return false;
+            if (!packed.PackGroup(w, g))
+            {
+                packed.Dispose();
+                return null;
+            }
+            byte* done = w.Row(8 * g + 7) + w.RowBytes;
+            if (mapping != null && (done - released >= ReleaseStride || g == packed.RowGroups - 1))
+            {
+                mapping.ReleasePages(released, done - released);
+                released = (byte*)((nuint)done & ~(page - 1)); // the page straddling `done` goes next time
+            }
+        }
+        return packed;
+    }
+
+    /// <summary>Rows 8g..8g+7 into the packed layout; false on an inf/nan block scale.</summary>
+    private bool PackGroup(WeightMatrix w, int g)
+    {
+        int blockBytes = Type == GgmlType.Q4_0 ? 18 : 34;
+        for (int r = 0; r < 8; r++)
+        {
+            byte* src = w.Row(8 * g + r);
+            byte* dst = Codes + (long)g * Blocks * CodeBytes + 4 * r;
+            ushort* sc = Scales + (long)g * Blocks * 8 + r;
+            for (int b = 0; b < Blocks; b++, dst += CodeBytes, sc += 8)
+            {
+                byte* blk = src + (long)blockBytes * b;
+                ushort d = Unsafe.ReadUnaligned<ushort>(blk);
+                if ((d & 0x7c00) == 0x7c00) return false;
+                *sc = d;
+                if (Type == GgmlType.Q4_0)
+                {
+                    for (int p = 0; p < 4; p++)
+                        Unsafe.WriteUnaligned(dst + 32 * p, Unsafe.ReadUnaligned<uint>(blk + 2 + 4 * p));
+                }
+                else
+                {
+                    for (int j = 0; j < 8; j++) // + 128 on each byte: flip its top bit
+                        Unsafe.WriteUnaligned(dst + 32 * j, Unsafe.ReadUnaligned<uint>(blk + 2 + 4 * j) ^ 0x80808080u);
+                }
+            }
         }
         return true;
     }
@@ -144,7 +167,7 @@ internal static unsafe class PackedMatMul
         var p = Volatile.Read(ref w.PackedCopy);
         if (p == null)
         {
-            object made = PackedWeights.ScalesAreFinite(w) ? new PackedWeights(w) : s_unpackable;
+            object made = PackedWeights.TryCreate(w) ?? s_unpackable;
             p = Interlocked.CompareExchange(ref w.PackedCopy, made, null);
             if (p == null) p = made;
             else (made as PackedWeights)?.Dispose();

@@ -49,3 +49,14 @@ public sealed unsafe class WeightMatrix
         fixed (float* p = pinned) return new WeightMatrix(name, GgmlType.F32, rows, cols, (byte*)p, pinned);
     }
 }
+
+/// <summary>
+/// Implemented by owners of read-only memory-mapped weights: a kernel that has made its own copy of a matrix
+/// (see <see cref="WeightMatrix.PackedCopy"/>) hands the original pages back, so resident memory does not hold
+/// both. Pages read again later (a row lookup) fault back in from the page cache.
+/// </summary>
+public unsafe interface IReleasableMapping
+{
+    /// <summary>Drops this process's resident pages lying wholly inside [start, start + bytes); contents are kept.</summary>
+    void ReleasePages(byte* start, long bytes);
+}

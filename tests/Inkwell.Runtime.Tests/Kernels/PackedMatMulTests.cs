@@ -138,6 +138,41 @@ public sealed unsafe class PackedMatMulTests : IDisposable
         Assert.Same(first, c.W.PackedCopy);
     }
 
+    private sealed class RecordingMapping(byte[] data) : IReleasableMapping
+    {
+        public readonly byte[] Data = data; // keeps the pinned rows alive
+        public readonly List<(long Start, long Bytes)> Calls = new();
+        public void ReleasePages(byte* start, long bytes) => Calls.Add(((long)start, bytes));
+    }
+
+    [Fact]
+    public void Packing_hands_the_source_pages_back_as_it_goes()
+    {
+        const int rows = 128, cols = 16384; // 2.2 MB of Q8_0: more than two release strides
+        int rowBytes = (int)GgmlTypeInfo.ByteCount(GgmlType.Q8_0, cols);
+        var data = GC.AllocateArray<byte>(rows * rowBytes, pinned: true);
+        for (int i = 0; i < data.Length; i += 34) data[i + 1] = 0x3c; // f16 1.0 scales, zero codes
+        var mapping = new RecordingMapping(data);
+        WeightMatrix w;
+        fixed (byte* p = data) w = new WeightMatrix("w", GgmlType.Q8_0, rows, cols, p, mapping);
+        MatMul.Multiply(w, new float[cols], new float[rows], 1, _pool1);
+        if (!PackedMatMul.Applies(w))
+        {
+            Assert.Empty(mapping.Calls); // the unpacked path keeps reading the source
+            return;
+        }
+        Assert.True(mapping.Calls.Count >= 2, $"{mapping.Calls.Count} release calls");
+        // Consecutive, overlapping by less than a page, from the first byte to the last.
+        long begin = (long)w.Data, end = begin + w.TotalBytes;
+        Assert.Equal(begin, mapping.Calls[0].Start);
+        Assert.Equal(end, mapping.Calls[^1].Start + mapping.Calls[^1].Bytes);
+        for (int k = 1; k < mapping.Calls.Count; k++)
+        {
+            long previousEnd = mapping.Calls[k - 1].Start + mapping.Calls[k - 1].Bytes;
+            Assert.InRange(previousEnd - mapping.Calls[k].Start, 0, Environment.SystemPageSize - 1);
+        }
+    }
+
     private struct PerHeadBody : IRangeBody
     {
         public WeightMatrix W;
