@@ -144,8 +144,12 @@ internal static unsafe class PackedMatMul
     /// </summary>
     private const int TileN = 8;
 
-    /// <summary>Q8_0 blocks of a row group dotted against every activation row before the next (8 KiB of codes).</summary>
-    private const int KChunk = 32;
+    /// <summary>
+    /// Blocking for L1: GroupTile row groups × KChunk Q8_0 blocks (2·KChunk for Q4_0) of codes, 16 KiB, meet each
+    /// activation tile (TileN rows × the same blocks, 5 KiB) in turn, so every activation byte loaded from L2 feeds
+    /// GroupTile groups and every code byte all N rows.
+    /// </summary>
+    private const int KChunk = 16, GroupTile = 4;
 
     public static bool IsSupported => AvxVnni.IsSupported && Avx2.IsSupported && Fma.IsSupported;
 
@@ -289,29 +293,33 @@ internal static unsafe class PackedMatMul
         public byte* Act; // tiled quantized activations, see ActBlockBytes
 
         /// <summary>
-        /// Row groups [start, end). Within a group, KChunk blocks of its codes (≤ 8 KiB) stay in L1 while all N
-        /// activation rows pass over them; later chunks add to the outputs the first one stored.
+        /// Row groups [start, end), blocked as described at <see cref="KChunk"/>; later K chunks add to the
+        /// outputs the first one stored.
         /// </summary>
         public readonly void Invoke(int start, int end)
         {
             bool q4 = W.Type == GgmlType.Q4_0;
             int nb = W.Blocks, codeBytes = W.CodeBytes;
             int chunk = q4 ? 2 * KChunk : KChunk;
-            for (int g = start; g < end; g++)
+            for (int g0 = start; g0 < end; g0 += GroupTile)
             {
+                int g1 = Math.Min(end, g0 + GroupTile);
                 for (int c0 = 0; c0 < nb; c0 += chunk)
                 {
                     int len = Math.Min(chunk, nb - c0);
                     bool add = c0 > 0;
-                    byte* codes = W.Codes + ((long)g * nb + c0) * codeBytes;
-                    ushort* scales = W.Scales + ((long)g * nb + c0) * 8;
-                    float* y = Y + 8L * g;
                     for (int i = 0; i < N; i += TileN)
                     {
                         byte* act = Act + ((long)(i / TileN) * nb + c0) * ActBlockBytes;
-                        float* yi = y + (long)i * Rows;
-                        if (q4) Dispatch<Q4>(Math.Min(TileN, N - i), codes, scales, len, act, yi, Rows, add);
-                        else Dispatch<Q8>(Math.Min(TileN, N - i), codes, scales, len, act, yi, Rows, add);
+                        int rows = Math.Min(TileN, N - i);
+                        for (int g = g0; g < g1; g++)
+                        {
+                            byte* codes = W.Codes + ((long)g * nb + c0) * codeBytes;
+                            ushort* scales = W.Scales + ((long)g * nb + c0) * 8;
+                            float* y = Y + (long)i * Rows + 8L * g;
+                            if (q4) Dispatch<Q4>(rows, codes, scales, len, act, y, Rows, add);
+                            else Dispatch<Q8>(rows, codes, scales, len, act, y, Rows, add);
+                        }
                     }
                 }
             }
