@@ -67,6 +67,8 @@ public static unsafe class MatMul
                 FloatGemm.Multiply(w, px, py, n, pool);
                 return;
             }
+            // Q4_0/Q8_0 with VNNI: the row-interleaved packed copy (see PackedMatMul).
+            if (simd && PackedMatMul.TryMultiply(w, px, py, n, pool)) return;
             var body = new Body
             {
                 Type = w.Type, W = w.Data, RowBytes = w.RowBytes, Rows = w.Rows, Cols = cols, N = n,

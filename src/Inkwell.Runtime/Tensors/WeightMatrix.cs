@@ -33,6 +33,12 @@ public sealed unsafe class WeightMatrix
 
     public byte* Row(int row) => Data + row * RowBytes;
 
+    /// <summary>
+    /// A kernel-specific copy of the weights (Kernels.PackedWeights), made on the first Multiply that can use it
+    /// and freed by its finalizer with this matrix; <see cref="Data"/> stays the source for row lookups.
+    /// </summary>
+    internal object? PackedCopy;
+
     /// <summary>Wraps a managed float array [rows, cols] (pinned for the matrix's lifetime).</summary>
     public static WeightMatrix FromF32(string name, float[] values, int rows, int cols)
     {
@@ -42,4 +48,15 @@ public sealed unsafe class WeightMatrix
         values.CopyTo(pinned, 0);
         fixed (float* p = pinned) return new WeightMatrix(name, GgmlType.F32, rows, cols, (byte*)p, pinned);
     }
+}
+
+/// <summary>
+/// Implemented by owners of read-only memory-mapped weights: a kernel that has made its own copy of a matrix
+/// (see <see cref="WeightMatrix.PackedCopy"/>) hands the original pages back, so resident memory does not hold
+/// both. Pages read again later (a row lookup) fault back in from the page cache.
+/// </summary>
+public unsafe interface IReleasableMapping
+{
+    /// <summary>Drops this process's resident pages lying wholly inside [start, start + bytes); contents are kept.</summary>
+    void ReleasePages(byte* start, long bytes);
 }

@@ -23,9 +23,9 @@ public sealed unsafe class MatMulTests : IDisposable
         GgmlType.Q5_1, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
     };
 
-    private sealed record Case(WeightMatrix W, float[][] Dequantized);
+    internal sealed record Case(WeightMatrix W, float[][] Dequantized);
 
-    private static Case Make(GgmlType t, int rows, int cols, int seed)
+    internal static Case Make(GgmlType t, int rows, int cols, int seed)
     {
         var rng = new Random(seed);
         int rowBytes = (int)GgmlTypeInfo.ByteCount(t, cols);
@@ -43,7 +43,7 @@ public sealed unsafe class MatMulTests : IDisposable
         fixed (byte* p = data) return new Case(new WeightMatrix("w", t, rows, cols, p, data), deq);
     }
 
-    private static float[] Activations(int n, int cols, int seed)
+    internal static float[] Activations(int n, int cols, int seed)
     {
         var rng = new Random(seed);
         var x = new float[n * cols];
@@ -62,7 +62,7 @@ public sealed unsafe class MatMulTests : IDisposable
     /// |error| ≤ Σ_i |w_i| · max|x_block(i)| / 254 (block = 32 values, or 256 for k-quants); plus f32 rounding,
     /// bounded by 1e-4 · Σ|w_i·x_i|.
     /// </summary>
-    private static void AssertClose(Case c, float[] x, float[] y, int n)
+    internal static void AssertClose(Case c, float[] x, float[] y, int n)
     {
         var w = c.W;
         int cols = w.Cols;

@@ -1,0 +1,472 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Inkwell.Runtime.Tensors;
+using Inkwell.Runtime.Threading;
+
+namespace Inkwell.Runtime.Kernels;
+
+/// <summary>
+/// A Q4_0 / Q8_0 weight matrix repacked for the row-interleaved VNNI kernel (the shape of ggml's q4_0_8x8 GEMM,
+/// on 256-bit vectors): rows in groups of eight, and for each group and 32-block one 32-byte vector per VNNI step
+/// holding 4 consecutive codes of each of the 8 rows, so one vpdpbusd against 4 broadcast activation bytes leaves
+/// each int32 lane with its own row's partial dot and no horizontal reduction is needed.
+/// <list type="bullet">
+/// <item>Q4_0: 4 vectors of 32 bytes per group-block; byte (p, r, k) is the original qs_r[4p + k], so its low
+/// nibble is code 4p + k and its high nibble code 16 + 4p + k (codes stay 4-bit: decode reads every byte).</item>
+/// <item>Q8_0: 8 vectors; byte (j, r, k) is q_r[4j + k] + 128, unsigned as vpdpbusd wants it.</item>
+/// </list>
+/// The 8 rows' f16 block scales follow all codes, [group][block][8]. Native, 64-byte aligned, freed on
+/// <see cref="Dispose"/> or by the finalizer when the owning <see cref="WeightMatrix"/> is collected.
+/// </summary>
+internal sealed unsafe class PackedWeights : IDisposable
+{
+    private byte* _memory;
+
+    private PackedWeights(WeightMatrix w)
+    {
+        Type = w.Type;
+        RowGroups = w.Rows / 8;
+        Blocks = w.Cols / 32;
+        CodeBytes = Type == GgmlType.Q4_0 ? 128 : 256;
+        long blocks = (long)RowGroups * Blocks;
+        long codes = blocks * CodeBytes;
+        _memory = (byte*)NativeMemory.AlignedAlloc((nuint)(codes + blocks * 16), 64);
+        GC.AddMemoryPressure(codes + blocks * 16);
+        Codes = _memory;
+        Scales = (ushort*)(_memory + codes);
+    }
+
+    /// <summary>Source bytes packed between two page releases.</summary>
+    private const long ReleaseStride = 1 << 20;
+
+    /// <summary>
+    /// Packs w, or returns null where a block scale is inf/nan (the kernel's f16 conversion assumes finite
+    /// scales). Where w's owner is an <see cref="IReleasableMapping"/>, the source pages are handed back every
+    /// <see cref="ReleaseStride"/> bytes as packing passes them, so resident memory never holds both copies of
+    /// more than that.
+    /// </summary>
+    public static PackedWeights? TryCreate(WeightMatrix w)
+    {
+        if (!PackedMatMul.CanPack(w)) throw new ArgumentException($"{w.Name}: {w.Type} [{w.Rows}, {w.Cols}] cannot be packed");
+        var packed = new PackedWeights(w);
+        var mapping = w.Owner as IReleasableMapping;
+        byte* released = w.Data;
+        nuint page = (nuint)Environment.SystemPageSize;
+        for (int g = 0; g < packed.RowGroups; g++)
+        {
+            if (!packed.PackGroup(w, g))
+            {
+                packed.Dispose();
+                return null;
+            }
+            byte* done = w.Row(8 * g + 7) + w.RowBytes;
+            if (mapping != null && (done - released >= ReleaseStride || g == packed.RowGroups - 1))
+            {
+                mapping.ReleasePages(released, done - released);
+                released = (byte*)((nuint)done & ~(page - 1)); // the page straddling `done` goes next time
+            }
+        }
+        return packed;
+    }
+
+    /// <summary>Rows 8g..8g+7 into the packed layout; false on an inf/nan block scale.</summary>
+    private bool PackGroup(WeightMatrix w, int g)
+    {
+        int blockBytes = Type == GgmlType.Q4_0 ? 18 : 34;
+        for (int r = 0; r < 8; r++)
+        {
+            byte* src = w.Row(8 * g + r);
+            byte* dst = Codes + (long)g * Blocks * CodeBytes + 4 * r;
+            ushort* sc = Scales + (long)g * Blocks * 8 + r;
+            for (int b = 0; b < Blocks; b++, dst += CodeBytes, sc += 8)
+            {
+                byte* blk = src + (long)blockBytes * b;
+                ushort d = Unsafe.ReadUnaligned<ushort>(blk);
+                if ((d & 0x7c00) == 0x7c00) return false;
+                *sc = d;
+                if (Type == GgmlType.Q4_0)
+                {
+                    for (int p = 0; p < 4; p++)
+                        Unsafe.WriteUnaligned(dst + 32 * p, Unsafe.ReadUnaligned<uint>(blk + 2 + 4 * p));
+                }
+                else
+                {
+                    for (int j = 0; j < 8; j++) // + 128 on each byte: flip its top bit
+                        Unsafe.WriteUnaligned(dst + 32 * j, Unsafe.ReadUnaligned<uint>(blk + 2 + 4 * j) ^ 0x80808080u);
+                }
+            }
+        }
+        return true;
+    }
+
+    public GgmlType Type { get; }
+    public int RowGroups { get; }
+    public int Blocks { get; }
+    /// <summary>Bytes of codes per group of 8 rows per 32-block: 128 (Q4_0) or 256 (Q8_0).</summary>
+    public int CodeBytes { get; }
+    public byte* Codes { get; }
+    public ushort* Scales { get; }
+
+    public void Dispose()
+    {
+        Free();
+        GC.SuppressFinalize(this);
+    }
+
+    ~PackedWeights() => Free();
+
+    private void Free()
+    {
+        byte* m = _memory;
+        if (m == null) return;
+        _memory = null;
+        GC.RemoveMemoryPressure((long)RowGroups * Blocks * (CodeBytes + 16));
+        NativeMemory.AlignedFree(m);
+    }
+}
+
+/// <summary>
+/// The GEMM over <see cref="PackedWeights"/>: a tile of 8 weight rows × up to 4 activation rows per 32-block.
+/// Each weight vector is loaded (and for Q4_0 unpacked) once per block for the whole tile; each activation row
+/// adds one int32 vector per block, started at the weight offset's share (−8·Σq for Q4_0, −128·Σq for Q8_0: exact
+/// integers, so the unsigned codes need no correction afterwards), then converted and scaled by the 8 rows' block
+/// scales times the row's activation scale into an 8-lane f32 accumulator: 8 contiguous outputs at the end.
+/// Only on AVX-VNNI hardware, for row counts that are a multiple of 8; <see cref="MatMul"/> keeps everything else.
+/// </summary>
+[SkipLocalsInit]
+internal static unsafe class PackedMatMul
+{
+    /// <summary>
+    /// Activation rows per tile. The weight vectors and the running int32 dot need ymm0-15 (VEX vpdpbusd); the
+    /// f32 accumulators are only touched by EVEX-encodable instructions, so on AVX-512 hardware they take ymm16-31.
+    /// </summary>
+    private const int TileN = 8;
+
+    /// <summary>
+    /// Blocking for L1: GroupTile row groups × KChunk Q8_0 blocks (2·KChunk for Q4_0) of codes, 16 KiB, meet each
+    /// activation tile (TileN rows × the same blocks, 5 KiB) in turn, so every activation byte loaded from L2 feeds
+    /// GroupTile groups and every code byte all N rows.
+    /// </summary>
+    private const int KChunk = 16, GroupTile = 4;
+
+    public static bool IsSupported => AvxVnni.IsSupported && Avx2.IsSupported && Fma.IsSupported;
+
+    /// <summary>True where <see cref="MatMul.Multiply(WeightMatrix, ReadOnlySpan{float}, Span{float}, int, WorkerPool)"/> takes this path for w.</summary>
+    public static bool Applies(WeightMatrix w) => IsSupported && CanPack(w);
+
+    public static bool CanPack(WeightMatrix w)
+        => w.Type is GgmlType.Q4_0 or GgmlType.Q8_0 && w.Rows > 0 && w.Rows % 8 == 0 && w.Cols > 0;
+
+    /// <summary>Marks a matrix whose packing was refused (an inf/nan block scale): it stays on MatMul's path.</summary>
+    private static readonly object s_unpackable = new();
+
+    /// <summary>
+    /// The packed copy of w, made on first use (racing callers may both pack; one copy wins), or null where a
+    /// block scale is inf/nan (the kernel's f16 conversion assumes finite scales).
+    /// </summary>
+    public static PackedWeights? Packed(WeightMatrix w)
+    {
+        var p = Volatile.Read(ref w.PackedCopy);
+        if (p == null)
+        {
+            object made = PackedWeights.TryCreate(w) ?? s_unpackable;
+            p = Interlocked.CompareExchange(ref w.PackedCopy, made, null);
+            if (p == null) p = made;
+            else (made as PackedWeights)?.Dispose();
+        }
+        return p as PackedWeights;
+    }
+
+    /// <summary>
+    /// y[n, w.Rows] = x[n, w.Cols] · wᵀ on the packed path, arguments already checked by MatMul; false (nothing
+    /// done) where w does not take this path.
+    /// </summary>
+    public static bool TryMultiply(WeightMatrix w, float* x, float* y, int n, WorkerPool pool)
+    {
+        if (!Applies(w)) return false;
+        var packed = Packed(w);
+        if (packed == null) return false;
+        int cols = w.Cols;
+        var body = new Body
+        {
+            W = packed, Rows = w.Rows, Cols = cols, N = n, X = x, Y = y,
+            Offset = w.Type == GgmlType.Q4_0 ? -8 : -128,
+        };
+        if (pool.IsCurrentThreadInside)
+        {
+            // Inside a body of this pool: run here alone on this thread's scratch (see MatMul.Multiply).
+            nuint need = ScratchBytes(cols, n);
+            if (need > t_scratchBytes)
+            {
+                if (t_scratch != null) NativeMemory.AlignedFree(t_scratch);
+                t_scratchBytes = Math.Max(need, t_scratchBytes * 2);
+                t_scratch = (byte*)NativeMemory.AlignedAlloc(t_scratchBytes, 64);
+            }
+            body.Act = t_scratch;
+            new QuantizeBody { Body = body }.Invoke(0, n);
+            body.Invoke(0, packed.RowGroups);
+            return true;
+        }
+        lock (pool.ScratchLock)
+        {
+            body.Act = pool.Scratch(ScratchBytes(cols, n));
+            var qb = new QuantizeBody { Body = body };
+            if (n >= 2 * pool.ThreadCount && pool.ThreadCount > 1) pool.Run(n, ref qb);
+            else qb.Invoke(0, n);
+            pool.Run(packed.RowGroups, ref body);
+        }
+        return true;
+    }
+
+    [ThreadStatic] private static byte* t_scratch;
+    [ThreadStatic] private static nuint t_scratchBytes;
+
+    /// <summary>
+    /// Activations are stored tiled for the kernel: per tile of TileN rows and per 32-block, the rows' codes
+    /// (TileN × 32 bytes), their scales d (TileN × f32) and their dot starts offset·Σq (TileN × i32), so a tile walks one
+    /// pointer forward through consecutive memory.
+    /// </summary>
+    private const int ActBlockBytes = TileN * 32 + TileN * 4 + TileN * 4;
+
+    private static nuint ScratchBytes(int cols, int n) => (nuint)((n + TileN - 1) / TileN) * (nuint)(cols / 32) * ActBlockBytes;
+
+    // ================================================================ activations
+
+    private struct QuantizeBody : IRangeBody
+    {
+        public Body Body;
+
+        public void Invoke(int start, int end)
+        {
+            int cols = Body.Cols, nb = cols / 32;
+            for (int i = start; i < end; i++)
+                QuantizeRow(Body.X + (long)i * cols, cols, Body.Act + (long)(i / TileN) * nb * ActBlockBytes, i % TileN, Body.Offset);
+        }
+    }
+
+    /// <summary>
+    /// Blocks of 32 as MatMul.QuantizeQ8 (d = max|x| / 127, q = round(x / d), the same rounding), plus the
+    /// integer start of each block's dot: offset·Σq, offset being the weights' code bias (−8 or −128). Writes
+    /// slot k of each block of the activation tile at act.
+    /// </summary>
+    private static void QuantizeRow(float* x, int cols, byte* act, int k, int offset)
+    {
+        for (int b = 0; b < cols / 32; b++, x += 32, act += ActBlockBytes)
+        {
+            var v0 = Vector256.Load(x); var v1 = Vector256.Load(x + 8);
+            var v2 = Vector256.Load(x + 16); var v3 = Vector256.Load(x + 24);
+            var m = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)),
+                                  Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
+            var h = Vector128.Max(m.GetLower(), m.GetUpper());
+            h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(2, 3, 0, 1)));
+            h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(1, 0, 3, 2)));
+            float amax = h.ToScalar();
+            float id = amax == 0 ? 0 : 127f / amax;
+            var vid = Vector256.Create(id);
+            var i0 = Avx.ConvertToVector256Int32(v0 * vid); var i1 = Avx.ConvertToVector256Int32(v1 * vid);
+            var i2 = Avx.ConvertToVector256Int32(v2 * vid); var i3 = Avx.ConvertToVector256Int32(v3 * vid);
+            Vector256.Narrow(Vector256.Narrow(i0, i1), Vector256.Narrow(i2, i3)).Store((sbyte*)act + 32 * k);
+            ((float*)(act + TileN * 32))[k] = amax / 127f;
+            ((int*)(act + TileN * 36))[k] = offset * Vector256.Sum((i0 + i1) + (i2 + i3));
+        }
+    }
+
+    // ================================================================ the kernel
+
+    private interface ICount { static abstract int N { get; } }
+    private struct N1 : ICount { public static int N => 1; }
+    private struct N2 : ICount { public static int N => 2; }
+    private struct N3 : ICount { public static int N => 3; }
+    private struct N4 : ICount { public static int N => 4; }
+    private struct N5 : ICount { public static int N => 5; }
+    private struct N6 : ICount { public static int N => 6; }
+    private struct N7 : ICount { public static int N => 7; }
+    private struct N8 : ICount { public static int N => 8; }
+
+    private struct Body : IRangeBody
+    {
+        public PackedWeights W;
+        public int Rows, Cols, N, Offset;
+        public float* X, Y;
+        public byte* Act; // tiled quantized activations, see ActBlockBytes
+
+        /// <summary>
+        /// Row groups [start, end), blocked as described at <see cref="KChunk"/>; later K chunks add to the
+        /// outputs the first one stored.
+        /// </summary>
+        public readonly void Invoke(int start, int end)
+        {
+            bool q4 = W.Type == GgmlType.Q4_0;
+            int nb = W.Blocks, codeBytes = W.CodeBytes;
+            int chunk = q4 ? 2 * KChunk : KChunk;
+            for (int g0 = start; g0 < end; g0 += GroupTile)
+            {
+                int g1 = Math.Min(end, g0 + GroupTile);
+                for (int c0 = 0; c0 < nb; c0 += chunk)
+                {
+                    int len = Math.Min(chunk, nb - c0);
+                    bool add = c0 > 0;
+                    for (int i = 0; i < N; i += TileN)
+                    {
+                        byte* act = Act + ((long)(i / TileN) * nb + c0) * ActBlockBytes;
+                        int rows = Math.Min(TileN, N - i);
+                        for (int g = g0; g < g1; g++)
+                        {
+                            byte* codes = W.Codes + ((long)g * nb + c0) * codeBytes;
+                            ushort* scales = W.Scales + ((long)g * nb + c0) * 8;
+                            float* y = Y + (long)i * Rows + 8L * g;
+                            if (q4) Dispatch<Q4>(rows, codes, scales, len, act, y, Rows, add);
+                            else Dispatch<Q8>(rows, codes, scales, len, act, y, Rows, add);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static void Dispatch<TW>(int n, byte* codes, ushort* scales, int nb, byte* act, float* y, int yStride, bool add)
+        where TW : struct, ICodes
+    {
+        switch (n)
+        {
+            case 8: Tile<TW, N8>(codes, scales, nb, act, y, yStride, add); break;
+            case 7: Tile<TW, N7>(codes, scales, nb, act, y, yStride, add); break;
+            case 6: Tile<TW, N6>(codes, scales, nb, act, y, yStride, add); break;
+            case 5: Tile<TW, N5>(codes, scales, nb, act, y, yStride, add); break;
+            case 4: Tile<TW, N4>(codes, scales, nb, act, y, yStride, add); break;
+            case 3: Tile<TW, N3>(codes, scales, nb, act, y, yStride, add); break;
+            case 2: Tile<TW, N2>(codes, scales, nb, act, y, yStride, add); break;
+            default: Tile<TW, N1>(codes, scales, nb, act, y, yStride, add); break;
+        }
+    }
+
+    /// <summary>The 8 weight vectors of one group-block, vector j pairing with activation bytes 4j..4j+3.</summary>
+    private interface ICodes
+    {
+        static abstract int Bytes { get; }
+        static abstract void Load(byte* c, out Vector256<byte> w0, out Vector256<byte> w1, out Vector256<byte> w2,
+            out Vector256<byte> w3, out Vector256<byte> w4, out Vector256<byte> w5, out Vector256<byte> w6, out Vector256<byte> w7);
+    }
+
+    /// <summary>Q4_0: vector p's low nibbles are codes 4p..4p+3, its high nibbles codes 16+4p..16+4p+3.</summary>
+    private struct Q4 : ICodes
+    {
+        public static int Bytes => 128;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Load(byte* c, out Vector256<byte> w0, out Vector256<byte> w1, out Vector256<byte> w2,
+            out Vector256<byte> w3, out Vector256<byte> w4, out Vector256<byte> w5, out Vector256<byte> w6, out Vector256<byte> w7)
+        {
+            var m15 = Vector256.Create((byte)15);
+            var v0 = Vector256.Load(c); var v1 = Vector256.Load(c + 32);
+            var v2 = Vector256.Load(c + 64); var v3 = Vector256.Load(c + 96);
+            w0 = v0 & m15; w1 = v1 & m15; w2 = v2 & m15; w3 = v3 & m15;
+            w4 = High(v0, m15); w5 = High(v1, m15); w6 = High(v2, m15); w7 = High(v3, m15);
+        }
+
+        /// <summary>Each byte's high nibble: one GFNI affine transform (a per-byte bit matrix) where available.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<byte> High(Vector256<byte> v, Vector256<byte> m15)
+            => Gfni.V256.IsSupported
+                ? Gfni.V256.GaloisFieldAffineTransform(v, Vector256.Create(ShiftRight4Matrix).AsByte(), 0)
+                : Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & m15;
+
+        /// <summary>GF(2) matrix for x ↦ x &gt;&gt; 4: output bit i (matrix byte 7 − i) takes input bit i + 4.</summary>
+        private const ulong ShiftRight4Matrix = 0x1020408000000000;
+    }
+
+    /// <summary>Q8_0: codes + 128, stored as they are used.</summary>
+    private struct Q8 : ICodes
+    {
+        public static int Bytes => 256;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Load(byte* c, out Vector256<byte> w0, out Vector256<byte> w1, out Vector256<byte> w2,
+            out Vector256<byte> w3, out Vector256<byte> w4, out Vector256<byte> w5, out Vector256<byte> w6, out Vector256<byte> w7)
+        {
+            w0 = Vector256.Load(c); w1 = Vector256.Load(c + 32); w2 = Vector256.Load(c + 64); w3 = Vector256.Load(c + 96);
+            w4 = Vector256.Load(c + 128); w5 = Vector256.Load(c + 160); w6 = Vector256.Load(c + 192); w7 = Vector256.Load(c + 224);
+        }
+    }
+
+    /// <summary>Four activation bytes at p, in every int32 lane (a vpbroadcastd from memory).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<sbyte> Bcast(sbyte* p) => Vector256.Create(Unsafe.ReadUnaligned<int>(p)).AsSByte();
+
+    /// <summary>
+    /// One activation row's 32 codes q against the 8 weight vectors: lane r ends with row r's block dot plus
+    /// *start. One chain of eight vpdpbusd: the tile's rows and the next block give the core independent work.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> BlockDot(int* start, sbyte* q, Vector256<byte> w0, Vector256<byte> w1,
+        Vector256<byte> w2, Vector256<byte> w3, Vector256<byte> w4, Vector256<byte> w5, Vector256<byte> w6,
+        Vector256<byte> w7)
+    {
+        var a = AvxVnni.MultiplyWideningAndAdd(Vector256.Create(*start), w0, Bcast(q));
+        a = AvxVnni.MultiplyWideningAndAdd(a, w1, Bcast(q + 4));
+        a = AvxVnni.MultiplyWideningAndAdd(a, w2, Bcast(q + 8));
+        a = AvxVnni.MultiplyWideningAndAdd(a, w3, Bcast(q + 12));
+        a = AvxVnni.MultiplyWideningAndAdd(a, w4, Bcast(q + 16));
+        a = AvxVnni.MultiplyWideningAndAdd(a, w5, Bcast(q + 20));
+        a = AvxVnni.MultiplyWideningAndAdd(a, w6, Bcast(q + 24));
+        return AvxVnni.MultiplyWideningAndAdd(a, w7, Bcast(q + 28));
+    }
+
+    /// <summary>
+    /// Eight finite f16 → f32 (packing refuses matrices with inf/nan scales): exponent and mantissa moved into f32
+    /// position and rebiased by one exact multiplication by 2^112 (which also renormalizes subnormals); the sign
+    /// comes from the sign-extended top bit. Four operations where MatMul.HalfToSingle needs ten.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> FiniteHalfToSingle(Vector128<short> h)
+    {
+        var x = Avx2.ConvertToVector256Int32(h);
+        var magnitude = Vector256.ShiftLeft(x & Vector256.Create(0x7fff), 13).AsSingle() * Vector256.Create(F16Rebias);
+        return (magnitude.AsInt32() | (x & Vector256.Create(int.MinValue))).AsSingle();
+    }
+
+    /// <summary>2^112: moves an f16 exponent field, placed in f32 position, to the f32 bias (15 → 127).</summary>
+    private static readonly float F16Rebias = BitConverter.Int32BitsToSingle((127 + 112) << 23);
+
+    /// <summary>acc += f32(dot) · (8 weight scales · activation scale).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Scale(Vector256<float> acc, Vector256<int> dot, Vector256<float> dw, float dx)
+        => Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), dw * Vector256.Create(dx), acc);
+
+    /// <summary>8 weight rows × TN activation rows of one tile → y[k·yStride + 0..7] (or += where add).</summary>
+    private static void Tile<TW, TN>(byte* codes, ushort* scales, int nb, byte* act, float* y, int yStride, bool add)
+        where TW : struct, ICodes where TN : struct, ICount
+    {
+        int n = TN.N;
+        var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
+        var a4 = a0; var a5 = a0; var a6 = a0; var a7 = a0;
+        for (int b = 0; b < nb; b++, codes += TW.Bytes, scales += 8, act += ActBlockBytes)
+        {
+            TW.Load(codes, out var w0, out var w1, out var w2, out var w3, out var w4, out var w5, out var w6, out var w7);
+            var dw = FiniteHalfToSingle(Vector128.Load((short*)scales));
+            sbyte* q = (sbyte*)act;
+            float* d = (float*)(act + TileN * 32);
+            int* s = (int*)(act + TileN * 36);
+            a0 = Scale(a0, BlockDot(s, q, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[0]);
+            if (n > 1) a1 = Scale(a1, BlockDot(s + 1, q + 32, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[1]);
+            if (n > 2) a2 = Scale(a2, BlockDot(s + 2, q + 64, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[2]);
+            if (n > 3) a3 = Scale(a3, BlockDot(s + 3, q + 96, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[3]);
+            if (n > 4) a4 = Scale(a4, BlockDot(s + 4, q + 128, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[4]);
+            if (n > 5) a5 = Scale(a5, BlockDot(s + 5, q + 160, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[5]);
+            if (n > 6) a6 = Scale(a6, BlockDot(s + 6, q + 192, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[6]);
+            if (n > 7) a7 = Scale(a7, BlockDot(s + 7, q + 224, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[7]);
+        }
+        Finish(a0, y, add);
+        if (n > 1) Finish(a1, y + yStride, add);
+        if (n > 2) Finish(a2, y + 2 * yStride, add);
+        if (n > 3) Finish(a3, y + 3 * yStride, add);
+        if (n > 4) Finish(a4, y + 4 * yStride, add);
+        if (n > 5) Finish(a5, y + 5 * yStride, add);
+        if (n > 6) Finish(a6, y + 6 * yStride, add);
+        if (n > 7) Finish(a7, y + 7 * yStride, add);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Finish(Vector256<float> acc, float* y, bool add)
+        => (add ? acc + Vector256.Load(y) : acc).Store(y);
+}

@@ -1,0 +1,201 @@
+using Inkwell.Runtime.Kernels;
+using Inkwell.Runtime.Tensors;
+using Inkwell.Runtime.Threading;
+
+namespace Inkwell.Runtime.Tests.Kernels;
+
+/// <summary>
+/// The row-interleaved Q4_0 / Q8_0 VNNI path (PackedMatMul) against the portable scalar kernels and the ggml
+/// reference. Where the hardware has no AVX-VNNI, Multiply never takes the packed path and these tests check the
+/// fallback instead.
+/// </summary>
+public sealed unsafe class PackedMatMulTests : IDisposable
+{
+    private readonly WorkerPool _pool1 = new(1);
+    private readonly WorkerPool _pool2 = new(2);
+
+    public void Dispose()
+    {
+        _pool1.Dispose();
+        _pool2.Dispose();
+    }
+
+    public static TheoryData<GgmlType, int, int, int> Shapes()
+    {
+        var data = new TheoryData<GgmlType, int, int, int>();
+        foreach (var t in new[] { GgmlType.Q4_0, GgmlType.Q8_0 })
+        {
+            data.Add(t, 8, 32, 1);      // one group, one block
+            data.Add(t, 16, 64, 12);    // a full tile of 8 activation rows and a remainder of 4
+            data.Add(t, 24, 96, 3);
+            data.Add(t, 40, 288, 5);
+            data.Add(t, 8, 4096, 6);    // several K chunks
+            data.Add(t, 32, 2080, 7);   // a partial last K chunk
+            data.Add(t, 64, 768, 130);  // many tiles, remainder 2
+            data.Add(t, 13, 96, 9);     // rows not a multiple of 8: the unpacked path
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Multiply_matches_the_scalar_kernels_and_the_reference(GgmlType t, int rows, int cols, int n)
+    {
+        var c = MatMulTests.Make(t, rows, cols, seed: rows * 31 + cols + n);
+        var x = MatMulTests.Activations(n, cols, seed: cols + 7 * n);
+        Assert.Equal(PackedMatMul.IsSupported && rows % 8 == 0, PackedMatMul.Applies(c.W));
+
+        var expected = new float[n * rows];
+        MatMul.Multiply(c.W, x, expected, n, _pool1, forceScalar: true);
+        foreach (var pool in new[] { _pool1, _pool2 })
+        {
+            var y = new float[n * rows];
+            MatMul.Multiply(c.W, x, y, n, pool);
+            MatMulTests.AssertClose(c, x, y, n);
+            // Same activation rounding and the same integer sums: only f32 summation order differs.
+            for (int i = 0; i < y.Length; i++)
+                Assert.True(Math.Abs(y[i] - expected[i]) <= 1e-4 * (Math.Abs(expected[i]) + 1),
+                    $"{t} {rows}x{cols} n={n} [{i}]: {y[i]} vs scalar {expected[i]}");
+        }
+        Assert.Equal(PackedMatMul.Applies(c.W), c.W.PackedCopy is PackedWeights);
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q8_0)]
+    public void Subnormal_and_negative_block_scales_convert_exactly(GgmlType t)
+    {
+        // Values around 3e-5 give f16 block scales below 2^-14 (subnormal); Q4_0's scale is negative whenever
+        // the block's largest-magnitude value is positive.
+        const int rows = 16, cols = 256, n = 3;
+        var rng = new Random(5);
+        int rowBytes = (int)GgmlTypeInfo.ByteCount(t, cols);
+        var data = GC.AllocateArray<byte>(rows * rowBytes, pinned: true);
+        var values = new float[cols];
+        for (int r = 0; r < rows; r++)
+        {
+            float scale = r % 2 == 0 ? 3e-5f : 1f;
+            for (int i = 0; i < cols; i++) values[i] = scale * (float)(rng.NextDouble() * 2 - 1);
+            GgmlReference.Quantize(t, values, rng).CopyTo(data, r * rowBytes);
+        }
+        WeightMatrix w;
+        fixed (byte* p = data) w = new WeightMatrix("tiny", t, rows, cols, p, data);
+        var x = MatMulTests.Activations(n, cols, 11);
+        var expected = new float[n * rows];
+        var y = new float[n * rows];
+        MatMul.Multiply(w, x, expected, n, _pool1, forceScalar: true);
+        MatMul.Multiply(w, x, y, n, _pool2);
+        // A wrong subnormal conversion is off by a power of two (or flushed to 0); summation order by far less.
+        for (int i = 0; i < y.Length; i++)
+            Assert.True(Math.Abs(y[i] - expected[i]) <= 1e-3 * Math.Abs(expected[i]) + 1e-10,
+                $"{t} [{i}]: {y[i]} vs scalar {expected[i]}");
+        Assert.Contains(y, v => v != 0 && Math.Abs(v) < 1e-3); // the tiny rows really were tiny, not flushed
+    }
+
+    [Fact]
+    public void A_matrix_with_an_infinite_block_scale_stays_on_the_unpacked_path()
+    {
+        var c = MatMulTests.Make(GgmlType.Q8_0, 8, 64, 3);
+        c.W.Data[34] = 0x00; // row 0, block 1: f16 0x7c00 = +inf
+        c.W.Data[35] = 0x7c;
+        var y = new float[8];
+        MatMul.Multiply(c.W, MatMulTests.Activations(1, 64, 1), y, 1, _pool1);
+        Assert.Null(PackedMatMul.Packed(c.W));
+        Assert.True(float.IsInfinity(y[0]) || float.IsNaN(y[0]));
+        Assert.All(y[1..], v => Assert.True(float.IsFinite(v)));
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q8_0)]
+    public void DequantizeRow_still_reads_the_original_rows_after_packing(GgmlType t)
+    {
+        var c = MatMulTests.Make(t, 16, 128, 8);
+        MatMul.Multiply(c.W, MatMulTests.Activations(2, 128, 2), new float[32], 2, _pool2);
+        var dst = new float[128];
+        for (int r = 0; r < 16; r++)
+        {
+            MatMul.DequantizeRow(c.W, r, dst);
+            Assert.Equal(c.Dequantized[r], dst);
+        }
+    }
+
+    [Fact]
+    public void Concurrent_first_calls_agree_and_keep_one_packed_copy()
+    {
+        var c = MatMulTests.Make(GgmlType.Q4_0, 64, 512, 4);
+        var x = MatMulTests.Activations(5, 512, 4);
+        var results = new float[8][];
+        Parallel.For(0, results.Length, k =>
+        {
+            using var pool = new WorkerPool(1);
+            results[k] = new float[5 * 64];
+            MatMul.Multiply(c.W, x, results[k], 5, pool);
+        });
+        foreach (var r in results) Assert.Equal(results[0], r);
+        var first = c.W.PackedCopy;
+        MatMul.Multiply(c.W, x, new float[5 * 64], 5, _pool1);
+        Assert.Same(first, c.W.PackedCopy);
+    }
+
+    private sealed class RecordingMapping(byte[] data) : IReleasableMapping
+    {
+        public readonly byte[] Data = data; // keeps the pinned rows alive
+        public readonly List<(long Start, long Bytes)> Calls = new();
+        public void ReleasePages(byte* start, long bytes) => Calls.Add(((long)start, bytes));
+    }
+
+    [Fact]
+    public void Packing_hands_the_source_pages_back_as_it_goes()
+    {
+        const int rows = 128, cols = 16384; // 2.2 MB of Q8_0: more than two release strides
+        int rowBytes = (int)GgmlTypeInfo.ByteCount(GgmlType.Q8_0, cols);
+        var data = GC.AllocateArray<byte>(rows * rowBytes, pinned: true);
+        for (int i = 0; i < data.Length; i += 34) data[i + 1] = 0x3c; // f16 1.0 scales, zero codes
+        var mapping = new RecordingMapping(data);
+        WeightMatrix w;
+        fixed (byte* p = data) w = new WeightMatrix("w", GgmlType.Q8_0, rows, cols, p, mapping);
+        MatMul.Multiply(w, new float[cols], new float[rows], 1, _pool1);
+        if (!PackedMatMul.Applies(w))
+        {
+            Assert.Empty(mapping.Calls); // the unpacked path keeps reading the source
+            return;
+        }
+        Assert.True(mapping.Calls.Count >= 2, $"{mapping.Calls.Count} release calls");
+        // Consecutive, overlapping by less than a page, from the first byte to the last.
+        long begin = (long)w.Data, end = begin + w.TotalBytes;
+        Assert.Equal(begin, mapping.Calls[0].Start);
+        Assert.Equal(end, mapping.Calls[^1].Start + mapping.Calls[^1].Bytes);
+        for (int k = 1; k < mapping.Calls.Count; k++)
+        {
+            long previousEnd = mapping.Calls[k - 1].Start + mapping.Calls[k - 1].Bytes;
+            Assert.InRange(previousEnd - mapping.Calls[k].Start, 0, Environment.SystemPageSize - 1);
+        }
+    }
+
+    private struct PerHeadBody : IRangeBody
+    {
+        public WeightMatrix W;
+        public float[] X, Y;
+        public WorkerPool Pool;
+
+        public void Invoke(int start, int end)
+        {
+            for (int h = start; h < end; h++)
+                MatMul.Multiply(W, X.AsSpan(h * 3 * W.Cols, 3 * W.Cols), Y.AsSpan(h * 3 * W.Rows, 3 * W.Rows), 3, Pool);
+        }
+    }
+
+    [Fact]
+    public void Multiply_from_inside_a_pool_body_matches_a_plain_call()
+    {
+        const int heads = 5;
+        var c = MatMulTests.Make(GgmlType.Q8_0, 24, 256, 6);
+        var x = MatMulTests.Activations(heads * 3, 256, 6);
+        var expected = new float[heads * 3 * 24];
+        MatMul.Multiply(c.W, x, expected, heads * 3, _pool2);
+        var body = new PerHeadBody { W = c.W, X = x, Y = new float[expected.Length], Pool = _pool2 };
+        _pool2.Run(heads, ref body);
+        Assert.Equal(expected, body.Y);
+    }
+}
