@@ -6,13 +6,16 @@ using Inkwell.Runtime.Tensors;
 namespace Inkwell.Runtime.Kernels;
 
 /// <summary>
-/// Q4_K and Q6_K in the packed layout. Each group of 8 rows keeps, per 256-element super-block, one record of
+/// Q4_K, Q5_K and Q6_K in the packed layout. Each group of 8 rows keeps, per 256-element super-block, one record of
 /// <see cref="CodeBytes"/> holding codes and scales together, so the kernel walks one pointer.
 /// <list type="bullet">
 /// <item>Q4_K (<see cref="Q4KGroupBytes"/>): codes [chunk c 4][vector p 8][row 8][4 bytes], byte k of (c, p, r)
 /// being the original qs_r[32c + 4p + k]: its low nibble is element 64c + 4p + k (32-sub-block 2c), its high nibble
 /// element 64c + 32 + 4p + k (sub-block 2c + 1), as in the source; then the 6-bit scales u8 [sub-block 8][row 8],
 /// the 6-bit mins u8 [sub-block pair 4][row 8][2] (one vpdpwssd step per pair), and d, dmin as f32 [row 8] each.</item>
+/// <item>Q5_K (<see cref="Q5KGroupBytes"/>): Q4_K's record, then the fifth bits as the source's qh bytes,
+/// [vector p 8][row 8][4 bytes] = qh_r[4p + k]: bit t is that position's bit for sub-block t, moved to bit 4 and
+/// ORed in (one GFNI transform and an OR per vector).</item>
 /// <item>Q6_K (<see cref="Q6KGroupBytes"/>): the 6-bit codes c0..c3 of sub-blocks 4h + 0..3 at one position l of
 /// half h go into three bytes X = c0 | (c2 &amp; 3) &lt;&lt; 6, Y = c1 | (c2 &gt;&gt; 2 &amp; 3) &lt;&lt; 6,
 /// Z = c3 | (c2 &gt;&gt; 4) &lt;&lt; 6, stored [half 2][X/Y/Z 3][vector p 8][row 8][4 bytes] (l = 4p + byte): three
@@ -26,15 +29,19 @@ internal sealed unsafe partial class PackedWeights
     public const int Q4KGroupBytes = 1216;
     public const int Q4KScales = 1024, Q4KMins = 1088, Q4KD = 1152, Q4KDmin = 1184;
 
+    /// <summary>Bytes of one Q5_K group-super-block: Q4_K's, then the fifth bits (256).</summary>
+    public const int Q5KGroupBytes = 1472;
+    public const int Q5KHigh = 1216;
+
     /// <summary>Bytes of one Q6_K group-super-block: codes 1536, scales 128, d 32.</summary>
     public const int Q6KGroupBytes = 1696;
     public const int Q6KScales = 1536, Q6KD = 1664;
 
-    /// <summary>Rows 8g..8g+7 of a Q4_K / Q6_K matrix into the packed layout; false on an inf/nan d or dmin.</summary>
+    /// <summary>Rows 8g..8g+7 of a k-quant matrix into the packed layout; false on an inf/nan d or dmin.</summary>
     private bool PackGroupK(WeightMatrix w, int g)
     {
-        bool q4 = Type == GgmlType.Q4_K;
-        int blockBytes = q4 ? 144 : 210;
+        bool q6 = Type == GgmlType.Q6_K, q5 = Type == GgmlType.Q5_K;
+        int blockBytes = GgmlTypeInfo.BlockBytes(Type);
         for (int r = 0; r < 8; r++)
         {
             byte* src = w.Row(8 * g + r);
@@ -42,7 +49,7 @@ internal sealed unsafe partial class PackedWeights
             for (int b = 0; b < Blocks; b++, dst += CodeBytes)
             {
                 byte* blk = src + (long)blockBytes * b;
-                if (!(q4 ? PackQ4K(blk, dst, r) : PackQ6K(blk, dst, r))) return false;
+                if (!(q6 ? PackQ6K(blk, dst, r) : PackQ45K(blk, dst, r, q5))) return false;
             }
         }
         return true;
@@ -51,16 +58,19 @@ internal sealed unsafe partial class PackedWeights
     private static bool IsFiniteHalf(ushort h) => (h & 0x7c00) != 0x7c00;
 
     /// <summary>
-    /// Row r of one Q4_K super-block { f16 d, dmin; u8 scales[12]; u8 qs[128] } into its slots of dst;
-    /// the 6-bit scale and min of sub-block j are decoded as ggml's get_scale_min_k4.
+    /// Row r of one Q4_K / Q5_K super-block { f16 d, dmin; u8 scales[12]; [Q5_K: u8 qh[32];] u8 qs[128] } into
+    /// its slots of dst; the 6-bit scale and min of sub-block j are decoded as ggml's get_scale_min_k4.
     /// </summary>
-    private static bool PackQ4K(byte* blk, byte* dst, int r)
+    private static bool PackQ45K(byte* blk, byte* dst, int r, bool five)
     {
         ushort d = Unsafe.ReadUnaligned<ushort>(blk), dmin = Unsafe.ReadUnaligned<ushort>(blk + 2);
         if (!IsFiniteHalf(d) || !IsFiniteHalf(dmin)) return false;
         for (int c = 0; c < 4; c++)
             for (int p = 0; p < 8; p++)
-                Unsafe.WriteUnaligned(dst + 256 * c + 32 * p + 4 * r, Unsafe.ReadUnaligned<uint>(blk + 16 + 32 * c + 4 * p));
+                Unsafe.WriteUnaligned(dst + 256 * c + 32 * p + 4 * r, Unsafe.ReadUnaligned<uint>(blk + (five ? 48 : 16) + 32 * c + 4 * p));
+        if (five)
+            for (int p = 0; p < 8; p++)
+                Unsafe.WriteUnaligned(dst + Q5KHigh + 32 * p + 4 * r, Unsafe.ReadUnaligned<uint>(blk + 16 + 4 * p));
         byte* s = blk + 4;
         for (int j = 0; j < 8; j++)
         {
@@ -157,12 +167,12 @@ internal static unsafe partial class PackedMatMul
 
     private partial struct Body
     {
-        /// <summary>Row groups [start, end) of a Q4_K / Q6_K matrix, blocked as <see cref="Invoke"/>.</summary>
+        /// <summary>Row groups [start, end) of a k-quant matrix, blocked as <see cref="Invoke"/>.</summary>
         private readonly void InvokeK(int start, int end)
         {
-            bool q4 = W.Type == GgmlType.Q4_K;
+            var type = W.Type;
             int nsb = W.Blocks, groupBytes = W.CodeBytes;
-            int chunk = q4 ? KChunkQ4K : KChunkQ6K;
+            int chunk = type == GgmlType.Q6_K ? KChunkQ6K : KChunkQ4K;
             for (int g0 = start; g0 < end; g0 += GroupTile)
             {
                 int g1 = Math.Min(end, g0 + GroupTile);
@@ -178,7 +188,8 @@ internal static unsafe partial class PackedMatMul
                         {
                             byte* w = W.Codes + ((long)g * nsb + c0) * groupBytes;
                             float* y = Y + (long)i * Rows + 8L * g;
-                            if (q4) DispatchK<Q4K>(rows, w, len, act, y, Rows, add);
+                            if (type == GgmlType.Q4_K) DispatchK<Q45K<Four>>(rows, w, len, act, y, Rows, add);
+                            else if (type == GgmlType.Q5_K) DispatchK<Q45K<Five>>(rows, w, len, act, y, Rows, add);
                             else DispatchK<Q6K>(rows, w, len, act, y, Rows, add);
                         }
                     }
@@ -250,16 +261,22 @@ internal static unsafe partial class PackedMatMul
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> ScalesI8(sbyte* p, Vector256<float> d) => Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(p)) * d;
 
-    private struct Q4K : IKTile
+    private interface IBits { static abstract bool HasFifth { get; } }
+    private struct Four : IBits { public static bool HasFifth => false; }
+    private struct Five : IBits { public static bool HasFifth => true; }
+
+    /// <summary>Q4_K, or Q5_K where TB is <see cref="Five"/>: the same record plus a fifth bit per code.</summary>
+    private struct Q45K<TB> : IKTile where TB : struct, IBits
     {
         /// <summary>8 weight rows × TN activation rows of one tile → y[k·yStride + 0..7] (or += where add).</summary>
         public static void Tile<TN>(byte* w, int nsb, byte* act, float* y, int yStride, bool add) where TN : struct, ICount
         {
             int n = TN.N;
+            int groupBytes = TB.HasFifth ? PackedWeights.Q5KGroupBytes : PackedWeights.Q4KGroupBytes;
             var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
             var a4 = a0; var a5 = a0; var a6 = a0; var a7 = a0;
             var m15 = Vector256.Create((byte)15);
-            for (int sb = 0; sb < nsb; sb++, w += PackedWeights.Q4KGroupBytes, act += ActKBytes)
+            for (int sb = 0; sb < nsb; sb++, w += groupBytes, act += ActKBytes)
             {
                 var s0 = Vector256<float>.Zero; var s1 = s0; var s2 = s0; var s3 = s0;
                 var s4 = s0; var s5 = s0; var s6 = s0; var s7 = s0;
@@ -282,6 +299,12 @@ internal static unsafe partial class PackedMatMul
                         w2 = HighNibbles(Vector256.Load(v + 64), m15); w3 = HighNibbles(Vector256.Load(v + 96), m15);
                         w4 = HighNibbles(Vector256.Load(v + 128), m15); w5 = HighNibbles(Vector256.Load(v + 160), m15);
                         w6 = HighNibbles(Vector256.Load(v + 192), m15); w7 = HighNibbles(Vector256.Load(v + 224), m15);
+                    }
+                    if (TB.HasFifth)
+                    {
+                        byte* hb = w + PackedWeights.Q5KHigh;
+                        w0 |= FifthBit(hb, t); w1 |= FifthBit(hb + 32, t); w2 |= FifthBit(hb + 64, t); w3 |= FifthBit(hb + 96, t);
+                        w4 |= FifthBit(hb + 128, t); w5 |= FifthBit(hb + 160, t); w6 |= FifthBit(hb + 192, t); w7 |= FifthBit(hb + 224, t);
                     }
                     var sc = ScalesU8(w + PackedWeights.Q4KScales + 8 * t, d);
                     sbyte* q = (sbyte*)act + 32 * t;
@@ -318,6 +341,17 @@ internal static unsafe partial class PackedMatMul
             if (n > 5) Finish(a5, y + 5 * yStride, add);
             if (n > 6) Finish(a6, y + 6 * yStride, add);
             if (n > 7) Finish(a7, y + 7 * yStride, add);
+        }
+
+        /// <summary>Bit t of each byte at p, as bit 4 (0x10): one GFNI transform whose only row picks bit t.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<byte> FifthBit(byte* p, int t)
+        {
+            var h = Vector256.Load(p);
+            if (Gfni.V256.IsSupported)
+                return Gfni.V256.GaloisFieldAffineTransform(h, Vector256.Create(1UL << (24 + t)).AsByte(), 0);
+            var moved = t <= 4 ? Vector256.ShiftLeft(h.AsUInt16(), 4 - t) : Vector256.ShiftRightLogical(h.AsUInt16(), t - 4);
+            return moved.AsByte() & Vector256.Create((byte)0x10);
         }
 
         /// <summary>acc += dx · (s − dmin · Σ min_j · (sum of the activation's sub-block j)).</summary>

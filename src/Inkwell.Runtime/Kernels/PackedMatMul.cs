@@ -8,7 +8,7 @@ using Inkwell.Runtime.Threading;
 namespace Inkwell.Runtime.Kernels;
 
 /// <summary>
-/// A Q4_0 / Q8_0 (and Q4_K / Q6_K, see PackedKQuants.cs) weight matrix repacked for the row-interleaved VNNI
+/// A Q4_0 / Q8_0 (and Q4_K / Q5_K / Q6_K, see PackedKQuants.cs) weight matrix repacked for the row-interleaved VNNI
 /// kernel (the shape of ggml's q4_0_8x8 GEMM, on 256-bit vectors): rows in groups of eight, and for each group and
 /// 32-block one 32-byte vector per VNNI step holding 4 consecutive codes of each of the 8 rows, so one vpdpbusd
 /// against 4 broadcast activation bytes leaves each int32 lane with its own row's partial dot and no horizontal
@@ -18,7 +18,7 @@ namespace Inkwell.Runtime.Kernels;
 /// nibble is code 4p + k and its high nibble code 16 + 4p + k (codes stay 4-bit: decode reads every byte).</item>
 /// <item>Q8_0: 8 vectors; byte (j, r, k) is q_r[4j + k] + 128, unsigned as vpdpbusd wants it.</item>
 /// </list>
-/// The 8 rows' f16 block scales follow all codes, [group][block][8]. Q4_K and Q6_K keep each group's
+/// The 8 rows' f16 block scales follow all codes, [group][block][8]. The k-quants keep each group's
 /// super-block whole instead, codes and scales together (see PackedKQuants.cs). Native, 64-byte aligned, freed on
 /// <see cref="Dispose"/> or by the finalizer when the owning <see cref="WeightMatrix"/> is collected.
 /// </summary>
@@ -38,6 +38,7 @@ internal sealed unsafe partial class PackedWeights : IDisposable
             GgmlType.Q4_0 => 128,
             GgmlType.Q8_0 => 256,
             GgmlType.Q4_K => Q4KGroupBytes,
+            GgmlType.Q5_K => Q5KGroupBytes,
             _ => Q6KGroupBytes,
         };
         long blocks = (long)RowGroups * Blocks;
@@ -49,7 +50,7 @@ internal sealed unsafe partial class PackedWeights : IDisposable
         Scales = k ? null : (ushort*)(_memory + codes);
     }
 
-    public static bool IsKQuant(GgmlType t) => t is GgmlType.Q4_K or GgmlType.Q6_K;
+    public static bool IsKQuant(GgmlType t) => t is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
 
     /// <summary>Source bytes packed between two page releases.</summary>
     private const long ReleaseStride = 1 << 20;
@@ -175,7 +176,7 @@ internal static unsafe partial class PackedMatMul
     public static bool Applies(WeightMatrix w) => IsSupported && CanPack(w);
 
     public static bool CanPack(WeightMatrix w)
-        => w.Type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q4_K or GgmlType.Q6_K
+        => w.Type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K
            && w.Rows > 0 && w.Rows % 8 == 0 && w.Cols > 0;
 
     /// <summary>Marks a matrix whose packing was refused (an inf/nan block scale): it stays on MatMul's path.</summary>
@@ -316,7 +317,7 @@ internal static unsafe partial class PackedMatMul
     {
         public PackedWeights W;
         public int Rows, Cols, N, Offset;
-        public bool K; // Q4_K / Q6_K: super-blocks of 256, see PackedKQuants.cs
+        public bool K; // Q4_K / Q5_K / Q6_K: super-blocks of 256, see PackedKQuants.cs
         public float* X, Y;
         public byte* Act; // tiled quantized activations, see ActBlockBytes
 

@@ -5,7 +5,7 @@ using Inkwell.Runtime.Threading;
 namespace Inkwell.Runtime.Tests.Kernels;
 
 /// <summary>
-/// The row-interleaved Q4_0 / Q8_0 / Q4_K / Q6_K VNNI path (PackedMatMul) against the portable scalar kernels and the ggml
+/// The row-interleaved Q4_0 / Q8_0 / Q4_K / Q5_K / Q6_K VNNI path (PackedMatMul) against the portable scalar kernels and the ggml
 /// reference. Where the hardware has no AVX-VNNI, Multiply never takes the packed path and these tests check the
 /// fallback instead.
 /// </summary>
@@ -34,7 +34,7 @@ public sealed unsafe class PackedMatMulTests : IDisposable
             data.Add(t, 64, 768, 130);  // many tiles, remainder 2
             data.Add(t, 13, 96, 9);     // rows not a multiple of 8: the unpacked path
         }
-        foreach (var t in new[] { GgmlType.Q4_K, GgmlType.Q6_K })
+        foreach (var t in new[] { GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K })
         {
             data.Add(t, 8, 256, 1);     // one group, one super-block
             data.Add(t, 16, 512, 12);   // a full tile of 8 activation rows and a remainder of 4
@@ -69,6 +69,7 @@ public sealed unsafe class PackedMatMulTests : IDisposable
 
     [Theory]
     [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q5_K)]
     [InlineData(GgmlType.Q6_K)]
     public void K_quants_match_for_every_column_count_up_to_4096(GgmlType t)
     {
@@ -78,6 +79,7 @@ public sealed unsafe class PackedMatMulTests : IDisposable
 
     [Theory]
     [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q5_K)]
     [InlineData(GgmlType.Q6_K)]
     public void K_quants_match_for_every_batch_size_up_to_130(GgmlType t)
     {
@@ -142,6 +144,7 @@ public sealed unsafe class PackedMatMulTests : IDisposable
 
     [Theory]
     [InlineData(GgmlType.Q4_K, 2)]   // dmin of super-block 1
+    [InlineData(GgmlType.Q5_K, 0)]   // d
     [InlineData(GgmlType.Q6_K, 208)] // d
     public void A_k_quant_matrix_with_an_infinite_scale_stays_on_the_unpacked_path(GgmlType t, int offset)
     {
@@ -173,6 +176,7 @@ public sealed unsafe class PackedMatMulTests : IDisposable
     [InlineData(GgmlType.Q4_0)]
     [InlineData(GgmlType.Q8_0)]
     [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q5_K)]
     [InlineData(GgmlType.Q6_K)]
     public void DequantizeRow_still_reads_the_original_rows_after_packing(GgmlType t)
     {
