@@ -8,35 +8,49 @@ using Inkwell.Runtime.Threading;
 namespace Inkwell.Runtime.Kernels;
 
 /// <summary>
-/// A Q4_0 / Q8_0 weight matrix repacked for the row-interleaved VNNI kernel (the shape of ggml's q4_0_8x8 GEMM,
-/// on 256-bit vectors): rows in groups of eight, and for each group and 32-block one 32-byte vector per VNNI step
-/// holding 4 consecutive codes of each of the 8 rows, so one vpdpbusd against 4 broadcast activation bytes leaves
-/// each int32 lane with its own row's partial dot and no horizontal reduction is needed.
+/// A Q4_0 / Q8_0 (and Q4_K / Q5_K / Q6_K, see PackedKQuants.cs) weight matrix repacked for the row-interleaved VNNI
+/// kernel (the shape of ggml's q4_0_8x8 GEMM, on 256-bit vectors): rows in groups of eight, and for each group and
+/// 32-block one 32-byte vector per VNNI step holding 4 consecutive codes of each of the 8 rows, so one vpdpbusd
+/// against 4 broadcast activation bytes leaves each int32 lane with its own row's partial dot and no horizontal
+/// reduction is needed.
 /// <list type="bullet">
 /// <item>Q4_0: 4 vectors of 32 bytes per group-block; byte (p, r, k) is the original qs_r[4p + k], so its low
 /// nibble is code 4p + k and its high nibble code 16 + 4p + k (codes stay 4-bit: decode reads every byte).</item>
 /// <item>Q8_0: 8 vectors; byte (j, r, k) is q_r[4j + k] + 128, unsigned as vpdpbusd wants it.</item>
 /// </list>
-/// The 8 rows' f16 block scales follow all codes, [group][block][8]. Native, 64-byte aligned, freed on
+/// The 8 rows' f16 block scales follow all codes, [group][block][8]. The k-quants keep each group's
+/// super-block whole instead, codes and scales together (see PackedKQuants.cs). Native, 64-byte aligned, freed on
 /// <see cref="Dispose"/> or by the finalizer when the owning <see cref="WeightMatrix"/> is collected.
 /// </summary>
-internal sealed unsafe class PackedWeights : IDisposable
+internal sealed unsafe partial class PackedWeights : IDisposable
 {
     private byte* _memory;
+    private readonly long _bytes;
 
     private PackedWeights(WeightMatrix w)
     {
         Type = w.Type;
         RowGroups = w.Rows / 8;
-        Blocks = w.Cols / 32;
-        CodeBytes = Type == GgmlType.Q4_0 ? 128 : 256;
+        bool k = IsKQuant(Type);
+        Blocks = k ? w.Cols / 256 : w.Cols / 32;
+        CodeBytes = Type switch
+        {
+            GgmlType.Q4_0 => 128,
+            GgmlType.Q8_0 => 256,
+            GgmlType.Q4_K => Q4KGroupBytes,
+            GgmlType.Q5_K => Q5KGroupBytes,
+            _ => Q6KGroupBytes,
+        };
         long blocks = (long)RowGroups * Blocks;
         long codes = blocks * CodeBytes;
-        _memory = (byte*)NativeMemory.AlignedAlloc((nuint)(codes + blocks * 16), 64);
-        GC.AddMemoryPressure(codes + blocks * 16);
+        _bytes = codes + (k ? 0 : blocks * 16);
+        _memory = (byte*)NativeMemory.AlignedAlloc((nuint)_bytes, 64);
+        GC.AddMemoryPressure(_bytes);
         Codes = _memory;
-        Scales = (ushort*)(_memory + codes);
+        Scales = k ? null : (ushort*)(_memory + codes);
     }
+
+    public static bool IsKQuant(GgmlType t) => t is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
 
     /// <summary>Source bytes packed between two page releases.</summary>
     private const long ReleaseStride = 1 << 20;
@@ -74,6 +88,7 @@ internal sealed unsafe class PackedWeights : IDisposable
     /// <summary>Rows 8g..8g+7 into the packed layout; false on an inf/nan block scale.</summary>
     private bool PackGroup(WeightMatrix w, int g)
     {
+        if (IsKQuant(Type)) return PackGroupK(w, g);
         int blockBytes = Type == GgmlType.Q4_0 ? 18 : 34;
         for (int r = 0; r < 8; r++)
         {
@@ -104,9 +119,13 @@ internal sealed unsafe class PackedWeights : IDisposable
     public GgmlType Type { get; }
     public int RowGroups { get; }
     public int Blocks { get; }
-    /// <summary>Bytes of codes per group of 8 rows per 32-block: 128 (Q4_0) or 256 (Q8_0).</summary>
+    /// <summary>
+    /// Bytes of codes per group of 8 rows per block: 128 (Q4_0) or 256 (Q8_0) per 32-block; for k-quants the
+    /// whole group-super-block, scales included.
+    /// </summary>
     public int CodeBytes { get; }
     public byte* Codes { get; }
+    /// <summary>Q4_0/Q8_0 block scales, [group][block][8]; null for k-quants.</summary>
     public ushort* Scales { get; }
 
     public void Dispose()
@@ -122,7 +141,7 @@ internal sealed unsafe class PackedWeights : IDisposable
         byte* m = _memory;
         if (m == null) return;
         _memory = null;
-        GC.RemoveMemoryPressure((long)RowGroups * Blocks * (CodeBytes + 16));
+        GC.RemoveMemoryPressure(_bytes);
         NativeMemory.AlignedFree(m);
     }
 }
@@ -136,7 +155,7 @@ internal sealed unsafe class PackedWeights : IDisposable
 /// Only on AVX-VNNI hardware, for row counts that are a multiple of 8; <see cref="MatMul"/> keeps everything else.
 /// </summary>
 [SkipLocalsInit]
-internal static unsafe class PackedMatMul
+internal static unsafe partial class PackedMatMul
 {
     /// <summary>
     /// Activation rows per tile. The weight vectors and the running int32 dot need ymm0-15 (VEX vpdpbusd); the
@@ -157,7 +176,8 @@ internal static unsafe class PackedMatMul
     public static bool Applies(WeightMatrix w) => IsSupported && CanPack(w);
 
     public static bool CanPack(WeightMatrix w)
-        => w.Type is GgmlType.Q4_0 or GgmlType.Q8_0 && w.Rows > 0 && w.Rows % 8 == 0 && w.Cols > 0;
+        => w.Type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K
+           && w.Rows > 0 && w.Rows % 8 == 0 && w.Cols > 0;
 
     /// <summary>Marks a matrix whose packing was refused (an inf/nan block scale): it stays on MatMul's path.</summary>
     private static readonly object s_unpackable = new();
@@ -189,15 +209,16 @@ internal static unsafe class PackedMatMul
         var packed = Packed(w);
         if (packed == null) return false;
         int cols = w.Cols;
+        bool k = PackedWeights.IsKQuant(w.Type);
         var body = new Body
         {
             W = packed, Rows = w.Rows, Cols = cols, N = n, X = x, Y = y,
-            Offset = w.Type == GgmlType.Q4_0 ? -8 : -128,
+            Offset = w.Type == GgmlType.Q4_0 ? -8 : -128, K = k,
         };
         if (pool.IsCurrentThreadInside)
         {
             // Inside a body of this pool: run here alone on this thread's scratch (see MatMul.Multiply).
-            nuint need = ScratchBytes(cols, n);
+            nuint need = ScratchBytes(cols, n, k);
             if (need > t_scratchBytes)
             {
                 if (t_scratch != null) NativeMemory.AlignedFree(t_scratch);
@@ -211,7 +232,7 @@ internal static unsafe class PackedMatMul
         }
         lock (pool.ScratchLock)
         {
-            body.Act = pool.Scratch(ScratchBytes(cols, n));
+            body.Act = pool.Scratch(ScratchBytes(cols, n, k));
             var qb = new QuantizeBody { Body = body };
             if (n >= 2 * pool.ThreadCount && pool.ThreadCount > 1) pool.Run(n, ref qb);
             else qb.Invoke(0, n);
@@ -230,7 +251,8 @@ internal static unsafe class PackedMatMul
     /// </summary>
     private const int ActBlockBytes = TileN * 32 + TileN * 4 + TileN * 4;
 
-    private static nuint ScratchBytes(int cols, int n) => (nuint)((n + TileN - 1) / TileN) * (nuint)(cols / 32) * ActBlockBytes;
+    private static nuint ScratchBytes(int cols, int n, bool k) => (nuint)((n + TileN - 1) / TileN)
+        * (k ? (nuint)(cols / 256) * ActKBytes : (nuint)(cols / 32) * ActBlockBytes);
 
     // ================================================================ activations
 
@@ -241,6 +263,12 @@ internal static unsafe class PackedMatMul
         public void Invoke(int start, int end)
         {
             int cols = Body.Cols, nb = cols / 32;
+            if (Body.K)
+            {
+                for (int i = start; i < end; i++)
+                    QuantizeRowK(Body.X + (long)i * cols, cols, Body.Act + (long)(i / TileN) * (cols / 256) * ActKBytes, i % TileN);
+                return;
+            }
             for (int i = start; i < end; i++)
                 QuantizeRow(Body.X + (long)i * cols, cols, Body.Act + (long)(i / TileN) * nb * ActBlockBytes, i % TileN, Body.Offset);
         }
@@ -285,10 +313,11 @@ internal static unsafe class PackedMatMul
     private struct N7 : ICount { public static int N => 7; }
     private struct N8 : ICount { public static int N => 8; }
 
-    private struct Body : IRangeBody
+    private partial struct Body : IRangeBody
     {
         public PackedWeights W;
         public int Rows, Cols, N, Offset;
+        public bool K; // Q4_K / Q5_K / Q6_K: super-blocks of 256, see PackedKQuants.cs
         public float* X, Y;
         public byte* Act; // tiled quantized activations, see ActBlockBytes
 
@@ -298,6 +327,11 @@ internal static unsafe class PackedMatMul
         /// </summary>
         public readonly void Invoke(int start, int end)
         {
+            if (K)
+            {
+                InvokeK(start, end);
+                return;
+            }
             bool q4 = W.Type == GgmlType.Q4_0;
             int nb = W.Blocks, codeBytes = W.CodeBytes;
             int chunk = q4 ? 2 * KChunk : KChunk;
@@ -367,14 +401,18 @@ internal static unsafe class PackedMatMul
 
         /// <summary>Each byte's high nibble: one GFNI affine transform (a per-byte bit matrix) where available.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector256<byte> High(Vector256<byte> v, Vector256<byte> m15)
-            => Gfni.V256.IsSupported
-                ? Gfni.V256.GaloisFieldAffineTransform(v, Vector256.Create(ShiftRight4Matrix).AsByte(), 0)
-                : Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & m15;
-
-        /// <summary>GF(2) matrix for x ↦ x &gt;&gt; 4: output bit i (matrix byte 7 − i) takes input bit i + 4.</summary>
-        private const ulong ShiftRight4Matrix = 0x1020408000000000;
+        private static Vector256<byte> High(Vector256<byte> v, Vector256<byte> m15) => HighNibbles(v, m15);
     }
+
+    /// <summary>Each byte's high nibble: one GFNI affine transform (a per-byte bit matrix) where available.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> HighNibbles(Vector256<byte> v, Vector256<byte> m15)
+        => Gfni.V256.IsSupported
+            ? Gfni.V256.GaloisFieldAffineTransform(v, Vector256.Create(ShiftRight4Matrix).AsByte(), 0)
+            : Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & m15;
+
+    /// <summary>GF(2) matrix for x ↦ x &gt;&gt; 4: output bit i (matrix byte 7 − i) takes input bit i + 4.</summary>
+    private const ulong ShiftRight4Matrix = 0x1020408000000000;
 
     /// <summary>Q8_0: codes + 128, stored as they are used.</summary>
     private struct Q8 : ICodes

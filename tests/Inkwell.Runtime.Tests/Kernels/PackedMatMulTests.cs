@@ -5,7 +5,7 @@ using Inkwell.Runtime.Threading;
 namespace Inkwell.Runtime.Tests.Kernels;
 
 /// <summary>
-/// The row-interleaved Q4_0 / Q8_0 VNNI path (PackedMatMul) against the portable scalar kernels and the ggml
+/// The row-interleaved Q4_0 / Q8_0 / Q4_K / Q5_K / Q6_K VNNI path (PackedMatMul) against the portable scalar kernels and the ggml
 /// reference. Where the hardware has no AVX-VNNI, Multiply never takes the packed path and these tests check the
 /// fallback instead.
 /// </summary>
@@ -34,7 +34,57 @@ public sealed unsafe class PackedMatMulTests : IDisposable
             data.Add(t, 64, 768, 130);  // many tiles, remainder 2
             data.Add(t, 13, 96, 9);     // rows not a multiple of 8: the unpacked path
         }
+        foreach (var t in new[] { GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K })
+        {
+            data.Add(t, 8, 256, 1);     // one group, one super-block
+            data.Add(t, 16, 512, 12);   // a full tile of 8 activation rows and a remainder of 4
+            data.Add(t, 24, 768, 130);  // many tiles, remainder 2
+            data.Add(t, 8, 4096, 6);    // several K chunks
+            data.Add(t, 32, 1280, 7);   // a partial last K chunk
+            data.Add(t, 64, 2048, 16);
+            data.Add(t, 13, 768, 9);    // rows not a multiple of 8: the unpacked path
+            data.Add(t, 20, 256, 1);
+        }
         return data;
+    }
+
+    /// <summary>Packed k-quants against the scalar kernels (tight: same integer sums) and the reference (bounded).</summary>
+    private void CheckK(GgmlType t, int rows, int cols, int n, int seed)
+    {
+        var c = MatMulTests.Make(t, rows, cols, seed);
+        var x = MatMulTests.Activations(n, cols, seed + 1);
+        Assert.Equal(PackedMatMul.IsSupported && rows % 8 == 0, PackedMatMul.Applies(c.W));
+        var expected = new float[n * rows];
+        MatMul.Multiply(c.W, x, expected, n, _pool1, forceScalar: true);
+        foreach (var pool in new[] { _pool1, _pool2 })
+        {
+            var y = new float[n * rows];
+            MatMul.Multiply(c.W, x, y, n, pool);
+            MatMulTests.AssertClose(c, x, y, n);
+            for (int i = 0; i < y.Length; i++)
+                Assert.True(Math.Abs(y[i] - expected[i]) <= 1e-4 * (Math.Abs(expected[i]) + 1),
+                    $"{t} {rows}x{cols} n={n} [{i}]: {y[i]} vs scalar {expected[i]}");
+        }
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q5_K)]
+    [InlineData(GgmlType.Q6_K)]
+    public void K_quants_match_for_every_column_count_up_to_4096(GgmlType t)
+    {
+        for (int cols = 256; cols <= 4096; cols += 256)
+            CheckK(t, 16, cols, n: 1 + cols / 256 % 11, seed: cols); // n = 1..11 across the sizes
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q5_K)]
+    [InlineData(GgmlType.Q6_K)]
+    public void K_quants_match_for_every_batch_size_up_to_130(GgmlType t)
+    {
+        for (int n = 1; n <= 130; n++)
+            CheckK(t, 8, 512, n, seed: n);
     }
 
     [Theory]
@@ -92,6 +142,23 @@ public sealed unsafe class PackedMatMulTests : IDisposable
         Assert.Contains(y, v => v != 0 && Math.Abs(v) < 1e-3); // the tiny rows really were tiny, not flushed
     }
 
+    [Theory]
+    [InlineData(GgmlType.Q4_K, 2)]   // dmin of super-block 1
+    [InlineData(GgmlType.Q5_K, 0)]   // d
+    [InlineData(GgmlType.Q6_K, 208)] // d
+    public void A_k_quant_matrix_with_an_infinite_scale_stays_on_the_unpacked_path(GgmlType t, int offset)
+    {
+        var c = MatMulTests.Make(t, 8, 512, 3);
+        int blockBytes = GgmlTypeInfo.BlockBytes(t);
+        c.W.Data[blockBytes + offset] = 0x00; // row 0, super-block 1: f16 0x7c00 = +inf
+        c.W.Data[blockBytes + offset + 1] = 0x7c;
+        var y = new float[8];
+        MatMul.Multiply(c.W, MatMulTests.Activations(1, 512, 1), y, 1, _pool1);
+        Assert.Null(PackedMatMul.Packed(c.W));
+        Assert.True(float.IsInfinity(y[0]) || float.IsNaN(y[0]));
+        Assert.All(y[1..], v => Assert.True(float.IsFinite(v)));
+    }
+
     [Fact]
     public void A_matrix_with_an_infinite_block_scale_stays_on_the_unpacked_path()
     {
@@ -108,11 +175,14 @@ public sealed unsafe class PackedMatMulTests : IDisposable
     [Theory]
     [InlineData(GgmlType.Q4_0)]
     [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q5_K)]
+    [InlineData(GgmlType.Q6_K)]
     public void DequantizeRow_still_reads_the_original_rows_after_packing(GgmlType t)
     {
-        var c = MatMulTests.Make(t, 16, 128, 8);
-        MatMul.Multiply(c.W, MatMulTests.Activations(2, 128, 2), new float[32], 2, _pool2);
-        var dst = new float[128];
+        var c = MatMulTests.Make(t, 16, 256, 8);
+        MatMul.Multiply(c.W, MatMulTests.Activations(2, 256, 2), new float[32], 2, _pool2);
+        var dst = new float[256];
         for (int r = 0; r < 16; r++)
         {
             MatMul.DequantizeRow(c.W, r, dst);
