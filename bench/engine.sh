@@ -15,6 +15,10 @@ export LD_LIBRARY_PATH=$bin
 
 rows=("$root/models/stories260K/stories260K-f32.gguf")
 for m in stories15M stories110M; do for q in f32 q8_0 q4_0; do rows+=("$models/$m-$q.gguf"); done; done
+# A real k-quant mix (Q4_K + Q6_K tensors) made by llama.cpp's own quantizer; 110M only (k-quants need cols % 256 == 0).
+kq=$models/stories110M-q4_k_m.gguf
+if [[ ! -f $kq && -x $bin/llama-quantize ]]; then "$bin/llama-quantize" "$models/stories110M-f32.gguf" "$kq" Q4_K_M >/dev/null 2>&1 || rm -f "$kq"; fi
+[[ -f $kq ]] && rows+=("$kq")
 
 echo "| model | pp$p Inkwell | pp$p llama.cpp | ratio | tg$n Inkwell | tg$n llama.cpp | ratio | Inkwell peak RSS MiB |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
