@@ -397,16 +397,26 @@ internal static unsafe class Attention
         float* acc = qt + hd * w;                              // [hd, w] unnormalized output, transposed
         float* p = acc + hd * w;                               // [bs, w] scores, then probabilities, of one block
         float* lanePos = p + bs * w;                           // [w] position of each lane's row
-        float* laneSum = lanePos + w;                          // [w] softmax denominators at the end
+        float* laneSum = lanePos + w;                          // [w] reciprocals of the softmax denominators at the end
 
+        float** rows = stackalloc float*[w];
         for (int l = 0; l < w; l++)
         {
             int j = firstLane + Math.Min(l, lanes - 1);
             int r = j / group, h = kvHead * group + j % group;
-            float* qrow = b.Q + (long)(firstRow + r) * b.QDim + h * hd;
-            for (int d = 0; d < hd; d++) qt[d * w + l] = qrow[d] * b.Scale;
+            rows[l] = b.Q + (long)(firstRow + r) * b.QDim + h * hd;
             lanePos[l] = startPos + r;
         }
+        // Width × width blocks transposed in registers, the head dim's tail (head dims not a multiple of the width) by element.
+        TV scale = TL.Splat(b.Scale);
+        int dBlocks = hd / w * w;
+        for (int d = 0; d < dBlocks; d += w)
+        {
+            TL.Transpose(rows, d, qt + d * w);
+            for (int c = d; c < d + w; c++) TL.Store(TL.Mul(TL.Load(qt + c * w), scale), qt + c * w);
+        }
+        for (int l = 0; l < w; l++)
+            for (int d = dBlocks; d < hd; d++) qt[d * w + l] = rows[l][d] * b.Scale;
         new Span<float>(acc, hd * w).Clear();
 
         int minPos = startPos + firstLane / group, maxPos = startPos + (firstLane + lanes - 1) / group;
@@ -443,15 +453,24 @@ internal static unsafe class Attention
             AccumulateValues<TL, TV>(acc, p, values, kvDim, hd, n, alpha);
         }
 
-        TL.Store(runSum, laneSum);
+        TL.Store(TL.Div(TL.Splat(1f), runSum), laneSum);
         for (int l = 0; l < lanes; l++)
         {
             int j = firstLane + l;
             int r = j / group, h = kvHead * group + j % group;
-            float* o = b.Out + (long)(firstRow + r) * b.QDim + h * hd;
-            float inv = 1f / laneSum[l];
-            for (int d = 0; d < hd; d++) o[d] = acc[d * w + l] * inv;
+            rows[l] = b.Out + (long)(firstRow + r) * b.QDim + h * hd;
         }
+        // Back to rows through a width × width block in qt (free now; it holds at least that much when dBlocks > 0),
+        // scaled by 1 / sum per lane.
+        float** accRows = stackalloc float*[w];
+        for (int i = 0; i < w; i++) accRows[i] = acc + i * w;
+        for (int d = 0; d < dBlocks; d += w)
+        {
+            TL.Transpose(accRows, d * w, qt);
+            for (int l = 0; l < lanes; l++) TL.Store(TL.Mul(TL.Load(qt + l * w), TL.Splat(laneSum[l])), rows[l] + d);
+        }
+        for (int l = 0; l < lanes; l++)
+            for (int d = dBlocks; d < hd; d++) rows[l][d] = acc[d * w + l] * laneSum[l];
     }
 
     /// <summary>
@@ -565,6 +584,7 @@ internal unsafe interface ILaneOps<TV> where TV : struct
     static abstract TV Mul(TV a, TV b);
     static abstract TV Add(TV a, TV b);
     static abstract TV Sub(TV a, TV b);
+    static abstract TV Div(TV a, TV b);
     static abstract TV Max(TV a, TV b);
     static abstract TV Exp(TV v);
     static abstract float Sum(TV v);
@@ -576,6 +596,8 @@ internal unsafe interface ILaneOps<TV> where TV : struct
     static abstract float MaxAcross(TV v);
     /// <summary>Lane i = the sum of the elements of vector i, for the Width vectors at <paramref name="vectors"/> (Width floats apart).</summary>
     static abstract TV SumEach(float* vectors);
+    /// <summary>dst[c * Width + i] = rows[i][offset + c] for i, c &lt; Width.</summary>
+    static abstract void Transpose(float** rows, int offset, float* dst);
 }
 
 internal readonly unsafe struct Lanes512 : ILaneOps<Vector512<float>>
@@ -588,6 +610,7 @@ internal readonly unsafe struct Lanes512 : ILaneOps<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Mul(Vector512<float> a, Vector512<float> b) => a * b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Sub(Vector512<float> a, Vector512<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Div(Vector512<float> a, Vector512<float> b) => a / b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Exp(Vector512<float> v) => VectorExp.Exp(v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> v) => Vector512.Sum(v);
@@ -633,6 +656,73 @@ internal readonly unsafe struct Lanes512 : ILaneOps<Vector512<float>>
         static Vector512<float> Quad(Vector512<float> x, Vector512<float> y) =>
             Avx512F.UnpackLow(x.AsDouble(), y.AsDouble()).AsSingle() + Avx512F.UnpackHigh(x.AsDouble(), y.AsDouble()).AsSingle();
     }
+
+    public static void Transpose(float** rows, int offset, float* dst)
+    {
+        if (!Avx512F.IsSupported)
+        {
+            for (int i = 0; i < 16; i++)
+                for (int c = 0; c < 16; c++) dst[c * 16 + i] = rows[i][offset + c];
+            return;
+        }
+        // Unpack pairs of rows, then shufps, then two rounds of 128-bit lane shuffles: 64 shuffles per 256 values.
+        var r0 = Vector512.Load(rows[0] + offset); var r1 = Vector512.Load(rows[1] + offset);
+        var r2 = Vector512.Load(rows[2] + offset); var r3 = Vector512.Load(rows[3] + offset);
+        var r4 = Vector512.Load(rows[4] + offset); var r5 = Vector512.Load(rows[5] + offset);
+        var r6 = Vector512.Load(rows[6] + offset); var r7 = Vector512.Load(rows[7] + offset);
+        var r8 = Vector512.Load(rows[8] + offset); var r9 = Vector512.Load(rows[9] + offset);
+        var r10 = Vector512.Load(rows[10] + offset); var r11 = Vector512.Load(rows[11] + offset);
+        var r12 = Vector512.Load(rows[12] + offset); var r13 = Vector512.Load(rows[13] + offset);
+        var r14 = Vector512.Load(rows[14] + offset); var r15 = Vector512.Load(rows[15] + offset);
+
+        // t: per 128-bit lane L, rows (2a, 2a+1) interleaved at columns 4L, 4L+1 (lo) or 4L+2, 4L+3 (hi)
+        var t0 = Avx512F.UnpackLow(r0, r1); var t1 = Avx512F.UnpackHigh(r0, r1);
+        var t2 = Avx512F.UnpackLow(r2, r3); var t3 = Avx512F.UnpackHigh(r2, r3);
+        var t4 = Avx512F.UnpackLow(r4, r5); var t5 = Avx512F.UnpackHigh(r4, r5);
+        var t6 = Avx512F.UnpackLow(r6, r7); var t7 = Avx512F.UnpackHigh(r6, r7);
+        var t8 = Avx512F.UnpackLow(r8, r9); var t9 = Avx512F.UnpackHigh(r8, r9);
+        var t10 = Avx512F.UnpackLow(r10, r11); var t11 = Avx512F.UnpackHigh(r10, r11);
+        var t12 = Avx512F.UnpackLow(r12, r13); var t13 = Avx512F.UnpackHigh(r12, r13);
+        var t14 = Avx512F.UnpackLow(r14, r15); var t15 = Avx512F.UnpackHigh(r14, r15);
+
+        // u[4q + c]: per lane L, rows 4q..4q+3 at column 4L + c
+        var u0 = Avx512F.Shuffle(t0, t2, 0x44); var u1 = Avx512F.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx512F.Shuffle(t1, t3, 0x44); var u3 = Avx512F.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx512F.Shuffle(t4, t6, 0x44); var u5 = Avx512F.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx512F.Shuffle(t5, t7, 0x44); var u7 = Avx512F.Shuffle(t5, t7, 0xEE);
+        var u8 = Avx512F.Shuffle(t8, t10, 0x44); var u9 = Avx512F.Shuffle(t8, t10, 0xEE);
+        var u10 = Avx512F.Shuffle(t9, t11, 0x44); var u11 = Avx512F.Shuffle(t9, t11, 0xEE);
+        var u12 = Avx512F.Shuffle(t12, t14, 0x44); var u13 = Avx512F.Shuffle(t12, t14, 0xEE);
+        var u14 = Avx512F.Shuffle(t13, t15, 0x44); var u15 = Avx512F.Shuffle(t13, t15, 0xEE);
+
+        // v[c]: rows 0-3 and 4-7 at columns c and 8 + c; v[4 + c]: the same at 4 + c and 12 + c; v[8..15]: rows 8-15
+        var v0 = Avx512F.Shuffle4x128(u0, u4, 0x88); var v4 = Avx512F.Shuffle4x128(u0, u4, 0xDD);
+        var v1 = Avx512F.Shuffle4x128(u1, u5, 0x88); var v5 = Avx512F.Shuffle4x128(u1, u5, 0xDD);
+        var v2 = Avx512F.Shuffle4x128(u2, u6, 0x88); var v6 = Avx512F.Shuffle4x128(u2, u6, 0xDD);
+        var v3 = Avx512F.Shuffle4x128(u3, u7, 0x88); var v7 = Avx512F.Shuffle4x128(u3, u7, 0xDD);
+        var v8 = Avx512F.Shuffle4x128(u8, u12, 0x88); var v12 = Avx512F.Shuffle4x128(u8, u12, 0xDD);
+        var v9 = Avx512F.Shuffle4x128(u9, u13, 0x88); var v13 = Avx512F.Shuffle4x128(u9, u13, 0xDD);
+        var v10 = Avx512F.Shuffle4x128(u10, u14, 0x88); var v14 = Avx512F.Shuffle4x128(u10, u14, 0xDD);
+        var v11 = Avx512F.Shuffle4x128(u11, u15, 0x88); var v15 = Avx512F.Shuffle4x128(u11, u15, 0xDD);
+
+        // column c = all sixteen rows
+        Avx512F.Shuffle4x128(v0, v8, 0x88).Store(dst);
+        Avx512F.Shuffle4x128(v1, v9, 0x88).Store(dst + 16);
+        Avx512F.Shuffle4x128(v2, v10, 0x88).Store(dst + 2 * 16);
+        Avx512F.Shuffle4x128(v3, v11, 0x88).Store(dst + 3 * 16);
+        Avx512F.Shuffle4x128(v4, v12, 0x88).Store(dst + 4 * 16);
+        Avx512F.Shuffle4x128(v5, v13, 0x88).Store(dst + 5 * 16);
+        Avx512F.Shuffle4x128(v6, v14, 0x88).Store(dst + 6 * 16);
+        Avx512F.Shuffle4x128(v7, v15, 0x88).Store(dst + 7 * 16);
+        Avx512F.Shuffle4x128(v0, v8, 0xDD).Store(dst + 8 * 16);
+        Avx512F.Shuffle4x128(v1, v9, 0xDD).Store(dst + 9 * 16);
+        Avx512F.Shuffle4x128(v2, v10, 0xDD).Store(dst + 10 * 16);
+        Avx512F.Shuffle4x128(v3, v11, 0xDD).Store(dst + 11 * 16);
+        Avx512F.Shuffle4x128(v4, v12, 0xDD).Store(dst + 12 * 16);
+        Avx512F.Shuffle4x128(v5, v13, 0xDD).Store(dst + 13 * 16);
+        Avx512F.Shuffle4x128(v6, v14, 0xDD).Store(dst + 14 * 16);
+        Avx512F.Shuffle4x128(v7, v15, 0xDD).Store(dst + 15 * 16);
+    }
 }
 
 internal readonly unsafe struct Lanes256 : ILaneOps<Vector256<float>>
@@ -645,6 +735,7 @@ internal readonly unsafe struct Lanes256 : ILaneOps<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Mul(Vector256<float> a, Vector256<float> b) => a * b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Sub(Vector256<float> a, Vector256<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Div(Vector256<float> a, Vector256<float> b) => a / b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Exp(Vector256<float> v) => VectorExp.Exp(v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> v) => Vector256.Sum(v);
@@ -681,5 +772,37 @@ internal readonly unsafe struct Lanes256 : ILaneOps<Vector256<float>>
         }
         static Vector256<float> Quad(Vector256<float> x, Vector256<float> y) =>
             Avx.UnpackLow(x.AsDouble(), y.AsDouble()).AsSingle() + Avx.UnpackHigh(x.AsDouble(), y.AsDouble()).AsSingle();
+    }
+
+    public static void Transpose(float** rows, int offset, float* dst)
+    {
+        if (!Avx.IsSupported)
+        {
+            for (int i = 0; i < 8; i++)
+                for (int c = 0; c < 8; c++) dst[c * 8 + i] = rows[i][offset + c];
+            return;
+        }
+        var r0 = Vector256.Load(rows[0] + offset); var r1 = Vector256.Load(rows[1] + offset);
+        var r2 = Vector256.Load(rows[2] + offset); var r3 = Vector256.Load(rows[3] + offset);
+        var r4 = Vector256.Load(rows[4] + offset); var r5 = Vector256.Load(rows[5] + offset);
+        var r6 = Vector256.Load(rows[6] + offset); var r7 = Vector256.Load(rows[7] + offset);
+        // t: per 128-bit lane L, rows (2a, 2a+1) interleaved at columns 4L, 4L+1 (lo) or 4L+2, 4L+3 (hi)
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        // u[4q + c]: per lane L, rows 4q..4q+3 at column 4L + c
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Permute2x128(u0, u4, 0x20).Store(dst);
+        Avx.Permute2x128(u1, u5, 0x20).Store(dst + 8);
+        Avx.Permute2x128(u2, u6, 0x20).Store(dst + 2 * 8);
+        Avx.Permute2x128(u3, u7, 0x20).Store(dst + 3 * 8);
+        Avx.Permute2x128(u0, u4, 0x31).Store(dst + 4 * 8);
+        Avx.Permute2x128(u1, u5, 0x31).Store(dst + 5 * 8);
+        Avx.Permute2x128(u2, u6, 0x31).Store(dst + 6 * 8);
+        Avx.Permute2x128(u3, u7, 0x31).Store(dst + 7 * 8);
     }
 }
