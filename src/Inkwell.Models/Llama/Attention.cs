@@ -93,7 +93,8 @@ internal sealed class AttentionPlan
 /// Prefill runs tiles of query lanes (see <see cref="AttentionPlan"/>) against each KV block as two small GEMMs with
 /// the lanes across the vector: scores S[key, lane] = K·Qᵀ from broadcast key elements and transposed queries, the
 /// softmax per lane is then plain vector math, and Acc[d, lane] += Vᵀ·P likewise. Decode (one row per sequence) runs
-/// each (row, head) on its own with dot products along the head, which does not waste vector lanes.
+/// each row's query heads of a KV head together with dot products along the head, which does not waste vector lanes
+/// and reads the cache once for the group; groups of five or more heads fill an 8-lane tile instead.
 /// </summary>
 internal static unsafe class Attention
 {
