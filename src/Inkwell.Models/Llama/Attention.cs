@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Inkwell.Models.Kv;
 using Inkwell.Runtime.Threading;
 
@@ -92,7 +93,8 @@ internal sealed class AttentionPlan
 /// Prefill runs tiles of query lanes (see <see cref="AttentionPlan"/>) against each KV block as two small GEMMs with
 /// the lanes across the vector: scores S[key, lane] = K·Qᵀ from broadcast key elements and transposed queries, the
 /// softmax per lane is then plain vector math, and Acc[d, lane] += Vᵀ·P likewise. Decode (one row per sequence) runs
-/// each (row, head) on its own with dot products along the head, which does not waste vector lanes.
+/// each row's query heads of a KV head together with dot products along the head, which does not waste vector lanes
+/// and reads the cache once for the group; groups of five or more heads fill an 8-lane tile instead.
 /// </summary>
 internal static unsafe class Attention
 {
@@ -104,6 +106,13 @@ internal static unsafe class Attention
     /// and at about this many lanes the row kernel's per-key dot products cost as much.
     /// </summary>
     private const int MinTileLanes = 4;
+
+    /// <summary>
+    /// Items whose lanes are this many heads of one row or fewer (decode with grouped-query attention) go to the
+    /// grouped row kernel: a tile would leave most of its vector lanes idle. From about five heads an 8-lane tile
+    /// is faster (measured with head dims 64 and 128).
+    /// </summary>
+    private const int MaxGroupQueryHeads = 4;
 
     internal static int LanesOf(AttentionKernel kernel, LlamaConfig c) => kernel switch
     {
@@ -149,18 +158,25 @@ internal static unsafe class Attention
                 int* item = Items + i * AttentionPlan.ItemInts;
                 int* chunk = ChunkInfo + item[0] * AttentionPlan.ChunkInts;
                 int kvHead = item[1], firstLane = item[2], lanes = item[3];
-                if (lanes >= MinTileLanes && Lanes == 16)
+                bool oneRow = firstLane / GroupSize == (firstLane + lanes - 1) / GroupSize;
+                bool grouped = lanes < MinTileLanes || (oneRow && lanes <= MaxGroupQueryHeads);
+                // Half-empty 16-lane tiles (decode with groups of 5..8) run 8 wide: the same work in half the width.
+                if (!grouped && Lanes == 16 && lanes > 8)
                     Tile<Lanes512, Vector512<float>>(ref this, chunk, kvHead, firstLane, lanes);
-                else if (lanes >= MinTileLanes && Lanes == 8)
+                else if (!grouped && Lanes >= 8)
                     Tile<Lanes256, Vector256<float>>(ref this, chunk, kvHead, firstLane, lanes);
                 else
                 {
-                    for (int j = firstLane; j < firstLane + lanes; j++)
+                    // Each row's run of heads in this item together, so every key and value row is read once for all.
+                    for (int j = firstLane; j < firstLane + lanes;)
                     {
-                        int row = j / GroupSize, h = kvHead * GroupSize + j % GroupSize;
-                        if (Lanes == 16 && HeadDim % 16 == 0) SingleQuery<Lanes512, Vector512<float>>(ref this, chunk, row, h);
-                        else if (Lanes >= 8 && HeadDim % 8 == 0) SingleQuery<Lanes256, Vector256<float>>(ref this, chunk, row, h);
-                        else SingleQuery(ref this, chunk, row, h);
+                        int row = j / GroupSize, g = j % GroupSize;
+                        int heads = Math.Min(GroupSize - g, firstLane + lanes - j);
+                        int h = kvHead * GroupSize + g;
+                        if (Lanes == 16 && HeadDim % 16 == 0) GroupQuery<Lanes512, Vector512<float>>(ref this, chunk, row, h, heads);
+                        else if (Lanes >= 8 && HeadDim % 8 == 0) GroupQuery<Lanes256, Vector256<float>>(ref this, chunk, row, h, heads);
+                        else GroupQuery(ref this, chunk, row, h, heads);
+                        j += heads;
                     }
                 }
             }
@@ -168,123 +184,201 @@ internal static unsafe class Attention
     }
 
     /// <summary>
-    /// One query row and head against its sequence's past, with vectors along the head (head dim a multiple of the
-    /// width): a dot product per key, the block's exps as vectors, and Σ p·v per head-dim vector.
+    /// One query row and <paramref name="heads"/> consecutive query heads of one KV head against the sequence's past,
+    /// with vectors along the head (head dim a multiple of the width). Block by block, each head in turn: the block's
+    /// keys and values come from memory for the first head and from L1 for the others, so decode with grouped-query
+    /// attention reads the cache once per KV head, not once per query head. Scores of TL.Width keys are summed
+    /// across their vectors in one transposing reduction rather than one horizontal sum per key.
     /// </summary>
     [SkipLocalsInit]
-    private static void SingleQuery<TL, TV>(ref Body b, int* chunk, int rowInChunk, int h)
+    private static void GroupQuery<TL, TV>(ref Body b, int* chunk, int rowInChunk, int firstHead, int heads)
         where TL : struct, ILaneOps<TV> where TV : struct
     {
-        int w = TL.Width, hd = b.HeadDim, bs = b.Kv.BlockSize, kvDim = b.KvDim, kvHead = h / b.GroupSize;
-        float* scores = stackalloc float[MaxBlockSize + 16];
-        float* acc = stackalloc float[MaxHeadDim];
+        int w = TL.Width, hd = b.HeadDim, bs = b.Kv.BlockSize, kvDim = b.KvDim, kvHead = firstHead / b.GroupSize;
+        int scoreStride = (bs + w - 1) / w * w;
+        byte* raw = stackalloc byte[(w * w + heads * (scoreStride + hd + 2)) * sizeof(float) + 64];
+        float* dots = (float*)(((nint)raw + 63) & ~(nint)63);  // [w, w] per-key dot product vectors, before their sums
+        float* scores = dots + w * w;                          // [heads, scoreStride] one block's scores, then exps
+        float* acc = scores + heads * scoreStride;             // [heads, hd] unnormalized outputs
+        float* runMax = acc + heads * hd;                      // [heads]
+        float* runSum = runMax + heads;                        // [heads]
         long row = chunk[0] + rowInChunk;
         int pos = chunk[1] + rowInChunk;
         int* table = b.Tables + chunk[2];
-        float* q = b.Q + row * b.QDim + h * hd;
-        new Span<float>(acc, hd).Clear();
-        float runMax = float.NegativeInfinity, runSum = 0f;
+        float* q = b.Q + row * b.QDim + firstHead * hd;        // [heads, hd]
+        new Span<float>(acc, heads * hd).Clear();
+        new Span<float>(runMax, heads).Fill(float.NegativeInfinity);
+        new Span<float>(runSum, heads).Clear();
+        TV scale = TL.Splat(b.Scale);
         for (int blk = 0; blk * bs <= pos; blk++)
         {
             int n = Math.Min(bs, pos + 1 - blk * bs);
+            int padded = (n + w - 1) / w * w;
             float* keys = b.Kv.KeyBlock(b.Layer, table[blk]) + kvHead * hd;
             float* values = b.Kv.ValueBlock(b.Layer, table[blk]) + kvHead * hd;
-            float blockMax = float.NegativeInfinity;
-            for (int t = 0; t < n; t++)
+            for (int g = 0; g < heads; g++)
             {
-                float* k = keys + (long)t * kvDim;
-                TV dot = TL.Mul(TL.Load(q), TL.Load(k));
-                for (int d = w; d < hd; d += w) dot = TL.MulAdd(TL.Load(q + d), TL.Load(k + d), dot);
-                float sc = TL.Sum(dot) * b.Scale;
-                scores[t] = sc;
-                if (sc > blockMax) blockMax = sc;
-            }
-            // Pad to whole vectors with -inf, whose exp is 0.
-            int padded = (n + w - 1) / w * w;
-            for (int t = n; t < padded; t++) scores[t] = float.NegativeInfinity;
-            float newMax = Math.Max(runMax, blockMax);
-            float alpha = MathF.Exp(runMax - newMax);  // 0 on the first block, where acc and runSum are 0
-            runMax = newMax;
-            TV max = TL.Splat(newMax), sum = TL.Splat(0f);
-            for (int t = 0; t < padded; t += w)
-            {
-                TV e = TL.Exp(TL.Sub(TL.Load(scores + t), max));
-                TL.Store(e, scores + t);
-                sum = TL.Add(sum, e);
-            }
-            runSum = runSum * alpha + TL.Sum(sum);
-
-            // Two head-dim vectors per pass over the keys: two independent FMA chains.
-            TV scale = TL.Splat(alpha);
-            int d0 = 0;
-            for (; d0 + 2 * w <= hd; d0 += 2 * w)
-            {
-                TV a = TL.Mul(TL.Load(acc + d0), scale), a2 = TL.Mul(TL.Load(acc + d0 + w), scale);
-                float* v = values + d0;
-                for (int t = 0; t < n; t++, v += kvDim)
+                float* qg = q + g * hd, s = scores + g * scoreStride;
+                TV max = TL.Splat(float.NegativeInfinity);
+                for (int t0 = 0; t0 < n; t0 += w)
                 {
-                    TV p = TL.Splat(scores[t]);
-                    a = TL.MulAdd(p, TL.Load(v), a);
-                    a2 = TL.MulAdd(p, TL.Load(v + w), a2);
+                    int m = Math.Min(w, n - t0);
+                    float* k = keys + (long)t0 * kvDim;
+                    for (int i = 0; i < m; i++, k += kvDim)
+                    {
+                        TV dot = TL.Mul(TL.Load(qg), TL.Load(k));
+                        for (int d = w; d < hd; d += w) dot = TL.MulAdd(TL.Load(qg + d), TL.Load(k + d), dot);
+                        TL.Store(dot, dots + i * w);
+                    }
+                    // Rows of dots past m are stale; their lanes become -inf, whose exp is 0.
+                    TV sc = TL.MaskFrom(TL.Mul(TL.SumEach(dots), scale), m);
+                    TL.Store(sc, s + t0);
+                    max = TL.Max(max, sc);
                 }
-                TL.Store(a, acc + d0);
-                TL.Store(a2, acc + d0 + w);
-            }
-            if (d0 < hd)
-            {
-                TV a = TL.Mul(TL.Load(acc + d0), scale);
-                float* v = values + d0;
-                for (int t = 0; t < n; t++, v += kvDim) a = TL.MulAdd(TL.Splat(scores[t]), TL.Load(v), a);
-                TL.Store(a, acc + d0);
+                float newMax = Math.Max(runMax[g], TL.MaxAcross(max));
+                float alpha = MathF.Exp(runMax[g] - newMax);  // 0 on the first block, where acc and runSum are 0
+                runMax[g] = newMax;
+                TV maxV = TL.Splat(newMax), sum = TL.Splat(0f);
+                for (int t = 0; t < padded; t += w)
+                {
+                    TV e = TL.Exp(TL.Sub(TL.Load(s + t), maxV));
+                    TL.Store(e, s + t);
+                    sum = TL.Add(sum, e);
+                }
+                runSum[g] = runSum[g] * alpha + TL.Sum(sum);
+                AccumulateRow<TL, TV>(acc + g * hd, s, values, kvDim, hd, n, TL.Splat(alpha));
             }
         }
-        float* o = b.Out + row * b.QDim + h * hd;
-        TV inv = TL.Splat(1f / runSum);
-        for (int d = 0; d < hd; d += w) TL.Store(TL.Mul(TL.Load(acc + d), inv), o + d);
+        float* o = b.Out + row * b.QDim + firstHead * hd;
+        for (int g = 0; g < heads; g++)
+        {
+            TV inv = TL.Splat(1f / runSum[g]);
+            for (int d = 0; d < hd; d += w) TL.Store(TL.Mul(TL.Load(acc + g * hd + d), inv), o + g * hd + d);
+        }
     }
 
-    /// <summary>One query row and head against its sequence's past, dot products along the head (any head dim).</summary>
-    [SkipLocalsInit]
-    private static void SingleQuery(ref Body b, int* chunk, int rowInChunk, int h)
+    /// <summary>acc[d] = acc[d] * alpha + Σ_t p[t] · values[t, d] for t &lt; n; up to eight head-dim vectors per pass over the keys.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AccumulateRow<TL, TV>(float* acc, float* p, float* values, int kvDim, int hd, int n, TV alpha)
+        where TL : struct, ILaneOps<TV> where TV : struct
     {
-        int hd = b.HeadDim, bs = b.Kv.BlockSize, kvHead = h / b.GroupSize;
-        Span<float> scores = stackalloc float[MaxBlockSize];
-        Span<float> acc = stackalloc float[MaxHeadDim];
-        acc = acc[..hd];
+        int w = TL.Width, d0 = 0;
+        for (; d0 + 8 * w <= hd; d0 += 8 * w)
+        {
+            float* a = acc + d0;
+            TV a0 = TL.Mul(TL.Load(a), alpha), a1 = TL.Mul(TL.Load(a + w), alpha);
+            TV a2 = TL.Mul(TL.Load(a + 2 * w), alpha), a3 = TL.Mul(TL.Load(a + 3 * w), alpha);
+            TV a4 = TL.Mul(TL.Load(a + 4 * w), alpha), a5 = TL.Mul(TL.Load(a + 5 * w), alpha);
+            TV a6 = TL.Mul(TL.Load(a + 6 * w), alpha), a7 = TL.Mul(TL.Load(a + 7 * w), alpha);
+            float* v = values + d0;
+            for (int t = 0; t < n; t++, v += kvDim)
+            {
+                TV pt = TL.Splat(p[t]);
+                a0 = TL.MulAdd(pt, TL.Load(v), a0);
+                a1 = TL.MulAdd(pt, TL.Load(v + w), a1);
+                a2 = TL.MulAdd(pt, TL.Load(v + 2 * w), a2);
+                a3 = TL.MulAdd(pt, TL.Load(v + 3 * w), a3);
+                a4 = TL.MulAdd(pt, TL.Load(v + 4 * w), a4);
+                a5 = TL.MulAdd(pt, TL.Load(v + 5 * w), a5);
+                a6 = TL.MulAdd(pt, TL.Load(v + 6 * w), a6);
+                a7 = TL.MulAdd(pt, TL.Load(v + 7 * w), a7);
+            }
+            TL.Store(a0, a); TL.Store(a1, a + w); TL.Store(a2, a + 2 * w); TL.Store(a3, a + 3 * w);
+            TL.Store(a4, a + 4 * w); TL.Store(a5, a + 5 * w); TL.Store(a6, a + 6 * w); TL.Store(a7, a + 7 * w);
+        }
+        for (; d0 + 4 * w <= hd; d0 += 4 * w)
+        {
+            float* a = acc + d0;
+            TV a0 = TL.Mul(TL.Load(a), alpha), a1 = TL.Mul(TL.Load(a + w), alpha);
+            TV a2 = TL.Mul(TL.Load(a + 2 * w), alpha), a3 = TL.Mul(TL.Load(a + 3 * w), alpha);
+            float* v = values + d0;
+            for (int t = 0; t < n; t++, v += kvDim)
+            {
+                TV pt = TL.Splat(p[t]);
+                a0 = TL.MulAdd(pt, TL.Load(v), a0);
+                a1 = TL.MulAdd(pt, TL.Load(v + w), a1);
+                a2 = TL.MulAdd(pt, TL.Load(v + 2 * w), a2);
+                a3 = TL.MulAdd(pt, TL.Load(v + 3 * w), a3);
+            }
+            TL.Store(a0, a); TL.Store(a1, a + w); TL.Store(a2, a + 2 * w); TL.Store(a3, a + 3 * w);
+        }
+        for (; d0 + 2 * w <= hd; d0 += 2 * w)
+        {
+            float* a = acc + d0;
+            TV a0 = TL.Mul(TL.Load(a), alpha), a1 = TL.Mul(TL.Load(a + w), alpha);
+            float* v = values + d0;
+            for (int t = 0; t < n; t++, v += kvDim)
+            {
+                TV pt = TL.Splat(p[t]);
+                a0 = TL.MulAdd(pt, TL.Load(v), a0);
+                a1 = TL.MulAdd(pt, TL.Load(v + w), a1);
+            }
+            TL.Store(a0, a); TL.Store(a1, a + w);
+        }
+        if (d0 < hd)
+        {
+            float* a = acc + d0;
+            TV a0 = TL.Mul(TL.Load(a), alpha);
+            float* v = values + d0;
+            for (int t = 0; t < n; t++, v += kvDim) a0 = TL.MulAdd(TL.Splat(p[t]), TL.Load(v), a0);
+            TL.Store(a0, a);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="GroupQuery{TL, TV}"/> for any head dim: dot products along the head, block by block and head by
+    /// head, so each key and value row is read from memory once for all the heads.
+    /// </summary>
+    [SkipLocalsInit]
+    private static void GroupQuery(ref Body b, int* chunk, int rowInChunk, int firstHead, int heads)
+    {
+        int hd = b.HeadDim, bs = b.Kv.BlockSize, kvDim = b.KvDim, kvHead = firstHead / b.GroupSize;
+        float* scores = stackalloc float[bs];
+        float* acc = stackalloc float[heads * hd];            // [heads, hd] unnormalized outputs
+        float* runMax = stackalloc float[heads];
+        float* runSum = stackalloc float[heads];
         long row = chunk[0] + rowInChunk;
         int pos = chunk[1] + rowInChunk;
         int* table = b.Tables + chunk[2];
-        var qv = new ReadOnlySpan<float>(b.Q + row * b.QDim + h * hd, hd);
-        float runMax = float.NegativeInfinity, runSum = 0f;
-        acc.Clear();
+        float* q = b.Q + row * b.QDim + firstHead * hd;        // [heads, hd]
+        new Span<float>(acc, heads * hd).Clear();
+        new Span<float>(runMax, heads).Fill(float.NegativeInfinity);
+        new Span<float>(runSum, heads).Clear();
         for (int blk = 0; blk * bs <= pos; blk++)
         {
             int n = Math.Min(bs, pos + 1 - blk * bs);
             float* keys = b.Kv.KeyBlock(b.Layer, table[blk]) + kvHead * hd;
             float* values = b.Kv.ValueBlock(b.Layer, table[blk]) + kvHead * hd;
-            float blockMax = float.NegativeInfinity;
-            for (int t = 0; t < n; t++)
+            for (int g = 0; g < heads; g++)
             {
-                float sc = TensorPrimitives.Dot(qv, new ReadOnlySpan<float>(keys + (long)t * b.KvDim, hd)) * b.Scale;
-                scores[t] = sc;
-                if (sc > blockMax) blockMax = sc;
-            }
-            float newMax = Math.Max(runMax, blockMax);
-            if (newMax > runMax && runSum > 0f)
-            {
-                float rescale = MathF.Exp(runMax - newMax);
-                TensorPrimitives.Multiply(acc, rescale, acc);
-                runSum *= rescale;
-            }
-            runMax = newMax;
-            for (int t = 0; t < n; t++)
-            {
-                float p = MathF.Exp(scores[t] - runMax);
-                runSum += p;
-                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(values + (long)t * b.KvDim, hd), p, acc, acc);
+                var qv = new ReadOnlySpan<float>(q + g * hd, hd);
+                var a = new Span<float>(acc + g * hd, hd);
+                float blockMax = float.NegativeInfinity;
+                for (int t = 0; t < n; t++)
+                {
+                    float sc = TensorPrimitives.Dot(qv, new ReadOnlySpan<float>(keys + (long)t * kvDim, hd)) * b.Scale;
+                    scores[t] = sc;
+                    if (sc > blockMax) blockMax = sc;
+                }
+                float newMax = Math.Max(runMax[g], blockMax);
+                if (newMax > runMax[g] && runSum[g] > 0f)
+                {
+                    float rescale = MathF.Exp(runMax[g] - newMax);
+                    TensorPrimitives.Multiply(a, rescale, a);
+                    runSum[g] *= rescale;
+                }
+                runMax[g] = newMax;
+                for (int t = 0; t < n; t++)
+                {
+                    float p = MathF.Exp(scores[t] - newMax);
+                    runSum[g] += p;
+                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(values + (long)t * kvDim, hd), p, a, a);
+                }
             }
         }
-        TensorPrimitives.Multiply(acc, 1f / runSum, new Span<float>(b.Out + row * b.QDim + h * hd, hd));
+        float* o = b.Out + row * b.QDim + firstHead * hd;
+        for (int g = 0; g < heads; g++)
+            TensorPrimitives.Multiply(new ReadOnlySpan<float>(acc + g * hd, hd), 1f / runSum[g], new Span<float>(o + g * hd, hd));
     }
 
     /// <summary>
@@ -304,16 +398,26 @@ internal static unsafe class Attention
         float* acc = qt + hd * w;                              // [hd, w] unnormalized output, transposed
         float* p = acc + hd * w;                               // [bs, w] scores, then probabilities, of one block
         float* lanePos = p + bs * w;                           // [w] position of each lane's row
-        float* laneSum = lanePos + w;                          // [w] softmax denominators at the end
+        float* laneSum = lanePos + w;                          // [w] reciprocals of the softmax denominators at the end
 
+        float** rows = stackalloc float*[w];
         for (int l = 0; l < w; l++)
         {
             int j = firstLane + Math.Min(l, lanes - 1);
             int r = j / group, h = kvHead * group + j % group;
-            float* qrow = b.Q + (long)(firstRow + r) * b.QDim + h * hd;
-            for (int d = 0; d < hd; d++) qt[d * w + l] = qrow[d] * b.Scale;
+            rows[l] = b.Q + (long)(firstRow + r) * b.QDim + h * hd;
             lanePos[l] = startPos + r;
         }
+        // Width × width blocks transposed in registers, the head dim's tail (head dims not a multiple of the width) by element.
+        TV scale = TL.Splat(b.Scale);
+        int dBlocks = hd / w * w;
+        for (int d = 0; d < dBlocks; d += w)
+        {
+            TL.Transpose(rows, d, qt + d * w);
+            for (int c = d; c < d + w; c++) TL.Store(TL.Mul(TL.Load(qt + c * w), scale), qt + c * w);
+        }
+        for (int l = 0; l < w; l++)
+            for (int d = dBlocks; d < hd; d++) qt[d * w + l] = rows[l][d] * b.Scale;
         new Span<float>(acc, hd * w).Clear();
 
         int minPos = startPos + firstLane / group, maxPos = startPos + (firstLane + lanes - 1) / group;
@@ -350,15 +454,24 @@ internal static unsafe class Attention
             AccumulateValues<TL, TV>(acc, p, values, kvDim, hd, n, alpha);
         }
 
-        TL.Store(runSum, laneSum);
+        TL.Store(TL.Div(TL.Splat(1f), runSum), laneSum);
         for (int l = 0; l < lanes; l++)
         {
             int j = firstLane + l;
             int r = j / group, h = kvHead * group + j % group;
-            float* o = b.Out + (long)(firstRow + r) * b.QDim + h * hd;
-            float inv = 1f / laneSum[l];
-            for (int d = 0; d < hd; d++) o[d] = acc[d * w + l] * inv;
+            rows[l] = b.Out + (long)(firstRow + r) * b.QDim + h * hd;
         }
+        // Back to rows through a width × width block in qt (free now; it holds at least that much when dBlocks > 0),
+        // scaled by 1 / sum per lane.
+        float** accRows = stackalloc float*[w];
+        for (int i = 0; i < w; i++) accRows[i] = acc + i * w;
+        for (int d = 0; d < dBlocks; d += w)
+        {
+            TL.Transpose(accRows, d * w, qt);
+            for (int l = 0; l < lanes; l++) TL.Store(TL.Mul(TL.Load(qt + l * w), TL.Splat(laneSum[l])), rows[l] + d);
+        }
+        for (int l = 0; l < lanes; l++)
+            for (int d = dBlocks; d < hd; d++) rows[l][d] = acc[d * w + l] * laneSum[l];
     }
 
     /// <summary>
@@ -472,11 +585,20 @@ internal unsafe interface ILaneOps<TV> where TV : struct
     static abstract TV Mul(TV a, TV b);
     static abstract TV Add(TV a, TV b);
     static abstract TV Sub(TV a, TV b);
+    static abstract TV Div(TV a, TV b);
     static abstract TV Max(TV a, TV b);
     static abstract TV Exp(TV v);
     static abstract float Sum(TV v);
     /// <summary>-inf in the lanes whose position is before <paramref name="keyPosition"/>, the score elsewhere.</summary>
     static abstract TV MaskAfter(TV scores, TV lanePositions, float keyPosition);
+    /// <summary>-inf in lanes <paramref name="count"/> and up, v elsewhere.</summary>
+    static abstract TV MaskFrom(TV v, int count);
+    /// <summary>The largest element.</summary>
+    static abstract float MaxAcross(TV v);
+    /// <summary>Lane i = the sum of the elements of vector i, for the Width vectors at <paramref name="vectors"/> (Width floats apart).</summary>
+    static abstract TV SumEach(float* vectors);
+    /// <summary>dst[c * Width + i] = rows[i][offset + c] for i, c &lt; Width.</summary>
+    static abstract void Transpose(float** rows, int offset, float* dst);
 }
 
 internal readonly unsafe struct Lanes512 : ILaneOps<Vector512<float>>
@@ -489,12 +611,119 @@ internal readonly unsafe struct Lanes512 : ILaneOps<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Mul(Vector512<float> a, Vector512<float> b) => a * b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Sub(Vector512<float> a, Vector512<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Div(Vector512<float> a, Vector512<float> b) => a / b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Exp(Vector512<float> v) => VectorExp.Exp(v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> v) => Vector512.Sum(v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> MaskAfter(Vector512<float> scores, Vector512<float> lanePositions, float keyPosition) =>
         Vector512.ConditionalSelect(Vector512.LessThan(lanePositions, Vector512.Create(keyPosition)), Vector512.Create(float.NegativeInfinity), scores);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> MaskFrom(Vector512<float> v, int count) =>
+        Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(Vector512<float>.Indices, Vector512.Create((float)count)), Vector512.Create(float.NegativeInfinity), v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxAcross(Vector512<float> v)
+    {
+        var m = Vector128.Max(Vector256.Max(v.GetLower(), v.GetUpper()).GetLower(), Vector256.Max(v.GetLower(), v.GetUpper()).GetUpper());
+        return Math.Max(Math.Max(m.GetElement(0), m.GetElement(1)), Math.Max(m.GetElement(2), m.GetElement(3)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> SumEach(float* v)
+    {
+        if (!Avx512F.IsSupported)
+        {
+            var sums = Vector512<float>.Zero;
+            for (int i = 0; i < 16; i++) sums = sums.WithElement(i, Vector512.Sum(Vector512.Load(v + i * 16)));
+            return sums;
+        }
+        // Pairs, then quads, interleaved within 128-bit lanes; then two rounds of 128-bit lane shuffles:
+        // 45 shuffles and adds for 16 sums instead of a full horizontal sum each.
+        var p0 = Pair(v, 0); var p1 = Pair(v, 2); var p2 = Pair(v, 4); var p3 = Pair(v, 6);
+        var p4 = Pair(v, 8); var p5 = Pair(v, 10); var p6 = Pair(v, 12); var p7 = Pair(v, 14);
+        // q[k]: per 128-bit lane L, the partial sums over lane L of vectors 4k..4k+3
+        var q0 = Quad(p0, p1); var q1 = Quad(p2, p3); var q2 = Quad(p4, p5); var q3 = Quad(p6, p7);
+        var r01 = Avx512F.Shuffle4x128(q0, q1, 0x88) + Avx512F.Shuffle4x128(q0, q1, 0xDD);
+        var r23 = Avx512F.Shuffle4x128(q2, q3, 0x88) + Avx512F.Shuffle4x128(q2, q3, 0xDD);
+        return Avx512F.Shuffle4x128(r01, r23, 0x88) + Avx512F.Shuffle4x128(r01, r23, 0xDD);
+
+        // Per 128-bit lane: [a0+a2, b0+b2, a1+a3, b1+b3] of vectors a = v[i], b = v[i + 1].
+        static Vector512<float> Pair(float* v, int i)
+        {
+            Vector512<float> a = Vector512.Load(v + i * 16), b = Vector512.Load(v + (i + 1) * 16);
+            return Avx512F.UnpackLow(a, b) + Avx512F.UnpackHigh(a, b);
+        }
+        // Per 128-bit lane: the lane sums of the four vectors of two pairs.
+        static Vector512<float> Quad(Vector512<float> x, Vector512<float> y) =>
+            Avx512F.UnpackLow(x.AsDouble(), y.AsDouble()).AsSingle() + Avx512F.UnpackHigh(x.AsDouble(), y.AsDouble()).AsSingle();
+    }
+
+    public static void Transpose(float** rows, int offset, float* dst)
+    {
+        if (!Avx512F.IsSupported)
+        {
+            for (int i = 0; i < 16; i++)
+                for (int c = 0; c < 16; c++) dst[c * 16 + i] = rows[i][offset + c];
+            return;
+        }
+        // Unpack pairs of rows, then shufps, then two rounds of 128-bit lane shuffles: 64 shuffles per 256 values.
+        var r0 = Vector512.Load(rows[0] + offset); var r1 = Vector512.Load(rows[1] + offset);
+        var r2 = Vector512.Load(rows[2] + offset); var r3 = Vector512.Load(rows[3] + offset);
+        var r4 = Vector512.Load(rows[4] + offset); var r5 = Vector512.Load(rows[5] + offset);
+        var r6 = Vector512.Load(rows[6] + offset); var r7 = Vector512.Load(rows[7] + offset);
+        var r8 = Vector512.Load(rows[8] + offset); var r9 = Vector512.Load(rows[9] + offset);
+        var r10 = Vector512.Load(rows[10] + offset); var r11 = Vector512.Load(rows[11] + offset);
+        var r12 = Vector512.Load(rows[12] + offset); var r13 = Vector512.Load(rows[13] + offset);
+        var r14 = Vector512.Load(rows[14] + offset); var r15 = Vector512.Load(rows[15] + offset);
+
+        // t: per 128-bit lane L, rows (2a, 2a+1) interleaved at columns 4L, 4L+1 (lo) or 4L+2, 4L+3 (hi)
+        var t0 = Avx512F.UnpackLow(r0, r1); var t1 = Avx512F.UnpackHigh(r0, r1);
+        var t2 = Avx512F.UnpackLow(r2, r3); var t3 = Avx512F.UnpackHigh(r2, r3);
+        var t4 = Avx512F.UnpackLow(r4, r5); var t5 = Avx512F.UnpackHigh(r4, r5);
+        var t6 = Avx512F.UnpackLow(r6, r7); var t7 = Avx512F.UnpackHigh(r6, r7);
+        var t8 = Avx512F.UnpackLow(r8, r9); var t9 = Avx512F.UnpackHigh(r8, r9);
+        var t10 = Avx512F.UnpackLow(r10, r11); var t11 = Avx512F.UnpackHigh(r10, r11);
+        var t12 = Avx512F.UnpackLow(r12, r13); var t13 = Avx512F.UnpackHigh(r12, r13);
+        var t14 = Avx512F.UnpackLow(r14, r15); var t15 = Avx512F.UnpackHigh(r14, r15);
+
+        // u[4q + c]: per lane L, rows 4q..4q+3 at column 4L + c
+        var u0 = Avx512F.Shuffle(t0, t2, 0x44); var u1 = Avx512F.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx512F.Shuffle(t1, t3, 0x44); var u3 = Avx512F.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx512F.Shuffle(t4, t6, 0x44); var u5 = Avx512F.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx512F.Shuffle(t5, t7, 0x44); var u7 = Avx512F.Shuffle(t5, t7, 0xEE);
+        var u8 = Avx512F.Shuffle(t8, t10, 0x44); var u9 = Avx512F.Shuffle(t8, t10, 0xEE);
+        var u10 = Avx512F.Shuffle(t9, t11, 0x44); var u11 = Avx512F.Shuffle(t9, t11, 0xEE);
+        var u12 = Avx512F.Shuffle(t12, t14, 0x44); var u13 = Avx512F.Shuffle(t12, t14, 0xEE);
+        var u14 = Avx512F.Shuffle(t13, t15, 0x44); var u15 = Avx512F.Shuffle(t13, t15, 0xEE);
+
+        // v[c]: rows 0-3 and 4-7 at columns c and 8 + c; v[4 + c]: the same at 4 + c and 12 + c; v[8..15]: rows 8-15
+        var v0 = Avx512F.Shuffle4x128(u0, u4, 0x88); var v4 = Avx512F.Shuffle4x128(u0, u4, 0xDD);
+        var v1 = Avx512F.Shuffle4x128(u1, u5, 0x88); var v5 = Avx512F.Shuffle4x128(u1, u5, 0xDD);
+        var v2 = Avx512F.Shuffle4x128(u2, u6, 0x88); var v6 = Avx512F.Shuffle4x128(u2, u6, 0xDD);
+        var v3 = Avx512F.Shuffle4x128(u3, u7, 0x88); var v7 = Avx512F.Shuffle4x128(u3, u7, 0xDD);
+        var v8 = Avx512F.Shuffle4x128(u8, u12, 0x88); var v12 = Avx512F.Shuffle4x128(u8, u12, 0xDD);
+        var v9 = Avx512F.Shuffle4x128(u9, u13, 0x88); var v13 = Avx512F.Shuffle4x128(u9, u13, 0xDD);
+        var v10 = Avx512F.Shuffle4x128(u10, u14, 0x88); var v14 = Avx512F.Shuffle4x128(u10, u14, 0xDD);
+        var v11 = Avx512F.Shuffle4x128(u11, u15, 0x88); var v15 = Avx512F.Shuffle4x128(u11, u15, 0xDD);
+
+        // column c = all sixteen rows
+        Avx512F.Shuffle4x128(v0, v8, 0x88).Store(dst);
+        Avx512F.Shuffle4x128(v1, v9, 0x88).Store(dst + 16);
+        Avx512F.Shuffle4x128(v2, v10, 0x88).Store(dst + 2 * 16);
+        Avx512F.Shuffle4x128(v3, v11, 0x88).Store(dst + 3 * 16);
+        Avx512F.Shuffle4x128(v4, v12, 0x88).Store(dst + 4 * 16);
+        Avx512F.Shuffle4x128(v5, v13, 0x88).Store(dst + 5 * 16);
+        Avx512F.Shuffle4x128(v6, v14, 0x88).Store(dst + 6 * 16);
+        Avx512F.Shuffle4x128(v7, v15, 0x88).Store(dst + 7 * 16);
+        Avx512F.Shuffle4x128(v0, v8, 0xDD).Store(dst + 8 * 16);
+        Avx512F.Shuffle4x128(v1, v9, 0xDD).Store(dst + 9 * 16);
+        Avx512F.Shuffle4x128(v2, v10, 0xDD).Store(dst + 10 * 16);
+        Avx512F.Shuffle4x128(v3, v11, 0xDD).Store(dst + 11 * 16);
+        Avx512F.Shuffle4x128(v4, v12, 0xDD).Store(dst + 12 * 16);
+        Avx512F.Shuffle4x128(v5, v13, 0xDD).Store(dst + 13 * 16);
+        Avx512F.Shuffle4x128(v6, v14, 0xDD).Store(dst + 14 * 16);
+        Avx512F.Shuffle4x128(v7, v15, 0xDD).Store(dst + 15 * 16);
+    }
 }
 
 internal readonly unsafe struct Lanes256 : ILaneOps<Vector256<float>>
@@ -507,10 +736,74 @@ internal readonly unsafe struct Lanes256 : ILaneOps<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Mul(Vector256<float> a, Vector256<float> b) => a * b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Sub(Vector256<float> a, Vector256<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Div(Vector256<float> a, Vector256<float> b) => a / b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Exp(Vector256<float> v) => VectorExp.Exp(v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> v) => Vector256.Sum(v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> MaskAfter(Vector256<float> scores, Vector256<float> lanePositions, float keyPosition) =>
         Vector256.ConditionalSelect(Vector256.LessThan(lanePositions, Vector256.Create(keyPosition)), Vector256.Create(float.NegativeInfinity), scores);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> MaskFrom(Vector256<float> v, int count) =>
+        Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(Vector256<float>.Indices, Vector256.Create((float)count)), Vector256.Create(float.NegativeInfinity), v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxAcross(Vector256<float> v)
+    {
+        var m = Vector128.Max(v.GetLower(), v.GetUpper());
+        return Math.Max(Math.Max(m.GetElement(0), m.GetElement(1)), Math.Max(m.GetElement(2), m.GetElement(3)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> SumEach(float* v)
+    {
+        if (!Avx.IsSupported)
+        {
+            var sums = Vector256<float>.Zero;
+            for (int i = 0; i < 8; i++) sums = sums.WithElement(i, Vector256.Sum(Vector256.Load(v + i * 8)));
+            return sums;
+        }
+        var p0 = Pair(v, 0); var p1 = Pair(v, 2); var p2 = Pair(v, 4); var p3 = Pair(v, 6);
+        var q0 = Quad(p0, p1); var q1 = Quad(p2, p3);
+        return Avx.Permute2x128(q0, q1, 0x20) + Avx.Permute2x128(q0, q1, 0x31);
+
+        static Vector256<float> Pair(float* v, int i)
+        {
+            Vector256<float> a = Vector256.Load(v + i * 8), b = Vector256.Load(v + (i + 1) * 8);
+            return Avx.UnpackLow(a, b) + Avx.UnpackHigh(a, b);
+        }
+        static Vector256<float> Quad(Vector256<float> x, Vector256<float> y) =>
+            Avx.UnpackLow(x.AsDouble(), y.AsDouble()).AsSingle() + Avx.UnpackHigh(x.AsDouble(), y.AsDouble()).AsSingle();
+    }
+
+    public static void Transpose(float** rows, int offset, float* dst)
+    {
+        if (!Avx.IsSupported)
+        {
+            for (int i = 0; i < 8; i++)
+                for (int c = 0; c < 8; c++) dst[c * 8 + i] = rows[i][offset + c];
+            return;
+        }
+        var r0 = Vector256.Load(rows[0] + offset); var r1 = Vector256.Load(rows[1] + offset);
+        var r2 = Vector256.Load(rows[2] + offset); var r3 = Vector256.Load(rows[3] + offset);
+        var r4 = Vector256.Load(rows[4] + offset); var r5 = Vector256.Load(rows[5] + offset);
+        var r6 = Vector256.Load(rows[6] + offset); var r7 = Vector256.Load(rows[7] + offset);
+        // t: per 128-bit lane L, rows (2a, 2a+1) interleaved at columns 4L, 4L+1 (lo) or 4L+2, 4L+3 (hi)
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        // u[4q + c]: per lane L, rows 4q..4q+3 at column 4L + c
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Permute2x128(u0, u4, 0x20).Store(dst);
+        Avx.Permute2x128(u1, u5, 0x20).Store(dst + 8);
+        Avx.Permute2x128(u2, u6, 0x20).Store(dst + 2 * 8);
+        Avx.Permute2x128(u3, u7, 0x20).Store(dst + 3 * 8);
+        Avx.Permute2x128(u0, u4, 0x31).Store(dst + 4 * 8);
+        Avx.Permute2x128(u1, u5, 0x31).Store(dst + 5 * 8);
+        Avx.Permute2x128(u2, u6, 0x31).Store(dst + 6 * 8);
+        Avx.Permute2x128(u3, u7, 0x31).Store(dst + 7 * 8);
+    }
 }
