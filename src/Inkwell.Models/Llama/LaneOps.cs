@@ -1,0 +1,245 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Inkwell.Models.Kv;
+using Inkwell.Runtime.Threading;
+
+namespace Inkwell.Models.Llama;
+/// <summary>
+/// The few vector operations the lane kernel needs, over one vector width. A struct type argument, so each width
+/// gets its own compiled kernel with these calls inlined.
+/// </summary>
+internal unsafe interface ILaneOps<TV> where TV : struct
+{
+    static abstract int Width { get; }
+    static abstract TV Load(float* p);
+    static abstract void Store(TV v, float* p);
+    static abstract TV Splat(float x);
+    /// <summary>a * b + c, fused where the hardware has FMA.</summary>
+    static abstract TV MulAdd(TV a, TV b, TV c);
+    static abstract TV Mul(TV a, TV b);
+    static abstract TV Add(TV a, TV b);
+    static abstract TV Sub(TV a, TV b);
+    static abstract TV Div(TV a, TV b);
+    static abstract TV Max(TV a, TV b);
+    static abstract TV Exp(TV v);
+    static abstract float Sum(TV v);
+    /// <summary>-inf in the lanes whose position is before <paramref name="keyPosition"/>, the score elsewhere.</summary>
+    static abstract TV MaskAfter(TV scores, TV lanePositions, float keyPosition);
+    /// <summary>-inf in lanes <paramref name="count"/> and up, v elsewhere.</summary>
+    static abstract TV MaskFrom(TV v, int count);
+    /// <summary>The largest element.</summary>
+    static abstract float MaxAcross(TV v);
+    /// <summary>Lane i = the sum of the elements of vector i, for the Width vectors at <paramref name="vectors"/> (Width floats apart).</summary>
+    static abstract TV SumEach(float* vectors);
+    /// <summary>dst[c * Width + i] = rows[i][offset + c] for i, c &lt; Width.</summary>
+    static abstract void Transpose(float** rows, int offset, float* dst);
+}
+
+internal readonly unsafe struct Lanes512 : ILaneOps<Vector512<float>>
+{
+    public static int Width => Vector512<float>.Count;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Load(float* p) => Vector512.Load(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<float> v, float* p) => v.Store(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Splat(float x) => Vector512.Create(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> MulAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.MultiplyAddEstimate(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Mul(Vector512<float> a, Vector512<float> b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Sub(Vector512<float> a, Vector512<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Div(Vector512<float> a, Vector512<float> b) => a / b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Exp(Vector512<float> v) => VectorExp.Exp(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> v) => Vector512.Sum(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> MaskAfter(Vector512<float> scores, Vector512<float> lanePositions, float keyPosition) =>
+        Vector512.ConditionalSelect(Vector512.LessThan(lanePositions, Vector512.Create(keyPosition)), Vector512.Create(float.NegativeInfinity), scores);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> MaskFrom(Vector512<float> v, int count) =>
+        Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(Vector512<float>.Indices, Vector512.Create((float)count)), Vector512.Create(float.NegativeInfinity), v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxAcross(Vector512<float> v)
+    {
+        var m = Vector128.Max(Vector256.Max(v.GetLower(), v.GetUpper()).GetLower(), Vector256.Max(v.GetLower(), v.GetUpper()).GetUpper());
+        return Math.Max(Math.Max(m.GetElement(0), m.GetElement(1)), Math.Max(m.GetElement(2), m.GetElement(3)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> SumEach(float* v)
+    {
+        if (!Avx512F.IsSupported)
+        {
+            var sums = Vector512<float>.Zero;
+            for (int i = 0; i < 16; i++) sums = sums.WithElement(i, Vector512.Sum(Vector512.Load(v + i * 16)));
+            return sums;
+        }
+        // Pairs, then quads, interleaved within 128-bit lanes; then two rounds of 128-bit lane shuffles:
+        // 45 shuffles and adds for 16 sums instead of a full horizontal sum each.
+        var p0 = Pair(v, 0); var p1 = Pair(v, 2); var p2 = Pair(v, 4); var p3 = Pair(v, 6);
+        var p4 = Pair(v, 8); var p5 = Pair(v, 10); var p6 = Pair(v, 12); var p7 = Pair(v, 14);
+        // q[k]: per 128-bit lane L, the partial sums over lane L of vectors 4k..4k+3
+        var q0 = Quad(p0, p1); var q1 = Quad(p2, p3); var q2 = Quad(p4, p5); var q3 = Quad(p6, p7);
+        var r01 = Avx512F.Shuffle4x128(q0, q1, 0x88) + Avx512F.Shuffle4x128(q0, q1, 0xDD);
+        var r23 = Avx512F.Shuffle4x128(q2, q3, 0x88) + Avx512F.Shuffle4x128(q2, q3, 0xDD);
+        return Avx512F.Shuffle4x128(r01, r23, 0x88) + Avx512F.Shuffle4x128(r01, r23, 0xDD);
+
+        // Per 128-bit lane: [a0+a2, b0+b2, a1+a3, b1+b3] of vectors a = v[i], b = v[i + 1].
+        static Vector512<float> Pair(float* v, int i)
+        {
+            Vector512<float> a = Vector512.Load(v + i * 16), b = Vector512.Load(v + (i + 1) * 16);
+            return Avx512F.UnpackLow(a, b) + Avx512F.UnpackHigh(a, b);
+        }
+        // Per 128-bit lane: the lane sums of the four vectors of two pairs.
+        static Vector512<float> Quad(Vector512<float> x, Vector512<float> y) =>
+            Avx512F.UnpackLow(x.AsDouble(), y.AsDouble()).AsSingle() + Avx512F.UnpackHigh(x.AsDouble(), y.AsDouble()).AsSingle();
+    }
+
+    public static void Transpose(float** rows, int offset, float* dst)
+    {
+        if (!Avx512F.IsSupported)
+        {
+            for (int i = 0; i < 16; i++)
+                for (int c = 0; c < 16; c++) dst[c * 16 + i] = rows[i][offset + c];
+            return;
+        }
+        // Unpack pairs of rows, then shufps, then two rounds of 128-bit lane shuffles: 64 shuffles per 256 values.
+        var r0 = Vector512.Load(rows[0] + offset); var r1 = Vector512.Load(rows[1] + offset);
+        var r2 = Vector512.Load(rows[2] + offset); var r3 = Vector512.Load(rows[3] + offset);
+        var r4 = Vector512.Load(rows[4] + offset); var r5 = Vector512.Load(rows[5] + offset);
+        var r6 = Vector512.Load(rows[6] + offset); var r7 = Vector512.Load(rows[7] + offset);
+        var r8 = Vector512.Load(rows[8] + offset); var r9 = Vector512.Load(rows[9] + offset);
+        var r10 = Vector512.Load(rows[10] + offset); var r11 = Vector512.Load(rows[11] + offset);
+        var r12 = Vector512.Load(rows[12] + offset); var r13 = Vector512.Load(rows[13] + offset);
+        var r14 = Vector512.Load(rows[14] + offset); var r15 = Vector512.Load(rows[15] + offset);
+
+        // t: per 128-bit lane L, rows (2a, 2a+1) interleaved at columns 4L, 4L+1 (lo) or 4L+2, 4L+3 (hi)
+        var t0 = Avx512F.UnpackLow(r0, r1); var t1 = Avx512F.UnpackHigh(r0, r1);
+        var t2 = Avx512F.UnpackLow(r2, r3); var t3 = Avx512F.UnpackHigh(r2, r3);
+        var t4 = Avx512F.UnpackLow(r4, r5); var t5 = Avx512F.UnpackHigh(r4, r5);
+        var t6 = Avx512F.UnpackLow(r6, r7); var t7 = Avx512F.UnpackHigh(r6, r7);
+        var t8 = Avx512F.UnpackLow(r8, r9); var t9 = Avx512F.UnpackHigh(r8, r9);
+        var t10 = Avx512F.UnpackLow(r10, r11); var t11 = Avx512F.UnpackHigh(r10, r11);
+        var t12 = Avx512F.UnpackLow(r12, r13); var t13 = Avx512F.UnpackHigh(r12, r13);
+        var t14 = Avx512F.UnpackLow(r14, r15); var t15 = Avx512F.UnpackHigh(r14, r15);
+
+        // u[4q + c]: per lane L, rows 4q..4q+3 at column 4L + c
+        var u0 = Avx512F.Shuffle(t0, t2, 0x44); var u1 = Avx512F.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx512F.Shuffle(t1, t3, 0x44); var u3 = Avx512F.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx512F.Shuffle(t4, t6, 0x44); var u5 = Avx512F.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx512F.Shuffle(t5, t7, 0x44); var u7 = Avx512F.Shuffle(t5, t7, 0xEE);
+        var u8 = Avx512F.Shuffle(t8, t10, 0x44); var u9 = Avx512F.Shuffle(t8, t10, 0xEE);
+        var u10 = Avx512F.Shuffle(t9, t11, 0x44); var u11 = Avx512F.Shuffle(t9, t11, 0xEE);
+        var u12 = Avx512F.Shuffle(t12, t14, 0x44); var u13 = Avx512F.Shuffle(t12, t14, 0xEE);
+        var u14 = Avx512F.Shuffle(t13, t15, 0x44); var u15 = Avx512F.Shuffle(t13, t15, 0xEE);
+
+        // v[c]: rows 0-3 and 4-7 at columns c and 8 + c; v[4 + c]: the same at 4 + c and 12 + c; v[8..15]: rows 8-15
+        var v0 = Avx512F.Shuffle4x128(u0, u4, 0x88); var v4 = Avx512F.Shuffle4x128(u0, u4, 0xDD);
+        var v1 = Avx512F.Shuffle4x128(u1, u5, 0x88); var v5 = Avx512F.Shuffle4x128(u1, u5, 0xDD);
+        var v2 = Avx512F.Shuffle4x128(u2, u6, 0x88); var v6 = Avx512F.Shuffle4x128(u2, u6, 0xDD);
+        var v3 = Avx512F.Shuffle4x128(u3, u7, 0x88); var v7 = Avx512F.Shuffle4x128(u3, u7, 0xDD);
+        var v8 = Avx512F.Shuffle4x128(u8, u12, 0x88); var v12 = Avx512F.Shuffle4x128(u8, u12, 0xDD);
+        var v9 = Avx512F.Shuffle4x128(u9, u13, 0x88); var v13 = Avx512F.Shuffle4x128(u9, u13, 0xDD);
+        var v10 = Avx512F.Shuffle4x128(u10, u14, 0x88); var v14 = Avx512F.Shuffle4x128(u10, u14, 0xDD);
+        var v11 = Avx512F.Shuffle4x128(u11, u15, 0x88); var v15 = Avx512F.Shuffle4x128(u11, u15, 0xDD);
+
+        // column c = all sixteen rows
+        Avx512F.Shuffle4x128(v0, v8, 0x88).Store(dst);
+        Avx512F.Shuffle4x128(v1, v9, 0x88).Store(dst + 16);
+        Avx512F.Shuffle4x128(v2, v10, 0x88).Store(dst + 2 * 16);
+        Avx512F.Shuffle4x128(v3, v11, 0x88).Store(dst + 3 * 16);
+        Avx512F.Shuffle4x128(v4, v12, 0x88).Store(dst + 4 * 16);
+        Avx512F.Shuffle4x128(v5, v13, 0x88).Store(dst + 5 * 16);
+        Avx512F.Shuffle4x128(v6, v14, 0x88).Store(dst + 6 * 16);
+        Avx512F.Shuffle4x128(v7, v15, 0x88).Store(dst + 7 * 16);
+        Avx512F.Shuffle4x128(v0, v8, 0xDD).Store(dst + 8 * 16);
+        Avx512F.Shuffle4x128(v1, v9, 0xDD).Store(dst + 9 * 16);
+        Avx512F.Shuffle4x128(v2, v10, 0xDD).Store(dst + 10 * 16);
+        Avx512F.Shuffle4x128(v3, v11, 0xDD).Store(dst + 11 * 16);
+        Avx512F.Shuffle4x128(v4, v12, 0xDD).Store(dst + 12 * 16);
+        Avx512F.Shuffle4x128(v5, v13, 0xDD).Store(dst + 13 * 16);
+        Avx512F.Shuffle4x128(v6, v14, 0xDD).Store(dst + 14 * 16);
+        Avx512F.Shuffle4x128(v7, v15, 0xDD).Store(dst + 15 * 16);
+    }
+}
+
+internal readonly unsafe struct Lanes256 : ILaneOps<Vector256<float>>
+{
+    public static int Width => Vector256<float>.Count;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Load(float* p) => Vector256.Load(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<float> v, float* p) => v.Store(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Splat(float x) => Vector256.Create(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> MulAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.MultiplyAddEstimate(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Mul(Vector256<float> a, Vector256<float> b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Sub(Vector256<float> a, Vector256<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Div(Vector256<float> a, Vector256<float> b) => a / b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Exp(Vector256<float> v) => VectorExp.Exp(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> v) => Vector256.Sum(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> MaskAfter(Vector256<float> scores, Vector256<float> lanePositions, float keyPosition) =>
+        Vector256.ConditionalSelect(Vector256.LessThan(lanePositions, Vector256.Create(keyPosition)), Vector256.Create(float.NegativeInfinity), scores);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> MaskFrom(Vector256<float> v, int count) =>
+        Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(Vector256<float>.Indices, Vector256.Create((float)count)), Vector256.Create(float.NegativeInfinity), v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxAcross(Vector256<float> v)
+    {
+        var m = Vector128.Max(v.GetLower(), v.GetUpper());
+        return Math.Max(Math.Max(m.GetElement(0), m.GetElement(1)), Math.Max(m.GetElement(2), m.GetElement(3)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> SumEach(float* v)
+    {
+        if (!Avx.IsSupported)
+        {
+            var sums = Vector256<float>.Zero;
+            for (int i = 0; i < 8; i++) sums = sums.WithElement(i, Vector256.Sum(Vector256.Load(v + i * 8)));
+            return sums;
+        }
+        var p0 = Pair(v, 0); var p1 = Pair(v, 2); var p2 = Pair(v, 4); var p3 = Pair(v, 6);
+        var q0 = Quad(p0, p1); var q1 = Quad(p2, p3);
+        return Avx.Permute2x128(q0, q1, 0x20) + Avx.Permute2x128(q0, q1, 0x31);
+
+        static Vector256<float> Pair(float* v, int i)
+        {
+            Vector256<float> a = Vector256.Load(v + i * 8), b = Vector256.Load(v + (i + 1) * 8);
+            return Avx.UnpackLow(a, b) + Avx.UnpackHigh(a, b);
+        }
+        static Vector256<float> Quad(Vector256<float> x, Vector256<float> y) =>
+            Avx.UnpackLow(x.AsDouble(), y.AsDouble()).AsSingle() + Avx.UnpackHigh(x.AsDouble(), y.AsDouble()).AsSingle();
+    }
+
+    public static void Transpose(float** rows, int offset, float* dst)
+    {
+        if (!Avx.IsSupported)
+        {
+            for (int i = 0; i < 8; i++)
+                for (int c = 0; c < 8; c++) dst[c * 8 + i] = rows[i][offset + c];
+            return;
+        }
+        var r0 = Vector256.Load(rows[0] + offset); var r1 = Vector256.Load(rows[1] + offset);
+        var r2 = Vector256.Load(rows[2] + offset); var r3 = Vector256.Load(rows[3] + offset);
+        var r4 = Vector256.Load(rows[4] + offset); var r5 = Vector256.Load(rows[5] + offset);
+        var r6 = Vector256.Load(rows[6] + offset); var r7 = Vector256.Load(rows[7] + offset);
+        // t: per 128-bit lane L, rows (2a, 2a+1) interleaved at columns 4L, 4L+1 (lo) or 4L+2, 4L+3 (hi)
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        // u[4q + c]: per lane L, rows 4q..4q+3 at column 4L + c
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Permute2x128(u0, u4, 0x20).Store(dst);
+        Avx.Permute2x128(u1, u5, 0x20).Store(dst + 8);
+        Avx.Permute2x128(u2, u6, 0x20).Store(dst + 2 * 8);
+        Avx.Permute2x128(u3, u7, 0x20).Store(dst + 3 * 8);
+        Avx.Permute2x128(u0, u4, 0x31).Store(dst + 4 * 8);
+        Avx.Permute2x128(u1, u5, 0x31).Store(dst + 5 * 8);
+        Avx.Permute2x128(u2, u6, 0x31).Store(dst + 6 * 8);
+        Avx.Permute2x128(u3, u7, 0x31).Store(dst + 7 * 8);
+    }
+}
