@@ -2,7 +2,7 @@
 # Engine speed and accuracy beside llama.cpp, in one run: `inkwell bench` vs `llama-bench` (pp and tg, 2 threads) for
 # stories260K and the stories15M/110M-shape models in f32, q8_0 and q4_0, then `inkwell perplexity` vs llama-perplexity.
 # Usage: bench/engine.sh [LLAMA_BIN_DIR]   (default: the peer built by ../shared/tools/build-llama-cpp.sh)
-# Prints a markdown table of tokens/s and ratios (Inkwell / llama.cpp).
+# Prints a markdown table of tokens/s and ratios (Inkwell / llama.cpp). Env: THREADS PP TG REPS ROUNDS BENCH_MODELS.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=$root/../shared
@@ -23,13 +23,22 @@ if [[ ! -f $kq && -x $bin/llama-quantize ]]; then "$bin/llama-quantize" "$models
 echo "| model | pp$p Inkwell | pp$p llama.cpp | ratio | tg$n Inkwell | tg$n llama.cpp | ratio | Inkwell peak RSS MiB |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for m in "${rows[@]}"; do
-  ours=$("$root/inkwell" bench --model "$m" -p "$p" -n "$n" -r "$r" --threads "$threads" --json)
-  theirs=$("$bin/llama-bench" -m "$m" -p "$p" -n "$n" -r "$r" -t "$threads" -o json 2>/dev/null)
-  python3 - "$m" "$ours" "$theirs" <<'PY'
+  # ROUNDS > 1 alternates the two engines and keeps each one's best round, so a burst of noise on this shared VM
+  # does not land on one side only.
+  ours=(); theirs=()
+  for ((k = 0; k < ${ROUNDS:-1}; k++)); do
+    ours+=("$("$root/inkwell" bench --model "$m" -p "$p" -n "$n" -r "$r" --threads "$threads" --json)")
+    theirs+=("$("$bin/llama-bench" -m "$m" -p "$p" -n "$n" -r "$r" -t "$threads" -o json 2>/dev/null | tr -d '\n')")
+  done
+  python3 - "$m" "${#ours[@]}" "${ours[@]}" "${theirs[@]}" <<'PY'
 import json, sys, os
-name, ours, theirs = os.path.basename(sys.argv[1]), json.loads(sys.argv[2]), json.loads(sys.argv[3])
-pp = next(t["avg_ts"] for t in theirs if t["n_prompt"] > 0); tg = next(t["avg_ts"] for t in theirs if t["n_gen"] > 0)
-print(f"| {name} | {ours['pp_tps']:.1f} | {pp:.1f} | {ours['pp_tps']/pp:.2f}x | {ours['tg_tps']:.1f} | {tg:.1f} | {ours['tg_tps']/tg:.2f}x | {ours['peak_rss_bytes']/2**20:.0f} |")
+name, k = os.path.basename(sys.argv[1]), int(sys.argv[2])
+ours = [json.loads(a) for a in sys.argv[3:3 + k]]
+theirs = [json.loads(a) for a in sys.argv[3 + k:]]
+opp = max(o["pp_tps"] for o in ours); otg = max(o["tg_tps"] for o in ours); rss = max(o["peak_rss_bytes"] for o in ours)
+pp = max(next(t["avg_ts"] for t in run if t["n_prompt"] > 0) for run in theirs)
+tg = max(next(t["avg_ts"] for t in run if t["n_gen"] > 0) for run in theirs)
+print(f"| {name} | {opp:.1f} | {pp:.1f} | {opp/pp:.2f}x | {otg:.1f} | {tg:.1f} | {otg/tg:.2f}x | {rss/2**20:.0f} |")
 PY
 done
 
