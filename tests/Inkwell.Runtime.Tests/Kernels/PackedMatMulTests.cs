@@ -266,6 +266,8 @@ public sealed unsafe class PackedMatMulTests : IDisposable
         MatMul.Multiply(c.W, x, expected, heads * 3, _pool2);
         var body = new PerHeadBody { W = c.W, X = x, Y = new float[expected.Length], Pool = _pool2 };
         _pool2.Run(heads, ref body);
-        Assert.Equal(expected, body.Y);
+        // Equal up to summation order: without VNNI the unpacked kernels group rows by 4, so 3-row calls round differently.
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - body.Y[i]) <= 1e-5f * Math.Max(1f, Math.Abs(expected[i])), $"y[{i}] = {body.Y[i]}, expected {expected[i]}");
     }
 }
