@@ -1,10 +1,3 @@
-using System.Numerics.Tensors;
-using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
-using Inkwell.Models.Kv;
-using Inkwell.Runtime.Threading;
-
 namespace Inkwell.Models.Llama;
 
 /// <summary>Which attention kernel handles tiles of many query lanes (tests pin one; the model uses Auto).</summary>
