@@ -165,60 +165,6 @@ internal static unsafe partial class PackedMatMul
         }
     }
 
-    private partial struct Body
-    {
-        /// <summary>Row groups [start, end) of a k-quant matrix, blocked as <see cref="Invoke"/>.</summary>
-        private readonly void InvokeK(int start, int end)
-        {
-            var type = W.Type;
-            int nsb = W.Blocks, groupBytes = W.CodeBytes;
-            int chunk = type == GgmlType.Q6_K ? KChunkQ6K : KChunkQ4K;
-            for (int g0 = start; g0 < end; g0 += GroupTile)
-            {
-                int g1 = Math.Min(end, g0 + GroupTile);
-                for (int c0 = 0; c0 < nsb; c0 += chunk)
-                {
-                    int len = Math.Min(chunk, nsb - c0);
-                    bool add = c0 > 0;
-                    for (int i = 0; i < N; i += TileN)
-                    {
-                        byte* act = Act + ((long)(i / TileN) * nsb + c0) * ActKBytes;
-                        int rows = Math.Min(TileN, N - i);
-                        for (int g = g0; g < g1; g++)
-                        {
-                            byte* w = W.Codes + ((long)g * nsb + c0) * groupBytes;
-                            float* y = Y + (long)i * Rows + 8L * g;
-                            if (type == GgmlType.Q4_K) DispatchK<Q45K<Four>>(rows, w, len, act, y, Rows, add);
-                            else if (type == GgmlType.Q5_K) DispatchK<Q45K<Five>>(rows, w, len, act, y, Rows, add);
-                            else DispatchK<Q6K>(rows, w, len, act, y, Rows, add);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    private interface IKTile
-    {
-        static abstract void Tile<TN>(byte* w, int nsb, byte* act, float* y, int yStride, bool add) where TN : struct, ICount;
-    }
-
-    private static void DispatchK<TK>(int n, byte* w, int nsb, byte* act, float* y, int yStride, bool add)
-        where TK : struct, IKTile
-    {
-        switch (n)
-        {
-            case 8: TK.Tile<N8>(w, nsb, act, y, yStride, add); break;
-            case 7: TK.Tile<N7>(w, nsb, act, y, yStride, add); break;
-            case 6: TK.Tile<N6>(w, nsb, act, y, yStride, add); break;
-            case 5: TK.Tile<N5>(w, nsb, act, y, yStride, add); break;
-            case 4: TK.Tile<N4>(w, nsb, act, y, yStride, add); break;
-            case 3: TK.Tile<N3>(w, nsb, act, y, yStride, add); break;
-            case 2: TK.Tile<N2>(w, nsb, act, y, yStride, add); break;
-            default: TK.Tile<N1>(w, nsb, act, y, yStride, add); break;
-        }
-    }
-
     /// <summary>Four activation bytes (or two i16) at p, in every int32 lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<short> Bcast16(short* p) => Vector256.Create(Unsafe.ReadUnaligned<int>(p)).AsInt16();
@@ -266,8 +212,14 @@ internal static unsafe partial class PackedMatMul
     private struct Five : IBits { public static bool HasFifth => true; }
 
     /// <summary>Q4_K, or Q5_K where TB is <see cref="Five"/>: the same record plus a fifth bit per code.</summary>
-    private struct Q45K<TB> : IKTile where TB : struct, IBits
+    private struct Q45K<TB> : IPackedKernel where TB : struct, IBits
     {
+        public static int ChunkBlocks => KChunkQ4K;
+        public static int ActBytes => ActKBytes;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add) where TN : struct, ICount
+            => Tile<TN>(w.Codes + block * w.CodeBytes, len, act, y, yStride, add);
+
         /// <summary>8 weight rows × TN activation rows of one tile → y[k·yStride + 0..7] (or += where add).</summary>
         public static void Tile<TN>(byte* w, int nsb, byte* act, float* y, int yStride, bool add) where TN : struct, ICount
         {
@@ -367,8 +319,14 @@ internal static unsafe partial class PackedMatMul
         }
     }
 
-    private struct Q6K : IKTile
+    private struct Q6K : IPackedKernel
     {
+        public static int ChunkBlocks => KChunkQ6K;
+        public static int ActBytes => ActKBytes;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add) where TN : struct, ICount
+            => Tile<TN>(w.Codes + block * w.CodeBytes, len, act, y, yStride, add);
+
         /// <summary>8 weight rows × TN activation rows of one tile → y[k·yStride + 0..7] (or += where add).</summary>
         public static void Tile<TN>(byte* w, int nsb, byte* act, float* y, int yStride, bool add) where TN : struct, ICount
         {

@@ -327,52 +327,64 @@ internal static unsafe partial class PackedMatMul
         /// </summary>
         public readonly void Invoke(int start, int end)
         {
-            if (K)
+            switch (W.Type)
             {
-                InvokeK(start, end);
-                return;
+                case GgmlType.Q4_0: Blocked<Q4>(start, end); break;
+                case GgmlType.Q8_0: Blocked<Q8>(start, end); break;
+                case GgmlType.Q4_K: Blocked<Q45K<Four>>(start, end); break;
+                case GgmlType.Q5_K: Blocked<Q45K<Five>>(start, end); break;
+                default: Blocked<Q6K>(start, end); break;
             }
-            bool q4 = W.Type == GgmlType.Q4_0;
-            int nb = W.Blocks, codeBytes = W.CodeBytes;
-            int chunk = q4 ? 2 * KChunk : KChunk;
+        }
+
+        private readonly void Blocked<TK>(int start, int end) where TK : struct, IPackedKernel
+        {
+            int nb = W.Blocks;
             for (int g0 = start; g0 < end; g0 += GroupTile)
             {
                 int g1 = Math.Min(end, g0 + GroupTile);
-                for (int c0 = 0; c0 < nb; c0 += chunk)
+                for (int c0 = 0; c0 < nb; c0 += TK.ChunkBlocks)
                 {
-                    int len = Math.Min(chunk, nb - c0);
+                    int len = Math.Min(TK.ChunkBlocks, nb - c0);
                     bool add = c0 > 0;
                     for (int i = 0; i < N; i += TileN)
                     {
-                        byte* act = Act + ((long)(i / TileN) * nb + c0) * ActBlockBytes;
+                        byte* act = Act + ((long)(i / TileN) * nb + c0) * TK.ActBytes;
                         int rows = Math.Min(TileN, N - i);
                         for (int g = g0; g < g1; g++)
-                        {
-                            byte* codes = W.Codes + ((long)g * nb + c0) * codeBytes;
-                            ushort* scales = W.Scales + ((long)g * nb + c0) * 8;
-                            float* y = Y + (long)i * Rows + 8L * g;
-                            if (q4) Dispatch<Q4>(rows, codes, scales, len, act, y, Rows, add);
-                            else Dispatch<Q8>(rows, codes, scales, len, act, y, Rows, add);
-                        }
+                            Dispatch<TK>(rows, W, (long)g * nb + c0, len, act, Y + (long)i * Rows + 8L * g, Rows, add);
                     }
                 }
             }
         }
     }
 
-    private static void Dispatch<TW>(int n, byte* codes, ushort* scales, int nb, byte* act, float* y, int yStride, bool add)
-        where TW : struct, ICodes
+    /// <summary>
+    /// One packed encoding's tile kernel and its blocking; <see cref="Body.Invoke"/>'s loop nest serves them all.
+    /// </summary>
+    private interface IPackedKernel
+    {
+        /// <summary>Blocks (32-blocks or 256-super-blocks) per K chunk, see <see cref="KChunk"/>.</summary>
+        static abstract int ChunkBlocks { get; }
+        /// <summary>Bytes of one activation tile per block.</summary>
+        static abstract int ActBytes { get; }
+        /// <summary>Row group blocks [block, block + len) (block counted from the matrix start) against TN activation rows.</summary>
+        static abstract void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add) where TN : struct, ICount;
+    }
+
+    private static void Dispatch<TK>(int n, PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add)
+        where TK : struct, IPackedKernel
     {
         switch (n)
         {
-            case 8: Tile<TW, N8>(codes, scales, nb, act, y, yStride, add); break;
-            case 7: Tile<TW, N7>(codes, scales, nb, act, y, yStride, add); break;
-            case 6: Tile<TW, N6>(codes, scales, nb, act, y, yStride, add); break;
-            case 5: Tile<TW, N5>(codes, scales, nb, act, y, yStride, add); break;
-            case 4: Tile<TW, N4>(codes, scales, nb, act, y, yStride, add); break;
-            case 3: Tile<TW, N3>(codes, scales, nb, act, y, yStride, add); break;
-            case 2: Tile<TW, N2>(codes, scales, nb, act, y, yStride, add); break;
-            default: Tile<TW, N1>(codes, scales, nb, act, y, yStride, add); break;
+            case 8: TK.Run<N8>(w, block, len, act, y, yStride, add); break;
+            case 7: TK.Run<N7>(w, block, len, act, y, yStride, add); break;
+            case 6: TK.Run<N6>(w, block, len, act, y, yStride, add); break;
+            case 5: TK.Run<N5>(w, block, len, act, y, yStride, add); break;
+            case 4: TK.Run<N4>(w, block, len, act, y, yStride, add); break;
+            case 3: TK.Run<N3>(w, block, len, act, y, yStride, add); break;
+            case 2: TK.Run<N2>(w, block, len, act, y, yStride, add); break;
+            default: TK.Run<N1>(w, block, len, act, y, yStride, add); break;
         }
     }
 
@@ -385,9 +397,14 @@ internal static unsafe partial class PackedMatMul
     }
 
     /// <summary>Q4_0: vector p's low nibbles are codes 4p..4p+3, its high nibbles codes 16+4p..16+4p+3.</summary>
-    private struct Q4 : ICodes
+    private struct Q4 : ICodes, IPackedKernel
     {
         public static int Bytes => 128;
+        public static int ChunkBlocks => 2 * KChunk;
+        public static int ActBytes => ActBlockBytes;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add) where TN : struct, ICount
+            => Tile<Q4, TN>(w.Codes + block * Bytes, w.Scales + block * 8, len, act, y, yStride, add);
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Load(byte* c, out Vector256<byte> w0, out Vector256<byte> w1, out Vector256<byte> w2,
             out Vector256<byte> w3, out Vector256<byte> w4, out Vector256<byte> w5, out Vector256<byte> w6, out Vector256<byte> w7)
@@ -415,9 +432,14 @@ internal static unsafe partial class PackedMatMul
     private const ulong ShiftRight4Matrix = 0x1020408000000000;
 
     /// <summary>Q8_0: codes + 128, stored as they are used.</summary>
-    private struct Q8 : ICodes
+    private struct Q8 : ICodes, IPackedKernel
     {
         public static int Bytes => 256;
+        public static int ChunkBlocks => KChunk;
+        public static int ActBytes => ActBlockBytes;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add) where TN : struct, ICount
+            => Tile<Q8, TN>(w.Codes + block * Bytes, w.Scales + block * 8, len, act, y, yStride, add);
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Load(byte* c, out Vector256<byte> w0, out Vector256<byte> w1, out Vector256<byte> w2,
             out Vector256<byte> w3, out Vector256<byte> w4, out Vector256<byte> w5, out Vector256<byte> w6, out Vector256<byte> w7)
