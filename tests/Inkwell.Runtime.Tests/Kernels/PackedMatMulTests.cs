@@ -48,11 +48,15 @@ public sealed unsafe class PackedMatMulTests : IDisposable
         return data;
     }
 
-    /// <summary>Packed k-quants against the scalar kernels (tight: same integer sums) and the reference (bounded).</summary>
-    private void CheckK(GgmlType t, int rows, int cols, int n, int seed)
+    /// <summary>
+    /// Packed (where it applies) against the scalar kernels, tight because the activation rounding and the integer
+    /// sums are the same and only f32 summation order differs, and against the reference, bounded; on pools of 1 and
+    /// 2 threads. Returns the matrix so callers can check what was packed.
+    /// </summary>
+    private WeightMatrix Check(GgmlType t, int rows, int cols, int n, int weightSeed, int activationSeed)
     {
-        var c = MatMulTests.Make(t, rows, cols, seed);
-        var x = MatMulTests.Activations(n, cols, seed + 1);
+        var c = MatMulTests.Make(t, rows, cols, weightSeed);
+        var x = MatMulTests.Activations(n, cols, activationSeed);
         Assert.Equal(PackedMatMul.IsSupported && rows % 8 == 0, PackedMatMul.Applies(c.W));
         var expected = new float[n * rows];
         MatMul.Multiply(c.W, x, expected, n, _pool1, forceScalar: true);
@@ -65,7 +69,10 @@ public sealed unsafe class PackedMatMulTests : IDisposable
                 Assert.True(Math.Abs(y[i] - expected[i]) <= 1e-4 * (Math.Abs(expected[i]) + 1),
                     $"{t} {rows}x{cols} n={n} [{i}]: {y[i]} vs scalar {expected[i]}");
         }
+        return c.W;
     }
+
+    private void CheckK(GgmlType t, int rows, int cols, int n, int seed) => Check(t, rows, cols, n, seed, seed + 1);
 
     [Theory]
     [InlineData(GgmlType.Q4_K)]
@@ -91,23 +98,8 @@ public sealed unsafe class PackedMatMulTests : IDisposable
     [MemberData(nameof(Shapes))]
     public void Multiply_matches_the_scalar_kernels_and_the_reference(GgmlType t, int rows, int cols, int n)
     {
-        var c = MatMulTests.Make(t, rows, cols, seed: rows * 31 + cols + n);
-        var x = MatMulTests.Activations(n, cols, seed: cols + 7 * n);
-        Assert.Equal(PackedMatMul.IsSupported && rows % 8 == 0, PackedMatMul.Applies(c.W));
-
-        var expected = new float[n * rows];
-        MatMul.Multiply(c.W, x, expected, n, _pool1, forceScalar: true);
-        foreach (var pool in new[] { _pool1, _pool2 })
-        {
-            var y = new float[n * rows];
-            MatMul.Multiply(c.W, x, y, n, pool);
-            MatMulTests.AssertClose(c, x, y, n);
-            // Same activation rounding and the same integer sums: only f32 summation order differs.
-            for (int i = 0; i < y.Length; i++)
-                Assert.True(Math.Abs(y[i] - expected[i]) <= 1e-4 * (Math.Abs(expected[i]) + 1),
-                    $"{t} {rows}x{cols} n={n} [{i}]: {y[i]} vs scalar {expected[i]}");
-        }
-        Assert.Equal(PackedMatMul.Applies(c.W), c.W.PackedCopy is PackedWeights);
+        var w = Check(t, rows, cols, n, weightSeed: rows * 31 + cols + n, activationSeed: cols + 7 * n);
+        Assert.Equal(PackedMatMul.Applies(w), w.PackedCopy is PackedWeights);
     }
 
     [Theory]
