@@ -183,7 +183,7 @@ internal static unsafe class FloatGemm
     private struct FromF16 : IWidener
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector512<float> Load16(byte* row, int k) => MatMul.HalfToSingle(Vector256.Load((ushort*)row + k));
+        public static Vector512<float> Load16(byte* row, int k) => HalfConversion.HalfToSingle(Vector256.Load((ushort*)row + k));
     }
 
     private struct FromBF16 : IWidener

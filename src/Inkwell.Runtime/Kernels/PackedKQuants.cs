@@ -114,7 +114,7 @@ internal sealed unsafe partial class PackedWeights
 }
 
 /// <summary>
-/// The Q4_K / Q6_K kernels over <see cref="PackedWeights"/>. Activations are quantized as MatMul.QuantizeQ8K (one
+/// The Q4_K / Q6_K kernels over <see cref="PackedWeights"/>. Activations are quantized as ActivationQuantization.QuantizeQ8K (one
 /// scale per 256, the same rounding, so the integer sums equal the reference path's). Per super-block and
 /// activation row, each 32-sub-block (Q4_K) or 16-group (Q6_K) is one vpdpbusd chain whose int32 lanes are the 8
 /// weight rows' dots, converted and multiplied into an f32 super-block sum by the 8 rows' d·scale; Q4_K's mins

@@ -275,7 +275,7 @@ internal static unsafe partial class PackedMatMul
     }
 
     /// <summary>
-    /// Blocks of 32 as MatMul.QuantizeQ8 (d = max|x| / 127, q = round(x / d), the same rounding), plus the
+    /// Blocks of 32 as ActivationQuantization.QuantizeQ8 (d = max|x| / 127, q = round(x / d), the same rounding), plus the
     /// integer start of each block's dot: offset·Σq, offset being the weights' code bias (−8 or −128). Writes
     /// slot k of each block of the activation tile at act.
     /// </summary>
@@ -475,7 +475,7 @@ internal static unsafe partial class PackedMatMul
     /// <summary>
     /// Eight finite f16 → f32 (packing refuses matrices with inf/nan scales): exponent and mantissa moved into f32
     /// position and rebiased by one exact multiplication by 2^112 (which also renormalizes subnormals); the sign
-    /// comes from the sign-extended top bit. Four operations where MatMul.HalfToSingle needs ten.
+    /// comes from the sign-extended top bit. Four operations where HalfConversion.HalfToSingle needs ten.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> FiniteHalfToSingle(Vector128<short> h)
