@@ -164,15 +164,6 @@ internal static unsafe partial class PackedMatMul
 
     // ================================================================ the kernel
 
-    private interface ICount { static abstract int N { get; } }
-    private struct N1 : ICount { public static int N => 1; }
-    private struct N2 : ICount { public static int N => 2; }
-    private struct N3 : ICount { public static int N => 3; }
-    private struct N4 : ICount { public static int N => 4; }
-    private struct N5 : ICount { public static int N => 5; }
-    private struct N6 : ICount { public static int N => 6; }
-    private struct N7 : ICount { public static int N => 7; }
-    private struct N8 : ICount { public static int N => 8; }
 
     private partial struct Body : IRangeBody
     {
