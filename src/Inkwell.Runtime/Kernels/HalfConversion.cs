@@ -4,7 +4,10 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Inkwell.Runtime.Kernels;
 
-/// <summary>f16 and bf16 → f32 widening: whole rows (scalar tail included) and single vectors.</summary>
+/// <summary>
+/// f16 and bf16 → f32 widening: whole rows (scalar tail included) and single vectors. Scalar block scales go
+/// through <see cref="Quant.F16(ushort)"/>'s table instead.
+/// </summary>
 internal static unsafe class HalfConversion
 {
     internal static void WidenF16(ushort* src, float* dst, int len, bool simd)
@@ -46,6 +49,20 @@ internal static unsafe class HalfConversion
         var f = Vector256.ShiftLeft(x & Vector256.Create(0x7fff), 13).AsSingle() * Vector256.Create(F16RebiasBits).AsSingle();
         var special = Vector256.Equals(x & Vector256.Create(0x7c00), Vector256.Create(0x7c00)) & Vector256.Create(0x7f800000);
         return (f.AsInt32() | special | Vector256.ShiftLeft(x & Vector256.Create(0x8000), 16)).AsSingle();
+    }
+
+    /// <summary>
+    /// Eight finite f16 → f32 (packing refuses matrices with inf/nan scales): exponent and mantissa moved into f32
+    /// position and rebiased by one exact multiplication by 2^112 (which also renormalizes subnormals); the sign
+    /// comes from the sign-extended top bit. Four operations where
+    /// <see cref="HalfToSingle(Vector128{ushort})"/> needs ten.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> FiniteHalfToSingle(Vector128<short> h)
+    {
+        var x = Avx2.ConvertToVector256Int32(h);
+        var magnitude = Vector256.ShiftLeft(x & Vector256.Create(0x7fff), 13).AsSingle() * Vector256.Create(F16RebiasBits).AsSingle();
+        return (magnitude.AsInt32() | (x & Vector256.Create(int.MinValue))).AsSingle();
     }
 
     internal static void WidenBF16(ushort* src, float* dst, int len, bool simd)

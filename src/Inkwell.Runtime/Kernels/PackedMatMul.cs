@@ -324,22 +324,6 @@ internal static unsafe partial class PackedMatMul
         return AvxVnni.MultiplyWideningAndAdd(a, w7, Bcast(q + 28));
     }
 
-    /// <summary>
-    /// Eight finite f16 → f32 (packing refuses matrices with inf/nan scales): exponent and mantissa moved into f32
-    /// position and rebiased by one exact multiplication by 2^112 (which also renormalizes subnormals); the sign
-    /// comes from the sign-extended top bit. Four operations where HalfConversion.HalfToSingle needs ten.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> FiniteHalfToSingle(Vector128<short> h)
-    {
-        var x = Avx2.ConvertToVector256Int32(h);
-        var magnitude = Vector256.ShiftLeft(x & Vector256.Create(0x7fff), 13).AsSingle() * Vector256.Create(F16Rebias);
-        return (magnitude.AsInt32() | (x & Vector256.Create(int.MinValue))).AsSingle();
-    }
-
-    /// <summary>2^112: moves an f16 exponent field, placed in f32 position, to the f32 bias (15 → 127).</summary>
-    private static readonly float F16Rebias = BitConverter.Int32BitsToSingle((127 + 112) << 23);
-
     /// <summary>acc += f32(dot) · (8 weight scales · activation scale).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Scale(Vector256<float> acc, Vector256<int> dot, Vector256<float> dw, float dx)
@@ -355,7 +339,7 @@ internal static unsafe partial class PackedMatMul
         for (int b = 0; b < nb; b++, codes += TW.Bytes, scales += 8, act += ActBlockBytes)
         {
             TW.Load(codes, out var w0, out var w1, out var w2, out var w3, out var w4, out var w5, out var w6, out var w7);
-            var dw = FiniteHalfToSingle(Vector128.Load((short*)scales));
+            var dw = HalfConversion.FiniteHalfToSingle(Vector128.Load((short*)scales));
             sbyte* q = (sbyte*)act;
             float* d = (float*)(act + TileN * 32);
             int* s = (int*)(act + TileN * 36);

@@ -27,4 +27,22 @@ public sealed class HalfConversionTests
             }
         }
     }
+
+    [Fact]
+    public void Finite_vector_f16_to_f32_matches_the_runtime_for_every_finite_bit_pattern()
+    {
+        if (!MatMul.IsAccelerated) return;
+        for (int i = 0; i < 65536; i += 8)
+        {
+            var h = System.Runtime.Intrinsics.Vector128.Create((short)i, (short)(i + 1), (short)(i + 2), (short)(i + 3),
+                (short)(i + 4), (short)(i + 5), (short)(i + 6), (short)(i + 7));
+            var f = HalfConversion.FiniteHalfToSingle(h);
+            for (int k = 0; k < 8; k++)
+            {
+                var half = BitConverter.UInt16BitsToHalf((ushort)(i + k));
+                if (!Half.IsFinite(half)) continue;
+                Assert.Equal(BitConverter.SingleToInt32Bits((float)half), BitConverter.SingleToInt32Bits(f[k]));
+            }
+        }
+    }
 }
