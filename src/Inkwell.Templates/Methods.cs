@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Inkwell.Models.Templates;
+namespace Inkwell.Templates;
 
 /// <summary>A builtin function or a method bound to its receiver.</summary>
 internal sealed class BuiltinFunction(string name, Func<Evaluator, CallArgs, object?> body) : TemplateCallable

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Inkwell.Models.Templates;
+namespace Inkwell.Templates;
 
 /// <summary>Arithmetic, comparison and membership with Python's rules (bools count as integers, // and % floor).</summary>
 internal static class Operators

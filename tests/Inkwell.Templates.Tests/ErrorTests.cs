@@ -1,6 +1,4 @@
-using Inkwell.Models.Templates;
-
-namespace Inkwell.Models.Tests.Templates;
+namespace Inkwell.Templates.Tests;
 
 /// <summary>Bad templates and runaway renders fail with a TemplateException that says where and what; never a crash or a hang.</summary>
 public sealed class ErrorTests

@@ -1,4 +1,4 @@
-namespace Inkwell.Models.Templates;
+namespace Inkwell.Templates;
 
 /// <summary>
 /// A parsed Jinja template, rendered the way Hugging Face renders chat templates (trim_blocks and

@@ -1,8 +1,7 @@
 using System.Text.Json;
-using Inkwell.Models.Templates;
 using Inkwell.TestSupport;
 
-namespace Inkwell.Models.Tests.Templates;
+namespace Inkwell.Templates.Tests;
 
 /// <summary>Every case of ../shared/templates/conformance.json (prompts produced by llama.cpp's chat formatting).</summary>
 public sealed class ConformanceTests

@@ -1,4 +1,4 @@
-namespace Inkwell.Models.Templates;
+namespace Inkwell.Templates;
 
 /// <summary>
 /// Limits that keep a hostile or buggy template from crashing or hanging the server, and the clock

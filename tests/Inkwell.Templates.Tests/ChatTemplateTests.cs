@@ -1,7 +1,6 @@
 using System.Text.Json;
-using Inkwell.Models.Templates;
 
-namespace Inkwell.Models.Tests.Templates;
+namespace Inkwell.Templates.Tests;
 
 /// <summary>The chat front end: standard variables, the system-role polyfill described in ../shared/templates/README.md, and the overloads.</summary>
 public sealed class ChatTemplateTests

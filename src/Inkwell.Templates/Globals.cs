@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Inkwell.Models.Templates;
+namespace Inkwell.Templates;
 
 /// <summary>Functions every template can call: range, namespace, dict, raise_exception, strftime_now.</summary>
 internal static class Globals

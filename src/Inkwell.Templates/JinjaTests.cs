@@ -1,7 +1,7 @@
-namespace Inkwell.Models.Templates;
+namespace Inkwell.Templates;
 
 /// <summary>Jinja's tests: the right-hand side of <c>x is name(args)</c>, also used by select/reject/selectattr.</summary>
-internal static class Tests
+internal static class JinjaTests
 {
     public static bool Exists(string name) => name is
         "defined" or "undefined" or "none" or "string" or "mapping" or "iterable" or "sequence" or "number" or "integer"

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Inkwell.Models.Templates;
+namespace Inkwell.Templates;
 
 /// <summary>Jinja's builtin filters (the ones chat templates use, with Jinja's argument names and defaults).</summary>
 internal static class Filters
@@ -325,7 +325,7 @@ internal static class Filters
         if (args.Positional.Count <= offset) return Values.IsTruthy(item);
         var testName = args.Positional[offset] as string ?? throw new TemplateRuntimeException("the test name must be a string");
         var testArgs = new CallArgs(args.Positional.Skip(offset + 1).ToList(), args.Named);
-        return Tests.Apply(testName, item, testArgs);
+        return JinjaTests.Apply(testName, item, testArgs);
     }
 
     private static TemplateList SelectAttribute(object? value, CallArgs args, bool keep)

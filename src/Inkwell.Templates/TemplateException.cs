@@ -1,4 +1,4 @@
-namespace Inkwell.Models.Templates;
+namespace Inkwell.Templates;
 
 /// <summary>
 /// A problem with a template: a syntax error found while parsing, or an error while rendering

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Inkwell.Models.Templates;
+namespace Inkwell.Templates;
 
 /// <summary>
 /// A model's chat template: renders a conversation into the prompt text, with the model's special tokens and

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Text;
 
-namespace Inkwell.Models.Templates;
+namespace Inkwell.Templates;
 
 /// <summary>Variables visible at one point of a render; loops and macros get child scopes, if-blocks do not (as in Jinja).</summary>
 internal sealed class Scope(Scope? parent)
@@ -419,7 +419,7 @@ internal sealed class Evaluator
                 return ApplyFilter(filter, filter.Operand is null ? null : Evaluate(filter.Operand, scope), scope);
             case TestExpr test:
                 {
-                    var result = Tests.Apply(test.Name, Evaluate(test.Operand, scope), EvaluateArguments(test.Arguments, scope));
+                    var result = JinjaTests.Apply(test.Name, Evaluate(test.Operand, scope), EvaluateArguments(test.Arguments, scope));
                     return test.Negated ? !result : result;
                 }
             case UnaryExpr unary:

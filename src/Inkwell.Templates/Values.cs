@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
-namespace Inkwell.Models.Templates;
+namespace Inkwell.Templates;
 
 // Runtime values are plain objects: null (none), bool, long, double, string, TemplateList, TemplateDict,
 // Undefined, Namespace, LoopContext and TemplateCallable. Inputs from callers are converted once, at the

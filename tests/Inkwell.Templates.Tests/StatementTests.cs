@@ -1,6 +1,4 @@
-using Inkwell.Models.Templates;
-
-namespace Inkwell.Models.Tests.Templates;
+namespace Inkwell.Templates.Tests;
 
 /// <summary>for / if / set / macro / call / filter blocks, scoping and namespace(), as documented for Jinja.</summary>
 public sealed class StatementTests

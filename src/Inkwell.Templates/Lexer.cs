@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace Inkwell.Models.Templates;
+namespace Inkwell.Templates;
 
 internal enum TokenKind
 {

@@ -1,6 +1,4 @@
-using Inkwell.Models.Templates;
-
-namespace Inkwell.Models.Tests.Templates;
+namespace Inkwell.Templates.Tests;
 
 /// <summary>Literals, operators, access and slicing; expected values are what Python/Jinja print.</summary>
 public sealed class ExpressionTests

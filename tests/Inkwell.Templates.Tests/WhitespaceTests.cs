@@ -1,6 +1,4 @@
-using Inkwell.Models.Templates;
-
-namespace Inkwell.Models.Tests.Templates;
+namespace Inkwell.Templates.Tests;
 
 /// <summary>Whitespace control and the trim_blocks / lstrip_blocks behaviour Hugging Face renders with (Jinja documentation examples).</summary>
 public sealed class WhitespaceTests

@@ -1,6 +1,4 @@
-using Inkwell.Models.Templates;
-
-namespace Inkwell.Models.Tests.Templates;
+namespace Inkwell.Templates.Tests;
 
 /// <summary>Builtin filters and tests; expected values follow Jinja's documentation and Python's json.dumps.</summary>
 public sealed class FilterAndTestTests

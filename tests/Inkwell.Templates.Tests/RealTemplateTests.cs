@@ -1,7 +1,6 @@
-using Inkwell.Models.Templates;
 using Inkwell.TestSupport;
 
-namespace Inkwell.Models.Tests.Templates;
+namespace Inkwell.Templates.Tests;
 
 /// <summary>The full-size chat templates of real models in ../shared/templates, rendered for a short conversation.</summary>
 public sealed class RealTemplateTests

@@ -1,4 +1,4 @@
-namespace Inkwell.Models.Templates;
+namespace Inkwell.Templates;
 
 // The syntax tree. Every node keeps the source offset it came from so runtime errors can name a line and column.
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Inkwell.Models.Templates;
+namespace Inkwell.Templates;
 
 /// <summary>
 /// The tojson filter as Hugging Face defines it: Python's json.dumps with ensure_ascii=False (non-ASCII kept),

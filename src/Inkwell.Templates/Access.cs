@@ -1,4 +1,4 @@
-namespace Inkwell.Models.Templates;
+namespace Inkwell.Templates;
 
 /// <summary>
 /// <c>x.name</c>, <c>x[key]</c> and <c>x[a:b:c]</c> with Jinja's rules: '.' prefers methods then items,
