@@ -107,7 +107,7 @@ internal static unsafe class ActivationQuantization
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static float HMax(Vector256<float> m)
+    private static float HMax(Vector256<float> m)
     {
         var h = Vector128.Max(m.GetLower(), m.GetUpper());
         h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(2, 3, 0, 1)));

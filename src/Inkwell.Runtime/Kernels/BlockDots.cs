@@ -12,7 +12,7 @@ internal static unsafe class BlockDots
 {
     /// <summary>Σ u·y over 32 bytes into 8 int32 lanes (u unsigned ≤ 255 only with VNNI; ≤ 128 with maddubs).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<int> DotU8I8(Vector256<byte> u, Vector256<sbyte> y)
+    private static Vector256<int> DotU8I8(Vector256<byte> u, Vector256<sbyte> y)
         => AvxVnni.IsSupported
             ? AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, u, y)
             : Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, y), Vector256.Create((short)1));
@@ -313,7 +313,7 @@ internal static unsafe class BlockDots
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<float> KAccumulate(Vector256<float> acc, Vector256<int> sumi, Vector256<short> mins,
+    private static Vector256<float> KAccumulate(Vector256<float> acc, Vector256<int> sumi, Vector256<short> mins,
         short* bsums, float d, float negDm, float dx)
     {
         var msum = Avx2.MultiplyAddAdjacent(mins, Vector256.Load(bsums));

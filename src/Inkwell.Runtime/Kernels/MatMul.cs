@@ -25,6 +25,13 @@ namespace Inkwell.Runtime.Kernels;
 /// Float weights (F32, F16, BF16) are used as they are; batches of them go to <see cref="FloatGemm"/> where
 /// AVX-512 is available.
 /// </para>
+/// <para>
+/// This class is the dispatch and the loop nests over row ranges; the work is in, as in ggml-cpu's layout:
+/// <see cref="ActivationQuantization"/> (activations to 8-bit blocks), <see cref="Quant"/> (weight block
+/// decoding), <see cref="BlockDots"/> (SIMD dots per block type) with <see cref="ScalarDots"/> (portable
+/// fallbacks), <see cref="FloatDots"/> and <see cref="HalfConversion"/> (float weights), <see cref="PackedMatMul"/>
+/// over <see cref="PackedWeights"/> (row-interleaved VNNI layouts) and <see cref="FloatGemm"/> (batched floats).
+/// </para>
 /// </summary>
 [SkipLocalsInit] // stack scratch is written before it is read
 public static unsafe class MatMul

@@ -1,6 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using Inkwell.Runtime.Tensors;
 
 namespace Inkwell.Runtime.Kernels;

@@ -1,9 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using Inkwell.Runtime.Tensors;
-using Inkwell.Runtime.Threading;
 
 namespace Inkwell.Runtime.Kernels;
 
