@@ -20,10 +20,12 @@ public sealed class HubApi : IDisposable
     private const int MaxRedirects = 10;
     private readonly HttpClient _http;
     private readonly HubSettings _settings;
+    private readonly string _endpoint; // without the trailing '/' that Uri adds back
 
     public HubApi(HubSettings settings, HttpMessageHandler? handler = null)
     {
         _settings = settings;
+        _endpoint = settings.Endpoint.ToString().TrimEnd('/');
         // Redirects are followed here, not by the handler: a relative one (a renamed repository) keeps the token,
         // an absolute one (the CDN) must not receive it, and HEAD must stop at an absolute one to read its headers.
         _http = new HttpClient(handler ?? new SocketsHttpHandler { AllowAutoRedirect = false, AutomaticDecompression = DecompressionMethods.None })
@@ -35,7 +37,7 @@ public sealed class HubApi : IDisposable
 
     public async Task<HubRevision> GetRevisionAsync(string repository, string revision, CancellationToken ct)
     {
-        var url = new Uri($"{_settings.Endpoint}/api/models/{repository}/revision/{Uri.EscapeDataString(revision)}");
+        var url = new Uri($"{_endpoint}/api/models/{repository}/revision/{Uri.EscapeDataString(revision)}");
         using var response = await SendAsync(HttpMethod.Get, url, null, followAbsolute: true, ct);
         if (!response.IsSuccessStatusCode) throw Failure(response, $"{repository}@{revision}", repository, revision);
         using var doc = JsonDocument.Parse(await response.Content.ReadAsStreamAsync(ct));
@@ -76,7 +78,7 @@ public sealed class HubApi : IDisposable
     }
 
     public Uri ResolveUrl(string repository, string revision, string file) =>
-        new($"{_settings.Endpoint}/{repository}/resolve/{Uri.EscapeDataString(revision)}/{string.Join('/', file.Split('/').Select(Uri.EscapeDataString))}");
+        new($"{_endpoint}/{repository}/resolve/{Uri.EscapeDataString(revision)}/{string.Join('/', file.Split('/').Select(Uri.EscapeDataString))}");
 
     private async Task<HttpResponseMessage> SendAsync(HttpMethod method, Uri url, Action<HttpRequestMessage>? configure, bool followAbsolute, CancellationToken ct)
     {
@@ -109,7 +111,7 @@ public sealed class HubApi : IDisposable
         int status = (int)response.StatusCode;
         string? code = Header(response, "X-Error-Code");
         string repo = repository ?? what;
-        string page = $"{_settings.Endpoint}/{repo}";
+        string page = $"{_endpoint}/{repo}";
         string tokenHint = _settings.Token is null
             ? "set HF_TOKEN (or HUGGING_FACE_HUB_TOKEN) to an access token of an account that may read it"
             : "the token in HF_TOKEN has no access to it (a gated model: accept its conditions on " + page + " with the token's account)";
@@ -119,7 +121,7 @@ public sealed class HubApi : IDisposable
             (401 or 403, _) => $"{what}: HTTP {status}, {repo} is private or gated (or does not exist): {tokenHint}",
             (404, "RevisionNotFound") => $"{repo}: revision '{revision}' not found",
             (404, "EntryNotFound") => $"{what}: no such file in the repository",
-            (404, _) => $"{what}: not found on {_settings.Endpoint} (HTTP 404){(repository is null ? "" : $"; check the name {repository}")}",
+            (404, _) => $"{what}: not found on {_endpoint} (HTTP 404){(repository is null ? "" : $"; check the name {repository}")}",
             _ => $"{what}: HTTP {status} {response.ReasonPhrase}",
         };
         return new HubException(message);

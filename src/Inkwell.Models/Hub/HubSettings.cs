@@ -8,7 +8,7 @@ public sealed record HubSettings
 {
     public const string DefaultEndpoint = "https://huggingface.co";
 
-    /// <summary>The Hub's base URL (HF_ENDPOINT), without a trailing slash.</summary>
+    /// <summary>The Hub's base URL (HF_ENDPOINT); a mirror may serve it under a path.</summary>
     public required Uri Endpoint { get; init; }
 
     /// <summary>Bearer token for private and gated repositories, or null.</summary>
