@@ -63,6 +63,18 @@ public sealed class HubModelResolver : IDisposable
             var (cached, missing) = include.Count == 0 ? FindInCache(id, extension) : (null, "--include needs the Hub's file list");
             return cached ?? throw new HubException($"HF_HUB_OFFLINE is set and {id} is not complete in the cache {_settings.CacheDirectory}: {missing}");
         }
+        try
+        {
+            return await FetchAsync(id, extension, include, ct);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new HubException($"{id}: cannot reach {_settings.Endpoint}: {e.Message} (HF_HUB_OFFLINE=1 uses the cache only)", e);
+        }
+    }
+
+    private async Task<HubSnapshot> FetchAsync(HubModelId id, string? extension, IReadOnlyList<string> include, CancellationToken ct)
+    {
         var revision = await _api.GetRevisionAsync(id.Repository, id.Revision, ct);
         HubFileSelection? selection = include.Count > 0 ? null : HubFileSelection.Choose(id.Repository, revision.Files, extension, id.QuantTag);
         var files = selection?.Files ?? HubFileSelection.Matching(id.Repository, revision.Files, include);
