@@ -45,7 +45,7 @@ public static class DownloadWeightsCommand
             throw new UsageException($"{model}: not a Hub model id (org/name[@revision][:QUANT])");
 
         using var progress = new DownloadProgress();
-        using var resolver = ModelOptions.CreateResolver(progress);
+        using var resolver = HubModelResolver.FromEnvironment(progress);
         var snapshot = await resolver.DownloadAsync(id, extension, include is null ? [] : [include], CancellationToken.None);
         progress.Dispose(); // the bars end before the result line
         Console.Out.WriteLine(snapshot.Selection is null ? snapshot.Folder : resolver.Loadable(snapshot));

@@ -24,17 +24,9 @@ public static class ModelOptions
         if (model is null)
             return revision is null ? EmbeddedModelPath : throw new UsageException("--revision needs a Hub model id (--model-id org/name)");
         using var progress = new DownloadProgress();
-        using var resolver = CreateResolver(progress);
+        using var resolver = HubModelResolver.FromEnvironment(progress);
         return resolver.Resolve(model, revision);
     }
-
-    /// <summary>The one place the CLI configures the Hub: environment settings, and the .bin converter seam.</summary>
-    internal static HubModelResolver CreateResolver(IDownloadProgress? progress) =>
-        new(HubSettings.FromEnvironment(), progress)
-        {
-            // convert-to-safetensors plugs in here; until then a .bin-only model is refused with a message saying so.
-            ConvertBinToSafeTensors = null,
-        };
 
     public static LoadedModel Open(string? model, string? tokenizerPath, string? revision = null) =>
         ModelLoader.Load(Resolve(model, revision), tokenizerPath);

@@ -28,6 +28,15 @@ public sealed class HubModelResolver : IDisposable
 
     public HubCache Cache { get; }
 
+    /// <summary>The resolver every entry point uses (commands, gateway deployments): settings from the environment,
+    /// and the one place convert-to-safetensors is wired in.</summary>
+    public static HubModelResolver FromEnvironment(IDownloadProgress? progress = null) =>
+        new(HubSettings.FromEnvironment(), progress)
+        {
+            // The seam for convert-to-safetensors: until it is set, a .bin-only model is refused with a message saying so.
+            ConvertBinToSafeTensors = null,
+        };
+
     /// <summary>
     /// Writes safetensors beside PyTorch .bin weights in a snapshot folder. The seam for convert-to-safetensors:
     /// null until that converter is wired, and then a .bin-only model is refused with a message saying so.
