@@ -12,7 +12,7 @@ namespace Inkwell.Cli.Commands;
 internal sealed class DownloadProgress : IDownloadProgress, IDisposable
 {
     private readonly bool _terminal = !Console.IsErrorRedirected;
-    private readonly ConcurrentDictionary<string, (Stopwatch Clock, long Bytes)> _started = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (Stopwatch Clock, long Bytes, long Resumed)> _started = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ProgressTask> _bars = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource<ProgressContext> _context = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _finish = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -21,12 +21,8 @@ internal sealed class DownloadProgress : IDownloadProgress, IDisposable
 
     public void Started(string file, long totalBytes, long alreadyHave)
     {
-        _started[file] = (Stopwatch.StartNew(), totalBytes);
-        if (!_terminal)
-        {
-            Console.Error.WriteLine($"inkwell: downloading {file} ({Size(totalBytes)}{(alreadyHave > 0 ? $", resuming at {Size(alreadyHave)}" : "")})");
-            return;
-        }
+        _started[file] = (Stopwatch.StartNew(), totalBytes, alreadyHave);
+        if (!_terminal) return;
         var bar = _bars.GetOrAdd(file, name => Context().AddTask(name, maxValue: Math.Max(1, totalBytes)));
         bar.Value = alreadyHave;
     }
@@ -41,7 +37,9 @@ internal sealed class DownloadProgress : IDownloadProgress, IDisposable
         if (_bars.TryGetValue(file, out var bar)) { bar.Value = bar.MaxValue; bar.StopTask(); return; }
         if (_terminal) return;
         Console.Error.WriteLine(fromCache ? $"inkwell: {file} is in the cache"
-            : _started.TryGetValue(file, out var s) ? $"inkwell: {file} downloaded ({Size(s.Bytes)} in {s.Clock.Elapsed.TotalSeconds:F1}s)" : $"inkwell: {file} downloaded");
+            : _started.TryGetValue(file, out var s)
+                ? $"inkwell: {file} downloaded ({Size(s.Bytes)} in {s.Clock.Elapsed.TotalSeconds:F1}s{(s.Resumed > 0 ? $", resumed at {Size(s.Resumed)}" : "")})"
+                : $"inkwell: {file} downloaded");
     }
 
     /// <summary>Starts the live display on the first bar; Spectre renders it from its own task until Dispose.</summary>

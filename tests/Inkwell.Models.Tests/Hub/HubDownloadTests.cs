@@ -71,6 +71,15 @@ public sealed class HubDownloadTests : IDisposable
     }
 
     [Fact]
+    public void FakeHubEtags_AreGitsAndLfsIds()
+    {
+        // `printf 'hello\n' | git hash-object --stdin` and `printf 'hello\n' | sha256sum`
+        var file = new FakeFile(Encoding.ASCII.GetBytes("hello\n"), lfs: false);
+        Assert.Equal("ce013625030ba8dba906f756967f9e9ca394464a", file.GitBlobId);
+        Assert.Equal("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03", file.Sha256);
+    }
+
+    [Fact]
     public async Task Include_FetchesNestedFiles_WithDeeperRelativeLinks()
     {
         var repo = SafetensorsRepo("org/tiny");
