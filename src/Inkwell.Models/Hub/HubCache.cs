@@ -53,6 +53,18 @@ public sealed partial class HubCache(string root)
         File.WriteAllText(refPath, commit);
     }
 
+    /// <summary>Marks the cache for backup tools as huggingface_hub does (the Cache Directory Tagging Standard,
+    /// https://bford.info/cachedir/), unless a tag is already there.</summary>
+    public void TagAsCacheDirectory()
+    {
+        string tag = Path.Combine(Root, "CACHEDIR.TAG");
+        if (File.Exists(tag)) return;
+        Directory.CreateDirectory(Root);
+        File.WriteAllText(tag, "Signature: 8a477f597d28d172789f06886806bc55\n" +
+            "# This file is a cache directory tag created by Inkwell (huggingface_hub's cache layout).\n" +
+            "# For information about cache directory tags, see:\n#\thttps://bford.info/cachedir/\n");
+    }
+
     /// <summary>Files present in a snapshot, as repository paths with '/' (links whose blob is missing left out).</summary>
     public IReadOnlyList<string> SnapshotFiles(string repository, string commit)
     {

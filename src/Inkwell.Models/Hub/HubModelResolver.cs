@@ -87,6 +87,7 @@ public sealed class HubModelResolver : IDisposable
         var revision = await _api.GetRevisionAsync(id.Repository, id.Revision, ct);
         HubFileSelection? selection = include.Count > 0 ? null : HubFileSelection.Choose(id.Repository, revision.Files, extension, id.QuantTag);
         var files = selection?.Files ?? HubFileSelection.Matching(id.Repository, revision.Files, include);
+        Cache.TagAsCacheDirectory();
         var downloader = new BlobDownloader(_api, Cache, _settings, _progress);
         await Parallel.ForEachAsync(files, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _settings.MaxParallelDownloads), CancellationToken = ct },
             async (file, token) => await downloader.FetchAsync(id.Repository, revision.Commit, file, token));

@@ -68,6 +68,9 @@ public sealed class HubDownloadTests : IDisposable
         Assert.Equal(["config.json", "model.safetensors", "tokenizer.json"], Directory.GetFiles(snapshot).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         Assert.Empty(Directory.GetFiles(Path.Combine(repoFolder, "blobs"), "*.incomplete"));
         Assert.Equal(3, Directory.GetFiles(Path.Combine(repoFolder, "blobs")).Length);
+        foreach (var file in repo.Files.Where(f => f.Key is "model.safetensors" or "config.json" or "tokenizer.json").Select(f => f.Value))
+            Assert.True(File.Exists(Path.Combine(_cache, ".locks", "models--org--tiny", file.Etag + ".lock")));
+        Assert.StartsWith("Signature: 8a477f597d28d172789f06886806bc55\n", File.ReadAllText(Path.Combine(_cache, "CACHEDIR.TAG")));
     }
 
     [Fact]
@@ -143,6 +146,22 @@ public sealed class HubDownloadTests : IDisposable
         Assert.DoesNotContain("bytes=", cdn[0]);
         long resumedFrom = long.Parse(cdn[1][(cdn[1].IndexOf("bytes=", StringComparison.Ordinal) + 6)..].TrimEnd('-'));
         Assert.InRange(resumedFrom, 1, weights.Bytes.Length / 2);
+    }
+
+    [Fact]
+    public async Task ConcurrentDownloadsOfOneBlob_FetchItOnce()
+    {
+        var weights = new FakeFile(Random(2_000_000, 9), lfs: true);
+        await using var hub = new FakeHub(SafetensorsRepo("org/tiny", weights));
+
+        var paths = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => Task.Run(() =>
+        {
+            using var resolver = Resolver(hub);
+            return resolver.Resolve("org/tiny");
+        })));
+
+        Assert.All(paths, p => Assert.Equal(weights.Sha256, Sha256Of(Path.Combine(p, "model.safetensors"))));
+        Assert.Single(hub.Requests, r => r.StartsWith("GET /cdn/", StringComparison.Ordinal)); // the .lock made the others wait
     }
 
     [Fact]
