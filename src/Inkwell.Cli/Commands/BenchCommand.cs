@@ -13,7 +13,7 @@ public static class BenchCommand
 {
     private const string Help = """
         usage: inkwell bench [--model PATH] [-p 128] [-n 128] [-r 5] [--threads N] [--json]
-        """;
+        """ + "\n" + ModelOptions.ModelHelp;
 
     public static int Run(string[] args)
     {

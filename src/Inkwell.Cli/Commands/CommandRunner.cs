@@ -12,6 +12,7 @@ public static class CommandRunner
           perplexity perplexity of a text file, computed as llama-perplexity does
           models     list the registry's models and deployments (--registry DIR)
           template   render a chat template over a JSON conversation
+          download-weights  fetch a Hub model (org/name) into the Hugging Face cache
         run `inkwell COMMAND --help` for a command's options
         """;
 
@@ -34,6 +35,7 @@ public static class CommandRunner
                 "serve" => await ServeCommand.RunAsync(rest),
                 "models" => ModelsCommand.Run(rest),
                 "template" => TemplateCommand.Run(rest),
+                "download-weights" => await DownloadWeightsCommand.RunAsync(rest),
                 _ => throw new UsageException($"unknown command '{args[0]}'\n{Usage}"),
             };
         }

@@ -13,7 +13,7 @@ public static class GenerateCommand
         usage: inkwell generate [--model PATH] [--tokenizer PATH] [--prompt TEXT] [--max-new-tokens N]
                                 [--temperature T] [--top-k K] [--top-p P] [--seed S] [--threads N]
         No --model: the embedded stories260K. No prompt: start from BOS. Temperature 0 = greedy.
-        """;
+        """ + "\n" + ModelOptions.ModelHelp;
 
     public static async Task<int> RunAsync(string[] args)
     {

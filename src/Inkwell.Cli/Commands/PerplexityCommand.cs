@@ -14,7 +14,7 @@ public static class PerplexityCommand
     private const string Help = """
         usage: inkwell perplexity --model PATH --file TEXT [-c 512] [--chunks N] [--threads N]
         Prints per-chunk running estimates and "Final estimate: PPL = x +/- y" as llama-perplexity does.
-        """;
+        """ + "\n" + ModelOptions.ModelHelp;
 
     public static int Run(string[] args)
     {

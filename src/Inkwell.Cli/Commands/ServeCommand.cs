@@ -11,7 +11,7 @@ namespace Inkwell.Cli.Commands;
 public static class ServeCommand
 {
     private const string Help = """
-        usage: inkwell serve [--model-id PATH] [--hostname H] [--port P] [--max-concurrent-requests N]
+        usage: inkwell serve [--model-id PATH|ORG/NAME] [--revision R] [--hostname H] [--port P] [--max-concurrent-requests N]
                              [--max-input-tokens N] [--max-total-tokens N] [--max-batch-prefill-tokens N]
                              [--max-batch-total-tokens N] [--max-batch-size N] [--max-best-of N] [--max-stop-sequences N]
                              [--max-top-n-tokens N] [--waiting-served-ratio R] [--max-waiting-tokens N]
@@ -23,8 +23,11 @@ public static class ServeCommand
         With --registry, serves every deployment of DIR's registry through one endpoint (the gateway):
         /models/{model}/generate|generate_stream|tokenize|info|health and /v1/... with the body's "model";
         local deployments load on first use, the least recently used unloaded when the budget would be exceeded.
-        Each flag also reads its environment variable (MODEL_ID, HOSTNAME, PORT, MAX_CONCURRENT_REQUESTS, ...).
-        """;
+        Each flag also reads its environment variable (MODEL_ID, HOSTNAME, PORT, MAX_CONCURRENT_REQUESTS, ...);
+        MODEL_NAME (TGIS) is an alias of MODEL_ID, REVISION of --revision.
+        --model-id org/name (TGI's form, e.g. TinyLlama/TinyLlama-1.1B-Chat-v1.0, or a GGUF repository with
+        :QUANT) is taken from the Hugging Face cache or downloaded into it first (see inkwell download-weights --help).
+        """ + "\n" + ModelOptions.ModelHelp;
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -38,7 +41,7 @@ public static class ServeCommand
         var d = new ServerOptions();
         var options = new ServerOptions
         {
-            ModelId = Opt("model-id"),
+            ModelId = Opt("model-id", "model-name"),
             TokenizerPath = Opt("tokenizer"),
             Hostname = Opt("hostname") ?? d.Hostname,
             Port = Int("port") ?? d.Port,
@@ -65,11 +68,13 @@ public static class ServeCommand
             BlockSize = Int("block-size") ?? d.BlockSize,
             PrefixCaching = !a.Flag("no-prefix-caching") && Environment.GetEnvironmentVariable("NO_PREFIX_CACHING") is null or "" or "0" or "false",
         };
+        string? revision = Opt("revision");
         var registryDir = a.String("registry"); // no env fallback: a stray REGISTRY variable must not turn serve into the gateway
         long? budgetMb = Opt("gateway-memory-budget-mb") is { } mb
             ? long.TryParse(mb, out long v) && v > 0 ? v : throw new UsageException($"--gateway-memory-budget-mb must be a positive integer, got '{mb}'")
             : null;
         a.EnsureAllUsed();
+        if (registryDir is not null && revision is not null) throw new UsageException("--revision (REVISION) applies to --model-id, not to --registry");
         if (registryDir is not null) return await GatewayCommand.RunAsync(registryDir, budgetMb, options);
         if (budgetMb is not null) throw new UsageException("--gateway-memory-budget-mb only applies with --registry");
         if (options.Quantize is not null)
@@ -78,9 +83,9 @@ public static class ServeCommand
             throw new UsageException($"--dtype {options.Dtype}: expected float32, float16 or bfloat16 (weights run in the dtype of their file)");
 
         var clock = Stopwatch.StartNew();
-        string path = options.ModelId ?? ModelOptions.EmbeddedModelPath;
+        string path = ModelOptions.Resolve(options.ModelId, revision);
         Console.Error.WriteLine($"inkwell: loading {path} ...");
-        var model = ModelOptions.Open(options.ModelId, options.TokenizerPath);
+        var model = ModelOptions.Open(path, options.TokenizerPath);
         var c = model.Config;
         Console.Error.WriteLine($"inkwell: loaded {model.Name} ({model.Format}, {c.Architecture}: {c.LayerCount} layers, dim {c.Dim}, " +
             $"{c.HeadCount}/{c.KvHeadCount} heads, vocab {c.VocabSize}, context {c.ContextLength}; weights {model.Weights.WeightBytes / 1048576.0:F1} MiB " +

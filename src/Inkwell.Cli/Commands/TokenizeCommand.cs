@@ -11,7 +11,7 @@ public static class TokenizeCommand
     private const string Help = """
         usage: inkwell tokenize [--model PATH] [--tokenizer PATH] [--no-bos] [--jsonl]   (reads stdin)
         PATH may be a vocab-only GGUF. --jsonl: each input line is a JSON string; each output line a JSON array of ids.
-        """;
+        """ + "\n" + ModelOptions.ModelHelp;
 
     public static int Run(string[] args)
     {
@@ -23,7 +23,7 @@ public static class TokenizeCommand
         bool jsonl = a.Flag("jsonl");
         a.EnsureAllUsed();
 
-        var tokenizer = OpenTokenizer(modelPath ?? ModelOptions.EmbeddedModelPath, tokenizerPath);
+        var tokenizer = OpenTokenizer(ModelOptions.Resolve(modelPath), tokenizerPath);
         var stdout = Console.Out;
         if (jsonl)
         {

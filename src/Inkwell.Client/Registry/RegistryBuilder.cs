@@ -104,6 +104,11 @@ internal sealed class RegistryBuilder(RegistrySource metadata, RegistrySource de
             if (raw.ContainsKey("url"))
                 throw Error(path, name, $"deployment '{name}' is local; a url does not belong in its client_spec.");
             var full = baseDirectory is null || Path.IsPathRooted(modelPath) ? modelPath : Path.GetFullPath(Path.Combine(baseDirectory, modelPath));
+            // A Hub model id (org/name[@revision][:QUANT], as TGI's --model-id) naming nothing under the registry
+            // directory stays as written: the deployment resolves it through the Hugging Face cache when it loads.
+            if (!Path.IsPathRooted(modelPath) && !Path.Exists(full) && modelPath.Count(c => c == '/') == 1 && !modelPath.StartsWith('.')
+                && !new[] { ".gguf", ".bin", ".safetensors" }.Any(e => modelPath.EndsWith(e, StringComparison.OrdinalIgnoreCase)))
+                full = modelPath;
             return new ClientSpec(kind, full, null, options);
         }
         if (!raw.TryGetValue("url", out var urlText) || !Uri.TryCreate(urlText, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https" or "grpc"))

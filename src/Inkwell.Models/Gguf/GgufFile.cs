@@ -34,11 +34,8 @@ public sealed unsafe partial class GgufFile : IDisposable, IReleasableMapping
     private GgufFile(string path)
     {
         Path = path;
-        var info = new FileInfo(path);
-        if (!info.Exists) throw new FileNotFoundException($"{path}: file not found", path);
-        _length = info.Length;
-        if (_length < 24) throw Bad(path, $"file is {_length} bytes, too short for a GGUF header");
-        _map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: file not found", path);
+        (_map, _length) = ReadOnlyMapping.Open(path, 24, length => Bad(path, $"file is {length} bytes, too short for a GGUF header"));
         _view = _map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
         byte* p = null;
         _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);

@@ -1,5 +1,6 @@
 using System.IO.MemoryMappedFiles;
 using System.Text.Json;
+using Inkwell.Models.Gguf;
 using Inkwell.Runtime.Tensors;
 
 namespace Inkwell.Models.SafeTensors;
@@ -22,9 +23,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     private SafeTensorsFile(string path)
     {
         Path = path;
-        long length = new FileInfo(path).Length;
-        if (length < 8) throw Bad($"file is {length} bytes, too short for a safetensors header");
-        _map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        (_map, long length) = ReadOnlyMapping.Open(path, 8, length => Bad($"file is {length} bytes, too short for a safetensors header"));
         _view = _map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
         byte* p = null;
         _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);

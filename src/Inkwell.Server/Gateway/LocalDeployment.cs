@@ -1,6 +1,7 @@
 using Inkwell.Client;
 using Inkwell.Client.Registry;
 using Inkwell.Client.Tgi;
+using Inkwell.Models.Hub;
 using Inkwell.Models.Kv;
 using Inkwell.Models.Loading;
 using Inkwell.Server.Hosting;
@@ -41,7 +42,9 @@ internal sealed class LocalDeployment : IAsyncDisposable
     public static (LoadedModel Model, ServerOptions Options, long CostBytes) Open(ModelDeployment deployment, ServerOptions defaults)
     {
         var options = OptionsFor(deployment, defaults);
-        var model = ModelLoader.Load(deployment.ClientSpec.ModelPath!, options.TokenizerPath);
+        string path;
+        using (var hub = HubModelResolver.FromEnvironment()) path = hub.Resolve(deployment.ClientSpec.ModelPath!); // a Hub id: cache or download
+        var model = ModelLoader.Load(path, options.TokenizerPath);
         try
         {
             var (_, _, kvTokens) = InkwellServer.Limits(options, model.Config);

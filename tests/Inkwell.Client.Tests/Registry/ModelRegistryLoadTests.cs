@@ -89,6 +89,20 @@ public class ModelRegistryLoadTests
         Assert.Contains("unknown key 'deployment_name'", ex.Message);
     }
 
+    [Theory]
+    [InlineData("TinyLlama/TinyLlama-1.1B-Chat-v1.0", "TinyLlama/TinyLlama-1.1B-Chat-v1.0")] // a Hub model id, resolved on load
+    [InlineData("org/name-GGUF:Q8_0", "org/name-GGUF:Q8_0")]
+    [InlineData("models/tiny.gguf", "/registry/models/tiny.gguf")] // a file: relative to the registry
+    [InlineData("tiny.gguf", "/registry/tiny.gguf")]
+    public void LocalModelPath_IsAPathOrAHubModelId(string modelPath, string expected)
+    {
+        var registry = ModelRegistry.Load(
+            new RegistrySource("inline/model_metadata.yaml", OneModel),
+            new RegistrySource("inline/model_deployments.yaml", OneDeployment.Replace("model_path: tiny.gguf", "model_path: " + modelPath)),
+            baseDirectory: "/registry");
+        Assert.Equal(expected, registry.FindDeployment("local/tiny")!.ClientSpec.ModelPath);
+    }
+
     [Fact]
     public void DeploymentOfUndefinedModelIsNamed()
     {
