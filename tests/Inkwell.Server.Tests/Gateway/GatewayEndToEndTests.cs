@@ -1,3 +1,4 @@
+using Inkwell.TestSupport;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
@@ -18,7 +19,7 @@ public sealed class GatewayFixture : IAsyncLifetime
     {
         Remote = await TestServer.StartAsync(new Inkwell.Server.Hosting.ServerOptions { ModelId = "remote-inkwell", MaxBatchTotalTokens = 2048 });
         OpenAI = await FakeOpenAIUpstream.StartAsync();
-        Gateway = await GatewayHarness.StartAsync(Metadata, Deployments(Remote.Client.BaseAddress!, GatewayHarness.ClosedPort(), OpenAI.Address));
+        Gateway = await GatewayHarness.StartAsync(Metadata, Deployments(Remote.Client.BaseAddress!, LoopbackHost.ClosedPort(), OpenAI.Address));
     }
 
     public async Task DisposeAsync()
