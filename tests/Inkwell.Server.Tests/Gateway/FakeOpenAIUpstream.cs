@@ -16,15 +16,23 @@ public sealed class FakeOpenAIUpstream : IAsyncDisposable
     public JsonNode? LastBody { get; private set; }
     public TaskCompletionSource ReleaseSecondChunk { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public static async Task<FakeOpenAIUpstream> StartAsync()
+    /// <summary>When set, the upstream drops the connection when the second chunk is released, as a crashing server does.</summary>
+    public bool DieAfterFirstChunk { get; init; }
+
+    public static async Task<FakeOpenAIUpstream> StartAsync(bool dieAfterFirstChunk = false)
     {
-        var self = new FakeOpenAIUpstream();
+        var self = new FakeOpenAIUpstream { DieAfterFirstChunk = dieAfterFirstChunk };
         self._host = await LoopbackHost.StartAsync(app => app.MapPost("/v1/chat/completions", async (HttpContext ctx) =>
         {
             self.LastBody = await JsonNode.ParseAsync(ctx.Request.Body);
             ctx.Response.ContentType = "text/event-stream";
             await Write(ctx, """{"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hel"}}]}""");
             await self.ReleaseSecondChunk.Task.WaitAsync(TimeSpan.FromSeconds(20));
+            if (self.DieAfterFirstChunk)
+            {
+                ctx.Abort();
+                return;
+            }
             await Write(ctx, """{"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":"stop"}]}""");
             await Write(ctx, "[DONE]");
         }));

@@ -1,9 +1,9 @@
-using Inkwell.TestSupport;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Inkwell.Server.Gateway;
 using Inkwell.Server.Tests.Tgi;
+using Inkwell.TestSupport;
 
 namespace Inkwell.Server.Tests.Gateway;
 
