@@ -66,8 +66,7 @@ public sealed class TlsEndToEndTests : IDisposable
         var (channel, client) = server.Connect(Handler(clientCertificate: null));
         using (channel)
         {
-            var error = await Assert.ThrowsAsync<RpcException>(() => client.ModelInfoAsync(new ModelInfoRequest()).ResponseAsync);
-            Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+            await AssertRefusedAsync(client);
         }
     }
 
@@ -78,8 +77,7 @@ public sealed class TlsEndToEndTests : IDisposable
         var (channel, client) = server.Connect(Handler(_certificates.ForeignClient));
         using (channel)
         {
-            var error = await Assert.ThrowsAsync<RpcException>(() => client.ModelInfoAsync(new ModelInfoRequest()).ResponseAsync);
-            Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+            await AssertRefusedAsync(client);
         }
     }
 
@@ -108,6 +106,16 @@ public sealed class TlsEndToEndTests : IDisposable
         Assert.Equal(2, tokenized.GetProperty("response").GetProperty("responses")[0].GetProperty("token_count").GetInt32());
         var health = await PythonGrpcClient.CallAsync("unary", server.Target, "Health", environment: environment);
         Assert.Equal("SERVING", health.GetProperty("response").GetProperty("status").GetString());
+    }
+
+    /// <summary>
+    /// With TLS 1.3 the server judges the client certificate after the client's handshake ends, so the refusal reaches
+    /// Grpc.Net.Client either while sending (UNAVAILABLE) or while reading the answer (INTERNAL); never an answer.
+    /// </summary>
+    private static async Task AssertRefusedAsync(Inkwell.Server.Grpc.Fmaas.GenerationService.GenerationServiceClient client)
+    {
+        var error = await Assert.ThrowsAsync<RpcException>(() => client.ModelInfoAsync(new ModelInfoRequest()).ResponseAsync);
+        Assert.Contains(error.StatusCode, new[] { StatusCode.Unavailable, StatusCode.Internal });
     }
 
     /// <summary>Trusts the test CA only, and offers the given client certificate whatever CAs the server names.</summary>
