@@ -19,8 +19,6 @@ public sealed class GenerationServiceOptions
 internal sealed class TgisGenerationService(IGenerationBackend backend, IOptions<GenerationServiceOptions> options)
     : GenerationService.GenerationServiceBase
 {
-    public const string ServiceName = "fmaas.GenerationService";
-
     private readonly GenerationParameterValidator _validator = new(backend.ModelInfo, options.Value.DefaultIncludeStopSequence);
 
     public override async Task<BatchedGenerationResponse> Generate(BatchedGenerationRequest request, ServerCallContext context)

@@ -1,3 +1,4 @@
+using Inkwell.Server.Grpc.Fmaas;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -7,8 +8,6 @@ namespace Inkwell.Server.Grpc;
 /// <summary>The gRPC services a TGIS-compatible server offers: fmaas.GenerationService, grpc.health.v1 and server reflection.</summary>
 public static class TgisGrpcEndpoints
 {
-    public const string ServiceName = TgisGenerationService.ServiceName;
-
     /// <summary>
     /// Registers Grpc.AspNetCore (gzip request decompression is on by default), reflection and health checking.
     /// Health: the whole server ("") and fmaas.GenerationService are SERVING while <paramref name="isHealthy"/> says so;
@@ -19,7 +18,7 @@ public static class TgisGrpcEndpoints
     {
         services.AddGrpc(options => configure?.Invoke(options));
         services.AddGrpcReflection();
-        services.AddGrpcHealthChecks(options => options.Services.Map(ServiceName, _ => true))
+        services.AddGrpcHealthChecks(options => options.Services.Map(GenerationService.Descriptor.FullName, _ => true))
             .AddCheck("engine", () => isHealthy is null || isHealthy() ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("the engine stopped"));
         return services;
     }
