@@ -1,11 +1,13 @@
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Inkwell.Server.Tgi;
 using Microsoft.AspNetCore.Http;
 
 namespace Inkwell.Server.Gateway;
 
-/// <summary>Copies an upstream answer to the caller as it arrives: status, headers, and the body chunk by chunk
-/// (each flushed, so token streams stay streams).</summary>
+/// <summary>Copies an upstream answer to the caller as it arrives: status, headers, then the body. An event stream
+/// is relayed event by event (SseParser in, SseFormatter out, each event sent as it comes), anything else chunk by chunk.</summary>
 internal static class ResponseRelay
 {
     // Hop-by-hop headers belong to one connection, and Kestrel frames the body itself.
@@ -22,7 +24,6 @@ internal static class ResponseRelay
             if (!Skipped.Contains(name)) response.Headers[name] = values.ToArray();
 
         var ct = ctx.RequestAborted;
-        var buffer = new byte[16 * 1024];
         Stream body;
         try
         {
@@ -35,24 +36,60 @@ internal static class ResponseRelay
         }
         await using (body)
         {
-            while (true)
-            {
-                int read;
-                try
-                {
-                    read = await body.ReadAsync(buffer, ct);
-                }
-                catch (Exception e) when (e is HttpRequestException or IOException && !ct.IsCancellationRequested)
-                {
-                    await FailMidwayAsync(ctx, deploymentName, e);
-                    return;
-                }
-                if (read == 0) return;
-                await response.Body.WriteAsync(buffer.AsMemory(0, read), ct);
-                await response.Body.FlushAsync(ct);
-            }
+            // Only failures reading the upstream are the deployment's; a caller gone away just ends the copy.
+            var readFailure = new StrongBox<Exception?>();
+            if (IsEventStream(response.ContentType))
+                await SseFormatter.WriteAsync(UpstreamEventsAsync(body, readFailure, ct), response.Body, ct);
+            else
+                await CopyChunksAsync(body, response.Body, readFailure, ct);
+            if (readFailure.Value is { } e) await FailMidwayAsync(ctx, deploymentName, e);
         }
     }
+
+    private static bool IsEventStream(string? contentType) =>
+        contentType?.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase) == true;
+
+    private static async IAsyncEnumerable<SseItem<string>> UpstreamEventsAsync(Stream body, StrongBox<Exception?> readFailure,
+        [EnumeratorCancellation] CancellationToken ct)
+    {
+        await using var events = SseParser.Create(body).EnumerateAsync(ct).GetAsyncEnumerator(ct);
+        while (true)
+        {
+            try
+            {
+                if (!await events.MoveNextAsync()) yield break;
+            }
+            catch (Exception e) when (IsUpstreamFailure(e, ct))
+            {
+                readFailure.Value = e;
+                yield break;
+            }
+            yield return events.Current;
+        }
+    }
+
+    private static async Task CopyChunksAsync(Stream body, Stream destination, StrongBox<Exception?> readFailure, CancellationToken ct)
+    {
+        var buffer = new byte[16 * 1024];
+        while (true)
+        {
+            int read;
+            try
+            {
+                read = await body.ReadAsync(buffer, ct);
+            }
+            catch (Exception e) when (IsUpstreamFailure(e, ct))
+            {
+                readFailure.Value = e;
+                return;
+            }
+            if (read == 0) return;
+            await destination.WriteAsync(buffer.AsMemory(0, read), ct);
+            await destination.FlushAsync(ct);
+        }
+    }
+
+    private static bool IsUpstreamFailure(Exception e, CancellationToken ct) => e is HttpRequestException or IOException && !ct.IsCancellationRequested;
 
     /// <summary>The upstream went away after the answer began: an event stream gets a TGI error event (what
     /// clients already handle); anything else can only be cut off so the caller sees it incomplete.</summary>
@@ -65,12 +102,10 @@ internal static class ResponseRelay
             await TgiEndpoints.WriteError(ctx, 503, message, "unhealthy");
             return;
         }
-        if (ctx.Response.ContentType?.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase) == true)
+        if (IsEventStream(ctx.Response.ContentType))
         {
-            var bytes = JsonSerializer.SerializeToUtf8Bytes(new ErrorResponseDto(message, "unhealthy"), TgiJson.Options);
-            await ctx.Response.Body.WriteAsync("data:"u8.ToArray());
-            await ctx.Response.Body.WriteAsync(bytes);
-            await ctx.Response.Body.WriteAsync("\n\n"u8.ToArray());
+            var error = JsonSerializer.Serialize(new ErrorResponseDto(message, "unhealthy"), TgiJson.Options);
+            await SseFormatter.WriteAsync(new[] { new SseItem<string>(error) }.ToAsyncEnumerable(), ctx.Response.Body);
             return;
         }
         ctx.Abort();

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Inkwell.Engine.Requests;
 using Inkwell.Models.Tokenizers;
+using Grpc.Core;
 using Inkwell.Server.Grpc.Fmaas;
 using Inkwell.Server.Hosting;
 using HostingGenerationService = Inkwell.Server.Hosting.GenerationService;
@@ -154,7 +155,7 @@ public sealed class EngineGenerationBackend : IBatchGenerationBackend
         }
         catch (OverloadedException e)
         {
-            throw new GrpcStatusException(GrpcStatusCode.ResourceExhausted, e.Message);
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, e.Message));
         }
     }
 
@@ -174,7 +175,7 @@ public sealed class EngineGenerationBackend : IBatchGenerationBackend
             }
             catch (PromptPrefixException e)
             {
-                throw new GrpcStatusException(GrpcStatusCode.InvalidArgument, e.Message);
+                throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
             }
         }
 
@@ -242,11 +243,11 @@ public sealed class EngineGenerationBackend : IBatchGenerationBackend
         }
         catch (ArgumentException e)
         {
-            throw new GrpcStatusException(GrpcStatusCode.InvalidArgument, e.Message);
+            throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
         }
         catch (InvalidOperationException e)
         {
-            throw new GrpcStatusException(GrpcStatusCode.Unavailable, e.Message);
+            throw new RpcException(new Status(StatusCode.Unavailable, e.Message));
         }
     }
 
@@ -348,5 +349,5 @@ public sealed class EngineGenerationBackend : IBatchGenerationBackend
     };
 
     // TGIS turns a generation error into a status from a non-gRPC error: UNKNOWN with this prefix.
-    private static GrpcStatusException Failed(string message) => new(GrpcStatusCode.Unknown, "Request failed during generation: " + message);
+    private static RpcException Failed(string message) => new(new Status(StatusCode.Unknown, "Request failed during generation: " + message));
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using Grpc.Core;
 using Inkwell.Server.Grpc.Fmaas;
 
 namespace Inkwell.Server.Grpc;
@@ -104,7 +105,7 @@ public sealed class GenerationParameterValidator(GenerationModelInfo model, bool
         return limitedBySequenceLength ? maxSequenceLength - effectiveInput : parameters.MaxNewTokens;
     }
 
-    private static GrpcStatusException Invalid(string message) => new(GrpcStatusCode.InvalidArgument, message);
+    private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
 
     // Protobuf uint32 values beyond int range are absurd for these fields; saturate so the range checks refuse them.
     private static int Clamp(uint value) => value > int.MaxValue ? int.MaxValue : (int)value;

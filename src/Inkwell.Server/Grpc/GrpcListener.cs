@@ -1,14 +1,14 @@
 using System.Net;
+using Grpc.AspNetCore.Server;
 using Inkwell.Server.Tls;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 
 namespace Inkwell.Server.Grpc;
 
-/// <summary>The Kestrel endpoint gRPC is served on (TGIS: --grpc-port, default 8033).</summary>
+/// <summary>The Kestrel endpoint gRPC is served on (TGIS: --grpc-port, default 8033), kept apart from the REST one.</summary>
 public static class GrpcListener
 {
     public const int DefaultPort = 8033;
@@ -46,27 +46,41 @@ public static class GrpcListener
 
     /// <summary>
     /// Keeps the APIs apart when one app serves both ports, as TGIS's two servers are: on the gRPC port only gRPC
-    /// services answer (anything else is UNIMPLEMENTED, as a gRPC server says it), on other ports gRPC paths are 404.
+    /// methods answer (anything else is UNIMPLEMENTED, as a gRPC server says it); on other ports gRPC calls are 404.
+    /// Routing runs first so the matched endpoint tells which API a request is for.
     /// </summary>
-    public static IApplicationBuilder UseGrpcPortSeparation(this IApplicationBuilder app, string serviceName) =>
+    public static void UseGrpcPortSeparation(this WebApplication app)
+    {
+        app.UseRouting();
         app.Use(async (http, next) =>
         {
-            bool grpcPath = http.Request.Path.StartsWithSegments("/" + serviceName);
-            bool grpcPort = IsGrpcListener(http);
-            if (grpcPort == grpcPath)
+            bool grpcMethod = http.GetEndpoint()?.Metadata.GetMetadata<GrpcMethodMetadata>() is not null;
+            if (IsGrpcListener(http))
             {
-                await next(http);
+                if (grpcMethod) await next(http);
+                else WriteUnimplemented(http.Response, $"Method is unimplemented: {http.Request.Path}");
             }
-            else if (grpcPort)
-            {
-                await GrpcCallHandler.HandleAsync(http, _ => throw new GrpcStatusException(GrpcStatusCode.Unimplemented,
-                    $"Method is unimplemented: {http.Request.Path}"));
-            }
-            else
+            else if (grpcMethod || IsGrpcContentType(http.Request.ContentType))
             {
                 http.Response.StatusCode = StatusCodes.Status404NotFound;
             }
+            else
+            {
+                await next(http);
+            }
         });
+    }
+
+    private static bool IsGrpcContentType(string? contentType) =>
+        contentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true;
+
+    /// <summary>A trailers-only gRPC answer: the status rides in the headers of a response without a body.</summary>
+    private static void WriteUnimplemented(HttpResponse response, string message)
+    {
+        response.ContentType = "application/grpc";
+        response.Headers["grpc-status"] = ((int)global::Grpc.Core.StatusCode.Unimplemented).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        response.Headers["grpc-message"] = Uri.EscapeDataString(message);
+    }
 
     private sealed class GrpcConnectionFeature
     {
@@ -80,5 +94,5 @@ public sealed class GrpcEndpoint
     internal ListenOptions? Listen { get; set; }
 
     /// <summary>The bound port; 0 before the server started or when it serves no gRPC.</summary>
-    public int Port => Listen?.EndPoint is System.Net.IPEndPoint ip ? ip.Port : 0;
+    public int Port => Listen?.EndPoint is IPEndPoint ip ? ip.Port : 0;
 }

@@ -84,6 +84,7 @@ public static class InkwellServer
         builder.Services.AddSingleton<IGenerationBackend>(new EngineGenerationBackend(service, model.Tokenizer, prefixes, maxTotal, options.GrpcMaxNewTokens));
         var grpcEndpoint = new GrpcEndpoint();
         builder.Services.AddSingleton(grpcEndpoint);
+        if (options.GrpcPort is not null) builder.Services.AddTgisGrpc(isHealthy: () => engine.IsHealthy);
         if (options.GrpcPort is null && options.Tls is null)
         {
             builder.WebHost.UseUrls($"http://{options.Hostname}:{options.Port}");
@@ -101,8 +102,8 @@ public static class InkwellServer
         var app = builder.Build();
         if (options.GrpcPort is not null)
         {
-            app.UseGrpcPortSeparation(GenerationServiceEndpoints.ServiceName);
-            app.MapGenerationService();
+            app.UseGrpcPortSeparation();
+            app.MapTgisGrpc();
         }
         app.MapTgi();
         app.MapOpenAI();

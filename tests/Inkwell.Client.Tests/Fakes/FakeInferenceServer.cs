@@ -1,13 +1,7 @@
-using System.Net;
 using System.Text.Json;
+using Inkwell.TestSupport;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace Inkwell.Client.Tests.Fakes;
 
@@ -15,48 +9,23 @@ namespace Inkwell.Client.Tests.Fakes;
 /// fixed behaviour. It can be stopped and restarted on the same port.</summary>
 internal sealed class FakeInferenceServer : IAsyncDisposable
 {
-    private readonly Action<WebApplication> _routes;
-    private WebApplication? _app;
+    private readonly LoopbackHost _host;
 
-    private FakeInferenceServer(Action<WebApplication> routes) => _routes = routes;
+    private FakeInferenceServer(LoopbackHost host) => _host = host;
 
-    public int Port { get; private set; }
+    public int Port => _host.Port;
 
-    public Uri BaseAddress => new($"http://127.0.0.1:{Port}/");
+    public Uri BaseAddress => _host.BaseAddress;
 
-    public static async Task<FakeInferenceServer> StartAsync(Action<WebApplication> routes)
-    {
-        var server = new FakeInferenceServer(routes);
-        await server.StartOnAsync(port: 0);
-        return server;
-    }
+    public static async Task<FakeInferenceServer> StartAsync(Action<WebApplication> routes) =>
+        new(await LoopbackHost.StartAsync(routes));
 
-    public async Task StopAsync()
-    {
-        if (_app is null) return;
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-        _app = null;
-    }
+    public Task StopAsync() => _host.StopAsync();
 
     /// <summary>Starts again on the port it had, as a restarted endpoint would.</summary>
-    public Task RestartAsync() => _app is null ? StartOnAsync(Port) : Task.CompletedTask;
+    public Task RestartAsync() => _host.RestartAsync();
 
-    private async Task StartOnAsync(int port)
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2));
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, port));
-        var app = builder.Build();
-        _routes(app);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        Port = new Uri(address).Port;
-        _app = app;
-    }
-
-    public ValueTask DisposeAsync() => new(StopAsync());
+    public ValueTask DisposeAsync() => _host.DisposeAsync();
 
     // Helpers for route handlers.
 

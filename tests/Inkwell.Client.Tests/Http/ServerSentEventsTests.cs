@@ -1,14 +1,16 @@
+using System.Net.ServerSentEvents;
 using System.Text;
 using Inkwell.Client.Http;
 using Inkwell.Client.Tests.Fakes;
 
 namespace Inkwell.Client.Tests.Http;
 
+/// <summary>Reading through SseParser: chunking, UTF-8 splits, comments, multi-line data, and the idle timeout we add.</summary>
 public class ServerSentEventsTests
 {
-    private static async Task<List<ServerSentEvent>> ReadAllAsync(IEnumerable<byte[]> chunks)
+    private static async Task<List<SseItem<string>>> ReadAllAsync(IEnumerable<byte[]> chunks)
     {
-        var events = new List<ServerSentEvent>();
+        var events = new List<SseItem<string>>();
         await foreach (var e in ServerSentEvents.ReadAsync(new ChunkedStream(chunks), TimeSpan.FromSeconds(5), "test"))
             events.Add(e);
         return events;
@@ -21,7 +23,8 @@ public class ServerSentEventsTests
     {
         var events = await ReadAllAsync([Encoding.UTF8.GetBytes(ThreeEvents)]);
         Assert.Equal(["{\"a\":1}", "{\"b\":\"é✓\"}", "line1\nline2"], events.Select(e => e.Data));
-        Assert.Equal([null, null, "error"], events.Select(e => e.EventName));
+        // The SSE spec's default event type is "message".
+        Assert.Equal(["message", "message", "error"], events.Select(e => e.EventType));
     }
 
     [Fact]
@@ -33,10 +36,11 @@ public class ServerSentEventsTests
     }
 
     [Fact]
-    public async Task LastEventWithoutBlankLineStillCounts()
+    public async Task LastEventWithoutBlankLine_IsNotDispatched()
     {
-        var events = await ReadAllAsync([Encoding.UTF8.GetBytes("data: [DONE]")]);
-        Assert.Equal("[DONE]", Assert.Single(events).Data);
+        // WHATWG HTML, "Interpreting an event stream": an event cut off before its blank line is discarded at end of file.
+        var events = await ReadAllAsync([Encoding.UTF8.GetBytes("data: first\n\ndata: [DONE]")]);
+        Assert.Equal("first", Assert.Single(events).Data);
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Inkwell.Server.Gateway;
 using Inkwell.Server.Tests.Tgi;
+using Inkwell.TestSupport;
 
 namespace Inkwell.Server.Tests.Gateway;
 
@@ -18,7 +19,7 @@ public sealed class GatewayFixture : IAsyncLifetime
     {
         Remote = await TestServer.StartAsync(new Inkwell.Server.Hosting.ServerOptions { ModelId = "remote-inkwell", MaxBatchTotalTokens = 2048 });
         OpenAI = await FakeOpenAIUpstream.StartAsync();
-        Gateway = await GatewayHarness.StartAsync(Metadata, Deployments(Remote.Client.BaseAddress!, GatewayHarness.ClosedPort(), OpenAI.Address));
+        Gateway = await GatewayHarness.StartAsync(Metadata, Deployments(Remote.Client.BaseAddress!, LoopbackHost.ClosedPort(), OpenAI.Address));
     }
 
     public async Task DisposeAsync()

@@ -1,13 +1,8 @@
-using System.Net;
-using System.Net.Sockets;
 using Inkwell.Client;
 using Inkwell.Client.Registry;
 using Inkwell.Server.Gateway;
 using Inkwell.Server.Hosting;
 using Inkwell.TestSupport;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Inkwell.Server.Tests.Gateway;
@@ -15,18 +10,18 @@ namespace Inkwell.Server.Tests.Gateway;
 /// <summary>A gateway over a registry written to a temporary directory, listening on a free loopback port.</summary>
 public sealed class GatewayHarness : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private readonly LoopbackHost _host;
     private readonly string _dir;
 
-    private GatewayHarness(WebApplication app, string dir, Uri address)
+    private GatewayHarness(LoopbackHost host, string dir)
     {
-        _app = app;
+        _host = host;
         _dir = dir;
-        Client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(60) };
+        Client = host.CreateClient();
     }
 
     public HttpClient Client { get; }
-    public GatewayState State => _app.Services.GetRequiredService<GatewayState>();
+    public GatewayState State => _host.App.Services.GetRequiredService<GatewayState>();
 
     public static string EmbeddedModel => Path.Combine(RepoPaths.EmbeddedModelDir, "stories260K-f32.gguf");
 
@@ -56,7 +51,6 @@ public sealed class GatewayHarness : IAsyncDisposable
         var options = new GatewayOptions
         {
             Hostname = "127.0.0.1",
-            Port = 0,
             MemoryBudgetBytes = budgetBytes,
             LocalDefaults = new ServerOptions { NumThreads = 1, MaxTotalTokens = 256, MaxBatchTotalTokens = 2048 },
             RemoteClient = new InferenceClientOptions
@@ -68,27 +62,14 @@ public sealed class GatewayHarness : IAsyncDisposable
                 DnsTimeout = TimeSpan.FromSeconds(2),
             },
         };
-        var app = GatewayServer.Build(options, registry);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new GatewayHarness(app, dir, new Uri(address));
-    }
-
-    /// <summary>A loopback port nothing listens on (bound, then released).</summary>
-    public static int ClosedPort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
+        var host = await LoopbackHost.StartAsync(port => GatewayServer.Build(options with { Port = port }, registry));
+        return new GatewayHarness(host, dir);
     }
 
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        await _host.DisposeAsync();
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { /* a temp dir left behind is harmless */ }
     }
 }

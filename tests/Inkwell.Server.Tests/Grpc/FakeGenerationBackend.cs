@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
+using Grpc.Core;
 using Inkwell.Server.Grpc;
 using Inkwell.Server.Grpc.Fmaas;
 
@@ -29,7 +30,7 @@ internal sealed class FakeGenerationBackend : IGenerationBackend
     {
         Received.Enqueue(request);
         if (request.Text == WaitForCancel) await WaitForCancellationAsync(cancellationToken);
-        if (request.Text == Fail) throw new GrpcStatusException(GrpcStatusCode.ResourceExhausted, "Model is overloaded");
+        if (request.Text == Fail) throw new RpcException(new Status(StatusCode.ResourceExhausted, "Model is overloaded"));
         await Task.Yield();
         var words = Words(request.Text);
         return new GenerationResponse

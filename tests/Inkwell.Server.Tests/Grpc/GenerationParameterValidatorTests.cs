@@ -1,3 +1,4 @@
+using Grpc.Core;
 using Inkwell.Server.Grpc;
 using Inkwell.Server.Grpc.Fmaas;
 
@@ -84,9 +85,9 @@ public class GenerationParameterValidatorTests
     [MemberData(nameof(InvalidParameters))]
     public void Refuses_WithTgisMessage(Parameters parameters, string message)
     {
-        var error = Assert.Throws<GrpcStatusException>(() => Validator.Validate(parameters));
-        Assert.Equal(GrpcStatusCode.InvalidArgument, error.StatusCode);
-        Assert.Equal(message, error.Message);
+        var error = Assert.Throws<RpcException>(() => Validator.Validate(parameters));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Equal(message, error.Status.Detail);
     }
 
     [Fact]
@@ -99,9 +100,9 @@ public class GenerationParameterValidatorTests
         Assert.Equal(20, GenerationParameterValidator.LimitNewTokens(70, 10, p, 100, out limited));
         Assert.True(limited);
         Assert.Equal("input tokens (100) plus prefix length (0) must be < 100",
-            Assert.Throws<GrpcStatusException>(() => GenerationParameterValidator.LimitNewTokens(100, 0, p, 100, out _)).Message);
+            Assert.Throws<RpcException>(() => GenerationParameterValidator.LimitNewTokens(100, 0, p, 100, out _)).Status.Detail);
         Assert.Equal("input tokens (85) plus prefix length (6) plus min_new_tokens (10) must be <= 100",
-            Assert.Throws<GrpcStatusException>(() => GenerationParameterValidator.LimitNewTokens(85, 6, p, 100, out _)).Message);
+            Assert.Throws<RpcException>(() => GenerationParameterValidator.LimitNewTokens(85, 6, p, 100, out _)).Status.Detail);
     }
 
     private static Parameters Sample(SamplingParameters sampling) => new() { Method = DecodingMethod.Sample, Sampling = sampling };

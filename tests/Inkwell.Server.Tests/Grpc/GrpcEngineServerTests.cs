@@ -1,5 +1,10 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
 using Inkwell.Server.Hosting;
 using Inkwell.Server.Tests.Tgi;
 
@@ -290,7 +295,12 @@ public sealed class GrpcOverloadTests
         Assert.Equal("OK", fits.GetProperty("code").GetString());
     }
 
-    [PythonGrpcFact]
+}
+
+/// <summary>The real server's two listeners, called with Grpc.Net.Client and HttpClient.</summary>
+public sealed class GrpcPortSeparationTests
+{
+    [Fact]
     public async Task Ports_KeepTheirOwnApi()
     {
         await using var server = await TestServer.StartAsync(new ServerOptions { GrpcPort = 0 });
@@ -299,6 +309,25 @@ public sealed class GrpcOverloadTests
         Assert.True(health.IsSuccessStatusCode);
         using var grpcOnHttp = await server.Client.PostAsync("/fmaas.GenerationService/ModelInfo", new ByteArrayContent([]));
         Assert.Equal(System.Net.HttpStatusCode.NotFound, grpcOnHttp.StatusCode);
+        var grpcTyped = new ByteArrayContent([0, 0, 0, 0, 0]);
+        grpcTyped.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/grpc");
+        using var healthOnHttp = await server.Client.PostAsync("/grpc.health.v1.Health/Check", grpcTyped);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, healthOnHttp.StatusCode);
+
+        using var channel = GrpcChannel.ForAddress($"http://{server.GrpcTarget}");
+        var info = await new Inkwell.Server.Grpc.Fmaas.GenerationService.GenerationServiceClient(channel).ModelInfoAsync(new());
+        Assert.Equal((uint)server.State.Validator.Limits.MaxTotalTokens, info.MaxSequenceLength);
+        var serving = await new Health.HealthClient(channel).CheckAsync(new());
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, serving.Status);
+
+        // POST /v1/completions is an OpenAI route on the HTTP port; on the gRPC port it is no method at all.
+        var completions = new Method<Empty, Empty>(
+            MethodType.Unary, "v1", "completions",
+            Marshallers.Create(m => m.ToByteArray(), Empty.Parser.ParseFrom),
+            Marshallers.Create(m => m.ToByteArray(), Empty.Parser.ParseFrom));
+        var error = await Assert.ThrowsAsync<RpcException>(() =>
+            channel.CreateCallInvoker().AsyncUnaryCall(completions, null, new(), new()).ResponseAsync);
+        Assert.Equal(StatusCode.Unimplemented, error.StatusCode);
     }
 }
 

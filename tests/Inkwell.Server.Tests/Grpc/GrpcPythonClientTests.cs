@@ -116,6 +116,27 @@ public sealed class GrpcPythonClientTests : IAsyncLifetime
     }
 
     [PythonGrpcFact]
+    public async Task GzipCompressedRequests_UnaryAndStream()
+    {
+        var gzip = new Dictionary<string, string> { ["FMAAS_COMPRESSION"] = "gzip" };
+        var unary = await PythonGrpcClient.CallAsync("unary", _server.Target, "Generate", """{"requests": [{"text": "squeezed words"}]}""", environment: gzip);
+        Assert.Equal("OK", unary.GetProperty("code").GetString());
+        Assert.Equal("echo: squeezed words", unary.GetProperty("response").GetProperty("responses")[0].GetProperty("text").GetString());
+
+        var stream = await PythonGrpcClient.CallAsync("stream", _server.Target, "GenerateStream", """{"request": {"text": "one two"}}""", environment: gzip);
+        Assert.Equal("one two", string.Concat(stream.GetProperty("responses").EnumerateArray().Select(r => r.GetProperty("text").GetString())));
+    }
+
+    [PythonGrpcFact]
+    public async Task HealthCheck()
+    {
+        Assert.Equal("SERVING", (await CallAsync("unary", "Health")).GetProperty("response").GetProperty("status").GetString());
+        var service = await CallAsync("unary", "Health", """{"service": "fmaas.GenerationService"}""");
+        Assert.Equal("SERVING", service.GetProperty("response").GetProperty("status").GetString());
+        Assert.Equal("NOT_FOUND", (await CallAsync("unary", "Health", """{"service": "no.Such"}""")).GetProperty("code").GetString());
+    }
+
+    [PythonGrpcFact]
     public async Task UnknownMethod_IsUnimplemented()
     {
         var result = await CallAsync("unary", "Embed");

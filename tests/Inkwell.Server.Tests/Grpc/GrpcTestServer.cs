@@ -1,57 +1,50 @@
 using System.Net;
+using Grpc.Net.Client;
 using Inkwell.Server.Grpc;
+using Inkwell.Server.Grpc.Fmaas;
 using Inkwell.Server.Tls;
+using Inkwell.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Inkwell.Server.Tests.Grpc;
 
-/// <summary>A real Kestrel server on a free loopback port serving the gRPC listener (and GET /ping for plain HTTPS checks).</summary>
+/// <summary>The gRPC services over a given backend on a loopback gRPC listener (plus GET /ping for plain HTTPS checks).</summary>
 internal sealed class GrpcTestServer : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private readonly LoopbackHost _host;
 
-    private GrpcTestServer(WebApplication app, int port)
-    {
-        _app = app;
-        Port = port;
-    }
+    private GrpcTestServer(LoopbackHost host) => _host = host;
 
-    public int Port { get; }
+    public string Target => $"127.0.0.1:{_host.Port}";
 
-    public string Target => $"127.0.0.1:{Port}";
+    public Uri BaseAddress => _host.BaseAddress;
 
-    public Uri BaseAddress(bool tls = false) => new($"{(tls ? "https" : "http")}://127.0.0.1:{Port}");
-
-    public static async Task<GrpcTestServer> StartAsync(IGenerationBackend backend, TlsOptions? tls = null, Action<GrpcServerOptions>? configureGrpc = null)
-    {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+    public static async Task<GrpcTestServer> StartAsync(IGenerationBackend backend, TlsOptions? tls = null,
+        Action<global::Grpc.AspNetCore.Server.GrpcServiceOptions>? configureGrpc = null, Func<bool>? isHealthy = null) =>
+        new(await LoopbackHost.StartAsync(port =>
         {
-            Args = ["--hostBuilder:reloadConfigOnChange=false"],
-            ContentRootPath = AppContext.BaseDirectory,
-        });
-        builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(backend);
-        builder.Services.Configure<GrpcServerOptions>(options => configureGrpc?.Invoke(options));
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenGrpc(IPAddress.Loopback, 0, tls));
+            var builder = LoopbackHost.CreateBuilder();
+            builder.Services.AddSingleton(backend);
+            builder.Services.AddTgisGrpc(isHealthy, configureGrpc);
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenGrpc(IPAddress.Loopback, port, tls));
+            var app = builder.Build();
+            app.MapTgisGrpc();
+            app.MapGet("/ping", () => "pong");
+            return app;
+        }));
 
-        var app = builder.Build();
-        app.MapGenerationService();
-        app.MapGet("/ping", () => "pong");
-        await app.StartAsync();
-
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        return new GrpcTestServer(app, new Uri(address).Port);
-    }
-
-    public async ValueTask DisposeAsync()
+    /// <summary>A typed client on a channel of its own; the caller disposes the channel.</summary>
+    public (GrpcChannel Channel, GenerationService.GenerationServiceClient Client) Connect(HttpMessageHandler? handler = null)
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        var channel = GrpcChannel.ForAddress(BaseAddress, new GrpcChannelOptions
+        {
+            HttpHandler = handler ?? new SocketsHttpHandler(),
+            MaxReceiveMessageSize = null,
+        });
+        return (channel, new GenerationService.GenerationServiceClient(channel));
     }
+
+    public ValueTask DisposeAsync() => _host.DisposeAsync();
 }

@@ -2,8 +2,6 @@ using Inkwell.Models.Loading;
 using Inkwell.Server.Hosting;
 using Inkwell.TestSupport;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Inkwell.Server.Tests.Tgi;
@@ -11,45 +9,49 @@ namespace Inkwell.Server.Tests.Tgi;
 /// <summary>A real Inkwell server (Kestrel on a free loopback port) over the embedded stories260K.</summary>
 public sealed class TestServer : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private readonly LoopbackHost _host;
+    private readonly LoadedModel _model;
 
-    private TestServer(WebApplication app, HttpClient client)
+    private TestServer(LoopbackHost host, LoadedModel model, HttpMessageHandler? handler)
     {
-        _app = app;
-        Client = client;
+        _host = host;
+        _model = model;
+        Client = host.CreateClient(handler);
     }
 
     public HttpClient Client { get; }
-    public ServerState State => _app.Services.GetRequiredService<ServerState>();
+    public ServerState State => _host.App.Services.GetRequiredService<ServerState>();
     public string GoldenGreedy { get; } = RepoPaths.GoldenGreedyText;
 
     /// <summary>The bound gRPC port when options set GrpcPort (0 picks a free one), else 0.</summary>
-    public int GrpcPort => _app.Services.GetRequiredService<Inkwell.Server.Grpc.GrpcEndpoint>().Port;
+    public int GrpcPort => GrpcPortOf(_host.App);
     public string GrpcTarget => $"127.0.0.1:{GrpcPort}";
 
     /// <param name="handler">For the HTTP client, e.g. one trusting a test CA when options set Tls.</param>
     public static async Task<TestServer> StartAsync(ServerOptions? options = null, HttpMessageHandler? handler = null)
     {
         var model = ModelLoader.Load(Path.Combine(RepoPaths.EmbeddedModelDir, "stories260K-f32.gguf"));
-        var o = (options ?? new ServerOptions()) with { Hostname = "127.0.0.1", Port = 0, NumThreads = 1 };
-        var app = InkwellServer.Build(o, model);
-        await app.StartAsync();
-        int grpcPort = app.Services.GetRequiredService<Inkwell.Server.Grpc.GrpcEndpoint>().Port;
-        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
-            .First(a => new Uri(a).Port != grpcPort);
-        var client = handler is null ? new HttpClient() : new HttpClient(handler);
-        client.BaseAddress = new Uri(address);
-        client.Timeout = TimeSpan.FromSeconds(60);
-        return new TestServer(app, client);
+        var o = (options ?? new ServerOptions()) with { Hostname = "127.0.0.1", NumThreads = 1 };
+        try
+        {
+            var host = await LoopbackHost.StartAsync(port => InkwellServer.Build(o with { Port = port }, model),
+                (app, addresses) => addresses.First(a => a.Port != GrpcPortOf(app)));
+            return new TestServer(host, model, handler);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
+
+    private static int GrpcPortOf(WebApplication app) => app.Services.GetRequiredService<Inkwell.Server.Grpc.GrpcEndpoint>().Port;
 
     public async ValueTask DisposeAsync()
     {
-        var model = State.Model;
         Client.Dispose();
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-        model.Dispose();
+        await _host.DisposeAsync();
+        _model.Dispose();
     }
 }
 

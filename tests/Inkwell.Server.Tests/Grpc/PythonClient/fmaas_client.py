@@ -3,8 +3,10 @@
 Usage: fmaas_client.py MODE TARGET METHOD [TIMEOUT_SECONDS] < request.json
   MODE: unary | stream | cancel-after-first
 Prints one JSON object: {"code": "OK" | grpc status name, "details": ..., "response(s)": ...}.
+  METHOD: an fmaas.GenerationService method, or Health (grpc.health.v1.Health/Check, request {"service": ...}).
 TLS when FMAAS_CA_CERT is set (plus FMAAS_CLIENT_CERT / FMAAS_CLIENT_KEY for mutual TLS, FMAAS_TLS_NAME for the
-name to verify). grpcio's generic unary_unary / unary_stream need no generated service stubs.
+name to verify). FMAAS_COMPRESSION=gzip compresses the request messages. grpcio's generic unary_unary /
+unary_stream need no generated service stubs.
 """
 import json
 import os
@@ -23,6 +25,31 @@ METHODS = {
     # Not in the service: for checking UNIMPLEMENTED.
     "Embed": (pb.ModelInfoRequest, pb.ModelInfoResponse),
 }
+
+
+# grpc.health.v1 has one string field in and one enum field out: encoded here rather than generated from health.proto.
+HEALTH_PATH = "/grpc.health.v1.Health/Check"
+SERVING_STATUS = ["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"]
+
+
+def varint(value):
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def encode_health_request(request):
+    service = request.get("service", "").encode()
+    return b"\x0a" + varint(len(service)) + service if service else b""
+
+
+def decode_health_response(data):
+    # Field 1 (status) as a varint: tag 0x08, then a value below 128; absent means 0 (UNKNOWN).
+    status = data[1] if len(data) >= 2 and data[0] == 0x08 else 0
+    return {"status": SERVING_STATUS[status]}
 
 
 def read_env_file(name):
@@ -55,29 +82,36 @@ def to_dict(message):
 def main():
     mode, target, method = sys.argv[1:4]
     timeout = float(sys.argv[4]) if len(sys.argv) > 4 else None
-    request_type, response_type = METHODS[method]
-    request = json_format.Parse(sys.stdin.read() or "{}", request_type())
-    path = "/fmaas.GenerationService/" + method
+    compression = grpc.Compression.Gzip if os.environ.get("FMAAS_COMPRESSION") == "gzip" else None
+    request_json = sys.stdin.read() or "{}"
     out = {}
     with open_channel(target) as channel:
         try:
-            if mode == "unary":
-                call = channel.unary_unary(path, request_serializer=request_type.SerializeToString,
-                                           response_deserializer=response_type.FromString)
-                out["response"] = to_dict(call(request, timeout=timeout))
+            if method == "Health":
+                call = channel.unary_unary(HEALTH_PATH, request_serializer=encode_health_request,
+                                           response_deserializer=decode_health_response)
+                out["response"] = call(json.loads(request_json), timeout=timeout, compression=compression)
             else:
-                call = channel.unary_stream(path, request_serializer=request_type.SerializeToString,
-                                            response_deserializer=response_type.FromString)
-                responses = call(request, timeout=timeout)
-                if mode == "stream":
-                    out["responses"] = [to_dict(r) for r in responses]
+                request_type, response_type = METHODS[method]
+                request = json_format.Parse(request_json, request_type())
+                path = "/fmaas.GenerationService/" + method
+                if mode == "unary":
+                    call = channel.unary_unary(path, request_serializer=request_type.SerializeToString,
+                                               response_deserializer=response_type.FromString)
+                    out["response"] = to_dict(call(request, timeout=timeout, compression=compression))
                 else:
-                    out["responses"] = [to_dict(next(responses))]
-                    responses.cancel()
-                    try:
-                        next(responses)
-                    except grpc.RpcError as e:
-                        out["after_cancel"] = e.code().name
+                    call = channel.unary_stream(path, request_serializer=request_type.SerializeToString,
+                                                response_deserializer=response_type.FromString)
+                    responses = call(request, timeout=timeout, compression=compression)
+                    if mode == "stream":
+                        out["responses"] = [to_dict(r) for r in responses]
+                    else:
+                        out["responses"] = [to_dict(next(responses))]
+                        responses.cancel()
+                        try:
+                            next(responses)
+                        except grpc.RpcError as e:
+                            out["after_cancel"] = e.code().name
             out["code"] = "OK"
         except grpc.RpcError as e:
             out["code"] = e.code().name
