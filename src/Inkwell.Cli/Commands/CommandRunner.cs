@@ -12,6 +12,8 @@ public static class CommandRunner
           perplexity perplexity of a text file, computed as llama-perplexity does
           models     list the registry's models and deployments (--registry DIR)
           template   render a chat template over a JSON conversation
+          quantize   re-encode a GGUF file (q8_0, q4_0, q4_k, q6_k) as llama-quantize does
+          convert-to-safetensors  turn a directory's PyTorch .bin weights into safetensors
         run `inkwell COMMAND --help` for a command's options
         """;
 
@@ -34,6 +36,8 @@ public static class CommandRunner
                 "serve" => await ServeCommand.RunAsync(rest),
                 "models" => ModelsCommand.Run(rest),
                 "template" => TemplateCommand.Run(rest),
+                "quantize" => QuantizeCommand.Run(rest),
+                "convert-to-safetensors" => ConvertCommand.Run(rest),
                 _ => throw new UsageException($"unknown command '{args[0]}'\n{Usage}"),
             };
         }

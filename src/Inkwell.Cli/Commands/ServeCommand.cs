@@ -23,6 +23,7 @@ public static class ServeCommand
         With --registry, serves every deployment of DIR's registry through one endpoint (the gateway):
         /models/{model}/generate|generate_stream|tokenize|info|health and /v1/... with the body's "model";
         local deployments load on first use, the least recently used unloaded when the budget would be exceeded.
+        --quantize q8_0|q4_0|q4_k|q6_k re-encodes f32/f16/bf16 weight matrices on load, as llama-quantize would.
         Each flag also reads its environment variable (MODEL_ID, HOSTNAME, PORT, MAX_CONCURRENT_REQUESTS, ...).
         """;
 
@@ -70,17 +71,17 @@ public static class ServeCommand
             ? long.TryParse(mb, out long v) && v > 0 ? v : throw new UsageException($"--gateway-memory-budget-mb must be a positive integer, got '{mb}'")
             : null;
         a.EnsureAllUsed();
+        if (registryDir is not null && options.Quantize is not null)
+            throw new UsageException("--quantize applies to one model; with --registry, quantize each deployment's file ahead of time (inkwell quantize)");
         if (registryDir is not null) return await GatewayCommand.RunAsync(registryDir, budgetMb, options);
         if (budgetMb is not null) throw new UsageException("--gateway-memory-budget-mb only applies with --registry");
-        if (options.Quantize is not null)
-            throw new UsageException($"--quantize {options.Quantize}: quantize ahead of time (GGUF q8_0/q4_0 files load as they are); on-the-fly quantization is not supported");
         if (options.Dtype is not null and not "float32" and not "float16" and not "bfloat16")
             throw new UsageException($"--dtype {options.Dtype}: expected float32, float16 or bfloat16 (weights run in the dtype of their file)");
 
         var clock = Stopwatch.StartNew();
         string path = options.ModelId ?? ModelOptions.EmbeddedModelPath;
         Console.Error.WriteLine($"inkwell: loading {path} ...");
-        var model = ModelOptions.Open(options.ModelId, options.TokenizerPath);
+        var model = ModelOptions.Open(options.ModelId, options.TokenizerPath, options.Quantize);
         var c = model.Config;
         Console.Error.WriteLine($"inkwell: loaded {model.Name} ({model.Format}, {c.Architecture}: {c.LayerCount} layers, dim {c.Dim}, " +
             $"{c.HeadCount}/{c.KvHeadCount} heads, vocab {c.VocabSize}, context {c.ContextLength}; weights {model.Weights.WeightBytes / 1048576.0:F1} MiB " +
