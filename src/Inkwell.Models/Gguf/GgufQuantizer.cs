@@ -6,7 +6,7 @@ namespace Inkwell.Models.Gguf;
 /// <summary>
 /// `inkwell quantize IN OUT TYPE`: a GGUF file re-encoded as llama-quantize does it without an importance matrix.
 /// The metadata is copied as it is, then general.quantization_version (2) and general.file_type are set (moved to
-/// the end, as gguf_set_val does) and split keys dropped; tensors are written in ordinal name order, as
+/// the end, as gguf_set_val does) and split keys dropped; tensors are written in llama.cpp's loader order, as
 /// llama-quantize writes them, each either copied or re-encoded by <see cref="TensorTypePlan"/>.
 /// </summary>
 public static class GgufQuantizer
@@ -30,7 +30,7 @@ public static class GgufQuantizer
         writer.SetUInt32("general.file_type", scheme.FileType);
         foreach (var key in new[] { "split.no", "split.count", "split.tensors.count" }) writer.Remove(key);
 
-        foreach (var tensor in input.Tensors.OrderBy(t => t.Name, StringComparer.Ordinal))
+        foreach (var tensor in input.Tensors.OrderBy(t => t.Name, LlamaCppTensorOrder.Instance))
         {
             var target = plan.TargetOf(tensor.Name);
             var info = tensor;

@@ -8,9 +8,9 @@ public sealed record PlannedTensor(string Name, long[] Dimensions, GgmlType Sour
 /// <summary>
 /// Which encoding each tensor gets under a <see cref="QuantizationScheme"/>, by llama-quantize's rules
 /// (src/llama-quant.cpp: tensor_allows_quantization, llama_tensor_get_type_impl, tensor_type_fallback) for its
-/// default settings: no importance matrix, no overrides, not --pure. Tensors are visited in ordinal name order
-/// because llama-quantize walks a std::map, and its per-category counters (which attn_v / ffn_down get more
-/// bits in Q4_K_M) count in that order. Rules that would pick an encoding we cannot produce (Q5_K for the
+/// default settings: no importance matrix, no overrides, not --pure. Tensors are visited in llama.cpp's loader
+/// order (<see cref="LlamaCppTensorOrder"/>), as llama-quantize visits them, because its per-category counters
+/// (which attn_v / ffn_down get more bits in Q4_K_M) count in that order. Rules that would pick an encoding we cannot produce (Q5_K for the
 /// attention output of 8-expert models, Q5_0 as the fallback for Q4_K) are refused, not approximated.
 /// </summary>
 public sealed class TensorTypePlan
@@ -24,7 +24,7 @@ public sealed class TensorTypePlan
     public TensorTypePlan(QuantizationScheme scheme, IEnumerable<PlannedTensor> tensors, int layerCount, int expertCount, string architecture)
     {
         Scheme = scheme;
-        var sorted = tensors.OrderBy(t => t.Name, StringComparer.Ordinal).ToList();
+        var sorted = tensors.OrderBy(t => t.Name, LlamaCppTensorOrder.Instance).ToList();
         bool tiedEmbeddings = !sorted.Exists(t => t.Name == "output.weight");
         int attentionVCount = sorted.Count(t => IsAttentionVLike(CategoryOf(t.Name)));
         var counters = new Counters();
