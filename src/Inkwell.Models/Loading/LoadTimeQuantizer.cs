@@ -15,6 +15,10 @@ namespace Inkwell.Models.Loading;
 /// </summary>
 public static class LoadTimeQuantizer
 {
+    /// <summary>
+    /// The model with its matrices re-encoded. The result takes over <paramref name="model"/>'s resources (the
+    /// mapped files stay the owner of what was not re-encoded): dispose the result, not both.
+    /// </summary>
     public static LoadedModel Apply(LoadedModel model, QuantizationScheme scheme)
     {
         ArgumentNullException.ThrowIfNull(model);

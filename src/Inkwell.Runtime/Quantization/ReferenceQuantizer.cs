@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using Inkwell.Runtime.Tensors;
 
@@ -10,8 +11,8 @@ namespace Inkwell.Runtime.Quantization;
 /// </summary>
 public static class ReferenceQuantizer
 {
-    /// <summary>The encodings this class can produce.</summary>
-    public static readonly IReadOnlyList<GgmlType> SupportedTypes = [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K];
+    /// <summary>The encodings this class can produce (Q5_0 because llama-quantize falls back to it for Q4_K rows that are not whole 256-blocks).</summary>
+    public static readonly IReadOnlyList<GgmlType> SupportedTypes = [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q5_0];
 
     public static bool CanQuantizeTo(GgmlType type) => SupportedTypes.Contains(type);
 
@@ -27,7 +28,8 @@ public static class ReferenceQuantizer
         switch (type)
         {
             case GgmlType.Q8_0: QuantizeQ8_0(source, destination); break;
-            case GgmlType.Q4_0: QuantizeQ4_0(source, destination); break;
+            case GgmlType.Q4_0: QuantizeSymmetric32(source, destination, bits: 4); break;
+            case GgmlType.Q5_0: QuantizeSymmetric32(source, destination, bits: 5); break;
             case GgmlType.Q4_K: KQuantizer.QuantizeQ4_K(source, destination); break;
             case GgmlType.Q6_K: KQuantizer.QuantizeQ6_K(source, destination); break;
             case GgmlType.F16:
@@ -56,14 +58,21 @@ public static class ReferenceQuantizer
         }
     }
 
-    /// <summary>quantize_row_q4_0_ref: d = (the value of largest magnitude) / -8, q = min(15, trunc(x / d + 8.5)).</summary>
-    private static void QuantizeQ4_0(ReadOnlySpan<float> x, Span<byte> y)
+    /// <summary>
+    /// quantize_row_q4_0_ref and quantize_row_q5_0_ref, which differ only in width: with bits b and h = 2^(b-1),
+    /// d = (the value of largest magnitude) / -h and q = min(2h - 1, trunc(x / d + h + 0.5)); the low nibbles of
+    /// elements j and j + 16 share byte j, and Q5_0 keeps the fifth bits in a 32-bit qh word before them.
+    /// </summary>
+    private static void QuantizeSymmetric32(ReadOnlySpan<float> x, Span<byte> y, int bits)
     {
         const int Qk = 32;
+        int half = 1 << (bits - 1);
+        int blockBytes = bits == 4 ? 18 : 22;
+        int codesAt = bits == 4 ? 2 : 6;
         for (int i = 0; i < x.Length / Qk; i++)
         {
             var block = x.Slice(i * Qk, Qk);
-            var output = y.Slice(i * 18, 18);
+            var output = y.Slice(i * blockBytes, blockBytes);
             float amax = 0f, max = 0f;
             foreach (float v in block)
             {
@@ -73,17 +82,20 @@ public static class ReferenceQuantizer
                     max = v;
                 }
             }
-            float d = max / -8;
+            float d = max / -half;
             float id = d != 0f ? 1.0f / d : 0.0f;
             WriteHalf(output, d);
+            uint highBits = 0;
             for (int j = 0; j < Qk / 2; j++)
             {
-                float x0 = block[j] * id;
-                float x1 = block[Qk / 2 + j] * id;
-                int xi0 = Math.Min(15, (int)(sbyte)(int)(x0 + 8.5f));
-                int xi1 = Math.Min(15, (int)(sbyte)(int)(x1 + 8.5f));
-                output[2 + j] = (byte)(xi0 | (xi1 << 4));
+                // (int8_t)(x * id + h + 0.5f): truncation toward zero, as C converts.
+                int xi0 = Math.Min(2 * half - 1, (int)(sbyte)(int)(block[j] * id + (half + 0.5f)));
+                int xi1 = Math.Min(2 * half - 1, (int)(sbyte)(int)(block[Qk / 2 + j] * id + (half + 0.5f)));
+                output[codesAt + j] = (byte)((xi0 & 0x0F) | ((xi1 & 0x0F) << 4));
+                highBits |= (uint)((xi0 & 0x10) >> 4) << j;
+                highBits |= (uint)((xi1 & 0x10) >> 4) << (j + Qk / 2);
             }
+            if (bits == 5) BinaryPrimitives.WriteUInt32LittleEndian(output.Slice(2), highBits);
         }
     }
 

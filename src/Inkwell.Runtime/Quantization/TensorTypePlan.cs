@@ -11,7 +11,7 @@ public sealed record PlannedTensor(string Name, long[] Dimensions, GgmlType Sour
 /// default settings: no importance matrix, no overrides, not --pure. Tensors are visited in llama.cpp's loader
 /// order (<see cref="LlamaCppTensorOrder"/>), as llama-quantize visits them, because its per-category counters
 /// (which attn_v / ffn_down get more bits in Q4_K_M) count in that order. Rules that would pick an encoding we cannot produce (Q5_K for the
-/// attention output of 8-expert models, Q5_0 as the fallback for Q4_K) are refused, not approximated.
+/// attention output of 8-expert models in Q4_K_M) are refused, not approximated.
 /// </summary>
 public sealed class TensorTypePlan
 {
@@ -136,7 +136,7 @@ public sealed class TensorTypePlan
             target = target switch
             {
                 GgmlType.Q6_K => GgmlType.Q8_0,
-                GgmlType.Q4_K => throw Unsupported(t, $"Q5_0, llama-quantize's fallback for Q4_K when {columns} columns are not a multiple of 256"),
+                GgmlType.Q4_K => GgmlType.Q5_0,
                 _ => target,
             };
             if (columns % GgmlTypeInfo.BlockSize(target) != 0) target = GgmlType.F16;

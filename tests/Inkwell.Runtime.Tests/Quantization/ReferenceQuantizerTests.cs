@@ -21,6 +21,7 @@ public sealed class ReferenceQuantizerTests
     [Theory]
     [InlineData(GgmlType.Q8_0)]
     [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q5_0)]
     [InlineData(GgmlType.Q4_K)]
     [InlineData(GgmlType.Q6_K)]
     public void Rows_encode_to_the_bytes_ggml_writes(GgmlType type)
