@@ -21,6 +21,7 @@ public sealed class GgufWriter
 
     private sealed record PendingTensor(string Name, long[] Dimensions, GgmlType Type, long ByteCount, TensorDataWriter WriteData);
 
+    /// <summary>32 (GGUF_DEFAULT_ALIGNMENT) unless the metadata sets general.alignment.</summary>
     public int Alignment { get; private set; } = 32;
 
     /// <summary>Copies every metadata key/value of a GGUF file, bytes as they are, in the file's order.</summary>
@@ -54,19 +55,7 @@ public sealed class GgufWriter
 
     public void Remove(string key) => _metadata.RemoveAll(kv => kv.Key == key);
 
-    public bool Contains(string key) => _metadata.Exists(kv => kv.Key == key);
-
     public void SetUInt32(string key, uint value) => Put(key, Encode(ValueType.U32, w => w.Write(value)));
-
-    public void SetString(string key, string value) => Put(key, Encode(ValueType.String, w => WriteString(w, value)));
-
-    /// <summary>general.alignment as a u32, also used for the data section.</summary>
-    public void SetAlignment(int alignment)
-    {
-        if (alignment <= 0 || (alignment & (alignment - 1)) != 0) throw new ArgumentException($"alignment {alignment} is not a power of two");
-        Alignment = alignment;
-        SetUInt32("general.alignment", (uint)alignment);
-    }
 
     /// <summary>Adds a tensor; <paramref name="dimensions"/> as GGUF orders them (ne[0], the contiguous one, first).</summary>
     public void AddTensor(string name, long[] dimensions, GgmlType type, TensorDataWriter writeData)
@@ -125,8 +114,13 @@ public sealed class GgufWriter
     {
         Remove(key);
         _metadata.Add((key, encodedValue));
-        if (key == "general.alignment" && encodedValue.Length == 8 && BitConverter.ToUInt32(encodedValue) == (uint)ValueType.U32)
-            Alignment = (int)BitConverter.ToUInt32(encodedValue, 4);
+        if (key == "general.alignment")
+        {
+            uint alignment = encodedValue.Length == 8 && BitConverter.ToUInt32(encodedValue) == (uint)ValueType.U32 ? BitConverter.ToUInt32(encodedValue, 4) : 0;
+            if (alignment == 0 || alignment > 1 << 20 || (alignment & (alignment - 1)) != 0)
+                throw new InvalidDataException("general.alignment must be a u32 power of two");
+            Alignment = (int)alignment;
+        }
     }
 
     private static byte[] Encode(ValueType type, Action<BinaryWriter> writeValue)

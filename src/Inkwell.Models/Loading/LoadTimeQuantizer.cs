@@ -29,9 +29,12 @@ public static class LoadTimeQuantizer
 
         var plannedNames = new Dictionary<WeightMatrix, string>(ReferenceEqualityComparer.Instance);
         foreach (var m in matrices) plannedNames[m] = LlamaCppName(m.Name);
+        // Matrices sharing a name are the expert slices of one 3-D GGUF tensor (ne[2] = experts), planned once.
+        var byName = matrices.GroupBy(m => plannedNames[m]).ToList();
+        int experts = byName.Max(g => g.Count()) is var most && most > 1 ? most : 0;
         var plan = new TensorTypePlan(scheme,
-            matrices.Select(m => new PlannedTensor(plannedNames[m], [m.Cols, m.Rows], m.Type)),
-            model.Config.LayerCount, expertCount: 0, model.Config.Architecture);
+            byName.Select(g => new PlannedTensor(g.Key, g.Count() > 1 ? [g.First().Cols, g.First().Rows, g.Count()] : [g.First().Cols, g.First().Rows], g.First().Type)),
+            model.Config.LayerCount, experts, model.Config.Architecture);
 
         var replacements = new Dictionary<object, object>(ReferenceEqualityComparer.Instance);
         foreach (var m in matrices)

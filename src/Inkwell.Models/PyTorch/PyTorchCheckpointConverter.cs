@@ -59,29 +59,33 @@ public static class PyTorchCheckpointConverter
     public static ConversionResult ConvertFile(string binPath, string safetensorsPath)
     {
         using var checkpoint = TorchCheckpoint.Open(binPath);
-        var writer = new SafeTensorsWriter();
         var firstByView = new Dictionary<string, string>(StringComparer.Ordinal);
-        var written = new List<string>();
+        var kept = new List<KeyValuePair<string, TensorReference>>();
         var dropped = new List<(string, string)>();
         foreach (var (name, tensor) in checkpoint.Tensors)
         {
             string view = $"{tensor.Storage.Key}|{tensor.StorageOffset}|{string.Join(',', tensor.Shape)}|{string.Join(',', tensor.Strides)}";
-            if (firstByView.TryGetValue(view, out var first))
-            {
-                dropped.Add((name, first));
-                continue;
-            }
-            firstByView[view] = name;
+            if (firstByView.TryAdd(view, name)) kept.Add(new(name, tensor));
+            else dropped.Add((name, firstByView[view]));
+        }
+        var lastUse = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (name, tensor) in kept) lastUse[tensor.Storage.Key] = name;
+
+        var writer = new SafeTensorsWriter();
+        foreach (var (name, tensor) in kept)
+        {
+            CheckBounds(binPath, name, tensor);
             int elementBytes = TorchDTypes.ElementBytes(tensor.Storage.DType);
             long elements = tensor.Shape.Aggregate(1L, (a, b) => a * b);
-            CheckBounds(binPath, name, tensor);
-            var t = tensor;
-            writer.Add(name, TorchDTypes.SafeTensorsName(t.Storage.DType), t.Shape, elements * elementBytes,
-                stream => StridedCopy.Write(checkpoint.StorageBytes(t.Storage), t, elementBytes, stream));
-            written.Add(name);
+            bool lastView = lastUse[tensor.Storage.Key] == name;
+            writer.Add(name, TorchDTypes.SafeTensorsName(tensor.Storage.DType), tensor.Shape, elements * elementBytes, stream =>
+            {
+                StridedCopy.Write(checkpoint.StorageBytes(tensor.Storage), tensor, elementBytes, stream);
+                if (lastView) checkpoint.Release(tensor.Storage);
+            });
         }
         writer.Write(safetensorsPath);
-        return new ConversionResult(written, dropped, writer.TotalBytes);
+        return new ConversionResult(kept.Select(k => k.Key).ToList(), dropped, writer.TotalBytes);
     }
 
     /// <summary>The name transformers gives the safetensors twin of a PyTorch weight file.</summary>

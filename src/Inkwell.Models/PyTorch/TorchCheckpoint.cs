@@ -78,8 +78,8 @@ public sealed class TorchCheckpoint : IDisposable
         return bytes;
     }
 
-    /// <summary>Drops cached storages (after the tensors that use them are written).</summary>
-    public void ReleaseStorages() => _storages.Clear();
+    /// <summary>Drops a cached storage once the tensors that view it are written, so a shard is never held whole.</summary>
+    public void Release(StorageReference storage) => _storages.Remove(storage.Key);
 
     private byte[] ReadAll(ZipArchiveEntry entry)
     {
