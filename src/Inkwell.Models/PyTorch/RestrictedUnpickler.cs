@@ -113,14 +113,11 @@ public sealed class RestrictedUnpickler
                     break;
                 }
                 case (byte)'b':                                                    // BUILD
-                {
-                    var state = Pop();
-                    // A state dict carries its module versions as an attribute (_metadata); tensors carry nothing we need.
+                    // The state is dropped: a state dict's is its _metadata (module versions), which tensors do not need.
+                    Pop();
                     if (Peek() is not (PickleDictionary or TensorReference))
                         throw Bad($"BUILD on {Describe(Peek())}: only dictionaries and tensors take state here");
-                    _ = state;
                     break;
-                }
                 default:
                     throw Bad($"opcode 0x{op:x2} ('{(op is >= 0x20 and < 0x7f ? (char)op : '?')}') at byte {_position - 1} is not allowed in a state dict " +
                         "(object construction, extensions and other opcodes are refused)");
