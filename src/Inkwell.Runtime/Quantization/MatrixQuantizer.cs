@@ -34,7 +34,9 @@ public static class MatrixQuantizer
     {
         ArgumentNullException.ThrowIfNull(source);
         long bytes = GgmlTypeInfo.ByteCount(target, (long)source.Rows * source.Cols);
-        var data = GC.AllocateUninitializedArray<byte>(checked((int)bytes), pinned: true);
+        if (bytes > Array.MaxLength)
+            throw new NotSupportedException($"tensor '{source.Name}' takes {bytes} bytes as {target}, more than one buffer holds; quantize the file ahead of time (inkwell quantize)");
+        var data = GC.AllocateUninitializedArray<byte>((int)bytes, pinned: true);
         QuantizeRows(source, target, data);
         fixed (byte* p = data) return new WeightMatrix(source.Name, target, source.Rows, source.Cols, p, data);
     }
