@@ -12,7 +12,7 @@ namespace Inkwell.Cli.Commands;
 public static class BenchCommand
 {
     private const string Help = """
-        usage: inkwell bench [--model PATH] [-p 128] [-n 128] [-r 5] [--threads N] [--json]
+        usage: inkwell bench [--model PATH] [-p 128] [-n 128] [-r 5] [--threads N] [--json] [--quantize Q]
         """ + "\n" + ModelOptions.ModelHelp;
 
     public static int Run(string[] args)
@@ -25,10 +25,11 @@ public static class BenchCommand
         int reps = a.Int("r", 5, "repetitions");
         int threads = a.Int("threads", ModelOptions.DefaultThreads, "t");
         bool json = a.Flag("json");
+        string? quantize = a.String("quantize");
         a.EnsureAllUsed();
         if (promptTokens < 0 || genTokens < 0 || reps <= 0) throw new UsageException("-p and -n must be >= 0 and -r positive");
 
-        using var loaded = ModelOptions.Open(modelPath, null);
+        using var loaded = ModelOptions.Open(modelPath, null, quantize);
         using var pool = new WorkerPool(threads);
         var model = new LlamaModel(loaded.Config, loaded.Weights, pool);
         int context = Math.Min(loaded.Config.ContextLength, Math.Max(promptTokens, genTokens) + 1);

@@ -13,6 +13,8 @@ public static class CommandRunner
           models     list the registry's models and deployments (--registry DIR)
           template   render a chat template over a JSON conversation
           download-weights  fetch a Hub model (org/name) into the Hugging Face cache
+          quantize   re-encode a GGUF file (q8_0, q4_0, q4_k, q6_k) as llama-quantize does
+          convert-to-safetensors  turn a directory's PyTorch .bin weights into safetensors
         run `inkwell COMMAND --help` for a command's options
         """;
 
@@ -36,6 +38,8 @@ public static class CommandRunner
                 "models" => ModelsCommand.Run(rest),
                 "template" => TemplateCommand.Run(rest),
                 "download-weights" => await DownloadWeightsCommand.RunAsync(rest),
+                "quantize" => QuantizeCommand.Run(rest),
+                "convert-to-safetensors" => ConvertCommand.Run(rest),
                 _ => throw new UsageException($"unknown command '{args[0]}'\n{Usage}"),
             };
         }

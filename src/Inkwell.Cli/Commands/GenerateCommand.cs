@@ -10,7 +10,7 @@ namespace Inkwell.Cli.Commands;
 public static class GenerateCommand
 {
     private const string Help = """
-        usage: inkwell generate [--model PATH] [--tokenizer PATH] [--prompt TEXT] [--max-new-tokens N]
+        usage: inkwell generate [--model PATH] [--tokenizer PATH] [--prompt TEXT] [--max-new-tokens N] [--quantize Q]
                                 [--temperature T] [--top-k K] [--top-p P] [--seed S] [--threads N]
         No --model: the embedded stories260K. No prompt: start from BOS. Temperature 0 = greedy.
         """ + "\n" + ModelOptions.ModelHelp;
@@ -28,11 +28,12 @@ public static class GenerateCommand
         float topP = a.Float("top-p", 1f);
         ulong seed = (ulong)a.Int("seed", Environment.TickCount & int.MaxValue);
         int threads = a.Int("threads", ModelOptions.DefaultThreads, "t");
+        string? quantize = a.String("quantize");
         a.EnsureAllUsed();
         if (maxNew <= 0) throw new UsageException("--max-new-tokens must be positive");
         if (temperature < 0) throw new UsageException("--temperature must not be negative");
 
-        using var loaded = ModelOptions.Open(modelPath, tokenizerPath);
+        using var loaded = ModelOptions.Open(modelPath, tokenizerPath, quantize);
         using var pool = new WorkerPool(threads);
         var model = new LlamaModel(loaded.Config, loaded.Weights, pool);
         var tokenizer = loaded.Tokenizer;

@@ -1,5 +1,6 @@
 using Inkwell.Models.Hub;
 using Inkwell.Models.Loading;
+using Inkwell.Runtime.Quantization;
 
 namespace Inkwell.Cli.Commands;
 
@@ -28,8 +29,8 @@ public static class ModelOptions
         return resolver.Resolve(model, revision);
     }
 
-    public static LoadedModel Open(string? model, string? tokenizerPath, string? revision = null) =>
-        ModelLoader.Load(Resolve(model, revision), tokenizerPath);
+    public static LoadedModel Open(string? model, string? tokenizerPath, string? quantize = null, string? revision = null) =>
+        ModelLoader.Load(Resolve(model, revision), tokenizerPath, quantize is null ? null : QuantizationScheme.Parse(quantize));
 
     public static int DefaultThreads => Math.Max(1, Environment.ProcessorCount);
 }

@@ -12,7 +12,7 @@ namespace Inkwell.Cli.Commands;
 public static class PerplexityCommand
 {
     private const string Help = """
-        usage: inkwell perplexity --model PATH --file TEXT [-c 512] [--chunks N] [--threads N]
+        usage: inkwell perplexity --model PATH --file TEXT [-c 512] [--chunks N] [--threads N] [--quantize q8_0|q4_0|q4_k|q6_k]
         Prints per-chunk running estimates and "Final estimate: PPL = x +/- y" as llama-perplexity does.
         """ + "\n" + ModelOptions.ModelHelp;
 
@@ -25,9 +25,10 @@ public static class PerplexityCommand
         int nCtx = a.Int("c", 512, "ctx-size");
         int maxChunks = a.Int("chunks", -1);
         int threads = a.Int("threads", ModelOptions.DefaultThreads, "t");
+        string? quantize = a.String("quantize");
         a.EnsureAllUsed();
 
-        using var loaded = ModelOptions.Open(modelPath, null);
+        using var loaded = ModelOptions.Open(modelPath, null, quantize);
         var tokenizer = loaded.Tokenizer;
         var tokens = tokenizer.EncodeToIds(File.ReadAllText(file)).ToArray();
         if (nCtx < 4 || nCtx > loaded.Config.ContextLength) throw new UsageException($"-c must be between 4 and the context length {loaded.Config.ContextLength}");

@@ -27,6 +27,7 @@ public static class ServeCommand
         MODEL_NAME (TGIS) is an alias of MODEL_ID, REVISION of --revision.
         --model-id org/name (TGI's form, e.g. TinyLlama/TinyLlama-1.1B-Chat-v1.0, or a GGUF repository with
         :QUANT) is taken from the Hugging Face cache or downloaded into it first (see inkwell download-weights --help).
+        --quantize q8_0|q4_0|q4_k|q6_k re-encodes f32/f16/bf16 weight matrices on load, as llama-quantize would.
         """ + "\n" + ModelOptions.ModelHelp;
 
     public static async Task<int> RunAsync(string[] args)
@@ -75,17 +76,17 @@ public static class ServeCommand
             : null;
         a.EnsureAllUsed();
         if (registryDir is not null && revision is not null) throw new UsageException("--revision (REVISION) applies to --model-id, not to --registry");
+        if (registryDir is not null && options.Quantize is not null)
+            throw new UsageException("--quantize applies to one model; with --registry, quantize each deployment's file ahead of time (inkwell quantize)");
         if (registryDir is not null) return await GatewayCommand.RunAsync(registryDir, budgetMb, options);
         if (budgetMb is not null) throw new UsageException("--gateway-memory-budget-mb only applies with --registry");
-        if (options.Quantize is not null)
-            throw new UsageException($"--quantize {options.Quantize}: quantize ahead of time (GGUF q8_0/q4_0 files load as they are); on-the-fly quantization is not supported");
         if (options.Dtype is not null and not "float32" and not "float16" and not "bfloat16")
             throw new UsageException($"--dtype {options.Dtype}: expected float32, float16 or bfloat16 (weights run in the dtype of their file)");
 
         var clock = Stopwatch.StartNew();
         string path = ModelOptions.Resolve(options.ModelId, revision);
         Console.Error.WriteLine($"inkwell: loading {path} ...");
-        var model = ModelOptions.Open(path, options.TokenizerPath);
+        var model = ModelOptions.Open(path, options.TokenizerPath, options.Quantize);
         var c = model.Config;
         Console.Error.WriteLine($"inkwell: loaded {model.Name} ({model.Format}, {c.Architecture}: {c.LayerCount} layers, dim {c.Dim}, " +
             $"{c.HeadCount}/{c.KvHeadCount} heads, vocab {c.VocabSize}, context {c.ContextLength}; weights {model.Weights.WeightBytes / 1048576.0:F1} MiB " +

@@ -33,13 +33,16 @@ public sealed class HubModelResolver : IDisposable
     public static HubModelResolver FromEnvironment(IDownloadProgress? progress = null) =>
         new(HubSettings.FromEnvironment(), progress)
         {
-            // The seam for convert-to-safetensors: until it is set, a .bin-only model is refused with a message saying so.
-            ConvertBinToSafeTensors = null,
+            // As TGIS does on start: a .bin-only snapshot gets safetensors beside its .bin files (once).
+            ConvertBinToSafeTensors = folder =>
+            {
+                if (PyTorch.PyTorchCheckpointConverter.NeedsConversion(folder)) PyTorch.PyTorchCheckpointConverter.ConvertDirectory(folder);
+            },
         };
 
     /// <summary>
-    /// Writes safetensors beside PyTorch .bin weights in a snapshot folder. The seam for convert-to-safetensors:
-    /// null until that converter is wired, and then a .bin-only model is refused with a message saying so.
+    /// Writes safetensors beside PyTorch .bin weights in a snapshot folder (convert-to-safetensors); when null, a
+    /// .bin-only model is refused with a message saying so.
     /// </summary>
     public Action<string>? ConvertBinToSafeTensors { get; init; }
 

@@ -136,7 +136,7 @@ public static class HuggingFaceLoader
         }
         var files = new List<SafeTensorsFile>();
         foreach (var n in names) files.Add(SafeTensorsFile.Open(System.IO.Path.Combine(directory, n)));
-        if (files.Count == 0) throw new InvalidDataException($"{directory}: no .safetensors files");
+        if (files.Count == 0) throw new InvalidDataException($"{directory}: no .safetensors files" + (PyTorch.PyTorchCheckpointConverter.NeedsConversion(directory) ? " (it has PyTorch .bin weights: run inkwell convert-to-safetensors on it)" : ""));
         return files;
     }
 

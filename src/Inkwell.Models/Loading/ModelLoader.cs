@@ -1,6 +1,7 @@
 using Inkwell.Models.Gguf;
 using Inkwell.Models.Llama;
 using Inkwell.Models.Tokenizers;
+using Inkwell.Runtime.Quantization;
 
 namespace Inkwell.Models.Loading;
 
@@ -26,7 +27,20 @@ public sealed class LoadedModel : IDisposable
 /// </summary>
 public static class ModelLoader
 {
-    public static LoadedModel Load(string path, string? tokenizerPath = null)
+    /// <param name="quantize">Re-encode float weight matrices on load (--quantize); null keeps them as stored.</param>
+    public static LoadedModel Load(string path, string? tokenizerPath = null, QuantizationScheme? quantize = null)
+    {
+        var model = LoadAsStored(path, tokenizerPath);
+        if (quantize is null) return model;
+        try { return LoadTimeQuantizer.Apply(model, quantize); }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    private static LoadedModel LoadAsStored(string path, string? tokenizerPath)
     {
         if (HuggingFaceLoader.IsModelDirectory(path)) return LoadHuggingFace(path, tokenizerPath);
         if (Directory.Exists(path)) throw new InvalidDataException($"{path}: a model directory needs config.json (Hugging Face layout)");
