@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Inkwell.Models.Gguf;
-using Inkwell.Models.Llama;
+using Inkwell.Models;
 using Inkwell.Models.Loading;
 using Inkwell.Runtime.Threading;
 using Inkwell.TestSupport;
@@ -47,7 +47,7 @@ public sealed class HuggingFaceLoaderTests : IDisposable
     private static string GreedyFromBos(LoadedModel m, int steps)
     {
         using var pool = new WorkerPool(1);
-        var model = new LlamaModel(m.Config, m.Weights, pool);
+        var model = m.CreateModel(pool);
         var (kv, table) = model.CreateSequenceCache(steps);
         var ids = new List<int>();
         int token = m.Tokenizer.BosId;
@@ -68,7 +68,7 @@ public sealed class HuggingFaceLoaderTests : IDisposable
     private static void WriteHuggingFaceCopy(string dir, string? skip = null)
     {
         using var f = GgufFile.Open(Gguf);
-        var c = GgufLlamaLoader.ReadConfig(f);
+        var c = GgufDecoderLoader.ReadConfig(f);
         var tensors = new List<(string Name, long[] Shape, float[] Data)>();
         float[] Read(string name, out long[] shape)
         {

@@ -1,7 +1,7 @@
-using Inkwell.Models.Llama;
+using Inkwell.Models.Decoder;
 using Inkwell.Runtime.Threading;
 
-namespace Inkwell.Models.Tests.Llama;
+namespace Inkwell.Models.Tests.Decoder;
 
 /// <summary>The forward pass's element-wise steps against their scalar textbook formulas, over widths with vector tails.</summary>
 public unsafe class RowOpsTests
@@ -20,7 +20,7 @@ public unsafe class RowOpsTests
             for (int i = 0; i < gate.Length; i++) expected[i] = gate[i] / (1f + MathF.Exp(-gate[i])) * up[i];
 
             using var pool = new WorkerPool(2);
-            RowOps.SwiGlu(pool, gate, up, rows, width);
+            RowOps.Gate(pool, gate, up, rows, width, GateActivation.Silu);
             for (int i = 0; i < gate.Length; i++)
                 Assert.True(Math.Abs(gate[i] - expected[i]) <= 2e-6f * Math.Max(1f, Math.Abs(expected[i])), $"width {width}, element {i}: {gate[i]} vs {expected[i]}");
         }
@@ -85,13 +85,13 @@ public unsafe class RowOpsTests
     [InlineData(RopeStyle.HalfSplit, 22, 18)]
     public void Rope_is_bit_for_bit_the_textbook_rotation(RopeStyle style, int headDim, int ropeDim)
     {
-        var c = new LlamaConfig
+        var c = new ModelConfig
         {
             Architecture = "llama", Dim = 3 * headDim, HiddenDim = 8, LayerCount = 1, HeadCount = 3, KvHeadCount = 3,
             VocabSize = 8, ContextLength = 4096, RopeDim = ropeDim, RopeStyle = style, RopeTheta = 500000f,
         }.Validated("test");
         var rng = new Random(headDim + ropeDim);
-        var freq = Rope.Frequencies(c);
+        var rope = new Rope(c, c.RopeTheta);
         foreach (int position in new[] { 0, 1, 17, 1000, 4095 })
         {
             var vec = Random(rng, c.QDim, 2f);
@@ -113,10 +113,69 @@ public unsafe class RowOpsTests
 
             var cosTable = new float[ropeDim];
             var sinTable = new float[ropeDim];
-            Rope.Angles(c, freq, position, cosTable, sinTable);
-            fixed (float* v = vec, co = cosTable, si = sinTable) Rope.Rotate(v, c.HeadCount, c, co, si);
+            rope.Angles(position, cosTable, sinTable);
+            fixed (float* v = vec, co = cosTable, si = sinTable) rope.Rotate(v, c.HeadCount, co, si);
             Assert.Equal(expected, vec);
         }
+    }
+
+    [Fact]
+    public void GeGlu_rows_match_the_tanh_gelu_formula_in_double_and_saturate_without_nan()
+    {
+        var rng = new Random(4);
+        using var pool = new WorkerPool(2);
+        foreach (int width in new[] { 1, 7, 8, 9, 33, 768 })
+        {
+            int rows = width == 768 ? 40 : 3;
+            var gate = Random(rng, rows * width, 8f);
+            var up = Random(rng, rows * width, 2f);
+            var expected = new double[gate.Length];
+            for (int i = 0; i < gate.Length; i++)
+            {
+                double g = gate[i];
+                expected[i] = 0.5 * g * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (g + 0.044715 * g * g * g))) * up[i];
+            }
+            RowOps.Gate(pool, gate, up, rows, width, GateActivation.GeluTanh);
+            for (int i = 0; i < gate.Length; i++)
+                Assert.True(Math.Abs(gate[i] - expected[i]) <= 4e-6 * Math.Max(1, Math.Abs(expected[i])), $"width {width}, element {i}: {gate[i]} vs {expected[i]}");
+        }
+        float[] big = [-500f, -50f, 50f, 500f, -500f, -50f, 50f, 500f, 3f];
+        float[] ones = Enumerable.Repeat(1f, big.Length).ToArray();
+        fixed (float* g = big, u = ones) RowOps.GeGluRow(g, u, big.Length);
+        Assert.Equal([0f, 0f, 50f, 500f], big.Take(4).Select(v => MathF.Abs(v)));
+    }
+
+    [Fact]
+    public void Post_norm_and_residual_scale_apply_to_the_delta_before_the_add()
+    {
+        var rng = new Random(6);
+        using var pool = new WorkerPool(1);
+        const int rows = 3, dim = 20;
+        var x = Random(rng, rows * dim, 2f);
+        var delta = Random(rng, rows * dim, 1f);
+        var post = Random(rng, dim, 1f);
+        var x0 = (float[])x.Clone();
+        var d0 = (float[])delta.Clone();
+        RowOps.ResidualNorm(pool, x, delta, null, new float[rows * dim], rows, dim, 1e-6f, post, 0.25f);
+        for (int t = 0; t < rows; t++)
+        {
+            double ss = 0;
+            for (int i = 0; i < dim; i++) ss += (double)d0[t * dim + i] * d0[t * dim + i];
+            double inv = 1 / Math.Sqrt(ss / dim + 1e-6);
+            for (int i = 0; i < dim; i++)
+                Assert.Equal(x0[t * dim + i] + 0.25 * d0[t * dim + i] * inv * post[i], x[t * dim + i], 1e-5);
+        }
+    }
+
+    [Fact]
+    public void Bias_and_scale_follow_the_requested_order()
+    {
+        using var pool = new WorkerPool(1);
+        float[] y = [1f, 2f, 3f, 4f];
+        RowOps.BiasAndScale(pool, y, 2, [10f, 20f], 2f, biasFirst: true);
+        Assert.Equal([22f, 44f, 26f, 48f], y);
+        RowOps.BiasAndScale(pool, y, 2, [1f, 1f], 0.5f, biasFirst: false);
+        Assert.Equal([12f, 23f, 14f, 25f], y);
     }
 
     private static float[] Random(Random rng, int n, float scale)
@@ -124,49 +183,5 @@ public unsafe class RowOpsTests
         var a = new float[n];
         for (int i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1) * scale;
         return a;
-    }
-}
-
-public class VectorExpTests
-{
-    [Fact]
-    public void Exp_is_within_2_ulp_of_MathF_Exp_over_the_float_range_and_exact_at_the_ends()
-    {
-        var inputs = new List<float>();
-        for (float x = -87.3f; x <= 88.7f; x += 0.0137f) inputs.Add(x);
-        inputs.AddRange([0f, -0f, 1f, -1f, 1e-8f, -1e-8f, 0.34657359f, -0.34657359f, 88.72f, -87.33f]);
-        while (inputs.Count % 16 != 0) inputs.Add(0.5f);
-        var xs = inputs.ToArray();
-        for (int i = 0; i < xs.Length; i += 16)
-        {
-            var wide = Exp512(xs.AsSpan(i, 16));
-            var narrow = Exp256(xs.AsSpan(i, 8)).Concat(Exp256(xs.AsSpan(i + 8, 8))).ToArray();
-            for (int l = 0; l < 16; l++)
-            {
-                float expected = MathF.Exp(xs[i + l]);
-                float ulp = MathF.BitIncrement(expected) - expected;
-                Assert.True(Math.Abs(wide[l] - expected) <= 2 * ulp, $"512: exp({xs[i + l]}) = {wide[l]}, expected {expected}");
-                Assert.True(Math.Abs(narrow[l] - expected) <= 2 * ulp, $"256: exp({xs[i + l]}) = {narrow[l]}, expected {expected}");
-            }
-        }
-
-        float[] ends = [float.NegativeInfinity, -1000f, -88f, 89f, 1000f, float.PositiveInfinity, 0f, 0f, 0f, 0f, 0f, 0f, 0f, 0f, 0f, 0f];
-        var e = Exp512(ends);
-        Assert.Equal([0f, 0f, 0f, float.PositiveInfinity, float.PositiveInfinity, float.PositiveInfinity], e.Take(6));
-        Assert.Equal(e.Take(8), Exp256(ends.AsSpan(0, 8)));
-    }
-
-    private static float[] Exp512(ReadOnlySpan<float> x)
-    {
-        var r = new float[16];
-        System.Runtime.Intrinsics.Vector512.CopyTo(VectorExp.Exp(System.Runtime.Intrinsics.Vector512.Create(x)), r);
-        return r;
-    }
-
-    private static float[] Exp256(ReadOnlySpan<float> x)
-    {
-        var r = new float[8];
-        System.Runtime.Intrinsics.Vector256.CopyTo(VectorExp.Exp(System.Runtime.Intrinsics.Vector256.Create(x)), r);
-        return r;
     }
 }
