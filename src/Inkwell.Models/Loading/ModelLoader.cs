@@ -18,7 +18,7 @@ public sealed class LoadedModel : IDisposable
 
     /// <summary>The model's tokenizer; reading it when there is none is an error that says why.</summary>
     public Tokenizer Tokenizer => TokenizerOrNull
-        ?? throw new InvalidOperationException($"{Path}: no tokenizer ({NoTokenizerReason}); only commands that take token ids (inkwell logits) can run this model");
+        ?? throw new NotSupportedException($"{Path}: no tokenizer ({NoTokenizerReason}); only commands that take token ids (inkwell logits) can run this model");
 
     public bool HasTokenizer => TokenizerOrNull is not null;
 

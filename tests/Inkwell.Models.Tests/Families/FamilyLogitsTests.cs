@@ -40,7 +40,7 @@ public sealed class FamilyLogitsTests(ITestOutputHelper output)
     {
         using var loaded = ModelLoader.Load(RepoPaths.InShared("arch-models", "llama-dense.gguf"));
         Assert.False(loaded.HasTokenizer);
-        var e = Assert.Throws<InvalidOperationException>(() => loaded.Tokenizer);
+        var e = Assert.Throws<NotSupportedException>(() => loaded.Tokenizer);
         Assert.Contains("placeholder", e.Message);
         Assert.Contains("inkwell logits", e.Message);
     }
