@@ -79,8 +79,8 @@ public sealed record ModelConfig
     public YarnScaling? Yarn { get; init; }
     /// <summary>RoPE base of sliding-window layers, when it differs (Gemma 3: 10k local, 1M global); 0 = RopeTheta.</summary>
     public float RopeThetaSliding { get; init; }
-    /// <summary>Every n-th layer (n, 2n, ...: layer index + 1 divisible by n) has no RoPE (SmolLM3: 4); 0 = all have it.</summary>
-    public int NoRopeLayerStep { get; init; }
+    /// <summary>Per layer, whether it attends without RoPE (SmolLM3's every fourth layer); empty = all rotate.</summary>
+    public bool[] NoRopeLayers { get; init; } = [];
 
     // Attention
     /// <summary>Multiplies q·k; 0 = 1/sqrt(HeadDim).</summary>
@@ -109,7 +109,7 @@ public sealed record ModelConfig
     public int KvDim => KvHeadCount * HeadDim;
 
     public bool IsSliding(int layer) => SlidingWindow > 0 && layer < SlidingLayers.Length && SlidingLayers[layer];
-    public bool UsesRope(int layer) => NoRopeLayerStep <= 0 || (layer + 1) % NoRopeLayerStep != 0;
+    public bool UsesRope(int layer) => layer >= NoRopeLayers.Length || !NoRopeLayers[layer];
 
     /// <summary>What the attention kernel needs for one layer.</summary>
     public AttentionShape AttentionShape(int layer) => new(HeadCount, KvHeadCount, HeadDim,
@@ -136,6 +136,7 @@ public sealed record ModelConfig
         Require(c.RopeFrequencyFactors is null || c.RopeFrequencyFactors.Length == c.RopeDim / 2,
             $"RoPE frequency factors have {c.RopeFrequencyFactors?.Length} entries, expected {c.RopeDim / 2}");
         Require(c.SlidingLayers.Length == 0 || c.SlidingLayers.Length == c.LayerCount, $"sliding-window pattern covers {c.SlidingLayers.Length} layers, not {c.LayerCount}");
+        Require(c.NoRopeLayers.Length == 0 || c.NoRopeLayers.Length == c.LayerCount, $"no-RoPE pattern covers {c.NoRopeLayers.Length} layers, not {c.LayerCount}");
         Require(c.SlidingWindow >= 0 && c.AttentionSoftCap >= 0 && c.FinalLogitSoftCap >= 0, "sliding window and soft caps must not be negative");
         return c;
     }

@@ -18,13 +18,13 @@ internal static class Granite
             ResidualScale = NonZero(m.Float("residual_scale", 0f)),
             AttentionScale = m.Float("attention.scale", 0f),
             LogitScale = 1f / NonZero(m.File.Get<float>("granite.logit_scale")),
-            NoRopeLayerStep = m.Bool("rope.scaling.finetuned", true) ? 0 : 1,
+            NoRopeLayers = m.Bool("rope.scaling.finetuned", true) ? [] : Enumerable.Repeat(true, c.LayerCount).ToArray(),
         },
         FromHuggingFace = (j, c) => c with
         {
             EmbeddingScale = j.Float("embedding_multiplier", 1f),
             ResidualScale = j.Float("residual_multiplier", 1f),
-            AttentionScale = j.Float("attention_multiplier", 0f),
+            AttentionScale = j.Float("attention_multiplier", 1f),  // transformers' default, unlike llama.cpp's
             LogitScale = 1f / NonZero(j.Float("logits_scaling", 1f)),
         },
     };

@@ -20,6 +20,10 @@ public sealed class HuggingFaceConfig(JsonElement root, string path)
     public string? String(string key) =>
         Root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 
+    /// <summary>An array of integers, or null when absent.</summary>
+    public int[]? Ints(string key) =>
+        Root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Array ? v.EnumerateArray().Select(e => e.GetInt32()).ToArray() : null;
+
     public JsonElement? Object(string key) =>
         Root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Object ? v : null;
 

@@ -9,7 +9,7 @@ internal static class Olmo2
     public static readonly DecoderFamily Family = new()
     {
         Architecture = "olmo2",
-        HuggingFaceTypes = ["olmo2"],
+        HuggingFaceTypes = ["olmo2", "olmo3"],
         FromGguf = (m, c) =>
         {
             int window = m.Int("attention.sliding_window", 0);
@@ -21,7 +21,10 @@ internal static class Olmo2
                 RopeThetaSliding = window > 0 ? m.Float("rope.freq_base_swa", c.RopeTheta) : 0f,
             };
         },
-        FromHuggingFace = (_, c) => Common(c),
+        // OLMo 3's config.json adds layer_types and sliding_window.
+        FromHuggingFace = (j, c) => Gemma3.HuggingFaceLayerTypes(j, c.LayerCount) is { } sliding
+            ? Common(c) with { SlidingWindow = j.Int("sliding_window"), SlidingLayers = sliding, RopeThetaSliding = c.RopeTheta }
+            : Common(c),
     };
 
     private static ModelConfig Common(ModelConfig c) => c with { Norms = NormPlacement.Post, QkNorm = QkNorm.AcrossHeads };

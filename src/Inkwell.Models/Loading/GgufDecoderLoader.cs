@@ -20,6 +20,8 @@ public static class GgufDecoderLoader
         var family = DecoderFamilies.ByArchitecture(arch)
             ?? throw GgufFile.Bad(f.Path, $"unsupported architecture '{arch}' (supported: {string.Join(", ", DecoderFamilies.All.Select(a => a.Architecture))})");
         var m = new GgufMetadata(f, arch);
+        if (m.Int("expert_count", 0) > 0)
+            throw GgufFile.Bad(f.Path, $"mixture-of-experts models ({m.Int("expert_count", 0)} experts) are not supported yet");
         int dim = f.Get<int>($"{arch}.embedding_length");
         int heads = f.Get<int>($"{arch}.attention.head_count");
         var embd = f.Tensor("token_embd.weight");

@@ -156,9 +156,10 @@ public static class HuggingFaceLoader
                 if (Has(p + "self_attn.qkv_proj.weight"))
                 {
                     var qkv = M(p + "self_attn.qkv_proj.weight", qDim + 2 * kvDim, dim);
-                    wq = new Linear(qkv.RowSlice(0, qDim));
-                    wk = new Linear(qkv.RowSlice(qDim, kvDim));
-                    wv = new Linear(qkv.RowSlice(qDim + kvDim, kvDim));
+                    var bias = Bias(p + "self_attn.qkv_proj.bias", qDim + 2 * kvDim);
+                    wq = new Linear(qkv.RowSlice(0, qDim), bias?[..qDim]);
+                    wk = new Linear(qkv.RowSlice(qDim, kvDim), bias?[qDim..(qDim + kvDim)]);
+                    wv = new Linear(qkv.RowSlice(qDim + kvDim, kvDim), bias?[(qDim + kvDim)..]);
                 }
                 else
                 {
@@ -169,13 +170,14 @@ public static class HuggingFaceLoader
                 if (Has(p + "mlp.gate_up_proj.weight"))
                 {
                     var fused = M(p + "mlp.gate_up_proj.weight", 2 * hidden, dim);
-                    gate = new Linear(fused.RowSlice(0, hidden));
-                    up = new Linear(fused.RowSlice(hidden, hidden));
+                    var bias = Bias(p + "mlp.gate_up_proj.bias", 2 * hidden);
+                    gate = new Linear(fused.RowSlice(0, hidden), bias?[..hidden]);
+                    up = new Linear(fused.RowSlice(hidden, hidden), bias?[hidden..]);
                 }
                 else
                 {
-                    gate = new Linear(M(p + "mlp.gate_proj.weight", hidden, dim));
-                    up = new Linear(M(p + "mlp.up_proj.weight", hidden, dim));
+                    gate = new Linear(M(p + "mlp.gate_proj.weight", hidden, dim), Bias(p + "mlp.gate_proj.bias", hidden));
+                    up = new Linear(M(p + "mlp.up_proj.weight", hidden, dim), Bias(p + "mlp.up_proj.bias", hidden));
                 }
                 int qNorm = c.QkNorm == QkNorm.AcrossHeads ? qDim : c.HeadDim, kNorm = c.QkNorm == QkNorm.AcrossHeads ? kvDim : c.HeadDim;
                 // post_attention_layernorm is the pre-FFN norm in Llama-style blocks and the post-attention norm otherwise.
@@ -195,7 +197,7 @@ public static class HuggingFaceLoader
                         NormPlacement.PreAndPost => Norm(p + "pre_feedforward_layernorm.weight", dim),
                         _ => null,
                     },
-                    FeedForward = new GatedFeedForward(gate, up, new Linear(M(p + "mlp.down_proj.weight", dim, hidden)), c.Activation),
+                    FeedForward = new GatedFeedForward(gate, up, new Linear(M(p + "mlp.down_proj.weight", dim, hidden), Bias(p + "mlp.down_proj.bias", dim)), c.Activation),
                     PostFfnNorm = c.Norms == NormPlacement.Pre ? null : Norm(p + "post_feedforward_layernorm.weight", dim),
                 };
             }
@@ -206,7 +208,7 @@ public static class HuggingFaceLoader
                 TokenEmbedding = embedding,
                 Layers = layers,
                 OutputNorm = Norm("model.norm.weight", dim),
-                Output = new Linear(tied ? embedding : M("lm_head.weight", c.VocabSize, dim)),
+                Output = new Linear(tied ? embedding : M("lm_head.weight", c.VocabSize, dim), Bias("lm_head.bias", c.VocabSize)),
                 Owner = owner,
             };
         }

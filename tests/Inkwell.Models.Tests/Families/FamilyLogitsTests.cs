@@ -45,6 +45,16 @@ public sealed class FamilyLogitsTests(ITestOutputHelper output)
         Assert.Contains("inkwell logits", e.Message);
     }
 
+    [SharedTheory]
+    [InlineData("llama-moe", "mixture-of-experts")]
+    [InlineData("granite-moe", "mixture-of-experts")]
+    [InlineData("qwen3moe-moe", "unsupported architecture 'qwen3moe'")]
+    public void Mixture_of_experts_files_are_refused_clearly_until_supported(string name, string message)
+    {
+        var e = Assert.Throws<InvalidDataException>(() => ModelLoader.Load(RepoPaths.InShared("arch-models", name + ".gguf")));
+        Assert.Contains(message, e.Message);
+    }
+
     private static (double Nmse, int[] Greedy, int[] ExpectedGreedy) Compare(string name)
     {
         using var reference = JsonDocument.Parse(File.ReadAllText(RepoPaths.InShared("arch-models", name + ".logits.json")));
