@@ -178,6 +178,43 @@ public unsafe class RowOpsTests
         Assert.Equal([12f, 23f, 14f, 25f], y);
     }
 
+    [Fact]
+    public void Yarn_and_frequency_factors_give_ggml_rope_yarn_angles_and_magnitude()
+    {
+        // ggml's rope_yarn and llama.cpp's attention factor, transcribed in double: per pair j, theta_extrap =
+        // pos·base^(-2j/d) / ff_j, blended with theta_extrap / factor by the ramp between the correction dimensions;
+        // cos and sin scaled by (1 + 0.1·ln(factor)) · attn_factor.
+        const int ropeDim = 64, original = 4096;
+        const float theta = 1e6f, factor = 8f, attnFactor = 1.25f;
+        var factors = Enumerable.Range(0, ropeDim / 2).Select(j => 1f + j / 16f).ToArray();
+        var c = new ModelConfig
+        {
+            Architecture = "test", Dim = 2 * ropeDim, HiddenDim = 8, LayerCount = 1, HeadCount = 2, KvHeadCount = 2,
+            VocabSize = 8, ContextLength = 32768, RopeTheta = theta, RopeStyle = RopeStyle.HalfSplit,
+            RopeFrequencyFactors = factors, RopeAttentionFactor = attnFactor, Yarn = new YarnScaling(factor, original),
+        }.Validated("test");
+        var rope = new Rope(c, c.RopeTheta);
+        double CorrectionDim(double rotations) => ropeDim * Math.Log(original / (rotations * 2 * Math.PI)) / (2 * Math.Log(theta));
+        double low = Math.Max(0, Math.Floor(CorrectionDim(32))), high = Math.Min(ropeDim - 1, Math.Ceiling(CorrectionDim(1)));
+        double magnitude = (1 + 0.1 * Math.Log(factor)) * attnFactor;
+        var cos = new float[ropeDim];
+        var sin = new float[ropeDim];
+        foreach (int position in new[] { 1, 7, 100 })
+        {
+            rope.Angles(position, cos, sin);
+            for (int j = 0; j < ropeDim / 2; j++)
+            {
+                double extrapolated = position * Math.Pow(theta, -2.0 * j / ropeDim) / factors[j];
+                double mix = 1 - Math.Min(1, Math.Max(0, (j - low) / Math.Max(0.001, high - low)));
+                double angle = extrapolated / factor * (1 - mix) + extrapolated * mix;
+                Assert.Equal(Math.Cos(angle) * magnitude, cos[j], 1e-4);
+                Assert.Equal(Math.Sin(angle) * magnitude, sin[j + ropeDim / 2], 1e-4);
+                Assert.Equal(-Math.Sin(angle) * magnitude, sin[j], 1e-4);
+            }
+        }
+        Assert.True(low > 0 && high < ropeDim / 2, $"the ramp ({low}..{high}) should fall inside the pairs for this test to mean something");
+    }
+
     private static float[] Random(Random rng, int n, float scale)
     {
         var a = new float[n];
