@@ -44,7 +44,7 @@ public static class GgufDecoderLoader
                 linear = factor;
                 break;
             case "yarn":
-                linear = factor;
+                // YaRN's interpolation is folded into the frequencies (Decoder/Rope), not applied to positions.
                 yarn = new YarnScaling(factor, originalContext, m.Float("rope.scaling.yarn_beta_fast", 32f), m.Float("rope.scaling.yarn_beta_slow", 1f));
                 break;
             case "longrope":
@@ -52,7 +52,6 @@ public static class GgufDecoderLoader
             default:
                 throw GgufFile.Bad(f.Path, $"unsupported RoPE scaling type '{scalingType}'");
         }
-        if (yarn is not null) linear = 1f;  // YaRN's interpolation is folded into the frequencies, not the positions
 
         var c = new ModelConfig
         {
