@@ -14,6 +14,9 @@ internal static class Llama
         GgufRopeStyle = RopeStyle.Interleaved,
         FeedForwardScales = true,
         FromGguf = (m, c) => c with { AttentionScale = m.Float("attention.scale", 0f) },
-        FromHuggingFace = (_, c) => c,
+        // Mistral 7B v0.1 attends over a 4096-token window in every layer (config.json sliding_window; null later).
+        FromHuggingFace = (j, c) => j.Int("sliding_window", 0) is > 0 and var window && window < c.ContextLength
+            ? c with { SlidingWindow = window, SlidingLayers = Enumerable.Repeat(true, c.LayerCount).ToArray() }
+            : c,
     };
 }

@@ -46,6 +46,20 @@ public sealed class HuggingFaceFamilyTests(ITestOutputHelper output) : IDisposab
         Assert.Equal(expectedGreedy, greedy);
     }
 
+    [Theory]
+    [InlineData("4096", 4096)]
+    [InlineData("null", 0)]
+    public void Mistral_sliding_window_applies_to_every_layer_when_config_json_sets_one(string window, int expected)
+    {
+        File.WriteAllText(Path.Combine(_dir, "config.json"), $$"""
+            {"model_type": "mistral", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 3,
+             "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 32, "max_position_embeddings": 32768,
+             "sliding_window": {{window}}}
+            """);
+        var c = HuggingFaceLoader.ReadConfig(_dir);
+        Assert.All(Enumerable.Range(0, c.LayerCount), l => Assert.Equal(expected, c.AttentionShape(l).Window));
+    }
+
     private static void WriteHuggingFaceCopy(string ggufPath, string dir)
     {
         using var f = GgufFile.Open(ggufPath);
