@@ -5,7 +5,7 @@ using Inkwell.Engine.Grammar;
 using Inkwell.Engine.Requests;
 using Inkwell.Engine.Sampling;
 using Inkwell.Engine.Scheduling;
-using Inkwell.Models.Llama;
+using Inkwell.Models;
 using Inkwell.Models.Loading;
 using Inkwell.Runtime.Threading;
 using Inkwell.Server.Grammar;
@@ -41,7 +41,7 @@ Console.WriteLine($"vocabulary index {vocabMs:F0} ms; grammar compile (regex -> 
     $"(min {compiles.Min():F0}, vocabulary index included); {automaton.StateCount} DFA states, {automaton.PrecomputedStates} masks precomputed, {automaton.DistinctMasks} distinct");
 
 using var pool = new WorkerPool(threads);
-var llama = new LlamaModel(model.Config, model.Weights, pool);
+var llama = model.CreateModel(pool);
 await using var engine = new InferenceEngine(llama, model.Tokenizer, new EngineOptions
 {
     KvCacheTokens = 4096,

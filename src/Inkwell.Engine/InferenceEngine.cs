@@ -7,7 +7,7 @@ using Inkwell.Engine.Requests;
 using Inkwell.Engine.Sampling;
 using Inkwell.Engine.Scheduling;
 using Inkwell.Models.Kv;
-using Inkwell.Models.Llama;
+using Inkwell.Models;
 using Inkwell.Models.Tokenizers;
 
 namespace Inkwell.Engine;
@@ -36,7 +36,7 @@ public sealed class EngineStats
 /// </summary>
 public sealed class InferenceEngine : IAsyncDisposable
 {
-    private readonly LlamaModel _model;
+    private readonly ICausalLM _model;
     private readonly Tokenizer _tokenizer;
     private readonly KvCacheStorage _kv;
     private readonly KvCacheManager _cache;
@@ -52,7 +52,7 @@ public sealed class InferenceEngine : IAsyncDisposable
     private long _nextId;
     private volatile Exception? _fatal;
 
-    public InferenceEngine(LlamaModel model, Tokenizer tokenizer, EngineOptions options)
+    public InferenceEngine(ICausalLM model, Tokenizer tokenizer, EngineOptions options)
     {
         _model = model;
         _tokenizer = tokenizer;
@@ -68,7 +68,7 @@ public sealed class InferenceEngine : IAsyncDisposable
 
     public EngineOptions Options { get; }
     public EngineStats Stats { get; } = new();
-    public LlamaModel Model => _model;
+    public ICausalLM Model => _model;
     public Tokenizer Tokenizer => _tokenizer;
     public int KvCapacityTokens => _kv.TokenCapacity;
     public BlockPool BlockPool => _cache.Pool;

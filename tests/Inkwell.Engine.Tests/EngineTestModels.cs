@@ -1,4 +1,4 @@
-using Inkwell.Models.Llama;
+using Inkwell.Models;
 using Inkwell.Models.Loading;
 using Inkwell.Runtime.Threading;
 using Inkwell.TestSupport;
@@ -15,5 +15,5 @@ public static class EngineTestModels
     public static string GoldenGreedy => RepoPaths.GoldenGreedyText;
 
     public static InferenceEngine Start(LoadedModel model, EngineOptions? options = null, int threads = 1) =>
-        new(new LlamaModel(model.Config, model.Weights, new WorkerPool(threads)), model.Tokenizer, options ?? new EngineOptions { KvCacheTokens = 2048 });
+        new(model.CreateModel(new WorkerPool(threads)), model.Tokenizer, options ?? new EngineOptions { KvCacheTokens = 2048 });
 }

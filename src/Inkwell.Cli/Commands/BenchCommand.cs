@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Inkwell.Models.Llama;
+using Inkwell.Models;
 using Inkwell.Runtime.Threading;
 
 namespace Inkwell.Cli.Commands;
@@ -31,7 +31,7 @@ public static class BenchCommand
 
         using var loaded = ModelOptions.Open(modelPath, null, quantize);
         using var pool = new WorkerPool(threads);
-        var model = new LlamaModel(loaded.Config, loaded.Weights, pool);
+        var model = loaded.CreateModel(pool);
         int context = Math.Min(loaded.Config.ContextLength, Math.Max(promptTokens, genTokens) + 1);
         var (kv, table) = model.CreateSequenceCache(context);
         var rng = new Random(42);
@@ -77,7 +77,7 @@ public static class BenchCommand
             Console.WriteLine(JsonSerializer.Serialize(new
             {
                 model = loaded.Path,
-                weights_type = loaded.Weights.Layers[0].Wq.Type.ToString(),
+                weights_type = loaded.Weights.Layers[0].Wq.Weight.Type.ToString(),
                 threads,
                 n_prompt = promptTokens,
                 n_gen = genTokens,
@@ -97,7 +97,7 @@ public static class BenchCommand
             Console.WriteLine($"| model | type | threads | test | t/s |");
             Console.WriteLine($"| --- | --- | ---: | --- | ---: |");
             string name = Path.GetFileName(loaded.Path);
-            string type = loaded.Weights.Layers[0].Wq.Type.ToString();
+            string type = loaded.Weights.Layers[0].Wq.Weight.Type.ToString();
             if (pp.Length > 0) Console.WriteLine($"| {name} | {type} | {threads} | pp{promptTokens} | {ppMean:F2} ± {ppSd:F2} |");
             if (tg.Length > 0) Console.WriteLine($"| {name} | {type} | {threads} | tg{genTokens} | {tgMean:F2} ± {tgSd:F2} |");
             Console.WriteLine($"peak RSS {rss / (1 << 20)} MiB, weights {loaded.Weights.WeightBytes / (1 << 20)} MiB, KV {kv.Bytes / (1 << 20)} MiB");

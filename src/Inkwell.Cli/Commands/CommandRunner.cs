@@ -10,6 +10,7 @@ public static class CommandRunner
           tokenize   print token ids of stdin
           bench      prompt-processing and generation speed (like llama-bench)
           perplexity perplexity of a text file, computed as llama-perplexity does
+          logits     logits of token ids as JSON, in llama.cpp's llama-logits shape
           models     list the registry's models and deployments (--registry DIR)
           template   render a chat template over a JSON conversation
           download-weights  fetch a Hub model (org/name) into the Hugging Face cache
@@ -34,6 +35,7 @@ public static class CommandRunner
                 "tokenize" => TokenizeCommand.Run(rest),
                 "bench" => BenchCommand.Run(rest),
                 "perplexity" => PerplexityCommand.Run(rest),
+                "logits" => LogitsCommand.Run(rest, Console.Out),
                 "serve" => await ServeCommand.RunAsync(rest),
                 "models" => ModelsCommand.Run(rest),
                 "template" => TemplateCommand.Run(rest),

@@ -1,7 +1,7 @@
 using Inkwell.Engine;
 using Inkwell.Engine.Requests;
 using Inkwell.Engine.Sampling;
-using Inkwell.Models.Llama;
+using Inkwell.Models;
 using Inkwell.Runtime.Threading;
 
 namespace Inkwell.Cli.Commands;
@@ -35,7 +35,7 @@ public static class GenerateCommand
 
         using var loaded = ModelOptions.Open(modelPath, tokenizerPath, quantize);
         using var pool = new WorkerPool(threads);
-        var model = new LlamaModel(loaded.Config, loaded.Weights, pool);
+        var model = loaded.CreateModel(pool);
         var tokenizer = loaded.Tokenizer;
         var promptTokens = prompt.Length == 0 ? new List<int> { tokenizer.BosId } : tokenizer.EncodeToIds(prompt).ToList();
         int room = loaded.Config.ContextLength - promptTokens.Count;

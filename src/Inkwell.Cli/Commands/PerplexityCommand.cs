@@ -1,5 +1,5 @@
 using System.Globalization;
-using Inkwell.Models.Llama;
+using Inkwell.Models;
 using Inkwell.Runtime.Threading;
 
 namespace Inkwell.Cli.Commands;
@@ -37,7 +37,7 @@ public static class PerplexityCommand
         if (maxChunks > 0) chunks = Math.Min(chunks, maxChunks);
 
         using var pool = new WorkerPool(threads);
-        var model = new LlamaModel(loaded.Config, loaded.Weights, pool);
+        var model = loaded.CreateModel(pool);
         var (kv, table) = model.CreateSequenceCache(nCtx);
         int vocab = loaded.Config.VocabSize;
         int first = nCtx / 2;

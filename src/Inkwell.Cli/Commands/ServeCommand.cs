@@ -90,7 +90,7 @@ public static class ServeCommand
         var c = model.Config;
         Console.Error.WriteLine($"inkwell: loaded {model.Name} ({model.Format}, {c.Architecture}: {c.LayerCount} layers, dim {c.Dim}, " +
             $"{c.HeadCount}/{c.KvHeadCount} heads, vocab {c.VocabSize}, context {c.ContextLength}; weights {model.Weights.WeightBytes / 1048576.0:F1} MiB " +
-            $"{model.Weights.Layers[0].Wq.Type}) in {clock.Elapsed.TotalSeconds:F2}s");
+            $"{model.Weights.Layers[0].Wq.Weight.Type}) in {clock.Elapsed.TotalSeconds:F2}s");
         var app = InkwellServer.Build(options, model);
         var state = app.Services.GetService(typeof(ServerState)) as ServerState;
         Console.Error.WriteLine($"inkwell: KV cache {state!.Service.Engine.KvCapacityTokens} tokens in blocks of {options.BlockSize}; " +

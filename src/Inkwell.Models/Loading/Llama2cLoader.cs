@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Inkwell.Models.Llama;
+using Inkwell.Models.Decoder;
 using Inkwell.Runtime.Tensors;
 
 namespace Inkwell.Models.Loading;
@@ -14,7 +14,7 @@ public static class Llama2cLoader
     private const uint Version2Magic = 0x616b3432;
     private const int Version2HeaderBytes = 256;
 
-    public static (LlamaConfig Config, LlamaWeights Weights) Load(string path)
+    public static (ModelConfig Config, DecoderWeights Weights) Load(string path)
     {
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
@@ -24,7 +24,7 @@ public static class Llama2cLoader
         return (uint)ints[0] == Version2Magic ? LoadVersion2(path, bytes, ints) : LoadLegacy(path, bytes, ints);
     }
 
-    private static (LlamaConfig, LlamaWeights) LoadLegacy(string path, byte[] bytes, ReadOnlySpan<int> header)
+    private static (ModelConfig, DecoderWeights) LoadLegacy(string path, byte[] bytes, ReadOnlySpan<int> header)
     {
         bool shared = header[5] > 0;
         var c = Config(path, header[0], header[1], header[2], header[3], header[4], Math.Abs(header[5]), header[6]);
@@ -60,7 +60,7 @@ public static class Llama2cLoader
         return (c, Assemble(c, embedding, rmsAtt, wq, wk, wv, wo, rmsFfn, w1, w2, w3, rmsFinal, wcls));
     }
 
-    private static (LlamaConfig, LlamaWeights) LoadVersion2(string path, byte[] bytes, ReadOnlySpan<int> ints)
+    private static (ModelConfig, DecoderWeights) LoadVersion2(string path, byte[] bytes, ReadOnlySpan<int> ints)
     {
         if (bytes.Length < Version2HeaderBytes) throw Bad(path, "truncated version 2 header");
         if (ints[1] != 2) throw Bad(path, $"unsupported llama2.c export version {ints[1]} (1 = legacy header, 2 = Q8_0 are supported)");
@@ -108,8 +108,8 @@ public static class Llama2cLoader
         return (c, Assemble(c, embedding, rmsAtt, wq, wk, wv, wo, rmsFfn, w1, w2, w3, rmsFinal, wcls));
     }
 
-    private static LlamaConfig Config(string path, int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int seqLen) =>
-        new LlamaConfig
+    private static ModelConfig Config(string path, int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int seqLen) =>
+        new ModelConfig
         {
             Architecture = "llama",
             Dim = dim,
@@ -122,33 +122,34 @@ public static class Llama2cLoader
             RopeStyle = RopeStyle.Interleaved,
         }.Validated(path);
 
-    private static LlamaWeights Assemble(LlamaConfig c, float[] embedding, float[] rmsAtt, float[] wq, float[] wk, float[] wv,
+    private static DecoderWeights Assemble(ModelConfig c, float[] embedding, float[] rmsAtt, float[] wq, float[] wk, float[] wv,
         float[] wo, float[] rmsFfn, float[] w1, float[] w2, float[] w3, float[] rmsFinal, float[]? wcls)
     {
         static float[] Slice(float[] all, int index, long each) => all.AsSpan((int)(index * each), (int)each).ToArray();
-        var layers = new LlamaLayerWeights[c.LayerCount];
+        var layers = new DecoderLayerWeights[c.LayerCount];
         for (int l = 0; l < c.LayerCount; l++)
         {
-            layers[l] = new LlamaLayerWeights
+            Linear L(string name, float[] all, int rows, int cols) =>
+                new(WeightMatrix.FromF32($"layers.{l}.{name}", Slice(all, l, (long)rows * cols), rows, cols));
+            layers[l] = new DecoderLayerWeights
             {
                 AttentionNorm = Slice(rmsAtt, l, c.Dim),
-                Wq = WeightMatrix.FromF32($"layers.{l}.wq", Slice(wq, l, (long)c.QDim * c.Dim), c.QDim, c.Dim),
-                Wk = WeightMatrix.FromF32($"layers.{l}.wk", Slice(wk, l, (long)c.KvDim * c.Dim), c.KvDim, c.Dim),
-                Wv = WeightMatrix.FromF32($"layers.{l}.wv", Slice(wv, l, (long)c.KvDim * c.Dim), c.KvDim, c.Dim),
-                Wo = WeightMatrix.FromF32($"layers.{l}.wo", Slice(wo, l, (long)c.Dim * c.QDim), c.Dim, c.QDim),
+                Wq = L("wq", wq, c.QDim, c.Dim),
+                Wk = L("wk", wk, c.KvDim, c.Dim),
+                Wv = L("wv", wv, c.KvDim, c.Dim),
+                Wo = L("wo", wo, c.Dim, c.QDim),
                 FfnNorm = Slice(rmsFfn, l, c.Dim),
-                WGate = WeightMatrix.FromF32($"layers.{l}.w1", Slice(w1, l, (long)c.HiddenDim * c.Dim), c.HiddenDim, c.Dim),
-                WDown = WeightMatrix.FromF32($"layers.{l}.w2", Slice(w2, l, (long)c.Dim * c.HiddenDim), c.Dim, c.HiddenDim),
-                WUp = WeightMatrix.FromF32($"layers.{l}.w3", Slice(w3, l, (long)c.HiddenDim * c.Dim), c.HiddenDim, c.Dim),
+                FeedForward = new GatedFeedForward(L("w1", w1, c.HiddenDim, c.Dim), L("w3", w3, c.HiddenDim, c.Dim),
+                    L("w2", w2, c.Dim, c.HiddenDim), GateActivation.Silu),
             };
         }
         var tokenEmbedding = WeightMatrix.FromF32("token_embedding", embedding, c.VocabSize, c.Dim);
-        return new LlamaWeights
+        return new DecoderWeights
         {
             TokenEmbedding = tokenEmbedding,
             Layers = layers,
             OutputNorm = rmsFinal,
-            Output = wcls is null ? tokenEmbedding : WeightMatrix.FromF32("wcls", wcls, c.VocabSize, c.Dim),
+            Output = new Linear(wcls is null ? tokenEmbedding : WeightMatrix.FromF32("wcls", wcls, c.VocabSize, c.Dim)),
         };
     }
 

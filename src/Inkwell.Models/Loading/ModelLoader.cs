@@ -1,5 +1,6 @@
 using Inkwell.Models.Gguf;
-using Inkwell.Models.Llama;
+using Inkwell.Models.Decoder;
+using Inkwell.Runtime.Threading;
 using Inkwell.Models.Tokenizers;
 using Inkwell.Runtime.Quantization;
 
@@ -11,11 +12,24 @@ public sealed class LoadedModel : IDisposable
     public required string Name { get; init; }
     public required string Path { get; init; }
     public required string Format { get; init; }
-    public required LlamaConfig Config { get; init; }
-    public required LlamaWeights Weights { get; init; }
-    public required Tokenizer Tokenizer { get; init; }
+    public required ModelConfig Config { get; init; }
+    public required DecoderWeights Weights { get; init; }
+    /// <summary>The model's tokenizer, or null when its files carry none usable (see <see cref="NoTokenizerReason"/>).</summary>
+    public required Tokenizer? TokenizerOrNull { get; init; }
+
+    /// <summary>The model's tokenizer; reading it when there is none is an error that says why.</summary>
+    public Tokenizer Tokenizer => TokenizerOrNull
+        ?? throw new NotSupportedException($"{Path}: no tokenizer ({NoTokenizerReason}); only commands that take token ids (inkwell logits) can run this model");
+
+    public bool HasTokenizer => TokenizerOrNull is not null;
+
+    /// <summary>Why there is no tokenizer: llama.cpp's test models carry a placeholder vocabulary.</summary>
+    public string? NoTokenizerReason { get; init; }
     /// <summary>The model's own Jinja chat template, when its files carry one.</summary>
     public string? ChatTemplate { get; init; }
+
+    /// <summary>The runnable model over these weights (which stay owned by this object).</summary>
+    public ICausalLM CreateModel(WorkerPool pool) => new DecoderModel(Config, Weights, pool);
 
     public void Dispose() => Weights.Dispose();
 }
@@ -53,9 +67,12 @@ public static class ModelLoader
         var file = GgufFile.Open(path);
         try
         {
-            var config = GgufLlamaLoader.ReadConfig(file);
-            var weights = GgufLlamaLoader.ReadWeights(file, config);
-            var tokenizer = tokenizerPath is not null ? LoadTokenizerFile(tokenizerPath, config.VocabSize)
+            var config = GgufDecoderLoader.ReadConfig(file);
+            var weights = GgufDecoderLoader.ReadWeights(file, config);
+            // llama.cpp's test models carry a placeholder vocabulary ("test"): the model runs from token ids alone.
+            bool placeholder = tokenizerPath is null && file.GetOrDefault("tokenizer.ggml.model", "") == "test";
+            var tokenizer = placeholder ? null
+                : tokenizerPath is not null ? LoadTokenizerFile(tokenizerPath, config.VocabSize)
                 : file.Metadata.ContainsKey("tokenizer.ggml.tokens") ? Tokenizer.FromGguf(file)
                 : throw new InvalidDataException($"{path}: the file has no vocabulary (tokenizer.ggml.tokens); pass --tokenizer");
             return new LoadedModel
@@ -67,7 +84,8 @@ public static class ModelLoader
                 Format = "gguf",
                 Config = config,
                 Weights = weights,
-                Tokenizer = tokenizer,
+                TokenizerOrNull = tokenizer,
+                NoTokenizerReason = placeholder ? "its vocabulary is a placeholder, tokenizer.ggml.model = \"test\"" : null,
                 ChatTemplate = file.GetOrDefault<string?>("tokenizer.chat_template", null),
             };
         }
@@ -92,7 +110,7 @@ public static class ModelLoader
             Format = "llama2.c",
             Config = config,
             Weights = weights,
-            Tokenizer = LoadTokenizerFile(tokenizerPath, config.VocabSize),
+            TokenizerOrNull = LoadTokenizerFile(tokenizerPath, config.VocabSize),
         };
     }
 
@@ -112,7 +130,7 @@ public static class ModelLoader
                 Format = "huggingface",
                 Config = config,
                 Weights = weights,
-                Tokenizer = tokenizer,
+                TokenizerOrNull = tokenizer,
                 ChatTemplate = File.Exists(tokenizerConfig) ? ReadChatTemplate(tokenizerConfig) : null,
             };
         }

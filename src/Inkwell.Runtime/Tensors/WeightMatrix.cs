@@ -33,6 +33,14 @@ public sealed unsafe class WeightMatrix
 
     public byte* Row(int row) => Data + row * RowBytes;
 
+    /// <summary>Rows [first, first + count) as a matrix of their own over the same memory (a fused QKV's Q part).</summary>
+    public WeightMatrix RowSlice(int first, int count)
+    {
+        if (first < 0 || count <= 0 || first + count > Rows)
+            throw new ArgumentOutOfRangeException(nameof(count), $"tensor '{Name}': rows {first}..{first + count} outside its {Rows}");
+        return new WeightMatrix($"{Name}[{first}..{first + count}]", Type, count, Cols, Row(first), Owner);
+    }
+
     /// <summary>
     /// A kernel-specific copy of the weights (Kernels.PackedWeights), made on the first Multiply that can use it
     /// and freed by its finalizer with this matrix; <see cref="Data"/> stays the source for row lookups.

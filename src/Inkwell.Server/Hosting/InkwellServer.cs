@@ -1,7 +1,7 @@
 using System.Net;
 using Inkwell.Engine;
 using Inkwell.Engine.Scheduling;
-using Inkwell.Models.Llama;
+using Inkwell.Models;
 using Inkwell.Models.Loading;
 using Inkwell.Runtime.Threading;
 using Inkwell.Server.Grammar;
@@ -22,7 +22,7 @@ namespace Inkwell.Server.Hosting;
 public static class InkwellServer
 {
     /// <summary>Derives TGI's token limits from the options and the model, as TGI's launcher does.</summary>
-    public static (int MaxInput, int MaxTotal, int KvTokens) Limits(ServerOptions o, LlamaConfig c)
+    public static (int MaxInput, int MaxTotal, int KvTokens) Limits(ServerOptions o, ModelConfig c)
     {
         int maxTotal = o.MaxTotalTokens ?? Math.Min(c.ContextLength, 4096);
         int maxInput = o.MaxInputTokens ?? maxTotal - 1;
@@ -42,7 +42,7 @@ public static class InkwellServer
     {
         var (maxInput, maxTotal, kvTokens) = Limits(options, model.Config);
         var pool = new WorkerPool(options.NumThreads);
-        var llama = new LlamaModel(model.Config, model.Weights, pool);
+        var llama = model.CreateModel(pool);
         var engine = new InferenceEngine(llama, model.Tokenizer, new EngineOptions
         {
             KvCacheTokens = kvTokens,

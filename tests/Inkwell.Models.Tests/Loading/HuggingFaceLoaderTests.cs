@@ -1,8 +1,6 @@
-using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Inkwell.Models.Gguf;
-using Inkwell.Models.Llama;
 using Inkwell.Models.Loading;
 using Inkwell.Runtime.Threading;
 using Inkwell.TestSupport;
@@ -47,7 +45,7 @@ public sealed class HuggingFaceLoaderTests : IDisposable
     private static string GreedyFromBos(LoadedModel m, int steps)
     {
         using var pool = new WorkerPool(1);
-        var model = new LlamaModel(m.Config, m.Weights, pool);
+        var model = m.CreateModel(pool);
         var (kv, table) = model.CreateSequenceCache(steps);
         var ids = new List<int>();
         int token = m.Tokenizer.BosId;
@@ -68,7 +66,7 @@ public sealed class HuggingFaceLoaderTests : IDisposable
     private static void WriteHuggingFaceCopy(string dir, string? skip = null)
     {
         using var f = GgufFile.Open(Gguf);
-        var c = GgufLlamaLoader.ReadConfig(f);
+        var c = GgufDecoderLoader.ReadConfig(f);
         var tensors = new List<(string Name, long[] Shape, float[] Data)>();
         float[] Read(string name, out long[] shape)
         {
@@ -79,7 +77,7 @@ public sealed class HuggingFaceLoaderTests : IDisposable
         void Add(string hf, string gguf, int? permuteHeads = null)
         {
             var data = Read(gguf, out var shape);
-            if (permuteHeads is int heads) data = Unpermute(data, heads, (int)shape[0], (int)shape[1]);
+            if (permuteHeads is int heads) data = HuggingFaceFiles.Unpermute(data, heads, (int)shape[0], (int)shape[1]);
             if (hf != skip) tensors.Add((hf, shape, data));
         }
         Add("model.embed_tokens.weight", "token_embd.weight");
@@ -103,36 +101,6 @@ public sealed class HuggingFaceLoaderTests : IDisposable
             ["num_attention_heads"] = c.HeadCount, ["num_key_value_heads"] = c.KvHeadCount, ["vocab_size"] = c.VocabSize,
             ["max_position_embeddings"] = 512, ["rms_norm_eps"] = 1e-5, ["rope_theta"] = 10000.0, ["tie_word_embeddings"] = true,
         }));
-        WriteSafetensors(Path.Combine(dir, "model.safetensors"), tensors);
-    }
-
-    /// <summary>Inverse of convert_hf_to_gguf.py permute(): GGUF row h*hd + 2i + a came from HF row h*hd + a*hd/2 + i.</summary>
-    private static float[] Unpermute(float[] gguf, int heads, int rows, int cols)
-    {
-        int hd = rows / heads, half = hd / 2;
-        var hf = new float[gguf.Length];
-        for (int h = 0; h < heads; h++)
-            for (int i = 0; i < half; i++)
-                for (int a = 0; a < 2; a++)
-                    Array.Copy(gguf, (h * hd + 2 * i + a) * cols, hf, (h * hd + a * half + i) * cols, cols);
-        return hf;
-    }
-
-    private static void WriteSafetensors(string path, List<(string Name, long[] Shape, float[] Data)> tensors)
-    {
-        var header = new Dictionary<string, object>();
-        long offset = 0;
-        foreach (var (name, shape, data) in tensors)
-        {
-            header[name] = new { dtype = "F32", shape, data_offsets = new[] { offset, offset + data.Length * 4L } };
-            offset += data.Length * 4L;
-        }
-        var json = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(header));
-        int padded = (json.Length + 7) / 8 * 8;
-        using var s = File.Create(path);
-        s.Write(BitConverter.GetBytes((ulong)padded));
-        s.Write(json);
-        for (int i = json.Length; i < padded; i++) s.WriteByte((byte)' ');
-        foreach (var (_, _, data) in tensors) s.Write(MemoryMarshal.AsBytes(data.AsSpan()));
+        HuggingFaceFiles.WriteSafetensors(Path.Combine(dir, "model.safetensors"), tensors);
     }
 }

@@ -1,6 +1,6 @@
 using System.Numerics.Tensors;
 using System.Text.Json;
-using Inkwell.Models.Llama;
+using Inkwell.Models;
 using Inkwell.Models.Loading;
 using Inkwell.Runtime.Kernels;
 using Inkwell.Runtime.Threading;
@@ -12,7 +12,7 @@ using Inkwell.TestSupport;
 namespace Inkwell.Server.Tests.PromptTuning;
 
 /// <summary>
-/// Soft prompts through the real server's gRPC API, checked against a greedy loop written here over LlamaModel.Forward
+/// Soft prompts through the real server's gRPC API, checked against a greedy loop written here over DecoderModel.Forward
 /// with every input row given as an embedding (the soft prompt, then the prompt's token embeddings): no engine,
 /// scheduler, KV cache manager or server code involved.
 /// </summary>
@@ -136,8 +136,8 @@ public sealed class PromptTuningTests : IAsyncLifetime
         for (int i = 0; i < ids.Count; i++) MatMul.DequantizeRow(_reference.Weights.TokenEmbedding, ids[i], embeddings.AsSpan((prefixRows + i) * dim, dim));
 
         using var pool = new WorkerPool(1);
-        // Not disposed: LlamaModel.Dispose would dispose the weights, which _reference owns.
-        var model = new LlamaModel(config, _reference.Weights, pool);
+        // Not disposed: DecoderModel.Dispose would dispose the weights, which _reference owns.
+        ICausalLM model = new Inkwell.Models.Decoder.DecoderModel(config, _reference.Weights, pool);
         var (kv, table) = model.CreateSequenceCache(rows + MaxNewTokens);
 
         var generated = new List<string>();

@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Inkwell.Runtime.Kernels;
 
-namespace Inkwell.Models.Llama;
+namespace Inkwell.Runtime.Attention;
 
 /// <summary>
 /// The few vector operations the lane kernel needs, over one vector width. A struct type argument, so each width
@@ -28,6 +28,8 @@ internal unsafe interface ILaneOps<TV> where TV : struct
     static abstract TV MaskAfter(TV scores, TV lanePositions, float keyPosition);
     /// <summary>-inf in lanes <paramref name="count"/> and up, v elsewhere.</summary>
     static abstract TV MaskFrom(TV v, int count);
+    /// <summary>-inf in lanes below <paramref name="count"/>, v elsewhere.</summary>
+    static abstract TV MaskBelow(TV v, int count);
     /// <summary>The largest element.</summary>
     static abstract float MaxAcross(TV v);
     /// <summary>Lane i = the sum of the elements of vector i, for the Width vectors at <paramref name="vectors"/> (Width floats apart).</summary>
@@ -56,6 +58,9 @@ internal readonly unsafe struct Lanes512 : ILaneOps<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> MaskFrom(Vector512<float> v, int count) =>
         Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(Vector512<float>.Indices, Vector512.Create((float)count)), Vector512.Create(float.NegativeInfinity), v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> MaskBelow(Vector512<float> v, int count) =>
+        Vector512.ConditionalSelect(Vector512.LessThan(Vector512<float>.Indices, Vector512.Create((float)count)), Vector512.Create(float.NegativeInfinity), v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector512<float> v)
     {
@@ -136,6 +141,9 @@ internal readonly unsafe struct Lanes256 : ILaneOps<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> MaskFrom(Vector256<float> v, int count) =>
         Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(Vector256<float>.Indices, Vector256.Create((float)count)), Vector256.Create(float.NegativeInfinity), v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> MaskBelow(Vector256<float> v, int count) =>
+        Vector256.ConditionalSelect(Vector256.LessThan(Vector256<float>.Indices, Vector256.Create((float)count)), Vector256.Create(float.NegativeInfinity), v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector256<float> v)
     {

@@ -1,10 +1,9 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using Inkwell.Models.Kv;
 using Inkwell.Runtime.Threading;
 
-namespace Inkwell.Models.Llama;
+namespace Inkwell.Runtime.Attention;
 
 /// <summary>
 /// Causal grouped-query attention over a paged KV cache, with an online softmax (running max and sum, rescaled once
@@ -15,7 +14,7 @@ namespace Inkwell.Models.Llama;
 /// each row's query heads of a KV head together with dot products along the head, which does not waste vector lanes
 /// and reads the cache once for the group; groups of five or more heads fill an 8-lane tile instead.
 /// </summary>
-internal static unsafe class Attention
+public static unsafe class PagedAttention
 {
     private const int MaxBlockSize = 256;
     private const int MaxHeadDim = 512;
@@ -33,21 +32,27 @@ internal static unsafe class Attention
     /// </summary>
     private const int MaxGroupQueryHeads = 4;
 
-    internal static int LanesOf(AttentionKernel kernel, LlamaConfig c) => kernel switch
+    internal static int LanesOf(AttentionKernel kernel, int headDim) => kernel switch
     {
         AttentionKernel.Rows => 1,
         AttentionKernel.Lanes8 => 8,
         AttentionKernel.Lanes16 => 16,
-        _ => c.HeadDim > MaxHeadDim ? 1
+        _ => headDim > MaxHeadDim ? 1
             : Vector512.IsHardwareAccelerated ? 16
             : Vector256.IsHardwareAccelerated ? 8
             : 1,
     };
 
-    public static void Run(AttentionPlan plan, KvCacheStorage kv, int layer, Span<float> q, Span<float> att, LlamaConfig c, WorkerPool pool)
+    /// <summary>
+    /// Attention of the plan's query rows <paramref name="q"/> [rows, QDim] over one layer's paged cache into
+    /// <paramref name="att"/> [rows, QDim]. <paramref name="keys"/> and <paramref name="values"/> point at the layer's
+    /// block 0; block b's slot s of a token is at (b * blockSize + s) * KvDim.
+    /// </summary>
+    public static void Run(AttentionPlan plan, float* keys, float* values, int blockSize, in AttentionShape shape,
+        ReadOnlySpan<float> q, Span<float> att, WorkerPool pool)
     {
-        if (kv.BlockSize > MaxBlockSize || c.HeadDim > MaxHeadDim)
-            throw new NotSupportedException($"block size {kv.BlockSize} or head dim {c.HeadDim} exceeds the attention kernel's limits");
+        if (blockSize > MaxBlockSize || shape.HeadDim > MaxHeadDim)
+            throw new NotSupportedException($"block size {blockSize} or head dim {shape.HeadDim} exceeds the attention kernel's limits");
 
         fixed (float* qp = q, ap = att)
         fixed (int* items = plan.Items, chunkInfo = plan.ChunkInfo, tables = plan.Tables)
@@ -55,8 +60,9 @@ internal static unsafe class Attention
             var body = new Body
             {
                 Q = qp, Out = ap, Items = items, ChunkInfo = chunkInfo, Tables = tables,
-                Kv = kv, Layer = layer, Lanes = plan.Lanes, GroupSize = c.HeadCount / c.KvHeadCount,
-                HeadDim = c.HeadDim, QDim = c.QDim, KvDim = c.KvDim, Scale = 1f / MathF.Sqrt(c.HeadDim),
+                Keys = keys, Values = values, BlockSize = blockSize, Lanes = plan.Lanes, GroupSize = shape.GroupSize,
+                HeadDim = shape.HeadDim, QDim = shape.QDim, KvDim = shape.KvDim, Scale = shape.Scale,
+                SoftCap = shape.SoftCap, Window = shape.Window,
             };
             pool.Run(plan.ItemCount, ref body);
         }
@@ -64,11 +70,13 @@ internal static unsafe class Attention
 
     private struct Body : IRangeBody
     {
-        public float* Q, Out;
+        public float* Q, Out, Keys, Values;
         public int* Items, ChunkInfo, Tables;
-        public KvCacheStorage Kv;
-        public int Layer, Lanes, GroupSize, HeadDim, QDim, KvDim;
-        public float Scale;
+        public int BlockSize, Lanes, GroupSize, HeadDim, QDim, KvDim, Window;
+        public float Scale, SoftCap;
+
+        public readonly float* KeyBlock(int block) => Keys + (long)block * BlockSize * KvDim;
+        public readonly float* ValueBlock(int block) => Values + (long)block * BlockSize * KvDim;
 
         public void Invoke(int start, int end)
         {
@@ -113,7 +121,7 @@ internal static unsafe class Attention
     private static void GroupQuery<TL, TV>(ref Body b, int* chunk, int rowInChunk, int firstHead, int heads)
         where TL : struct, ILaneOps<TV> where TV : struct
     {
-        int w = TL.Width, hd = b.HeadDim, bs = b.Kv.BlockSize, kvDim = b.KvDim, kvHead = firstHead / b.GroupSize;
+        int w = TL.Width, hd = b.HeadDim, bs = b.BlockSize, kvDim = b.KvDim, kvHead = firstHead / b.GroupSize;
         int scoreStride = (bs + w - 1) / w * w;
         byte* raw = stackalloc byte[(w * w + heads * (scoreStride + hd + 2)) * sizeof(float) + 64];
         float* dots = (float*)(((nint)raw + 63) & ~(nint)63);  // [w, w] per-key dot product vectors, before their sums
@@ -129,12 +137,14 @@ internal static unsafe class Attention
         new Span<float>(runMax, heads).Fill(float.NegativeInfinity);
         new Span<float>(runSum, heads).Clear();
         TV scale = TL.Splat(b.Scale);
-        for (int blk = 0; blk * bs <= pos; blk++)
+        int firstKey = b.Window > 0 ? Math.Max(0, pos - b.Window + 1) : 0;
+        for (int blk = firstKey / bs; blk * bs <= pos; blk++)
         {
             int n = Math.Min(bs, pos + 1 - blk * bs);
             int padded = (n + w - 1) / w * w;
-            float* keys = b.Kv.KeyBlock(b.Layer, table[blk]) + kvHead * hd;
-            float* values = b.Kv.ValueBlock(b.Layer, table[blk]) + kvHead * hd;
+            int skip = firstKey - blk * bs;  // keys of the window's first block that fall before it (<= 0 elsewhere)
+            float* keys = b.KeyBlock(table[blk]) + kvHead * hd;
+            float* values = b.ValueBlock(table[blk]) + kvHead * hd;
             for (int g = 0; g < heads; g++)
             {
                 float* qg = q + g * hd, s = scores + g * scoreStride;
@@ -149,8 +159,12 @@ internal static unsafe class Attention
                         for (int d = w; d < hd; d += w) dot = TL.MulAdd(TL.Load(qg + d), TL.Load(k + d), dot);
                         TL.Store(dot, dots + i * w);
                     }
-                    // Rows of dots past m are stale; their lanes become -inf, whose exp is 0.
-                    TV sc = TL.MaskFrom(TL.Mul(TL.SumEach(dots), scale), m);
+                    // Rows of dots past m are stale; their lanes become -inf, whose exp is 0. Capping comes first, as
+                    // it would turn -inf into -cap.
+                    TV sc = TL.Mul(TL.SumEach(dots), scale);
+                    if (b.SoftCap > 0f) sc = SoftCap<TL, TV>(sc, b.SoftCap);
+                    sc = TL.MaskFrom(sc, m);
+                    if (skip > t0) sc = TL.MaskBelow(sc, skip - t0);
                     TL.Store(sc, s + t0);
                     max = TL.Max(max, sc);
                 }
@@ -251,7 +265,7 @@ internal static unsafe class Attention
     [SkipLocalsInit]
     private static void GroupQuery(ref Body b, int* chunk, int rowInChunk, int firstHead, int heads)
     {
-        int hd = b.HeadDim, bs = b.Kv.BlockSize, kvDim = b.KvDim, kvHead = firstHead / b.GroupSize;
+        int hd = b.HeadDim, bs = b.BlockSize, kvDim = b.KvDim, kvHead = firstHead / b.GroupSize;
         float* scores = stackalloc float[bs];
         float* acc = stackalloc float[heads * hd];            // [heads, hd] unnormalized outputs
         float* runMax = stackalloc float[heads];
@@ -263,19 +277,22 @@ internal static unsafe class Attention
         new Span<float>(acc, heads * hd).Clear();
         new Span<float>(runMax, heads).Fill(float.NegativeInfinity);
         new Span<float>(runSum, heads).Clear();
-        for (int blk = 0; blk * bs <= pos; blk++)
+        int firstKey = b.Window > 0 ? Math.Max(0, pos - b.Window + 1) : 0;
+        for (int blk = firstKey / bs; blk * bs <= pos; blk++)
         {
             int n = Math.Min(bs, pos + 1 - blk * bs);
-            float* keys = b.Kv.KeyBlock(b.Layer, table[blk]) + kvHead * hd;
-            float* values = b.Kv.ValueBlock(b.Layer, table[blk]) + kvHead * hd;
+            int t0 = Math.Max(0, firstKey - blk * bs);
+            float* keys = b.KeyBlock(table[blk]) + kvHead * hd;
+            float* values = b.ValueBlock(table[blk]) + kvHead * hd;
             for (int g = 0; g < heads; g++)
             {
                 var qv = new ReadOnlySpan<float>(q + g * hd, hd);
                 var a = new Span<float>(acc + g * hd, hd);
                 float blockMax = float.NegativeInfinity;
-                for (int t = 0; t < n; t++)
+                for (int t = t0; t < n; t++)
                 {
                     float sc = TensorPrimitives.Dot(qv, new ReadOnlySpan<float>(keys + (long)t * kvDim, hd)) * b.Scale;
+                    if (b.SoftCap > 0f) sc = b.SoftCap * MathF.Tanh(sc / b.SoftCap);
                     scores[t] = sc;
                     if (sc > blockMax) blockMax = sc;
                 }
@@ -287,7 +304,7 @@ internal static unsafe class Attention
                     runSum[g] *= rescale;
                 }
                 runMax[g] = newMax;
-                for (int t = 0; t < n; t++)
+                for (int t = t0; t < n; t++)
                 {
                     float p = MathF.Exp(scores[t] - newMax);
                     runSum[g] += p;
@@ -308,7 +325,7 @@ internal static unsafe class Attention
     private static void Tile<TL, TV>(ref Body b, int* chunk, int kvHead, int firstLane, int lanes)
         where TL : struct, ILaneOps<TV> where TV : struct
     {
-        int w = TL.Width, hd = b.HeadDim, bs = b.Kv.BlockSize, group = b.GroupSize, kvDim = b.KvDim;
+        int w = TL.Width, hd = b.HeadDim, bs = b.BlockSize, group = b.GroupSize, kvDim = b.KvDim;
         int firstRow = chunk[0], startPos = chunk[1];
         int* table = b.Tables + chunk[2];
 
@@ -340,25 +357,32 @@ internal static unsafe class Attention
         new Span<float>(acc, hd * w).Clear();
 
         int minPos = startPos + firstLane / group, maxPos = startPos + (firstLane + lanes - 1) / group;
-        TV positions = TL.Load(lanePos);
-        TV runMax = TL.Splat(float.NegativeInfinity), runSum = TL.Splat(0f);
-        for (int blk = 0, blockStart = 0; blockStart <= maxPos; blk++, blockStart += bs)
+        TV positions = TL.Load(lanePos), negatedPositions = TL.Sub(TL.Splat(0f), positions);
+        // A finite start: with a sliding window a lane may see no key of the first blocks (all -inf), and
+        // exp(-inf - -inf) would be NaN; exp(MinValue - max) is 0 once a finite score comes.
+        TV runMax = TL.Splat(float.MinValue), runSum = TL.Splat(0f);
+        int firstBlock = b.Window > 0 ? Math.Max(0, minPos - b.Window + 1) / bs : 0;
+        for (int blk = firstBlock, blockStart = firstBlock * bs; blockStart <= maxPos; blk++, blockStart += bs)
         {
             int n = Math.Min(bs, maxPos + 1 - blockStart);
-            float* keys = b.Kv.KeyBlock(b.Layer, table[blk]) + kvHead * hd;
-            float* values = b.Kv.ValueBlock(b.Layer, table[blk]) + kvHead * hd;
+            float* keys = b.KeyBlock(table[blk]) + kvHead * hd;
+            float* values = b.ValueBlock(table[blk]) + kvHead * hd;
 
             Scores<TL, TV>(qt, keys, kvDim, hd, n, bs, p);
+            if (b.SoftCap > 0f)
+                for (int t = 0; t < n; t++) TL.Store(SoftCap<TL, TV>(TL.Load(p + t * w), b.SoftCap), p + t * w);
 
             // Causal mask: keys past a lane's own position. Slots past n may hold anything (never written, or a
             // previous owner's data): their scores are masked to -inf by a bitwise select, and V is read only below n.
             for (int t = Math.Max(0, minPos + 1 - blockStart); t < n; t++)
                 TL.Store(TL.MaskAfter(TL.Load(p + t * w), positions, blockStart + t), p + t * w);
+            // Window: keys at or before a lane's position - Window (lanePos > key + Window - 1, hence the negations).
+            for (int t = 0; b.Window > 0 && t < n && blockStart + t + b.Window <= maxPos; t++)
+                TL.Store(TL.MaskAfter(TL.Load(p + t * w), negatedPositions, -(blockStart + t + b.Window - 1)), p + t * w);
 
             TV blockMax = TL.Load(p);
             for (int t = 1; t < n; t++) blockMax = TL.Max(blockMax, TL.Load(p + t * w));
             TV newMax = TL.Max(runMax, blockMax);
-            // Key 0 is visible to every lane, so after the first block runMax is finite; before it, exp(-inf) = 0.
             TV alpha = TL.Exp(TL.Sub(runMax, newMax));
             runMax = newMax;
             TV sum = TL.Mul(runSum, alpha);
@@ -391,6 +415,15 @@ internal static unsafe class Attention
         }
         for (int l = 0; l < lanes; l++)
             for (int d = dBlocks; d < hd; d++) rows[l][d] = acc[d * w + l] * laneSum[l];
+    }
+
+    /// <summary>cap · tanh(v / cap), with tanh(y) = 1 - 2 / (exp(2y) + 1), which saturates cleanly to ±1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV SoftCap<TL, TV>(TV v, float cap) where TL : struct, ILaneOps<TV> where TV : struct
+    {
+        TV e = TL.Exp(TL.Mul(v, TL.Splat(2f / cap)));
+        TV tanh = TL.Sub(TL.Splat(1f), TL.Div(TL.Splat(2f), TL.Add(e, TL.Splat(1f))));
+        return TL.Mul(tanh, TL.Splat(cap));
     }
 
     /// <summary>

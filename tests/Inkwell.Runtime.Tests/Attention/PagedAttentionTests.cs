@@ -1,14 +1,14 @@
-using Inkwell.Models.Kv;
-using Inkwell.Models.Llama;
+using Inkwell.Runtime.Attention;
 using Inkwell.Runtime.Threading;
 
-namespace Inkwell.Models.Tests.Llama;
+namespace Inkwell.Runtime.Tests.Attention;
 
 /// <summary>
 /// Every attention kernel against a plain causal softmax over each row's whole past, computed in double from the
-/// sequence's keys and values in position order (no blocks, no online rescaling).
+/// sequence's keys and values in position order (no blocks, no online rescaling), with the sliding window and soft
+/// cap applied there as their definitions say.
 /// </summary>
-public unsafe class AttentionTests
+public unsafe class PagedAttentionTests
 {
     // (heads, KV heads, head dim): plain multi-head; GQA with a head dim that leaves tails in the 8-wide loops;
     // a group of 8 (two rows per 16-lane tile) with a head dim that the per-row kernel does 8 wide, not 16;
@@ -84,13 +84,37 @@ public unsafe class AttentionTests
         Assert.True(maxError < 2e-5, $"error {maxError} at {where}");
     }
 
+    // Windows narrower than a block, across block edges, and wider than most contexts here; with and without a cap.
+    public static TheoryData<string, int, int, int, float> KernelsWindowsCaps()
+    {
+        var data = new TheoryData<string, int, int, int, float>();
+        foreach (var kernel in new[] { nameof(AttentionKernel.Rows), nameof(AttentionKernel.Lanes8), nameof(AttentionKernel.Lanes16) })
+            foreach (int shape in new[] { 0, 1, 2, 4 })
+                foreach (var (window, cap) in new[] { (5, 0f), (16, 0f), (33, 2f), (0, 2f) })
+                    data.Add(kernel, shape, window, 16, cap);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(KernelsWindowsCaps))]
+    public void Sliding_windows_and_soft_capping_match_the_reference_for_prefill_and_decode(string kernel, int shape, int window, int blockSize, float softCap)
+    {
+        var c = Config(Shapes[shape], window, softCap);
+        using var pool = new WorkerPool(2);
+        // Prefills from 0 and from mid-context (tiles whose rows start their windows in different blocks), decodes
+        // deep in the context, at a block edge and at position 0.
+        Sequence[] sequences = [new(0, 41, 1), new(70, 1, 2), new(23, 30, 3), new(0, 1, 4), new(47, 1, 5), new(31, 1, 6)];
+        var (maxError, where) = RunAndCompare(c, blockSize, Enum.Parse<AttentionKernel>(kernel), sequences, pool, new AttentionPlan());
+        Assert.True(maxError < 2e-5, $"error {maxError} at {where}");
+    }
+
     [Fact]
     public void The_plan_puts_the_costliest_tiles_first_and_covers_every_lane_once()
     {
         var c = Config((6, 2, 12));
-        var chunk = new SequenceChunk(new int[50], 0, new int[4]);
         var plan = new AttentionPlan();
-        plan.Build([chunk], c, AttentionKernel.Lanes16);
+        plan.Reset(c, AttentionKernel.Lanes16);
+        plan.Add(50, 0, new int[4]);
         int group = 3, lanes = 50 * group;
         var seen = new int[c.KvHeadCount * lanes];
         int lastFirstLane = int.MaxValue;
@@ -107,32 +131,23 @@ public unsafe class AttentionTests
 
     private readonly record struct Sequence(int Start, int Count, int Seed);
 
-    private static LlamaConfig Config((int Heads, int KvHeads, int HeadDim) s) => new LlamaConfig
-    {
-        Architecture = "llama", Dim = s.Heads * s.HeadDim, HiddenDim = 8, LayerCount = 2, HeadCount = s.Heads,
-        KvHeadCount = s.KvHeads, HeadDim = s.HeadDim, VocabSize = 8, ContextLength = 4096,
-    }.Validated("test");
+    private static AttentionShape Config((int Heads, int KvHeads, int HeadDim) s, int window = 0, float softCap = 0f) =>
+        new(s.Heads, s.KvHeads, s.HeadDim, 1f / MathF.Sqrt(s.HeadDim), softCap, window);
 
-    /// <summary>Fills a cache (unused slots NaN, blocks in shuffled order), runs the kernel on layer 1, and returns the largest error.</summary>
-    private static (double MaxError, string Where) RunAndCompare(LlamaConfig c, int blockSize, AttentionKernel kernel,
+    /// <summary>Fills a cache (unused slots NaN, blocks in shuffled order), runs the kernel, and returns the largest error.</summary>
+    private static (double MaxError, string Where) RunAndCompare(AttentionShape c, int blockSize, AttentionKernel kernel,
         Sequence[] sequences, WorkerPool pool, AttentionPlan plan)
     {
         int kvDim = c.KvDim, qDim = c.QDim, hd = c.HeadDim, group = c.HeadCount / c.KvHeadCount;
-        const int layer = 1;
-        int blocksNeeded = sequences.Sum(s => (s.Start + s.Count + blockSize - 1) / blockSize);
-        var kv = new KvCacheStorage(c.LayerCount, kvDim, blockSize, blocksNeeded + 3);
-        for (int l = 0; l < c.LayerCount; l++)
-        {
-            for (int b = 0; b < kv.BlockCount; b++)
-            {
-                new Span<float>(kv.KeyBlock(l, b), blockSize * kvDim).Fill(float.NaN);
-                new Span<float>(kv.ValueBlock(l, b), blockSize * kvDim).Fill(float.NaN);
-            }
-        }
+        int blockCount = sequences.Sum(s => (s.Start + s.Count + blockSize - 1) / blockSize) + 3;
+        var keyCache = GC.AllocateArray<float>(blockCount * blockSize * kvDim, pinned: true);
+        var valueCache = GC.AllocateArray<float>(blockCount * blockSize * kvDim, pinned: true);
+        keyCache.AsSpan().Fill(float.NaN);
+        valueCache.AsSpan().Fill(float.NaN);
 
         // Hand out blocks in a scrambled order so tables are not the identity.
-        var free = Enumerable.Range(0, kv.BlockCount).OrderBy(b => (b * 7919) % 13).ToList();
-        var chunks = new SequenceChunk[sequences.Length];
+        var free = Enumerable.Range(0, blockCount).OrderBy(b => (b * 7919) % 13).ToList();
+        plan.Reset(c, kernel);
         var keys = new float[sequences.Length][];
         var values = new float[sequences.Length][];
         int rows = sequences.Sum(s => s.Count);
@@ -149,19 +164,18 @@ public unsafe class AttentionTests
             values[si] = RandomArray(rng, length * kvDim, 1f);
             for (int pos = 0; pos < length; pos++)
             {
-                long slot = (long)(pos % blockSize) * kvDim;
-                keys[si].AsSpan(pos * kvDim, kvDim).CopyTo(new Span<float>(kv.KeyBlock(layer, table[pos / blockSize]) + slot, kvDim));
-                values[si].AsSpan(pos * kvDim, kvDim).CopyTo(new Span<float>(kv.ValueBlock(layer, table[pos / blockSize]) + slot, kvDim));
+                int slot = (table[pos / blockSize] * blockSize + pos % blockSize) * kvDim;
+                keys[si].AsSpan(pos * kvDim, kvDim).CopyTo(keyCache.AsSpan(slot));
+                values[si].AsSpan(pos * kvDim, kvDim).CopyTo(valueCache.AsSpan(slot));
             }
             RandomArray(rng, s.Count * qDim, 1.5f).CopyTo(q, row0 * qDim);
-            chunks[si] = new SequenceChunk(new int[s.Count], s.Start, table);
+            plan.Add(s.Count, s.Start, table);
             row0 += s.Count;
         }
 
         var att = new float[rows * qDim];
         att.AsSpan().Fill(float.NaN);
-        plan.Build(chunks, c, kernel);
-        Attention.Run(plan, kv, layer, q, att, c, pool);
+        fixed (float* kp = keyCache, vp = valueCache) PagedAttention.Run(plan, kp, vp, blockSize, c, q, att, pool);
 
         double maxError = 0;
         string where = "";
@@ -175,7 +189,7 @@ public unsafe class AttentionTests
                 int row = row0 + i, pos = s.Start + i;
                 for (int h = 0; h < c.HeadCount; h++)
                 {
-                    ReferenceAttention(q.AsSpan(row * qDim + h * hd, hd), keys[si], values[si], pos, (h / group) * hd, kvDim, expected);
+                    ReferenceAttention(c, q.AsSpan(row * qDim + h * hd, hd), keys[si], values[si], pos, (h / group) * hd, expected);
                     for (int d = 0; d < hd; d++)
                     {
                         double error = Math.Abs(att[row * qDim + h * hd + d] - expected[d]);
@@ -193,21 +207,24 @@ public unsafe class AttentionTests
     }
 
     /// <summary>softmax(q·kᵀ / sqrt(d)) · v over positions 0..pos, in double.</summary>
-    private static void ReferenceAttention(ReadOnlySpan<float> q, float[] keys, float[] values, int pos, int offset, int kvDim, double[] output)
+    /// <summary>softmax(cap(q·kᵀ · scale)) · v over the positions the query sees (its window, else 0..pos), in double.</summary>
+    private static void ReferenceAttention(AttentionShape c, ReadOnlySpan<float> q, float[] keys, float[] values, int pos, int offset, double[] output)
     {
-        int hd = q.Length;
-        var scores = new double[pos + 1];
-        for (int t = 0; t <= pos; t++)
+        int hd = q.Length, kvDim = c.KvDim;
+        int first = c.Window > 0 ? Math.Max(0, pos - c.Window + 1) : 0;
+        var scores = new double[pos + 1 - first];
+        for (int t = first; t <= pos; t++)
         {
             double dot = 0;
             for (int d = 0; d < hd; d++) dot += (double)q[d] * keys[t * kvDim + offset + d];
-            scores[t] = dot / Math.Sqrt(hd);
+            double score = dot * c.Scale;
+            scores[t - first] = c.SoftCap > 0 ? c.SoftCap * Math.Tanh(score / c.SoftCap) : score;
         }
         double max = scores.Max(), sum = 0;
-        for (int t = 0; t <= pos; t++) sum += scores[t] = Math.Exp(scores[t] - max);
+        for (int t = 0; t < scores.Length; t++) sum += scores[t] = Math.Exp(scores[t] - max);
         Array.Clear(output);
-        for (int t = 0; t <= pos; t++)
-            for (int d = 0; d < hd; d++) output[d] += scores[t] / sum * values[t * kvDim + offset + d];
+        for (int t = first; t <= pos; t++)
+            for (int d = 0; d < hd; d++) output[d] += scores[t - first] / sum * values[t * kvDim + offset + d];
     }
 
     private static float[] RandomArray(Random rng, int n, float scale)

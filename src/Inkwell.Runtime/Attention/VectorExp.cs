@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace Inkwell.Models.Llama;
+namespace Inkwell.Runtime.Attention;
 
 /// <summary>
 /// exp over float vectors in float arithmetic (Cephes expf: e^x = 2^n · e^r with |r| ≤ ln2/2 and a degree-7
@@ -9,7 +9,7 @@ namespace Inkwell.Models.Llama;
 /// more, which the softmax and SwiGLU notice. Below -87.33 (where results turn subnormal) it returns 0; above
 /// ln(float.MaxValue) it returns +inf.
 /// </summary>
-internal static class VectorExp
+public static class VectorExp
 {
     private const float Log2E = 1.44269504088896341f;
     private const float Ln2Hi = 0.693359375f;          // ln 2 split so that n · Ln2Hi is exact

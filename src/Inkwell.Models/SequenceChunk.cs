@@ -1,4 +1,4 @@
-namespace Inkwell.Models.Llama;
+namespace Inkwell.Models;
 
 /// <summary>Which rows of a chunk need logits.</summary>
 public enum LogitsWanted

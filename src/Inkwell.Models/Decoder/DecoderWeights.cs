@@ -1,0 +1,39 @@
+namespace Inkwell.Models.Decoder;
+
+/// <summary>
+/// One transformer block's weights. Projections are <see cref="Linear"/> ([out, in] rows, optional bias and scale);
+/// norms are plain floats, null where the family's block has none.
+/// </summary>
+public sealed class DecoderLayerWeights
+{
+    public float[]? AttentionNorm { get; init; }           // [dim] before attention (absent with post-norms only)
+    public required Linear Wq { get; init; }               // [heads * headDim, dim]
+    public required Linear Wk { get; init; }               // [kvHeads * headDim, dim]
+    public required Linear Wv { get; init; }               // [kvHeads * headDim, dim]
+    public float[]? QNorm { get; init; }                   // [headDim] or [heads * headDim], see QkNorm
+    public float[]? KNorm { get; init; }                   // [headDim] or [kvHeads * headDim]
+    public required Linear Wo { get; init; }               // [dim, heads * headDim]
+    public float[]? PostAttentionNorm { get; init; }       // [dim] on the attention output (Gemma, OLMo 2)
+    public float[]? FfnNorm { get; init; }                 // [dim] before the feed-forward block
+    public required IFeedForward FeedForward { get; init; }
+    public float[]? PostFfnNorm { get; init; }             // [dim] on the feed-forward output (Gemma, OLMo 2)
+
+    public long WeightBytes => Wq.Weight.TotalBytes + Wk.Weight.TotalBytes + Wv.Weight.TotalBytes + Wo.Weight.TotalBytes + FeedForward.WeightBytes;
+}
+
+/// <summary>All weights of a decoder model; Owner keeps mapped files alive and is disposed with it.</summary>
+public sealed class DecoderWeights : IDisposable
+{
+    public required Runtime.Tensors.WeightMatrix TokenEmbedding { get; init; }   // [vocab, dim]
+    public required DecoderLayerWeights[] Layers { get; init; }
+    public required float[] OutputNorm { get; init; }                           // [dim]
+    public required Linear Output { get; init; }                                // [vocab, dim] (may share TokenEmbedding)
+    public IDisposable? Owner { get; init; }
+
+    /// <summary>Bytes of weight data (for startup logs and memory accounting).</summary>
+    public long WeightBytes =>
+        TokenEmbedding.TotalBytes + (ReferenceEquals(Output.Weight, TokenEmbedding) ? 0 : Output.Weight.TotalBytes)
+        + Layers.Sum(l => l.WeightBytes);
+
+    public void Dispose() => Owner?.Dispose();
+}

@@ -1,0 +1,41 @@
+using Inkwell.Runtime.Threading;
+
+namespace Inkwell.Models.Decoder;
+
+/// <summary>
+/// The feed-forward slot of a transformer block: y = f(x) row by row. A dense gated MLP today; a mixture of experts
+/// implements the same contract (its router and expert GEMMs inside Forward).
+/// </summary>
+public interface IFeedForward
+{
+    /// <summary>Working floats it needs per row, which the caller provides as <c>scratch</c>.</summary>
+    int ScratchPerRow { get; }
+
+    long WeightBytes { get; }
+
+    /// <summary>y [rows, dim] = f(x [rows, dim]).</summary>
+    void Forward(ReadOnlySpan<float> x, Span<float> y, Span<float> scratch, int rows, WorkerPool pool);
+}
+
+/// <summary>y = (act(x·Wgateᵀ) * x·Wupᵀ)·Wdownᵀ: SwiGLU (Llama) or GeGLU (Gemma).</summary>
+public sealed class GatedFeedForward(Linear gate, Linear up, Linear down, GateActivation activation) : IFeedForward
+{
+    public Linear Gate { get; } = gate;
+    public Linear Up { get; } = up;
+    public Linear Down { get; } = down;
+    public GateActivation Activation { get; } = activation;
+    public int HiddenDim => Gate.OutputDim;
+    public int ScratchPerRow => 2 * HiddenDim;
+    public long WeightBytes => Gate.Weight.TotalBytes + Up.Weight.TotalBytes + Down.Weight.TotalBytes;
+
+    public void Forward(ReadOnlySpan<float> x, Span<float> y, Span<float> scratch, int rows, WorkerPool pool)
+    {
+        int hidden = HiddenDim;
+        var gateOut = scratch.Slice(0, rows * hidden);           // [T, hidden] gate, then the gated product
+        var upOut = scratch.Slice(rows * hidden, rows * hidden); // [T, hidden]
+        Gate.Apply(x, gateOut, rows, pool);
+        Up.Apply(x, upOut, rows, pool);
+        RowOps.Gate(pool, gateOut, upOut, rows, hidden, Activation);
+        Down.Apply(gateOut, y, rows, pool);
+    }
+}
