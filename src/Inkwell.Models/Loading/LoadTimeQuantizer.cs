@@ -1,5 +1,5 @@
 using System.Reflection;
-using Inkwell.Models.Llama;
+using Inkwell.Models.Decoder;
 using Inkwell.Runtime.Quantization;
 using Inkwell.Runtime.Tensors;
 
@@ -42,7 +42,7 @@ public static class LoadTimeQuantizer
             var target = plan.TargetOf(plannedNames[m]);
             if (target != m.Type) replacements[m] = MatrixQuantizer.Quantize(m, target);
         }
-        var weights = (LlamaWeights)Rebuild(model.Weights, replacements)!;
+        var weights = (DecoderWeights)Rebuild(model.Weights, replacements)!;
         return new LoadedModel
         {
             Name = model.Name,
@@ -50,7 +50,7 @@ public static class LoadTimeQuantizer
             Format = model.Format,
             Config = model.Config,
             Weights = weights,
-            Tokenizer = model.Tokenizer,
+            TokenizerOrNull = model.TokenizerOrNull,
             ChatTemplate = model.ChatTemplate,
         };
     }
@@ -91,7 +91,7 @@ public static class LoadTimeQuantizer
 
     /// <summary>Our own weight classes (not owners such as mapped files, which are IDisposable, nor the weights' root, which is walked explicitly).</summary>
     private static bool IsWeightContainer(Type t) =>
-        t.IsClass && t.Assembly == typeof(LlamaWeights).Assembly && (!typeof(IDisposable).IsAssignableFrom(t) || t == typeof(LlamaWeights));
+        t.IsClass && t.Assembly == typeof(DecoderWeights).Assembly && (!typeof(IDisposable).IsAssignableFrom(t) || t == typeof(DecoderWeights));
 
     private static bool HoldsWeights(Type t) =>
         t == typeof(WeightMatrix) || IsWeightContainer(t) || (t.IsArray && HoldsWeights(t.GetElementType()!));
