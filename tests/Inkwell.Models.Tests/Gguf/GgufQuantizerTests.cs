@@ -53,7 +53,7 @@ public sealed class GgufQuantizerTests : IDisposable
         var plan = GgufQuantizer.Quantize(Path.Combine(RepoPaths.EmbeddedModelDir, "stories260K-f32.gguf"), output, QuantizationScheme.Parse(type));
         Assert.Equal(sums.RootElement.GetProperty(type).GetString(), Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(output))));
         using var loaded = Inkwell.Models.Loading.ModelLoader.Load(output);
-        Assert.Equal(plan.TargetOf("blk.0.attn_q.weight"), loaded.Weights.Layers[0].Wq.Type); // 64 columns: Q4_K and Q6_K fall back to Q5_0 and Q8_0
+        Assert.Equal(plan.TargetOf("blk.0.attn_q.weight"), loaded.Weights.Layers[0].Wq.Weight.Type); // 64 columns: Q4_K and Q6_K fall back to Q5_0 and Q8_0
     }
 
     [LlamaQuantizeTheory]
