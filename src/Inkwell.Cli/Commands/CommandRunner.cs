@@ -42,7 +42,7 @@ public static class CommandRunner
             Console.Error.WriteLine($"inkwell {args[0]}: {e.Message}");
             return 2;
         }
-        catch (Exception e) when (e is InvalidDataException or IOException or NotSupportedException or ArgumentException or Inkwell.Models.Templates.TemplateException)
+        catch (Exception e) when (e is InvalidDataException or IOException or NotSupportedException or ArgumentException or Inkwell.Templates.TemplateException)
         {
             Console.Error.WriteLine($"inkwell {args[0]}: error: {e.Message}");
             return 1;

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Inkwell.Models.Templates;
+using Inkwell.Templates;
 
 namespace Inkwell.Cli.Commands;
 

@@ -183,7 +183,7 @@ internal static unsafe class FloatGemm
     private struct FromF16 : IWidener
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector512<float> Load16(byte* row, int k) => MatMul.HalfToSingle(Vector256.Load((ushort*)row + k));
+        public static Vector512<float> Load16(byte* row, int k) => HalfConversion.HalfToSingle(Vector256.Load((ushort*)row + k));
     }
 
     private struct FromBF16 : IWidener
@@ -235,24 +235,24 @@ internal static unsafe class FloatGemm
     {
         switch (vectors)
         {
-            case 4: KernelRows<C4>(m, pack, len, x, ldx, y, ldy, acc); break;
-            case 3: KernelRows<C3>(m, pack, len, x, ldx, y, ldy, acc); break;
-            case 2: KernelRows<C2>(m, pack, len, x, ldx, y, ldy, acc); break;
-            default: KernelRows<C1>(m, pack, len, x, ldx, y, ldy, acc); break;
+            case 4: KernelRows<N4>(m, pack, len, x, ldx, y, ldy, acc); break;
+            case 3: KernelRows<N3>(m, pack, len, x, ldx, y, ldy, acc); break;
+            case 2: KernelRows<N2>(m, pack, len, x, ldx, y, ldy, acc); break;
+            default: KernelRows<N1>(m, pack, len, x, ldx, y, ldy, acc); break;
         }
     }
 
     private static void KernelRows<TV>(int m, float* pack, int len, float* x, int ldx, float* y, int ldy, bool acc)
-        where TV : struct, IConst
+        where TV : struct, ICount
     {
         switch (m)
         {
-            case 6: Micro<C6, TV>(pack, len, x, ldx, y, ldy, acc); break;
-            case 5: Micro<C5, TV>(pack, len, x, ldx, y, ldy, acc); break;
-            case 4: Micro<C4, TV>(pack, len, x, ldx, y, ldy, acc); break;
-            case 3: Micro<C3, TV>(pack, len, x, ldx, y, ldy, acc); break;
-            case 2: Micro<C2, TV>(pack, len, x, ldx, y, ldy, acc); break;
-            default: Micro<C1, TV>(pack, len, x, ldx, y, ldy, acc); break;
+            case 6: Micro<N6, TV>(pack, len, x, ldx, y, ldy, acc); break;
+            case 5: Micro<N5, TV>(pack, len, x, ldx, y, ldy, acc); break;
+            case 4: Micro<N4, TV>(pack, len, x, ldx, y, ldy, acc); break;
+            case 3: Micro<N3, TV>(pack, len, x, ldx, y, ldy, acc); break;
+            case 2: Micro<N2, TV>(pack, len, x, ldx, y, ldy, acc); break;
+            default: Micro<N1, TV>(pack, len, x, ldx, y, ldy, acc); break;
         }
     }
 
@@ -261,9 +261,9 @@ internal static unsafe class FloatGemm
     /// zmm registers accumulate, 4 hold weights and one a broadcast activation.
     /// </summary>
     private static void Micro<TM, TV>(float* pack, int len, float* x, int ldx, float* y, int ldy, bool acc)
-        where TM : struct, IConst where TV : struct, IConst
+        where TM : struct, ICount where TV : struct, ICount
     {
-        int m = TM.Value, nv = TV.Value, step = 16 * nv;
+        int m = TM.N, nv = TV.N, step = 16 * nv;
         var z = Vector512<float>.Zero;
         Vector512<float> c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
         Vector512<float> c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
@@ -331,9 +331,9 @@ internal static unsafe class FloatGemm
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Put<TV>(float* y, Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d,
-        bool acc) where TV : struct, IConst
+        bool acc) where TV : struct, ICount
     {
-        int nv = TV.Value;
+        int nv = TV.N;
         if (acc)
         {
             a += Vector512.Load(y);
@@ -346,13 +346,4 @@ internal static unsafe class FloatGemm
         if (nv > 2) c.Store(y + 32);
         if (nv > 3) d.Store(y + 48);
     }
-
-    // Compile-time counts: the JIT specializes Micro per struct type and drops the unused accumulators.
-    private interface IConst { static abstract int Value { get; } }
-    private struct C1 : IConst { public static int Value => 1; }
-    private struct C2 : IConst { public static int Value => 2; }
-    private struct C3 : IConst { public static int Value => 3; }
-    private struct C4 : IConst { public static int Value => 4; }
-    private struct C5 : IConst { public static int Value => 5; }
-    private struct C6 : IConst { public static int Value => 6; }
 }

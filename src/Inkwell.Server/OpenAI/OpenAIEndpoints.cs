@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Inkwell.Engine.Grammar;
 using Inkwell.Engine.Requests;
-using Inkwell.Models.Templates;
+using Inkwell.Templates;
 using Inkwell.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

@@ -2,7 +2,7 @@ using System.Text.Json;
 using Inkwell.Engine.Grammar;
 using Inkwell.Engine.Requests;
 using Inkwell.Engine.Sampling;
-using Inkwell.Models.Templates;
+using Inkwell.Templates;
 using Inkwell.Models.Tokenizers;
 using Inkwell.Server.Tgi;
 

@@ -259,33 +259,6 @@ public sealed unsafe class MatMulTests : IDisposable
     }
 }
 
-public sealed class HalfConversionTests
-{
-    [Fact]
-    public void Vector_f16_to_f32_matches_the_runtime_for_every_bit_pattern()
-    {
-        if (!MatMul.IsAccelerated) return;
-        for (int i = 0; i < 65536; i += 8)
-        {
-            var h = System.Runtime.Intrinsics.Vector128.Create((ushort)i, (ushort)(i + 1), (ushort)(i + 2), (ushort)(i + 3),
-                (ushort)(i + 4), (ushort)(i + 5), (ushort)(i + 6), (ushort)(i + 7));
-            var f = MatMul.HalfToSingle(h);
-            var wide = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated
-                ? MatMul.HalfToSingle(System.Runtime.Intrinsics.Vector256.Create(h, h))
-                : System.Runtime.Intrinsics.Vector512.Create(f, f);
-            for (int k = 0; k < 8; k++)
-            {
-                float expected = (float)BitConverter.UInt16BitsToHalf((ushort)(i + k));
-                foreach (float got in new[] { f[k], wide[k], wide[k + 8] })
-                {
-                    if (float.IsNaN(expected)) Assert.True(float.IsNaN(got));
-                    else Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(got));
-                }
-            }
-        }
-    }
-}
-
 public sealed unsafe class MatMulNestingTests
 {
     private struct PerHeadBody : IRangeBody

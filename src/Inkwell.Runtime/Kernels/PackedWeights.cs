@@ -1,0 +1,144 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Inkwell.Runtime.Tensors;
+
+namespace Inkwell.Runtime.Kernels;
+
+/// <summary>
+/// A Q4_0 / Q8_0 (and Q4_K / Q5_K / Q6_K, see PackedWeights.KQuants.cs) weight matrix repacked for the
+/// row-interleaved VNNI kernel (the shape of ggml's q4_0_8x8 GEMM, on 256-bit vectors): rows in groups of eight, and for each group and
+/// 32-block one 32-byte vector per VNNI step holding 4 consecutive codes of each of the 8 rows, so one vpdpbusd
+/// against 4 broadcast activation bytes leaves each int32 lane with its own row's partial dot and no horizontal
+/// reduction is needed.
+/// <list type="bullet">
+/// <item>Q4_0: 4 vectors of 32 bytes per group-block; byte (p, r, k) is the original qs_r[4p + k], so its low
+/// nibble is code 4p + k and its high nibble code 16 + 4p + k (codes stay 4-bit: decode reads every byte).</item>
+/// <item>Q8_0: 8 vectors; byte (j, r, k) is q_r[4j + k] + 128, unsigned as vpdpbusd wants it.</item>
+/// </list>
+/// The 8 rows' f16 block scales follow all codes, [group][block][8]. The k-quants keep each group's
+/// super-block whole instead, codes and scales together (see PackedWeights.KQuants.cs). Native, 64-byte aligned,
+/// freed on <see cref="Dispose"/> or by the finalizer when the owning <see cref="WeightMatrix"/> is collected.
+/// </summary>
+internal sealed unsafe partial class PackedWeights : IDisposable
+{
+    private byte* _memory;
+    private readonly long _bytes;
+
+    private PackedWeights(WeightMatrix w)
+    {
+        Type = w.Type;
+        RowGroups = w.Rows / 8;
+        bool k = IsKQuant(Type);
+        Blocks = k ? w.Cols / 256 : w.Cols / 32;
+        CodeBytes = Type switch
+        {
+            GgmlType.Q4_0 => 128,
+            GgmlType.Q8_0 => 256,
+            GgmlType.Q4_K => Q4KGroupBytes,
+            GgmlType.Q5_K => Q5KGroupBytes,
+            _ => Q6KGroupBytes,
+        };
+        long blocks = (long)RowGroups * Blocks;
+        long codes = blocks * CodeBytes;
+        _bytes = codes + (k ? 0 : blocks * 16);
+        _memory = (byte*)NativeMemory.AlignedAlloc((nuint)_bytes, 64);
+        GC.AddMemoryPressure(_bytes);
+        Codes = _memory;
+        Scales = k ? null : (ushort*)(_memory + codes);
+    }
+
+    public static bool IsKQuant(GgmlType t) => t is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
+
+    /// <summary>Source bytes packed between two page releases.</summary>
+    private const long ReleaseStride = 1 << 20;
+
+    /// <summary>
+    /// Packs w, or returns null where a block scale is inf/nan (the kernel's f16 conversion assumes finite
+    /// scales). Where w's owner is an <see cref="IReleasableMapping"/>, the source pages are handed back every
+    /// <see cref="ReleaseStride"/> bytes as packing passes them, so resident memory never holds both copies of
+    /// more than that.
+    /// </summary>
+    public static PackedWeights? TryCreate(WeightMatrix w)
+    {
+        if (!PackedMatMul.CanPack(w)) throw new ArgumentException($"{w.Name}: {w.Type} [{w.Rows}, {w.Cols}] cannot be packed");
+        var packed = new PackedWeights(w);
+        var mapping = w.Owner as IReleasableMapping;
+        byte* released = w.Data;
+        nuint page = (nuint)Environment.SystemPageSize;
+        for (int g = 0; g < packed.RowGroups; g++)
+        {
+            if (!packed.PackGroup(w, g))
+            {
+                packed.Dispose();
+                return null;
+            }
+            byte* done = w.Row(8 * g + 7) + w.RowBytes;
+            if (mapping != null && (done - released >= ReleaseStride || g == packed.RowGroups - 1))
+            {
+                mapping.ReleasePages(released, done - released);
+                released = (byte*)((nuint)done & ~(page - 1)); // the page straddling `done` goes next time
+            }
+        }
+        return packed;
+    }
+
+    /// <summary>Rows 8g..8g+7 into the packed layout; false on an inf/nan block scale.</summary>
+    private bool PackGroup(WeightMatrix w, int g)
+    {
+        if (IsKQuant(Type)) return PackGroupK(w, g);
+        int blockBytes = Type == GgmlType.Q4_0 ? 18 : 34;
+        for (int r = 0; r < 8; r++)
+        {
+            byte* src = w.Row(8 * g + r);
+            byte* dst = Codes + (long)g * Blocks * CodeBytes + 4 * r;
+            ushort* sc = Scales + (long)g * Blocks * 8 + r;
+            for (int b = 0; b < Blocks; b++, dst += CodeBytes, sc += 8)
+            {
+                byte* blk = src + (long)blockBytes * b;
+                ushort d = Unsafe.ReadUnaligned<ushort>(blk);
+                if ((d & 0x7c00) == 0x7c00) return false;
+                *sc = d;
+                if (Type == GgmlType.Q4_0)
+                {
+                    for (int p = 0; p < 4; p++)
+                        Unsafe.WriteUnaligned(dst + 32 * p, Unsafe.ReadUnaligned<uint>(blk + 2 + 4 * p));
+                }
+                else
+                {
+                    for (int j = 0; j < 8; j++) // + 128 on each byte: flip its top bit
+                        Unsafe.WriteUnaligned(dst + 32 * j, Unsafe.ReadUnaligned<uint>(blk + 2 + 4 * j) ^ 0x80808080u);
+                }
+            }
+        }
+        return true;
+    }
+
+    public GgmlType Type { get; }
+    public int RowGroups { get; }
+    public int Blocks { get; }
+    /// <summary>
+    /// Bytes of codes per group of 8 rows per block: 128 (Q4_0) or 256 (Q8_0) per 32-block; for k-quants the
+    /// whole group-super-block, scales included.
+    /// </summary>
+    public int CodeBytes { get; }
+    public byte* Codes { get; }
+    /// <summary>Q4_0/Q8_0 block scales, [group][block][8]; null for k-quants.</summary>
+    public ushort* Scales { get; }
+
+    public void Dispose()
+    {
+        Free();
+        GC.SuppressFinalize(this);
+    }
+
+    ~PackedWeights() => Free();
+
+    private void Free()
+    {
+        byte* m = _memory;
+        if (m == null) return;
+        _memory = null;
+        GC.RemoveMemoryPressure(_bytes);
+        NativeMemory.AlignedFree(m);
+    }
+}
