@@ -1,7 +1,7 @@
 namespace Inkwell.Models.Families;
 
 /// <summary>
-/// IBM Granite 3.x (dense): the Llama block with multipliers on the embeddings, on each sub-block's output before
+/// IBM Granite 3.x, dense or with experts (GGUF granite with expert_count > 0, as llama.cpp writes Granite MoE): the Llama block with multipliers on the embeddings, on each sub-block's output before
 /// the residual add, on attention scores (instead of 1/sqrt(head dim)) and on the logits (divided by logit_scale).
 /// GGUF's rope.scaling.finetuned = false switches RoPE off.
 /// </summary>
@@ -19,6 +19,8 @@ internal static class Granite
             AttentionScale = m.Float("attention.scale", 0f),
             LogitScale = 1f / NonZero(m.File.Get<float>("granite.logit_scale")),
             NoRopeLayerStep = m.Bool("rope.scaling.finetuned", true) ? 0 : 1,
+            // Granite MoE (and MoE Shared): experts of feed_forward_length, softmax top-k renormalized.
+            Experts = ExpertsConfig.FromGguf(m, c.HiddenDim, m.Int("expert_shared_feed_forward_length", 0), ExpertGating.Softmax, normalizeWeights: true),
         },
         FromHuggingFace = (j, c) => c with
         {

@@ -3,7 +3,7 @@ namespace Inkwell.Models.Families;
 /// <summary>
 /// Llama 2/3.x, Mistral, TinyLlama, SmolLM 1/2: the plain pre-norm SwiGLU block. Llama 3.1+ RoPE scaling comes as
 /// GGUF rope_freqs (read by the common loader) or config.json rope_scaling "llama3" (turned into the same factors).
-/// llama.cpp's llama graph applies biases and per-tensor scales wherever a file has them.
+/// llama.cpp's llama graph applies biases and per-tensor scales wherever a file has them. Mixtral is a llama with experts.
 /// </summary>
 internal static class Llama
 {
@@ -13,7 +13,13 @@ internal static class Llama
         HuggingFaceTypes = ["llama", "mistral"],
         GgufRopeStyle = RopeStyle.Interleaved,
         FeedForwardScales = true,
-        FromGguf = (m, c) => c with { AttentionScale = m.Float("attention.scale", 0f) },
+        // Mixtral-style experts (expert_count > 0): llama.cpp's llama graph routes by softmax, top-k, renormalize, with
+        // experts of feed_forward_length and no shared expert.
+        FromGguf = (m, c) => c with
+        {
+            AttentionScale = m.Float("attention.scale", 0f),
+            Experts = ExpertsConfig.FromGguf(m, c.HiddenDim, 0, ExpertGating.Softmax, normalizeWeights: true),
+        },
         FromHuggingFace = (_, c) => c,
     };
 }

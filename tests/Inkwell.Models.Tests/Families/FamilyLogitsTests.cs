@@ -45,7 +45,7 @@ public sealed class FamilyLogitsTests(ITestOutputHelper output)
         Assert.Contains("inkwell logits", e.Message);
     }
 
-    private static (double Nmse, int[] Greedy, int[] ExpectedGreedy) Compare(string name)
+    internal static (double Nmse, int[] Greedy, int[] ExpectedGreedy) Compare(string name)
     {
         using var reference = JsonDocument.Parse(File.ReadAllText(RepoPaths.InShared("arch-models", name + ".logits.json")));
         var root = reference.RootElement;
