@@ -54,6 +54,25 @@ public sealed record ExpertsConfig
         };
     }
 
+    /// <summary>
+    /// The expert count under <paramref name="countKey"/> (num_local_experts, num_experts) and num_experts_per_tok from a
+    /// config.json; null when the count is absent or 0 (a dense model).
+    /// </summary>
+    public static ExpertsConfig? FromHuggingFace(HuggingFaceConfig j, string countKey, int expertHiddenDim, int sharedHiddenDim, ExpertGating gating, bool normalizeWeights)
+    {
+        int count = j.Int(countKey, 0);
+        if (count == 0) return null;
+        return new ExpertsConfig
+        {
+            Count = count,
+            UsedCount = j.Int("num_experts_per_tok"),
+            ExpertHiddenDim = expertHiddenDim,
+            SharedHiddenDim = sharedHiddenDim,
+            Gating = gating,
+            NormalizeWeights = normalizeWeights,
+        };
+    }
+
     /// <summary>Rejects impossible shapes with a message naming the source.</summary>
     public void Validate(string source)
     {

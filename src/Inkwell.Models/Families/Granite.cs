@@ -10,7 +10,7 @@ internal static class Granite
     public static readonly DecoderFamily Family = new()
     {
         Architecture = "granite",
-        HuggingFaceTypes = ["granite"],
+        HuggingFaceTypes = ["granite", "granitemoe", "granitemoeshared"],
         GgufRopeStyle = RopeStyle.Interleaved,
         FromGguf = (m, c) => c with
         {
@@ -28,6 +28,9 @@ internal static class Granite
             ResidualScale = j.Float("residual_multiplier", 1f),
             AttentionScale = j.Float("attention_multiplier", 0f),
             LogitScale = 1f / NonZero(j.Float("logits_scaling", 1f)),
+            // GraniteMoeTopKGating: top k of the logits, then a softmax over those k.
+            Experts = ExpertsConfig.FromHuggingFace(j, "num_local_experts", c.HiddenDim, j.Int("shared_intermediate_size", 0),
+                ExpertGating.SoftmaxOverSelected, normalizeWeights: false),
         },
     };
 

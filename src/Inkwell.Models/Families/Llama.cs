@@ -10,7 +10,7 @@ internal static class Llama
     public static readonly DecoderFamily Family = new()
     {
         Architecture = "llama",
-        HuggingFaceTypes = ["llama", "mistral"],
+        HuggingFaceTypes = ["llama", "mistral", "mixtral"],
         GgufRopeStyle = RopeStyle.Interleaved,
         FeedForwardScales = true,
         // Mixtral-style experts (expert_count > 0): llama.cpp's llama graph routes by softmax, top-k, renormalize, with
@@ -20,6 +20,10 @@ internal static class Llama
             AttentionScale = m.Float("attention.scale", 0f),
             Experts = ExpertsConfig.FromGguf(m, c.HiddenDim, 0, ExpertGating.Softmax, normalizeWeights: true),
         },
-        FromHuggingFace = (_, c) => c,
+        // Mixtral: softmax over all experts, top k, renormalized (the same weights as a softmax over the k chosen).
+        FromHuggingFace = (j, c) => c with
+        {
+            Experts = ExpertsConfig.FromHuggingFace(j, "num_local_experts", c.HiddenDim, 0, ExpertGating.Softmax, normalizeWeights: true),
+        },
     };
 }

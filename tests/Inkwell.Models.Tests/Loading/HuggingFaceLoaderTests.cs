@@ -107,7 +107,7 @@ public sealed class HuggingFaceLoaderTests : IDisposable
     }
 
     /// <summary>Inverse of convert_hf_to_gguf.py permute(): GGUF row h*hd + 2i + a came from HF row h*hd + a*hd/2 + i.</summary>
-    private static float[] Unpermute(float[] gguf, int heads, int rows, int cols)
+    internal static float[] Unpermute(float[] gguf, int heads, int rows, int cols)
     {
         int hd = rows / heads, half = hd / 2;
         var hf = new float[gguf.Length];
@@ -118,7 +118,7 @@ public sealed class HuggingFaceLoaderTests : IDisposable
         return hf;
     }
 
-    private static void WriteSafetensors(string path, List<(string Name, long[] Shape, float[] Data)> tensors)
+    internal static void WriteSafetensors(string path, List<(string Name, long[] Shape, float[] Data)> tensors)
     {
         var header = new Dictionary<string, object>();
         long offset = 0;
