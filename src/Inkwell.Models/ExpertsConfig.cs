@@ -28,6 +28,8 @@ public sealed record ExpertsConfig
     public required int ExpertHiddenDim { get; init; }
     /// <summary>Hidden size of the shared expert that every token also runs; 0 = none.</summary>
     public int SharedHiddenDim { get; init; }
+    /// <summary>The shared expert's output is scaled per row by sigmoid(x·w) with its own [dim] gate (Qwen2-MoE).</summary>
+    public bool SharedExpertGate { get; init; }
     public required ExpertGating Gating { get; init; }
     /// <summary>Divide the selected weights by their sum (clamped below at 2^-14, as llama.cpp does).</summary>
     public required bool NormalizeWeights { get; init; }
@@ -80,6 +82,8 @@ public sealed record ExpertsConfig
             throw new InvalidDataException($"{source}: {UsedCount} experts used per token out of {Count}; need 1 <= used <= count");
         if (ExpertHiddenDim <= 0 || SharedHiddenDim < 0)
             throw new InvalidDataException($"{source}: bad expert feed-forward length {ExpertHiddenDim} (shared {SharedHiddenDim})");
+        if (SharedExpertGate && SharedHiddenDim == 0)
+            throw new InvalidDataException($"{source}: a shared expert gate without a shared expert");
         if (!float.IsFinite(WeightScale) || WeightScale == 0f)
             throw new InvalidDataException($"{source}: expert weight scale {WeightScale} must be finite and non-zero");
     }

@@ -8,8 +8,8 @@ namespace Inkwell.Models.Loading;
 /// A GGUF block's mixture of experts by llama.cpp's names: the router blk.N.ffn_gate_inp [count, dim], the experts'
 /// 3-D ffn_{gate,up,down}_exps (ggml [in, out, count], so expert e's [out, in] matrix is rows e·out.. of the
 /// tensor seen as [count·out, in]: a view over the mapped bytes, exact for block quantizations since a row is whole
-/// blocks), their optional per-expert ".scale" vectors [count], and the shared expert ffn_*_shexp when the family
-/// has one.
+/// blocks), their optional per-expert ".scale" vectors [count], and the shared expert ffn_*_shexp (with its gate
+/// ffn_gate_inp_shexp [dim]) when the family has one.
 /// </summary>
 internal static class GgufExperts
 {
@@ -49,6 +49,7 @@ internal static class GgufExperts
             shared = new GatedFeedForward(Shared("ffn_gate_shexp", sharedHidden, dim), Shared("ffn_up_shexp", sharedHidden, dim),
                 Shared("ffn_down_shexp", dim, sharedHidden), c.Activation);
         }
-        return new MixtureOfExperts(new Linear(f.Matrix(prefix + "ffn_gate_inp.weight", count, dim)), experts, shared, moe);
+        var sharedGate = moe.SharedExpertGate ? new Linear(f.Matrix(prefix + "ffn_gate_inp_shexp.weight", 1, dim)) : null;
+        return new MixtureOfExperts(new Linear(f.Matrix(prefix + "ffn_gate_inp.weight", count, dim)), experts, shared, moe, sharedGate);
     }
 }

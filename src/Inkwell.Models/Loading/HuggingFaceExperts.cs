@@ -6,7 +6,8 @@ namespace Inkwell.Models.Loading;
 /// <summary>
 /// A Hugging Face block's mixture of experts, in the three layouts transformers checkpoints use:
 /// Mixtral (block_sparse_moe.gate, experts.E.w1 gate / w3 up / w2 down), Qwen3-MoE (mlp.gate,
-/// mlp.experts.E.gate_proj / up_proj / down_proj) and Granite MoE (block_sparse_moe.router.layer, 3-D input_linear
+/// mlp.experts.E.gate_proj / up_proj / down_proj; Qwen2-MoE adds mlp.shared_expert.*_proj and mlp.shared_expert_gate)
+/// and Granite MoE (block_sparse_moe.router.layer, 3-D input_linear
 /// [experts, 2·hidden, dim] holding each expert's gate rows then its up rows, output_linear [experts, dim, hidden], and
 /// for granitemoeshared a shared_mlp with the same fused layout). Expert matrices are views, never copies.
 /// </summary>
@@ -18,6 +19,7 @@ internal static class HuggingFaceExperts
         int dim = c.Dim, count = moe.Count, hidden = moe.ExpertHiddenDim;
         var experts = new GatedFeedForward[count];
         GatedFeedForward? shared = null;
+        Linear? sharedGate = null;
         Linear router;
         GatedFeedForward Expert(WeightMatrix gate, WeightMatrix up, WeightMatrix down) => new(new Linear(gate), new Linear(up), new Linear(down), c.Activation);
 
@@ -49,8 +51,15 @@ internal static class HuggingFaceExperts
                     matrix(p + downName + ".weight", dim, hidden));
             }
             if (moe.SharedHiddenDim > 0)
-                throw new InvalidDataException($"{c.Architecture}: a shared expert is only supported in Granite's layout");
+            {
+                if (mixtral) throw new InvalidDataException($"{c.Architecture}: Mixtral's layout has no shared expert");
+                int sharedHidden = moe.SharedHiddenDim;
+                string p = block + "shared_expert.";
+                shared = Expert(matrix(p + "gate_proj.weight", sharedHidden, dim), matrix(p + "up_proj.weight", sharedHidden, dim),
+                    matrix(p + "down_proj.weight", dim, sharedHidden));
+            }
+            if (moe.SharedExpertGate) sharedGate = new Linear(matrix(block + "shared_expert_gate.weight", 1, dim));
         }
-        return new MixtureOfExperts(router, experts, shared, moe);
+        return new MixtureOfExperts(router, experts, shared, moe, sharedGate);
     }
 }

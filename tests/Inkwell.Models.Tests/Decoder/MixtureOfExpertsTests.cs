@@ -11,26 +11,28 @@ namespace Inkwell.Models.Tests.Decoder;
 /// </summary>
 public sealed class MixtureOfExpertsTests
 {
-    public static TheoryData<int, int, int, ExpertGating, bool, float, int> Cases => new()
+    public static TheoryData<int, int, int, ExpertGating, bool, float, int, bool> Cases => new()
     {
-        // experts, used, rows, gating, normalize, weight scale, shared hidden
-        { 8, 1, 3, ExpertGating.Softmax, false, 1f, 0 },
-        { 8, 2, 3, ExpertGating.Softmax, true, 1f, 0 },
-        { 6, 3, 17, ExpertGating.Sigmoid, true, 2.5f, 0 },
-        { 5, 2, 9, ExpertGating.SoftmaxOverSelected, false, 1f, 24 },
-        { 16, 4, 2, ExpertGating.Softmax, true, 1f, 40 },
-        { 3, 3, 6, ExpertGating.Softmax, false, 0.5f, 0 },
+        // experts, used, rows, gating, normalize, weight scale, shared hidden, shared expert gate
+        { 8, 1, 3, ExpertGating.Softmax, false, 1f, 0, false },
+        { 8, 2, 3, ExpertGating.Softmax, true, 1f, 0, false },
+        { 6, 3, 17, ExpertGating.Sigmoid, true, 2.5f, 0, false },
+        { 5, 2, 9, ExpertGating.SoftmaxOverSelected, false, 1f, 24, false },
+        { 16, 4, 2, ExpertGating.Softmax, true, 1f, 40, true },
+        { 3, 3, 6, ExpertGating.Softmax, false, 0.5f, 0, false },
+        { 60, 4, 5, ExpertGating.Softmax, false, 1f, 20, true },
     };
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Grouped_experts_match_a_per_token_reference(int count, int used, int rows, ExpertGating gating, bool normalize, float scale, int sharedHidden)
+    public void Grouped_experts_match_a_per_token_reference(int count, int used, int rows, ExpertGating gating, bool normalize, float scale,
+        int sharedHidden, bool sharedGated)
     {
         const int dim = 32, hidden = 48;
         var rng = new Random(count * 100 + used * 10 + rows);
         var config = new ExpertsConfig
         {
-            Count = count, UsedCount = used, ExpertHiddenDim = hidden, SharedHiddenDim = sharedHidden,
+            Count = count, UsedCount = used, ExpertHiddenDim = hidden, SharedHiddenDim = sharedHidden, SharedExpertGate = sharedGated,
             Gating = gating, NormalizeWeights = normalize, WeightScale = scale,
         };
         var router = Random(rng, count * dim, 1f);
@@ -45,12 +47,14 @@ public sealed class MixtureOfExpertsTests
         var experts = Enumerable.Range(0, count).Select(e => new GatedFeedForward(
             new Linear(gateAll.RowSlice(e * hidden, hidden)), new Linear(upAll.RowSlice(e * hidden, hidden)),
             new Linear(downAll.RowSlice(e * dim, dim), scale: downScales[e]), GateActivation.Silu)).ToArray();
-        float[] sharedGate = Random(rng, sharedHidden * dim, 0.2f), sharedUp = Random(rng, sharedHidden * dim, 0.2f), sharedDown = Random(rng, dim * sharedHidden, 0.2f);
+        float[] sharedGateProj = Random(rng, sharedHidden * dim, 0.2f), sharedUp = Random(rng, sharedHidden * dim, 0.2f), sharedDown = Random(rng, dim * sharedHidden, 0.2f);
         var shared = sharedHidden == 0 ? null : new GatedFeedForward(
-            new Linear(WeightMatrix.FromF32("gate_shexp", sharedGate, sharedHidden, dim)),
+            new Linear(WeightMatrix.FromF32("gate_shexp", sharedGateProj, sharedHidden, dim)),
             new Linear(WeightMatrix.FromF32("up_shexp", sharedUp, sharedHidden, dim)),
             new Linear(WeightMatrix.FromF32("down_shexp", sharedDown, dim, sharedHidden)), GateActivation.Silu);
-        var moe = new MixtureOfExperts(new Linear(WeightMatrix.FromF32("gate_inp", router, count, dim)), experts, shared, config);
+        var sharedGate = Random(rng, dim, 1f);
+        var moe = new MixtureOfExperts(new Linear(WeightMatrix.FromF32("gate_inp", router, count, dim)), experts, shared, config,
+            sharedGated ? new Linear(WeightMatrix.FromF32("gate_inp_shexp", sharedGate, 1, dim)) : null);
 
         var x = Random(rng, rows * dim, 1f);
         var y = new float[rows * dim];
@@ -83,8 +87,9 @@ public sealed class MixtureOfExpertsTests
             }
             if (shared is not null)
             {
-                var h = Mlp(sharedGate, sharedUp, sharedDown, 0, 0, sharedHidden, xt);
-                for (int i = 0; i < dim; i++) expected[i] += h[i];
+                var h = Mlp(sharedGateProj, sharedUp, sharedDown, 0, 0, sharedHidden, xt);
+                double g = sharedGated ? 1 / (1 + Math.Exp(-Dot(sharedGate, 0, xt))) : 1;
+                for (int i = 0; i < dim; i++) expected[i] += g * h[i];
             }
             for (int i = 0; i < dim; i++)
                 Assert.True(Math.Abs(y[t * dim + i] - expected[i]) <= 1e-5 + 1e-4 * Math.Abs(expected[i]),

@@ -33,7 +33,7 @@ public sealed class MixtureOfExpertsLogitsTests(ITestOutputHelper output)
         Assert.True(nmse <= 1e-3, $"{model} q8_0: NMSE {nmse:E3} exceeds 1e-3");
     }
 
-    public static TheoryData<string> TopKModels => new() { "qwen3moe-top2of8", "mixtral-top2of8", "granite-top2of8" };
+    public static TheoryData<string> TopKModels => new() { "qwen3moe-top2of8", "mixtral-top2of8", "granite-top2of8", "qwen2moe-top2of8" };
 
     [Theory]
     [MemberData(nameof(TopKModels))]

@@ -9,7 +9,7 @@ namespace Inkwell.Models.Tests.Loading;
 
 /// <summary>
 /// The 2-of-8 expert fixtures (Families/TopKMoe) rewritten as Hugging Face checkpoints in each family's own layout
-/// (Qwen3-MoE mlp.experts.E.*_proj, Mixtral block_sparse_moe.experts.E.w1/w2/w3, Granite MoE's 3-D fused
+/// (Qwen3-MoE mlp.experts.E.*_proj, Qwen2-MoE with its gated mlp.shared_expert, Mixtral block_sparse_moe.experts.E.w1/w2/w3, Granite MoE's 3-D fused
 /// input_linear / output_linear and shared_mlp; Q/K rows un-permuted where GGUF interleaves them) must give the
 /// logits llama.cpp computed for the GGUF.
 /// </summary>
@@ -23,6 +23,7 @@ public sealed class HuggingFaceExpertsTests(ITestOutputHelper output) : IDisposa
     [InlineData("qwen3moe-top2of8", "qwen3_moe")]
     [InlineData("mixtral-top2of8", "mixtral")]
     [InlineData("granite-top2of8", "granitemoeshared")]
+    [InlineData("qwen2moe-top2of8", "qwen2_moe")]
     public void Hugging_Face_layouts_match_llama_cpp(string fixture, string modelType)
     {
         string path = RepoPaths.InRoot("tests", "Inkwell.Models.Tests", "Families", "TopKMoe", fixture);
@@ -71,6 +72,8 @@ public sealed class HuggingFaceExpertsTests(ITestOutputHelper output) : IDisposa
             Add(p + "self_attn.q_proj.weight", q, c.QDim, dim);
             Add(p + "self_attn.k_proj.weight", k, c.KvDim, dim);
             Add(p + "self_attn.v_proj.weight", Read(g + "attn_v.weight"), c.KvDim, dim);
+            foreach (var (hf, gg, n) in new[] { ("q", "attn_q", c.QDim), ("k", "attn_k", c.KvDim), ("v", "attn_v", c.KvDim) })
+                if (f.HasTensor($"{g}{gg}.bias")) Add($"{p}self_attn.{hf}_proj.bias", Read($"{g}{gg}.bias"), n);
             Add(p + "self_attn.o_proj.weight", Read(g + "attn_output.weight"), dim, c.QDim);
             if (c.QkNorm == QkNorm.PerHead)
             {
@@ -83,6 +86,7 @@ public sealed class HuggingFaceExpertsTests(ITestOutputHelper output) : IDisposa
             switch (modelType)
             {
                 case "qwen3_moe":
+                case "qwen2_moe":
                 case "mixtral":
                 {
                     bool mixtral = modelType == "mixtral";
@@ -94,6 +98,13 @@ public sealed class HuggingFaceExpertsTests(ITestOutputHelper output) : IDisposa
                         Add(x + (mixtral ? "w1" : "gate_proj") + ".weight", Rows(gate, e * hidden, hidden, dim), hidden, dim);
                         Add(x + (mixtral ? "w3" : "up_proj") + ".weight", Rows(up, e * hidden, hidden, dim), hidden, dim);
                         Add(x + (mixtral ? "w2" : "down_proj") + ".weight", Rows(down, e * dim, dim, hidden), dim, hidden);
+                    }
+                    if (modelType == "qwen2_moe")
+                    {
+                        Add(block + "shared_expert.gate_proj.weight", Read(g + "ffn_gate_shexp.weight"), shared, dim);
+                        Add(block + "shared_expert.up_proj.weight", Read(g + "ffn_up_shexp.weight"), shared, dim);
+                        Add(block + "shared_expert.down_proj.weight", Read(g + "ffn_down_shexp.weight"), dim, shared);
+                        Add(block + "shared_expert_gate.weight", Read(g + "ffn_gate_inp_shexp.weight"), 1, dim);
                     }
                     break;
                 }
@@ -118,11 +129,12 @@ public sealed class HuggingFaceExpertsTests(ITestOutputHelper output) : IDisposa
             ["max_position_embeddings"] = c.ContextLength, ["rms_norm_eps"] = c.RmsNormEps, ["rope_theta"] = c.RopeTheta,
             ["tie_word_embeddings"] = false, ["num_experts_per_tok"] = moe.UsedCount,
         };
-        if (modelType == "qwen3_moe")
+        if (modelType is "qwen3_moe" or "qwen2_moe")
         {
             config["num_experts"] = moe.Count;
             config["moe_intermediate_size"] = hidden;
-            config["norm_topk_prob"] = true;
+            config["norm_topk_prob"] = moe.NormalizeWeights;
+            if (shared > 0) config["shared_expert_intermediate_size"] = shared;
         }
         else config["num_local_experts"] = moe.Count;
         if (modelType == "granitemoeshared")

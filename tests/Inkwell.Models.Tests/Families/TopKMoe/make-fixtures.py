@@ -8,6 +8,7 @@ Writes, beside this script, <name>.gguf and <name>.logits.json (llama-logits MOD
   qwen3moe-top2of8   qwen3moe (q/k norms, expert_feed_forward_length)
   mixtral-top2of8    llama with experts (Mixtral: interleaved RoPE, experts of feed_forward_length)
   granite-top2of8    granite with experts, a shared expert and Granite's multipliers
+  qwen2moe-top2of8   qwen2moe (Q/K/V biases, no renormalization, a shared expert behind a sigmoid gate)
 """
 import os, subprocess, sys
 from pathlib import Path
@@ -30,8 +31,10 @@ def make(name, arch):
     w.add_head_count(HEADS); w.add_head_count_kv(KV); w.add_key_length(HD); w.add_value_length(HD)
     w.add_rope_dimension_count(HD); w.add_rope_freq_base(10000.0); w.add_layer_norm_rms_eps(1e-6)
     w.add_vocab_size(VOCAB); w.add_expert_count(EXPERTS); w.add_expert_used_count(USED)
-    if arch == "qwen3moe":
+    if arch in ("qwen3moe", "qwen2moe"):
         w.add_expert_feed_forward_length(EFFN)
+    if arch == "qwen2moe":
+        w.add_expert_shared_feed_forward_length(SHARED)
     if arch == "granite":
         w.add_expert_shared_feed_forward_length(SHARED)
         w.add_embedding_scale(2.0); w.add_residual_scale(0.5); w.add_attention_scale(0.125); w.add_logit_scale(4.0)
@@ -51,13 +54,17 @@ def make(name, arch):
         t(p + "attn_norm.weight", DIM, ones=True)
         t(p + "attn_q.weight", HEADS * HD, DIM); t(p + "attn_k.weight", KV * HD, DIM)
         t(p + "attn_v.weight", KV * HD, DIM); t(p + "attn_output.weight", DIM, HEADS * HD)
+        if arch == "qwen2moe":
+            t(p + "attn_q.bias", HEADS * HD); t(p + "attn_k.bias", KV * HD); t(p + "attn_v.bias", KV * HD)
         if arch == "qwen3moe":
             t(p + "attn_q_norm.weight", HD, ones=True); t(p + "attn_k_norm.weight", HD, ones=True)
         t(p + "ffn_norm.weight", DIM, ones=True)
         t(p + "ffn_gate_inp.weight", EXPERTS, DIM)
         t(p + "ffn_gate_exps.weight", EXPERTS, EFFN, DIM); t(p + "ffn_up_exps.weight", EXPERTS, EFFN, DIM)
         t(p + "ffn_down_exps.weight", EXPERTS, DIM, EFFN)
-        if arch == "granite":
+        if arch == "qwen2moe":
+            t(p + "ffn_gate_inp_shexp.weight", DIM)
+        if arch in ("granite", "qwen2moe"):
             t(p + "ffn_gate_shexp.weight", SHARED, DIM); t(p + "ffn_up_shexp.weight", SHARED, DIM)
             t(p + "ffn_down_shexp.weight", DIM, SHARED)
     t("output_norm.weight", DIM, ones=True)
@@ -68,7 +75,8 @@ def make(name, arch):
 
 if __name__ == "__main__":
     bin_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else peer / "build/bin"
-    for name, arch in [("qwen3moe-top2of8", "qwen3moe"), ("mixtral-top2of8", "llama"), ("granite-top2of8", "granite")]:
+    for name, arch in [("qwen3moe-top2of8", "qwen3moe"), ("mixtral-top2of8", "llama"), ("granite-top2of8", "granite"),
+                       ("qwen2moe-top2of8", "qwen2moe")]:
         model = make(name, arch)
         out = subprocess.run([str(bin_dir / "llama-logits"), str(model), ",".join(map(str, TOKENS)), "16"],
                              check=True, capture_output=True, text=True, env={**os.environ, "LD_LIBRARY_PATH": str(bin_dir)}).stdout
