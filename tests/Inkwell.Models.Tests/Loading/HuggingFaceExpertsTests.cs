@@ -40,7 +40,25 @@ public sealed class HuggingFaceExpertsTests(ITestOutputHelper output) : IDisposa
         Assert.Equal(expectedGreedy, greedy);
     }
 
-    private static void WriteHuggingFaceCopy(string gguf, string modelType, string dir)
+    [Fact]
+    public void Bad_expert_configs_and_missing_experts_are_clear_errors()
+    {
+        string gguf = RepoPaths.InRoot("tests", "Inkwell.Models.Tests", "Families", "TopKMoe", "qwen3moe-top2of8.gguf");
+        WriteHuggingFaceCopy(gguf, "qwen3_moe", _dir, config => config["num_experts_per_tok"] = 9);
+        var e = Assert.Throws<InvalidDataException>(() => HuggingFaceLoader.ReadConfig(_dir));
+        Assert.Contains("9 experts used per token out of 8", e.Message);
+
+        WriteHuggingFaceCopy(gguf, "qwen3_moe", _dir, config => config["mlp_only_layers"] = new[] { 1 });
+        e = Assert.Throws<InvalidDataException>(() => HuggingFaceLoader.ReadConfig(_dir));
+        Assert.Contains("mlp_only_layers", e.Message);
+
+        WriteHuggingFaceCopy(gguf, "qwen3_moe", _dir, skip: "model.layers.1.mlp.experts.7.up_proj.weight");
+        var config = HuggingFaceLoader.ReadConfig(_dir);
+        e = Assert.Throws<InvalidDataException>(() => HuggingFaceLoader.ReadWeights(_dir, config));
+        Assert.Contains("model.layers.1.mlp.experts.7.up_proj.weight", e.Message);
+    }
+
+    private static void WriteHuggingFaceCopy(string gguf, string modelType, string dir, Action<Dictionary<string, object>>? editConfig = null, string? skip = null)
     {
         using var f = GgufFile.Open(gguf);
         var c = GgufDecoderLoader.ReadConfig(f);
@@ -52,7 +70,10 @@ public sealed class HuggingFaceExpertsTests(ITestOutputHelper output) : IDisposa
             var t = f.Tensor(name);
             unsafe { return new ReadOnlySpan<float>(f.TensorData(t), (int)t.ElementCount).ToArray(); }
         }
-        void Add(string name, float[] data, params long[] shape) => tensors.Add((name, shape, data));
+        void Add(string name, float[] data, params long[] shape)
+        {
+            if (name != skip) tensors.Add((name, shape, data));
+        }
         float[] Rows(float[] data, int first, int count, int cols) => data.AsSpan(first * cols, count * cols).ToArray();
 
         int dim = c.Dim, hidden = moe.ExpertHiddenDim, shared = moe.SharedHiddenDim;
@@ -145,6 +166,7 @@ public sealed class HuggingFaceExpertsTests(ITestOutputHelper output) : IDisposa
             config["attention_multiplier"] = c.AttentionScale;
             config["logits_scaling"] = 1f / c.LogitScale;
         }
+        editConfig?.Invoke(config);
         File.WriteAllText(Path.Combine(dir, "config.json"), JsonSerializer.Serialize(config));
         HuggingFaceLoaderTests.WriteSafetensors(Path.Combine(dir, "model.safetensors"), tensors);
     }
