@@ -26,7 +26,7 @@ public sealed class ServerState(ServerOptions options, LoadedModel model, Genera
     public InfoDto Info() => new(
         ModelId: ModelId,
         ModelSha: null,
-        ModelDtype: Model.Weights.Layers[0].Wq.Type.ToString().ToLowerInvariant(),
+        ModelDtype: Model.Weights.Layers[0].Wq.Weight.Type.ToString().ToLowerInvariant(),
         ModelDeviceType: "cpu",
         ModelPipelineTag: "text-generation",
         MaxConcurrentRequests: Options.MaxConcurrentRequests,
