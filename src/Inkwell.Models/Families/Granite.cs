@@ -1,8 +1,9 @@
 namespace Inkwell.Models.Families;
 
 /// <summary>
-/// IBM Granite 3.x, dense or with experts (GGUF granite with expert_count > 0, as llama.cpp writes Granite MoE): the Llama block with multipliers on the embeddings, on each sub-block's output before
-/// the residual add, on attention scores (instead of 1/sqrt(head dim)) and on the logits (divided by logit_scale).
+/// IBM Granite 3.x, dense or with experts (Granite MoE is GGUF granite with expert_count > 0, and HF granitemoe or
+/// granitemoeshared): the Llama block with multipliers on the embeddings, on each sub-block's output before the
+/// residual add, on attention scores (instead of 1/sqrt(head dim)) and on the logits (divided by logit_scale).
 /// GGUF's rope.scaling.finetuned = false switches RoPE off.
 /// </summary>
 internal static class Granite
