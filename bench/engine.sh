@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Engine speed and accuracy beside llama.cpp, in one run: `inkwell bench` vs `llama-bench` (pp and tg, 2 threads) for
-# stories260K and the stories15M/110M-shape models in f32, q8_0 and q4_0, then `inkwell perplexity` vs llama-perplexity.
+# stories260K, the stories15M/110M-shape models in f32, q8_0 and q4_0 and a Qwen3-MoE shape in q8_0 and q4_0, then `inkwell perplexity` vs llama-perplexity.
 # Usage: bench/engine.sh [LLAMA_BIN_DIR]   (default: the peer built by ../shared/tools/build-llama-cpp.sh)
 # Prints a markdown table of tokens/s and ratios (Inkwell / llama.cpp). Env: THREADS PP TG REPS ROUNDS BENCH_MODELS.
 set -euo pipefail
@@ -19,6 +19,18 @@ for m in stories15M stories110M; do for q in f32 q8_0 q4_0; do rows+=("$models/$
 kq=$models/stories110M-q4_k_m.gguf
 if [[ ! -f $kq && -x $bin/llama-quantize ]]; then "$bin/llama-quantize" "$models/stories110M-f32.gguf" "$kq" Q4_K_M >/dev/null 2>&1 || rm -f "$kq"; fi
 [[ -f $kq ]] && rows+=("$kq")
+# Mixture of experts: the Qwen3-MoE shape of make-shape-models.py (qwen3moe, 64 experts, top 8, about 0.9B active of
+# 5B), written in f16 by Debian's python3 (it needs numpy), quantized by llama.cpp's quantizer; the 10 GB f16 source
+# is removed once both quantizations exist.
+moe=$models/qwen3-moe-5b
+if [[ ! -f $moe-q8_0.gguf || ! -f $moe-q4_0.gguf ]] && [[ -x $bin/llama-quantize ]]; then
+  [[ -f $moe-f16.gguf ]] || /usr/bin/python3 "$shared/tools/make-shape-models.py" "$models" qwen3-moe-5b >/dev/null
+  for q in q8_0 q4_0; do
+    [[ -f $moe-$q.gguf ]] || "$bin/llama-quantize" "$moe-f16.gguf" "$moe-$q.gguf" "$q" >/dev/null 2>&1 || rm -f "$moe-$q.gguf"
+  done
+  [[ -f $moe-q8_0.gguf && -f $moe-q4_0.gguf ]] && rm -f "$moe-f16.gguf"
+fi
+for q in q8_0 q4_0; do [[ -f $moe-$q.gguf ]] && rows+=("$moe-$q.gguf"); done
 
 echo "| model | pp$p Inkwell | pp$p llama.cpp | ratio | tg$n Inkwell | tg$n llama.cpp | ratio | Inkwell peak RSS MiB |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"

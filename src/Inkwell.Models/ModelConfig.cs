@@ -104,6 +104,8 @@ public sealed record ModelConfig
     public float LogitScale { get; init; } = 1f;
     /// <summary>Logits become cap · tanh(logit / cap) (Gemma 2); 0 = none.</summary>
     public float FinalLogitSoftCap { get; init; }
+    /// <summary>Routed feed-forward blocks (every layer); null = dense.</summary>
+    public ExpertsConfig? Experts { get; init; }
 
     public int QDim => HeadCount * HeadDim;
     public int KvDim => KvHeadCount * HeadDim;
@@ -138,6 +140,7 @@ public sealed record ModelConfig
         Require(c.SlidingLayers.Length == 0 || c.SlidingLayers.Length == c.LayerCount, $"sliding-window pattern covers {c.SlidingLayers.Length} layers, not {c.LayerCount}");
         Require(c.NoRopeLayers.Length == 0 || c.NoRopeLayers.Length == c.LayerCount, $"no-RoPE pattern covers {c.NoRopeLayers.Length} layers, not {c.LayerCount}");
         Require(c.SlidingWindow >= 0 && c.AttentionSoftCap >= 0 && c.FinalLogitSoftCap >= 0, "sliding window and soft caps must not be negative");
+        c.Experts?.Validate(source);
         return c;
     }
 }

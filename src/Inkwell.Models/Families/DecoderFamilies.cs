@@ -4,7 +4,7 @@ namespace Inkwell.Models.Families;
 public static class DecoderFamilies
 {
     public static readonly IReadOnlyList<DecoderFamily> All =
-        [Llama.Family, Qwen2.Family, Qwen3.Family, Gemma2.Family, Gemma3.Family, Phi3.Family, Granite.Family, Olmo2.Family, SmolLM3.Family];
+        [Llama.Family, Qwen2.Family, Qwen2Moe.Family, Qwen3.Family, Qwen3Moe.Family, Gemma2.Family, Gemma3.Family, Phi3.Family, Granite.Family, Olmo2.Family, SmolLM3.Family];
 
     public static DecoderFamily? ByArchitecture(string architecture) => All.FirstOrDefault(f => f.Architecture == architecture);
 

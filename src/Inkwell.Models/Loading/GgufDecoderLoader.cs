@@ -20,8 +20,6 @@ public static class GgufDecoderLoader
         var family = DecoderFamilies.ByArchitecture(arch)
             ?? throw GgufFile.Bad(f.Path, $"unsupported architecture '{arch}' (supported: {string.Join(", ", DecoderFamilies.All.Select(a => a.Architecture))})");
         var m = new GgufMetadata(f, arch);
-        if (m.Int("expert_count", 0) > 0)
-            throw GgufFile.Bad(f.Path, $"mixture-of-experts models ({m.Int("expert_count", 0)} experts) are not supported yet");
         int dim = f.Get<int>($"{arch}.embedding_length");
         int heads = f.Get<int>($"{arch}.attention.head_count");
         var embd = f.Tensor("token_embd.weight");
@@ -113,20 +111,26 @@ public static class GgufDecoderLoader
                 wv = Projection(p, "attn_v", f.Matrix(p + "attn_v.weight", kvDim, dim), Optional(p + "attn_v.bias", kvDim), false);
             }
 
-            Linear gate, up;
-            if (f.HasTensor(p + "ffn_gate.weight"))
-            {
-                gate = Projection(p, "ffn_gate", f.Matrix(p + "ffn_gate.weight", hidden, dim), Optional(p + "ffn_gate.bias", hidden), true);
-                up = Projection(p, "ffn_up", f.Matrix(p + "ffn_up.weight", hidden, dim), Optional(p + "ffn_up.bias", hidden), true);
-            }
+            IFeedForward feedForward;
+            if (c.Experts is not null) feedForward = GgufExperts.Read(f, p, c, family);
             else
             {
-                // Fused gate and up (Phi-3): ffn_up holds the gate's rows, then the up projection's.
-                var fused = f.Matrix(p + "ffn_up.weight", 2 * hidden, dim);
-                gate = new Linear(fused.RowSlice(0, hidden));
-                up = new Linear(fused.RowSlice(hidden, hidden));
+                Linear gate, up;
+                if (f.HasTensor(p + "ffn_gate.weight"))
+                {
+                    gate = Projection(p, "ffn_gate", f.Matrix(p + "ffn_gate.weight", hidden, dim), Optional(p + "ffn_gate.bias", hidden), true);
+                    up = Projection(p, "ffn_up", f.Matrix(p + "ffn_up.weight", hidden, dim), Optional(p + "ffn_up.bias", hidden), true);
+                }
+                else
+                {
+                    // Fused gate and up (Phi-3): ffn_up holds the gate's rows, then the up projection's.
+                    var fused = f.Matrix(p + "ffn_up.weight", 2 * hidden, dim);
+                    gate = new Linear(fused.RowSlice(0, hidden));
+                    up = new Linear(fused.RowSlice(hidden, hidden));
+                }
+                var down = Projection(p, "ffn_down", f.Matrix(p + "ffn_down.weight", dim, hidden), Optional(p + "ffn_down.bias", dim), true);
+                feedForward = new GatedFeedForward(gate, up, down, c.Activation);
             }
-            var down = Projection(p, "ffn_down", f.Matrix(p + "ffn_down.weight", dim, hidden), Optional(p + "ffn_down.bias", dim), true);
 
             int qNormLength = c.QkNorm == QkNorm.AcrossHeads ? qDim : c.HeadDim;
             int kNormLength = c.QkNorm == QkNorm.AcrossHeads ? kvDim : c.HeadDim;
@@ -142,7 +146,7 @@ public static class GgufDecoderLoader
                 Wo = Projection(p, "attn_output", f.Matrix(p + "attn_output.weight", dim, qDim), Optional(p + "attn_output.bias", dim), false),
                 PostAttentionNorm = post ? Vector(f, p + "post_attention_norm.weight", dim) : null,
                 FfnNorm = pre ? Vector(f, p + "ffn_norm.weight", dim) : null,
-                FeedForward = new GatedFeedForward(gate, up, down, c.Activation),
+                FeedForward = feedForward,
                 PostFfnNorm = post ? Vector(f, p + "post_ffw_norm.weight", dim) : null,
             };
         }

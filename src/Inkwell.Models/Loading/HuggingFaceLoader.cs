@@ -152,7 +152,7 @@ public static class HuggingFaceLoader
             for (int i = 0; i < c.LayerCount; i++)
             {
                 string p = $"model.layers.{i}.";
-                Linear wq, wk, wv, gate, up;
+                Linear wq, wk, wv;
                 if (Has(p + "self_attn.qkv_proj.weight"))
                 {
                     var qkv = M(p + "self_attn.qkv_proj.weight", qDim + 2 * kvDim, dim);
@@ -167,17 +167,24 @@ public static class HuggingFaceLoader
                     wk = new Linear(M(p + "self_attn.k_proj.weight", kvDim, dim), Bias(p + "self_attn.k_proj.bias", kvDim));
                     wv = new Linear(M(p + "self_attn.v_proj.weight", kvDim, dim), Bias(p + "self_attn.v_proj.bias", kvDim));
                 }
-                if (Has(p + "mlp.gate_up_proj.weight"))
-                {
-                    var fused = M(p + "mlp.gate_up_proj.weight", 2 * hidden, dim);
-                    var bias = Bias(p + "mlp.gate_up_proj.bias", 2 * hidden);
-                    gate = new Linear(fused.RowSlice(0, hidden), bias?[..hidden]);
-                    up = new Linear(fused.RowSlice(hidden, hidden), bias?[hidden..]);
-                }
+                IFeedForward feedForward;
+                if (c.Experts is not null) feedForward = HuggingFaceExperts.Read(Has, M, p, c);
                 else
                 {
-                    gate = new Linear(M(p + "mlp.gate_proj.weight", hidden, dim), Bias(p + "mlp.gate_proj.bias", hidden));
-                    up = new Linear(M(p + "mlp.up_proj.weight", hidden, dim), Bias(p + "mlp.up_proj.bias", hidden));
+                    Linear gate, up;
+                    if (Has(p + "mlp.gate_up_proj.weight"))
+                    {
+                        var fused = M(p + "mlp.gate_up_proj.weight", 2 * hidden, dim);
+                        var bias = Bias(p + "mlp.gate_up_proj.bias", 2 * hidden);
+                        gate = new Linear(fused.RowSlice(0, hidden), bias?[..hidden]);
+                        up = new Linear(fused.RowSlice(hidden, hidden), bias?[hidden..]);
+                    }
+                    else
+                    {
+                        gate = new Linear(M(p + "mlp.gate_proj.weight", hidden, dim), Bias(p + "mlp.gate_proj.bias", hidden));
+                        up = new Linear(M(p + "mlp.up_proj.weight", hidden, dim), Bias(p + "mlp.up_proj.bias", hidden));
+                    }
+                    feedForward = new GatedFeedForward(gate, up, new Linear(M(p + "mlp.down_proj.weight", dim, hidden), Bias(p + "mlp.down_proj.bias", dim)), c.Activation);
                 }
                 int qNorm = c.QkNorm == QkNorm.AcrossHeads ? qDim : c.HeadDim, kNorm = c.QkNorm == QkNorm.AcrossHeads ? kvDim : c.HeadDim;
                 // post_attention_layernorm is the pre-FFN norm in Llama-style blocks and the post-attention norm otherwise.
@@ -197,7 +204,7 @@ public static class HuggingFaceLoader
                         NormPlacement.PreAndPost => Norm(p + "pre_feedforward_layernorm.weight", dim),
                         _ => null,
                     },
-                    FeedForward = new GatedFeedForward(gate, up, new Linear(M(p + "mlp.down_proj.weight", dim, hidden), Bias(p + "mlp.down_proj.bias", dim)), c.Activation),
+                    FeedForward = feedForward,
                     PostFfnNorm = c.Norms == NormPlacement.Pre ? null : Norm(p + "post_feedforward_layernorm.weight", dim),
                 };
             }

@@ -66,7 +66,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     public static SafeTensorsFile Open(string path) =>
         File.Exists(path) ? new SafeTensorsFile(path) : throw new FileNotFoundException($"{path}: file not found", path);
 
-    /// <summary>A 2-D view [shape[0], product of the rest] (a vector is [1, n]), checked against the expected shape.</summary>
+    /// <summary>A 2-D view [product of the leading dimensions, last dimension] (a vector is [1, n]), checked against the expected shape.</summary>
     public WeightMatrix Matrix(string name, int expectedRows, int expectedCols)
     {
         if (!Tensors.TryGetValue(name, out var t)) throw Bad($"tensor '{name}' is missing");
@@ -78,8 +78,9 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             _ => throw Bad($"tensor '{name}' has unsupported dtype {t.DType} (F32, F16 and BF16 are supported)"),
         };
         long elements = t.Shape.Aggregate(1L, (a, b) => a * b);
-        long rows = t.Shape.Length == 1 ? 1 : t.Shape[0];
-        long cols = t.Shape.Length == 1 ? t.Shape[0] : elements / Math.Max(1, rows);
+        // The last dimension is the row; any leading ones stack rows (a 3-D [experts, out, in] tensor is [experts·out, in]).
+        long cols = t.Shape.Length == 0 ? 1 : t.Shape[^1];
+        long rows = elements / Math.Max(1, cols);
         if (rows != expectedRows || cols != expectedCols)
             throw Bad($"tensor '{name}' has shape [{string.Join(", ", t.Shape)}], expected [{expectedRows}, {expectedCols}]");
         if (t.End - t.Begin != GgmlTypeInfo.ByteCount(type, elements))

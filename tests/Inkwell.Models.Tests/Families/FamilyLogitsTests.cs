@@ -45,25 +45,21 @@ public sealed class FamilyLogitsTests(ITestOutputHelper output)
         Assert.Contains("inkwell logits", e.Message);
     }
 
-    [SharedTheory]
-    [InlineData("llama-moe", "mixture-of-experts")]
-    [InlineData("granite-moe", "mixture-of-experts")]
-    [InlineData("qwen3moe-moe", "unsupported architecture 'qwen3moe'")]
-    public void Mixture_of_experts_files_are_refused_clearly_until_supported(string name, string message)
-    {
-        var e = Assert.Throws<InvalidDataException>(() => ModelLoader.Load(RepoPaths.InShared("arch-models", name + ".gguf")));
-        Assert.Contains(message, e.Message);
-    }
+    internal static (double Nmse, int[] Greedy, int[] ExpectedGreedy) Compare(string name) => CompareAt(RepoPaths.InShared("arch-models", name));
 
-    private static (double Nmse, int[] Greedy, int[] ExpectedGreedy) Compare(string name)
+    /// <summary>PATH.gguf against llama.cpp's PATH.logits.json.</summary>
+    internal static (double Nmse, int[] Greedy, int[] ExpectedGreedy) CompareAt(string path) => Compare(path + ".logits.json", ModelLoader.Load(path + ".gguf"));
+
+    /// <summary>A loaded model (disposed here) against llama.cpp's logits JSON.</summary>
+    internal static (double Nmse, int[] Greedy, int[] ExpectedGreedy) Compare(string logitsJson, LoadedModel candidate)
     {
-        using var reference = JsonDocument.Parse(File.ReadAllText(RepoPaths.InShared("arch-models", name + ".logits.json")));
+        using var loaded = candidate;
+        using var reference = JsonDocument.Parse(File.ReadAllText(logitsJson));
         var root = reference.RootElement;
         var tokens = root.GetProperty("tokens").EnumerateArray().Select(t => t.GetInt32()).ToArray();
         var expected = root.GetProperty("logits").EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetSingle()).ToArray()).ToArray();
         var expectedGreedy = root.GetProperty("greedy").EnumerateArray().Select(t => t.GetInt32()).ToArray();
 
-        using var loaded = ModelLoader.Load(RepoPaths.InShared("arch-models", name + ".gguf"));
         Assert.Equal(root.GetProperty("arch").GetString(), loaded.Config.Architecture);
         Assert.Equal(root.GetProperty("n_vocab").GetInt32(), loaded.Config.VocabSize);
         using var pool = new WorkerPool(2);

@@ -1,0 +1,109 @@
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using Inkwell.Runtime.Threading;
+
+namespace Inkwell.Models.Decoder;
+
+/// <summary>
+/// A routed feed-forward block (llama.cpp's build_moe_ffn): a router picks <see cref="ExpertsConfig.UsedCount"/>
+/// experts per row and weighs them; rows are then grouped by expert so each expert runs as one GEMM per projection
+/// over just its rows (gather, <see cref="GatedFeedForward.Forward"/>, weighted scatter-add), never one GEMV per
+/// token and expert. An optional shared expert runs on every row, optionally scaled per row by a sigmoid gate
+/// (Qwen2-MoE). All working memory is the caller's scratch, so the block holds no per-batch state and needs no
+/// allocation.
+/// </summary>
+public sealed class MixtureOfExperts : IFeedForward
+{
+    private readonly int _dim;
+
+    public MixtureOfExperts(Linear router, GatedFeedForward[] experts, GatedFeedForward? shared, ExpertsConfig config, Linear? sharedGate = null)
+    {
+        if ((shared is not null) != (config.SharedHiddenDim > 0) || (sharedGate is not null) != config.SharedExpertGate)
+            throw new ArgumentException("the shared expert and its gate must be given exactly when the config has them");
+        if (sharedGate is not null && (sharedGate.OutputDim != 1 || sharedGate.InputDim != router.InputDim))
+            throw new InvalidDataException($"shared expert gate '{sharedGate.Weight.Name}' is [{sharedGate.OutputDim}, {sharedGate.InputDim}], expected [1, {router.InputDim}]");
+        if (router.OutputDim != config.Count || experts.Length != config.Count)
+            throw new InvalidDataException($"router '{router.Weight.Name}' has {router.OutputDim} outputs and {experts.Length} experts are given, for {config.Count} experts");
+        _dim = router.InputDim;
+        foreach (var e in experts.Append(shared))
+        {
+            if (e is not null && (e.Gate.InputDim != _dim || e.Down.OutputDim != _dim))
+                throw new InvalidDataException($"expert '{e.Gate.Weight.Name}' maps {e.Gate.InputDim} -> {e.Down.OutputDim}, expected {_dim}");
+        }
+        Router = router;
+        Experts = experts;
+        Shared = shared;
+        SharedGate = sharedGate;
+        Config = config;
+    }
+
+    public Linear Router { get; }
+    public IReadOnlyList<GatedFeedForward> Experts { get; }
+    public GatedFeedForward? Shared { get; }
+    public Linear? SharedGate { get; }
+    public ExpertsConfig Config { get; }
+
+    // Per row: router logits (+1, so the per-expert offsets fit even for one row), then the selected experts and
+    // weights, the same sorted by expert, the shared expert's gate, then the larger of the shared expert's scratch and
+    // one expert's working set (gathered input, its gate/up scratch, its output).
+    private int ExpertWork => 2 * _dim + Experts.Max(e => e.ScratchPerRow);
+    public int ScratchPerRow => Config.Count + 1 + 4 * Config.UsedCount + 1 + Math.Max(ExpertWork, Shared?.ScratchPerRow ?? 0);
+
+    public long WeightBytes => Router.Weight.TotalBytes + Experts.Sum(e => e.WeightBytes) + (Shared?.WeightBytes ?? 0) + (SharedGate?.Weight.TotalBytes ?? 0);
+
+    public void Forward(ReadOnlySpan<float> x, Span<float> y, Span<float> scratch, int rows, WorkerPool pool)
+    {
+        int dim = _dim, count = Config.Count, k = Config.UsedCount, routed = rows * k;
+        var logits = scratch.Slice(0, rows * (count + 1));                    // [T, count] router logits, then offsets
+        var selected = MemoryMarshal.Cast<float, int>(scratch.Slice(logits.Length, routed));   // [T, k] expert ids
+        var weights = scratch.Slice(logits.Length + routed, routed);                            // [T, k] their weights
+        var groupRows = MemoryMarshal.Cast<float, int>(scratch.Slice(logits.Length + 2 * routed, routed)); // [T·k] rows by expert
+        var groupWeights = scratch.Slice(logits.Length + 3 * routed, routed);                    // [T·k] their weights
+        var sharedGate = scratch.Slice(logits.Length + 4 * routed, rows);                        // [T] shared expert gate
+        var work = scratch.Slice(logits.Length + 4 * routed + rows);
+
+        Router.Apply(x, logits, rows, pool);
+        for (int r = 0; r < rows; r++)
+            ExpertRouter.Route(logits.Slice(r * count, count), Config, selected.Slice(r * k, k), weights.Slice(r * k, k));
+
+        // Counting sort of the (row, expert) pairs by expert, rows ascending within an expert.
+        var ends = MemoryMarshal.Cast<float, int>(logits.Slice(0, count + 1));  // logits are consumed by now
+        ends.Clear();
+        foreach (int e in selected) ends[e + 1]++;
+        for (int e = 0; e < count; e++) ends[e + 1] += ends[e];                 // ends[e] = first slot of e
+        for (int i = 0; i < routed; i++)
+        {
+            int slot = ends[selected[i]]++;                                     // afterwards ends[e] = end of e
+            groupRows[slot] = i / k;
+            groupWeights[slot] = weights[i];
+        }
+
+        // y = shared(x) (times sigmoid(x·w_gate) per row where gated) or 0; then each expert over its rows:
+        // y[row] += weight · expert(x[row]).
+        if (Shared is not null)
+        {
+            Shared.Forward(x, y.Slice(0, rows * dim), work, rows, pool);
+            if (SharedGate is not null)
+            {
+                SharedGate.Apply(x, sharedGate, rows, pool);
+                TensorPrimitives.Sigmoid(sharedGate, sharedGate);
+                for (int r = 0; r < rows; r++) TensorPrimitives.Multiply(y.Slice(r * dim, dim), sharedGate[r], y.Slice(r * dim, dim));
+            }
+        }
+        else y.Slice(0, rows * dim).Clear();
+        for (int e = 0, start = 0; e < count; start = ends[e], e++)
+        {
+            int n = ends[e] - start;
+            if (n == 0) continue;
+            var input = work.Slice(0, n * dim);
+            var output = work.Slice(n * dim, n * dim);
+            for (int i = 0; i < n; i++) x.Slice(groupRows[start + i] * dim, dim).CopyTo(input.Slice(i * dim, dim));
+            Experts[e].Forward(input, output, work.Slice(2 * n * dim), n, pool);
+            for (int i = 0; i < n; i++)
+            {
+                var dst = y.Slice(groupRows[start + i] * dim, dim);
+                TensorPrimitives.MultiplyAdd(output.Slice(i * dim, dim), groupWeights[start + i], dst, dst);
+            }
+        }
+    }
+}
