@@ -29,6 +29,9 @@ public sealed class ChatCompletionRequestDto
     public List<string>? GuidedChoice { get; set; }
     public string? GuidedRegex { get; set; }
     public JsonElement GuidedJson { get; set; }
+    // vLLM's extensions: no end-of-generation before min_tokens; none at all with ignore_eos.
+    public int? MinTokens { get; set; }
+    public bool? IgnoreEos { get; set; }
 }
 
 public sealed class CompletionRequestDto
@@ -54,6 +57,9 @@ public sealed class CompletionRequestDto
     public List<string>? GuidedChoice { get; set; }
     public string? GuidedRegex { get; set; }
     public JsonElement GuidedJson { get; set; }
+    // vLLM's extensions: no end-of-generation before min_tokens; none at all with ignore_eos.
+    public int? MinTokens { get; set; }
+    public bool? IgnoreEos { get; set; }
 }
 
 public sealed class ChatMessageDto
