@@ -25,6 +25,8 @@ public sealed class GenerationService(
     public ServerMetrics Metrics => metrics;
     public GenerationLimits Limits => limits;
     public Tokenizer Tokenizer => engine.Tokenizer;
+    /// <summary>Grammar compilation (vocabulary, cache); null = constrained generation unsupported.</summary>
+    public GrammarService? Grammars => grammars;
     public int InFlight => Volatile.Read(ref _inFlight);
 
     public Task<GenerationRun> StartAsync(GenerationInput input, CancellationToken ct) => StartAsync([input], ct);

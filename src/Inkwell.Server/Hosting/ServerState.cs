@@ -16,6 +16,7 @@ public sealed class ServerState(ServerOptions options, LoadedModel model, Genera
     public ServerMetrics Metrics => Service.Metrics;
     public Tokenizer Tokenizer => Model.Tokenizer;
     public string ModelId => Options.ModelId ?? Model.Name;
+    public Grammar.GrammarService? Grammars => Service.Grammars;
 
     public InfoDto Info() => new(
         ModelId: ModelId,
