@@ -19,6 +19,8 @@ public sealed record GenerationRequest
     public ulong PrefixSalt { get; init; }
     /// <summary>Optional per-sequence grammar; the engine runs it as a logits processor and advances it with each token.</summary>
     public ITokenConstraint? Constraint { get; init; }
+    /// <summary>Added to the logits of these token ids before anything else (OpenAI's logit_bias); null = none.</summary>
+    public IReadOnlyDictionary<int, float>? LogitBias { get; init; }
     /// <summary>TGIS's exponential length penalty on the end-of-generation tokens; null = none.</summary>
     public LengthPenalty? LengthPenalty { get; init; }
 }

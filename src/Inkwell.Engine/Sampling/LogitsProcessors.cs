@@ -28,6 +28,19 @@ public interface ITokenObserver
     void Observe(SequenceState sequence, ReadOnlySpan<float> logits, int token);
 }
 
+/// <summary>OpenAI's logit_bias: a fixed amount added to chosen tokens' logits (kept as parallel arrays: no dictionary walk per token).</summary>
+public sealed class LogitBias(IReadOnlyDictionary<int, float> bias) : ILogitsProcessor
+{
+    private readonly int[] _ids = [.. bias.Keys];
+    private readonly float[] _amounts = [.. bias.Values];
+
+    public void Process(SequenceState sequence, Span<float> logits)
+    {
+        for (int i = 0; i < _ids.Length; i++)
+            if ((uint)_ids[i] < (uint)logits.Length) logits[_ids[i]] += _amounts[i];
+    }
+}
+
 /// <summary>min_new_tokens and ignore_eos: end-of-generation tokens get -infinity while they may not end the sequence.</summary>
 public sealed class EosSuppression(int minNewTokens, bool ignoreEos, IReadOnlyCollection<int> eosIds) : ILogitsProcessor
 {
@@ -199,7 +212,7 @@ public sealed class LogitsPipeline
     public RankObserver? Ranks { get; }
 
     /// <summary>
-    /// Order: EOS suppression, length penalty, grammar mask, repetition, frequency/presence, watermark; then the
+    /// Order: logit bias, EOS suppression, length penalty, grammar mask, repetition, frequency/presence, watermark; then the
     /// sampler's warpers (temperature, top-k, top-p, typical-p). Observers see the row after the processors.
     /// </summary>
     public static LogitsPipeline For(GenerationRequest request, IReadOnlyCollection<int> eosIds, int vocabSize)
@@ -208,6 +221,7 @@ public sealed class LogitsPipeline
         var observers = new List<ITokenObserver>();
         var stopping = request.Stopping;
         var sampling = request.Sampling;
+        if (request.LogitBias is { Count: > 0 } bias) processors.Add(new LogitBias(bias));
         if (stopping.MinNewTokens > 0 || stopping.IgnoreEos) processors.Add(new EosSuppression(stopping.MinNewTokens, stopping.IgnoreEos, eosIds));
         if (request.LengthPenalty is { } lp) processors.Add(new ExponentialLengthPenalty(lp, eosIds));
         if (request.Constraint is { } constraint)

@@ -44,6 +44,8 @@ public sealed record GenerationInput
     public bool TokenRanks { get; init; }
     public bool PrefillLogProbs { get; init; }
     public LengthPenalty? LengthPenalty { get; init; }
+    /// <summary>Token id to logit bias (OpenAI's logit_bias); ids are checked against the vocabulary by the service.</summary>
+    public IReadOnlyDictionary<int, float>? LogitBias { get; init; }
 
     /// <summary>A grammar to compile (cached) and constrain every sequence with; GrammarParam names its field in errors.</summary>
     public GrammarSpec? Grammar { get; init; }

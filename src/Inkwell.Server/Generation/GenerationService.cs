@@ -114,6 +114,8 @@ public sealed class GenerationService(
         }
         var (maxNew, limited) = MaxNewTokens(input, ids.Count, prefix?.VirtualTokens ?? 0, limits);
         metrics.MaxNewTokens.Observe(maxNew);
+        if (input.LogitBias?.Keys.FirstOrDefault(id => (uint)id >= (uint)tokenizer.VocabSize, -1) is >= 0 and var badId)
+            throw GenerationException.Invalid($"logit_bias: token id {badId} is not in the vocabulary (0 to {tokenizer.VocabSize - 1})", "logit_bias");
         ulong seed = input.Seed ?? (ulong)Random.Shared.NextInt64(0, 1L << 32);
 
         ITokenConstraint? constraint = null;
@@ -150,6 +152,7 @@ public sealed class GenerationService(
             PrefixSalt = prefix?.Salt ?? 0,
             Constraint = constraint,
             LengthPenalty = input.LengthPenalty,
+            LogitBias = input.LogitBias,
         };
         return (new PreparedInput(input, ids, prefix?.VirtualTokens ?? 0, maxNew, limited, seed), request);
     }

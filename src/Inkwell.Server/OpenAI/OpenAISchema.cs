@@ -32,6 +32,9 @@ public sealed class ChatCompletionRequestDto
     // vLLM's extensions: no end-of-generation before min_tokens; none at all with ignore_eos.
     public int? MinTokens { get; set; }
     public bool? IgnoreEos { get; set; }
+    public Dictionary<string, float>? LogitBias { get; set; }
+    /// <summary>vLLM's: keep only the last this-many prompt tokens.</summary>
+    public int? TruncatePromptTokens { get; set; }
 }
 
 public sealed class CompletionRequestDto
@@ -60,6 +63,9 @@ public sealed class CompletionRequestDto
     // vLLM's extensions: no end-of-generation before min_tokens; none at all with ignore_eos.
     public int? MinTokens { get; set; }
     public bool? IgnoreEos { get; set; }
+    public Dictionary<string, float>? LogitBias { get; set; }
+    /// <summary>vLLM's: keep only the last this-many prompt tokens.</summary>
+    public int? TruncatePromptTokens { get; set; }
 }
 
 public sealed class ChatMessageDto

@@ -36,6 +36,8 @@ public sealed record OpenAIPlan
     public required int DefaultMaxTokens { get; init; }
     public int MinTokens { get; init; }
     public bool IgnoreEos { get; init; }
+    public IReadOnlyDictionary<int, float>? LogitBias { get; init; }
+    public int? TruncatePromptTokens { get; init; }
     public required SamplingParameters Sampling { get; init; }
     public required ulong? Seed { get; init; }
     public required IReadOnlyList<string> Stop { get; init; }
@@ -93,7 +95,7 @@ public sealed class OpenAIValidator(Tokenizer tokenizer)
         // tokenizes without adding special tokens).
         return Common(
             [new OpenAIPrompt(prompt, null)], maxTokens, maxParam, defaultMaxTokens: int.MaxValue,
-            r.Temperature, r.TopP, r.N, r.Stop, r.Seed, r.PresencePenalty, r.FrequencyPenalty, r.MinTokens, r.IgnoreEos,
+            r.Temperature, r.TopP, r.N, r.Stop, r.Seed, r.PresencePenalty, r.FrequencyPenalty, r.MinTokens, r.IgnoreEos, r.LogitBias, r.TruncatePromptTokens,
             r.Logprobs == true ? r.TopLogprobs ?? 0 : null, r.Stream == true, r.StreamOptions,
             Grammar(r.ResponseFormat, r.GuidedChoice, r.GuidedRegex, r.GuidedJson)) with { AddSpecialTokens = false };
     }
@@ -111,7 +113,7 @@ public sealed class OpenAIValidator(Tokenizer tokenizer)
             throw OpenAIException.Invalid("echo", "`echo` together with `logprobs` is not supported (prompt log-probabilities are not reported)", code: "unsupported_value");
         return Common(
             prompts, r.MaxTokens, "max_tokens", CompletionsDefaultMaxTokens,
-            r.Temperature, r.TopP, r.N, r.Stop, r.Seed, r.PresencePenalty, r.FrequencyPenalty, r.MinTokens, r.IgnoreEos,
+            r.Temperature, r.TopP, r.N, r.Stop, r.Seed, r.PresencePenalty, r.FrequencyPenalty, r.MinTokens, r.IgnoreEos, r.LogitBias, r.TruncatePromptTokens,
             r.Logprobs, r.Stream == true, r.StreamOptions,
             Grammar(r.ResponseFormat, r.GuidedChoice, r.GuidedRegex, r.GuidedJson)) with { Echo = r.Echo == true };
     }
@@ -119,7 +121,7 @@ public sealed class OpenAIValidator(Tokenizer tokenizer)
     private OpenAIPlan Common(
         IReadOnlyList<OpenAIPrompt> prompts, int? maxTokens, string maxParam, int defaultMaxTokens,
         float? temperature, float? topP, int? n, JsonElement stop, long? seed, float? presence, float? frequency,
-        int? minTokens, bool? ignoreEos, int? logprobs, bool stream, StreamOptionsDto? streamOptions, (GrammarSpec Spec, string Param)? grammar)
+        int? minTokens, bool? ignoreEos, Dictionary<string, float>? logitBias, int? truncatePromptTokens, int? logprobs, bool stream, StreamOptionsDto? streamOptions, (GrammarSpec Spec, string Param)? grammar)
     {
         float t = temperature ?? 1f;
         if (!(t >= 0f && t <= 2f)) throw OpenAIException.Invalid("temperature", $"Invalid 'temperature': Expected a value between 0 and 2, but got {t} instead.");
@@ -139,6 +141,9 @@ public sealed class OpenAIValidator(Tokenizer tokenizer)
         if (minTokens is < 0) throw OpenAIException.Invalid("min_tokens", $"Invalid 'min_tokens': integer below minimum value. Expected a value >= 0, but got {minTokens} instead.");
         if (minTokens is { } min && maxTokens is { } max && min > max)
             throw OpenAIException.Invalid("min_tokens", $"Invalid 'min_tokens': must be <= '{maxParam}' ({max}), but got {min}.");
+        var bias = LogitBiasParser.Parse(logitBias, message => OpenAIException.Invalid("logit_bias", "Invalid 'logit_bias': " + message + "."));
+        if (truncatePromptTokens is < 1)
+            throw OpenAIException.Invalid("truncate_prompt_tokens", $"Invalid 'truncate_prompt_tokens': integer below minimum value. Expected a value >= 1, but got {truncatePromptTokens} instead.");
 
         // Temperature 0 is greedy; top_p 0 keeps only the most likely token, which is greedy too.
         bool sample = t > 0f && p > 0f;
@@ -158,6 +163,8 @@ public sealed class OpenAIValidator(Tokenizer tokenizer)
             DefaultMaxTokens = defaultMaxTokens,
             MinTokens = minTokens ?? 0,
             IgnoreEos = ignoreEos == true,
+            LogitBias = bias,
+            TruncatePromptTokens = truncatePromptTokens,
             Sampling = sampling,
             Seed = seed is { } s ? unchecked((ulong)s) : null,
             Stop = stops,
@@ -179,6 +186,8 @@ public sealed class OpenAIValidator(Tokenizer tokenizer)
         DefaultMaxNewTokens = plan.DefaultMaxTokens,
         MinNewTokens = plan.MinTokens,
         IgnoreEos = plan.IgnoreEos,
+        LogitBias = plan.LogitBias,
+        Truncate = plan.TruncatePromptTokens,
         StopSequences = plan.Stop,
         IncludeStopSequence = false,
         Sampling = plan.Sampling,

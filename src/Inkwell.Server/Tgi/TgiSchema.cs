@@ -37,6 +37,8 @@ public sealed class GenerateParametersDto
     public int? MinNewTokens { get; set; }
     /// <summary>Not in TGI: never stop on an end-of-generation token (vLLM's ignore_eos).</summary>
     public bool IgnoreEos { get; set; }
+    /// <summary>Not in TGI: token id (as a string key) to a bias added to its logit, as OpenAI's logit_bias.</summary>
+    public Dictionary<string, float>? LogitBias { get; set; }
 }
 
 public sealed class GrammarDto

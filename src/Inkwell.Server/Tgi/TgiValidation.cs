@@ -61,6 +61,7 @@ public sealed class TgiValidator(ValidationLimits limits)
         // Beyond TGI: the engine's min_new_tokens and ignore_eos (vLLM's min_tokens / ignore_eos), as extra parameters.
         if (p.MinNewTokens is < 0) throw new ValidationException("`min_new_tokens` must be >= 0");
         if (p.MinNewTokens is { } min && p.MaxNewTokens is { } max && min > max) throw new ValidationException("`min_new_tokens` must be <= `max_new_tokens`");
+        var bias = LogitBiasParser.Parse(p.LogitBias, message => new ValidationException("`logit_bias` " + message));
         var stop = p.Stop ?? [];
         if (stop.Count > Limits.MaxStopSequences) throw new ValidationException($"`stop` supports up to {Limits.MaxStopSequences} stop sequences. Given: {stop.Count}");
         if (p.Seed is not null && bestOf > 1) throw new ValidationException("`seed` must not be set when `best_of` > 1");
@@ -85,6 +86,7 @@ public sealed class TgiValidator(ValidationLimits limits)
             DefaultMaxNewTokens = DefaultGenerationLength,
             MinNewTokens = p.MinNewTokens ?? 0,
             IgnoreEos = p.IgnoreEos,
+            LogitBias = bias,
             StopSequences = stop,
             IncludeStopSequence = true,
             Sampling = new SamplingParameters
