@@ -49,13 +49,16 @@ public sealed class InferenceEngine : IAsyncDisposable
     private readonly List<SequenceChunk> _chunks = [];
     private readonly List<EngineRequest> _cancelled = [];
     private float[] _row = [];
+    private readonly Action<EngineStepReport>? _stepObserver;
     private int[] _tokenStage = new int[256];
     private int[] _blockStage = new int[256];
     private long _nextId;
     private volatile Exception? _fatal;
 
-    public InferenceEngine(LlamaModel model, Tokenizer tokenizer, EngineOptions options)
+    /// <param name="stepObserver">Called on the engine thread after each step (keep it cheap), e.g. for metrics.</param>
+    public InferenceEngine(LlamaModel model, Tokenizer tokenizer, EngineOptions options, Action<EngineStepReport>? stepObserver = null)
     {
+        _stepObserver = stepObserver;
         _model = model;
         _tokenizer = tokenizer;
         Options = options;
@@ -75,9 +78,6 @@ public sealed class InferenceEngine : IAsyncDisposable
     public int KvCapacityTokens => _kv.TokenCapacity;
     public BlockPool BlockPool => _cache.Pool;
     public bool IsHealthy => _fatal is null && _thread.IsAlive;
-
-    /// <summary>Called on the engine thread after each step (keep it cheap).</summary>
-    public Action<EngineStepReport>? StepObserver { get; set; }
 
     /// <summary>
     /// Queues a request; its events come from the returned stream. Cancelling the token (or leaving the stream early)
@@ -139,7 +139,7 @@ public sealed class InferenceEngine : IAsyncDisposable
         var logits = Execute(plan);
         Update(plan, logits);
         PublishStats();
-        if (StepObserver is { } observe)
+        if (_stepObserver is { } observe)
         {
             int decode = 0;
             foreach (var c in plan.Chunks) if (c.Count == 1 && c.StartPosition >= c.Request.PromptLength) decode++;

@@ -65,26 +65,34 @@ public sealed class GenerationRun : IAsyncDisposable
         {
             return await Task.WhenAll(runs);
         }
-        catch
+        catch (OperationCanceledException) when (runs.FirstOrDefault(r => r.Exception?.InnerException is GenerationException) is { } failed)
         {
-            await _cancel.CancelAsync();
-            throw runs.Select(r => r.Exception?.InnerException).FirstOrDefault(e => e is GenerationException) ?? runs.First(r => r.IsFaulted || r.IsCanceled).Exception?.InnerException
-                ?? new OperationCanceledException(ct);
+            // A sibling's cancellation surfaced first; the failure that caused it is the answer.
+            throw failed.Exception!.InnerException!;
         }
     }
 
-    private static async Task<GenerationResult> RunToEndAsync(GenerationStream stream, CancellationToken ct)
+    private async Task<GenerationResult> RunToEndAsync(GenerationStream stream, CancellationToken ct)
     {
-        await foreach (var e in stream.ReadAllAsync(ct))
+        try
         {
-            switch (e)
+            await foreach (var e in stream.ReadAllAsync(ct))
             {
-                case GenerationFinished f: return f.Result;
-                case GenerationFailed f: throw new GenerationException(GenerationErrorKind.GenerationFailed, f.Message);
+                switch (e)
+                {
+                    case GenerationFinished f: return f.Result;
+                    case GenerationFailed f: throw new GenerationException(GenerationErrorKind.GenerationFailed, f.Message);
+                }
             }
+            ct.ThrowIfCancellationRequested();
+            throw new GenerationException(GenerationErrorKind.GenerationFailed, "Incomplete generation");
         }
-        ct.ThrowIfCancellationRequested();
-        throw new GenerationException(GenerationErrorKind.GenerationFailed, "Incomplete generation");
+        catch
+        {
+            // One failed sequence fails the call (as TGIS's try_join_all): stop the others' work now.
+            await _cancel.CancelAsync();
+            throw;
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -44,6 +44,7 @@ public static class InkwellServer
         var (maxInput, maxTotal, kvTokens) = Limits(options, model.Config);
         var pool = new WorkerPool(options.NumThreads);
         var llama = new LlamaModel(model.Config, model.Weights, pool);
+        var metrics = new ServerMetrics();
         var engine = new InferenceEngine(llama, model.Tokenizer, new EngineOptions
         {
             KvCacheTokens = kvTokens,
@@ -54,14 +55,12 @@ public static class InkwellServer
                 MaxBatchTokens = Math.Max(options.MaxBatchPrefillTokens, 1),
                 MaxRunningRequests = options.MaxBatchSize ?? 256,
             },
-        });
-        var metrics = new ServerMetrics();
-        engine.StepObserver = step =>
+        }, step =>
         {
             string method = step.PrefillTokens > 0 ? "prefill" : "decode";
             metrics.BatchForwardDuration.Observe(step.ForwardSeconds, method);
             metrics.BatchDecodeDuration.Observe(step.StepSeconds, method);
-        };
+        });
         // TGIS prompt tuning and constrained generation live behind the one generation service every API calls.
         var prefixes = new PromptPrefixStore(options.PromptPrefixDir, model.Config.Dim);
         var grammars = new GrammarService(model.Tokenizer);
