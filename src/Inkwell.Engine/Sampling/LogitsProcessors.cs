@@ -44,10 +44,12 @@ public sealed class LogitBias(IReadOnlyDictionary<int, float> bias) : ILogitsPro
 /// <summary>min_new_tokens and ignore_eos: end-of-generation tokens get -infinity while they may not end the sequence.</summary>
 public sealed class EosSuppression(int minNewTokens, bool ignoreEos, IReadOnlyCollection<int> eosIds) : ILogitsProcessor
 {
+    private readonly int[] _eosIds = [.. eosIds]; // an array: enumerating the set would allocate per token
+
     public void Process(SequenceState sequence, Span<float> logits)
     {
         if (!ignoreEos && sequence.GeneratedCount >= minNewTokens) return;
-        foreach (int eos in eosIds) if ((uint)eos < (uint)logits.Length) logits[eos] = float.NegativeInfinity;
+        foreach (int eos in _eosIds) if ((uint)eos < (uint)logits.Length) logits[eos] = float.NegativeInfinity;
     }
 }
 
@@ -57,11 +59,13 @@ public sealed class EosSuppression(int minNewTokens, bool ignoreEos, IReadOnlyCo
 /// </summary>
 public sealed class ExponentialLengthPenalty(LengthPenalty penalty, IReadOnlyCollection<int> eosIds) : ILogitsProcessor
 {
+    private readonly int[] _eosIds = [.. eosIds];
+
     public void Process(SequenceState sequence, Span<float> logits)
     {
         if (sequence.GeneratedCount <= penalty.StartIndex) return;
         float factor = MathF.Pow(penalty.DecayFactor, sequence.GeneratedCount - penalty.StartIndex) - 1f;
-        foreach (int eos in eosIds)
+        foreach (int eos in _eosIds)
             if ((uint)eos < (uint)logits.Length && float.IsFinite(logits[eos])) logits[eos] += MathF.Abs(logits[eos]) * factor;
     }
 }

@@ -112,6 +112,43 @@ public class LogitsProcessorTests
         Assert.Equal(3, constraint.Advanced);
     }
 
+    [Fact]
+    public void A_full_pipeline_and_the_sampler_allocate_nothing_per_token()
+    {
+        const int vocab = 512, steps = 64;
+        var request = new GenerationRequest
+        {
+            PromptTokens = [1, 5, 9],
+            Sampling = new SamplingParameters { DoSample = true, Temperature = 0.7f, TopK = 40, TopP = 0.9f, RepetitionPenalty = 1.2f, FrequencyPenalty = 0.3f, PresencePenalty = 0.1f, Watermark = true },
+            Stopping = new StoppingParameters { MaxNewTokens = steps, MinNewTokens = 4 },
+            TopNTokens = 5,
+            TokenRanks = true,
+            LengthPenalty = new LengthPenalty(2, 1.5f),
+            LogitBias = new Dictionary<int, float> { [7] = 3f },
+        };
+        var pipeline = LogitsPipeline.For(request, [Eos], vocab);
+        var sampler = new Sampler();
+        var rng = new SplitMix64(3);
+        var row = new float[vocab];
+        int[] prompt = [1, 5, 9];
+        var generated = new int[steps];
+        void Step(int index)
+        {
+            for (int t = 0; t < vocab; t++) row[t] = MathF.Sin(t * 0.37f + index);
+            var state = new SequenceState(prompt, generated.AsSpan(0, index), steps);
+            for (int i = 0; i < pipeline.Processors.Count; i++) pipeline.Processors[i].Process(state, row);
+            var (token, _) = sampler.Sample(row, request.Sampling, ref rng);
+            for (int i = 0; i < pipeline.Observers.Count; i++) pipeline.Observers[i].Observe(state, row, token);
+            generated[index] = token;
+        }
+        Step(0); // scratch buffers grow on first use
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 1; i < steps; i++) Step(i);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(5, pipeline.TopTokens!.At(steps - 1).Length);
+        Assert.InRange(pipeline.Ranks!.At(steps - 1), 1, vocab);
+    }
+
     private sealed class RecordingConstraint : ITokenConstraint
     {
         public int TokensLeft = -1, Advanced = -1;
