@@ -97,7 +97,12 @@ internal sealed class OpenAIApi
         }
         catch (GenerationException e)
         {
-            _s.Metrics.RequestFailure.Increment(labelValue: e.Kind == GenerationErrorKind.Overloaded ? "overloaded" : "validation");
+            _s.Metrics.RequestFailure.Increment(labelValue: e.Kind switch
+            {
+                GenerationErrorKind.Overloaded => "overloaded",
+                GenerationErrorKind.InvalidRequest or GenerationErrorKind.ContextLength => "validation",
+                _ => "generation",
+            });
             await WriteError(ctx, ToOpenAI(e, chat));
             return;
         }
