@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Threading.Channels;
-using Inkwell.Engine.Decoding;
 using Inkwell.Engine.KvCache;
 using Inkwell.Engine.Requests;
 using Inkwell.Engine.Sampling;
@@ -29,10 +28,12 @@ public sealed class EngineStats
 }
 
 /// <summary>
-/// The engine loop: one thread owns the model, the KV cache and the scheduler. Each step schedules a token budget,
-/// runs one forward pass over every scheduled chunk, samples the rows that finished their known tokens, applies
-/// stop criteria and cancellations, and frees finished requests' blocks. Requests come in through a channel;
-/// each request's tokens go out through its own channel.
+/// The engine loop: one thread owns the model, the KV cache and the scheduler. Each step is vLLM v1's three phases:
+/// schedule (a token budget over running and waiting requests), execute (one forward pass over every scheduled
+/// chunk), update (run each finished row through its sequence's logits processors, sample, notify its observers,
+/// apply the token-level stop criteria, free finished requests' blocks). Requests come in through a channel; each
+/// request's token ids go out through its own channel as <see cref="StepOutput"/> structs, and the output stage
+/// (<see cref="GenerationStream"/>, on the reader's thread) detokenizes them and matches stop sequences.
 /// </summary>
 public sealed class InferenceEngine : IAsyncDisposable
 {
@@ -47,13 +48,17 @@ public sealed class InferenceEngine : IAsyncDisposable
     private readonly Thread _thread;
     private readonly List<SequenceChunk> _chunks = [];
     private readonly List<EngineRequest> _cancelled = [];
+    private float[] _row = [];
+    private readonly Action<EngineStepReport>? _stepObserver;
     private int[] _tokenStage = new int[256];
     private int[] _blockStage = new int[256];
     private long _nextId;
     private volatile Exception? _fatal;
 
-    public InferenceEngine(ICausalLM model, Tokenizer tokenizer, EngineOptions options)
+    /// <param name="stepObserver">Called on the engine thread after each step (keep it cheap), e.g. for metrics.</param>
+    public InferenceEngine(ICausalLM model, Tokenizer tokenizer, EngineOptions options, Action<EngineStepReport>? stepObserver = null)
     {
+        _stepObserver = stepObserver;
         _model = model;
         _tokenizer = tokenizer;
         Options = options;
@@ -74,19 +79,25 @@ public sealed class InferenceEngine : IAsyncDisposable
     public BlockPool BlockPool => _cache.Pool;
     public bool IsHealthy => _fatal is null && _thread.IsAlive;
 
-    /// <summary>Called on the engine thread after each step (keep it cheap).</summary>
-    public Action<EngineStepReport>? StepObserver { get; set; }
-
-    /// <summary>Queues a request; its events arrive on the returned reader. Cancelling the token removes it at the next step.</summary>
-    public ChannelReader<GenerationEvent> Submit(GenerationRequest request, CancellationToken cancellation = default)
+    /// <summary>
+    /// Queues a request; its events come from the returned stream. Cancelling the token (or leaving the stream early)
+    /// removes it at the next step.
+    /// </summary>
+    public GenerationStream Submit(GenerationRequest request, CancellationToken cancellation = default)
     {
         if (_fatal is not null) throw new InvalidOperationException("the engine has stopped after an error: " + _fatal.Message);
         int prefixRows = request.PrefixEmbeddings is { } p ? p.Length / _model.Config.Dim : 0;
-        var r = new EngineRequest(Interlocked.Increment(ref _nextId), request, prefixRows, cancellation);
-        if (r.Tokens.Count + request.Stopping.MaxNewTokens > _kv.TokenCapacity)
-            throw new ArgumentException($"request needs {r.Tokens.Count + request.Stopping.MaxNewTokens} tokens but the KV cache holds {_kv.TokenCapacity}");
-        if (!_incoming.Writer.TryWrite(r)) throw new InvalidOperationException("the engine is shutting down");
-        return r.Output.Reader;
+        int needed = prefixRows + request.PromptTokens.Count + request.Stopping.MaxNewTokens;
+        if (needed > _kv.TokenCapacity) throw new ArgumentException($"request needs {needed} tokens but the KV cache holds {_kv.TokenCapacity}");
+        var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        var pipeline = LogitsPipeline.For(request, _tokenizer.EndOfGenerationIds, _model.Config.VocabSize);
+        var r = new EngineRequest(Interlocked.Increment(ref _nextId), request, prefixRows, pipeline, abort.Token);
+        if (!_incoming.Writer.TryWrite(r))
+        {
+            abort.Dispose();
+            throw new InvalidOperationException("the engine is shutting down");
+        }
+        return new GenerationStream(r, _tokenizer, abort);
     }
 
     private void Loop()
@@ -125,7 +136,20 @@ public sealed class InferenceEngine : IAsyncDisposable
             if (_scheduler.Running.Count == 0 && _scheduler.Waiting.FirstOrDefault() is { } stuck) Fail(stuck, "request does not fit in the KV cache");
             return;
         }
+        var logits = Execute(plan);
+        Update(plan, logits);
+        PublishStats();
+        if (_stepObserver is { } observe)
+        {
+            int decode = 0;
+            foreach (var c in plan.Chunks) if (c.Count == 1 && c.StartPosition >= c.Request.PromptLength) decode++;
+            observe(new EngineStepReport(plan.Chunks.Count, plan.TokenCount - decode, decode, Stats.LastForwardSeconds, stepClock.Elapsed.TotalSeconds));
+        }
+    }
 
+    /// <summary>Stages every chunk's tokens and block table and runs one forward pass; returns the logits rows asked for.</summary>
+    private ReadOnlySpan<float> Execute(SchedulerOutput plan)
+    {
         _chunks.Clear();
         // Token ids and block tables of every chunk are staged in two engine-owned arrays (no per-step arrays).
         int stagedTokens = plan.TokenCount, stagedBlocks = 0;
@@ -162,7 +186,12 @@ public sealed class InferenceEngine : IAsyncDisposable
         Stats.LastBatchSize = plan.Chunks.Count;
         Stats.Steps++;
         Stats.ForwardTokens += plan.TokenCount;
+        return all;
+    }
 
+    /// <summary>Advances every chunk's computed count, then samples and emits a token for each request whose known tokens are all computed.</summary>
+    private void Update(SchedulerOutput plan, ReadOnlySpan<float> all)
+    {
         int vocab = _model.Config.VocabSize;
         int row = 0;
         for (int i = 0; i < plan.Chunks.Count; i++)
@@ -174,138 +203,59 @@ public sealed class InferenceEngine : IAsyncDisposable
             r.NumComputedTokens += c.Count;
             _cache.RegisterFullBlocks(r);
             if (chunk.Logits == LogitsWanted.All) RecordPrefill(r, c, all.Slice(row * vocab, rows * vocab));
-            if (r.NumTokensToCompute == 0 && rows > 0)
-            {
-                // Logits are the engine's buffer; copying one row is cheap and lets processors edit it in place.
-                var last = all.Slice((row + rows - 1) * vocab, vocab);
-                SampleAndEmit(r, last);
-            }
+            if (r.NumTokensToCompute == 0 && rows > 0) SampleAndEmit(r, all.Slice((row + rows - 1) * vocab, vocab));
             row += rows;
-        }
-        PublishStats();
-        if (StepObserver is { } observe)
-        {
-            int decode = plan.Chunks.Count(c => c.Count == 1 && c.StartPosition >= c.Request.PromptLength);
-            observe(new EngineStepReport(plan.Chunks.Count, plan.TokenCount - decode, decode, Stats.LastForwardSeconds, stepClock.Elapsed.TotalSeconds));
         }
     }
 
-    private float[] _row = [];
-
     private void SampleAndEmit(EngineRequest r, ReadOnlySpan<float> logitsRow)
     {
+        // The row is the model's buffer; processors edit an engine-owned copy.
         if (_row.Length < logitsRow.Length) _row = new float[logitsRow.Length];
         var logits = _row.AsSpan(0, logitsRow.Length);
         logitsRow.CopyTo(logits);
         var req = r.Request;
-        var sampling = req.Sampling;
-        if (r.GeneratedCount < req.Stopping.MinNewTokens || req.Stopping.IgnoreEos)
-        {
-            foreach (int eos in _tokenizer.EndOfGenerationIds) if ((uint)eos < (uint)logits.Length) logits[eos] = float.NegativeInfinity;
-        }
-        req.Constraint?.Mask(logits);
-        if ((sampling.FrequencyPenalty != 0 || sampling.PresencePenalty != 0) && r.GeneratedCounts is null) r.GeneratedCounts = new int[logits.Length];
-
-        IReadOnlyList<TokenInfo>? top = req.TopNTokens > 0 ? TopTokens(logits, req.TopNTokens) : null;
-        var history = CollectionsMarshal.AsSpan(r.Tokens).Slice(r.PrefixTokenCount);
-        var (token, logprob) = _sampler.Sample(logits, sampling, history, r.GeneratedCounts, ref r.Rng);
-        if (r.GeneratedCounts is not null) r.GeneratedCounts[token]++;
-        req.Constraint?.Advance(token);
+        var pipeline = r.Pipeline;
+        for (int i = 0; i < pipeline.Processors.Count; i++) pipeline.Processors[i].Process(r.State, logits);
+        var (token, logprob) = _sampler.Sample(logits, req.Sampling, ref r.Rng);
+        for (int i = 0; i < pipeline.Observers.Count; i++) pipeline.Observers[i].Observe(r.State, logits, token);
 
         r.Tokens.Add(token);
         r.FirstTokenAt ??= r.Clock.Elapsed;
-        bool special = _tokenizer.IsSpecial(token);
-        // The decoder starts after the last prompt token, so a first piece right after BOS loses SentencePiece's space.
-        r.Text ??= new TextAccumulator(
-            _tokenizer.CreateIncrementalDecoder(skipSpecialTokens: true, previousId: r.Tokens[r.PromptLength - 1]),
-            req.Stopping.StopSequences);
-        string text = special ? _tokenizer.TokenText(token) : r.Text.Append(token);
-        var info = new TokenInfo(token, text, logprob, special);
-        r.GeneratedTokens.Add(info);
-        if (top is not null) (r.TopTokens ??= []).Add(top);
+        var stopping = req.Stopping;
         FinishReason? finish = null;
-        if (_tokenizer.IsEndOfGeneration(token) && !req.Stopping.IgnoreEos) finish = FinishReason.EosToken;
-        else if (r.Text.MatchedStop is not null) finish = FinishReason.StopSequence;
-        else if (r.GeneratedCount >= req.Stopping.MaxNewTokens) finish = FinishReason.Length;
+        if (_tokenizer.IsEndOfGeneration(token) && !stopping.IgnoreEos) finish = FinishReason.EosToken;
+        else if (r.GeneratedCount >= stopping.MaxNewTokens) finish = FinishReason.Length;
         else if (req.Constraint is { IsExhausted: true }) finish = FinishReason.EosToken;
-        else if (req.Stopping.TimeLimit > TimeSpan.Zero && r.Clock.Elapsed - (r.FirstScheduledAt ?? TimeSpan.Zero) >= req.Stopping.TimeLimit) finish = FinishReason.TimeLimit;
-        var final = finish is { } reason ? Finish(r, reason) : null;
-        r.Output.Writer.TryWrite(new TokenGenerated(info, top, r.GeneratedCount - 1, final));
-        if (final is not null)
-        {
-            r.Output.Writer.TryWrite(new GenerationFinished(final));
-            r.Output.Writer.TryComplete();
-        }
-    }
-
-    /// <summary>The n most likely tokens (ties: lower id first) with log-probabilities, in one pass over the row.</summary>
-    private List<TokenInfo> TopTokens(ReadOnlySpan<float> logits, int n)
-    {
-        float max = System.Numerics.Tensors.TensorPrimitives.Max(logits);
-        double sum = 0;
-        foreach (float l in logits) sum += Math.Exp(l - max);
-        float logSum = (float)Math.Log(sum) + max;
-
-        // ids[0..count) kept sorted by descending logit; a candidate enters only if it beats the current last.
-        Span<int> ids = n <= 64 ? stackalloc int[n] : new int[n];
-        int count = 0;
-        for (int i = 0; i < logits.Length; i++)
-        {
-            float l = logits[i];
-            if (float.IsNegativeInfinity(l) || (count == n && l <= logits[ids[count - 1]])) continue;
-            int at = count < n ? count++ : n - 1;
-            while (at > 0 && l > logits[ids[at - 1]]) { ids[at] = ids[at - 1]; at--; }
-            ids[at] = i;
-        }
-        var best = new List<TokenInfo>(count);
-        foreach (int id in ids[..count]) best.Add(new TokenInfo(id, _tokenizer.TokenText(id), logits[id] - logSum, _tokenizer.IsSpecial(id)));
-        return best;
+        else if (stopping.TimeLimit > TimeSpan.Zero && r.Clock.Elapsed - (r.FirstScheduledAt ?? TimeSpan.Zero) >= stopping.TimeLimit) finish = FinishReason.TimeLimit;
+        if (finish is not null) _scheduler.Remove(r);
+        r.Output.Writer.TryWrite(new StepOutput(token, logprob, finish));
+        if (finish is not null) r.Output.Writer.TryComplete();
     }
 
     private void RecordPrefill(EngineRequest r, ScheduledChunk c, ReadOnlySpan<float> rows)
     {
         int vocab = _model.Config.VocabSize;
-        r.Prefill ??= [];
+        // Entry k is the log-probability of prompt token k (counted after any soft prompt); entry 0 has none.
+        if (r.PrefillLogProbs is null)
+        {
+            r.PrefillLogProbs = new float[r.PromptLength - r.PrefixTokenCount];
+            r.PrefillLogProbs.AsSpan().Fill(float.NaN);
+        }
         for (int i = 0; i < c.Count; i++)
         {
-            int pos = c.StartPosition + i;
-            if (pos < r.PrefixTokenCount) continue;
-            if (r.Prefill.Count == 0 && pos == r.PrefixTokenCount)
-            {
-                int first = r.Tokens[pos];
-                r.Prefill.Add(new TokenInfo(first, _tokenizer.TokenText(first), float.NaN, _tokenizer.IsSpecial(first)));
-            }
-            int next = pos + 1;
+            int next = c.StartPosition + i + 1;
+            if (next <= r.PrefixTokenCount) continue;
             if (next >= r.PromptLength) break;
-            int t = r.Tokens[next];
-            r.Prefill.Add(new TokenInfo(t, _tokenizer.TokenText(t), Sampler.LogSoftmaxAt(rows.Slice(i * vocab, vocab), t), _tokenizer.IsSpecial(t)));
+            r.PrefillLogProbs[next - r.PrefixTokenCount] = Sampler.LogSoftmaxAt(rows.Slice(i * vocab, vocab), r.Tokens[next]);
         }
-    }
-
-    /// <summary>Takes the request out of the engine (freeing its blocks) and builds its result.</summary>
-    private GenerationResult Finish(EngineRequest r, FinishReason reason)
-    {
-        _scheduler.Remove(r);
-        return new GenerationResult
-        {
-            GeneratedText = r.Text?.Text ?? "",
-            FinishReason = reason,
-            Tokens = r.GeneratedTokens,
-            TopTokens = r.TopTokens,
-            Prefill = r.Prefill,
-            StopSequence = r.Text?.MatchedStop,
-            Seed = r.Request.Sampling.IsSampling ? r.Request.Sampling.Seed : null,
-            PromptTokenCount = r.PromptLength - r.PrefixTokenCount,
-            QueueTime = r.FirstScheduledAt ?? r.Clock.Elapsed,
-            InferenceTime = r.Clock.Elapsed - (r.FirstScheduledAt ?? r.Clock.Elapsed),
-            TimeToFirstToken = r.FirstTokenAt ?? r.Clock.Elapsed,
-        };
     }
 
     private void Fail(EngineRequest r, string message)
     {
         _scheduler.Remove(r);
-        r.Output.Writer.TryWrite(new GenerationFailed(message));
+        r.FailureMessage = message;
+        r.Output.Writer.TryWrite(new StepOutput(-1, float.NaN, FinishReason.Error));
         r.Output.Writer.TryComplete();
     }
 

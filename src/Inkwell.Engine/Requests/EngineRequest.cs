@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Inkwell.Engine.Sampling;
 
@@ -12,18 +13,26 @@ public enum RequestStatus
 }
 
 /// <summary>
-/// A request's state inside the engine (engine thread only): its tokens, how many of them have KV in the cache,
-/// its block table, sampling state and output channel.
+/// What the engine thread hands the output stage per sampled token: the id, its log-probability, and the finish
+/// reason when this token ended the sequence (Error: see <see cref="EngineRequest.FailureMessage"/>). A struct, so
+/// emitting a token allocates nothing.
+/// </summary>
+public readonly record struct StepOutput(int Token, float LogProb, FinishReason? Finish);
+
+/// <summary>
+/// A request's state inside the engine (engine thread only, except what the output stage reads after the events
+/// that publish it): its tokens, how many of them have KV in the cache, its block table, sampling state and output channel.
 /// </summary>
 public sealed class EngineRequest
 {
     private readonly List<int> _tokens;
 
-    public EngineRequest(long id, GenerationRequest request, int prefixTokenCount, CancellationToken cancellation)
+    public EngineRequest(long id, GenerationRequest request, int prefixTokenCount, LogitsPipeline pipeline, CancellationToken cancellation)
     {
         Id = id;
         Request = request;
         PrefixTokenCount = prefixTokenCount;
+        Pipeline = pipeline;
         // Soft-prompt rows are placeholder token 0s in front of the prompt; their embeddings come from the request.
         _tokens = new List<int>(prefixTokenCount + request.PromptTokens.Count + request.Stopping.MaxNewTokens);
         _tokens.AddRange(Enumerable.Repeat(0, prefixTokenCount));
@@ -31,7 +40,7 @@ public sealed class EngineRequest
         PromptLength = _tokens.Count;
         Cancellation = cancellation;
         Rng = new SplitMix64(request.Sampling.Seed);
-        Output = Channel.CreateUnbounded<GenerationEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        Output = Channel.CreateUnbounded<StepOutput>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     }
 
     public long Id { get; }
@@ -40,7 +49,8 @@ public sealed class EngineRequest
     /// <summary>Soft prompt placeholders plus prompt tokens.</summary>
     public int PromptLength { get; }
     public CancellationToken Cancellation { get; }
-    public Channel<GenerationEvent> Output { get; }
+    public Channel<StepOutput> Output { get; }
+    public LogitsPipeline Pipeline { get; }
     public RequestStatus Status { get; set; } = RequestStatus.Waiting;
 
     /// <summary>Prompt then generated tokens; the model has computed KV for the first NumComputedTokens.</summary>
@@ -48,6 +58,16 @@ public sealed class EngineRequest
     public int NumComputedTokens { get; set; }
     public int NumTokensToCompute => _tokens.Count - NumComputedTokens;
     public int GeneratedCount => _tokens.Count - PromptLength;
+
+    /// <summary>What processors see: the prompt (without soft-prompt placeholders) and the generated tokens.</summary>
+    public SequenceState State
+    {
+        get
+        {
+            var all = CollectionsMarshal.AsSpan(_tokens);
+            return new SequenceState(all[PrefixTokenCount..PromptLength], all[PromptLength..], Request.Stopping.MaxNewTokens);
+        }
+    }
 
     /// <summary>KV block ids in position order; full blocks up to HashedBlockCount are registered for prefix reuse.</summary>
     public List<int> Blocks { get; } = [];
@@ -58,11 +78,10 @@ public sealed class EngineRequest
     public long ScheduledStep { get; set; }
 
     public SplitMix64 Rng;
-    public int[]? GeneratedCounts { get; set; }  // [vocab] for frequency/presence penalties, made on first need
-    public Decoding.TextAccumulator? Text { get; set; }
-    public List<TokenInfo> GeneratedTokens { get; } = [];
-    public List<IReadOnlyList<TokenInfo>>? TopTokens { get; set; }
-    public List<TokenInfo>? Prefill { get; set; }
+    /// <summary>Log-probability of each prompt token after the first (decoder_input_details), filled during prefill.</summary>
+    public float[]? PrefillLogProbs { get; set; }
+    /// <summary>Set before the Error step output is written.</summary>
+    public string? FailureMessage { get; set; }
 
     public Stopwatch Clock { get; } = Stopwatch.StartNew();
     public TimeSpan? FirstScheduledAt { get; set; }

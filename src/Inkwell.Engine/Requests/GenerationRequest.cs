@@ -10,20 +10,35 @@ public sealed record GenerationRequest
     public StoppingParameters Stopping { get; init; } = new();
     /// <summary>Report the n most likely tokens at each step (0 = none).</summary>
     public int TopNTokens { get; init; }
+    /// <summary>Report each generated token's rank among the candidates it was drawn from (TGIS token_ranks).</summary>
+    public bool TokenRanks { get; init; }
     /// <summary>Report each prompt token with its log-probability (TGI decoder_input_details).</summary>
     public bool PrefillLogProbs { get; init; }
     /// <summary>Soft prompt [n, dim] prepended to the prompt's embeddings (TGIS prompt tuning), and its cache salt.</summary>
     public float[]? PrefixEmbeddings { get; init; }
     public ulong PrefixSalt { get; init; }
-    /// <summary>Optional per-token logits constraint (a compiled grammar); applied before sampling.</summary>
+    /// <summary>Optional per-sequence grammar; the engine runs it as a logits processor and advances it with each token.</summary>
     public ITokenConstraint? Constraint { get; init; }
+    /// <summary>Added to the logits of these token ids before anything else (OpenAI's logit_bias); null = none.</summary>
+    public IReadOnlyDictionary<int, float>? LogitBias { get; init; }
+    /// <summary>TGIS's exponential length penalty on the end-of-generation tokens; null = none.</summary>
+    public LengthPenalty? LengthPenalty { get; init; }
 }
+
+/// <summary>Boost EOS by DecayFactor^(generated - StartIndex) once more than StartIndex tokens were generated.</summary>
+public sealed record LengthPenalty(int StartIndex, float DecayFactor);
 
 /// <summary>A stateful mask over the vocabulary, advanced by each accepted token (a grammar automaton instance).</summary>
 public interface ITokenConstraint
 {
     /// <summary>Sets disallowed logits to -infinity for the current state.</summary>
     void Mask(Span<float> logits);
+
+    /// <summary>
+    /// As <see cref="Mask(Span{float})"/>, knowing how many tokens the sequence may still generate (this one included),
+    /// so a constraint can steer towards completing in time. The default ignores the budget.
+    /// </summary>
+    void Mask(Span<float> logits, int tokensLeft) => Mask(logits);
 
     /// <summary>Moves to the state after token; false when the token was not allowed.</summary>
     bool Advance(int token);

@@ -3,27 +3,21 @@ using System.Numerics.Tensors;
 namespace Inkwell.Engine.Sampling;
 
 /// <summary>
-/// Turns one row of logits into a token, on plain float spans so it is testable without a model. Processors run in
-/// TGI's order: penalties, then temperature, top-k, top-p, typical-p on the distribution. The scratch buffers are the
-/// caller's (one Sampler per engine thread), so sampling allocates nothing per token.
+/// Turns one processed row of logits into a token, on plain float spans so it is testable without a model. The
+/// logits processors (<see cref="LogitsPipeline"/>: penalties, grammar, EOS suppression) have already run; the sampler
+/// applies TGI's warpers: temperature, top-k, top-p, typical-p. The scratch buffers are the caller's (one Sampler
+/// per engine thread), so sampling allocates nothing per token.
 /// </summary>
 public sealed class Sampler
 {
     private float[] _probs = [];
     private int[] _order = [];
     private float[] _keys = [];
-    private ulong[] _seen = [];
     private double[] _typicalKeys = [];
 
-    /// <summary>
-    /// Applies penalties for the tokens seen so far (prompt and generated) in place, then picks a token.
-    /// Returns the token and its log-probability under the final (processed) distribution.
-    /// </summary>
-    public (int Token, float LogProb) Sample(Span<float> logits, SamplingParameters p, ReadOnlySpan<int> history,
-        ReadOnlySpan<int> generatedCounts, ref SplitMix64 rng)
+    /// <summary>Picks a token; returns it and its log-probability under the final (warped) distribution.</summary>
+    public (int Token, float LogProb) Sample(ReadOnlySpan<float> logits, SamplingParameters p, ref SplitMix64 rng)
     {
-        ApplyPenalties(logits, p, history, generatedCounts);
-        if (p.Watermark && history.Length > 0) ApplyWatermark(logits, history[^1]);
         if (!p.IsSampling)
         {
             int best = TensorPrimitives.IndexOfMax(logits);
@@ -98,50 +92,13 @@ public sealed class Sampler
         return (float)(logits[index] - max - Math.Log(sum));
     }
 
-    /// <summary>
-    /// Repetition penalty as in CTRL/TGI (divide positive logits, multiply negative ones, for every token seen),
-    /// and OpenAI-style frequency/presence penalties over generated tokens.
-    /// </summary>
-    internal void ApplyPenalties(Span<float> logits, SamplingParameters p, ReadOnlySpan<int> history, ReadOnlySpan<int> generatedCounts)
+    /// <summary>log(sum(exp(logits))), stable against large values.</summary>
+    public static float LogSumExp(ReadOnlySpan<float> logits)
     {
-        if (p.RepetitionPenalty != 1f)
-        {
-            // Each distinct token is penalised once however often it was seen (a bitset marks the done ones).
-            int words = (logits.Length + 63) / 64;
-            if (_seen.Length < words) _seen = new ulong[words];
-            var seen = _seen.AsSpan(0, words);
-            seen.Clear();
-            foreach (int t in history)
-            {
-                if ((uint)t >= (uint)logits.Length || (seen[t >> 6] & (1UL << t)) != 0) continue;
-                seen[t >> 6] |= 1UL << t;
-                float l = logits[t];
-                logits[t] = l > 0 ? l / p.RepetitionPenalty : l * p.RepetitionPenalty;
-            }
-        }
-        if (p.FrequencyPenalty != 0f || p.PresencePenalty != 0f)
-        {
-            for (int t = 0; t < generatedCounts.Length && t < logits.Length; t++)
-            {
-                int count = generatedCounts[t];
-                if (count > 0) logits[t] -= p.FrequencyPenalty * count + p.PresencePenalty;
-            }
-        }
-    }
-
-    internal const float WatermarkGamma = 0.5f, WatermarkDelta = 2f;
-
-    /// <summary>Adds delta to the green list: tokens whose hash with the previous token falls below gamma (TGI's defaults).</summary>
-    internal static void ApplyWatermark(Span<float> logits, int previousToken)
-    {
-        for (int t = 0; t < logits.Length; t++)
-            if (IsGreen(previousToken, t)) logits[t] += WatermarkDelta;
-    }
-
-    internal static bool IsGreen(int previousToken, int token)
-    {
-        var rng = new SplitMix64(((ulong)(uint)previousToken << 32) ^ (uint)token ^ 0x5DEECE66DUL);
-        return rng.NextDouble() < WatermarkGamma;
+        float max = TensorPrimitives.Max(logits);
+        double sum = 0;
+        foreach (float l in logits) sum += Math.Exp(l - max);
+        return (float)(max + Math.Log(sum));
     }
 
     private void EnsureScratch(int n)

@@ -1,13 +1,8 @@
 using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 using Inkwell.Engine.Requests;
-using Inkwell.Models.Tokenizers;
 using Grpc.Core;
+using Inkwell.Server.Generation;
 using Inkwell.Server.Grpc.Fmaas;
-using Inkwell.Server.Hosting;
-using HostingGenerationService = Inkwell.Server.Hosting.GenerationService;
-using Inkwell.Server.PromptTuning;
-using EngineRequest = Inkwell.Engine.Requests.GenerationRequest;
 using EngineSampling = Inkwell.Engine.Sampling.SamplingParameters;
 using EngineTokenInfo = Inkwell.Engine.Requests.TokenInfo;
 using GrpcTokenInfo = Inkwell.Server.Grpc.Fmaas.TokenInfo;
@@ -15,22 +10,19 @@ using GrpcTokenInfo = Inkwell.Server.Grpc.Fmaas.TokenInfo;
 namespace Inkwell.Server.Grpc;
 
 /// <summary>
-/// The TGIS service over the engine: tokenization with truncate_input_tokens, TGIS's length rules, soft prompts,
-/// the shared permits (none left = RESOURCE_EXHAUSTED "Model is overloaded"), and the engine's results in TGIS's
-/// shapes. A cancelled token (client gone, deadline) takes the request out of the engine at its next step.
+/// The TGIS adapter over the <see cref="Generation.GenerationService"/>: maps TGIS's validated parameters to the service's input
+/// (TGIS's length rule: an overflowing max_new_tokens is lowered, ending with TOKEN_LIMIT) and the service's events
+/// and errors to TGIS's messages and statuses. A cancelled token (client gone, deadline) takes the request out of
+/// the engine at its next step.
 /// </summary>
 public sealed class EngineGenerationBackend : IBatchGenerationBackend
 {
-    private readonly HostingGenerationService _service;
-    private readonly Tokenizer _tokenizer;
-    private readonly PromptPrefixStore _prefixes;
+    private readonly Generation.GenerationService _service;
 
-    public EngineGenerationBackend(HostingGenerationService service, Tokenizer tokenizer, PromptPrefixStore prefixes, int maxSequenceLength, int maxNewTokens)
+    public EngineGenerationBackend(Generation.GenerationService service, int maxNewTokens)
     {
         _service = service;
-        _tokenizer = tokenizer;
-        _prefixes = prefixes;
-        ModelInfo = new GenerationModelInfo(ModelInfoResponse.Types.ModelKind.DecoderOnly, maxSequenceLength, maxNewTokens);
+        ModelInfo = new GenerationModelInfo(ModelInfoResponse.Types.ModelKind.DecoderOnly, service.Limits.MaxTotalTokens, maxNewTokens);
     }
 
     public GenerationModelInfo ModelInfo { get; }
@@ -40,94 +32,65 @@ public sealed class EngineGenerationBackend : IBatchGenerationBackend
 
     public async Task<GenerationResponse[]> GenerateBatchAsync(IReadOnlyList<ValidatedGenerationRequest> requests, CancellationToken cancellationToken)
     {
-        // As TGIS: permits for the whole batch first, then validation of every input, then all inputs into the
-        // engine's queue together (so they share steps); one failure fails the batch.
-        using var permits = AcquirePermits(requests.Count);
-        var prepared = requests.Select(Prepare).ToArray();
-        using var batchSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        ChannelReader<GenerationEvent>[] readers;
+        // As TGIS: permits for the whole batch first, then every input prepared, then all queued together (so they
+        // share steps); one failure fails the batch.
+        await using var run = await StartAsync(requests.Select(Input).ToList(), cancellationToken);
+        GenerationResult[] results;
         try
         {
-            readers = prepared.Select(p => Submit(p, batchSource.Token)).ToArray();
+            results = await run.ResultsAsync(cancellationToken);
         }
-        catch
+        catch (GenerationException e)
         {
-            // Inputs already queued must not run on for nobody.
-            await batchSource.CancelAsync();
-            throw;
+            throw ToStatus(e);
         }
-        var runs = prepared.Select((p, i) => RunToEndAsync(p, readers[i], batchSource)).ToArray();
-        return await Task.WhenAll(runs);
+        return [.. results.Select((r, i) => Response(requests[i], run.Inputs[i], r))];
     }
 
     public async IAsyncEnumerable<GenerationResponse> GenerateStreamAsync(ValidatedGenerationRequest request,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        using var permits = AcquirePermits(1);
-        var p = Prepare(request);
+        await using var run = await StartAsync([Input(request)], cancellationToken);
+        var prepared = run.Inputs[0];
         var parameters = request.Parameters;
-        // Leaving the loop early (client gone) cancels this token, which takes the request out of the engine.
-        using var source = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var reader = Submit(p, source.Token);
+        ulong seed = Seed(parameters, prepared);
 
         // TGIS's stream: a first message with the input token count (input text and seed when asked), a message with
         // the input tokens if asked, then one per token that produced text, the last with stop reason and seed.
         yield return new GenerationResponse
         {
-            InputTokenCount = (uint)p.InputTokens.Length,
+            InputTokenCount = (uint)prepared.InputLength,
             Text = parameters.Response.InputText ? request.Text : "",
-            Seed = parameters.Seed ?? 0,
+            Seed = seed,
         };
         bool sentInput = !parameters.Response.InputTokens;
         bool wantPrefill = parameters.Response.InputTokens && parameters.Response.TokenLogprobs;
-        string stopTail = "";
-
-        try
+        await foreach (var (_, e) in run.ReadAllAsync(cancellationToken))
         {
-            while (await reader.WaitToReadAsync(source.Token))
+            if (e is GenerationFailed failed) throw Failed(failed.Message);
+            if (e is not TokenGenerated t) continue;
+            // Prompt log-probabilities only reach us with the result, so with them the input tokens come just
+            // before the last message (TGIS sends them before the first token); without, the ids suffice.
+            if (!sentInput && (!wantPrefill || t.Final is not null))
             {
-                while (reader.TryRead(out var e))
-                {
-                    if (e is GenerationFailed failed) throw Failed(failed.Message);
-                    if (e is not TokenGenerated t) continue;
-                    // Prompt log-probabilities only reach us with the result, so with them the input tokens come just
-                    // before the last message (TGIS sends them before the first token); without, the ids suffice.
-                    if (!sentInput && (!wantPrefill || t.Final is not null))
-                    {
-                        var input = new GenerationResponse { InputTokenCount = (uint)p.InputTokens.Length };
-                        input.InputTokens.AddRange(InputTokens(p, t.Final?.Prefill));
-                        yield return input;
-                        sentInput = true;
-                    }
-
-                    string text = t.Token.Special ? "" : t.Token.Text;
-                    var message = new GenerationResponse { GeneratedTokenCount = (uint)(t.Index + 1) };
-                    if (parameters.Response.GeneratedTokens) message.Tokens.Add(TokenDetail(p, t.Token, t.TopTokens, t.Index));
-                    if (t.Final is { } final)
-                    {
-                        var reason = StopReasonOf(final.FinishReason, p);
-                        // The engine keeps the stop sequence; without include_stop_sequence it leaves the text, and
-                        // it may span earlier pieces, so the final text is the whole result minus what was sent.
-                        string full = Text(final, parameters);
-                        message.Text = full.Length >= stopTail.Length && full.StartsWith(stopTail, StringComparison.Ordinal) ? full[stopTail.Length..] : "";
-                        message.StopReason = reason;
-                        if (reason == StopReason.StopSequence) message.StopSequence = final.StopSequence ?? "";
-                        message.Seed = parameters.Seed ?? 0;
-                        yield return message;
-                        yield break;
-                    }
-                    message.Text = text;
-                    stopTail += text;
-                    // As TGIS: no message for a token that added neither text nor requested detail.
-                    if (message.Text.Length == 0 && message.Tokens.Count == 0) continue;
-                    yield return message;
-                }
+                var input = new GenerationResponse { InputTokenCount = (uint)prepared.InputLength };
+                input.InputTokens.AddRange(InputTokens(parameters, prepared, t.Final?.Prefill));
+                yield return input;
+                sentInput = true;
             }
-        }
-        finally
-        {
-            // Ends the engine's work when the client stops reading before the last token.
-            await source.CancelAsync();
+            var message = new GenerationResponse { GeneratedTokenCount = (uint)(t.Index + 1), Text = t.TextDelta };
+            if (parameters.Response.GeneratedTokens) message.Tokens.Add(TokenDetail(parameters, t.Token, t.TopTokens));
+            if (t.Final is { } final)
+            {
+                message.StopReason = StopReasonOf(final.FinishReason, prepared);
+                if (message.StopReason == StopReason.StopSequence) message.StopSequence = final.StopSequence ?? "";
+                message.Seed = seed;
+                yield return message;
+                yield break;
+            }
+            // As TGIS: no message for a token that added neither text nor requested detail.
+            if (message.Text.Length == 0 && message.Tokens.Count == 0) continue;
+            yield return message;
         }
         cancellationToken.ThrowIfCancellationRequested();
         throw Failed("Incomplete generation");
@@ -135,212 +98,131 @@ public sealed class EngineGenerationBackend : IBatchGenerationBackend
 
     public Task<TokenizeResponse> TokenizeAsync(string text, TokenizeOptions options, CancellationToken cancellationToken)
     {
-        // TGIS slices the full encoding: the last truncate_input_tokens tokens, offsets into the original text.
-        var tokens = _tokenizer.EncodeToTokens(text);
-        int from = options.TruncateInputTokens > 0 && options.TruncateInputTokens < tokens.Count ? tokens.Count - options.TruncateInputTokens : 0;
-        var response = new TokenizeResponse { TokenCount = (uint)(tokens.Count - from) };
-        for (int i = from; i < tokens.Count; i++)
+        // The generation path's truncation rule, so a client can count what Generate will keep.
+        var tokenizer = _service.Tokenizer;
+        var tokens = tokenizer.EncodeToTokens(text);
+        var kept = Generation.GenerationService.Truncate(Enumerable.Range(0, tokens.Count).ToList(), options.TruncateInputTokens,
+            tokenizer.AddBos && tokens.Count > 0 && tokens[0].Id == tokenizer.BosId ? 0 : null);
+        var response = new TokenizeResponse { TokenCount = (uint)kept.Count };
+        foreach (int i in kept)
         {
-            if (options.ReturnTokens) response.Tokens.Add(_tokenizer.TokenText(tokens[i].Id));
+            if (options.ReturnTokens) response.Tokens.Add(tokenizer.TokenText(tokens[i].Id));
             if (options.ReturnOffsets) response.Offsets.Add(new TokenizeResponse.Types.Offset { Start = (uint)tokens[i].Start, End = (uint)tokens[i].End });
         }
         return Task.FromResult(response);
     }
 
-    private IDisposable AcquirePermits(int count)
+    private async Task<GenerationRun> StartAsync(IReadOnlyList<GenerationInput> inputs, CancellationToken cancellationToken)
     {
         try
         {
-            return _service.AcquirePermits(count);
+            return await _service.StartAsync(inputs, cancellationToken);
         }
-        catch (OverloadedException e)
+        catch (GenerationException e)
         {
-            throw new RpcException(new Status(StatusCode.ResourceExhausted, e.Message));
+            throw ToStatus(e);
         }
     }
 
-    /// <summary>A request made ready for the engine.</summary>
-    private sealed record Prepared(ValidatedGenerationRequest Request, int[] InputTokens, PromptPrefix? Prefix, int MaxNewTokens,
-        bool LimitedBySequenceLength, TokenObserver? Observer);
-
-    private Prepared Prepare(ValidatedGenerationRequest request)
+    /// <summary>TGIS's parameters as the service's input.</summary>
+    private static GenerationInput Input(ValidatedGenerationRequest request)
     {
-        var parameters = request.Parameters;
-        PromptPrefix? prefix = null;
-        if (request.PrefixId is { } id)
-        {
-            try
-            {
-                prefix = _prefixes.Get(id);
-            }
-            catch (PromptPrefixException e)
-            {
-                throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
-            }
-        }
-
-        var ids = _tokenizer.EncodeToIds(request.Text);
-        int keep = parameters.TruncateInputTokens;
-        int[] input;
-        if (keep > 0 && keep < ids.Count)
-        {
-            // Left truncation as a Hugging Face tokenizer does it: BOS, when added, stays and counts toward the limit.
-            bool bos = _tokenizer.AddBos && ids.Count > 0 && ids[0] == _tokenizer.BosId;
-            input = bos && keep > 1
-                ? [ids[0], .. ids.Skip(ids.Count - (keep - 1))]
-                : [.. ids.Skip(ids.Count - keep)];
-        }
-        else
-        {
-            input = [.. ids];
-        }
-
-        int maxNew = GenerationParameterValidator.LimitNewTokens(input.Length, prefix?.VirtualTokens ?? 0, parameters, ModelInfo.MaxSequenceLength,
-            out bool limited);
-        var response = parameters.Response;
-        bool ranks = response.GeneratedTokens && response.TokenRanks;
-        var observer = ranks || parameters.LengthPenalty is not null
-            ? new TokenObserver(parameters.LengthPenalty, _tokenizer.EndOfGenerationIds, _service.Engine.Model.Config.VocabSize, maxNew, ranks)
-            : null;
-        return new Prepared(request, input, prefix, maxNew, limited, observer);
-    }
-
-    private ChannelReader<GenerationEvent> Submit(Prepared p, CancellationToken cancellationToken)
-    {
-        var parameters = p.Request.Parameters;
-        var sampling = parameters.IsGreedy
-            ? new EngineSampling { RepetitionPenalty = parameters.RepetitionPenalty }
+        var p = request.Parameters;
+        var sampling = p.IsGreedy
+            ? new EngineSampling { RepetitionPenalty = p.RepetitionPenalty }
             : new EngineSampling
             {
                 DoSample = true,
-                Temperature = parameters.Temperature,
-                TopK = parameters.TopK,
-                TopP = parameters.TopP,
-                TypicalP = parameters.TypicalP,
-                RepetitionPenalty = parameters.RepetitionPenalty,
-                Seed = parameters.Seed ?? 0,
+                Temperature = p.Temperature,
+                TopK = p.TopK,
+                TopP = p.TopP,
+                TypicalP = p.TypicalP,
+                RepetitionPenalty = p.RepetitionPenalty,
             };
-        var request = new EngineRequest
+        return new GenerationInput
         {
-            PromptTokens = p.InputTokens,
+            PromptText = request.Text,
+            Truncate = p.TruncateInputTokens > 0 ? p.TruncateInputTokens : null,
+            MaxNewTokens = p.MaxNewTokens,
+            ClampToSequenceLimit = true,
+            MinNewTokens = p.MinNewTokens,
+            StopSequences = p.StopSequences,
+            IncludeStopSequence = p.IncludeStopSequence,
+            TimeLimit = p.TimeLimit ?? TimeSpan.Zero,
             Sampling = sampling,
-            Stopping = new StoppingParameters
-            {
-                MaxNewTokens = p.MaxNewTokens,
-                MinNewTokens = parameters.MinNewTokens,
-                StopSequences = parameters.StopSequences,
-                TimeLimit = parameters.TimeLimit ?? TimeSpan.Zero,
-            },
-            TopNTokens = parameters.Response.GeneratedTokens ? parameters.Response.TopNTokens : 0,
-            PrefillLogProbs = parameters.Response.InputTokens && parameters.Response.TokenLogprobs,
-            PrefixEmbeddings = p.Prefix?.Embeddings,
-            PrefixSalt = p.Prefix?.Salt ?? 0,
-            Constraint = p.Observer,
+            Seed = p.Seed,
+            TopNTokens = p.Response.GeneratedTokens ? p.Response.TopNTokens : 0,
+            TokenRanks = p.Response.GeneratedTokens && p.Response.TokenRanks,
+            PrefillLogProbs = p.Response.InputTokens && p.Response.TokenLogprobs,
+            LengthPenalty = p.LengthPenalty,
+            PrefixId = request.PrefixId,
         };
-        try
-        {
-            return _service.Engine.Submit(request, cancellationToken);
-        }
-        catch (ArgumentException e)
-        {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
-        }
-        catch (InvalidOperationException e)
-        {
-            throw new RpcException(new Status(StatusCode.Unavailable, e.Message));
-        }
     }
 
-    private async Task<GenerationResponse> RunToEndAsync(Prepared p, ChannelReader<GenerationEvent> reader, CancellationTokenSource batchSource)
+    /// <summary>The one mapping of the service's error kinds to gRPC statuses.</summary>
+    private static RpcException ToStatus(GenerationException e) => e.Kind switch
     {
-        try
-        {
-            while (await reader.WaitToReadAsync(batchSource.Token))
-            {
-                while (reader.TryRead(out var e))
-                {
-                    switch (e)
-                    {
-                        case GenerationFinished f: return Response(p, f.Result);
-                        case GenerationFailed f: throw Failed(f.Message);
-                    }
-                }
-            }
-            batchSource.Token.ThrowIfCancellationRequested();
-            throw Failed("Incomplete generation");
-        }
-        catch
-        {
-            // One failed input fails the batch; stop the others' work.
-            await batchSource.CancelAsync();
-            throw;
-        }
-    }
+        GenerationErrorKind.InvalidRequest or GenerationErrorKind.ContextLength => new(new Status(StatusCode.InvalidArgument, e.Message)),
+        GenerationErrorKind.Overloaded => new(new Status(StatusCode.ResourceExhausted, e.Message)),
+        GenerationErrorKind.Unavailable => new(new Status(StatusCode.Unavailable, e.Message)),
+        _ => Failed(e.Message),
+    };
 
-    private GenerationResponse Response(Prepared p, GenerationResult result)
+    /// <summary>TGIS reports the seed of a sampling request (0 for greedy).</summary>
+    private static ulong Seed(ValidatedGenerationParameters parameters, PreparedInput prepared) => parameters.IsGreedy ? 0 : prepared.Seed;
+
+    private GenerationResponse Response(ValidatedGenerationRequest request, PreparedInput prepared, GenerationResult result)
     {
-        var parameters = p.Request.Parameters;
-        var reason = StopReasonOf(result.FinishReason, p);
+        var parameters = request.Parameters;
+        var reason = StopReasonOf(result.FinishReason, prepared);
         var response = new GenerationResponse
         {
-            InputTokenCount = (uint)p.InputTokens.Length,
+            InputTokenCount = (uint)prepared.InputLength,
             GeneratedTokenCount = (uint)result.GeneratedTokenCount,
-            Text = (parameters.Response.InputText ? p.Request.Text : "") + Text(result, parameters),
+            Text = (parameters.Response.InputText ? request.Text : "") + result.GeneratedText,
             StopReason = reason,
             StopSequence = reason == StopReason.StopSequence ? result.StopSequence ?? "" : "",
-            Seed = parameters.Seed ?? 0,
+            Seed = Seed(parameters, prepared),
         };
         if (parameters.Response.GeneratedTokens)
         {
             for (int i = 0; i < result.Tokens.Count; i++)
-            {
-                response.Tokens.Add(TokenDetail(p, result.Tokens[i], result.TopTokens is { } top && i < top.Count ? top[i] : null, i));
-            }
+                response.Tokens.Add(TokenDetail(parameters, result.Tokens[i], result.TopTokens is { } top && i < top.Count ? top[i] : null));
         }
-        if (parameters.Response.InputTokens) response.InputTokens.AddRange(InputTokens(p, result.Prefill));
+        if (parameters.Response.InputTokens) response.InputTokens.AddRange(InputTokens(parameters, prepared, result.Prefill));
         return response;
     }
 
-    /// <summary>The generated text, without the stop sequence unless include_stop_sequence.</summary>
-    private static string Text(GenerationResult result, ValidatedGenerationParameters parameters)
+    private GrpcTokenInfo TokenDetail(ValidatedGenerationParameters parameters, EngineTokenInfo token, IReadOnlyList<EngineTokenInfo>? top)
     {
-        string text = result.GeneratedText;
-        if (!parameters.IncludeStopSequence && result.FinishReason == FinishReason.StopSequence && result.StopSequence is { } stop
-            && text.EndsWith(stop, StringComparison.Ordinal))
-        {
-            text = text[..^stop.Length];
-        }
-        return text;
-    }
-
-    private GrpcTokenInfo TokenDetail(Prepared p, EngineTokenInfo token, IReadOnlyList<EngineTokenInfo>? top, int index)
-    {
-        var response = p.Request.Parameters.Response;
-        var info = new GrpcTokenInfo { Text = _tokenizer.TokenText(token.Id) };
+        var response = parameters.Response;
+        var tokenizer = _service.Tokenizer;
+        var info = new GrpcTokenInfo { Text = tokenizer.TokenText(token.Id) };
         if (response.TokenLogprobs) info.Logprob = token.LogProb;
-        if (response.TokenRanks) info.Rank = (uint)(p.Observer?.RankAt(index) ?? 0);
+        if (response.TokenRanks) info.Rank = (uint)token.Rank;
         if (response.TopNTokens > 0 && top is not null)
         {
-            foreach (var t in top) info.TopTokens.Add(new GrpcTokenInfo.Types.TopToken { Text = _tokenizer.TokenText(t.Id), Logprob = t.LogProb });
+            foreach (var t in top) info.TopTokens.Add(new GrpcTokenInfo.Types.TopToken { Text = tokenizer.TokenText(t.Id), Logprob = t.LogProb });
         }
         return info;
     }
 
-    private IEnumerable<GrpcTokenInfo> InputTokens(Prepared p, IReadOnlyList<EngineTokenInfo>? prefill)
+    private IEnumerable<GrpcTokenInfo> InputTokens(ValidatedGenerationParameters parameters, PreparedInput prepared, IReadOnlyList<EngineTokenInfo>? prefill)
     {
-        bool logprobs = p.Request.Parameters.Response.TokenLogprobs;
-        for (int i = 0; i < p.InputTokens.Length; i++)
+        bool logprobs = parameters.Response.TokenLogprobs;
+        var tokenizer = _service.Tokenizer;
+        for (int i = 0; i < prepared.PromptTokens.Count; i++)
         {
-            var info = new GrpcTokenInfo { Text = _tokenizer.TokenText(p.InputTokens[i]) };
+            var info = new GrpcTokenInfo { Text = tokenizer.TokenText(prepared.PromptTokens[i]) };
             // The first input token has no log-probability (nothing precedes it): NaN, as TGIS reports it.
             if (logprobs) info.Logprob = prefill is not null && i < prefill.Count ? prefill[i].LogProb : float.NaN;
             yield return info;
         }
     }
 
-    private static StopReason StopReasonOf(FinishReason reason, Prepared p) => reason switch
+    private static StopReason StopReasonOf(FinishReason reason, PreparedInput prepared) => reason switch
     {
-        FinishReason.Length => p.LimitedBySequenceLength ? StopReason.TokenLimit : StopReason.MaxTokens,
+        FinishReason.Length => prepared.LimitedBySequenceLength ? StopReason.TokenLimit : StopReason.MaxTokens,
         FinishReason.EosToken => StopReason.EosToken,
         FinishReason.StopSequence => StopReason.StopSequence,
         FinishReason.TimeLimit => StopReason.TimeLimit,

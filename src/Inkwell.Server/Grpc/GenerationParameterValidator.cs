@@ -1,5 +1,7 @@
 using System.Text;
 using Grpc.Core;
+using Inkwell.Engine.Requests;
+using LengthPenalty = Inkwell.Engine.Requests.LengthPenalty;
 using Inkwell.Server.Grpc.Fmaas;
 
 namespace Inkwell.Server.Grpc;
@@ -9,15 +11,13 @@ namespace Inkwell.Server.Grpc;
 /// error messages; failures are INVALID_ARGUMENT. As TGIS does by default, sampling parameters sent with GREEDY are
 /// ignored rather than refused.
 /// </summary>
-public sealed class GenerationParameterValidator(GenerationModelInfo model, bool defaultIncludeStopSequence = true, Func<ulong>? seedSource = null)
+public sealed class GenerationParameterValidator(GenerationModelInfo model, bool defaultIncludeStopSequence = true)
 {
     public const int DefaultMaxNewTokens = 20;
     public const int MaxStopSequences = 6;
     public const int MaxStopSequenceBytes = 240;
     public const int MaxTopNTokens = 5;
     private const float MinTemperature = 0.05f;
-
-    private readonly Func<ulong> _seedSource = seedSource ?? (() => (ulong)Random.Shared.NextInt64(0, 1L << 32));
 
     public ValidatedGenerationParameters Validate(Parameters? parameters)
     {
@@ -39,7 +39,6 @@ public sealed class GenerationParameterValidator(GenerationModelInfo model, bool
         if (topP <= 0f || topP > 1f) throw Invalid("top_p must be > 0.0 and <= 1.0");
         if (typicalP > 1f) throw Invalid("typical_p must be <= 1.0");
         if (maxNewTokens > model.MaxNewTokens) throw Invalid($"max_new_tokens must be <= {model.MaxNewTokens}");
-        if (minNewTokens > maxNewTokens) throw Invalid("min_new_tokens must be <= max_new_tokens");
         if (repetitionPenalty <= 0f) throw Invalid("repetition_penalty must be > 0.0");
         if (decoding.LengthPenalty is { } length && (length.DecayFactor < 1f || length.DecayFactor > 10f))
         {
@@ -63,7 +62,7 @@ public sealed class GenerationParameterValidator(GenerationModelInfo model, bool
             TopK = sampling is null ? 0 : Clamp(sampling.TopK),
             TopP = topP,
             TypicalP = typicalP,
-            Seed = sampling is null ? null : sampling.HasSeed ? sampling.Seed : _seedSource(),
+            Seed = sampling is { HasSeed: true } ? sampling.Seed : null,
             RepetitionPenalty = repetitionPenalty,
             LengthPenalty = decoding.LengthPenalty is { } lp ? new LengthPenalty(Clamp(lp.StartIndex), lp.DecayFactor) : null,
             MaxNewTokens = maxNewTokens,
@@ -82,27 +81,6 @@ public sealed class GenerationParameterValidator(GenerationModelInfo model, bool
                 TopNTokens = (int)response.TopNTokens,
             },
         };
-    }
-
-    /// <summary>
-    /// For the backend once the input is tokenized (after truncation): TGIS's length rules. Returns the
-    /// max_new_tokens to use; when the sequence limit lowered it, <paramref name="limitedBySequenceLength"/> is set
-    /// and hitting it should end with TOKEN_LIMIT rather than MAX_TOKENS.
-    /// </summary>
-    public static int LimitNewTokens(int inputTokens, int prefixTokens, ValidatedGenerationParameters parameters, int maxSequenceLength,
-        out bool limitedBySequenceLength)
-    {
-        int effectiveInput = inputTokens + prefixTokens;
-        if (effectiveInput >= maxSequenceLength)
-        {
-            throw Invalid($"input tokens ({inputTokens}) plus prefix length ({prefixTokens}) must be < {maxSequenceLength}");
-        }
-        if (effectiveInput + parameters.MinNewTokens > maxSequenceLength)
-        {
-            throw Invalid($"input tokens ({inputTokens}) plus prefix length ({prefixTokens}) plus min_new_tokens ({parameters.MinNewTokens}) must be <= {maxSequenceLength}");
-        }
-        limitedBySequenceLength = effectiveInput + parameters.MaxNewTokens > maxSequenceLength;
-        return limitedBySequenceLength ? maxSequenceLength - effectiveInput : parameters.MaxNewTokens;
     }
 
     private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));

@@ -4,8 +4,8 @@ namespace Inkwell.Server.Grpc;
 
 /// <summary>
 /// What the TGIS gRPC service needs from the engine. Requests arrive already validated (TGIS parameter rules and
-/// defaults applied by <see cref="GenerationParameterValidator"/>), so the engine side only checks what needs the
-/// tokenizer (input length; see <see cref="GenerationParameterValidator.LimitNewTokens"/>).
+/// defaults applied by <see cref="GenerationParameterValidator"/>); what needs the tokenizer (input length, the
+/// sequence limit) is the generation service's (<see cref="Generation.GenerationService.MaxNewTokens"/>).
 /// Throw <see cref="global::Grpc.Core.RpcException"/> for a specific status (INVALID_ARGUMENT for too-long inputs,
 /// RESOURCE_EXHAUSTED "Model is overloaded" when the queue is full); other exceptions become UNKNOWN.
 /// Honour the token: it fires when the client cancels or its deadline passes.

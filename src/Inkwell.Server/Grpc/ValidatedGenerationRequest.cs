@@ -1,3 +1,5 @@
+using Inkwell.Engine.Requests;
+using LengthPenalty = Inkwell.Engine.Requests.LengthPenalty;
 using Inkwell.Server.Grpc.Fmaas;
 
 namespace Inkwell.Server.Grpc;
@@ -15,7 +17,7 @@ public sealed record ValidatedGenerationParameters
     public int TopK { get; init; }
     public float TopP { get; init; } = 1f;
     public float TypicalP { get; init; } = 1f;
-    /// <summary>Set for sampling requests (random 32-bit when the client gave none, as TGIS does); null for greedy.</summary>
+    /// <summary>The client's seed for a sampling request; null for greedy or when none was given (the generation service then picks a random 32-bit one, as TGIS does).</summary>
     public ulong? Seed { get; init; }
 
     public float RepetitionPenalty { get; init; } = 1f;
@@ -35,9 +37,6 @@ public sealed record ValidatedGenerationParameters
 
     public bool IsGreedy => Temperature == 0f;
 }
-
-/// <summary>Boost EOS by DecayFactor^(generated - StartIndex) once StartIndex tokens were generated.</summary>
-public sealed record LengthPenalty(int StartIndex, float DecayFactor);
 
 /// <summary>What the response should carry besides text (TGIS ResponseOptions).</summary>
 public sealed record ResponseDetail

@@ -4,6 +4,7 @@ using Inkwell.Engine.Scheduling;
 using Inkwell.Models;
 using Inkwell.Models.Loading;
 using Inkwell.Runtime.Threading;
+using Inkwell.Server.Generation;
 using Inkwell.Server.Grammar;
 using Inkwell.Server.Grpc;
 using Inkwell.Server.Metrics;
@@ -43,6 +44,7 @@ public static class InkwellServer
         var (maxInput, maxTotal, kvTokens) = Limits(options, model.Config);
         var pool = new WorkerPool(options.NumThreads);
         var llama = model.CreateModel(pool);
+        var metrics = new ServerMetrics();
         var engine = new InferenceEngine(llama, model.Tokenizer, new EngineOptions
         {
             KvCacheTokens = kvTokens,
@@ -53,16 +55,17 @@ public static class InkwellServer
                 MaxBatchTokens = Math.Max(options.MaxBatchPrefillTokens, 1),
                 MaxRunningRequests = options.MaxBatchSize ?? 256,
             },
-        });
-        var metrics = new ServerMetrics();
-        engine.StepObserver = step =>
+        }, step =>
         {
             string method = step.PrefillTokens > 0 ? "prefill" : "decode";
             metrics.BatchForwardDuration.Observe(step.ForwardSeconds, method);
             metrics.BatchDecodeDuration.Observe(step.StepSeconds, method);
-        };
-        var service = new GenerationService(engine, metrics, options.MaxConcurrentRequests);
-        var validator = new TgiValidator(model.Tokenizer, new ValidationLimits
+        });
+        // TGIS prompt tuning and constrained generation live behind the one generation service every API calls.
+        var prefixes = new PromptPrefixStore(options.PromptPrefixDir, model.Config.Dim);
+        var grammars = new GrammarService(model.Tokenizer);
+        var service = new Generation.GenerationService(engine, metrics, new GenerationLimits(maxInput, maxTotal), options.MaxConcurrentRequests, grammars, prefixes);
+        var validator = new TgiValidator(new ValidationLimits
         {
             MaxBestOf = options.MaxBestOf,
             MaxStopSequences = options.MaxStopSequences,
@@ -71,17 +74,13 @@ public static class InkwellServer
             MaxTotalTokens = maxTotal,
         });
         var state = new ServerState(options, model, service, validator);
-        var grammars = new GrammarService(model.Tokenizer);
-        state.Grammars = grammars;
-        state.GrammarFactory = grammars.FromTgiBlocking;
 
         var builder = WebApplication.CreateSlimBuilder(args ?? []);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddSingleton(state);
-        // TGIS gRPC and prompt tuning share the engine, its permits and the TLS settings with the HTTP API.
-        var prefixes = new PromptPrefixStore(options.PromptPrefixDir, model.Config.Dim);
+        // TGIS gRPC shares the generation service (engine, permits) and the TLS settings with the HTTP API.
         builder.Services.AddSingleton(prefixes);
-        builder.Services.AddSingleton<IGenerationBackend>(new EngineGenerationBackend(service, model.Tokenizer, prefixes, maxTotal, options.GrpcMaxNewTokens));
+        builder.Services.AddSingleton<IGenerationBackend>(new EngineGenerationBackend(service, options.GrpcMaxNewTokens));
         var grpcEndpoint = new GrpcEndpoint();
         builder.Services.AddSingleton(grpcEndpoint);
         if (options.GrpcPort is not null) builder.Services.AddTgisGrpc(isHealthy: () => engine.IsHealthy);

@@ -1,4 +1,4 @@
-using Inkwell.Engine.Requests;
+using Inkwell.Server.Generation;
 using Inkwell.Models.Loading;
 using Inkwell.Models.Tokenizers;
 using Inkwell.Server.Metrics;
@@ -7,21 +7,16 @@ using Inkwell.Server.Tgi;
 namespace Inkwell.Server.Hosting;
 
 /// <summary>What every route needs, built once at startup and shared (a singleton in DI).</summary>
-public sealed class ServerState(ServerOptions options, LoadedModel model, GenerationService service, TgiValidator validator)
+public sealed class ServerState(ServerOptions options, LoadedModel model, Generation.GenerationService service, TgiValidator validator)
 {
     public ServerOptions Options { get; } = options;
     public LoadedModel Model { get; } = model;
-    public GenerationService Service { get; } = service;
+    public Generation.GenerationService Service { get; } = service;
     public TgiValidator Validator { get; } = validator;
     public ServerMetrics Metrics => Service.Metrics;
     public Tokenizer Tokenizer => Model.Tokenizer;
     public string ModelId => Options.ModelId ?? Model.Name;
-
-    /// <summary>Turns a TGI grammar into a token constraint; null until constrained generation is wired in.</summary>
-    public Func<GrammarDto, ITokenConstraint?>? GrammarFactory { get; set; }
-
-    /// <summary>Grammar compilation (vocabulary, cache) behind GrammarFactory and the OpenAI response_format; null = unsupported.</summary>
-    public Grammar.GrammarService? Grammars { get; set; }
+    public Grammar.GrammarService? Grammars => Service.Grammars;
 
     public InfoDto Info() => new(
         ModelId: ModelId,

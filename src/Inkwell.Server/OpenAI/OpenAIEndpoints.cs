@@ -2,6 +2,7 @@ using System.Text.Json;
 using Inkwell.Engine.Grammar;
 using Inkwell.Engine.Requests;
 using Inkwell.Templates;
+using Inkwell.Server.Generation;
 using Inkwell.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -40,7 +41,7 @@ internal sealed class OpenAIApi
     public OpenAIApi(ServerState s)
     {
         _s = s;
-        _validator = new OpenAIValidator(s.Tokenizer, s.Validator.Limits, s.ModelId);
+        _validator = new OpenAIValidator(s.Tokenizer);
         (_template, _templateProblem) = LoadTemplate(s);
         Model = new ModelDto(s.ModelId, "model", _created, "inkwell");
     }
@@ -75,7 +76,7 @@ internal sealed class OpenAIApi
         var ct = ctx.RequestAborted;
         _s.Metrics.RequestCount.Increment();
         OpenAIPlan plan;
-        List<GenerationRequest> requests;
+        GenerationRun run;
         try
         {
             T dto;
@@ -88,8 +89,7 @@ internal sealed class OpenAIApi
                 throw new OpenAIException(400, $"We could not parse the JSON body of your request. ({e.Message})", param: null, code: null);
             }
             plan = validate(dto);
-            requests = OpenAIValidator.EngineRequests(plan);
-            if (plan.Grammar is { } spec) requests = await Constrain(requests, spec, plan.GrammarParam!, ct);
+            run = await _s.Service.StartAsync(OpenAIValidator.Inputs(plan), ct);
         }
         catch (OpenAIException e)
         {
@@ -97,16 +97,15 @@ internal sealed class OpenAIApi
             await WriteError(ctx, e);
             return;
         }
-
-        ChoiceRunner runner;
-        try
+        catch (GenerationException e)
         {
-            runner = await ChoiceRunner.StartAsync(_s.Service, requests, ct);
-        }
-        catch (OverloadedException e)
-        {
-            _s.Metrics.RequestFailure.Increment(labelValue: "overloaded");
-            await WriteError(ctx, new OpenAIException(429, e.Message, "rate_limit_error", code: "rate_limit_exceeded"));
+            _s.Metrics.RequestFailure.Increment(labelValue: e.Kind switch
+            {
+                GenerationErrorKind.Overloaded => "overloaded",
+                GenerationErrorKind.InvalidRequest or GenerationErrorKind.ContextLength => "validation",
+                _ => "generation",
+            });
+            await WriteError(ctx, ToOpenAI(e, chat));
             return;
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -114,12 +113,11 @@ internal sealed class OpenAIApi
             return;
         }
 
-        await using (runner)
+        await using (run)
         {
-            var response = new ResponseWriter(ctx, _s, plan, chat, chat ? "chatcmpl-" : "cmpl-");
             try
             {
-                await response.RunAsync(runner, ct);
+                await new ResponseWriter(ctx, _s, plan, run, chat, chat ? "chatcmpl-" : "cmpl-").RunAsync(ct);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -128,21 +126,15 @@ internal sealed class OpenAIApi
         }
     }
 
-    private async Task<List<GenerationRequest>> Constrain(List<GenerationRequest> requests, GrammarSpec spec, string param, CancellationToken ct)
+    /// <summary>The one mapping of the service's error kinds to OpenAI's statuses, types and codes.</summary>
+    private static OpenAIException ToOpenAI(GenerationException e, bool chat) => e.Kind switch
     {
-        if (_s.Grammars is not { } grammars) throw OpenAIException.Invalid(param, "constrained generation is not available on this server", code: "unsupported_value");
-        TokenAutomaton automaton;
-        try
-        {
-            automaton = await grammars.CompileAsync(spec, ct);
-        }
-        catch (GrammarException e)
-        {
-            throw OpenAIException.Invalid(param, e.Message, code: null);
-        }
-        // Each choice walks the shared automaton with its own state.
-        return requests.Select(r => r with { Constraint = grammars.NewConstraint(automaton) }).ToList();
-    }
+        GenerationErrorKind.InvalidRequest => OpenAIException.Invalid(e.Param ?? (chat ? "messages" : "prompt"), e.Message, code: null),
+        GenerationErrorKind.ContextLength => new OpenAIException(400, e.Message, param: chat ? "messages" : "prompt", code: "context_length_exceeded"),
+        GenerationErrorKind.Overloaded => new OpenAIException(429, e.Message, "rate_limit_error", code: "rate_limit_exceeded"),
+        GenerationErrorKind.Unavailable => new OpenAIException(503, e.Message, "server_error", code: null),
+        _ => new OpenAIException(500, e.Message, "server_error", code: null),
+    };
 
     internal static Task WriteError(HttpContext ctx, OpenAIException e)
     {

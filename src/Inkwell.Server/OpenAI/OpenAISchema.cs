@@ -29,6 +29,12 @@ public sealed class ChatCompletionRequestDto
     public List<string>? GuidedChoice { get; set; }
     public string? GuidedRegex { get; set; }
     public JsonElement GuidedJson { get; set; }
+    // vLLM's extensions: no end-of-generation before min_tokens; none at all with ignore_eos.
+    public int? MinTokens { get; set; }
+    public bool? IgnoreEos { get; set; }
+    public Dictionary<string, float>? LogitBias { get; set; }
+    /// <summary>vLLM's: keep only the last this-many prompt tokens.</summary>
+    public int? TruncatePromptTokens { get; set; }
 }
 
 public sealed class CompletionRequestDto
@@ -54,6 +60,12 @@ public sealed class CompletionRequestDto
     public List<string>? GuidedChoice { get; set; }
     public string? GuidedRegex { get; set; }
     public JsonElement GuidedJson { get; set; }
+    // vLLM's extensions: no end-of-generation before min_tokens; none at all with ignore_eos.
+    public int? MinTokens { get; set; }
+    public bool? IgnoreEos { get; set; }
+    public Dictionary<string, float>? LogitBias { get; set; }
+    /// <summary>vLLM's: keep only the last this-many prompt tokens.</summary>
+    public int? TruncatePromptTokens { get; set; }
 }
 
 public sealed class ChatMessageDto

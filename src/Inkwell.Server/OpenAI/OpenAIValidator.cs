@@ -4,7 +4,7 @@ using Inkwell.Engine.Requests;
 using Inkwell.Engine.Sampling;
 using Inkwell.Templates;
 using Inkwell.Models.Tokenizers;
-using Inkwell.Server.Tgi;
+using Inkwell.Server.Generation;
 
 namespace Inkwell.Server.OpenAI;
 
@@ -22,15 +22,22 @@ public sealed class OpenAIException(int status, string message, string type = "i
     public static OpenAIException Invalid(string param, string message, string? code = "invalid_value") => new(400, message, param: param, code: code);
 }
 
-/// <summary>One prompt, tokenized, and what a response about it needs.</summary>
-public sealed record OpenAIPrompt(string Text, IReadOnlyList<int> Tokens);
+/// <summary>One prompt: its text (for echo), and its token ids when the client sent ids (text is tokenized by the service).</summary>
+public sealed record OpenAIPrompt(string Text, IReadOnlyList<int>? Tokens);
 
 /// <summary>What both routes share once validated: sampling, stopping and output options, and the grammar to compile.</summary>
 public sealed record OpenAIPlan
 {
     public required IReadOnlyList<OpenAIPrompt> Prompts { get; init; }
+    /// <summary>False for a rendered chat template, which writes BOS itself.</summary>
+    public bool AddSpecialTokens { get; init; } = true;
     public required int N { get; init; }
-    public required int MaxTokens { get; init; }
+    public required int? MaxTokens { get; init; }
+    public required int DefaultMaxTokens { get; init; }
+    public int MinTokens { get; init; }
+    public bool IgnoreEos { get; init; }
+    public IReadOnlyDictionary<int, float>? LogitBias { get; init; }
+    public int? TruncatePromptTokens { get; init; }
     public required SamplingParameters Sampling { get; init; }
     public required ulong? Seed { get; init; }
     public required IReadOnlyList<string> Stop { get; init; }
@@ -46,8 +53,9 @@ public sealed record OpenAIPlan
 /// <summary>
 /// OpenAI's request rules (ranges and messages as the API documents them) over our limits: turns a chat or completions
 /// body into an <see cref="OpenAIPlan"/>, or throws <see cref="OpenAIException"/> (400 invalid_request_error).
+/// Token counts and the context limit are the generation service's, after the permit.
 /// </summary>
-public sealed class OpenAIValidator(Tokenizer tokenizer, ValidationLimits limits, string modelId)
+public sealed class OpenAIValidator(Tokenizer tokenizer)
 {
     private const int MaxN = 128;
     private const int MaxStop = 4;
@@ -55,11 +63,10 @@ public sealed class OpenAIValidator(Tokenizer tokenizer, ValidationLimits limits
     private const int MaxCompletionLogprobs = 5;
     private const int CompletionsDefaultMaxTokens = 16;
 
-    public void CheckModel(string? model)
+    /// <summary>A single-model server serves whatever name the client uses (as TGI and llama-server do); the gateway is strict.</summary>
+    public static void CheckModel(string? model)
     {
         if (string.IsNullOrEmpty(model)) throw OpenAIException.Invalid("model", "you must provide a model parameter", code: null);
-        if (model != modelId)
-            throw new OpenAIException(404, $"The model `{model}` does not exist or you do not have access to it.", param: "model", code: "model_not_found");
     }
 
     public OpenAIPlan Chat(ChatCompletionRequestDto r, ChatTemplate? template, string? templateProblem)
@@ -77,9 +84,6 @@ public sealed class OpenAIValidator(Tokenizer tokenizer, ValidationLimits limits
         {
             throw OpenAIException.Invalid("messages", "the chat template could not render these messages: " + e.Message, code: null);
         }
-        // The template writes the BOS text itself where the model wants one (Hugging Face's apply_chat_template
-        // tokenizes without adding special tokens).
-        var ids = tokenizer.EncodeToIds(prompt, addSpecialTokens: false, parseSpecialTokens: true);
 
         if (r.TopLogprobs is { } tl && (tl < 0 || tl > MaxChatTopLogprobs))
             throw OpenAIException.Invalid("top_logprobs", $"Invalid 'top_logprobs': integer out of range. Expected a value between 0 and {MaxChatTopLogprobs}, but got {tl} instead.");
@@ -87,11 +91,13 @@ public sealed class OpenAIValidator(Tokenizer tokenizer, ValidationLimits limits
             throw OpenAIException.Invalid("top_logprobs", "Invalid value for 'top_logprobs': 'logprobs' must be set to true when 'top_logprobs' is specified.");
         int? maxTokens = r.MaxCompletionTokens ?? r.MaxTokens;
         string maxParam = r.MaxCompletionTokens is null ? "max_tokens" : "max_completion_tokens";
+        // The template writes the BOS text itself where the model wants one (Hugging Face's apply_chat_template
+        // tokenizes without adding special tokens).
         return Common(
-            [new OpenAIPrompt(prompt, ids)], "messages", maxTokens, maxParam, defaultMaxTokens: null,
-            r.Temperature, r.TopP, r.N, r.Stop, r.Seed, r.PresencePenalty, r.FrequencyPenalty,
+            [new OpenAIPrompt(prompt, null)], maxTokens, maxParam, defaultMaxTokens: int.MaxValue,
+            r.Temperature, r.TopP, r.N, r.Stop, r.Seed, r.PresencePenalty, r.FrequencyPenalty, r.MinTokens, r.IgnoreEos, r.LogitBias, r.TruncatePromptTokens,
             r.Logprobs == true ? r.TopLogprobs ?? 0 : null, r.Stream == true, r.StreamOptions,
-            Grammar(r.ResponseFormat, r.GuidedChoice, r.GuidedRegex, r.GuidedJson));
+            Grammar(r.ResponseFormat, r.GuidedChoice, r.GuidedRegex, r.GuidedJson)) with { AddSpecialTokens = false };
     }
 
     public OpenAIPlan Completion(CompletionRequestDto r)
@@ -106,16 +112,16 @@ public sealed class OpenAIValidator(Tokenizer tokenizer, ValidationLimits limits
         if (r.Echo == true && r.Logprobs is not null)
             throw OpenAIException.Invalid("echo", "`echo` together with `logprobs` is not supported (prompt log-probabilities are not reported)", code: "unsupported_value");
         return Common(
-            prompts, "prompt", r.MaxTokens, "max_tokens", CompletionsDefaultMaxTokens,
-            r.Temperature, r.TopP, r.N, r.Stop, r.Seed, r.PresencePenalty, r.FrequencyPenalty,
+            prompts, r.MaxTokens, "max_tokens", CompletionsDefaultMaxTokens,
+            r.Temperature, r.TopP, r.N, r.Stop, r.Seed, r.PresencePenalty, r.FrequencyPenalty, r.MinTokens, r.IgnoreEos, r.LogitBias, r.TruncatePromptTokens,
             r.Logprobs, r.Stream == true, r.StreamOptions,
             Grammar(r.ResponseFormat, r.GuidedChoice, r.GuidedRegex, r.GuidedJson)) with { Echo = r.Echo == true };
     }
 
     private OpenAIPlan Common(
-        IReadOnlyList<OpenAIPrompt> prompts, string promptParam, int? maxTokens, string maxParam, int? defaultMaxTokens,
+        IReadOnlyList<OpenAIPrompt> prompts, int? maxTokens, string maxParam, int defaultMaxTokens,
         float? temperature, float? topP, int? n, JsonElement stop, long? seed, float? presence, float? frequency,
-        int? logprobs, bool stream, StreamOptionsDto? streamOptions, (GrammarSpec Spec, string Param)? grammar)
+        int? minTokens, bool? ignoreEos, Dictionary<string, float>? logitBias, int? truncatePromptTokens, int? logprobs, bool stream, StreamOptionsDto? streamOptions, (GrammarSpec Spec, string Param)? grammar)
     {
         float t = temperature ?? 1f;
         if (!(t >= 0f && t <= 2f)) throw OpenAIException.Invalid("temperature", $"Invalid 'temperature': Expected a value between 0 and 2, but got {t} instead.");
@@ -131,17 +137,13 @@ public sealed class OpenAIValidator(Tokenizer tokenizer, ValidationLimits limits
         if (streamOptions is not null && !stream)
             throw OpenAIException.Invalid("stream_options", "The 'stream_options' parameter is only allowed when 'stream' is enabled.");
 
-        int longest = prompts.Max(x => x.Tokens.Count);
-        if (prompts.Any(x => x.Tokens.Count == 0)) throw OpenAIException.Invalid(promptParam, "the prompt is empty", code: null);
-        int room = limits.MaxTotalTokens - longest;
-        int max = maxTokens ?? Math.Max(1, defaultMaxTokens is { } d ? Math.Min(d, room) : room);
-        if (longest > limits.MaxInputTokens || longest + max > limits.MaxTotalTokens)
-        {
-            throw new OpenAIException(400,
-                $"This model's maximum context length is {limits.MaxTotalTokens} tokens. However, you requested {longest + max} tokens " +
-                $"({longest} in the {promptParam}, {max} in the completion). Please reduce the length of the {promptParam} or completion.",
-                param: promptParam, code: "context_length_exceeded");
-        }
+        // vLLM's extensions: suppress end-of-generation until min_tokens, or altogether.
+        if (minTokens is < 0) throw OpenAIException.Invalid("min_tokens", $"Invalid 'min_tokens': integer below minimum value. Expected a value >= 0, but got {minTokens} instead.");
+        if (minTokens is { } min && maxTokens is { } max && min > max)
+            throw OpenAIException.Invalid("min_tokens", $"Invalid 'min_tokens': must be <= '{maxParam}' ({max}), but got {min}.");
+        var bias = LogitBiasParser.Parse(logitBias, message => OpenAIException.Invalid("logit_bias", "Invalid 'logit_bias': " + message + "."));
+        if (truncatePromptTokens is < 1)
+            throw OpenAIException.Invalid("truncate_prompt_tokens", $"Invalid 'truncate_prompt_tokens': integer below minimum value. Expected a value >= 1, but got {truncatePromptTokens} instead.");
 
         // Temperature 0 is greedy; top_p 0 keeps only the most likely token, which is greedy too.
         bool sample = t > 0f && p > 0f;
@@ -157,7 +159,12 @@ public sealed class OpenAIValidator(Tokenizer tokenizer, ValidationLimits limits
         {
             Prompts = prompts,
             N = count,
-            MaxTokens = max,
+            MaxTokens = maxTokens,
+            DefaultMaxTokens = defaultMaxTokens,
+            MinTokens = minTokens ?? 0,
+            IgnoreEos = ignoreEos == true,
+            LogitBias = bias,
+            TruncatePromptTokens = truncatePromptTokens,
             Sampling = sampling,
             Seed = seed is { } s ? unchecked((ulong)s) : null,
             Stop = stops,
@@ -169,27 +176,28 @@ public sealed class OpenAIValidator(Tokenizer tokenizer, ValidationLimits limits
         };
     }
 
-    /// <summary>The engine requests, n per prompt, in OpenAI's choice order (prompt-major); constraints are added by the caller.</summary>
-    public static List<GenerationRequest> EngineRequests(OpenAIPlan plan)
+    /// <summary>The service's inputs, one per prompt with n sequences each (choice order is prompt-major).</summary>
+    public static List<GenerationInput> Inputs(OpenAIPlan plan) => plan.Prompts.Select((prompt, i) => new GenerationInput
     {
-        var list = new List<GenerationRequest>(plan.Prompts.Count * plan.N);
-        ulong baseSeed = plan.Seed ?? (ulong)Random.Shared.NextInt64();
-        foreach (var prompt in plan.Prompts)
-        {
-            for (int i = 0; i < plan.N; i++)
-            {
-                list.Add(new GenerationRequest
-                {
-                    PromptTokens = prompt.Tokens,
-                    // Choice i of a seeded request is reproducible on its own: seed + i.
-                    Sampling = plan.Sampling with { Seed = baseSeed + (ulong)list.Count },
-                    Stopping = new StoppingParameters { MaxNewTokens = plan.MaxTokens, StopSequences = plan.Stop },
-                    TopNTokens = plan.Logprobs ?? 0,
-                });
-            }
-        }
-        return list;
-    }
+        PromptText = prompt.Tokens is null ? prompt.Text : null,
+        PromptTokens = prompt.Tokens,
+        AddSpecialTokens = plan.AddSpecialTokens,
+        MaxNewTokens = plan.MaxTokens,
+        DefaultMaxNewTokens = plan.DefaultMaxTokens,
+        MinNewTokens = plan.MinTokens,
+        IgnoreEos = plan.IgnoreEos,
+        LogitBias = plan.LogitBias,
+        Truncate = plan.TruncatePromptTokens,
+        StopSequences = plan.Stop,
+        IncludeStopSequence = false,
+        Sampling = plan.Sampling,
+        // Choice c of a seeded request is reproducible on its own: seed + c.
+        Seed = plan.Seed is { } seed ? seed + (ulong)(i * plan.N) : null,
+        Sequences = plan.N,
+        TopNTokens = plan.Logprobs ?? 0,
+        Grammar = plan.Grammar,
+        GrammarParam = plan.GrammarParam ?? "response_format",
+    }).ToList();
 
     private string Text(int id) => (uint)id < (uint)tokenizer.VocabSize ? tokenizer.TokenText(id) : "";
 
@@ -236,7 +244,7 @@ public sealed class OpenAIValidator(Tokenizer tokenizer, ValidationLimits limits
             }
             return new OpenAIPrompt(tokenizer.Decode(ids), ids);
         }
-        OpenAIPrompt FromText(string text) => new(text, tokenizer.EncodeToIds(text));
+        OpenAIPrompt FromText(string text) => text.Length > 0 ? new(text, null) : throw OpenAIException.Invalid("prompt", "the prompt is empty", code: null);
 
         switch (prompt.ValueKind)
         {

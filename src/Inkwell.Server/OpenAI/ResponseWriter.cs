@@ -1,120 +1,126 @@
 using System.Text;
 using System.Text.Json;
 using Inkwell.Engine.Requests;
+using Inkwell.Server.Generation;
 using Inkwell.Server.Hosting;
 using Microsoft.AspNetCore.Http;
 
 namespace Inkwell.Server.OpenAI;
 
 /// <summary>
-/// Turns merged engine events into an OpenAI response: one JSON body, or SSE chunks ("data: {...}") ending with
-/// "data: [DONE]". Text leaves out special tokens and the stop sequence; finish_reason is "length" or "stop".
+/// Turns a run's events into an OpenAI response: one JSON body, or SSE chunks ("data: {...}") ending with
+/// "data: [DONE]". The text is the output stage's: special tokens left out, the stop sequence dropped, and while
+/// streaming a tail that may still become a stop sequence held back. finish_reason is "length" or "stop".
 /// </summary>
-internal sealed class ResponseWriter(HttpContext ctx, ServerState s, OpenAIPlan plan, bool chat, string idPrefix)
+internal sealed class ResponseWriter(HttpContext ctx, ServerState s, OpenAIPlan plan, GenerationRun run, bool chat, string idPrefix)
 {
     private readonly string _id = idPrefix + Guid.NewGuid().ToString("N");
     private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
     private readonly string _model = s.ModelId;
-    private Choice[] _choices = [];
+    private readonly Choice[] _choices = Enumerable.Range(0, run.ChoiceCount).Select(_ => new Choice()).ToArray();
 
-    private sealed class Choice(IReadOnlyList<string> stops)
+    private sealed class Choice
     {
-        public readonly StopTrimmer Text = new(stops);
+        public readonly StringBuilder Text = new();
         public readonly List<TokenLogprobDto> Logprobs = [];
         public int Pending; // logprob entries not yet sent in a chunk
         public GenerationResult? Result;
         public bool RoleSent;
     }
 
-    public async Task RunAsync(ChoiceRunner runner, CancellationToken ct)
+    public async Task RunAsync(CancellationToken ct)
     {
-        int promptsN = plan.Prompts.Count * plan.N;
-        _choices = Enumerable.Range(0, promptsN).Select(_ => new Choice(plan.Stop)).ToArray();
-        if (plan.Stream) StartStream();
-        await foreach (var (index, e) in runner.Events(ct))
+        if (plan.Stream)
         {
-            var c = _choices[index];
-            switch (e)
-            {
-                case TokenGenerated t:
-                    string piece = t.Token.Special ? "" : t.Token.Text;
-                    if (plan.Logprobs is not null && !t.Token.Special) c.Logprobs.Add(Logprob(t.Token, t.TopTokens));
-                    string delta = c.Text.Push(piece);
-                    if (t.Final is { } final) delta += FinishChoice(c, final);
-                    if (plan.Stream) await WriteDelta(index, c, delta, t.Final, ct);
-                    break;
-                case GenerationFinished f when c.Result is null:
-                    string rest = FinishChoice(c, f.Result);
-                    if (plan.Stream) await WriteDelta(index, c, rest, f.Result, ct);
-                    break;
-                case GenerationFailed f:
-                    s.Metrics.RequestFailure.Increment(labelValue: "generation");
-                    var error = new OpenAIException(500, f.Message, "server_error", code: null);
-                    if (plan.Stream) await WriteEvent(error.ToDto(), ct);
-                    else await OpenAIApi.WriteError(ctx, error);
-                    return; // disposing the runner stops the other choices
-            }
+            await EventStream.WriteAsync(ctx.Response, StreamAsync(ct), OpenAIJson.Options, ct);
+            return;
         }
+        await foreach (var (index, e) in run.ReadAllAsync(ct))
+        {
+            if (e is GenerationFailed f)
+            {
+                await OpenAIApi.WriteError(ctx, Failed(f));
+                return; // disposing the run stops the other choices
+            }
+            Apply(_choices[index], e);
+        }
+        if (!Succeeded(ct)) return;
+        ctx.Response.StatusCode = 200;
+        if (chat) await ctx.Response.WriteAsJsonAsync(ChatBody(), OpenAIJson.Options, ct);
+        else await ctx.Response.WriteAsJsonAsync(CompletionBody(), OpenAIJson.Options, ct);
+    }
+
+    private async IAsyncEnumerable<object> StreamAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    {
+        await foreach (var (index, e) in run.ReadAllAsync(ct))
+        {
+            if (e is GenerationFailed f)
+            {
+                yield return Failed(f).ToDto();
+                yield break; // disposing the run stops the other choices
+            }
+            if (e is not TokenGenerated t) continue;
+            var c = _choices[index];
+            Apply(c, t);
+            foreach (var chunk in Delta(index, c, t.TextDelta, t.Final)) yield return chunk;
+        }
+        if (!Succeeded(ct)) yield break;
+        if (plan.IncludeUsage && chat) yield return ChatChunk([], OptionalUsage.Of(Usage()));
+        else if (plan.IncludeUsage) yield return CompletionChunk([], OptionalUsage.Of(Usage()));
+        yield return "[DONE]";
+    }
+
+    private void Apply(Choice c, GenerationEvent e)
+    {
+        if (e is not TokenGenerated t) return;
+        if (plan.Logprobs is not null && !t.Token.Special) c.Logprobs.Add(Logprob(t.Token, t.TopTokens));
+        c.Text.Append(t.TextDelta);
+        if (t.Final is { } final) c.Result = final;
+    }
+
+    private OpenAIException Failed(GenerationFailed f)
+    {
+        s.Metrics.RequestFailure.Increment(labelValue: "generation");
+        return new OpenAIException(500, f.Message, "server_error", code: null);
+    }
+
+    private bool Succeeded(CancellationToken ct)
+    {
         if (_choices.Any(c => c.Result is null)) throw new OperationCanceledException(ct);
         s.Metrics.RequestSuccess.Increment();
         foreach (var c in _choices) s.Metrics.GeneratedTokens.Observe(c.Result!.GeneratedTokenCount);
-        if (plan.Stream)
-        {
-            if (plan.IncludeUsage && chat) await WriteEvent(ChatChunk([], OptionalUsage.Of(Usage())), ct);
-            else if (plan.IncludeUsage) await WriteEvent(CompletionChunk([], OptionalUsage.Of(Usage())), ct);
-            await ctx.Response.Body.WriteAsync("data: [DONE]\n\n"u8.ToArray(), ct);
-            await ctx.Response.Body.FlushAsync(ct);
-        }
-        else
-        {
-            ctx.Response.StatusCode = 200;
-            if (chat) await ctx.Response.WriteAsJsonAsync(ChatBody(), OpenAIJson.Options, ct);
-            else await ctx.Response.WriteAsJsonAsync(CompletionBody(), OpenAIJson.Options, ct);
-        }
-    }
-
-    private string FinishChoice(Choice c, GenerationResult result)
-    {
-        c.Result = result;
-        return c.Text.Finish(result.GeneratedText, result.StopSequence);
+        return true;
     }
 
     private static string FinishReason(GenerationResult r) => r.FinishReason == Engine.Requests.FinishReason.Length ? "length" : "stop";
 
     private UsageDto Usage()
     {
-        int prompt = plan.Prompts.Sum(p => p.Tokens.Count);
+        int prompt = run.Inputs.Sum(p => p.InputLength);
         int completion = _choices.Sum(c => c.Result?.GeneratedTokenCount ?? 0);
         return new UsageDto(prompt, completion, prompt + completion);
     }
 
-    private string EchoPrefix(int index) => plan.Echo ? plan.Prompts[index / plan.N].Text : "";
+    private string EchoPrefix(int index) => plan.Echo ? plan.Prompts[run.Origin(index).Input].Text : "";
 
     // ---- unary bodies ----
 
     private ChatCompletionDto ChatBody() => new(_id, "chat.completion", _created, _model, null,
-        _choices.Select((c, i) => new ChatChoiceDto(i, new ChatResponseMessageDto("assistant", c.Text.Emitted, null),
+        _choices.Select((c, i) => new ChatChoiceDto(i, new ChatResponseMessageDto("assistant", c.Text.ToString(), null),
             plan.Logprobs is null ? null : new ChatLogprobsDto(c.Logprobs, null), FinishReason(c.Result!))).ToList(),
         Usage());
 
     private CompletionDto CompletionBody() => new(_id, "text_completion", _created, _model, null,
-        _choices.Select((c, i) => new CompletionChoiceDto(EchoPrefix(i) + c.Text.Emitted, i,
+        _choices.Select((c, i) => new CompletionChoiceDto(EchoPrefix(i) + c.Text, i,
             plan.Logprobs is null ? null : CompletionLogprobs(c.Logprobs, 0), FinishReason(c.Result!))).ToList(),
         OptionalUsage.Of(Usage()));
 
     // ---- streaming ----
 
-    private void StartStream()
+    /// <summary>The chunks one token's event makes: the role first (chat), then the text and logprobs, then the finish reason.</summary>
+    private List<object> Delta(int index, Choice c, string delta, GenerationResult? final)
     {
-        var r = ctx.Response;
-        r.StatusCode = 200;
-        r.ContentType = "text/event-stream";
-        r.Headers.CacheControl = "no-cache";
-        r.Headers["x-accel-buffering"] = "no";
-    }
-
-    private async Task WriteDelta(int index, Choice c, string delta, GenerationResult? final, CancellationToken ct)
-    {
+        var chunks = new List<object>(3);
         var logprobs = c.Logprobs.Count > c.Pending ? c.Logprobs.GetRange(c.Pending, c.Logprobs.Count - c.Pending) : [];
         c.Pending = c.Logprobs.Count;
         var usage = plan.IncludeUsage ? OptionalUsage.Of(null) : default;
@@ -123,15 +129,15 @@ internal sealed class ResponseWriter(HttpContext ctx, ServerState s, OpenAIPlan 
             if (!c.RoleSent)
             {
                 c.RoleSent = true;
-                await WriteEvent(ChatChunk([new ChatChunkChoiceDto(index, new ChatDeltaDto("assistant", ""), null, null)], usage), ct);
+                chunks.Add(ChatChunk([new ChatChunkChoiceDto(index, new ChatDeltaDto("assistant", ""), null, null)], usage));
             }
             if (delta.Length > 0 || logprobs.Count > 0)
             {
                 var lp = plan.Logprobs is null ? null : new ChatLogprobsDto(logprobs, null);
-                await WriteEvent(ChatChunk([new ChatChunkChoiceDto(index, new ChatDeltaDto(null, delta), lp, null)], usage), ct);
+                chunks.Add(ChatChunk([new ChatChunkChoiceDto(index, new ChatDeltaDto(null, delta), lp, null)], usage));
             }
             if (final is not null)
-                await WriteEvent(ChatChunk([new ChatChunkChoiceDto(index, new ChatDeltaDto(null, null), null, FinishReason(final))], usage), ct);
+                chunks.Add(ChatChunk([new ChatChunkChoiceDto(index, new ChatDeltaDto(null, null), null, FinishReason(final))], usage));
         }
         else
         {
@@ -139,10 +145,11 @@ internal sealed class ResponseWriter(HttpContext ctx, ServerState s, OpenAIPlan 
             c.RoleSent = true;
             if (delta.Length > 0 || logprobs.Count > 0 || final is not null)
             {
-                var lp = plan.Logprobs is null ? null : CompletionLogprobs(logprobs, c.Text.Emitted.Length - delta.Length);
-                await WriteEvent(CompletionChunk([new CompletionChoiceDto(delta, index, lp, final is null ? null : FinishReason(final))], usage), ct);
+                var lp = plan.Logprobs is null ? null : CompletionLogprobs(logprobs, c.Text.Length - delta.Length);
+                chunks.Add(CompletionChunk([new CompletionChoiceDto(delta, index, lp, final is null ? null : FinishReason(final))], usage));
             }
         }
+        return chunks;
     }
 
     private ChatCompletionChunkDto ChatChunk(IReadOnlyList<ChatChunkChoiceDto> choices, OptionalUsage usage) =>
@@ -150,15 +157,6 @@ internal sealed class ResponseWriter(HttpContext ctx, ServerState s, OpenAIPlan 
 
     private CompletionDto CompletionChunk(IReadOnlyList<CompletionChoiceDto> choices, OptionalUsage usage) =>
         new(_id, "text_completion", _created, _model, null, choices, usage);
-
-    private async Task WriteEvent<T>(T payload, CancellationToken ct)
-    {
-        var body = ctx.Response.Body;
-        await body.WriteAsync("data: "u8.ToArray(), ct);
-        await body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(payload, OpenAIJson.Options), ct);
-        await body.WriteAsync("\n\n"u8.ToArray(), ct);
-        await body.FlushAsync(ct);
-    }
 
     // ---- logprobs ----
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Inkwell.Engine.Requests;
+using Inkwell.Server.Generation;
 using Inkwell.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -49,13 +50,12 @@ public static class TgiEndpoints
             return;
         }
         bool stream = forceStream ?? dto.Stream;
-
-        // Compile off the engine thread, awaited, so the synchronous factory below finds it done.
-        if (dto.Parameters?.Grammar is { } grammar && s.Grammars is { } grammars) await grammars.PrepareAsync(grammar, ctx.RequestAborted);
         ValidGenerateRequest v;
+        GenerationRun run;
         try
         {
-            v = s.Validator.Validate(dto, stream, s.GrammarFactory);
+            v = s.Validator.Validate(dto, stream);
+            run = await s.Service.StartAsync(v.Input, ctx.RequestAborted);
         }
         catch (ValidationException e)
         {
@@ -63,32 +63,9 @@ public static class TgiEndpoints
             await WriteError(ctx, 422, "Input validation error: " + e.Message, "validation");
             return;
         }
-        var validationTime = started.Elapsed;
-        s.Metrics.ValidationDuration.Observe(validationTime.TotalSeconds);
-        s.Metrics.InputLength.Observe(v.InputLength);
-        s.Metrics.MaxNewTokens.Observe(v.MaxNewTokens);
-
-        if (stream) await Stream(ctx, s, v, started, validationTime);
-        else await Unary(ctx, s, v, started, validationTime, wrapInArray: forceStream is null);
-    }
-
-    private static async Task Unary(HttpContext ctx, ServerState s, ValidGenerateRequest v, Stopwatch started, TimeSpan validationTime, bool wrapInArray)
-    {
-        IReadOnlyList<GenerationResult> results;
-        try
-        {
-            results = await s.Service.GenerateAsync(v, ctx.RequestAborted);
-        }
-        catch (OverloadedException e)
-        {
-            s.Metrics.RequestFailure.Increment(labelValue: "overloaded");
-            await WriteError(ctx, 429, e.Message, "overloaded");
-            return;
-        }
         catch (GenerationException e)
         {
-            s.Metrics.RequestFailure.Increment(labelValue: "generation");
-            await WriteError(ctx, 424, e.Message, "generation");
+            await WriteError(ctx, s, e);
             return;
         }
         catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
@@ -96,10 +73,48 @@ public static class TgiEndpoints
             s.Metrics.RequestFailure.Increment(labelValue: "cancelled");
             return;
         }
+        await using (run)
+        {
+            var validationTime = started.Elapsed;
+            s.Metrics.ValidationDuration.Observe(validationTime.TotalSeconds);
+            try
+            {
+                if (stream) await Stream(ctx, s, v, run, started);
+                else await Unary(ctx, s, v, run, started, validationTime, wrapInArray: forceStream is null);
+            }
+            catch (GenerationException e) when (!ctx.Response.HasStarted)
+            {
+                await WriteError(ctx, s, e);
+            }
+            catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
+            {
+                s.Metrics.RequestFailure.Increment(labelValue: "cancelled");
+            }
+        }
+    }
 
+    /// <summary>The one mapping of the service's error kinds to TGI's statuses and error types.</summary>
+    private static Task WriteError(HttpContext ctx, ServerState s, GenerationException e)
+    {
+        var (status, type, message) = e.Kind switch
+        {
+            GenerationErrorKind.InvalidRequest or GenerationErrorKind.ContextLength => (422, "validation", "Input validation error: " + e.Message),
+            GenerationErrorKind.Overloaded => (429, "overloaded", e.Message),
+            GenerationErrorKind.Unavailable => (503, "unhealthy", e.Message),
+            _ => (424, "generation", e.Message),
+        };
+        s.Metrics.RequestFailure.Increment(labelValue: type);
+        return WriteError(ctx, status, message, type);
+    }
+
+    private static async Task Unary(HttpContext ctx, ServerState s, ValidGenerateRequest v, GenerationRun run, Stopwatch started, TimeSpan validationTime, bool wrapInArray)
+    {
+        // best_of: the most likely sequence answers, the others come as best_of_sequences.
+        var results = (await run.ResultsAsync(ctx.RequestAborted)).OrderByDescending(r => r.Tokens.Sum(t => (double)t.LogProb)).ToList();
         var best = results[0];
+        int inputLength = run.Inputs[0].InputLength;
         Observe(s, best, started);
-        SetTimingHeaders(ctx, best, started, validationTime, v.InputLength);
+        SetTimingHeaders(ctx, best, started, validationTime, inputLength);
         string text = v.ReturnFullText ? v.Inputs + best.GeneratedText : best.GeneratedText;
         DetailsDto? details = null;
         if (v.Details)
@@ -117,78 +132,35 @@ public static class TgiEndpoints
         else await ctx.Response.WriteAsJsonAsync(response, TgiJson.Options);
     }
 
-    private static async Task Stream(HttpContext ctx, ServerState s, ValidGenerateRequest v, Stopwatch started, TimeSpan validationTime)
+    private static async Task Stream(HttpContext ctx, ServerState s, ValidGenerateRequest v, GenerationRun run, Stopwatch started)
     {
-        var response = ctx.Response;
-        IAsyncEnumerator<GenerationEvent> events;
-        try
-        {
-            events = s.Service.StreamAsync(v, ctx.RequestAborted).GetAsyncEnumerator(ctx.RequestAborted);
-            // The first MoveNext acquires the permit, so overload is still a plain 429 before any byte is sent.
-            if (!await events.MoveNextAsync()) return;
-        }
-        catch (OverloadedException e)
-        {
-            s.Metrics.RequestFailure.Increment(labelValue: "overloaded");
-            await WriteError(ctx, 429, e.Message, "overloaded");
-            return;
-        }
-        catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
-        {
-            s.Metrics.RequestFailure.Increment(labelValue: "cancelled");
-            return;
-        }
+        ctx.Response.Headers["x-compute-type"] = "cpu";
+        await EventStream.WriteAsync(ctx.Response, StreamEvents(ctx, s, v, run, started), TgiJson.Options, ctx.RequestAborted);
+    }
 
-        response.StatusCode = 200;
-        response.ContentType = "text/event-stream";
-        response.Headers.CacheControl = "no-cache";
-        response.Headers["x-accel-buffering"] = "no";
-        response.Headers["x-compute-type"] = "cpu";
-        try
+    /// <summary>TGI's stream: one event per token (its own text), the last with the whole text and details; or an error event.</summary>
+    private static async IAsyncEnumerable<object> StreamEvents(HttpContext ctx, ServerState s, ValidGenerateRequest v, GenerationRun run, Stopwatch started)
+    {
+        await foreach (var (_, e) in run.ReadAllAsync(ctx.RequestAborted))
         {
-            do
+            switch (e)
             {
-                switch (events.Current)
-                {
-                    case TokenGenerated { Final: { } result } last:
-                        await WriteFinal(ctx, s, v, last, result, started);
-                        return;
-                    case TokenGenerated t:
-                        await WriteEvent(response, new StreamResponseDto(t.Index + 1, Token(t.Token), TopList(t.TopTokens), null, null), ctx.RequestAborted);
-                        break;
-                    case GenerationFailed f:
-                        s.Metrics.RequestFailure.Increment(labelValue: "generation");
-                        await WriteEvent(response, new ErrorResponseDto(f.Message, "generation"), ctx.RequestAborted);
-                        return;
-                }
-            } while (await events.MoveNextAsync());
+                case TokenGenerated { Final: { } r } last:
+                    Observe(s, r, started);
+                    s.Metrics.RequestSuccess.Increment();
+                    string text = v.ReturnFullText ? v.Inputs + r.GeneratedText : r.GeneratedText;
+                    var details = v.Details ? new StreamDetailsDto(FinishReasonText(r.FinishReason), r.GeneratedTokenCount, r.Seed, run.Inputs[0].InputLength) : null;
+                    yield return new StreamResponseDto(last.Index + 1, Token(last.Token), TopList(last.TopTokens), text, details);
+                    yield break;
+                case TokenGenerated t:
+                    yield return new StreamResponseDto(t.Index + 1, Token(t.Token), TopList(t.TopTokens), null, null);
+                    break;
+                case GenerationFailed f:
+                    s.Metrics.RequestFailure.Increment(labelValue: "generation");
+                    yield return new ErrorResponseDto(f.Message, "generation");
+                    yield break;
+            }
         }
-        catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
-        {
-            s.Metrics.RequestFailure.Increment(labelValue: "cancelled");
-        }
-        finally
-        {
-            await events.DisposeAsync();
-        }
-    }
-
-    private static async Task WriteFinal(HttpContext ctx, ServerState s, ValidGenerateRequest v, TokenGenerated last, GenerationResult r, Stopwatch started)
-    {
-        Observe(s, r, started);
-        s.Metrics.RequestSuccess.Increment();
-        string text = v.ReturnFullText ? v.Inputs + r.GeneratedText : r.GeneratedText;
-        var details = v.Details ? new StreamDetailsDto(FinishReasonText(r.FinishReason), r.GeneratedTokenCount, r.Seed, v.InputLength) : null;
-        await WriteEvent(ctx.Response, new StreamResponseDto(last.Index + 1, Token(last.Token), TopList(last.TopTokens), text, details), ctx.RequestAborted);
-    }
-
-    private static async Task WriteEvent<T>(HttpResponse response, T payload, CancellationToken ct)
-    {
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(payload, TgiJson.Options);
-        await response.Body.WriteAsync("data:"u8.ToArray(), ct);
-        await response.Body.WriteAsync(bytes, ct);
-        await response.Body.WriteAsync("\n\n"u8.ToArray(), ct);
-        await response.Body.FlushAsync(ct);
     }
 
     private static async Task Tokenize(HttpContext ctx, ServerState s)

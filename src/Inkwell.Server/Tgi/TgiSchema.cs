@@ -33,6 +33,12 @@ public sealed class GenerateParametersDto
     public int? TopNTokens { get; set; }
     public GrammarDto? Grammar { get; set; }
     public string? AdapterId { get; set; }
+    /// <summary>Not in TGI: suppress end-of-generation until this many tokens (vLLM's min_tokens).</summary>
+    public int? MinNewTokens { get; set; }
+    /// <summary>Not in TGI: never stop on an end-of-generation token (vLLM's ignore_eos).</summary>
+    public bool IgnoreEos { get; set; }
+    /// <summary>Not in TGI: token id (as a string key) to a bias added to its logit, as OpenAI's logit_bias.</summary>
+    public Dictionary<string, float>? LogitBias { get; set; }
 }
 
 public sealed class GrammarDto

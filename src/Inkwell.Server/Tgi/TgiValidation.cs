@@ -1,19 +1,12 @@
-using Inkwell.Engine.Requests;
+using Inkwell.Engine.Grammar;
 using Inkwell.Engine.Sampling;
-using Inkwell.Models.Tokenizers;
+using Inkwell.Server.Generation;
+using Inkwell.Server.Grammar;
 
 namespace Inkwell.Server.Tgi;
 
-/// <summary>A request that passed validation: what the engine runs, plus what the response needs.</summary>
-public sealed record ValidGenerateRequest(
-    string Inputs,
-    GenerationRequest Engine,
-    int InputLength,
-    int BestOf,
-    bool Details,
-    bool DecoderInputDetails,
-    bool ReturnFullText,
-    int MaxNewTokens);
+/// <summary>A TGI request that passed TGI's own checks: the service's input, plus what the response needs.</summary>
+public sealed record ValidGenerateRequest(string Inputs, GenerationInput Input, bool Details, bool DecoderInputDetails, bool ReturnFullText);
 
 /// <summary>An input validation error: TGI answers 422 {"error": "Input validation error: ...", "error_type": "validation"}.</summary>
 public sealed class ValidationException(string message) : Exception(message);
@@ -29,16 +22,18 @@ public sealed record ValidationLimits
 }
 
 /// <summary>
-/// TGI's router validation (router/src/validation.rs), in its order and with its messages: turns a JSON request into a
-/// <see cref="ValidGenerateRequest"/> or throws <see cref="ValidationException"/>.
+/// TGI's router validation (router/src/validation.rs), in its order and with its messages, for everything that needs
+/// no tokenizer: turns a JSON request into a <see cref="ValidGenerateRequest"/> or throws <see cref="ValidationException"/>.
+/// Token counts, truncation and limits are the <see cref="GenerationService"/>'s, after the permit.
 /// </summary>
-public sealed class TgiValidator(Tokenizer tokenizer, ValidationLimits limits)
+public sealed class TgiValidator(ValidationLimits limits)
 {
-    private const int DefaultGenerationLength = 1024;
+    /// <summary>TGI's default max_new_tokens when the client gives none (capped by what fits).</summary>
+    public const int DefaultGenerationLength = 1024;
 
     public ValidationLimits Limits { get; } = limits;
 
-    public ValidGenerateRequest Validate(GenerateRequestDto request, bool streaming, Func<GrammarDto, ITokenConstraint?>? grammar = null)
+    public ValidGenerateRequest Validate(GenerateRequestDto request, bool streaming)
     {
         var p = request.Parameters ?? new GenerateParametersDto();
         int bestOf = p.BestOf ?? 1;
@@ -63,34 +58,37 @@ public sealed class TgiValidator(Tokenizer tokenizer, ValidationLimits limits)
         int topK = p.TopK ?? 0;
         if (p.TopK is not null && topK <= 0) throw new ValidationException("`top_k` must be strictly positive");
         if (p.MaxNewTokens is <= 0) throw new ValidationException("`max_new_tokens` must be strictly positive");
+        // Beyond TGI: the engine's min_new_tokens and ignore_eos (vLLM's min_tokens / ignore_eos), as extra parameters.
+        if (p.MinNewTokens is < 0) throw new ValidationException("`min_new_tokens` must be >= 0");
+        if (p.MinNewTokens is { } min && p.MaxNewTokens is { } max && min > max) throw new ValidationException("`min_new_tokens` must be <= `max_new_tokens`");
+        var bias = LogitBiasParser.Parse(p.LogitBias, message => new ValidationException("`logit_bias` " + message));
         var stop = p.Stop ?? [];
         if (stop.Count > Limits.MaxStopSequences) throw new ValidationException($"`stop` supports up to {Limits.MaxStopSequences} stop sequences. Given: {stop.Count}");
         if (p.Seed is not null && bestOf > 1) throw new ValidationException("`seed` must not be set when `best_of` > 1");
-        ulong seed = p.Seed ?? (ulong)Random.Shared.NextInt64();
         int topN = p.TopNTokens ?? 0;
         if (topN < 0 || topN > Limits.MaxTopNTokens) throw new ValidationException($"`top_n_tokens` must be >= 0 and <= {Limits.MaxTopNTokens}. Given: {topN}");
         string inputs = request.Inputs ?? "";
         if (inputs.Length == 0) throw new ValidationException("`inputs` cannot be empty");
         if (p.Truncate is { } t && (t <= 0 || t > Limits.MaxInputTokens))
             throw new ValidationException($"`truncate` must be strictly positive and less than {Limits.MaxInputTokens}. Given: {t}");
-
-        var ids = tokenizer.EncodeToIds(inputs);
-        int inputLength = p.Truncate is { } keep ? Math.Min(ids.Count, keep) : ids.Count;
-        int maxNew = p.MaxNewTokens ?? Math.Min(Math.Max(0, Limits.MaxTotalTokens - inputLength), DefaultGenerationLength);
-        if (inputLength + maxNew > Limits.MaxTotalTokens)
-            throw new ValidationException($"`inputs` tokens + `max_new_tokens` must be <= {Limits.MaxTotalTokens}. Given: {inputLength} `inputs` tokens and {maxNew} `max_new_tokens`");
-        if (inputLength > Limits.MaxInputTokens)
-            throw new ValidationException($"`inputs` must have less than {Limits.MaxInputTokens} tokens. Given: {inputLength}");
-        if (maxNew <= 0) throw new ValidationException("`max_new_tokens` must be strictly positive");
-        var promptIds = ids.Skip(ids.Count - inputLength).ToArray();
-
-        ITokenConstraint? constraint = p.Grammar is { } g
-            ? (grammar ?? throw new ValidationException("grammar is not supported"))(g)
-            : null;
-
-        var engine = new GenerationRequest
+        GrammarSpec? grammar = null;
+        if (p.Grammar is { } g)
         {
-            PromptTokens = promptIds,
+            try { grammar = GrammarService.FromTgi(g); }
+            catch (GrammarException e) { throw new ValidationException(e.Message); }
+        }
+
+        var input = new GenerationInput
+        {
+            PromptText = inputs,
+            Truncate = p.Truncate,
+            MaxNewTokens = p.MaxNewTokens,
+            DefaultMaxNewTokens = DefaultGenerationLength,
+            MinNewTokens = p.MinNewTokens ?? 0,
+            IgnoreEos = p.IgnoreEos,
+            LogitBias = bias,
+            StopSequences = stop,
+            IncludeStopSequence = true,
             Sampling = new SamplingParameters
             {
                 DoSample = p.DoSample,
@@ -101,13 +99,13 @@ public sealed class TgiValidator(Tokenizer tokenizer, ValidationLimits limits)
                 RepetitionPenalty = repetition,
                 FrequencyPenalty = frequency,
                 Watermark = p.Watermark,
-                Seed = seed,
             },
-            Stopping = new StoppingParameters { MaxNewTokens = maxNew, StopSequences = stop },
+            Seed = p.Seed,
+            Sequences = bestOf,
             TopNTokens = topN,
             PrefillLogProbs = p.DecoderInputDetails,
-            Constraint = constraint,
+            Grammar = grammar,
         };
-        return new ValidGenerateRequest(inputs, engine, inputLength, bestOf, p.Details, p.DecoderInputDetails, p.ReturnFullText ?? false, maxNew);
+        return new ValidGenerateRequest(inputs, input, p.Details, p.DecoderInputDetails, p.ReturnFullText ?? false);
     }
 }

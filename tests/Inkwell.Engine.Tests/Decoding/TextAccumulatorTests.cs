@@ -63,3 +63,55 @@ public class TextAccumulatorTests
         Assert.Equal(" Once upon", string.Concat(ByteTokens(" Once upon").Select(afterText.Append)));
     }
 }
+
+/// <summary>Stop sequences left out (OpenAI) and streamed text held back while it may still become one.</summary>
+public class TextAccumulatorStreamingTests
+{
+    private static readonly Tokenizer Vocab = LoadVocab();
+
+    private static Tokenizer LoadVocab()
+    {
+        using var f = GgufFile.Open(EngineTestModels.Gguf);
+        return Tokenizer.FromGguf(f);
+    }
+
+    private static int ByteToken(char c) => Vocab.TryGetTokenId($"<0x{(byte)c:X2}>", out int id) ? id : throw new InvalidOperationException();
+
+    [Fact]
+    public void Without_include_the_text_ends_before_the_stop_sequence()
+    {
+        var text = new TextAccumulator(Vocab.CreateIncrementalDecoder(skipSpecialTokens: true, previousId: 400), ["END"], includeStopSequence: false);
+        foreach (char c in "abc END tail") text.Append(ByteToken(c));
+        Assert.Equal("END", text.MatchedStop);
+        Assert.Equal("abc ", text.Text);
+    }
+
+    [Fact]
+    public void Streamed_deltas_hold_back_a_possible_stop_start_and_never_send_stop_text()
+    {
+        var text = new TextAccumulator(Vocab.CreateIncrementalDecoder(skipSpecialTokens: true, previousId: 400), ["END"], includeStopSequence: false);
+        var deltas = new List<string>();
+        foreach (char c in "an EN")
+        {
+            text.Append(ByteToken(c));
+            deltas.Add(text.TakeDelta(final: false));
+        }
+        // "E", then "EN", could begin "END": held back, so only "an " goes out.
+        Assert.Equal("an ", string.Concat(deltas));
+        text.Append(ByteToken('D'));
+        Assert.Equal("", text.TakeDelta(final: true));
+        Assert.Equal("an ", text.Text);
+    }
+
+    [Fact]
+    public void A_false_start_is_released_once_it_cannot_become_the_stop()
+    {
+        var text = new TextAccumulator(Vocab.CreateIncrementalDecoder(skipSpecialTokens: true, previousId: 400), ["END"]);
+        text.Append(ByteToken('E'));
+        Assert.Equal("", text.TakeDelta(final: false));
+        text.Append(ByteToken('X'));
+        Assert.Equal("EX", text.TakeDelta(final: false));
+        text.Append(ByteToken('E'));
+        Assert.Equal("E", text.TakeDelta(final: true));
+    }
+}

@@ -4,10 +4,10 @@ namespace Inkwell.Engine.Tests.Sampling;
 
 public class SamplerTests
 {
-    private static (int, float) Sample(float[] logits, SamplingParameters p, ulong seed, int[]? history = null)
+    private static (int, float) Sample(float[] logits, SamplingParameters p, ulong seed)
     {
         var rng = new SplitMix64(seed);
-        return new Sampler().Sample(logits.ToArray(), p, history ?? [], null, ref rng);
+        return new Sampler().Sample(logits.ToArray(), p, ref rng);
     }
 
     [Fact]
@@ -103,31 +103,5 @@ public class SamplerTests
         var logits = new[] { 1f, 1.2f, 0.8f };
         var p = new SamplingParameters { DoSample = true, Temperature = 0.01f };
         for (ulong s = 0; s < 50; s++) Assert.Equal(1, Sample(logits, p, s).Item1);
-    }
-
-    [Fact]
-    public void Repetition_penalty_divides_positive_and_multiplies_negative_logits_of_seen_tokens()
-    {
-        var logits = new[] { 2f, -2f, 1f };
-        new Sampler().ApplyPenalties(logits, new SamplingParameters { RepetitionPenalty = 2f }, [0, 1, 0, 0], default);
-        Assert.Equal(new[] { 1f, -4f, 1f }, logits);
-    }
-
-    [Fact]
-    public void Frequency_penalty_scales_with_counts()
-    {
-        var logits = new[] { 1f, 1f, 1f };
-        new Sampler().ApplyPenalties(logits, new SamplingParameters { FrequencyPenalty = 0.5f, PresencePenalty = 0.25f }, [], [0, 2, 1]);
-        Assert.Equal(new[] { 1f, 1f - 1f - 0.25f, 1f - 0.5f - 0.25f }, logits);
-    }
-
-    [Fact]
-    public void Watermark_biases_about_half_the_vocabulary()
-    {
-        var logits = new float[1000];
-        Sampler.ApplyWatermark(logits, previousToken: 17);
-        int green = logits.Count(l => l == Sampler.WatermarkDelta);
-        Assert.InRange(green, 430, 570);
-        Assert.Equal(1000 - green, logits.Count(l => l == 0f));
     }
 }

@@ -20,7 +20,7 @@ public class ContinuousBatchingTests
         Stopping = new StoppingParameters { MaxNewTokens = maxNew },
     };
 
-    private static async Task<GenerationResult> Collect(System.Threading.Channels.ChannelReader<GenerationEvent> events)
+    private static async Task<GenerationResult> Collect(GenerationStream events)
     {
         GenerationResult? result = null;
         await foreach (var e in events.ReadAllAsync())
@@ -124,11 +124,11 @@ public class ContinuousBatchingTests
         using var m = ModelLoader.Load(EngineTestModels.Gguf);
         await using var engine = EngineTestModels.Start(m, new EngineOptions { KvCacheTokens = 2048 });
         using var cts = new CancellationTokenSource();
-        var events = engine.Submit(Request(m, "Once upon a time", 400, 1), cts.Token);
-        await events.ReadAsync();  // it is running
+        await using var events = engine.Submit(Request(m, "Once upon a time", 400, 1), cts.Token).GetAsyncEnumerator();
+        await events.MoveNextAsync();  // it is running
         Assert.True(engine.BlockPool.FreeBlockCount < engine.BlockPool.BlockCount);
         cts.Cancel();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => { await foreach (var _ in events.ReadAllAsync()) { } });
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => { while (await events.MoveNextAsync()) { } });
         for (int i = 0; i < 100 && engine.BlockPool.FreeBlockCount != engine.BlockPool.BlockCount; i++) await Task.Delay(10);
         Assert.Equal(engine.BlockPool.BlockCount, engine.BlockPool.FreeBlockCount);
     }

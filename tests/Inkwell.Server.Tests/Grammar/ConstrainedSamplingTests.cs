@@ -1,6 +1,6 @@
+using Inkwell.Engine;
 using System.Diagnostics;
 using System.Text.RegularExpressions;
-using System.Threading.Channels;
 using Inkwell.Engine.Grammar;
 using Inkwell.Engine.Requests;
 using Inkwell.Engine.Sampling;
@@ -80,7 +80,7 @@ public sealed class ConstrainedSamplingTests(SharedServer fixture, ITestOutputHe
         return results.Select(r => r.GeneratedText).ToList();
     }
 
-    private static async Task<GenerationResult> Run(ChannelReader<GenerationEvent> reader)
+    private static async Task<GenerationResult> Run(GenerationStream reader)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
         await foreach (var e in reader.ReadAllAsync(timeout.Token))

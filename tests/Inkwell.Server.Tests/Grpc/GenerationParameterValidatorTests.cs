@@ -7,7 +7,7 @@ namespace Inkwell.Server.Tests.Grpc;
 public class GenerationParameterValidatorTests
 {
     private static readonly GenerationModelInfo Model = new(ModelInfoResponse.Types.ModelKind.DecoderOnly, MaxSequenceLength: 100, MaxNewTokens: 50);
-    private static readonly GenerationParameterValidator Validator = new(Model, seedSource: () => 42);
+    private static readonly GenerationParameterValidator Validator = new(Model);
 
     [Fact]
     public void NoParameters_MeansGreedyWithTgisDefaults()
@@ -23,14 +23,14 @@ public class GenerationParameterValidatorTests
     }
 
     [Fact]
-    public void Sample_ResolvesZerosToDisabledAndAssignsSeed()
+    public void Sample_ResolvesZerosToDisabled_LeavingTheSeedToTheGenerationService()
     {
         var p = Validator.Validate(new Parameters { Method = DecodingMethod.Sample, Sampling = new SamplingParameters { TopK = 5 } });
         Assert.Equal(1f, p.Temperature);
         Assert.Equal(5, p.TopK);
         Assert.Equal(1f, p.TopP);
         Assert.Equal(1f, p.TypicalP);
-        Assert.Equal(42UL, p.Seed);
+        Assert.Null(p.Seed);
     }
 
     [Fact]
@@ -49,7 +49,7 @@ public class GenerationParameterValidatorTests
         Assert.Equal((30, 3, TimeSpan.FromMilliseconds(1500)), (p.MaxNewTokens, p.MinNewTokens, p.TimeLimit));
         Assert.Equal(["\n\n"], p.StopSequences);
         Assert.False(p.IncludeStopSequence);
-        Assert.Equal(new LengthPenalty(4, 1.5f), p.LengthPenalty);
+        Assert.Equal(new Inkwell.Engine.Requests.LengthPenalty(4, 1.5f), p.LengthPenalty);
         Assert.Equal(1.2f, p.RepetitionPenalty);
         Assert.Equal(64, p.TruncateInputTokens);
         Assert.Equal(5, p.Response.TopNTokens);
@@ -71,7 +71,6 @@ public class GenerationParameterValidatorTests
         { Sample(new SamplingParameters { TopP = -0.5f }), "top_p must be > 0.0 and <= 1.0" },
         { Sample(new SamplingParameters { TypicalP = 1.1f }), "typical_p must be <= 1.0" },
         { new Parameters { Stopping = new StoppingCriteria { MaxNewTokens = 51 } }, "max_new_tokens must be <= 50" },
-        { new Parameters { Stopping = new StoppingCriteria { MinNewTokens = 21 } }, "min_new_tokens must be <= max_new_tokens" },
         { new Parameters { Decoding = new DecodingParameters { RepetitionPenalty = -1f } }, "repetition_penalty must be > 0.0" },
         { new Parameters { Decoding = new DecodingParameters { LengthPenalty = new() { DecayFactor = 0.5f } } }, "length_penalty must be >= 1.0 and <= 10.0" },
         { new Parameters { Stopping = new StoppingCriteria { StopSequences = { "a", "b", "c", "d", "e", "f", "g" } } }, "can specify at most 6 non-empty stop sequences, each not more than 240 UTF8 bytes" },
@@ -88,21 +87,6 @@ public class GenerationParameterValidatorTests
         var error = Assert.Throws<RpcException>(() => Validator.Validate(parameters));
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         Assert.Equal(message, error.Status.Detail);
-    }
-
-    [Fact]
-    public void LimitNewTokens_FollowsTgisLengthRules()
-    {
-        var p = Validator.Validate(new Parameters { Stopping = new StoppingCriteria { MaxNewTokens = 30, MinNewTokens = 10 } });
-
-        Assert.Equal(30, GenerationParameterValidator.LimitNewTokens(60, 0, p, 100, out bool limited));
-        Assert.False(limited);
-        Assert.Equal(20, GenerationParameterValidator.LimitNewTokens(70, 10, p, 100, out limited));
-        Assert.True(limited);
-        Assert.Equal("input tokens (100) plus prefix length (0) must be < 100",
-            Assert.Throws<RpcException>(() => GenerationParameterValidator.LimitNewTokens(100, 0, p, 100, out _)).Status.Detail);
-        Assert.Equal("input tokens (85) plus prefix length (6) plus min_new_tokens (10) must be <= 100",
-            Assert.Throws<RpcException>(() => GenerationParameterValidator.LimitNewTokens(85, 6, p, 100, out _)).Status.Detail);
     }
 
     private static Parameters Sample(SamplingParameters sampling) => new() { Method = DecodingMethod.Sample, Sampling = sampling };

@@ -197,12 +197,17 @@ public sealed class OpenAIApiTests(SharedServer fixture) : IClassFixture<SharedS
     }
 
     [Fact]
-    public async Task UnknownModelIs404AndBadJsonIs400()
+    public async Task AnyModelNameIsServedAsTheServedId_RetrievingAnotherIs404_BadJsonIs400()
     {
-        var (status, body) = await PostJson(Client, "/v1/completions", new { model = "gpt-9", prompt = Prompt });
-        Assert.Equal(404, status);
-        AssertOpenAIError(body, "model");
-        Assert.Equal("model_not_found", body["error"]!["code"]!.GetValue<string>());
+        // A single-model server answers whatever name the client hard-codes (as TGI and llama-server); the gateway is strict.
+        var (status, body) = await PostJson(Client, "/v1/completions", new { model = "gpt-9", prompt = Prompt, max_tokens = 3 });
+        Assert.Equal(200, status);
+        Assert.Equal(Model, body["model"]!.GetValue<string>());
+
+        using var retrieve = await Client.GetAsync("/v1/models/gpt-9");
+        Assert.Equal(404, (int)retrieve.StatusCode);
+        var notFound = JsonNode.Parse(await retrieve.Content.ReadAsStringAsync())!;
+        Assert.Equal("model_not_found", notFound["error"]!["code"]!.GetValue<string>());
 
         using var response = await Client.PostAsync("/v1/chat/completions", new StringContent("{nope", System.Text.Encoding.UTF8, "application/json"));
         Assert.Equal(400, (int)response.StatusCode);

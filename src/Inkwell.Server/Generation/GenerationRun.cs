@@ -1,0 +1,104 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Inkwell.Engine;
+using Inkwell.Engine.Requests;
+
+namespace Inkwell.Server.Generation;
+
+/// <summary>One event of one sequence; Choice is the sequence's place across all inputs (input-major: input i, sequence s).</summary>
+public readonly record struct ChoiceEvent(int Choice, GenerationEvent Event);
+
+/// <summary>
+/// The sequences a <see cref="GenerationService"/> started for one call, and the permits they hold until this is
+/// disposed (which also takes any unfinished sequence out of the engine). Read it once: as one merged event stream,
+/// or as the final results.
+/// </summary>
+public sealed class GenerationRun : IAsyncDisposable
+{
+    private readonly IReadOnlyList<GenerationStream> _streams;
+    private readonly IReadOnlyList<(int Input, int Sequence)> _origins;
+    private readonly IDisposable _permit;
+    private readonly CancellationTokenSource _cancel;
+
+    internal GenerationRun(IReadOnlyList<PreparedInput> inputs, IReadOnlyList<GenerationStream> streams,
+        IReadOnlyList<(int Input, int Sequence)> origins, IDisposable permit, CancellationTokenSource cancel)
+    {
+        Inputs = inputs;
+        _streams = streams;
+        _origins = origins;
+        _permit = permit;
+        _cancel = cancel;
+    }
+
+    /// <summary>Each input as submitted (tokens, limits, seed), in call order.</summary>
+    public IReadOnlyList<PreparedInput> Inputs { get; }
+    public int ChoiceCount => _streams.Count;
+    public (int Input, int Sequence) Origin(int choice) => _origins[choice];
+
+    /// <summary>
+    /// Every sequence's events. A single sequence is read straight from its stream; several are merged in arrival
+    /// order. A failed sequence shows as its <see cref="GenerationFailed"/> event.
+    /// </summary>
+    public async IAsyncEnumerable<ChoiceEvent> ReadAllAsync([EnumeratorCancellation] CancellationToken ct = default)
+    {
+        if (_streams.Count == 1)
+        {
+            await foreach (var e in _streams[0].ReadAllAsync(ct)) yield return new ChoiceEvent(0, e);
+            yield break;
+        }
+        var merged = Channel.CreateUnbounded<ChoiceEvent>(new UnboundedChannelOptions { SingleReader = true });
+        var pumps = Task.WhenAll(_streams.Select((s, i) => PumpAsync(s, i, merged.Writer, ct)));
+        _ = pumps.ContinueWith(t => merged.Writer.TryComplete(t.Exception?.InnerException), TaskScheduler.Default);
+        await foreach (var e in merged.Reader.ReadAllAsync(ct)) yield return e;
+    }
+
+    private static async Task PumpAsync(GenerationStream stream, int choice, ChannelWriter<ChoiceEvent> writer, CancellationToken ct)
+    {
+        await foreach (var e in stream.ReadAllAsync(ct)) await writer.WriteAsync(new ChoiceEvent(choice, e), ct);
+    }
+
+    /// <summary>Every sequence's result in choice order; the first failure cancels the rest and throws GenerationFailed.</summary>
+    public async Task<GenerationResult[]> ResultsAsync(CancellationToken ct = default)
+    {
+        var runs = _streams.Select(s => RunToEndAsync(s, ct)).ToArray();
+        try
+        {
+            return await Task.WhenAll(runs);
+        }
+        catch (OperationCanceledException) when (runs.FirstOrDefault(r => r.Exception?.InnerException is GenerationException) is { } failed)
+        {
+            // A sibling's cancellation surfaced first; the failure that caused it is the answer.
+            throw failed.Exception!.InnerException!;
+        }
+    }
+
+    private async Task<GenerationResult> RunToEndAsync(GenerationStream stream, CancellationToken ct)
+    {
+        try
+        {
+            await foreach (var e in stream.ReadAllAsync(ct))
+            {
+                switch (e)
+                {
+                    case GenerationFinished f: return f.Result;
+                    case GenerationFailed f: throw new GenerationException(GenerationErrorKind.GenerationFailed, f.Message);
+                }
+            }
+            ct.ThrowIfCancellationRequested();
+            throw new GenerationException(GenerationErrorKind.GenerationFailed, "Incomplete generation");
+        }
+        catch
+        {
+            // One failed sequence fails the call (as TGIS's try_join_all): stop the others' work now.
+            await _cancel.CancelAsync();
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _cancel.CancelAsync();
+        _cancel.Dispose();
+        _permit.Dispose();
+    }
+}
