@@ -203,7 +203,7 @@ public sealed class InferenceEngine : IAsyncDisposable
         {
             foreach (int eos in _tokenizer.EndOfGenerationIds) if ((uint)eos < (uint)logits.Length) logits[eos] = float.NegativeInfinity;
         }
-        req.Constraint?.Mask(logits);
+        req.Constraint?.Mask(logits, req.Stopping.MaxNewTokens - r.GeneratedCount);
         if ((sampling.FrequencyPenalty != 0 || sampling.PresencePenalty != 0) && r.GeneratedCounts is null) r.GeneratedCounts = new int[logits.Length];
 
         IReadOnlyList<TokenInfo>? top = req.TopNTokens > 0 ? TopTokens(logits, req.TopNTokens) : null;

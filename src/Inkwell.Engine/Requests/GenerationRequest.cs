@@ -25,6 +25,12 @@ public interface ITokenConstraint
     /// <summary>Sets disallowed logits to -infinity for the current state.</summary>
     void Mask(Span<float> logits);
 
+    /// <summary>
+    /// As <see cref="Mask(Span{float})"/>, knowing that at most tokensLeft tokens (this one included) may still be
+    /// generated, so a grammar can steer to a complete match in time.
+    /// </summary>
+    void Mask(Span<float> logits, int tokensLeft) => Mask(logits);
+
     /// <summary>Moves to the state after token; false when the token was not allowed.</summary>
     bool Advance(int token);
 

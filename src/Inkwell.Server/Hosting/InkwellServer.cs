@@ -71,9 +71,7 @@ public static class InkwellServer
             MaxTotalTokens = maxTotal,
         });
         var state = new ServerState(options, model, service, validator);
-        var grammars = new GrammarService(model.Tokenizer);
-        state.Grammars = grammars;
-        state.GrammarFactory = grammars.FromTgiBlocking;
+        state.Grammars = new GrammarService(model.Tokenizer);
 
         var builder = WebApplication.CreateSlimBuilder(args ?? []);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);

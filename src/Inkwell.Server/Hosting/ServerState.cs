@@ -1,4 +1,3 @@
-using Inkwell.Engine.Requests;
 using Inkwell.Models.Loading;
 using Inkwell.Models.Tokenizers;
 using Inkwell.Server.Metrics;
@@ -17,10 +16,7 @@ public sealed class ServerState(ServerOptions options, LoadedModel model, Genera
     public Tokenizer Tokenizer => Model.Tokenizer;
     public string ModelId => Options.ModelId ?? Model.Name;
 
-    /// <summary>Turns a TGI grammar into a token constraint; null until constrained generation is wired in.</summary>
-    public Func<GrammarDto, ITokenConstraint?>? GrammarFactory { get; set; }
-
-    /// <summary>Grammar compilation (vocabulary, cache) behind GrammarFactory and the OpenAI response_format; null = unsupported.</summary>
+    /// <summary>Grammar compilation (vocabulary, cache) behind TGI's grammar and the OpenAI response_format; null = unsupported.</summary>
     public Grammar.GrammarService? Grammars { get; set; }
 
     public InfoDto Info() => new(

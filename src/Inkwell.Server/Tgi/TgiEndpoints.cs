@@ -50,12 +50,13 @@ public static class TgiEndpoints
         }
         bool stream = forceStream ?? dto.Stream;
 
-        // Compile off the engine thread, awaited, so the synchronous factory below finds it done.
-        if (dto.Parameters?.Grammar is { } grammar && s.Grammars is { } grammars) await grammars.PrepareAsync(grammar, ctx.RequestAborted);
+        // Compiled off the engine thread and awaited; the validator reports its outcome in TGI's order.
+        var grammarHook = dto.Parameters?.Grammar is { } grammar && s.Grammars is { } grammars
+            ? await grammars.PrepareTgiAsync(grammar, ctx.RequestAborted) : null;
         ValidGenerateRequest v;
         try
         {
-            v = s.Validator.Validate(dto, stream, s.GrammarFactory);
+            v = s.Validator.Validate(dto, stream, grammarHook);
         }
         catch (ValidationException e)
         {

@@ -68,6 +68,34 @@ public sealed class RandomWalkTests(ITestOutputHelper output)
             """{"type":"object","properties":{"flags":{"type":"object","additionalProperties":{"type":"boolean"}},"scores":{"type":"array","items":{"type":["number","null"]},"maxItems":3}},"required":["flags","scores"]}""",
         ]);
 
+    /// <summary>Schemas with unbounded parts (strings, integers, numbers, arrays) that only the token budget can end.</summary>
+    public static readonly TheoryData<string, string> OpenEndedSchemas = Cross(
+        [
+            // the issue's case: an unbounded integer next to free text
+            """{"type":"object","properties":{"name":{"type":"string"},"age":{"type":"integer"},"score":{"type":"number"}},"required":["name","age","score"]}""",
+            // bounded integers, enums, arrays of numbers, nesting, optional members
+            """
+            {"type":"object","properties":{
+              "id":{"type":"integer","minimum":1,"maximum":999999},
+              "role":{"enum":["admin","editor","viewer"]},
+              "ratio":{"type":"number","minimum":0,"maximum":1},
+              "points":{"type":"array","items":{"type":"object","properties":{"x":{"type":"number"},"y":{"type":"integer","minimum":-50,"maximum":50}},"required":["x","y"]}},
+              "note":{"type":"string","pattern":"^[a-z ]+$"},
+              "meta":{"type":"object","properties":{"tags":{"type":"array","items":{"type":"string"},"minItems":1},"ok":{"type":"boolean"}},"required":["tags"]}},
+             "required":["id","role","ratio","points","meta"]}
+            """,
+            // a top-level array of strings with a search pattern, and any JSON object
+            """{"type":"array","items":{"type":"string","pattern":"b+"},"minItems":2}""",
+            """{"type":"object","properties":{"payload":{"type":"object"},"list":{"type":"array"}},"required":["payload","list"]}""",
+        ]);
+
+    public static readonly TheoryData<string, string> OpenEndedRegexes = Cross(
+        [
+            @"\w+(, \w+)*\.",
+            @"[α-ωΑ-Ω]+( [\u4e00-\u9fff]+)*",
+            @"(?:[a-z]+ )*end",
+        ]);
+
     [SharedTheory]
     [MemberData(nameof(Regexes))]
     public void RegexWalksFullMatchDotNetRegex(string vocabName, string pattern)
@@ -91,6 +119,53 @@ public sealed class RandomWalkTests(ITestOutputHelper output)
         foreach (var s in result.Finished) Assert.Null(JsonSchemaChecker.Check(s, schema) is { } why ? $"{why} in {s}" : null);
         Report(result);
         Assert.True(result.Finished.Count >= 100, $"only {result.Finished.Count} of 200 walks finished");
+    }
+
+    /// <summary>
+    /// The budget property: with max_new_tokens as low as the shortest match allows (the automaton's distance from
+    /// the start), and at random budgets a little above it, every one of 200 walks ends as a document that
+    /// System.Text.Json parses and the independent checker validates, even though nothing in these schemas ends by itself.
+    /// </summary>
+    [SharedTheory]
+    [MemberData(nameof(OpenEndedSchemas))]
+    [MemberData(nameof(Schemas))]
+    public void BudgetedSchemaWalksAlwaysEndValid(string vocabName, string schema)
+    {
+        var vocab = TestVocabularies.Get(vocabName);
+        var automaton = Time(() => GrammarCompiler.Compile(new GrammarSpec(GrammarKind.JsonSchema, schema), vocab.Vocabulary), "schema", vocab);
+        int shortest = automaton.DistanceToAccept(automaton.InitialState);
+        foreach (var (label, budget, runs) in (ReadOnlySpan<(string, Func<Random, int>, int)>)[("shortest", _ => shortest, 200), ("shortest+0..24", r => shortest + r.Next(25), 100)])
+        {
+            var outputs = RandomWalker.WalkWithBudget(automaton, vocab, runs, seed: schema.Length, budget, eosProbability: 0.1);
+            foreach (var (text, accepting) in outputs)
+            {
+                Assert.True(accepting, $"ended outside the grammar: {text}");
+                using (System.Text.Json.JsonDocument.Parse(text)) { }
+                Assert.Null(JsonSchemaChecker.Check(text, schema) is { } why ? $"{why} in {text}" : null);
+            }
+            output.WriteLine($"{label} (shortest {shortest} tokens): {outputs.Select(o => o.Text).Distinct().Count()} distinct; e.g. {outputs[0].Text} | {outputs[^1].Text}");
+        }
+    }
+
+    [SharedTheory]
+    [MemberData(nameof(OpenEndedRegexes))]
+    [MemberData(nameof(Regexes))]
+    public void BudgetedRegexWalksAlwaysFullMatch(string vocabName, string pattern)
+    {
+        var vocab = TestVocabularies.Get(vocabName);
+        var automaton = Time(() => GrammarCompiler.Compile(new GrammarSpec(GrammarKind.Regex, pattern), vocab.Vocabulary), pattern, vocab);
+        var check = new Regex("^(?:" + pattern.TrimStart('^').TrimEnd('$') + ")\\z", RegexOptions.ECMAScript);
+        int shortest = automaton.DistanceToAccept(automaton.InitialState);
+        foreach (var (budget, runs) in (ReadOnlySpan<(Func<Random, int>, int)>)[(_ => shortest, 200), (r => shortest + r.Next(25), 100)])
+        {
+            var outputs = RandomWalker.WalkWithBudget(automaton, vocab, runs, seed: pattern.Length, budget, eosProbability: 0.1);
+            foreach (var (text, accepting) in outputs)
+            {
+                Assert.True(accepting, $"ended outside the grammar: '{text}'");
+                Assert.True(check.IsMatch(AsUtf16Engine(text)), $"'{text}' does not match {pattern}");
+            }
+        }
+        output.WriteLine($"shortest {shortest} tokens");
     }
 
     [SharedTheory]
@@ -173,7 +248,7 @@ public sealed class RandomWalkTests(ITestOutputHelper output)
     {
         var sw = Stopwatch.StartNew();
         var automaton = compile();
-        output.WriteLine($"{vocab.Name}: compiled {what} in {sw.Elapsed.TotalMilliseconds:0} ms: {automaton.StateCount} token states, {automaton.PrecomputedStates} masks precomputed");
+        output.WriteLine($"{vocab.Name}: compiled {what} in {sw.Elapsed.TotalMilliseconds:0} ms: {automaton.StateCount} states, {automaton.DistinctMasks} distinct masks, {automaton.MemoryBytes >> 10} KiB");
         return automaton;
     }
 
