@@ -122,7 +122,36 @@ public static class JsonSchemaRegex
         }
         using (doc)
         {
+            RejectLoneSurrogates(doc.RootElement);
             return new Translator(doc.RootElement, budget).Translate(doc.RootElement, "#");
+        }
+    }
+
+    /// <summary>JSON text may escape half a surrogate pair ("\ud800"), which no string can hold: refused up front, once.</summary>
+    private static void RejectLoneSurrogates(JsonElement element)
+    {
+        try
+        {
+            switch (element.ValueKind)
+            {
+                case JsonValueKind.String:
+                    _ = element.GetString();
+                    break;
+                case JsonValueKind.Array:
+                    foreach (var item in element.EnumerateArray()) RejectLoneSurrogates(item);
+                    break;
+                case JsonValueKind.Object:
+                    foreach (var property in element.EnumerateObject())
+                    {
+                        _ = property.Name;
+                        RejectLoneSurrogates(property.Value);
+                    }
+                    break;
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            throw GrammarException.Invalid("the JSON schema contains a lone surrogate (an unpaired \\uD800-\\uDFFF escape)");
         }
     }
 

@@ -221,4 +221,21 @@ public sealed class JsonSchemaTests
         Assert.False(dfa.Matches("\"a\" junk"u8));
         Assert.False(dfa.Matches("\"a\"\""u8));
     }
+
+    /// <summary>Issue 11 item 3: a lone surrogate anywhere in a grammar is a clear "not valid", never another exception.</summary>
+    [Theory]
+    [InlineData(GrammarKind.JsonSchema, """{"enum":["\ud800"]}""")]
+    [InlineData(GrammarKind.JsonSchema, """{"const":"a\udc00"}""")]
+    [InlineData(GrammarKind.JsonSchema, """{"type":"object","properties":{"\ud800":{"type":"integer"}}}""")]
+    [InlineData(GrammarKind.JsonSchema, """{"type":"string","pattern":"\ud800"}""")]
+    [InlineData(GrammarKind.Choice, """["\ud800"]""")]
+    public void LoneSurrogatesAreRejectedClearly(GrammarKind kind, string value)
+    {
+        var e = Assert.Throws<GrammarException>(() => GrammarCompiler.CompileToDfa(new GrammarSpec(kind, value)));
+        Assert.StartsWith("grammar is not valid: ", e.Message);
+    }
+
+    [Fact] // not theory data: test discovery would replace the lone surrogate with U+FFFD
+    public void LoneSurrogateInARegexIsRejectedClearly() =>
+        LoneSurrogatesAreRejectedClearly(GrammarKind.Regex, "a\ud800");
 }
