@@ -269,7 +269,7 @@ public static class JsonSchemaRegex
             if (lowerExclusive is { } b) lo = Math.Max(lo, Math.Floor(b) + 1);
             if (upper is { } c) hi = Math.Min(hi, Math.Floor(c));
             if (upperExclusive is { } d) hi = Math.Min(hi, Math.Ceiling(d) - 1);
-            if (lo > hi) throw Bad(path, "no integer lies within 'minimum'/'maximum'");
+            if (lo > hi) throw Bad(path, $"no integer of at most {MaxDigits} digits lies within 'minimum'/'maximum'");
             return IntegerRange.Signed((long)lo, (long)hi);
         }
 
@@ -287,7 +287,7 @@ public static class JsonSchemaRegex
                 throw Bad(path, "a number's 'minimum'/'maximum' must be whole numbers");
             long lo = (long)Math.Max(lower ?? -LargestBoundedInteger, -LargestBoundedInteger);
             long hi = (long)Math.Min(upper ?? LargestBoundedInteger, LargestBoundedInteger);
-            if (lo > hi) throw Bad(path, "'minimum' is greater than 'maximum'");
+            if (lo > hi) throw Bad(path, $"no number with at most {MaxDigits} integer digits lies within 'minimum'/'maximum'");
             var parts = new List<string>();
             if (hi >= 0) parts.Add(Magnitudes(Math.Max(lo, 0), hi, upper is not null));
             if (lo < 0) parts.Add("-" + Magnitudes(hi < 0 ? -hi : 0, -lo, lower is not null));
