@@ -11,6 +11,8 @@ internal static class DfaBuilder
         var (table, accepting) = Determinize(nfa, classOf, classCount, budget);
         (table, accepting) = PruneDead(table, accepting, classCount);
         (table, accepting) = Minimize(table, accepting, classCount, budget.Token);
+        if (accepting.Length > budget.Limits.MaxDfaStates)
+            throw GrammarException.TooLarge($"more than {budget.Limits.MaxDfaStates} DFA states after minimization");
         return new ByteDfa(classOf, classCount, table, accepting);
     }
 
@@ -40,7 +42,7 @@ internal static class DfaBuilder
     private static (int[] Table, bool[] Accepting) Determinize(
         ByteNfa nfa, byte[] classOf, int classCount, CompileBudget budget)
     {
-        int maxStates = budget.Limits.MaxDfaStates;
+        int maxStates = budget.Limits.MaxSubsetStates;
         int n = nfa.StateCount;
         var stamp = new int[n];
         int generation = 0;
@@ -83,9 +85,9 @@ internal static class DfaBuilder
         {
             if (ids.TryGetValue(set, out int id)) return id;
             if (sets.Count >= maxStates)
-                throw GrammarException.TooLarge($"more than {maxStates} DFA states");
+                throw GrammarException.TooLarge($"more than {maxStates} DFA states before minimization");
             // The subset itself, its dictionary entry and its row of the table; minimization later needs a few times the table.
-            budget.Charge(4L * set.Length + 64 + 16L * classCount, "the DFA");
+            budget.Charge(4L * set.Length + 64 + 24L * classCount, "the DFA");
             id = sets.Count;
             ids.Add(set, id);
             sets.Add(set);

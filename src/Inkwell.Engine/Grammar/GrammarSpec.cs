@@ -24,8 +24,14 @@ public sealed record GrammarLimits
 {
     public static GrammarLimits Default { get; } = new();
 
-    /// <summary>Most states of the byte DFA (before minimization).</summary>
+    /// <summary>Most states of the minimized byte DFA: each gets a token mask, a walk of the vocabulary trie.</summary>
     public int MaxDfaStates { get; init; } = 20_000;
+
+    /// <summary>
+    /// Most states of the subset construction, before minimization (ordered optional properties and nested "any
+    /// value"s make many states that minimization merges again); <see cref="MaxMemoryBytes"/> often binds first.
+    /// </summary>
+    public int MaxSubsetStates { get; init; } = 100_000;
 
     /// <summary>Most states of the intermediate byte NFA (bounds repeat expansion such as x{1000}{1000}).</summary>
     public int MaxNfaStates { get; init; } = 500_000;

@@ -165,9 +165,10 @@ public sealed class TokenAutomaton
             }
             done += count;
         }
-        automaton.ComputeDistances(order, successors, budget);
+        int prunedMasks = automaton.ComputeDistances(order, successors, budget);
         automaton.DistinctMasks = distinct.Count;
-        automaton.MemoryBytes = budget.Bytes;
+        // What it keeps: the masks, the DFA table and the per-state arrays (the walk's successor lists are dropped).
+        automaton.MemoryBytes = (distinct.Count + prunedMasks) * maskBytes + dfa.StateCount * (4L * dfa.ClassCount + 25) + 512;
         return automaton;
     }
 
@@ -177,7 +178,8 @@ public sealed class TokenAutomaton
     /// sampling cannot wander into a dead end; per state, the largest distance an allowed token leads to is kept so
     /// the budgeted mask can tell in O(1) whether it must filter.
     /// </summary>
-    private void ComputeDistances(List<int> reachable, int[][] successors, CompileBudget budget)
+    /// <returns>How many states got a pruned mask of their own.</returns>
+    private int ComputeDistances(List<int> reachable, int[][] successors, CompileBudget budget)
     {
         int n = _dfa.StateCount;
         Array.Fill(_distance, int.MaxValue);
@@ -199,6 +201,7 @@ public sealed class TokenAutomaton
             throw GrammarException.Invalid("no sequence of this vocabulary's tokens can complete a match");
         var live = new bool[n];
         for (int s = 0; s < n; s++) live[s] = _distance[s] != int.MaxValue;
+        int pruned = 0;
         foreach (int s in reachable)
         {
             int farthest = 0;
@@ -216,7 +219,9 @@ public sealed class TokenAutomaton
             Walk(0, s, mask, null, live);
             AddEndTokens(s, mask);
             _masks[s] = mask;
+            pruned++;
         }
+        return pruned;
     }
 
     /// <summary>Per-thread buffers for collecting the distinct states a walk reaches.</summary>

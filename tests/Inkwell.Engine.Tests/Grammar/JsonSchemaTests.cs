@@ -238,4 +238,17 @@ public sealed class JsonSchemaTests
     [Fact] // not theory data: test discovery would replace the lone surrogate with U+FFFD
     public void LoneSurrogateInARegexIsRejectedClearly() =>
         LoneSurrogatesAreRejectedClearly(GrammarKind.Regex, "a\ud800");
+
+    /// <summary>Subset construction may pass the final state limit as long as minimization brings it back under.</summary>
+    [Fact]
+    public void SixtyOptionalPropertiesAndNestedAnyObjectsCompile()
+    {
+        string sixty = "{\"type\":\"object\",\"properties\":{" + string.Join(",", Enumerable.Range(0, 60).Select(i => $"\"p{i}\":{{\"type\":\"integer\"}}")) + "}}";
+        var dfa = GrammarCompiler.CompileToDfa(new GrammarSpec(GrammarKind.JsonSchema, sixty));
+        Assert.True(dfa.Matches("""{"p3":1, "p59":-2}"""u8));
+        Assert.False(dfa.Matches("""{"p59":-2,"p3":1}"""u8));
+        const string anyObjects = """{"type":"object","properties":{"a":{"type":"array","items":{"type":"object"}},"b":{"type":"object"},"c":{}}}""";
+        dfa = GrammarCompiler.CompileToDfa(new GrammarSpec(GrammarKind.JsonSchema, anyObjects));
+        Assert.True(dfa.Matches("""{"a":[{"x":[1,{"y":null}]}],"b":{},"c":"z"}"""u8));
+    }
 }
