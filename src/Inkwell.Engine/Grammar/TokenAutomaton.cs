@@ -140,18 +140,20 @@ public sealed class TokenAutomaton
         var order = new List<int> { dfa.Start };
         seen[dfa.Start] = true;
         var options = new ParallelOptions { CancellationToken = budget.Token };
+        // Scratch buffers are one int per state: reused across chunks rather than allocated per worker per chunk.
+        var scratches = new System.Collections.Concurrent.ConcurrentBag<Scratch>();
         for (int done = 0; done < order.Count;)
         {
             int count = Math.Min(ChunkStates, order.Count - done);
             budget.Charge(count * maskBytes, "the token masks");
             var found = new int[count][];
-            Parallel.For(0, count, options, () => new Scratch(dfa.StateCount), (i, _, scratch) =>
+            Parallel.For(0, count, options, () => scratches.TryTake(out var reused) ? reused : new Scratch(dfa.StateCount), (i, _, scratch) =>
             {
                 scratch.Begin();
                 automaton._masks[order[done + i]] = automaton.BuildMask(order[done + i], scratch);
                 found[i] = [.. scratch.Successors];
                 return scratch;
-            }, _ => { });
+            }, scratches.Add);
             for (int i = 0; i < count; i++)
             {
                 int s = order[done + i];
