@@ -38,7 +38,7 @@ for (int i = 0; i < 5; i++)
 }
 automaton = GrammarCompiler.Compile(spec, vocabulary);
 Console.WriteLine($"vocabulary index {vocabMs:F0} ms; grammar compile (regex -> DFA -> token masks) median {Median(compiles):F0} ms " +
-    $"(min {compiles.Min():F0}, vocabulary index included); {automaton.StateCount} DFA states, {automaton.PrecomputedStates} masks precomputed, {automaton.DistinctMasks} distinct");
+    $"(min {compiles.Min():F0}, vocabulary index included); {automaton.StateCount} DFA states, {automaton.DistinctMasks} distinct masks, {automaton.MemoryBytes >> 10} KiB");
 
 using var pool = new WorkerPool(threads);
 var llama = model.CreateModel(pool);
@@ -102,7 +102,7 @@ while (sw.Elapsed < TimeSpan.FromSeconds(2))
     for (int t = 0; t < maxNew && !g.IsExhausted; t++)
     {
         Array.Clear(logits);
-        g.Mask(logits);
+        g.Mask(logits, maxNew - t);
         int start = rng.Next(logits.Length), token = -1;
         for (int k = 0; k < logits.Length; k++)
         {

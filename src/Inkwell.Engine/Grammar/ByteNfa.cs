@@ -8,8 +8,10 @@ internal sealed class ByteNfa
 {
     internal readonly record struct Edge(byte Lo, byte Hi, int To);
 
-    private readonly int _maxStates;
-    private readonly CancellationToken _ct;
+    // What a state costs: two list slots here plus the lists themselves (an edge or two each, usually).
+    private const int BytesPerState = 96;
+
+    private readonly CompileBudget _budget;
 
     internal readonly List<List<int>?> Eps = [];
     internal readonly List<List<Edge>?> Edges = [];
@@ -18,25 +20,29 @@ internal sealed class ByteNfa
     public int Accept { get; private set; }
     public int StateCount => Eps.Count;
 
-    private ByteNfa(int maxStates, CancellationToken ct)
+    private ByteNfa(CompileBudget budget)
     {
-        _maxStates = maxStates;
-        _ct = ct;
+        _budget = budget;
         Start = NewState();
     }
 
-    public static ByteNfa FromRegex(RegexNode root, GrammarLimits limits, CancellationToken ct)
+    public static ByteNfa FromRegex(RegexNode root, CompileBudget budget)
     {
-        var nfa = new ByteNfa(limits.MaxNfaStates, ct);
+        var nfa = new ByteNfa(budget);
         nfa.Accept = nfa.Build(root, nfa.Start);
         return nfa;
     }
 
     private int NewState()
     {
-        if (Eps.Count >= _maxStates)
-            throw GrammarException.TooLarge($"more than {_maxStates} NFA states (large repeat counts or nesting)");
-        if ((Eps.Count & 4095) == 0) _ct.ThrowIfCancellationRequested();
+        int max = _budget.Limits.MaxNfaStates;
+        if (Eps.Count >= max)
+            throw GrammarException.TooLarge($"more than {max} NFA states (large repeat counts or nesting)");
+        if ((Eps.Count & 4095) == 0)
+        {
+            _budget.ThrowIfCancelled();
+            _budget.Charge(4096L * BytesPerState, "the NFA");
+        }
         Eps.Add(null);
         Edges.Add(null);
         return Eps.Count - 1;

@@ -5,12 +5,14 @@ namespace Inkwell.Engine.Grammar;
 /// <summary>NFA to DFA: subset construction over byte classes, then dead-state pruning and Hopcroft minimization.</summary>
 internal static class DfaBuilder
 {
-    public static ByteDfa Build(ByteNfa nfa, GrammarLimits limits, CancellationToken ct)
+    public static ByteDfa Build(ByteNfa nfa, CompileBudget budget)
     {
         var (classOf, classCount) = ByteClasses(nfa);
-        var (table, accepting) = Determinize(nfa, classOf, classCount, limits, ct);
+        var (table, accepting) = Determinize(nfa, classOf, classCount, budget);
         (table, accepting) = PruneDead(table, accepting, classCount);
-        (table, accepting) = Minimize(table, accepting, classCount, ct);
+        (table, accepting) = Minimize(table, accepting, classCount, budget.Token);
+        if (accepting.Length > budget.Limits.MaxDfaStates)
+            throw GrammarException.TooLarge($"more than {budget.Limits.MaxDfaStates} DFA states after minimization");
         return new ByteDfa(classOf, classCount, table, accepting);
     }
 
@@ -38,8 +40,9 @@ internal static class DfaBuilder
     }
 
     private static (int[] Table, bool[] Accepting) Determinize(
-        ByteNfa nfa, byte[] classOf, int classCount, GrammarLimits limits, CancellationToken ct)
+        ByteNfa nfa, byte[] classOf, int classCount, CompileBudget budget)
     {
+        int maxStates = budget.Limits.MaxSubsetStates;
         int n = nfa.StateCount;
         var stamp = new int[n];
         int generation = 0;
@@ -81,8 +84,10 @@ internal static class DfaBuilder
         int Intern(int[] set)
         {
             if (ids.TryGetValue(set, out int id)) return id;
-            if (sets.Count >= limits.MaxDfaStates)
-                throw GrammarException.TooLarge($"more than {limits.MaxDfaStates} DFA states");
+            if (sets.Count >= maxStates)
+                throw GrammarException.TooLarge($"more than {maxStates} DFA states before minimization");
+            // The subset itself, its dictionary entry and its row of the table; minimization later needs a few times the table.
+            budget.Charge(4L * set.Length + 64 + 24L * classCount, "the DFA");
             id = sets.Count;
             ids.Add(set, id);
             sets.Add(set);
@@ -94,7 +99,7 @@ internal static class DfaBuilder
         for (int c = 0; c < classCount; c++) buckets[c] = [];
         for (int d = 0; d < sets.Count; d++)
         {
-            if ((d & 63) == 0) ct.ThrowIfCancellationRequested();
+            if ((d & 63) == 0) budget.ThrowIfCancelled();
             foreach (var b in buckets) b.Clear();
             foreach (int s in sets[d])
             {

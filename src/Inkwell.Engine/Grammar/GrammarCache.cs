@@ -1,38 +1,60 @@
 namespace Inkwell.Engine.Grammar;
 
 /// <summary>
-/// Compiles each (spec, vocabulary) once, on the thread pool, and keeps the last Capacity results (LRU).
-/// Concurrent requests for the same grammar share one compile. A caller's cancellation only stops its wait;
-/// the compile itself is bounded by <see cref="GrammarLimits.CompileTimeout"/> and the size limits. Invalid
-/// grammars stay cached (they are invalid every time); timed-out or cancelled compiles are dropped.
+/// Compiles each (spec, vocabulary) once, on the thread pool, and keeps the most recently used results within a count
+/// and a byte budget (LRU). Concurrent requests for the same grammar share one compile, which runs while anyone still
+/// waits for it: when the last waiter's token is cancelled (its request answered, timed out or hung up) the compile is
+/// cancelled too. At most MaxConcurrentCompiles run at once (each bounded by <see cref="GrammarLimits"/>), so memory
+/// stays bounded under a flood of distinct grammars. Invalid grammars stay cached (they are invalid every time);
+/// timed-out or cancelled compiles are dropped.
 /// </summary>
 public sealed class GrammarCache
 {
+    // What a cached failure is charged: its message and the entry.
+    private const long FailureBytes = 1024;
+
     private readonly Lock _gate = new();
     private readonly Dictionary<(GrammarSpec Spec, TokenVocabulary Vocab), LinkedListNode<Entry>> _entries = [];
     private readonly LinkedList<Entry> _lru = new();
     private readonly GrammarLimits _limits;
+    private readonly SemaphoreSlim _slots;
+    private long _bytes;
 
-    public GrammarCache(int capacity = 128, GrammarLimits? limits = null)
+    public GrammarCache(int capacity = 128, GrammarLimits? limits = null, long maxBytes = 512L << 20, int maxConcurrentCompiles = 0)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxConcurrentCompiles);
         Capacity = capacity;
+        MaxBytes = maxBytes;
         _limits = limits ?? GrammarLimits.Default;
+        int slots = maxConcurrentCompiles > 0 ? maxConcurrentCompiles : Math.Max(1, Environment.ProcessorCount / 2);
+        _slots = new SemaphoreSlim(slots, slots);
     }
 
     public int Capacity { get; }
+
+    /// <summary>Most bytes the finished automata in the cache may hold together (<see cref="TokenAutomaton.MemoryBytes"/>).</summary>
+    public long MaxBytes { get; }
 
     public int Count
     {
         get { lock (_gate) return _entries.Count; }
     }
 
+    /// <summary>Bytes held by the finished entries.</summary>
+    public long Bytes
+    {
+        get { lock (_gate) return _bytes; }
+    }
+
     public Task<TokenAutomaton> GetOrCompileAsync(GrammarSpec spec, TokenVocabulary vocabulary, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(vocabulary);
+        if (ct.IsCancellationRequested) return Task.FromCanceled<TokenAutomaton>(ct);
         var key = (spec, vocabulary);
-        Task<TokenAutomaton> task;
+        Entry entry;
         bool created = false;
         lock (_gate)
         {
@@ -40,56 +62,104 @@ public sealed class GrammarCache
             {
                 _lru.Remove(node);
                 _lru.AddFirst(node);
-                task = node.Value.Task;
+                entry = node.Value;
             }
             else
             {
-                task = Task.Run(() => CompileWithBudget(spec, vocabulary), CancellationToken.None);
-                _entries[key] = _lru.AddFirst(new Entry(key, task));
-                while (_entries.Count > Capacity)
-                {
-                    var last = _lru.Last!;
-                    _lru.RemoveLast();
-                    _entries.Remove(last.Value.Key);
-                }
+                entry = new Entry(key);
+                // Starts it without running it here: the compile itself goes to the thread pool.
+                entry.Task = CompileAsync(entry);
+                _entries[key] = _lru.AddFirst(entry);
+                EvictOverflow();
                 created = true;
             }
+            entry.Waiters++;
         }
         // Registered outside the lock: a compile that already finished runs this continuation inline.
         if (created)
-            _ = task.ContinueWith(t => ForgetIfTransient(key, t), CancellationToken.None,
+            _ = entry.Task!.ContinueWith(t => Settle(entry, t), CancellationToken.None,
                 TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        return ct.CanBeCanceled ? task.WaitAsync(ct) : task;
+        return WaitAsync(entry, ct);
     }
 
-    private TokenAutomaton CompileWithBudget(GrammarSpec spec, TokenVocabulary vocabulary)
+    private async Task<TokenAutomaton> CompileAsync(Entry entry)
     {
-        using var budget = new CancellationTokenSource(_limits.CompileTimeout);
+        var ct = entry.Cancel.Token;
+        await _slots.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            return GrammarCompiler.Compile(spec, vocabulary, _limits, budget.Token);
+            return await GrammarCompiler.CompileAsync(entry.Key.Spec, entry.Key.Vocab, _limits, ct).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (budget.IsCancellationRequested)
+        finally
         {
-            throw new GrammarException(
-                $"grammar is too large: compiling took longer than {_limits.CompileTimeout.TotalSeconds:0.#} s") { IsTransient = true };
+            _slots.Release();
         }
     }
 
-    private void ForgetIfTransient((GrammarSpec, TokenVocabulary) key, Task<TokenAutomaton> task)
+    private async Task<TokenAutomaton> WaitAsync(Entry entry, CancellationToken ct)
     {
-        bool deterministic = task.IsCompletedSuccessfully ||
-            (task.IsFaulted && task.Exception!.InnerException is GrammarException { IsTransient: false });
-        if (deterministic) return;
+        var task = entry.Task!;
+        if (!ct.CanBeCanceled || task.IsCompleted) return await task.ConfigureAwait(false);
+        try
+        {
+            return await task.WaitAsync(ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            LeaveWhileRunning(entry);
+            throw;
+        }
+    }
+
+    /// <summary>A waiter gave up: the last one to go cancels the compile and drops its entry.</summary>
+    private void LeaveWhileRunning(Entry entry)
+    {
         lock (_gate)
         {
-            if (_entries.TryGetValue(key, out var node) && node.Value.Task == task)
+            if (--entry.Waiters > 0 || entry.Task!.IsCompleted) return;
+            Remove(entry);
+        }
+        entry.Cancel.Cancel();
+    }
+
+    private void Settle(Entry entry, Task<TokenAutomaton> task)
+    {
+        bool keep = task.IsCompletedSuccessfully ||
+            (task.IsFaulted && task.Exception!.InnerException is GrammarException { IsTransient: false });
+        lock (_gate)
+        {
+            if (!_entries.TryGetValue(entry.Key, out var node) || node.Value != entry) return;
+            if (!keep)
             {
-                _lru.Remove(node);
-                _entries.Remove(key);
+                Remove(entry);
+                return;
             }
+            entry.Bytes = task.IsCompletedSuccessfully ? task.Result.MemoryBytes : FailureBytes;
+            _bytes += entry.Bytes;
+            EvictOverflow();
         }
     }
 
-    private sealed record Entry((GrammarSpec Spec, TokenVocabulary Vocab) Key, Task<TokenAutomaton> Task);
+    /// <summary>Drops least recently used entries past the count or byte budget (a running compile keeps running for its waiters).</summary>
+    private void EvictOverflow()
+    {
+        while (_lru.Last is { } last && (_entries.Count > Capacity || _bytes > MaxBytes)) Remove(last.Value);
+    }
+
+    private void Remove(Entry entry)
+    {
+        if (!_entries.TryGetValue(entry.Key, out var node) || node.Value != entry) return;
+        _lru.Remove(node);
+        _entries.Remove(entry.Key);
+        _bytes -= entry.Bytes;
+    }
+
+    private sealed class Entry((GrammarSpec Spec, TokenVocabulary Vocab) key)
+    {
+        public (GrammarSpec Spec, TokenVocabulary Vocab) Key { get; } = key;
+        public CancellationTokenSource Cancel { get; } = new();
+        public Task<TokenAutomaton>? Task { get; set; }
+        public int Waiters { get; set; }
+        public long Bytes { get; set; }
+    }
 }

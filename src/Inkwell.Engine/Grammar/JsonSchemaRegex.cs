@@ -9,18 +9,27 @@ namespace Inkwell.Engine.Grammar;
 /// single space after ':' and after ',' (nowhere else), so the model can follow its habit without wasting tokens.
 /// Objects list their properties in schema order; optional ones may be skipped. additionalProperties defaults to
 /// false (no keys beyond "properties"), and only a schema with no "properties" may allow extra keys (a map).
-/// oneOf is treated as anyOf. Strings exclude \u escapes (so no lone surrogates); "pattern" is applied to the raw
-/// characters between the quotes and must match them whole. $ref may point into the same document (#, #/$defs/..,
-/// #/definitions/..); recursion is unrolled MaxJsonDepth levels, past which that branch is impossible.
-/// Any keyword that would constrain values in a way this translation cannot honour is rejected.
+/// oneOf is treated as anyOf. Strings exclude \u escapes except for control characters a pattern asks for (so no
+/// lone surrogates). Numbers have bounded digits as in llama.cpp's converter: at most 16 integer digits, 16 fraction
+/// digits and 16 exponent digits; integer minimum/maximum/exclusiveMinimum/exclusiveMaximum are exact; a number's
+/// minimum/maximum must be integers and then its exponent is dropped. "pattern" has JSON Schema's meaning (a search
+/// over the decoded string, anchored only by its own ^ and $), see <see cref="JsonStringPattern"/>. $ref may point
+/// into the same document (#, #/$defs/.., #/definitions/..); recursion is unrolled MaxJsonDepth levels, past which
+/// that branch is impossible. The regex may not grow past <see cref="GrammarLimits.MaxRegexLength"/>. Any keyword that
+/// would constrain values in a way this translation cannot honour is rejected.
 /// </summary>
 public static class JsonSchemaRegex
 {
     public const string Whitespace = "[ ]?";
     public const string StringChar = @"(?:[^""\\\x00-\x1F]|\\[""\\/bfnrt])";
     public const string String = "\"" + StringChar + "*\"";
-    public const string Integer = "-?(?:0|[1-9][0-9]*)";
-    public const string Number = Integer + @"(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?";
+    /// <summary>Digits an unbounded integer part, fraction or exponent may have (llama.cpp's converter uses 16 too).</summary>
+    public const int MaxDigits = 16;
+    private const string Digits = "(?:0|[1-9][0-9]{0,15})";
+    private const string Fraction = @"\.[0-9]{1,16}";
+    public const string Integer = "-?" + Digits;
+    public const string Number = Integer + "(?:" + Fraction + ")?(?:[eE][+-]?" + Digits + ")?";
+    private const long LargestBoundedInteger = 9_999_999_999_999_999; // MaxDigits nines
     public const string Boolean = "(?:true|false)";
     public const string Null = "null";
     private const string Never = "(?!)";
@@ -38,7 +47,8 @@ public static class JsonSchemaRegex
     private static readonly HashSet<string> Understood =
     [
         "type", "properties", "required", "additionalProperties", "items", "minItems", "maxItems", "enum", "const",
-        "pattern", "minLength", "maxLength", "format", "anyOf", "oneOf", "allOf", "$ref",
+        "pattern", "minLength", "maxLength", "format", "anyOf", "oneOf", "allOf", "$ref", "minimum", "maximum",
+        "exclusiveMinimum", "exclusiveMaximum",
     ];
 
     private static readonly Dictionary<string, string> Formats = new()
@@ -96,7 +106,10 @@ public static class JsonSchemaRegex
     }
 
     /// <summary>Translates a JSON schema (JSON text) to a regex over its compact JSON instances.</summary>
-    public static string FromSchema(string schemaJson, int maxDepth = 3)
+    public static string FromSchema(string schemaJson, GrammarLimits? limits = null, CancellationToken ct = default) =>
+        FromSchema(schemaJson, CompileBudget.For(limits, ct));
+
+    internal static string FromSchema(string schemaJson, CompileBudget budget)
     {
         JsonDocument doc;
         try
@@ -109,15 +122,57 @@ public static class JsonSchemaRegex
         }
         using (doc)
         {
-            return new Translator(doc.RootElement, maxDepth).Translate(doc.RootElement, "#");
+            RejectLoneSurrogates(doc.RootElement);
+            return new Translator(doc.RootElement, budget).Translate(doc.RootElement, "#");
         }
     }
 
-    private sealed class Translator(JsonElement root, int maxDepth)
+    /// <summary>JSON text may escape half a surrogate pair ("\ud800"), which no string can hold: refused up front, once.</summary>
+    private static void RejectLoneSurrogates(JsonElement element)
+    {
+        try
+        {
+            switch (element.ValueKind)
+            {
+                case JsonValueKind.String:
+                    _ = element.GetString();
+                    break;
+                case JsonValueKind.Array:
+                    foreach (var item in element.EnumerateArray()) RejectLoneSurrogates(item);
+                    break;
+                case JsonValueKind.Object:
+                    foreach (var property in element.EnumerateObject())
+                    {
+                        _ = property.Name;
+                        RejectLoneSurrogates(property.Value);
+                    }
+                    break;
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            throw GrammarException.Invalid("the JSON schema contains a lone surrogate (an unpaired \\uD800-\\uDFFF escape)");
+        }
+    }
+
+    private sealed class Translator(JsonElement root, CompileBudget budget)
     {
         private readonly Dictionary<string, int> _activeRefs = [];
+        private readonly int maxDepth = budget.Limits.MaxJsonDepth;
 
-        public string Translate(JsonElement s, string path)
+        /// <summary>Every piece passes through here, so a blow-up (recursive $refs, many optional properties) stops early.</summary>
+        private string Checked(string regex)
+        {
+            budget.ThrowIfCancelled();
+            if (regex.Length > budget.Limits.MaxRegexLength)
+                throw GrammarException.TooLarge($"the JSON schema translates to a regex longer than {budget.Limits.MaxRegexLength} characters " +
+                                                "(recursive $refs, deep nesting or many optional properties)");
+            return regex;
+        }
+
+        public string Translate(JsonElement s, string path) => Checked(TranslateUnchecked(s, path));
+
+        private string TranslateUnchecked(JsonElement s, string path)
         {
             if (s.ValueKind == JsonValueKind.True) return AnyValue(maxDepth);
             if (s.ValueKind == JsonValueKind.False) return Never;
@@ -184,14 +239,15 @@ public static class JsonSchemaRegex
             if (s.TryGetProperty("properties", out _) || s.TryGetProperty("additionalProperties", out _) || s.TryGetProperty("required", out _)) return ["object"];
             if (s.TryGetProperty("items", out _) || s.TryGetProperty("minItems", out _) || s.TryGetProperty("maxItems", out _)) return ["array"];
             if (s.TryGetProperty("pattern", out _) || s.TryGetProperty("format", out _) || s.TryGetProperty("minLength", out _) || s.TryGetProperty("maxLength", out _)) return ["string"];
+            if (NumericKeywords.Any(k => s.TryGetProperty(k, out _))) return ["number"];
             return ["any"];
         }
 
         private string TypeRegex(string type, JsonElement s, string path) => type switch
         {
             "string" => StringRegex(s, path),
-            "integer" => Integer,
-            "number" => Number,
+            "integer" => IntegerRegex(s, path),
+            "number" => NumberRegex(s, path),
             "boolean" => Boolean,
             "null" => Null,
             "array" => ArrayRegex(s, path),
@@ -200,7 +256,62 @@ public static class JsonSchemaRegex
             _ => throw Bad(path, $"unknown type '{type}'"),
         };
 
-        private static string StringRegex(JsonElement s, string path)
+        private static readonly string[] NumericKeywords = ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"];
+
+        /// <summary>An integer within the schema's bounds, at most <see cref="MaxDigits"/> digits either way (bounds past that are cut to it).</summary>
+        private static string IntegerRegex(JsonElement s, string path)
+        {
+            decimal? lower = Bound(s, "minimum", path), lowerExclusive = Bound(s, "exclusiveMinimum", path);
+            decimal? upper = Bound(s, "maximum", path), upperExclusive = Bound(s, "exclusiveMaximum", path);
+            if (lower is null && lowerExclusive is null && upper is null && upperExclusive is null) return Integer;
+            decimal lo = -LargestBoundedInteger, hi = LargestBoundedInteger;
+            if (lower is { } a) lo = Math.Max(lo, Math.Ceiling(a));
+            if (lowerExclusive is { } b) lo = Math.Max(lo, Math.Floor(b) + 1);
+            if (upper is { } c) hi = Math.Min(hi, Math.Floor(c));
+            if (upperExclusive is { } d) hi = Math.Min(hi, Math.Ceiling(d) - 1);
+            if (lo > hi) throw Bad(path, $"no integer of at most {MaxDigits} digits lies within 'minimum'/'maximum'");
+            return IntegerRange.Signed((long)lo, (long)hi);
+        }
+
+        /// <summary>
+        /// A number: bounded digits always; with minimum/maximum (integers only, inclusive) written without an exponent,
+        /// so the bound can be exact: an integer part inside the range with any fraction, or the upper bound itself with zeros.
+        /// </summary>
+        private static string NumberRegex(JsonElement s, string path)
+        {
+            if (Bound(s, "exclusiveMinimum", path) is not null || Bound(s, "exclusiveMaximum", path) is not null)
+                throw Bad(path, "'exclusiveMinimum'/'exclusiveMaximum' are supported for integers only");
+            decimal? lower = Bound(s, "minimum", path), upper = Bound(s, "maximum", path);
+            if (lower is null && upper is null) return Number;
+            if ((lower is { } l && l != Math.Floor(l)) || (upper is { } u && u != Math.Floor(u)))
+                throw Bad(path, "a number's 'minimum'/'maximum' must be whole numbers");
+            long lo = (long)Math.Max(lower ?? -LargestBoundedInteger, -LargestBoundedInteger);
+            long hi = (long)Math.Min(upper ?? LargestBoundedInteger, LargestBoundedInteger);
+            if (lo > hi) throw Bad(path, $"no number with at most {MaxDigits} integer digits lies within 'minimum'/'maximum'");
+            var parts = new List<string>();
+            if (hi >= 0) parts.Add(Magnitudes(Math.Max(lo, 0), hi, upper is not null));
+            if (lo < 0) parts.Add("-" + Magnitudes(hi < 0 ? -hi : 0, -lo, lower is not null));
+            return "(?:" + string.Join("|", parts) + ")";
+        }
+
+        /// <summary>Non-negative decimals m with from &lt;= m &lt;= to (both whole); when to is a real bound, it takes only zero fractions.</summary>
+        private static string Magnitudes(long from, long to, bool exactTop)
+        {
+            if (!exactTop) return IntegerRange.Unsigned(from, to) + $"(?:{Fraction})?";
+            string top = IntegerRange.Unsigned(to, to) + @"(?:\.0{1,16})?";
+            return from == to ? top : $"(?:{IntegerRange.Unsigned(from, to - 1)}(?:{Fraction})?|{top})";
+        }
+
+        private static decimal? Bound(JsonElement s, string key, string path)
+        {
+            if (!s.TryGetProperty(key, out var v)) return null;
+            if (v.ValueKind != JsonValueKind.Number)
+                throw Bad(path, $"'{key}' must be a number (the draft-4 boolean form is not supported)");
+            if (!v.TryGetDecimal(out decimal d)) throw Bad(path, $"'{key}' is out of range");
+            return d;
+        }
+
+        private string StringRegex(JsonElement s, string path)
         {
             bool hasPattern = s.TryGetProperty("pattern", out var pattern);
             bool hasFormat = s.TryGetProperty("format", out var format);
@@ -212,10 +323,7 @@ public static class JsonSchemaRegex
             if (hasPattern)
             {
                 if (pattern.ValueKind != JsonValueKind.String) throw Bad(path, "'pattern' must be a string");
-                string p = pattern.GetString()!;
-                if (p.StartsWith('^')) p = p[1..];
-                if (p.EndsWith('$') && !p.EndsWith("\\$")) p = p[..^1];
-                return $"\"(?:{p})\"";
+                return "\"" + JsonStringPattern.ToRegex(pattern.GetString()!, budget.Limits) + "\"";
             }
             if (hasFormat)
             {
@@ -273,17 +381,16 @@ public static class JsonSchemaRegex
         /// <summary>
         /// Properties in order, optional ones skippable, commas only between present ones. S(i): the rest
         /// after something was written (each present member takes a leading comma); N(i): nothing written yet.
+        /// N repeats S for each optional member, so the text grows quadratically with them: checked at every step.
         /// </summary>
-        private static string Members(List<(string Regex, bool Required)> m)
+        private string Members(List<(string Regex, bool Required)> m)
         {
-            int n = m.Count;
-            var after = new string[n + 1];
-            after[n] = "";
-            for (int i = n - 1; i >= 0; i--)
-                after[i] = (m[i].Required ? $"{Comma}{m[i].Regex}" : $"(?:{Comma}{m[i].Regex})?") + after[i + 1];
-            string none = "";
-            for (int i = n - 1; i >= 0; i--)
-                none = m[i].Required ? m[i].Regex + after[i + 1] : $"(?:{m[i].Regex}{after[i + 1]}|{none})";
+            string after = "", none = "";
+            for (int i = m.Count - 1; i >= 0; i--)
+            {
+                none = Checked(m[i].Required ? m[i].Regex + after : $"(?:{m[i].Regex}{after}|{none})");
+                after = Checked((m[i].Required ? $"{Comma}{m[i].Regex}" : $"(?:{Comma}{m[i].Regex})?") + after);
+            }
             return none;
         }
 

@@ -35,6 +35,16 @@ internal sealed class CodePointSet
 
     public bool IsEmpty => Ranges.Length == 0;
 
+    public bool Contains(int cp)
+    {
+        foreach (var (lo, hi) in Ranges)
+        {
+            if (cp < lo) return false;
+            if (cp <= hi) return true;
+        }
+        return false;
+    }
+
     public static CodePointSet Single(int cp) => new([(cp, cp)]);
 
     public static CodePointSet FromRanges(IEnumerable<(int Lo, int Hi)> ranges)

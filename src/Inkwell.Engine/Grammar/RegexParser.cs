@@ -36,6 +36,30 @@ internal sealed class RegexParser
         return node;
     }
 
+    /// <summary>
+    /// ECMAScript search semantics, as JSON Schema's "pattern": each top-level branch may start with ^ and end with $,
+    /// and a side without its anchor matches any characters there. Anchors anywhere else are rejected.
+    /// </summary>
+    public static RegexNode ParseSearch(string pattern, GrammarLimits limits)
+    {
+        var parser = new RegexParser(pattern, 0, pattern.Length, limits.MaxRepeat);
+        var anything = new RepeatNode(new SetNode(CodePointSet.Any), 0, -1);
+        var branches = new List<RegexNode>();
+        while (true)
+        {
+            bool anchoredStart = !parser.AtEnd && parser.Peek == '^';
+            if (anchoredStart) parser._i++;
+            var body = parser.ParseConcat(stopAtFinalDollar: true);
+            bool anchoredEnd = !parser.AtEnd && parser.Peek == '$';
+            if (anchoredEnd) parser._i++;
+            branches.Add(new ConcatNode([.. anchoredStart ? [] : new[] { anything }, body, .. anchoredEnd ? [] : new[] { anything }]));
+            if (parser.AtEnd) break;
+            if (parser.Peek == ')') throw parser.Error("unbalanced ')'");
+            parser._i++; // '|'
+        }
+        return branches.Count == 1 ? branches[0] : new AltNode([.. branches]);
+    }
+
     private static bool IsEscaped(string p, int index)
     {
         int slashes = 0;
@@ -66,11 +90,12 @@ internal sealed class RegexParser
         return items.Count == 1 ? items[0] : new AltNode([.. items]);
     }
 
-    private RegexNode ParseConcat()
+    private RegexNode ParseConcat(bool stopAtFinalDollar = false)
     {
         var items = new List<RegexNode>();
         while (!AtEnd && Peek != '|' && Peek != ')')
         {
+            if (stopAtFinalDollar && Peek == '$' && (_i + 1 == _end || _p[_i + 1] == '|')) break;
             var atom = ParseAtom();
             items.Add(ParseQuantifier(atom));
         }
@@ -152,7 +177,7 @@ internal sealed class RegexParser
                 _i++;
                 return new SetNode(ParseEscape(inClass: false, out _));
             case '^' or '$':
-                throw Error("anchors are only supported at the start and end of the pattern");
+                throw Error("anchors are only supported at the start and end of the pattern (or of its top-level branches)");
             case '*' or '+' or '?':
                 throw Error($"quantifier '{c}' follows nothing");
             case '{' when LooksLikeBraces():

@@ -1,22 +1,24 @@
-using System.Diagnostics;
 using System.Numerics;
+using System.Runtime.InteropServices;
 
 namespace Inkwell.Engine.Grammar;
 
 /// <summary>
 /// A grammar lifted from bytes to one vocabulary's tokens. States are the byte DFA's states. Per state, a bitset
 /// of the tokens that may come next (a token is allowed when all its bytes walk through the DFA; end-of-generation
-/// tokens exactly in accepting states). Next walks the token's bytes through the DFA: O(token length), no table.
-/// Masks are built by walking the vocabulary trie from the state (shared prefixes once, cut at the first rejected
-/// byte). Build precomputes masks breadth-first from the initial state within a time budget; any state not yet
-/// done is computed on first use (once, a trie walk plus one vocab/64 array) and then cached, so a huge grammar
-/// cannot stall compilation. After that every call is O(1) or O(vocab/64) and allocation-free.
+/// tokens exactly in accepting states) and the distance to acceptance in tokens. Next walks the token's bytes through
+/// the DFA: O(token length), no table. Build walks the vocabulary trie from every reachable state (shared prefixes
+/// once, cut at the first rejected byte), so every mask exists before the first request uses it; equal masks are
+/// shared. After that every call is O(1) or O(vocab/64) and allocation-free; the budgeted mask of
+/// <see cref="ApplyMask(int, Span{float}, int)"/> adds one trie walk, only in the last steps of a tight budget.
 /// </summary>
 public sealed class TokenAutomaton
 {
     private readonly ByteDfa _dfa;
     private readonly TokenVocabulary _vocab;
-    private readonly ulong[]?[] _masks;
+    private readonly ulong[][] _masks;
+    private readonly int[] _distance;
+    private readonly int[] _maxNextDistance;
     private readonly int _words;
 
     private TokenAutomaton(ByteDfa dfa, TokenVocabulary vocab)
@@ -24,7 +26,9 @@ public sealed class TokenAutomaton
         _dfa = dfa;
         _vocab = vocab;
         _words = (vocab.Count + 63) >> 6;
-        _masks = new ulong[]?[dfa.StateCount];
+        _masks = new ulong[dfa.StateCount][];
+        _distance = new int[dfa.StateCount];
+        _maxNextDistance = new int[dfa.StateCount];
     }
 
     public ByteDfa Dfa => _dfa;
@@ -35,19 +39,25 @@ public sealed class TokenAutomaton
 
     public int VocabularySize => _vocab.Count;
 
-    /// <summary>How many distinct masks the precompute step kept (states share equal masks).</summary>
+    /// <summary>How many distinct masks the states share.</summary>
     public int DistinctMasks { get; private set; }
 
-    /// <summary>How many states have their mask built (the rest are built on first use).</summary>
-    public int PrecomputedStates => _masks.Count(m => m is not null);
+    /// <summary>About how many bytes this automaton holds (masks, DFA table, per-state arrays): what a cache charges for it.</summary>
+    public long MemoryBytes { get; private set; }
 
     public bool IsAccepting(int state) => _dfa.IsAccepting(state);
+
+    /// <summary>
+    /// The fewest tokens that take state to acceptance (0 when accepting; int.MaxValue for a state no token sequence
+    /// completes, which no allowed token leads to). From the initial state: the shortest match, in tokens.
+    /// </summary>
+    public int DistanceToAccept(int state) => _distance[state];
 
     /// <summary>True when no token at all may follow: the vocabulary cannot spell any continuation here.</summary>
     public bool IsDeadEnd(int state) => AllowedMask(state).IndexOfAnyExcept(0UL) < 0;
 
     /// <summary>Bit t%64 of word t/64 is set when token t may come next. Length is ceil(vocab/64).</summary>
-    public ReadOnlySpan<ulong> AllowedMask(int state) => Volatile.Read(ref _masks[state]) ?? BuildMask(state, null);
+    public ReadOnlySpan<ulong> AllowedMask(int state) => _masks[state];
 
     public bool IsAllowed(int state, int token) =>
         (uint)token < (uint)VocabularySize && (AllowedMask(state)[token >> 6] & (1UL << (token & 63))) != 0;
@@ -92,90 +102,128 @@ public sealed class TokenAutomaton
         if (n > covered) logits[covered..].Fill(float.NegativeInfinity);
     }
 
+    /// <summary>
+    /// As <see cref="ApplyMask(int, Span{float})"/>, for a sequence that may emit at most tokensLeft more tokens
+    /// (this one included). When some allowed token would leave more distance to acceptance than the tokens after it,
+    /// only tokens whose next state is within tokensLeft - 1 of acceptance stay allowed, so the output ends as a full
+    /// match whenever tokensLeft covered the distance; given fewer than that, only the tokens that get closest stay.
+    /// </summary>
+    public void ApplyMask(int state, Span<float> logits, int tokensLeft)
+    {
+        ApplyMask(state, logits);
+        int limit = tokensLeft - 1;
+        if (limit >= _maxNextDistance[state]) return;
+        BlockFartherThan(0, state, logits, Math.Max(limit, _distance[state] - 1));
+    }
+
     /// <summary>Convenience: builds a vocabulary (trie) and the index. Reuse a <see cref="TokenVocabulary"/> when compiling many grammars.</summary>
     public static TokenAutomaton Build(ByteDfa dfa, IReadOnlyList<byte[]> tokenBytes, IEnumerable<int> endOfGenerationIds) =>
         Build(dfa, new TokenVocabulary(tokenBytes, endOfGenerationIds));
 
-    /// <summary>
-    /// Builds masks breadth-first from the initial state until all reachable states are done or precomputeBudget
-    /// (default 1 s) runs out; the rest are built lazily. Throws if no token can even start the grammar.
-    /// </summary>
-    public static TokenAutomaton Build(ByteDfa dfa, TokenVocabulary vocab, CancellationToken ct = default, TimeSpan? precomputeBudget = null)
+    /// <summary>Builds the index under the default limits. Throws if no token sequence can complete a match.</summary>
+    public static TokenAutomaton Build(ByteDfa dfa, TokenVocabulary vocab, CancellationToken ct = default) =>
+        Build(dfa, vocab, CompileBudget.For(null, ct));
+
+    // States are walked in chunks, in parallel within a chunk, so equal masks are shared (and the rest freed) as we go.
+    private const int ChunkStates = 64;
+
+    internal static TokenAutomaton Build(ByteDfa dfa, TokenVocabulary vocab, CompileBudget budget)
     {
+        ArgumentNullException.ThrowIfNull(dfa);
+        ArgumentNullException.ThrowIfNull(vocab);
         var automaton = new TokenAutomaton(dfa, vocab);
-        var budget = precomputeBudget ?? TimeSpan.FromSeconds(1);
-        var clock = Stopwatch.StartNew();
+        long maskBytes = automaton._words * 8L + 32;
+        budget.Charge(dfa.StateCount * 24L + 4L * dfa.StateCount * dfa.ClassCount, "the token index");
         var seen = new bool[dfa.StateCount];
-        // States often share a mask (e.g. the positions inside a length-limited string): keep one copy.
         var distinct = new Dictionary<ulong[], ulong[]>(MaskComparer.Instance);
         var successors = new int[dfa.StateCount][];
-        bool complete = true;
-        var level = new List<int> { dfa.Start };
+        var order = new List<int> { dfa.Start };
         seen[dfa.Start] = true;
-        var options = new ParallelOptions { CancellationToken = ct };
-        // Breadth-first by levels; the states of a level are independent trie walks, so they run in parallel.
-        while (level.Count > 0 && clock.Elapsed < budget)
+        var options = new ParallelOptions { CancellationToken = budget.Token };
+        // Scratch buffers are one int per state: reused across chunks rather than allocated per worker per chunk.
+        var scratches = new System.Collections.Concurrent.ConcurrentBag<Scratch>();
+        for (int done = 0; done < order.Count;)
         {
-            var found = new List<int>[level.Count];
-            Parallel.For(0, level.Count, options, () => new Scratch(dfa.StateCount), (i, _, scratch) =>
+            int count = Math.Min(ChunkStates, order.Count - done);
+            budget.Charge(count * maskBytes, "the token masks");
+            var found = new int[count][];
+            Parallel.For(0, count, options, () => scratches.TryTake(out var reused) ? reused : new Scratch(dfa.StateCount), (i, _, scratch) =>
             {
-                if (clock.Elapsed >= budget) return scratch; // out of time: this one is built on first use
                 scratch.Begin();
-                automaton.BuildMask(level[i], scratch);
+                automaton._masks[order[done + i]] = automaton.BuildMask(order[done + i], scratch);
                 found[i] = [.. scratch.Successors];
                 return scratch;
-            }, _ => { });
-            var next = new List<int>();
-            for (int i = 0; i < level.Count; i++)
+            }, scratches.Add);
+            for (int i = 0; i < count; i++)
             {
-                if (found[i] is null) { complete = false; continue; }
-                int s = level[i];
-                successors[s] = [.. found[i]];
-                var mask = automaton._masks[s]!;
-                if (distinct.TryGetValue(mask, out var shared)) automaton._masks[s] = shared;
+                int s = order[done + i];
+                successors[s] = found[i];
+                budget.Charge(4L * found[i].Length + 24, "the token index");
+                var mask = automaton._masks[s];
+                if (distinct.TryGetValue(mask, out var shared)) { automaton._masks[s] = shared; budget.Charge(-maskBytes, "the token masks"); }
                 else distinct.Add(mask, mask);
                 foreach (int t in found[i])
-                    if (!seen[t]) { seen[t] = true; next.Add(t); }
+                    if (!seen[t]) { seen[t] = true; order.Add(t); }
             }
-            level = next;
+            done += count;
         }
-        if (complete && level.Count == 0) automaton.PruneTokenDeadEnds(seen, successors);
+        int prunedMasks = automaton.ComputeDistances(order, successors, budget);
         automaton.DistinctMasks = distinct.Count;
-        if (automaton.IsDeadEnd(dfa.Start))
-            throw GrammarException.Invalid("no token of this vocabulary can start a match");
+        // What it keeps: the masks, the DFA table and the per-state arrays (the walk's successor lists are dropped).
+        automaton.MemoryBytes = (distinct.Count + prunedMasks) * maskBytes + dfa.StateCount * (4L * dfa.ClassCount + 25) + 512;
         return automaton;
     }
 
     /// <summary>
-    /// With every reachable state walked, drop the tokens that lead to states from which no token sequence reaches
-    /// acceptance (possible when the vocabulary lacks some bytes), so sampling cannot wander into a dead end.
+    /// Distances by breadth-first search backwards from the accepting states over the token graph. Tokens into states
+    /// that cannot reach acceptance (possible when the vocabulary lacks some bytes) are dropped from the masks, so
+    /// sampling cannot wander into a dead end; per state, the largest distance an allowed token leads to is kept so
+    /// the budgeted mask can tell in O(1) whether it must filter.
     /// </summary>
-    private void PruneTokenDeadEnds(bool[] reachable, int[][] successors)
+    /// <returns>How many states got a pruned mask of their own.</returns>
+    private int ComputeDistances(List<int> reachable, int[][] successors, CompileBudget budget)
     {
         int n = _dfa.StateCount;
+        Array.Fill(_distance, int.MaxValue);
         var preds = new List<int>?[n];
-        var live = new bool[n];
         var queue = new Queue<int>();
-        for (int s = 0; s < n; s++)
+        foreach (int s in reachable)
         {
-            if (!reachable[s]) continue;
             foreach (int t in successors[s]) (preds[t] ??= []).Add(s);
-            if (_dfa.IsAccepting(s)) { live[s] = true; queue.Enqueue(s); }
+            if (_dfa.IsAccepting(s)) { _distance[s] = 0; queue.Enqueue(s); }
         }
         while (queue.Count > 0)
-            if (preds[queue.Dequeue()] is { } ps)
-                foreach (int p in ps)
-                    if (!live[p]) { live[p] = true; queue.Enqueue(p); }
-        if (!live[_dfa.Start]) throw GrammarException.Invalid("no sequence of this vocabulary's tokens can complete a match");
-        for (int s = 0; s < n; s++)
         {
-            if (!reachable[s] || !live[s] || successors[s].All(t => live[t])) continue;
+            int t = queue.Dequeue();
+            if (preds[t] is not { } ps) continue;
+            foreach (int p in ps)
+                if (_distance[p] == int.MaxValue) { _distance[p] = _distance[t] + 1; queue.Enqueue(p); }
+        }
+        if (_distance[_dfa.Start] == int.MaxValue)
+            throw GrammarException.Invalid("no sequence of this vocabulary's tokens can complete a match");
+        var live = new bool[n];
+        for (int s = 0; s < n; s++) live[s] = _distance[s] != int.MaxValue;
+        int pruned = 0;
+        foreach (int s in reachable)
+        {
+            int farthest = 0;
+            bool allLive = true;
+            foreach (int t in successors[s])
+            {
+                if (live[t]) farthest = Math.Max(farthest, _distance[t]);
+                else allLive = false;
+            }
+            _maxNextDistance[s] = farthest;
+            if (allLive || !live[s]) continue;
+            budget.ThrowIfCancelled();
+            budget.Charge(_words * 8L + 32, "the token masks");
             var mask = new ulong[_words];
             Walk(0, s, mask, null, live);
-            if (_dfa.IsAccepting(s))
-                foreach (int e in _vocab.EndOfGenerationIds) mask[e >> 6] |= 1UL << (e & 63);
+            AddEndTokens(s, mask);
             _masks[s] = mask;
+            pruned++;
         }
+        return pruned;
     }
 
     /// <summary>Per-thread buffers for collecting the distinct states a walk reaches.</summary>
@@ -192,18 +240,22 @@ public sealed class TokenAutomaton
         }
     }
 
-    /// <summary>Trie walk from one DFA state. Publishes the mask; collects distinct successor states when asked.</summary>
-    private ulong[] BuildMask(int state, Scratch? scratch)
+    /// <summary>Trie walk from one DFA state: its mask, and (into scratch) the distinct states its tokens lead to.</summary>
+    private ulong[] BuildMask(int state, Scratch scratch)
     {
         var mask = new ulong[_words];
         Walk(0, state, mask, scratch, null);
-        if (_dfa.IsAccepting(state))
-            foreach (int e in _vocab.EndOfGenerationIds) mask[e >> 6] |= 1UL << (e & 63);
-        // Racing builders produce identical masks, so whichever lands first is fine.
-        return Interlocked.CompareExchange(ref _masks[state], mask, null) ?? mask;
+        AddEndTokens(state, mask);
+        return mask;
     }
 
-    // Recursion depth is the longest token (tens of bytes), and recursion keeps the lazy path allocation-free.
+    private void AddEndTokens(int state, ulong[] mask)
+    {
+        if (!_dfa.IsAccepting(state)) return;
+        foreach (int e in _vocab.EndOfGenerationIds) mask[e >> 6] |= 1UL << (e & 63);
+    }
+
+    // Recursion depth is the longest token (tens of bytes), and recursion keeps the walks allocation-free.
     // This loop is the whole cost of building the index (one step per trie node reachable from the state).
     private void Walk(int node, int state, ulong[] mask, Scratch? scratch, bool[]? live)
     {
@@ -235,6 +287,28 @@ public sealed class TokenAutomaton
         }
     }
 
+    /// <summary>The same trie walk, blocking each token whose next state is more than limit tokens from acceptance.</summary>
+    private void BlockFartherThan(int node, int state, Span<float> logits, int limit)
+    {
+        var v = _vocab;
+        var table = _dfa.Table;
+        var classOf = _dfa.ClassOf;
+        int row = state * _dfa.ClassCount;
+        int end = v.ChildStart[node + 1];
+        for (int c = v.ChildStart[node]; c < end; c++)
+        {
+            int next = table[row + classOf[v.ChildByte[c]]];
+            if (next < 0) continue;
+            int child = v.ChildNode[c];
+            if (_distance[next] > limit)
+            {
+                for (int i = v.TokenStart[child]; i < v.TokenStart[child + 1]; i++)
+                    if (v.NodeTokens[i] < logits.Length) logits[v.NodeTokens[i]] = float.NegativeInfinity;
+            }
+            if (v.ChildStart[child] != v.ChildStart[child + 1]) BlockFartherThan(child, next, logits, limit);
+        }
+    }
+
     private sealed class MaskComparer : IEqualityComparer<ulong[]>
     {
         public static readonly MaskComparer Instance = new();
@@ -244,7 +318,7 @@ public sealed class TokenAutomaton
         public int GetHashCode(ulong[] mask)
         {
             var h = new HashCode();
-            h.AddBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(mask.AsSpan()));
+            h.AddBytes(MemoryMarshal.AsBytes(mask.AsSpan()));
             return h.ToHashCode();
         }
     }

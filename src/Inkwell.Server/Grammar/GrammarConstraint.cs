@@ -5,7 +5,9 @@ namespace Inkwell.Server.Grammar;
 
 /// <summary>
 /// One request's walk through a compiled <see cref="TokenAutomaton"/>: the automaton is shared (cached per grammar),
-/// the current state is this object's, so every sequence (each of n choices too) needs its own instance.
+/// the current state is this object's, so every sequence (each of n choices too) needs its own instance. Given the
+/// tokens left (max_new_tokens - generated), the mask steers to the shortest completion once the budget gets tight,
+/// so the output is a full match whenever max_new_tokens covers the grammar's shortest match.
 /// </summary>
 public sealed class GrammarConstraint(TokenAutomaton automaton, TokenVocabulary vocabulary) : ITokenConstraint
 {
@@ -17,7 +19,11 @@ public sealed class GrammarConstraint(TokenAutomaton automaton, TokenVocabulary 
 
     public int State => _state;
 
+    /// <summary>Without a budget: every token the grammar allows here.</summary>
     public void Mask(Span<float> logits) => automaton.ApplyMask(_state, logits);
+
+    /// <summary>Tokens the grammar allows here that still leave a full match reachable within tokensLeft (this one included).</summary>
+    public void Mask(Span<float> logits, int tokensLeft) => automaton.ApplyMask(_state, logits, tokensLeft);
 
     public bool Advance(int token)
     {

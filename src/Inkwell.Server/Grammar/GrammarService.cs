@@ -9,26 +9,24 @@ namespace Inkwell.Server.Grammar;
 /// <summary>
 /// The server's constrained generation: one <see cref="TokenVocabulary"/> per model (built on first use: a trie
 /// over the whole vocabulary), one shared <see cref="GrammarCache"/>, and the mapping from each API's grammar
-/// fields to a <see cref="GrammarSpec"/>. Compiles run on the thread pool (the cache's), never on the engine thread;
-/// callers await them with <see cref="WaitTimeout"/>.
+/// fields to a <see cref="GrammarSpec"/>. Compiles run on the thread pool (the cache's), never on the engine thread,
+/// and nothing waits on them synchronously: callers await them with their request's token, whose cancellation stops
+/// the compile (once no other request waits for the same grammar). Time, states and memory are bounded by the
+/// cache's <see cref="GrammarLimits"/>.
 /// </summary>
 public sealed class GrammarService
 {
     private readonly Lazy<TokenVocabulary> _vocabulary;
 
-    public GrammarService(Tokenizer tokenizer, GrammarCache? cache = null, TimeSpan? waitTimeout = null)
+    public GrammarService(Tokenizer tokenizer, GrammarCache? cache = null)
     {
         _vocabulary = new Lazy<TokenVocabulary>(() => BuildVocabulary(tokenizer), LazyThreadSafetyMode.ExecutionAndPublication);
         Cache = cache ?? new GrammarCache();
-        WaitTimeout = waitTimeout ?? TimeSpan.FromSeconds(15);
     }
 
     public GrammarCache Cache { get; }
 
     public TokenVocabulary Vocabulary => _vocabulary.Value;
-
-    /// <summary>Longest a request waits for a compile (the cache's own budget, 10 s by default, normally ends it first).</summary>
-    public TimeSpan WaitTimeout { get; }
 
     /// <summary>
     /// A token's bytes as the grammar sees them: what it adds to the text. Control tokens other than the end ones
@@ -45,15 +43,8 @@ public sealed class GrammarService
     /// <summary>Compiles (or finds) the automaton; GrammarException for a bad or oversized grammar, also on timeout.</summary>
     public async Task<TokenAutomaton> CompileAsync(GrammarSpec spec, CancellationToken ct)
     {
-        var vocabulary = await Task.Run(() => Vocabulary, ct);
-        try
-        {
-            return await Cache.GetOrCompileAsync(spec, vocabulary, ct).WaitAsync(WaitTimeout, ct);
-        }
-        catch (TimeoutException)
-        {
-            throw new GrammarException($"grammar is too large: compiling took longer than {WaitTimeout.TotalSeconds:0.#} s");
-        }
+        var vocabulary = _vocabulary.IsValueCreated ? _vocabulary.Value : await Task.Run(() => Vocabulary, ct);
+        return await Cache.GetOrCompileAsync(spec, vocabulary, ct);
     }
 
     /// <summary>A fresh per-request constraint over a compiled automaton.</summary>
@@ -113,33 +104,4 @@ public sealed class GrammarService
     }
 
     private static GrammarException Invalid(string why) => new("grammar is not valid: " + why);
-
-    /// <summary>
-    /// The synchronous hook <see cref="Hosting.ServerState.GrammarFactory"/> expects. The TGI route awaits
-    /// <see cref="PrepareAsync"/> first, so this finds the compile finished; called cold it blocks (never on the engine thread).
-    /// </summary>
-    public ITokenConstraint FromTgiBlocking(GrammarDto dto)
-    {
-        try
-        {
-            return CreateAsync(FromTgi(dto), CancellationToken.None).GetAwaiter().GetResult();
-        }
-        catch (GrammarException e)
-        {
-            throw new ValidationException(e.Message);
-        }
-    }
-
-    /// <summary>Starts (or joins) the compile of a TGI grammar and waits for it without throwing: validation reports the outcome.</summary>
-    public async Task PrepareAsync(GrammarDto dto, CancellationToken ct)
-    {
-        try
-        {
-            await CompileAsync(FromTgi(dto), ct);
-        }
-        catch (GrammarException)
-        {
-            // Cached (or cheap to redo); the validator raises it as a 422 in TGI's order.
-        }
-    }
 }

@@ -41,13 +41,51 @@ public sealed class GrammarCacheTests
     }
 
     [Fact]
-    public async Task CallerCancellationStopsOnlyTheWait()
+    public async Task APreCancelledCallerStartsNothing()
     {
         var cache = new GrammarCache();
         var spec = new GrammarSpec(GrammarKind.JsonObject, "");
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cache.GetOrCompileAsync(spec, Vocab, new CancellationToken(true)));
+        Assert.Equal(0, cache.Count);
         var automaton = await cache.GetOrCompileAsync(spec, Vocab);
         Assert.True(automaton.StateCount > 0);
+    }
+
+    /// <summary>
+    /// With one compile slot, a second grammar can only start once the first compile has really stopped: so if the
+    /// small one finishes quickly after the last waiter of the slow one hung up, the slow compile was cancelled, not
+    /// left running (uncancelled it takes many seconds).
+    /// </summary>
+    [Fact]
+    public async Task LastWaiterHangingUpCancelsTheCompile()
+    {
+        var cache = new GrammarCache(maxConcurrentCompiles: 1);
+        var slow = GrammarBoundsTests.SlowGrammar;
+        using var first = new CancellationTokenSource();
+        using var second = new CancellationTokenSource();
+        var waits = new[] { cache.GetOrCompileAsync(slow, GrammarBoundsTests.LargeVocabulary, first.Token), cache.GetOrCompileAsync(slow, GrammarBoundsTests.LargeVocabulary, second.Token) };
+        await Task.Delay(200);
+        first.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waits[0]);
+        Assert.Equal(1, cache.Count);                       // the other request still waits for it
+        second.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waits[1]);
+        Assert.Equal(0, cache.Count);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await cache.GetOrCompileAsync(new GrammarSpec(GrammarKind.Regex, "ab"), Vocab).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"the next compile waited {clock.Elapsed.TotalSeconds:0.0} s for the slot");
+    }
+
+    [Fact]
+    public async Task CacheIsBoundedInBytes()
+    {
+        long one = (await new GrammarCache().GetOrCompileAsync(new GrammarSpec(GrammarKind.Regex, "a{20}"), Vocab)).MemoryBytes;
+        var cache = new GrammarCache(maxBytes: one * 3 / 2);
+        var a = await cache.GetOrCompileAsync(new GrammarSpec(GrammarKind.Regex, "a{20}"), Vocab);
+        await cache.GetOrCompileAsync(new GrammarSpec(GrammarKind.Regex, "b{20}"), Vocab);  // same size: evicts "a"
+        Assert.Equal(1, cache.Count);
+        Assert.True(cache.Bytes <= cache.MaxBytes);
+        Assert.NotSame(a, await cache.GetOrCompileAsync(new GrammarSpec(GrammarKind.Regex, "a{20}"), Vocab));
     }
 
     [Fact]

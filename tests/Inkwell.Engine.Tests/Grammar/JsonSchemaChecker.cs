@@ -7,8 +7,8 @@ namespace Inkwell.Engine.Tests.Grammar;
 /// <summary>
 /// A small JSON schema validator for the tests, written straight from the JSON Schema rules over System.Text.Json
 /// (it shares no code with the compiler). It follows the compiler's documented policy where the two differ from
-/// the spec: additionalProperties defaults to false when "properties" is given, "pattern" must match the whole
-/// string, and format "date" checks month 1-12 and day 1-31 only.
+/// the spec: additionalProperties defaults to false when "properties" is given, and format "date" checks month 1-12
+/// and day 1-31 only.
 /// </summary>
 internal static class JsonSchemaChecker
 {
@@ -54,9 +54,24 @@ internal static class JsonSchemaChecker
                 int len = str.EnumerateRunes().Count();
                 if (s.TryGetProperty("minLength", out var min) && len < min.GetInt32()) return $"{at}: shorter than minLength";
                 if (s.TryGetProperty("maxLength", out var max) && len > max.GetInt32()) return $"{at}: longer than maxLength";
-                if (s.TryGetProperty("pattern", out var p) && !Regex.IsMatch(str, "^(?:" + p.GetString() + ")\\z", RegexOptions.ECMAScript))
+                if (s.TryGetProperty("pattern", out var p) && !PatternRegex(p.GetString()!).IsMatch(str))
                     return $"{at}: '{str}' does not match pattern";
                 if (s.TryGetProperty("format", out var f) && !FormatOk(str, f.GetString()!)) return $"{at}: '{str}' is not a {f.GetString()}";
+                break;
+            }
+            case JsonValueKind.Number:
+            {
+                bool bounded = s.TryGetProperty("minimum", out _) || s.TryGetProperty("maximum", out _) ||
+                               s.TryGetProperty("exclusiveMinimum", out _) || s.TryGetProperty("exclusiveMaximum", out _);
+                if (!v.TryGetDecimal(out decimal n))
+                {
+                    if (bounded) return $"{at}: {v.GetRawText()} is out of the checker's decimal range";
+                    break;
+                }
+                if (s.TryGetProperty("minimum", out var min) && n < min.GetDecimal()) return $"{at}: below minimum";
+                if (s.TryGetProperty("maximum", out var max) && n > max.GetDecimal()) return $"{at}: above maximum";
+                if (s.TryGetProperty("exclusiveMinimum", out var xmin) && n <= xmin.GetDecimal()) return $"{at}: not above exclusiveMinimum";
+                if (s.TryGetProperty("exclusiveMaximum", out var xmax) && n >= xmax.GetDecimal()) return $"{at}: not below exclusiveMaximum";
                 break;
             }
             case JsonValueKind.Array:
@@ -101,6 +116,12 @@ internal static class JsonSchemaChecker
         }
         return null;
     }
+
+    /// <summary>
+    /// A JSON Schema pattern as .NET runs it: a search (ECMAScript), with '$' meaning the very end of the string as in
+    /// ECMAScript ('$' in .NET also matches before a final newline). The test patterns use '$' only as that anchor.
+    /// </summary>
+    public static Regex PatternRegex(string pattern) => new(pattern.Replace("$", @"(?![\s\S])"), RegexOptions.ECMAScript);
 
     private static bool HasType(JsonElement v, string type) => type switch
     {

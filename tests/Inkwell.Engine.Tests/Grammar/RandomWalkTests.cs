@@ -68,6 +68,34 @@ public sealed class RandomWalkTests(ITestOutputHelper output)
             """{"type":"object","properties":{"flags":{"type":"object","additionalProperties":{"type":"boolean"}},"scores":{"type":"array","items":{"type":["number","null"]},"maxItems":3}},"required":["flags","scores"]}""",
         ]);
 
+    /// <summary>Schemas with unbounded parts (strings, integers, numbers, arrays) that only the token budget can end.</summary>
+    public static readonly TheoryData<string, string> OpenEndedSchemas = Cross(
+        [
+            // the issue's case: an unbounded integer next to free text
+            """{"type":"object","properties":{"name":{"type":"string"},"age":{"type":"integer"},"score":{"type":"number"}},"required":["name","age","score"]}""",
+            // bounded integers, enums, arrays of numbers, nesting, optional members
+            """
+            {"type":"object","properties":{
+              "id":{"type":"integer","minimum":1,"maximum":999999},
+              "role":{"enum":["admin","editor","viewer"]},
+              "ratio":{"type":"number","minimum":0,"maximum":1},
+              "points":{"type":"array","items":{"type":"object","properties":{"x":{"type":"number"},"y":{"type":"integer","minimum":-50,"maximum":50}},"required":["x","y"]}},
+              "note":{"type":"string","pattern":"^[a-z ]+$"},
+              "meta":{"type":"object","properties":{"tags":{"type":"array","items":{"type":"string"},"minItems":1},"ok":{"type":"boolean"}},"required":["tags"]}},
+             "required":["id","role","ratio","points","meta"]}
+            """,
+            // a top-level array of strings with a search pattern, and any JSON object
+            """{"type":"array","items":{"type":"string","pattern":"b+"},"minItems":2}""",
+            """{"type":"object","properties":{"payload":{"type":"object"},"list":{"type":"array"}},"required":["payload","list"]}""",
+        ]);
+
+    public static readonly TheoryData<string, string> OpenEndedRegexes = Cross(
+        [
+            @"\w+(, \w+)*\.",
+            @"[α-ωΑ-Ω]+( [\u4e00-\u9fff]+)*",
+            @"(?:[a-z]+ )*end",
+        ]);
+
     [SharedTheory]
     [MemberData(nameof(Regexes))]
     public void RegexWalksFullMatchDotNetRegex(string vocabName, string pattern)
@@ -91,6 +119,53 @@ public sealed class RandomWalkTests(ITestOutputHelper output)
         foreach (var s in result.Finished) Assert.Null(JsonSchemaChecker.Check(s, schema) is { } why ? $"{why} in {s}" : null);
         Report(result);
         Assert.True(result.Finished.Count >= 100, $"only {result.Finished.Count} of 200 walks finished");
+    }
+
+    /// <summary>
+    /// The budget property: with max_new_tokens as low as the shortest match allows (the automaton's distance from
+    /// the start), and at random budgets a little above it, every one of 200 walks ends as a document that
+    /// System.Text.Json parses and the independent checker validates, even though nothing in these schemas ends by itself.
+    /// </summary>
+    [SharedTheory]
+    [MemberData(nameof(OpenEndedSchemas))]
+    [MemberData(nameof(Schemas))]
+    public void BudgetedSchemaWalksAlwaysEndValid(string vocabName, string schema)
+    {
+        var vocab = TestVocabularies.Get(vocabName);
+        var automaton = Time(() => GrammarCompiler.Compile(new GrammarSpec(GrammarKind.JsonSchema, schema), vocab.Vocabulary), "schema", vocab);
+        int shortest = automaton.DistanceToAccept(automaton.InitialState);
+        foreach (var (label, budget, runs) in (ReadOnlySpan<(string, Func<Random, int>, int)>)[("shortest", _ => shortest, 200), ("shortest+0..24", r => shortest + r.Next(25), 100)])
+        {
+            var outputs = RandomWalker.WalkWithBudget(automaton, vocab, runs, seed: schema.Length, budget, eosProbability: 0.1);
+            foreach (var (text, accepting) in outputs)
+            {
+                Assert.True(accepting, $"ended outside the grammar: {text}");
+                using (System.Text.Json.JsonDocument.Parse(text)) { }
+                Assert.Null(JsonSchemaChecker.Check(text, schema) is { } why ? $"{why} in {text}" : null);
+            }
+            output.WriteLine($"{label} (shortest {shortest} tokens): {outputs.Select(o => o.Text).Distinct().Count()} distinct; e.g. {outputs[0].Text} | {outputs[^1].Text}");
+        }
+    }
+
+    [SharedTheory]
+    [MemberData(nameof(OpenEndedRegexes))]
+    [MemberData(nameof(Regexes))]
+    public void BudgetedRegexWalksAlwaysFullMatch(string vocabName, string pattern)
+    {
+        var vocab = TestVocabularies.Get(vocabName);
+        var automaton = Time(() => GrammarCompiler.Compile(new GrammarSpec(GrammarKind.Regex, pattern), vocab.Vocabulary), pattern, vocab);
+        var check = new Regex("^(?:" + pattern.TrimStart('^').TrimEnd('$') + ")\\z", RegexOptions.ECMAScript);
+        int shortest = automaton.DistanceToAccept(automaton.InitialState);
+        foreach (var (budget, runs) in (ReadOnlySpan<(Func<Random, int>, int)>)[(_ => shortest, 200), (r => shortest + r.Next(25), 100)])
+        {
+            var outputs = RandomWalker.WalkWithBudget(automaton, vocab, runs, seed: pattern.Length, budget, eosProbability: 0.1);
+            foreach (var (text, accepting) in outputs)
+            {
+                Assert.True(accepting, $"ended outside the grammar: '{text}'");
+                Assert.True(check.IsMatch(AsUtf16Engine(text)), $"'{text}' does not match {pattern}");
+            }
+        }
+        output.WriteLine($"shortest {shortest} tokens");
     }
 
     [SharedTheory]
@@ -134,12 +209,17 @@ public sealed class RandomWalkTests(ITestOutputHelper output)
     private static string AsUtf16Engine(string s) =>
         string.Concat(s.EnumerateRunes().Select(r => r.IsBmp && r.Value is not (0x130 or 0x212A) ? r.ToString() : "\uE000"));
 
-    /// <summary>As an engine would drive it: random logits, ApplyMask, greedy pick, Next; outputs must validate.</summary>
+    /// <summary>
+    /// As an engine would drive it with max_new_tokens 300: random logits, the budgeted ApplyMask, greedy pick, Next.
+    /// Every run ends valid: at its end token, or at the budget in an accepting state (its open string "zip" pattern
+    /// and integer would otherwise run on).
+    /// </summary>
     [SharedFact]
     public void MaskedGreedyDecodingValidates()
     {
+        const int maxNewTokens = 300;
         var vocab = TestVocabularies.Get("llama-spm");
-        string schema = (string)Schemas.First()[1]; // nested object with bounded strings
+        string schema = (string)Schemas.First()[1]; // nested object with an integer and a "zip" pattern that may run on
         var automaton = GrammarCompiler.Compile(new GrammarSpec(GrammarKind.JsonSchema, schema), vocab.Vocabulary);
         var logits = new float[vocab.Tokens.Length + 7]; // a padded head, as some models have
         int finished = 0;
@@ -148,21 +228,22 @@ public sealed class RandomWalkTests(ITestOutputHelper output)
             var rng = new Random(run);
             var bytes = new List<byte>();
             int state = automaton.InitialState;
-            for (int step = 0; step < 1500; step++)
+            for (int step = 0; step < maxNewTokens; step++)
             {
                 for (int i = 0; i < logits.Length; i++) logits[i] = (float)rng.NextDouble();
-                if (automaton.IsAccepting(state)) logits[vocab.Eos] = 2f; // a model that stops when it may
-                automaton.ApplyMask(state, logits);
+                if (automaton.IsAccepting(state) && rng.Next(4) == 0) logits[vocab.Eos] = 2f; // a model that sometimes stops when it may
+                automaton.ApplyMask(state, logits, maxNewTokens - step);
                 int best = 0;
                 for (int i = 1; i < logits.Length; i++) if (logits[i] > logits[best]) best = i;
                 Assert.False(float.IsNegativeInfinity(logits[best]), "everything was masked");
-                if (best == vocab.Eos) { finished++; break; }
+                if (best == vocab.Eos) break;
                 state = automaton.Next(state, best);
                 Assert.True(state >= 0);
                 bytes.AddRange(vocab.Tokens[best]);
             }
             string json = System.Text.Encoding.UTF8.GetString([.. bytes]);
-            if (automaton.IsAccepting(state)) Assert.Null(JsonSchemaChecker.Check(json, schema) is { } why ? $"{why} in {json}" : null);
+            if (automaton.IsAccepting(state)) finished++;
+            Assert.Null(JsonSchemaChecker.Check(json, schema) is { } why ? $"{why} in {json}" : null);
             if (run < 3) output.WriteLine(json);
         }
         output.WriteLine($"{finished} of 30 finished");
@@ -173,7 +254,7 @@ public sealed class RandomWalkTests(ITestOutputHelper output)
     {
         var sw = Stopwatch.StartNew();
         var automaton = compile();
-        output.WriteLine($"{vocab.Name}: compiled {what} in {sw.Elapsed.TotalMilliseconds:0} ms: {automaton.StateCount} token states, {automaton.PrecomputedStates} masks precomputed");
+        output.WriteLine($"{vocab.Name}: compiled {what} in {sw.Elapsed.TotalMilliseconds:0} ms: {automaton.StateCount} states, {automaton.DistinctMasks} distinct masks, {automaton.MemoryBytes >> 10} KiB");
         return automaton;
     }
 

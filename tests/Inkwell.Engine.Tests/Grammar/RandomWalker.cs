@@ -61,4 +61,47 @@ internal static class RandomWalker
         }
         throw new InvalidOperationException("mask has fewer bits than counted");
     }
+
+    /// <summary>
+    /// As an engine with flat logits and max_new_tokens = budget drives the grammar: each step masks through
+    /// <see cref="TokenAutomaton.ApplyMask(int, Span{float}, int)"/> with the tokens left and picks uniformly among the
+    /// tokens still allowed (ending at an allowed end token with eosProbability). A walk ends at an end token, when
+    /// nothing but the end token is allowed, or when the budget is spent; the state it ends in is returned with the text.
+    /// </summary>
+    public static List<(string Text, bool Accepting)> WalkWithBudget(TokenAutomaton automaton, TestVocabulary vocab, int runs, int seed,
+        Func<Random, int> budget, double eosProbability = 0.3)
+    {
+        var outputs = new List<(string, bool)>(runs);
+        var logits = new float[automaton.VocabularySize];
+        var allowed = new List<int>();
+        var bytes = new List<byte>();
+        for (int run = 0; run < runs; run++)
+        {
+            var rng = new Random(seed * 1000 + run);
+            int maxTokens = budget(rng);
+            int state = automaton.InitialState;
+            bytes.Clear();
+            for (int step = 0; step < maxTokens; step++)
+            {
+                Array.Clear(logits);
+                automaton.ApplyMask(state, logits, maxTokens - step);
+                allowed.Clear();
+                bool eosAllowed = false;
+                for (int t = 0; t < logits.Length; t++)
+                {
+                    if (!float.IsFinite(logits[t])) continue;
+                    if (t == vocab.Eos) eosAllowed = true;
+                    else allowed.Add(t);
+                }
+                Assert.True(allowed.Count > 0 || eosAllowed, $"nothing allowed after '{Encoding.UTF8.GetString([.. bytes])}'");
+                if (allowed.Count == 0 || (eosAllowed && rng.NextDouble() < eosProbability)) break;
+                int token = allowed[rng.Next(allowed.Count)];
+                state = automaton.Next(state, token);
+                Assert.True(state >= 0, $"token {token} is in the mask but Next refused it");
+                bytes.AddRange(vocab.Tokens[token]);
+            }
+            outputs.Add((Encoding.UTF8.GetString([.. bytes]), automaton.IsAccepting(state)));
+        }
+        return outputs;
+    }
 }

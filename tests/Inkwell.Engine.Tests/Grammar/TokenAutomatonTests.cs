@@ -11,8 +11,8 @@ public sealed class TokenAutomatonTests
 
     private static byte[] B(string s) => Encoding.UTF8.GetBytes(s);
 
-    private static TokenAutomaton Compile(string regex, IEnumerable<int>? eos = null, TimeSpan? budget = null) =>
-        TokenAutomaton.Build(GrammarCompiler.CompileRegex(regex), new TokenVocabulary(Tokens, eos ?? [Eos]), default, budget);
+    private static TokenAutomaton Compile(string regex, IEnumerable<int>? eos = null) =>
+        TokenAutomaton.Build(GrammarCompiler.CompileRegex(regex), new TokenVocabulary(Tokens, eos ?? [Eos]));
 
     private static int[] Allowed(TokenAutomaton a, int state) =>
         Enumerable.Range(0, a.VocabularySize).Where(t => a.IsAllowed(state, t)).ToArray();
@@ -58,25 +58,61 @@ public sealed class TokenAutomatonTests
     }
 
     [Fact]
-    public void TokensIntoDeadEndsArePrunedWhenAllStatesArePrecomputed()
+    public void TokensIntoDeadEndsArePruned()
     {
         // "ab|abcy": after "abc" only "y" may follow and no token has one, so "abc" must not be offered.
-        var eager = Compile("ab|abcy");
-        Assert.Equal([0, 2], Allowed(eager, eager.InitialState));
-        Assert.Equal(-1, eager.Next(eager.InitialState, 3));
-        Assert.Equal([1], Allowed(eager, eager.Next(eager.InitialState, 0)));
+        var a = Compile("ab|abcy");
+        Assert.Equal([0, 2], Allowed(a, a.InitialState));
+        Assert.Equal(-1, a.Next(a.InitialState, 3));
+        Assert.Equal([1], Allowed(a, a.Next(a.InitialState, 0)));
+    }
+
+    /// <summary>Distances counted by hand over this test's vocabulary: a, b, ab, abc, c, é and its two bytes.</summary>
+    [Theory]
+    [InlineData("abc", 1)]            // "abc" is one token
+    [InlineData("abcabc", 2)]
+    [InlineData("(ab){2}c", 2)]       // "ab" "abc"
+    [InlineData("b{3}", 3)]
+    [InlineData("(a|b)*", 0)]
+    [InlineData("é{2}c", 3)]
+    [InlineData("cé|bbbbb", 2)]       // the shorter text wins: "c" "é"
+    public void DistanceToAcceptIsTheShortestTokenCount(string regex, int expected) =>
+        Assert.Equal(expected, Compile(regex).DistanceToAccept(Compile(regex).InitialState));
+
+    [Fact]
+    public void DistancesFollowTheWalk()
+    {
+        var a = Compile("a(c|b{4})");                          // "a" "c", or "ab" "b" "b" "b"
+        Assert.Equal(2, a.DistanceToAccept(a.InitialState));
+        int afterA = a.Next(a.InitialState, 0);
+        Assert.Equal(1, a.DistanceToAccept(afterA));
+        int afterAb = a.Next(a.InitialState, 2);
+        Assert.Equal(3, a.DistanceToAccept(afterAb));
+        Assert.Equal(2, a.DistanceToAccept(a.Next(afterAb, 1)));
+        Assert.Equal(0, a.DistanceToAccept(a.Next(afterA, 4)));
     }
 
     [Fact]
-    public void LazyStatesTheVocabularyCannotLeaveAreReportedAsDeadEnds()
+    public void TightBudgetSteersToTheShortestCompletion()
     {
-        // Without the full precompute there is no pruning; the engine sees the dead end and stops the sequence.
-        var lazy = Compile("ab|abcy", budget: TimeSpan.Zero);
-        int afterAbc = lazy.Next(lazy.InitialState, 3);
-        Assert.True(afterAbc >= 0);
-        Assert.True(lazy.IsDeadEnd(afterAbc));
-        Assert.False(lazy.IsAccepting(afterAbc));
+        var a = Compile("a(c|b{4})");
+        Assert.Equal([0, 2], Masked(a, a.InitialState, tokensLeft: 10));   // plenty: both ways stay open
+        Assert.Equal([0, 2], Masked(a, a.InitialState, tokensLeft: 4));    // "ab" + 3 more fits exactly
+        Assert.Equal([0], Masked(a, a.InitialState, tokensLeft: 3));       // it no longer does
+        Assert.Equal([0], Masked(a, a.InitialState, tokensLeft: 0));       // too small a budget: the closest tokens, never none
+        int afterA = a.Next(a.InitialState, 0);
+        Assert.Equal([1, 4], Masked(a, afterA, tokensLeft: 5));
+        Assert.Equal([4], Masked(a, afterA, tokensLeft: 1));
     }
+
+    private static int[] Masked(TokenAutomaton a, int state, int tokensLeft)
+    {
+        var logits = new float[Tokens.Length];
+        a.ApplyMask(state, logits, tokensLeft);
+        return Finite(logits);
+    }
+
+    private static int[] Finite(float[] logits) => Enumerable.Range(0, logits.Length).Where(i => float.IsFinite(logits[i])).ToArray();
 
     [Fact]
     public void GrammarTheVocabularyCannotStartIsRejected()
@@ -99,35 +135,10 @@ public sealed class TokenAutomatonTests
     }
 
     [Fact]
-    public void LazyMasksEqualPrecomputedOnes()
-    {
-        var eager = Compile("(a|b|é)*c?", budget: TimeSpan.FromMinutes(1));
-        var lazy = Compile("(a|b|é)*c?", budget: TimeSpan.Zero);
-        Assert.Equal(eager.StateCount, eager.PrecomputedStates);
-        Assert.True(lazy.PrecomputedStates <= 1);
-        for (int s = 0; s < eager.StateCount; s++) Assert.Equal(eager.AllowedMask(s).ToArray(), lazy.AllowedMask(s).ToArray());
-    }
-
-    [Fact]
-    public void LazyMasksAreSafeUnderConcurrentFirstUse()
-    {
-        var eager = Compile("(ab|é|c)*b{0,5}", budget: TimeSpan.FromMinutes(1));
-        for (int round = 0; round < 20; round++)
-        {
-            var lazy = Compile("(ab|é|c)*b{0,5}", budget: TimeSpan.Zero);
-            Parallel.For(0, 8, _ =>
-            {
-                for (int s = eager.StateCount - 1; s >= 0; s--)
-                    Assert.Equal(eager.AllowedMask(s).ToArray(), lazy.AllowedMask(s).ToArray());
-            });
-        }
-    }
-
-    [Fact]
     public void HotPathDoesNotAllocate()
     {
         var bigVocab = Enumerable.Range(0, 5000).Select(i => B(i.ToString(System.Globalization.CultureInfo.InvariantCulture))).ToList();
-        var a = TokenAutomaton.Build(GrammarCompiler.CompileRegex(@"\d{1,12}"), bigVocab, [4999]);
+        var a = TokenAutomaton.Build(GrammarCompiler.CompileRegex(@"\d{8,12}"), bigVocab, [4999]);
         var logits = new float[5000];
         int state = a.InitialState;
         a.ApplyMask(state, logits);
@@ -135,6 +146,7 @@ public sealed class TokenAutomatonTests
         for (int i = 0; i < 100; i++)
         {
             a.ApplyMask(state, logits);
+            a.ApplyMask(state, logits, tokensLeft: 2);           // two tokens for 8 digits: the filtering walk runs
             _ = a.AllowedMask(state);
             _ = a.Next(state, 12);
             _ = a.IsAccepting(state);

@@ -35,6 +35,60 @@ public sealed class ConstrainedSamplingTests(SharedServer fixture, ITestOutputHe
         """{"type":"object","properties":{"kind":{"const":"story"},"tags":{"type":"array","items":{"enum":["a","b"]},"maxItems":2},"note":{"type":"string","maxLength":5}},"required":["kind"]}""",
     };
 
+    /// <summary>Open-ended schemas: integers, numbers, strings and arrays without bounds, nested; only the budget ends them.</summary>
+    public static TheoryData<string> OpenEndedSchemas => new()
+    {
+        // issue 10's case: with max_new_tokens 160, 13 of 20 outputs ran an integer into the length limit
+        """{"type":"object","properties":{"name":{"type":"string"},"age":{"type":"integer"}},"required":["name","age"]}""",
+        """{"type":"object","properties":{"id":{"type":"integer","minimum":1,"maximum":5000},"score":{"type":"number"},"pet":{"enum":["cat","dog"]},"tags":{"type":"array","items":{"type":"string"}},"owner":{"type":"object","properties":{"name":{"type":"string"},"age":{"type":"integer","minimum":0,"maximum":120}},"required":["name"]}},"required":["id","score","pet","tags","owner"]}""",
+        """{"type":"array","items":{"type":"object","properties":{"x":{"type":"number","minimum":-1,"maximum":1},"note":{"type":"string","pattern":"^[a-z ]*$"}},"required":["x","note"]},"minItems":1}""",
+    };
+
+    public static TheoryData<string> OpenEndedRegexes => new()
+    {
+        @"-?\d+(\.\d+)?",
+        "(Once|Lily) [a-z ]+\\.",
+    };
+
+    /// <summary>
+    /// 200 seeded generations per schema at max_new_tokens as low as the shortest valid document allows, and at the
+    /// issue's 160: every output parses with System.Text.Json and validates, whether it ended by itself or at the limit.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(OpenEndedSchemas))]
+    public async Task OutputsAreValidJsonWhateverTheTokenBudget(string schema)
+    {
+        var spec = new GrammarSpec(GrammarKind.JsonSchema, schema);
+        int shortest = await ShortestMatch(spec);
+        foreach (int maxNewTokens in (int[])[shortest, 160])
+        {
+            foreach (var text in await GenerateAll(spec, maxNewTokens, endsWithinBudget: false))
+            {
+                using (System.Text.Json.JsonDocument.Parse(text)) { }
+                var problem = JsonSchemaCheck.Validate(text, schema);
+                Assert.True(problem is null, $"max_new_tokens {maxNewTokens}: '{text}': {problem}");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(OpenEndedRegexes))]
+    public async Task OutputsFullyMatchWhateverTheTokenBudget(string pattern)
+    {
+        var spec = new GrammarSpec(GrammarKind.Regex, pattern);
+        var regex = new Regex($"^(?:{pattern})\\z", RegexOptions.ECMAScript);
+        int shortest = await ShortestMatch(spec);
+        foreach (int maxNewTokens in (int[])[shortest, shortest + 3, 40])
+            foreach (var text in await GenerateAll(spec, maxNewTokens, endsWithinBudget: false))
+                Assert.True(regex.IsMatch(text), $"max_new_tokens {maxNewTokens}: '{text}' does not match /{pattern}/");
+    }
+
+    private async Task<int> ShortestMatch(GrammarSpec spec)
+    {
+        var automaton = await fixture.Server.State.Grammars!.CompileAsync(spec, CancellationToken.None);
+        return automaton.DistanceToAccept(automaton.InitialState);
+    }
+
     [Theory]
     [MemberData(nameof(Regexes))]
     public async Task SampledOutputsFullyMatchTheRegex(string pattern)
@@ -56,7 +110,7 @@ public sealed class ConstrainedSamplingTests(SharedServer fixture, ITestOutputHe
         }
     }
 
-    private async Task<List<string>> GenerateAll(GrammarSpec spec)
+    private async Task<List<string>> GenerateAll(GrammarSpec spec, int maxNewTokens = MaxNewTokens, bool endsWithinBudget = true)
     {
         var state = fixture.Server.State;
         var grammars = state.Grammars!;
@@ -69,12 +123,14 @@ public sealed class ConstrainedSamplingTests(SharedServer fixture, ITestOutputHe
         {
             PromptTokens = prompt,
             Sampling = new SamplingParameters { DoSample = true, Temperature = 1f, Seed = (ulong)seed },
-            Stopping = new StoppingParameters { MaxNewTokens = MaxNewTokens },
+            Stopping = new StoppingParameters { MaxNewTokens = maxNewTokens },
             Constraint = grammars.NewConstraint(automaton),
         }))).ToList();
         var results = await Task.WhenAll(runs);
-        output.WriteLine($"compile {compiled.TotalMilliseconds:F0} ms, {Runs} runs {clock.Elapsed.TotalSeconds:F1} s; e.g. {string.Join(" | ", results.Take(5).Select(r => r.GeneratedText))}");
-        Assert.All(results, r => Assert.NotEqual(FinishReason.Length, r.FinishReason));
+        output.WriteLine($"max_new_tokens {maxNewTokens}: compile {compiled.TotalMilliseconds:F0} ms, {Runs} runs {clock.Elapsed.TotalSeconds:F1} s, " +
+                         $"{results.Count(r => r.FinishReason == FinishReason.Length)} hit the limit; e.g. {string.Join(" | ", results.Take(5).Select(r => r.GeneratedText))}");
+        if (endsWithinBudget) Assert.All(results, r => Assert.NotEqual(FinishReason.Length, r.FinishReason));
+        Assert.All(results, r => Assert.True(r.GeneratedTokenCount <= maxNewTokens));
         // Sampling really varies: a grammar that collapsed to one output would prove little.
         Assert.True(results.Select(r => r.GeneratedText).Distinct().Count() > 1, "every run produced the same text");
         return results.Select(r => r.GeneratedText).ToList();

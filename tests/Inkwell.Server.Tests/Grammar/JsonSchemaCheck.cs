@@ -34,6 +34,11 @@ internal static class JsonSchemaCheck
                 if (s.TryGetProperty("minLength", out var minL) && length < minL.GetInt32()) return $"{path}: shorter than minLength";
                 if (s.TryGetProperty("pattern", out var pat) && !Regex.IsMatch(str, pat.GetString()!, RegexOptions.ECMAScript)) return $"{path}: does not match pattern";
                 break;
+            case JsonValueKind.Number:
+                if (!v.TryGetDecimal(out decimal number)) break; // beyond decimal: only unbounded schemas produce these
+                if (s.TryGetProperty("minimum", out var min) && number < min.GetDecimal()) return $"{path}: below minimum";
+                if (s.TryGetProperty("maximum", out var max) && number > max.GetDecimal()) return $"{path}: above maximum";
+                break;
             case JsonValueKind.Array:
                 int n = v.GetArrayLength();
                 if (s.TryGetProperty("maxItems", out var maxI) && n > maxI.GetInt32()) return $"{path}: more than maxItems";

@@ -71,11 +71,19 @@ public sealed class TgiGrammarTests(SharedServer fixture) : IClassFixture<Shared
     [InlineData("json", "{\"type\":\"object\",\"minProperties\":1}", "grammar is not valid: ")]
     [InlineData("json", "\"{not json\"", "grammar is not valid: ")]
     [InlineData("yaml", "\"x: 1\"", "grammar is not valid: ")]
+    [InlineData("json", "{\"type\":\"string\",\"pattern\":\"x)|(.*\"}", "grammar is not valid: ")]    // issue 11 item 5
+    [InlineData("json", TenSelfReferences, "grammar is too large: ")]                                  // issue 11 item 1
     public async Task BadGrammarsAre422s(string type, string valueJson, string prefix)
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var (status, body) = await PostJson(Client, "/generate", Request(new { type, value = JsonNode.Parse(valueJson) }));
         Assert.Equal(422, status);
         Assert.Equal("validation", body["error_type"]!.GetValue<string>());
         Assert.StartsWith("Input validation error: " + prefix, body["error"]!.GetValue<string>());
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"answered after {clock.Elapsed.TotalSeconds:0.0} s"); // was 30 s, and the compile ran on
     }
+
+    private const string TenSelfReferences = """
+        {"type":"object","properties":{"a":{"$ref":"#"},"b":{"$ref":"#"},"c":{"$ref":"#"},"d":{"$ref":"#"},"e":{"$ref":"#"},"f":{"$ref":"#"},"g":{"$ref":"#"},"h":{"$ref":"#"},"i":{"$ref":"#"},"j":{"$ref":"#"}}}
+        """;
 }
