@@ -32,6 +32,8 @@ internal sealed record BpeOptions
     public bool ByteFallback { get; init; }
     /// <summary>A whole pre-tokenized word that is itself a token is emitted without merging (Llama 3).</summary>
     public bool IgnoreMerges { get; init; }
+    /// <summary>A word of newlines only that is itself a token is emitted without merging (llama.cpp's Gemma 4 rule).</summary>
+    public bool WholeNewlineRuns { get; init; }
 
     /// <summary>SentencePiece BPE as llama.cpp runs it: scores, '▁' for spaces, byte fallback, dummy prefix on every text fragment.</summary>
     public static BpeOptions SentencePiece(bool addSpacePrefix) => new()
@@ -118,7 +120,8 @@ internal sealed class BpeTokenizer : Tokenizer
     private void EncodeWord(ReadOnlySpan<char> word, int wordStart, Session session, OffsetMapper mapper, EncodeSink sink)
     {
         var merger = session.Merger;
-        merger.Merge(word, _options.UseScores, _options.IgnoreMerges);
+        bool whole = _options.IgnoreMerges || (_options.WholeNewlineRuns && !word.ContainsAnyExcept('\n'));
+        merger.Merge(word, _options.UseScores, whole);
         Span<byte> utf8 = stackalloc byte[8]; // a symbol that is no token is one code point: at most 4 bytes
         for (int s = BpeWordMerger.First; s >= 0; s = merger.Next(s))
         {

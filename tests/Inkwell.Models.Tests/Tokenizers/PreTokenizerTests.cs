@@ -46,11 +46,10 @@ public sealed class PreTokenizerTests
     [Fact]
     public void Every_known_gguf_pre_tokenizer_compiles()
     {
-        foreach (var name in new[] { "default", "llama-bpe", "qwen2", "gpt-2", "starcoder", "falcon", "deepseek-coder", "deepseek-v3", "bloom", "viking", "tekken", "chatglm-bpe" })
+        foreach (var family in PreTokenizerPatterns.Families)
         {
-            var family = PreTokenizerPatterns.ForGgufPre(name);
-            Assert.NotNull(family);
-            Assert.Equal(family.Patterns.Length, new PreTokenizer(family.Patterns).StageCount);
+            Assert.Equal(family.Patterns.Length, PreTokenizer.ForLlamaCpp(family.Patterns).StageCount);
+            Assert.All(family.Names, name => Assert.Same(family, PreTokenizerPatterns.ForGgufPre(name)));
         }
         Assert.Null(PreTokenizerPatterns.ForGgufPre("no-such-pre"));
     }
