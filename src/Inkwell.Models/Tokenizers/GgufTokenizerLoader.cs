@@ -22,10 +22,13 @@ internal static class GgufTokenizerLoader
 {
     private const string Prefix = "tokenizer.ggml.";
 
-    public static Tokenizer Load(GgufFile gguf)
+    /// <param name="gguf">The file.</param>
+    /// <param name="modelOverride">Replaces tokenizer.ggml.model (tests run one vocabulary under several types).</param>
+    /// <param name="preOverride">Replaces tokenizer.ggml.pre.</param>
+    public static Tokenizer Load(GgufFile gguf, string? modelOverride = null, string? preOverride = null)
     {
         string path = gguf.Path;
-        string model = gguf.Get<string>(Prefix + "model");
+        string model = modelOverride ?? gguf.Get<string>(Prefix + "model");
         string[] pieces = gguf.Get<string[]>(Prefix + "tokens");
         if (pieces.Length == 0) throw Bad(path, $"{Prefix}tokens is empty");
         pieces = (string[])pieces.Clone();
@@ -42,7 +45,7 @@ internal static class GgufTokenizerLoader
         return model switch
         {
             "llama" => LoadSentencePiece(gguf, pieces, kinds, scores ?? new float[pieces.Length]),
-            "gpt2" => LoadBpe(gguf, pieces, kinds, gguf.GetOrDefault(Prefix + "pre", "default")),
+            "gpt2" => LoadBpe(gguf, pieces, kinds, preOverride ?? gguf.GetOrDefault(Prefix + "pre", "default")),
             "gemma4" => LoadBpe(gguf, pieces, kinds, "gemma4"), // llama.cpp fixes the pre-tokenizer for this model
             "bert" => LoadWordPiece(gguf, pieces, kinds),
             "test" => LoadPlaceholder(gguf, pieces, kinds),

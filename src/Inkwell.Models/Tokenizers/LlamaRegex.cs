@@ -101,6 +101,11 @@ internal static class LlamaRegex
             else items.Ranges.Add((lo, lo));
         }
 
+        // llama.cpp matches code points, so its text never holds a surrogate: a BMP range spanning D800-DFFF (afmoe's
+        // U+8C48-U+FAFF) must not catch the halves of a .NET surrogate pair.
+        var ranges = WithoutSurrogates(items.Ranges).ToList();
+        items.Ranges.Clear();
+        items.Ranges.AddRange(ranges);
         bool supplementary = items.Ranges.Any(r => r.Hi > 0xFFFF);
         if (!supplementary) return (negated ? "[^" : "[") + Render(items.Ranges) + string.Concat(items.Escapes) + "]";
         if (negated) throw new ArgumentException("a negated class with characters above U+FFFF is not supported");
@@ -111,6 +116,20 @@ internal static class LlamaRegex
         if (bmp.Count > 0 || items.Escapes.Count > 0) alternatives.Add("[" + Render(bmp) + string.Concat(items.Escapes) + "]");
         foreach (var (lo, hi) in items.Ranges.Where(r => r.Hi > 0xFFFF)) alternatives.AddRange(SurrogateRanges(Math.Max(lo, 0x10000), hi));
         return "(?:" + string.Join('|', alternatives) + ")";
+    }
+
+    private static IEnumerable<(int Lo, int Hi)> WithoutSurrogates(IEnumerable<(int Lo, int Hi)> ranges)
+    {
+        foreach (var (lo, hi) in ranges)
+        {
+            if (hi < 0xD800 || lo > 0xDFFF)
+            {
+                yield return (lo, hi);
+                continue;
+            }
+            if (lo < 0xD800) yield return (lo, 0xD7FF);
+            if (hi > 0xDFFF) yield return (0xE000, hi);
+        }
     }
 
     /// <summary>Reads one class member: returns its code point, or null after adding a class escape to items.</summary>
