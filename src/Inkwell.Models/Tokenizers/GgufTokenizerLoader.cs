@@ -8,7 +8,7 @@ public abstract partial class Tokenizer
     /// <summary>
     /// The tokenizer embedded in a GGUF file, by tokenizer.ggml.model: "llama" (SentencePiece BPE with scores and byte
     /// fallback), "gpt2" (BPE with merges and one of llama.cpp's tokenizer.ggml.pre pre-tokenizers), "gemma4" (BPE over
-    /// '▁'-escaped UTF-8), "bert" (WordPiece), or "test" (llama.cpp's placeholder: see <see cref="IsPlaceholder"/>).
+    /// '▁'-escaped UTF-8), "bert" (WordPiece), "rwkv" (greedy byte trie), or "test" (llama.cpp's placeholder: see <see cref="IsPlaceholder"/>).
     /// </summary>
     public static Tokenizer FromGguf(GgufFile gguf)
     {
@@ -48,8 +48,16 @@ internal static class GgufTokenizerLoader
             "gpt2" => LoadBpe(gguf, pieces, kinds, preOverride ?? gguf.GetOrDefault(Prefix + "pre", "default")),
             "gemma4" => LoadBpe(gguf, pieces, kinds, "gemma4"), // llama.cpp fixes the pre-tokenizer for this model
             "bert" => LoadWordPiece(gguf, pieces, kinds),
+            "rwkv" => new RwkvTokenizer(new Vocabulary(pieces, kinds, null), new TokenizerSettings
+            {
+                BosId = RequiredId(gguf, "bos_token_id", -1, pieces.Length),
+                EosId = RequiredId(gguf, "eos_token_id", -1, pieces.Length),
+                UnkId = OptionalId(gguf, "unknown_token_id", pieces.Length),
+                AddBos = gguf.GetOrDefault(Prefix + "add_bos_token", false),
+                AddEos = gguf.GetOrDefault(Prefix + "add_eos_token", false),
+            }),
             "test" => LoadPlaceholder(gguf, pieces, kinds),
-            _ => throw Bad(path, $"{Prefix}model '{model}' is not supported (supported: llama, gpt2, gemma4, bert, test)"),
+            _ => throw Bad(path, $"{Prefix}model '{model}' is not supported (supported: llama, gpt2, gemma4, bert, rwkv, test)"),
         };
     }
 
