@@ -11,13 +11,11 @@ internal sealed class PlaceholderTokenizer(Vocabulary vocabulary, TokenizerSetti
 {
     public override bool IsPlaceholder => true;
 
-    private protected override void RequireText() => throw new NotSupportedException(
+    private NotSupportedException NoText() => new(
         $"{source}: tokenizer.ggml.model is 'test', llama.cpp's placeholder vocabulary: this model has no real tokenizer, " +
         "so text cannot be encoded or decoded; give it token ids instead");
 
-    private protected override ITextEncoder CreateTextEncoder()
-    {
-        RequireText();
-        throw new InvalidOperationException("unreachable");
-    }
+    private protected override void RequireText() => throw NoText();
+
+    private protected override ITextEncoder CreateTextEncoder() => throw NoText();
 }
