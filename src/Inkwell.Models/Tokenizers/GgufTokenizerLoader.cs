@@ -8,7 +8,7 @@ public abstract partial class Tokenizer
     /// <summary>
     /// The tokenizer embedded in a GGUF file, by tokenizer.ggml.model: "llama" (SentencePiece BPE with scores and byte
     /// fallback), "gpt2" (BPE with merges and one of llama.cpp's tokenizer.ggml.pre pre-tokenizers), "gemma4" (BPE over
-    /// '▁'-escaped UTF-8), "bert" (WordPiece), "rwkv" (greedy byte trie), or "test" (llama.cpp's placeholder: see <see cref="IsPlaceholder"/>).
+    /// '▁'-escaped UTF-8), "whitespace" (BPE per whitespace-separated run), "bert" (WordPiece), "rwkv" (greedy byte trie), or "test" (llama.cpp's placeholder: see <see cref="IsPlaceholder"/>).
     /// </summary>
     public static Tokenizer FromGguf(GgufFile gguf)
     {
@@ -47,6 +47,7 @@ internal static class GgufTokenizerLoader
             "llama" => LoadSentencePiece(gguf, pieces, kinds, scores ?? new float[pieces.Length]),
             "gpt2" => LoadBpe(gguf, pieces, kinds, preOverride ?? gguf.GetOrDefault(Prefix + "pre", "default")),
             "gemma4" => LoadBpe(gguf, pieces, kinds, "gemma4"), // llama.cpp fixes the pre-tokenizer for this model
+            "whitespace" => LoadBpe(gguf, pieces, kinds, preOverride ?? gguf.GetOrDefault(Prefix + "pre", "default"), splitAtWhitespace: true),
             "bert" => LoadWordPiece(gguf, pieces, kinds),
             "rwkv" => new RwkvTokenizer(new Vocabulary(pieces, kinds, null), new TokenizerSettings
             {
@@ -57,7 +58,7 @@ internal static class GgufTokenizerLoader
                 AddEos = gguf.GetOrDefault(Prefix + "add_eos_token", false),
             }),
             "test" => LoadPlaceholder(gguf, pieces, kinds),
-            _ => throw Bad(path, $"{Prefix}model '{model}' is not supported (supported: llama, gpt2, gemma4, bert, rwkv, test)"),
+            _ => throw Bad(path, $"{Prefix}model '{model}' is not supported (supported: llama, gpt2, gemma4, whitespace, bert, rwkv, test)"),
         };
     }
 
@@ -80,7 +81,7 @@ internal static class GgufTokenizerLoader
         return new BpeTokenizer(new Vocabulary(pieces, kinds, scores), settings, BpeOptions.SentencePiece(settings.AddSpacePrefix));
     }
 
-    private static Tokenizer LoadBpe(GgufFile gguf, string[] pieces, TokenKind[] kinds, string pre)
+    private static Tokenizer LoadBpe(GgufFile gguf, string[] pieces, TokenKind[] kinds, string pre, bool splitAtWhitespace = false)
     {
         string path = gguf.Path;
         var family = PreTokenizerPatterns.ForGgufPre(pre)
@@ -113,6 +114,9 @@ internal static class GgufTokenizerLoader
             WholeNewlineRuns = family.NewlineRunsWhole,
             SpaceReplacement = family.EscapeWhitespace ? TokenBytesTable.SpaceMarker : null,
             ByteFallback = !family.ByteLevel,
+            SplitAtWhitespace = splitAtWhitespace,
+            // llama.cpp: the BERT normalizer default (lowercase) except under the "whitespace" pre-tokenizer; the file may say otherwise
+            Lowercase = splitAtWhitespace && gguf.GetOrDefault(Prefix + "normalizer.lowercase", pre != "whitespace"),
         };
         return new BpeTokenizer(vocabulary, settings, options);
     }
