@@ -14,7 +14,6 @@ public sealed class PreTokenizerTypeTests
     private static readonly string Folder = RepoPaths.InRoot("tests", "data", "pretokenizers");
     private static readonly ConcurrentDictionary<string, Lazy<Tokenizer>> Tokenizers = new();
 
-    private static readonly Lazy<(string Text, int[] Ids)[]> Empty = new(() => []);
 
     public static IEnumerable<object[]> Cases()
     {
