@@ -8,7 +8,7 @@ public abstract partial class Tokenizer
     /// <summary>
     /// The tokenizer embedded in a GGUF file, by tokenizer.ggml.model: "llama" (SentencePiece BPE with scores and byte
     /// fallback), "gpt2" (BPE with merges and one of llama.cpp's tokenizer.ggml.pre pre-tokenizers), "gemma4" (BPE over
-    /// '▁'-escaped UTF-8), "whitespace" (BPE per whitespace-separated run), "bert" (WordPiece), "rwkv" (greedy byte trie), or "test" (llama.cpp's placeholder: see <see cref="IsPlaceholder"/>).
+    /// '▁'-escaped UTF-8), "whitespace" (BPE per whitespace-separated run), "bert" (WordPiece), "rwkv" (greedy byte trie), "t5" (Unigram), or "test" (llama.cpp's placeholder: see <see cref="IsPlaceholder"/>).
     /// </summary>
     public static Tokenizer FromGguf(GgufFile gguf)
     {
@@ -57,8 +57,9 @@ internal static class GgufTokenizerLoader
                 AddBos = gguf.GetOrDefault(Prefix + "add_bos_token", false),
                 AddEos = gguf.GetOrDefault(Prefix + "add_eos_token", false),
             }),
+            "t5" => LoadUnigram(gguf, pieces, kinds, scores ?? new float[pieces.Length]),
             "test" => LoadPlaceholder(gguf, pieces, kinds),
-            _ => throw Bad(path, $"{Prefix}model '{model}' is not supported (supported: llama, gpt2, gemma4, whitespace, bert, rwkv, test)"),
+            _ => throw Bad(path, $"{Prefix}model '{model}' is not supported (supported: llama, gpt2, gemma4, whitespace, bert, rwkv, t5, test)"),
         };
     }
 
@@ -138,6 +139,34 @@ internal static class GgufTokenizerLoader
         };
         return new WordPieceTokenizer(new Vocabulary(pieces, kinds, null), settings, lowercase,
             stripAccents: gguf.GetOrDefault(Prefix + "normalizer.strip_accents", lowercase));
+    }
+
+    private static Tokenizer LoadUnigram(GgufFile gguf, string[] pieces, TokenKind[] kinds, float[] scores)
+    {
+        // llama.cpp's T5 defaults: no BOS, EOS 1 (added), UNK 2, PAD 0.
+        var settings = new TokenizerSettings
+        {
+            BosId = RequiredId(gguf, "bos_token_id", -1, pieces.Length),
+            EosId = RequiredId(gguf, "eos_token_id", 1 < pieces.Length ? 1 : -1, pieces.Length),
+            UnkId = OptionalId(gguf, "unknown_token_id", pieces.Length) ?? (2 < pieces.Length ? 2 : null),
+            PadId = OptionalId(gguf, "padding_token_id", pieces.Length) ?? 0,
+            AddBos = gguf.GetOrDefault(Prefix + "add_bos_token", false),
+            AddEos = gguf.GetOrDefault(Prefix + "add_eos_token", true),
+            AddSpacePrefix = gguf.GetOrDefault(Prefix + "add_space_prefix", false),
+            EndOfGenerationIds = SpecialTokenRules.EndOfGeneration(pieces, kinds, OptionalId(gguf, "eot_token_id", pieces.Length)),
+        };
+        byte[]? charsmap = gguf.Metadata.TryGetValue(Prefix + "precompiled_charsmap", out var raw) ? raw switch
+        {
+            byte[] b => b,
+            object[] items => Array.ConvertAll(items, v => v is sbyte s ? unchecked((byte)s) : Convert.ToByte(v, System.Globalization.CultureInfo.InvariantCulture)),
+            _ => throw Bad(gguf.Path, $"{Prefix}precompiled_charsmap is {raw.GetType().Name}, expected a byte array"),
+        } : null;
+        try
+        {
+            return new UnigramTokenizer(new Vocabulary(pieces, kinds, scores), settings, charsmap,
+                gguf.GetOrDefault(Prefix + "remove_extra_whitespaces", false));
+        }
+        catch (InvalidDataException e) { throw Bad(gguf.Path, e.Message); }
     }
 
     private static Tokenizer LoadPlaceholder(GgufFile gguf, string[] pieces, TokenKind[] kinds)

@@ -14,7 +14,6 @@ public sealed class PreTokenizerTypeTests
     private static readonly string Folder = RepoPaths.InRoot("tests", "data", "pretokenizers");
     private static readonly ConcurrentDictionary<string, Lazy<Tokenizer>> Tokenizers = new();
 
-
     public static IEnumerable<object[]> Cases()
     {
         if (!RepoPaths.HasShared)

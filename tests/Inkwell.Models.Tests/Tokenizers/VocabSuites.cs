@@ -43,8 +43,11 @@ internal static class VocabSuites
 
     public static IReadOnlyCollection<string> Names => Paths.Value.Keys;
 
-    /// <summary>BERT's WordPiece lowercases, strips accents and drops spaces: its ids do not decode back to the input.</summary>
-    public static bool IsLossless(string name) => name is not "bert-bge";
+    /// <summary>
+    /// BERT's WordPiece lowercases, strips accents and drops spaces, and the small Unigram suites map what they cannot
+    /// spell to &lt;unk&gt; and merge spaces: their ids do not decode back to the input.
+    /// </summary>
+    public static bool IsLossless(string name) => name is not ("bert-bge" or "t5-mini" or "t5-mini-merge");
 
     private static readonly ConcurrentDictionary<string, Lazy<Tokenizer>> Tokenizers = new();
     private static readonly ConcurrentDictionary<string, Lazy<(string Text, int[] Ids)[]>> Cases = new();
