@@ -32,6 +32,12 @@ internal sealed record BpeOptions
     public bool ByteFallback { get; init; }
     /// <summary>A whole pre-tokenized word that is itself a token is emitted without merging (Llama 3).</summary>
     public bool IgnoreMerges { get; init; }
+    /// <summary>A word of newlines only that is itself a token is emitted without merging (llama.cpp's Gemma 4 rule).</summary>
+    public bool WholeNewlineRuns { get; init; }
+    /// <summary>Whitespace only separates: each run between is encoded on its own (llama.cpp's "whitespace" tokenizer).</summary>
+    public bool SplitAtWhitespace { get; init; }
+    /// <summary>Text is lowercased before splitting (that tokenizer's normalizer).</summary>
+    public bool Lowercase { get; init; }
 
     /// <summary>SentencePiece BPE as llama.cpp runs it: scores, '▁' for spaces, byte fallback, dummy prefix on every text fragment.</summary>
     public static BpeOptions SentencePiece(bool addSpacePrefix) => new()
@@ -74,6 +80,23 @@ internal sealed class BpeTokenizer : Tokenizer
 
     private void EncodeText(string text, int start, int end, Session session, EncodeSink sink)
     {
+        if (!_options.SplitAtWhitespace)
+        {
+            EncodeRun(text, start, end, session, sink);
+            return;
+        }
+        // Unicode whitespace is all in the BMP, so a char test suffices (a surrogate is never whitespace).
+        for (int i = start; i < end;)
+        {
+            while (i < end && UnicodeClass.IsWhitespace(text[i])) i++;
+            int runStart = i;
+            while (i < end && !UnicodeClass.IsWhitespace(text[i])) i++;
+            if (i > runStart) EncodeRun(text, runStart, i, session, sink);
+        }
+    }
+
+    private void EncodeRun(string text, int start, int end, Session session, EncodeSink sink)
+    {
         ReadOnlySpan<char> fragment = text.AsSpan(start, end - start);
 
         bool prefix = _options.Prefix is not null && (_options.PrefixRule == PrefixRule.EveryFragment
@@ -86,13 +109,14 @@ internal sealed class BpeTokenizer : Tokenizer
         int shift = prefix ? 1 : 0;
 
         ReadOnlySpan<char> working = fragment;
-        if (shift > 0 || _options.SpaceReplacement is not null)
+        if (shift > 0 || _options.SpaceReplacement is not null || _options.Lowercase)
         {
             if (session.Working.Length < fragment.Length + shift) session.Working = new char[fragment.Length + shift + 64];
             var buffer = session.Working.AsSpan(0, fragment.Length + shift);
             if (prefix) buffer[0] = _options.Prefix!.Value;
             fragment.CopyTo(buffer[shift..]);
             if (_options.SpaceReplacement is char replacement) buffer[shift..].Replace(' ', replacement);
+            if (_options.Lowercase) LowercaseInPlace(buffer[shift..]);
             working = buffer;
         }
 
@@ -109,6 +133,22 @@ internal sealed class BpeTokenizer : Tokenizer
         }
     }
 
+    /// <summary>Simple (one code point to one) lowercasing; a code point keeps its UTF-16 length, so offsets stay valid.</summary>
+    private static void LowercaseInPlace(Span<char> text)
+    {
+        for (int i = 0; i < text.Length;)
+        {
+            if (Rune.DecodeFromUtf16(text[i..], out Rune rune, out int used) != OperationStatus.Done)
+            {
+                i += used;
+                continue;
+            }
+            Rune lower = Rune.ToLowerInvariant(rune);
+            if (lower.Utf16SequenceLength == used) lower.EncodeToUtf16(text[i..]);
+            i += used;
+        }
+    }
+
     /// <summary>Maps an index in the working text (prefix + fragment) back to the input.</summary>
     private readonly record struct OffsetMapper(int FragmentStart, int Shift)
     {
@@ -118,7 +158,8 @@ internal sealed class BpeTokenizer : Tokenizer
     private void EncodeWord(ReadOnlySpan<char> word, int wordStart, Session session, OffsetMapper mapper, EncodeSink sink)
     {
         var merger = session.Merger;
-        merger.Merge(word, _options.UseScores, _options.IgnoreMerges);
+        bool whole = _options.IgnoreMerges || (_options.WholeNewlineRuns && !word.ContainsAnyExcept('\n'));
+        merger.Merge(word, _options.UseScores, whole);
         Span<byte> utf8 = stackalloc byte[8]; // a symbol that is no token is one code point: at most 4 bytes
         for (int s = BpeWordMerger.First; s >= 0; s = merger.Next(s))
         {

@@ -6,8 +6,9 @@ namespace Inkwell.Models.Tokenizers;
 public abstract partial class Tokenizer
 {
     /// <summary>
-    /// The tokenizer embedded in a GGUF file: tokenizer.ggml.model "llama" (SentencePiece BPE with scores and byte fallback)
-    /// or "gpt2" (byte-level BPE with merges and the tokenizer.ggml.pre pre-tokenizer).
+    /// The tokenizer embedded in a GGUF file, by tokenizer.ggml.model: "llama" (SentencePiece BPE with scores and byte
+    /// fallback), "gpt2" (BPE with merges and one of llama.cpp's tokenizer.ggml.pre pre-tokenizers), "gemma4" (BPE over
+    /// '▁'-escaped UTF-8), "whitespace" (BPE per whitespace-separated run), "bert" (WordPiece), "rwkv" (greedy byte trie), "t5" (Unigram), or "test" (llama.cpp's placeholder: see <see cref="IsPlaceholder"/>).
     /// </summary>
     public static Tokenizer FromGguf(GgufFile gguf)
     {
@@ -21,10 +22,13 @@ internal static class GgufTokenizerLoader
 {
     private const string Prefix = "tokenizer.ggml.";
 
-    public static Tokenizer Load(GgufFile gguf)
+    /// <param name="gguf">The file.</param>
+    /// <param name="modelOverride">Replaces tokenizer.ggml.model (tests run one vocabulary under several types).</param>
+    /// <param name="preOverride">Replaces tokenizer.ggml.pre.</param>
+    public static Tokenizer Load(GgufFile gguf, string? modelOverride = null, string? preOverride = null)
     {
         string path = gguf.Path;
-        string model = gguf.Get<string>(Prefix + "model");
+        string model = modelOverride ?? gguf.Get<string>(Prefix + "model");
         string[] pieces = gguf.Get<string[]>(Prefix + "tokens");
         if (pieces.Length == 0) throw Bad(path, $"{Prefix}tokens is empty");
         pieces = (string[])pieces.Clone();
@@ -41,8 +45,21 @@ internal static class GgufTokenizerLoader
         return model switch
         {
             "llama" => LoadSentencePiece(gguf, pieces, kinds, scores ?? new float[pieces.Length]),
-            "gpt2" => LoadByteLevel(gguf, pieces, kinds),
-            _ => throw Bad(path, $"{Prefix}model '{model}' is not supported (supported: llama, gpt2)"),
+            "gpt2" => LoadBpe(gguf, pieces, kinds, preOverride ?? gguf.GetOrDefault(Prefix + "pre", "default")),
+            "gemma4" => LoadBpe(gguf, pieces, kinds, "gemma4"), // llama.cpp fixes the pre-tokenizer for this model
+            "whitespace" => LoadBpe(gguf, pieces, kinds, preOverride ?? gguf.GetOrDefault(Prefix + "pre", "default"), splitAtWhitespace: true),
+            "bert" => LoadWordPiece(gguf, pieces, kinds),
+            "rwkv" => new RwkvTokenizer(new Vocabulary(pieces, kinds, null), new TokenizerSettings
+            {
+                BosId = RequiredId(gguf, "bos_token_id", -1, pieces.Length),
+                EosId = RequiredId(gguf, "eos_token_id", -1, pieces.Length),
+                UnkId = OptionalId(gguf, "unknown_token_id", pieces.Length),
+                AddBos = gguf.GetOrDefault(Prefix + "add_bos_token", false),
+                AddEos = gguf.GetOrDefault(Prefix + "add_eos_token", false),
+            }),
+            "t5" => LoadUnigram(gguf, pieces, kinds, scores ?? new float[pieces.Length]),
+            "test" => LoadPlaceholder(gguf, pieces, kinds),
+            _ => throw Bad(path, $"{Prefix}model '{model}' is not supported (supported: llama, gpt2, gemma4, whitespace, bert, rwkv, t5, test)"),
         };
     }
 
@@ -65,15 +82,14 @@ internal static class GgufTokenizerLoader
         return new BpeTokenizer(new Vocabulary(pieces, kinds, scores), settings, BpeOptions.SentencePiece(settings.AddSpacePrefix));
     }
 
-    private static Tokenizer LoadByteLevel(GgufFile gguf, string[] pieces, TokenKind[] kinds)
+    private static Tokenizer LoadBpe(GgufFile gguf, string[] pieces, TokenKind[] kinds, string pre, bool splitAtWhitespace = false)
     {
         string path = gguf.Path;
-        string pre = gguf.GetOrDefault(Prefix + "pre", "default");
         var family = PreTokenizerPatterns.ForGgufPre(pre)
             ?? throw Bad(path, $"{Prefix}pre '{pre}' is not a pre-tokenizer this reader knows");
-        string[] mergeLines = gguf.Get<string[]>(Prefix + "merges");
-
         var vocabulary = new Vocabulary(pieces, kinds, null);
+        // Kimi-K2 files may carry no merges (llama.cpp allows it): every word then stays characters or bytes.
+        string[] mergeLines = pre == "kimi-k2" && !gguf.Metadata.ContainsKey(Prefix + "merges") ? [] : gguf.Get<string[]>(Prefix + "merges");
         var merges = BpeMergeTable.FromLines(vocabulary, mergeLines, out _);
 
         int? eot = OptionalId(gguf, "eot_token_id", pieces.Length), eom = OptionalId(gguf, "eom_token_id", pieces.Length);
@@ -83,15 +99,86 @@ internal static class GgufTokenizerLoader
             EosId = RequiredId(gguf, "eos_token_id", -1, pieces.Length),
             UnkId = OptionalId(gguf, "unknown_token_id", pieces.Length),
             PadId = OptionalId(gguf, "padding_token_id", pieces.Length),
-            AddBos = gguf.GetOrDefault(Prefix + "add_bos_token", family.AddBosDefault),
+            AddBos = family.AlwaysAddBos || gguf.GetOrDefault(Prefix + "add_bos_token", family.AddBosDefault),
             AddEos = gguf.GetOrDefault(Prefix + "add_eos_token", false),
             EndOfGenerationIds = SpecialTokenRules.EndOfGeneration(pieces, kinds, eot, eom),
         };
         PreTokenizer preTokenizer;
-        try { preTokenizer = new PreTokenizer(family.Patterns); }
+        try { preTokenizer = PreTokenizer.ForLlamaCpp(family.Patterns); }
         catch (ArgumentException e) { throw Bad(path, $"pre-tokenizer '{pre}' regex does not compile: {e.Message}"); }
-        var options = new BpeOptions { Merges = merges, ByteLevel = true, PreTokenizer = preTokenizer, IgnoreMerges = family.IgnoreMerges };
+        var options = new BpeOptions
+        {
+            Merges = merges,
+            ByteLevel = family.ByteLevel,
+            PreTokenizer = preTokenizer,
+            IgnoreMerges = family.IgnoreMerges,
+            WholeNewlineRuns = family.NewlineRunsWhole,
+            SpaceReplacement = family.EscapeWhitespace ? TokenBytesTable.SpaceMarker : null,
+            ByteFallback = !family.ByteLevel,
+            SplitAtWhitespace = splitAtWhitespace,
+            // llama.cpp: the BERT normalizer default (lowercase) except under the "whitespace" pre-tokenizer; the file may say otherwise
+            Lowercase = splitAtWhitespace && gguf.GetOrDefault(Prefix + "normalizer.lowercase", pre != "whitespace"),
+        };
         return new BpeTokenizer(vocabulary, settings, options);
+    }
+
+    private static Tokenizer LoadWordPiece(GgufFile gguf, string[] pieces, TokenKind[] kinds)
+    {
+        // llama.cpp's BERT defaults: [CLS] 101 as BOS, [UNK] 100, [SEP] 102, [PAD] 0; BOS and SEP are added.
+        bool lowercase = gguf.GetOrDefault(Prefix + "normalizer.lowercase", true);
+        var settings = new TokenizerSettings
+        {
+            BosId = RequiredId(gguf, "bos_token_id", 101 < pieces.Length ? 101 : -1, pieces.Length),
+            EosId = RequiredId(gguf, "eos_token_id", -1, pieces.Length),
+            UnkId = OptionalId(gguf, "unknown_token_id", pieces.Length) ?? (100 < pieces.Length ? 100 : null),
+            PadId = OptionalId(gguf, "padding_token_id", pieces.Length) ?? 0,
+            SepId = RequiredId(gguf, "seperator_token_id", 102 < pieces.Length ? 102 : -1, pieces.Length), // sic: llama.cpp's key
+            AddBos = gguf.GetOrDefault(Prefix + "add_bos_token", true),
+            AddEos = gguf.GetOrDefault(Prefix + "add_eos_token", false),
+            AddSep = gguf.GetOrDefault(Prefix + "add_sep_token", true),
+        };
+        return new WordPieceTokenizer(new Vocabulary(pieces, kinds, null), settings, lowercase,
+            stripAccents: gguf.GetOrDefault(Prefix + "normalizer.strip_accents", lowercase));
+    }
+
+    private static Tokenizer LoadUnigram(GgufFile gguf, string[] pieces, TokenKind[] kinds, float[] scores)
+    {
+        // llama.cpp's T5 defaults: no BOS, EOS 1 (added), UNK 2, PAD 0.
+        var settings = new TokenizerSettings
+        {
+            BosId = RequiredId(gguf, "bos_token_id", -1, pieces.Length),
+            EosId = RequiredId(gguf, "eos_token_id", 1 < pieces.Length ? 1 : -1, pieces.Length),
+            UnkId = OptionalId(gguf, "unknown_token_id", pieces.Length) ?? (2 < pieces.Length ? 2 : null),
+            PadId = OptionalId(gguf, "padding_token_id", pieces.Length) ?? 0,
+            AddBos = gguf.GetOrDefault(Prefix + "add_bos_token", false),
+            AddEos = gguf.GetOrDefault(Prefix + "add_eos_token", true),
+            AddSpacePrefix = gguf.GetOrDefault(Prefix + "add_space_prefix", false),
+            EndOfGenerationIds = SpecialTokenRules.EndOfGeneration(pieces, kinds, OptionalId(gguf, "eot_token_id", pieces.Length)),
+        };
+        byte[]? charsmap = gguf.Metadata.TryGetValue(Prefix + "precompiled_charsmap", out var raw) ? raw switch
+        {
+            byte[] b => b,
+            object[] items => Array.ConvertAll(items, v => v is sbyte s ? unchecked((byte)s) : Convert.ToByte(v, System.Globalization.CultureInfo.InvariantCulture)),
+            _ => throw Bad(gguf.Path, $"{Prefix}precompiled_charsmap is {raw.GetType().Name}, expected a byte array"),
+        } : null;
+        try
+        {
+            return new UnigramTokenizer(new Vocabulary(pieces, kinds, scores), settings, charsmap,
+                gguf.GetOrDefault(Prefix + "remove_extra_whitespaces", false));
+        }
+        catch (InvalidDataException e) { throw Bad(gguf.Path, e.Message); }
+    }
+
+    private static Tokenizer LoadPlaceholder(GgufFile gguf, string[] pieces, TokenKind[] kinds)
+    {
+        var settings = new TokenizerSettings
+        {
+            BosId = RequiredId(gguf, "bos_token_id", -1, pieces.Length),
+            EosId = RequiredId(gguf, "eos_token_id", -1, pieces.Length),
+            AddBos = gguf.GetOrDefault(Prefix + "add_bos_token", false),
+            AddEos = gguf.GetOrDefault(Prefix + "add_eos_token", false),
+        };
+        return new PlaceholderTokenizer(new Vocabulary(pieces, kinds, null), settings, gguf.Path);
     }
 
     private static TokenKind[] ReadKinds(GgufFile gguf, int count)

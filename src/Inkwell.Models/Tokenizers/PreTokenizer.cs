@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.RegularExpressions;
@@ -5,21 +6,39 @@ using System.Text.RegularExpressions;
 namespace Inkwell.Models.Tokenizers;
 
 /// <summary>
-/// Splits text into words with a sequence of regexes, each applied to the pieces the previous one left;
-/// matches and the gaps between them both become words (Hugging Face's "Isolated" behaviour, and what
-/// llama.cpp's unicode_regex_split does).
+/// Splits text into words with a sequence of steps (regexes, or llama.cpp's hand-written splitters), each applied to
+/// the pieces the previous one left; matches and the gaps between them both become words (Hugging Face's "Isolated"
+/// behaviour, and what llama.cpp's unicode_regex_split does). Two dialects:
+/// <list type="bullet">
+/// <item>Hugging Face (tokenizer.json): the regex is a .NET regex over the text. .NET sees UTF-16, so each supplementary
+/// code point is first replaced by one BMP stand-in of the same Unicode category.</item>
+/// <item>llama.cpp (GGUF tokenizer.ggml.pre): <see cref="LlamaRegex"/> rewrites each regex to mean what llama.cpp makes of
+/// it, running on the collapsed alphabet or on the code points; "\p{Han}+" and "\p{AFMoE_digits}" (and tiny_aya's digit
+/// rule) are llama.cpp's custom splitters, as there.</item>
+/// </list>
 /// </summary>
-/// <remarks>
-/// .NET regexes see UTF-16 code units, so a supplementary character (emoji, math letters) would look like
-/// two surrogates of category Cs and split mid-character. Before matching, each supplementary code point is
-/// therefore replaced by one BMP stand-in of the same Unicode category, and match positions are mapped back.
-/// </remarks>
 internal sealed class PreTokenizer
 {
-    private static readonly ConcurrentDictionary<string, Regex> Compiled = new(StringComparer.Ordinal);
-    private readonly Regex[] _stages;
+    private enum StageKind { HuggingFaceRegex, CollapsedRegex, CodePointRegex, KimiK2, DigitGroups }
 
-    public PreTokenizer(IEnumerable<string> patterns) => _stages = patterns.Select(GetRegex).ToArray();
+    private readonly record struct Stage(StageKind Kind, Regex? Regex);
+
+    private static readonly ConcurrentDictionary<string, Regex> Compiled = new(StringComparer.Ordinal);
+    private readonly Stage[] _stages;
+
+    /// <summary>Hugging Face regexes, used as .NET regexes.</summary>
+    public PreTokenizer(IEnumerable<string> patterns) =>
+        _stages = patterns.Select(p => new Stage(StageKind.HuggingFaceRegex, GetRegex(p))).ToArray();
+
+    private PreTokenizer(Stage[] stages) => _stages = stages;
+
+    /// <summary>llama.cpp's regex list for a pre-tokenizer type; throws <see cref="ArgumentException"/> for a regex llama.cpp could not run.</summary>
+    public static PreTokenizer ForLlamaCpp(IEnumerable<string> patterns) => new(patterns.Select(p => p switch
+    {
+        @"\p{Han}+" => new Stage(StageKind.KimiK2, null),
+        @"\p{AFMoE_digits}" or @"\d{1,3}(?=(?:\d{3})*\b)" => new Stage(StageKind.DigitGroups, null),
+        _ => new Stage(LlamaRegex.UsesCategories(p) ? StageKind.CollapsedRegex : StageKind.CodePointRegex, GetRegex(LlamaRegex.Translate(p))),
+    }).ToArray());
 
     public int StageCount => _stages.Length;
 
@@ -38,66 +57,117 @@ internal sealed class PreTokenizer
             return;
         }
 
-        char[]? collapsed = null;
-        int[]? toOriginal = null;
-        ReadOnlySpan<char> view = slice;
-        if (slice.ContainsAnyInRange('\uD800', '\uDFFF'))
+        // Work in code point coordinates: cps[i] is the i-th code point, toUtf16[i] its index in the slice.
+        int[] cps = ArrayPool<int>.Shared.Rent(slice.Length);
+        int[] toUtf16 = ArrayPool<int>.Shared.Rent(slice.Length + 1);
+        char[]? view = null, utf16View = null;
+        int[]? toCodePoint = null;
+        try
         {
-            (collapsed, toOriginal) = CollapseSupplementary(slice);
-            view = collapsed;
-        }
-
-        var current = new List<(int Start, int End)> { (0, view.Length) };
-        var next = new List<(int Start, int End)>();
-        foreach (var regex in _stages)
-        {
-            next.Clear();
-            foreach (var (segStart, segEnd) in current)
+            int count = 0;
+            for (int i = 0; i < slice.Length; count++)
             {
-                int pos = segStart;
-                foreach (var m in regex.EnumerateMatches(view[segStart..segEnd]))
+                toUtf16[count] = i;
+                if (char.IsHighSurrogate(slice[i]) && i + 1 < slice.Length && char.IsLowSurrogate(slice[i + 1]))
                 {
-                    if (m.Length == 0) continue;
-                    int matchStart = segStart + m.Index;
-                    if (matchStart > pos) next.Add((pos, matchStart));
-                    next.Add((matchStart, matchStart + m.Length));
-                    pos = matchStart + m.Length;
+                    cps[count] = char.ConvertToUtf32(slice[i], slice[i + 1]);
+                    i += 2;
                 }
-                if (pos < segEnd) next.Add((pos, segEnd));
+                else cps[count] = slice[i++];
             }
-            (current, next) = (next, current);
-        }
+            toUtf16[count] = slice.Length;
+            bool hasSupplementary = count != slice.Length;
 
-        foreach (var (s, e) in current)
+            var current = new List<(int Start, int End)> { (0, count) };
+            var next = new List<(int Start, int End)>();
+            StageKind? viewKind = null;
+            foreach (var stage in _stages)
+            {
+                next.Clear();
+                switch (stage.Kind)
+                {
+                    case StageKind.KimiK2:
+                        foreach (var (s, e) in current) LlamaCustomSplits.KimiK2(cps, s, e, next);
+                        break;
+                    case StageKind.DigitGroups:
+                        foreach (var (s, e) in current) LlamaCustomSplits.DigitGroups(cps.AsSpan(0, count), s, e, next);
+                        break;
+                    case StageKind.CodePointRegex:
+                        if (utf16View is null)
+                        {
+                            utf16View = ArrayPool<char>.Shared.Rent(slice.Length);
+                            for (int i = 0; i < slice.Length; i++)
+                            {
+                                char c = slice[i];
+                                utf16View[i] = c > 0x7F && UnicodeClass.IsWhitespace(c) ? '\v' : c;
+                            }
+                            if (hasSupplementary)
+                            {
+                                toCodePoint = ArrayPool<int>.Shared.Rent(slice.Length + 1);
+                                for (int k = 0; k < count; k++)
+                                {
+                                    for (int u = toUtf16[k]; u < toUtf16[k + 1]; u++) toCodePoint[u] = k;
+                                }
+                                toCodePoint[slice.Length] = count;
+                            }
+                        }
+                        foreach (var (s, e) in current)
+                        {
+                            int from = toUtf16[s], to = toUtf16[e];
+                            AddMatches(stage.Regex!, utf16View.AsSpan(from, to - from), s, e, toCodePoint, from, next);
+                        }
+                        break;
+                    default:
+                        var kind = stage.Kind;
+                        if (viewKind != kind)
+                        {
+                            view ??= ArrayPool<char>.Shared.Rent(count);
+                            for (int i = 0; i < count; i++)
+                            {
+                                int cp = cps[i];
+                                view[i] = kind == StageKind.CollapsedRegex ? UnicodeClass.Collapse(cp)
+                                    : cp <= 0xFFFF ? (char)cp : StandIn(CharUnicodeInfo.GetUnicodeCategory(cp));
+                            }
+                            viewKind = kind;
+                        }
+                        foreach (var (s, e) in current) AddMatches(stage.Regex!, view.AsSpan(s, e - s), s, e, null, 0, next);
+                        break;
+                }
+                (current, next) = (next, current);
+            }
+
+            foreach (var (s, e) in current)
+            {
+                if (e > s) words.Add((start + toUtf16[s], start + toUtf16[e]));
+            }
+        }
+        finally
         {
-            words.Add(toOriginal is null ? (start + s, start + e) : (start + toOriginal[s], start + toOriginal[e]));
+            ArrayPool<int>.Shared.Return(cps);
+            ArrayPool<int>.Shared.Return(toUtf16);
+            if (view is not null) ArrayPool<char>.Shared.Return(view);
+            if (utf16View is not null) ArrayPool<char>.Shared.Return(utf16View);
+            if (toCodePoint is not null) ArrayPool<int>.Shared.Return(toCodePoint);
         }
     }
 
-    /// <summary>One char per code point; returns the view and, per view index (plus one past the end), the index in the slice.</summary>
-    private static (char[] View, int[] ToOriginal) CollapseSupplementary(ReadOnlySpan<char> slice)
+    /// <summary>
+    /// Matches and gaps of one piece [segStart, segEnd); an empty match only cuts (llama.cpp keeps no empty word).
+    /// The piece is one char per code point unless toCodePoint maps its UTF-16 indices (from mapBase) to code points.
+    /// </summary>
+    private static void AddMatches(Regex regex, ReadOnlySpan<char> piece, int segStart, int segEnd, int[]? toCodePoint, int mapBase,
+        List<(int Start, int End)> output)
     {
-        var view = new char[slice.Length];
-        var toOriginal = new int[slice.Length + 1];
-        int v = 0;
-        for (int i = 0; i < slice.Length; v++)
+        int pos = segStart;
+        foreach (var m in regex.EnumerateMatches(piece))
         {
-            toOriginal[v] = i;
-            char c = slice[i];
-            if (char.IsHighSurrogate(c) && i + 1 < slice.Length && char.IsLowSurrogate(slice[i + 1]))
-            {
-                int codePoint = char.ConvertToUtf32(c, slice[i + 1]);
-                view[v] = StandIn(CharUnicodeInfo.GetUnicodeCategory(codePoint));
-                i += 2;
-            }
-            else
-            {
-                view[v] = c;
-                i++;
-            }
+            int matchStart = toCodePoint is null ? segStart + m.Index : toCodePoint[mapBase + m.Index];
+            int matchEnd = toCodePoint is null ? segStart + m.Index + m.Length : toCodePoint[mapBase + m.Index + m.Length];
+            if (matchStart > pos) output.Add((pos, matchStart));
+            if (matchEnd > matchStart) output.Add((matchStart, matchEnd));
+            pos = Math.Max(pos, matchEnd);
         }
-        toOriginal[v] = slice.Length;
-        return (view[..v], toOriginal[..(v + 1)]);
+        if (pos < segEnd) output.Add((pos, segEnd));
     }
 
     /// <summary>A BMP character of the given category that no pre-tokenizer pattern names literally.</summary>

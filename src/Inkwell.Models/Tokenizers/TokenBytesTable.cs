@@ -9,6 +9,8 @@ internal enum PieceDecoding
     SpaceMarker,
     /// <summary>GPT-2 byte-level: each piece character stands for one byte.</summary>
     ByteLevel,
+    /// <summary>RWKV: every piece is an escaped byte string (\t \n \r \xHH).</summary>
+    RwkvEscaped,
 }
 
 /// <summary>The exact bytes each token contributes to decoded text, precomputed into one array.</summary>
@@ -27,6 +29,11 @@ internal sealed class TokenBytesTable
         {
             _offsets[id] = all.Count;
             string piece = vocab.Pieces[id];
+            if (decoding == PieceDecoding.RwkvEscaped)
+            {
+                all.AddRange(RwkvTokenizer.Unescape(piece));
+                continue;
+            }
             switch (vocab.Kinds[id])
             {
                 case TokenKind.Byte when Vocabulary.TryParseByteToken(piece, out byte b):

@@ -23,6 +23,8 @@ public abstract partial class Tokenizer
         PadId = settings.PadId;
         AddBos = settings.AddBos && BosId >= 0;
         AddEos = settings.AddEos && EosId >= 0;
+        SepId = settings.SepId;
+        AddSep = settings.AddSep && SepId >= 0;
         AddSpacePrefix = settings.AddSpacePrefix;
         _endOfGeneration = [.. settings.EndOfGenerationIds];
         if (EosId >= 0) _endOfGeneration.Add(EosId);
@@ -55,6 +57,19 @@ public abstract partial class Tokenizer
     public bool AddEos { get; }
     /// <summary>SentencePiece dummy prefix: text is encoded as if it began with a space, which decoding removes again.</summary>
     public bool AddSpacePrefix { get; }
+    /// <summary>BERT's separator id ([SEP]), or -1.</summary>
+    public int SepId { get; }
+    /// <summary>Whether <see cref="EncodeToIds"/> ends with SEP (after EOS) when asked to add special tokens (BERT).</summary>
+    public bool AddSep { get; }
+
+    /// <summary>
+    /// True for a placeholder vocabulary (llama.cpp's test models, tokenizer.ggml.model "test"): ids and vocabulary size are
+    /// real, but there is no tokenizer, so encoding and decoding throw <see cref="NotSupportedException"/> saying so.
+    /// </summary>
+    public virtual bool IsPlaceholder => false;
+
+    /// <summary>Throws the placeholder's explanation; a no-op for real tokenizers.</summary>
+    private protected virtual void RequireText() { }
 
     /// <summary>EOS plus the end-of-turn tokens (&lt;|eot_id|&gt;, &lt;|im_end|&gt;, &lt;|end|&gt;, ...) that end a generation.</summary>
     public IReadOnlySet<int> EndOfGenerationIds => _endOfGeneration;
@@ -85,6 +100,7 @@ public abstract partial class Tokenizer
 
     private void Encode(string text, bool addSpecialTokens, bool parseSpecialTokens, EncodeSink sink)
     {
+        RequireText();
         if (addSpecialTokens && AddBos) sink.Add(BosId, 0, 0);
         var fragments = new List<SpecialTokenMatcher.Fragment>();
         _specialTokens.Split(text, parseSpecialTokens, fragments);
@@ -95,6 +111,7 @@ public abstract partial class Tokenizer
             else encoder.Encode(text, fragment.Start, fragment.End, sink);
         }
         if (addSpecialTokens && AddEos) sink.Add(EosId, text.Length, text.Length);
+        if (addSpecialTokens && AddSep) sink.Add(SepId, text.Length, text.Length);
     }
 
     /// <summary>An encoder for the text between special tokens, with scratch buffers for one encode call.</summary>
@@ -134,6 +151,7 @@ public abstract partial class Tokenizer
 
     internal ReadOnlySpan<byte> PieceForDecode(int id, bool skipSpecialTokens, bool mayDropSpace)
     {
+        RequireText();
         CheckId(id);
         if (skipSpecialTokens && IsSpecial(id)) return [];
         var piece = _tokenBytes[id];
@@ -144,6 +162,7 @@ public abstract partial class Tokenizer
     /// <summary>The exact bytes this token adds to decoded text (special tokens: their text). A piece may be part of a character.</summary>
     public ReadOnlySpan<byte> TokenBytes(int id)
     {
+        RequireText();
         CheckId(id);
         return _tokenBytes[id];
     }

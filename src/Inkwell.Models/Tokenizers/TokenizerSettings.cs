@@ -9,6 +9,9 @@ internal sealed record TokenizerSettings
     public int? PadId { get; init; }
     public bool AddBos { get; init; }
     public bool AddEos { get; init; }
+    /// <summary>BERT's separator, appended after the text when special tokens are added.</summary>
+    public int SepId { get; init; } = -1;
+    public bool AddSep { get; init; }
     /// <summary>SentencePiece's dummy prefix: a space is added before text, and removed again when decoding.</summary>
     public bool AddSpacePrefix { get; init; }
     public IReadOnlySet<int> EndOfGenerationIds { get; init; } = new HashSet<int>();

@@ -59,9 +59,9 @@ public sealed class GgufTokenizerErrorTests : IDisposable
     [Fact]
     public void Unknown_tokenizer_model_names_the_file_and_the_model()
     {
-        var error = Assert.Throws<InvalidDataException>(() => Load(("tokenizer.ggml.model", "bert"), ("tokenizer.ggml.tokens", Tokens)));
+        var error = Assert.Throws<InvalidDataException>(() => Load(("tokenizer.ggml.model", "mystery"), ("tokenizer.ggml.tokens", Tokens)));
         Assert.Contains(_path, error.Message);
-        Assert.Contains("'bert'", error.Message);
+        Assert.Contains("'mystery'", error.Message);
     }
 
     [Fact]
@@ -87,6 +87,29 @@ public sealed class GgufTokenizerErrorTests : IDisposable
         var error = Assert.Throws<InvalidDataException>(() => Load(
             ("tokenizer.ggml.model", "llama"), ("tokenizer.ggml.tokens", Tokens), ("tokenizer.ggml.bos_token_id", 7u)));
         Assert.Contains("bos_token_id", error.Message);
+    }
+
+    [Fact]
+    public void Placeholder_vocabulary_loads_and_refuses_text_with_the_reason()
+    {
+        var tokenizer = Load(("tokenizer.ggml.model", "test"), ("tokenizer.ggml.tokens", new[] { "tok_0", "tok_1", "tok_2" }),
+            ("tokenizer.ggml.bos_token_id", 1u));
+        Assert.True(tokenizer.IsPlaceholder);
+        Assert.Equal(3, tokenizer.VocabSize);
+        Assert.Equal(1, tokenizer.BosId);
+        var encode = Assert.Throws<NotSupportedException>(() => tokenizer.EncodeToIds("hello"));
+        Assert.Contains(_path, encode.Message);
+        Assert.Contains("placeholder", encode.Message);
+        Assert.Throws<NotSupportedException>(() => tokenizer.Decode([0, 1]));
+    }
+
+    [Fact]
+    public void Word_piece_adds_cls_and_sep_and_marks_unknown_words()
+    {
+        // llama.cpp's BERT layout: word-initial pieces carry '▁', continuations do not.
+        var tokenizer = Load(("tokenizer.ggml.model", "bert"), ("tokenizer.ggml.tokens", new[] { "[CLS]", "[SEP]", "[UNK]", "▁ab", "c", "▁!" }),
+            ("tokenizer.ggml.bos_token_id", 0u), ("tokenizer.ggml.seperator_token_id", 1u), ("tokenizer.ggml.unknown_token_id", 2u));
+        Assert.Equal([0, 3, 4, 5, 2, 1], tokenizer.EncodeToIds("ABc! xyz"));
     }
 
     [Fact]

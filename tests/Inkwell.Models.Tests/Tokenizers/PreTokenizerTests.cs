@@ -43,14 +43,40 @@ public sealed class PreTokenizerTests
         }
     }
 
+    private static string[] SplitLlama(string pattern, string text)
+    {
+        var words = new List<(int Start, int End)>();
+        PreTokenizer.ForLlamaCpp([pattern]).Split(text, 0, text.Length, words);
+        return words.Select(w => text[w.Start..w.End]).ToArray();
+    }
+
+    [Fact]
+    public void Llama_cpp_categories_run_on_collapsed_text()
+    {
+        // llama.cpp collapses every letter to one class, so \p{Lu} takes lowercase letters too.
+        Assert.Equal(["abcDÉF", " 1"], SplitLlama(@"\p{Lu}+", "abcDÉF 1"));
+        // \d is ASCII in ECMAScript: Arabic-Indic digits are not digits to it.
+        Assert.Equal(["12", "٣٤"], SplitLlama(@"\d+", "12٣٤"));
+        // $ is the end of the piece, not also "before a final newline" as in .NET.
+        Assert.Equal(["x\n"], SplitLlama("x$", "x\n"));
+    }
+
+    [Fact]
+    public void Llama_cpp_classes_see_code_points_not_surrogates()
+    {
+        // afmoe's CJK class spans U+8C48-U+FAFF, which holds the surrogate range; llama.cpp sees 🦙 as one code point.
+        Assert.Equal(["a🦙b"], SplitLlama("[\u8C48-\uFAFF]+", "a🦙b"));
+        // deepseek-llm's letters above U+FFFF: matched as whole code points.
+        Assert.Equal([" 𐐀𐐁", " x"], SplitLlama(@"\s?[𐐀-𐑏]+", " 𐐀𐐁 x"));
+    }
+
     [Fact]
     public void Every_known_gguf_pre_tokenizer_compiles()
     {
-        foreach (var name in new[] { "default", "llama-bpe", "qwen2", "gpt-2", "starcoder", "falcon", "deepseek-coder", "deepseek-v3", "bloom", "viking", "tekken", "chatglm-bpe" })
+        foreach (var family in PreTokenizerPatterns.Families)
         {
-            var family = PreTokenizerPatterns.ForGgufPre(name);
-            Assert.NotNull(family);
-            Assert.Equal(family.Patterns.Length, new PreTokenizer(family.Patterns).StageCount);
+            Assert.Equal(family.Patterns.Length, PreTokenizer.ForLlamaCpp(family.Patterns).StageCount);
+            Assert.All(family.Names, name => Assert.Same(family, PreTokenizerPatterns.ForGgufPre(name)));
         }
         Assert.Null(PreTokenizerPatterns.ForGgufPre("no-such-pre"));
     }

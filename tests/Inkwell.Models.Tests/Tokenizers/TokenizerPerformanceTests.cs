@@ -29,7 +29,7 @@ public sealed class TokenizerPerformanceTests(ITestOutputHelper output)
         output.WriteLine($"{suite}: {s.Length} chars -> {ids.Count} tokens in {watch.Elapsed.TotalMilliseconds:F1} ms");
 
         Assert.True(ids.Count > 10_000);
-        Assert.Equal(s, tokenizer.Decode(ids));
+        if (VocabSuites.IsLossless(suite)) Assert.Equal(s, tokenizer.Decode(ids));
         // ~100 KB; quadratic merging would take minutes. Generous for a shared, busy machine.
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"{suite}: encoding {s.Length} chars took {watch.Elapsed}");
     }
