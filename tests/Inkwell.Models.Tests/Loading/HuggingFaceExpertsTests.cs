@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Inkwell.Models.Gguf;
 using Inkwell.Models.Loading;
+using Inkwell.Models.Tokenizers;
 using Inkwell.Models.Tests.Families;
 using Inkwell.TestSupport;
 using Xunit.Abstractions;
@@ -29,10 +30,11 @@ public sealed class HuggingFaceExpertsTests(ITestOutputHelper output) : IDisposa
         string path = RepoPaths.InRoot("tests", "Inkwell.Models.Tests", "Families", "TopKMoe", fixture);
         WriteHuggingFaceCopy(path + ".gguf", modelType, _dir);
         var config = HuggingFaceLoader.ReadConfig(_dir);
+        using var vocabulary = GgufFile.Open(path + ".gguf");
         var loaded = new LoadedModel
         {
             Name = fixture, Path = _dir, Format = "huggingface", Config = config,
-            Weights = HuggingFaceLoader.ReadWeights(_dir, config), TokenizerOrNull = null,
+            Weights = HuggingFaceLoader.ReadWeights(_dir, config), Tokenizer = Tokenizer.FromGguf(vocabulary),
         };
         var (nmse, greedy, expectedGreedy) = FamilyLogitsTests.Compare(path + ".logits.json", loaded);
         output.WriteLine($"{fixture} as {modelType}: NMSE {nmse:E2}");
