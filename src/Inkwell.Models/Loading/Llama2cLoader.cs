@@ -164,14 +164,14 @@ public static class Llama2cLoader
     /// <summary>The checkpoint's matrices as <see cref="Assemble"/> names them (its norm vectors are never quantized, so not listed).</summary>
     private static IEnumerable<(string Name, long[] Shape, GgmlType Type)> MatrixShapes(ModelConfig c, bool separateClassifier)
     {
-        yield return ("token_embedding", [c.VocabSize, c.Dim], GgmlType.F32);
+        yield return ("token_embedding", new long[] { c.VocabSize, c.Dim }, GgmlType.F32);
         for (int l = 0; l < c.LayerCount; l++)
         {
             foreach (var (name, rows, cols) in new[] { ("wq", c.QDim, c.Dim), ("wk", c.KvDim, c.Dim), ("wv", c.KvDim, c.Dim), ("wo", c.Dim, c.QDim),
                          ("w1", c.HiddenDim, c.Dim), ("w2", c.Dim, c.HiddenDim), ("w3", c.HiddenDim, c.Dim) })
-                yield return ($"layers.{l}.{name}", [rows, cols], GgmlType.F32);
+                yield return ($"layers.{l}.{name}", new long[] { rows, cols }, GgmlType.F32);
         }
-        if (separateClassifier) yield return ("wcls", [c.VocabSize, c.Dim], GgmlType.F32);
+        if (separateClassifier) yield return ("wcls", new long[] { c.VocabSize, c.Dim }, GgmlType.F32);
     }
 
     private static InvalidDataException Bad(string path, string problem) => new($"{path}: {problem}");

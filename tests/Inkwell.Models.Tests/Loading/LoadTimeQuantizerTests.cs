@@ -25,7 +25,7 @@ public sealed class LoadTimeQuantizerTests(ITestOutputHelper output)
 
     [SharedTheory]
     [MemberData(nameof(Models))]
-    public unsafe void Matrices_equal_llama_quantize_q8_0(string model)
+    public void Matrices_equal_llama_quantize_q8_0(string model)
     {
         using var reference = GgufFile.Open(RepoPaths.InShared("arch-models", model + "-q8_0.gguf"));
         using var quantized = ModelLoader.Load(RepoPaths.InShared("arch-models", model + ".gguf"), quantize: QuantizationScheme.Q8_0);
@@ -33,10 +33,7 @@ public sealed class LoadTimeQuantizerTests(ITestOutputHelper output)
         foreach (var m in Matrices(quantized.Weights))
         {
             var (name, firstRow) = TensorAndRow(m.Name);
-            var t = reference.Tensor(name);
-            Assert.True(t.Type == m.Type, $"{model}: {m.Name} is {m.Type}, llama-quantize wrote {t.Type}");
-            var expected = new ReadOnlySpan<byte>(reference.TensorData(t) + firstRow * m.RowBytes, checked((int)m.TotalBytes));
-            Assert.True(new ReadOnlySpan<byte>(m.Data, (int)m.TotalBytes).SequenceEqual(expected), $"{model}: {m.Name} differs");
+            AssertRowsEqual(reference, name, firstRow, m);
             covered.Add(name);
         }
         // Nothing llama-quantize re-encoded is missing from the model (the walk above saw every such tensor).
@@ -109,11 +106,21 @@ public sealed class LoadTimeQuantizerTests(ITestOutputHelper output)
             Architecture = "qwen3moe", Dim = 64, HiddenDim = 64, LayerCount = 1, HeadCount = 1, KvHeadCount = 1, VocabSize = 32, ContextLength = 16,
             Experts = new ExpertsConfig { Count = 2, UsedCount = 1, ExpertHiddenDim = 64, Gating = ExpertGating.Softmax, NormalizeWeights = true },
         };
-        var tensors = new List<(string, long[], GgmlType)> { ("model.embed_tokens.weight", [32, 64], GgmlType.F32), ("lm_head.weight", [32, 64], GgmlType.F32) };
-        for (int e = 0; e < 2; e++) tensors.Add(($"model.layers.0.mlp.experts.{e}.down_proj.weight", [64, 64], GgmlType.F32));
+        var tensors = new List<(string, long[], GgmlType)> { ("model.embed_tokens.weight", new long[] { 32, 64 }, GgmlType.F32), ("lm_head.weight", new long[] { 32, 64 }, GgmlType.F32) };
+        for (int e = 0; e < 2; e++) tensors.Add(($"model.layers.0.mlp.experts.{e}.down_proj.weight", new long[] { 64, 64 }, GgmlType.F32));
         var plan = LoadTimeQuantizer.ForCheckpoint(tensors, config, QuantizationScheme.Q8_0).Plan;
         Assert.Equal(GgmlType.Q8_0, plan.TargetOf("blk.0.ffn_down_exps.weight"));
         Assert.Equal(3, plan.Targets.Count);
+    }
+
+    /// <summary><paramref name="m"/> is rows <paramref name="firstRow"/>.. of the reference's tensor, in its encoding and byte for byte.</summary>
+    internal static unsafe void AssertRowsEqual(GgufFile reference, string tensor, int firstRow, WeightMatrix m)
+    {
+        var t = reference.Tensor(tensor);
+        Assert.Equal((m.Name, t.Type), (m.Name, m.Type));
+        Assert.True((firstRow + m.Rows) * m.RowBytes <= t.ByteCount, $"{m.Name}: rows {firstRow}..{firstRow + m.Rows} outside {tensor}");
+        var expected = new ReadOnlySpan<byte>(reference.TensorData(t) + firstRow * m.RowBytes, checked((int)m.TotalBytes));
+        Assert.True(new ReadOnlySpan<byte>(m.Data, (int)m.TotalBytes).SequenceEqual(expected), $"{m.Name} differs from rows {firstRow}.. of {tensor}");
     }
 
     private static GgmlType[] LayerTypes(DecoderLayerWeights l)
