@@ -4,7 +4,10 @@ using Inkwell.TestSupport;
 
 namespace Inkwell.Cli.Tests;
 
-/// <summary>`inkwell logits` on llama.cpp's own test model (placeholder vocabulary) against llama-logits' output.</summary>
+/// <summary>
+/// `inkwell logits` on llama.cpp's own test model (placeholder vocabulary) against llama-logits' output; the commands
+/// that need text refuse such a model with a message pointing to `inkwell logits`.
+/// </summary>
 public sealed class LogitsCommandTests
 {
     [SharedFact]
@@ -37,6 +40,19 @@ public sealed class LogitsCommandTests
         }
         Assert.Equal(tokens.Length, a.GetProperty("logits").GetArrayLength());
         Assert.True(error / norm <= 1e-5, $"NMSE {error / norm:E3}");
+    }
+
+    [SharedTheory]
+    [InlineData("generate", "--max-new-tokens", "4")]
+    [InlineData("serve", "--port", "0")]
+    public void Text_commands_refuse_a_placeholder_vocabulary_model_and_point_to_logits(string command, string option, string value)
+    {
+        var (code, _, stderr) = CliProcess.Run("", command, "--model-id", RepoPaths.InShared("arch-models", "llama-dense.gguf"), option, value);
+        Assert.Equal(1, code);
+        Assert.Contains($"inkwell {command}: error:", stderr);
+        Assert.Contains("placeholder", stderr);
+        Assert.Contains("inkwell logits", stderr);
+        Assert.DoesNotContain("Unhandled exception", stderr);
     }
 
     [Fact]

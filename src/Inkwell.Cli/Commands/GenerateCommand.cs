@@ -34,9 +34,10 @@ public static class GenerateCommand
         if (temperature < 0) throw new UsageException("--temperature must not be negative");
 
         using var loaded = ModelOptions.Open(modelPath, tokenizerPath, quantize);
+        var tokenizer = loaded.Tokenizer;
+        tokenizer.RequireText(); // a placeholder vocabulary cannot print what it generates
         using var pool = new WorkerPool(threads);
         var model = loaded.CreateModel(pool);
-        var tokenizer = loaded.Tokenizer;
         var promptTokens = prompt.Length == 0 ? new List<int> { tokenizer.BosId } : tokenizer.EncodeToIds(prompt).ToList();
         int room = loaded.Config.ContextLength - promptTokens.Count;
         if (room <= 0) throw new ArgumentException($"the prompt's {promptTokens.Count} tokens fill the context of {loaded.Config.ContextLength}");

@@ -2,6 +2,7 @@ using Inkwell.Models.Decoder;
 using Inkwell.Models.Families;
 using Inkwell.Models.Gguf;
 using Inkwell.Runtime.Kernels;
+using Inkwell.Runtime.Quantization;
 using Inkwell.Runtime.Tensors;
 
 namespace Inkwell.Models.Loading;
@@ -80,10 +81,20 @@ public static class GgufDecoderLoader
         return family.FromGguf(m, c).Validated(f.Path);
     }
 
-    /// <summary>Views of the file's tensors (no copy for matrices); the file stays open as the weights' owner.</summary>
-    public static DecoderWeights ReadWeights(GgufFile f, ModelConfig c)
+    /// <summary>
+    /// Views of the file's tensors (no copy for matrices); the file stays open as the weights' owner. With
+    /// <paramref name="quantize"/> (--quantize), each matrix tensor is re-encoded whole before it is sliced.
+    /// </summary>
+    public static DecoderWeights ReadWeights(GgufFile f, ModelConfig c, QuantizationScheme? quantize = null)
     {
         var family = DecoderFamilies.ByArchitecture(c.Architecture)!;
+        var quantizer = quantize is null ? null : LoadTimeQuantizer.ForGguf(f, c, quantize);
+        // Every matrix comes through here, so --quantize sees whole tensors by their llama.cpp names.
+        WeightMatrix M(string name, int rows, int cols)
+        {
+            var m = f.Matrix(name, rows, cols);
+            return quantizer is null ? m : quantizer.Apply(name, m);
+        }
         int dim = c.Dim, qDim = c.QDim, kvDim = c.KvDim, hidden = c.HiddenDim;
         float[]? Optional(string name, int length) => f.HasTensor(name) ? Vector(f, name, length) : null;
         float Scale(string name) => f.HasTensor(name) ? Vector(f, name, 1)[0] : 1f;
@@ -97,7 +108,7 @@ public static class GgufDecoderLoader
             if (f.HasTensor(p + "attn_qkv.weight"))
             {
                 // Fused QKV (Phi-3): row slices of one matrix, so the forward pass sees three projections.
-                var qkv = f.Matrix(p + "attn_qkv.weight", qDim + 2 * kvDim, dim);
+                var qkv = M(p + "attn_qkv.weight", qDim + 2 * kvDim, dim);
                 var bias = Optional(p + "attn_qkv.bias", qDim + 2 * kvDim);
                 float scale = Scale(p + "attn_qkv.scale");
                 wq = new Linear(qkv.RowSlice(0, qDim), bias?[..qDim] ?? Optional(p + "attn_q.bias", qDim), scale);
@@ -106,29 +117,29 @@ public static class GgufDecoderLoader
             }
             else
             {
-                wq = Projection(p, "attn_q", f.Matrix(p + "attn_q.weight", qDim, dim), Optional(p + "attn_q.bias", qDim), false);
-                wk = Projection(p, "attn_k", f.Matrix(p + "attn_k.weight", kvDim, dim), Optional(p + "attn_k.bias", kvDim), false);
-                wv = Projection(p, "attn_v", f.Matrix(p + "attn_v.weight", kvDim, dim), Optional(p + "attn_v.bias", kvDim), false);
+                wq = Projection(p, "attn_q", M(p + "attn_q.weight", qDim, dim), Optional(p + "attn_q.bias", qDim), false);
+                wk = Projection(p, "attn_k", M(p + "attn_k.weight", kvDim, dim), Optional(p + "attn_k.bias", kvDim), false);
+                wv = Projection(p, "attn_v", M(p + "attn_v.weight", kvDim, dim), Optional(p + "attn_v.bias", kvDim), false);
             }
 
             IFeedForward feedForward;
-            if (c.Experts is not null) feedForward = GgufExperts.Read(f, p, c, family);
+            if (c.Experts is not null) feedForward = GgufExperts.Read(f, M, p, c, family);
             else
             {
                 Linear gate, up;
                 if (f.HasTensor(p + "ffn_gate.weight"))
                 {
-                    gate = Projection(p, "ffn_gate", f.Matrix(p + "ffn_gate.weight", hidden, dim), Optional(p + "ffn_gate.bias", hidden), true);
-                    up = Projection(p, "ffn_up", f.Matrix(p + "ffn_up.weight", hidden, dim), Optional(p + "ffn_up.bias", hidden), true);
+                    gate = Projection(p, "ffn_gate", M(p + "ffn_gate.weight", hidden, dim), Optional(p + "ffn_gate.bias", hidden), true);
+                    up = Projection(p, "ffn_up", M(p + "ffn_up.weight", hidden, dim), Optional(p + "ffn_up.bias", hidden), true);
                 }
                 else
                 {
                     // Fused gate and up (Phi-3): ffn_up holds the gate's rows, then the up projection's.
-                    var fused = f.Matrix(p + "ffn_up.weight", 2 * hidden, dim);
+                    var fused = M(p + "ffn_up.weight", 2 * hidden, dim);
                     gate = new Linear(fused.RowSlice(0, hidden));
                     up = new Linear(fused.RowSlice(hidden, hidden));
                 }
-                var down = Projection(p, "ffn_down", f.Matrix(p + "ffn_down.weight", dim, hidden), Optional(p + "ffn_down.bias", dim), true);
+                var down = Projection(p, "ffn_down", M(p + "ffn_down.weight", dim, hidden), Optional(p + "ffn_down.bias", dim), true);
                 feedForward = new GatedFeedForward(gate, up, down, c.Activation);
             }
 
@@ -143,20 +154,20 @@ public static class GgufDecoderLoader
                 Wv = wv,
                 QNorm = c.QkNorm == QkNorm.None ? null : Vector(f, p + "attn_q_norm.weight", qNormLength),
                 KNorm = c.QkNorm == QkNorm.None ? null : Vector(f, p + "attn_k_norm.weight", kNormLength),
-                Wo = Projection(p, "attn_output", f.Matrix(p + "attn_output.weight", dim, qDim), Optional(p + "attn_output.bias", dim), false),
+                Wo = Projection(p, "attn_output", M(p + "attn_output.weight", dim, qDim), Optional(p + "attn_output.bias", dim), false),
                 PostAttentionNorm = post ? Vector(f, p + "post_attention_norm.weight", dim) : null,
                 FfnNorm = pre ? Vector(f, p + "ffn_norm.weight", dim) : null,
                 FeedForward = feedForward,
                 PostFfnNorm = post ? Vector(f, p + "post_ffw_norm.weight", dim) : null,
             };
         }
-        var embedding = f.Matrix("token_embd.weight", c.VocabSize, dim);
+        var embedding = M("token_embd.weight", c.VocabSize, dim);
         return new DecoderWeights
         {
             TokenEmbedding = embedding,
             Layers = layers,
             OutputNorm = Vector(f, "output_norm.weight", dim),
-            Output = new Linear(f.HasTensor("output.weight") ? f.Matrix("output.weight", c.VocabSize, dim) : embedding,
+            Output = new Linear(f.HasTensor("output.weight") ? M("output.weight", c.VocabSize, dim) : embedding,
                 Optional("output.bias", c.VocabSize)),
             Owner = f,
         };

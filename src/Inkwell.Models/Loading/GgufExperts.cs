@@ -1,6 +1,7 @@
 using Inkwell.Models.Decoder;
 using Inkwell.Models.Families;
 using Inkwell.Models.Gguf;
+using Inkwell.Runtime.Tensors;
 
 namespace Inkwell.Models.Loading;
 
@@ -13,15 +14,16 @@ namespace Inkwell.Models.Loading;
 /// </summary>
 internal static class GgufExperts
 {
-    public static MixtureOfExperts Read(GgufFile f, string prefix, ModelConfig c, DecoderFamily family)
+    /// <param name="matrix">The loader's matrix accessor (name, rows, cols), which applies --quantize to whole tensors.</param>
+    public static MixtureOfExperts Read(GgufFile f, Func<string, int, int, WeightMatrix> matrix, string prefix, ModelConfig c, DecoderFamily family)
     {
         var moe = c.Experts!;
         int dim = c.Dim, count = moe.Count, hidden = moe.ExpertHiddenDim;
         if (!f.HasTensor(prefix + "ffn_gate_exps.weight"))
             throw GgufFile.Bad(f.Path, $"tensor '{prefix}ffn_gate_exps.weight' is missing (experts without a gate projection are not supported)");
-        var gate = f.Matrix(prefix + "ffn_gate_exps.weight", count * hidden, dim);
-        var up = f.Matrix(prefix + "ffn_up_exps.weight", count * hidden, dim);
-        var down = f.Matrix(prefix + "ffn_down_exps.weight", count * dim, hidden);
+        var gate = matrix(prefix + "ffn_gate_exps.weight", count * hidden, dim);
+        var up = matrix(prefix + "ffn_up_exps.weight", count * hidden, dim);
+        var down = matrix(prefix + "ffn_down_exps.weight", count * dim, hidden);
         float[]? Scales(string name) =>
             family.FeedForwardScales && f.HasTensor(prefix + name + ".scale") ? GgufDecoderLoader.Vector(f, prefix + name + ".scale", count) : null;
         float[]? gateScales = Scales("ffn_gate_exps"), upScales = Scales("ffn_up_exps"), downScales = Scales("ffn_down_exps");
@@ -43,13 +45,13 @@ internal static class GgufExperts
             Linear Shared(string name, int rows, int cols)
             {
                 string scale = prefix + name + ".scale";
-                return new Linear(f.Matrix(prefix + name + ".weight", rows, cols),
+                return new Linear(matrix(prefix + name + ".weight", rows, cols),
                     scale: family.FeedForwardScales && f.HasTensor(scale) ? GgufDecoderLoader.Vector(f, scale, 1)[0] : 1f, biasFirst: true);
             }
             shared = new GatedFeedForward(Shared("ffn_gate_shexp", sharedHidden, dim), Shared("ffn_up_shexp", sharedHidden, dim),
                 Shared("ffn_down_shexp", dim, sharedHidden), c.Activation);
         }
-        var sharedGate = moe.SharedExpertGate ? new Linear(f.Matrix(prefix + "ffn_gate_inp_shexp.weight", 1, dim)) : null;
-        return new MixtureOfExperts(new Linear(f.Matrix(prefix + "ffn_gate_inp.weight", count, dim)), experts, shared, moe, sharedGate);
+        var sharedGate = moe.SharedExpertGate ? new Linear(matrix(prefix + "ffn_gate_inp_shexp.weight", 1, dim)) : null;
+        return new MixtureOfExperts(new Linear(matrix(prefix + "ffn_gate_inp.weight", count, dim)), experts, shared, moe, sharedGate);
     }
 }

@@ -3,6 +3,7 @@ using Inkwell.Models.Decoder;
 using Inkwell.Models.Families;
 using Inkwell.Models.SafeTensors;
 using Inkwell.Runtime.Kernels;
+using Inkwell.Runtime.Quantization;
 using Inkwell.Runtime.Tensors;
 
 namespace Inkwell.Models.Loading;
@@ -117,7 +118,11 @@ public static class HuggingFaceLoader
         return root.TryGetProperty("tie_word_embeddings", out var t) && t.ValueKind == JsonValueKind.True;
     }
 
-    public static DecoderWeights ReadWeights(string directory, ModelConfig c)
+    /// <summary>
+    /// Views of the safetensors files' tensors. With <paramref name="quantize"/> (--quantize), each matrix tensor is
+    /// re-encoded whole, planned under its llama.cpp name, before it is sliced.
+    /// </summary>
+    public static DecoderWeights ReadWeights(string directory, ModelConfig c, QuantizationScheme? quantize = null)
     {
         var family = DecoderFamilies.ByArchitecture(c.Architecture)!;
         var files = OpenShards(directory);
@@ -128,12 +133,25 @@ public static class HuggingFaceLoader
             foreach (var f in files)
                 foreach (var name in f.Tensors.Keys) byName[name] = f;
             bool Has(string name) => byName.ContainsKey(name);
-            WeightMatrix M(string name, int rows, int cols) =>
+            bool tied = TiedEmbeddings(directory) || !Has("lm_head.weight");
+            // A tied checkpoint's lm_head (if written anyway) is not converted by llama.cpp, so not planned either.
+            var quantizer = quantize is null ? null : LoadTimeQuantizer.ForCheckpoint(
+                files.SelectMany(f => f.Tensors.Values)
+                    .Where(t => !(tied && t.Name == "lm_head.weight") && SafeTensorsFile.GgmlTypeOf(t.DType) is not null)
+                    .Select(t => (t.Name, t.Shape, SafeTensorsFile.GgmlTypeOf(t.DType)!.Value)),
+                c, quantize);
+            WeightMatrix Stored(string name, int rows, int cols) =>
                 byName.TryGetValue(name, out var f) ? f.Matrix(name, rows, cols)
                 : throw new InvalidDataException($"{directory}: tensor '{name}' is missing from the safetensors files");
+            // Every matrix comes through here, so --quantize sees whole tensors.
+            WeightMatrix M(string name, int rows, int cols)
+            {
+                var m = Stored(name, rows, cols);
+                return quantizer is null ? m : quantizer.Apply(LoadTimeQuantizer.LlamaCppName(name), m);
+            }
             float[] V(string name, int n)
             {
-                var m = M(name, 1, n);
+                var m = Stored(name, 1, n);
                 var v = new float[n];
                 MatMul.DequantizeRow(m, 0, v);
                 return v;
@@ -209,7 +227,6 @@ public static class HuggingFaceLoader
                 };
             }
             var embedding = M("model.embed_tokens.weight", c.VocabSize, dim);
-            bool tied = TiedEmbeddings(directory) || !Has("lm_head.weight");
             return new DecoderWeights
             {
                 TokenEmbedding = embedding,

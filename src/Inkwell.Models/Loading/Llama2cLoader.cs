@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Inkwell.Models.Decoder;
+using Inkwell.Runtime.Quantization;
 using Inkwell.Runtime.Tensors;
 
 namespace Inkwell.Models.Loading;
@@ -14,17 +15,18 @@ public static class Llama2cLoader
     private const uint Version2Magic = 0x616b3432;
     private const int Version2HeaderBytes = 256;
 
-    public static (ModelConfig Config, DecoderWeights Weights) Load(string path)
+    /// <param name="quantize">--quantize: matrices re-encoded as llama-quantize would encode the checkpoint's GGUF.</param>
+    public static (ModelConfig Config, DecoderWeights Weights) Load(string path, QuantizationScheme? quantize = null)
     {
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
         catch (FileNotFoundException) { throw new FileNotFoundException($"{path}: file not found", path); }
         if (bytes.Length < 28) throw Bad(path, $"file is {bytes.Length} bytes, too short for a llama2.c header");
         var ints = MemoryMarshal.Cast<byte, int>(bytes.AsSpan(0, bytes.Length / 4 * 4));
-        return (uint)ints[0] == Version2Magic ? LoadVersion2(path, bytes, ints) : LoadLegacy(path, bytes, ints);
+        return (uint)ints[0] == Version2Magic ? LoadVersion2(path, bytes, ints, quantize) : LoadLegacy(path, bytes, ints, quantize);
     }
 
-    private static (ModelConfig, DecoderWeights) LoadLegacy(string path, byte[] bytes, ReadOnlySpan<int> header)
+    private static (ModelConfig, DecoderWeights) LoadLegacy(string path, byte[] bytes, ReadOnlySpan<int> header, QuantizationScheme? quantize)
     {
         bool shared = header[5] > 0;
         var c = Config(path, header[0], header[1], header[2], header[3], header[4], Math.Abs(header[5]), header[6]);
@@ -57,10 +59,10 @@ public static class Llama2cLoader
         var rmsFinal = Take(c.Dim);
         at += c.ContextLength * headSize; // skip freq_cis_real and freq_cis_imag
         var wcls = shared ? null : Take((long)c.VocabSize * c.Dim);
-        return (c, Assemble(c, embedding, rmsAtt, wq, wk, wv, wo, rmsFfn, w1, w2, w3, rmsFinal, wcls));
+        return (c, Assemble(c, embedding, rmsAtt, wq, wk, wv, wo, rmsFfn, w1, w2, w3, rmsFinal, wcls, quantize));
     }
 
-    private static (ModelConfig, DecoderWeights) LoadVersion2(string path, byte[] bytes, ReadOnlySpan<int> ints)
+    private static (ModelConfig, DecoderWeights) LoadVersion2(string path, byte[] bytes, ReadOnlySpan<int> ints, QuantizationScheme? quantize)
     {
         if (bytes.Length < Version2HeaderBytes) throw Bad(path, "truncated version 2 header");
         if (ints[1] != 2) throw Bad(path, $"unsupported llama2.c export version {ints[1]} (1 = legacy header, 2 = Q8_0 are supported)");
@@ -105,7 +107,7 @@ public static class Llama2cLoader
         var w2 = Quantized(c.LayerCount, (long)c.Dim * c.HiddenDim);
         var w3 = Quantized(c.LayerCount, (long)c.HiddenDim * c.Dim);
         var wcls = shared ? null : Quantized(1, (long)c.VocabSize * c.Dim);
-        return (c, Assemble(c, embedding, rmsAtt, wq, wk, wv, wo, rmsFfn, w1, w2, w3, rmsFinal, wcls));
+        return (c, Assemble(c, embedding, rmsAtt, wq, wk, wv, wo, rmsFfn, w1, w2, w3, rmsFinal, wcls, quantize));
     }
 
     private static ModelConfig Config(string path, int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int seqLen) =>
@@ -123,14 +125,20 @@ public static class Llama2cLoader
         }.Validated(path);
 
     private static DecoderWeights Assemble(ModelConfig c, float[] embedding, float[] rmsAtt, float[] wq, float[] wk, float[] wv,
-        float[] wo, float[] rmsFfn, float[] w1, float[] w2, float[] w3, float[] rmsFinal, float[]? wcls)
+        float[] wo, float[] rmsFfn, float[] w1, float[] w2, float[] w3, float[] rmsFinal, float[]? wcls, QuantizationScheme? quantize)
     {
         static float[] Slice(float[] all, int index, long each) => all.AsSpan((int)(index * each), (int)each).ToArray();
+        var quantizer = quantize is null ? null : LoadTimeQuantizer.ForCheckpoint(MatrixShapes(c, wcls is not null), c, quantize);
+        // Every matrix comes through here, so --quantize sees each one whole.
+        WeightMatrix M(string name, float[] values, int rows, int cols)
+        {
+            var m = WeightMatrix.FromF32(name, values, rows, cols);
+            return quantizer is null ? m : quantizer.Apply(LoadTimeQuantizer.LlamaCppName(name), m);
+        }
         var layers = new DecoderLayerWeights[c.LayerCount];
         for (int l = 0; l < c.LayerCount; l++)
         {
-            Linear L(string name, float[] all, int rows, int cols) =>
-                new(WeightMatrix.FromF32($"layers.{l}.{name}", Slice(all, l, (long)rows * cols), rows, cols));
+            Linear L(string name, float[] all, int rows, int cols) => new(M($"layers.{l}.{name}", Slice(all, l, (long)rows * cols), rows, cols));
             layers[l] = new DecoderLayerWeights
             {
                 AttentionNorm = Slice(rmsAtt, l, c.Dim),
@@ -143,14 +151,27 @@ public static class Llama2cLoader
                     L("w2", w2, c.Dim, c.HiddenDim), GateActivation.Silu),
             };
         }
-        var tokenEmbedding = WeightMatrix.FromF32("token_embedding", embedding, c.VocabSize, c.Dim);
+        var tokenEmbedding = M("token_embedding", embedding, c.VocabSize, c.Dim);
         return new DecoderWeights
         {
             TokenEmbedding = tokenEmbedding,
             Layers = layers,
             OutputNorm = rmsFinal,
-            Output = new Linear(wcls is null ? tokenEmbedding : WeightMatrix.FromF32("wcls", wcls, c.VocabSize, c.Dim)),
+            Output = new Linear(wcls is null ? tokenEmbedding : M("wcls", wcls, c.VocabSize, c.Dim)),
         };
+    }
+
+    /// <summary>The checkpoint's matrices as <see cref="Assemble"/> names them (its norm vectors are never quantized, so not listed).</summary>
+    private static IEnumerable<(string Name, long[] Shape, GgmlType Type)> MatrixShapes(ModelConfig c, bool separateClassifier)
+    {
+        yield return ("token_embedding", new long[] { c.VocabSize, c.Dim }, GgmlType.F32);
+        for (int l = 0; l < c.LayerCount; l++)
+        {
+            foreach (var (name, rows, cols) in new[] { ("wq", c.QDim, c.Dim), ("wk", c.KvDim, c.Dim), ("wv", c.KvDim, c.Dim), ("wo", c.Dim, c.QDim),
+                         ("w1", c.HiddenDim, c.Dim), ("w2", c.Dim, c.HiddenDim), ("w3", c.HiddenDim, c.Dim) })
+                yield return ($"layers.{l}.{name}", new long[] { rows, cols }, GgmlType.F32);
+        }
+        if (separateClassifier) yield return ("wcls", new long[] { c.VocabSize, c.Dim }, GgmlType.F32);
     }
 
     private static InvalidDataException Bad(string path, string problem) => new($"{path}: {problem}");

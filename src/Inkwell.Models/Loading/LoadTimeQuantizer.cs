@@ -1,63 +1,71 @@
-using System.Reflection;
-using Inkwell.Models.Decoder;
+using Inkwell.Models.Gguf;
 using Inkwell.Runtime.Quantization;
 using Inkwell.Runtime.Tensors;
 
 namespace Inkwell.Models.Loading;
 
 /// <summary>
-/// `--quantize`: re-encodes a loaded model's float weight matrices in memory, choosing each matrix's encoding by
-/// llama-quantize's rules (<see cref="TensorTypePlan"/>), so `serve --quantize q4_0` runs the weights
-/// `llama-quantize ... q4_0` would have written. The rules go by llama.cpp tensor names, so the source names
-/// (GGUF, Hugging Face or llama2.c) are translated first.
-/// The weight objects are walked by reflection: every WeightMatrix they hold (including ones later families add)
-/// is found without this class listing the fields of each architecture.
+/// `--quantize`: re-encodes float weight tensors as a loader reads them, each to the encoding llama-quantize's rules
+/// give it (<see cref="TensorTypePlan"/> over the file's whole tensor list), so `serve --quantize q4_0` runs the
+/// weights `llama-quantize ... q4_0` would have written. It works where llama-quantize does, on whole tensors: a
+/// loader passes every matrix it reads from its file through <see cref="Apply"/> before slicing it (a fused QKV, the
+/// experts of a 3-D tensor), so slices are views of a tensor planned and encoded as one. The rules go by llama.cpp
+/// tensor names, so Hugging Face and llama2.c names are translated first (<see cref="LlamaCppName"/>).
 /// </summary>
-public static class LoadTimeQuantizer
+public sealed class LoadTimeQuantizer
 {
-    /// <summary>
-    /// The model with its matrices re-encoded. The result takes over <paramref name="model"/>'s resources (the
-    /// mapped files stay the owner of what was not re-encoded): dispose the result, not both.
-    /// </summary>
-    public static LoadedModel Apply(LoadedModel model, QuantizationScheme scheme)
+    private LoadTimeQuantizer(TensorTypePlan plan) => Plan = plan;
+
+    /// <summary>Each tensor's encoding, by llama.cpp name.</summary>
+    public TensorTypePlan Plan { get; }
+
+    /// <summary>A GGUF file's tensors, which carry llama.cpp's names and ggml's dimensions already.</summary>
+    public static LoadTimeQuantizer ForGguf(GgufFile file, ModelConfig config, QuantizationScheme scheme)
     {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(scheme);
-        var matrices = new List<WeightMatrix>();
-        var seen = new HashSet<object>(ReferenceEqualityComparer.Instance);
-        Collect(model.Weights, matrices, seen);
-
-        var plannedNames = new Dictionary<WeightMatrix, string>(ReferenceEqualityComparer.Instance);
-        foreach (var m in matrices) plannedNames[m] = LlamaCppName(m.Name);
-        // Matrices sharing a name are the expert slices of one 3-D GGUF tensor (ne[2] = experts), planned once.
-        var byName = matrices.GroupBy(m => plannedNames[m]).ToList();
-        int experts = byName.Max(g => g.Count()) is var most && most > 1 ? most : 0;
-        var plan = new TensorTypePlan(scheme,
-            byName.Select(g => new PlannedTensor(g.Key, g.Count() > 1 ? [g.First().Cols, g.First().Rows, g.Count()] : [g.First().Cols, g.First().Rows], g.First().Type)),
-            model.Config.LayerCount, experts, model.Config.Architecture);
-
-        var replacements = new Dictionary<object, object>(ReferenceEqualityComparer.Instance);
-        foreach (var m in matrices)
-        {
-            var target = plan.TargetOf(plannedNames[m]);
-            if (target != m.Type) replacements[m] = MatrixQuantizer.Quantize(m, target);
-        }
-        var weights = (DecoderWeights)Rebuild(model.Weights, replacements)!;
-        return new LoadedModel
-        {
-            Name = model.Name,
-            Path = model.Path,
-            Format = model.Format,
-            Config = model.Config,
-            Weights = weights,
-            TokenizerOrNull = model.TokenizerOrNull,
-            ChatTemplate = model.ChatTemplate,
-        };
+        ArgumentNullException.ThrowIfNull(file);
+        return new(new TensorTypePlan(scheme, file.Tensors.Select(t => new PlannedTensor(t.Name, t.Dimensions, t.Type)),
+            config.LayerCount, config.Experts?.Count ?? 0, config.Architecture));
     }
 
-    /// <summary>The llama.cpp name of a tensor from a Hugging Face (Llama layout) or llama2.c checkpoint; GGUF names pass through.</summary>
+    /// <summary>
+    /// A Hugging Face or llama2.c checkpoint's tensors: <paramref name="tensors"/> are all of them, by their own names,
+    /// shapes as stored (row-major, the row last) and encodings. Tensors that share a llama.cpp name (experts stored
+    /// one by one) are the slices of the 3-D tensor llama.cpp's converter makes of them, planned as that one tensor.
+    /// </summary>
+    public static LoadTimeQuantizer ForCheckpoint(IEnumerable<(string Name, long[] Shape, GgmlType Type)> tensors, ModelConfig config, QuantizationScheme scheme)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        var planned = tensors.GroupBy(t => LlamaCppName(t.Name), StringComparer.Ordinal).Select(group =>
+        {
+            var first = group.First();
+            long[] dimensions = first.Shape.Reverse().ToArray(); // ggml lists ne[0], the row, first
+            return new PlannedTensor(group.Key, group.Count() > 1 ? [.. dimensions, group.Count()] : dimensions, first.Type);
+        });
+        return new(new TensorTypePlan(scheme, planned, config.LayerCount, config.Experts?.Count ?? 0, config.Architecture));
+    }
+
+    /// <summary>
+    /// The whole tensor <paramref name="matrix"/>, named <paramref name="llamaCppName"/> in the plan, in its planned
+    /// encoding (the same object when that is its own). The float pages of a mapped file are handed back afterwards:
+    /// only the quantized copy is read from then on.
+    /// </summary>
+    public unsafe WeightMatrix Apply(string llamaCppName, WeightMatrix matrix)
+    {
+        ArgumentNullException.ThrowIfNull(matrix);
+        var target = Plan.TargetOf(llamaCppName);
+        if (target == matrix.Type) return matrix;
+        var quantized = MatrixQuantizer.Quantize(matrix, target);
+        if (matrix.Owner is IReleasableMapping mapping) mapping.ReleasePages(matrix.Data, matrix.TotalBytes);
+        return quantized;
+    }
+
+    /// <summary>
+    /// The llama.cpp name of a tensor from a Hugging Face or llama2.c checkpoint, as llama.cpp's converter names it
+    /// (one-by-one experts all map to their 3-D tensor's name); GGUF names and names without a rule pass through.
+    /// </summary>
     public static string LlamaCppName(string name)
     {
+        ArgumentNullException.ThrowIfNull(name);
         foreach (var (source, gguf) in s_wholeNames)
             if (name == source) return gguf;
         foreach (var prefix in s_layerPrefixes)
@@ -65,11 +73,22 @@ public static class LoadTimeQuantizer
             if (!name.StartsWith(prefix, StringComparison.Ordinal)) continue;
             int dot = name.IndexOf('.', prefix.Length);
             if (dot < 0 || !int.TryParse(name.AsSpan(prefix.Length, dot - prefix.Length), out int layer)) continue;
-            string rest = name[(dot + 1)..];
+            string rest = WithoutExpertNumber(name[(dot + 1)..]);
             foreach (var (source, gguf) in s_layerNames)
                 if (rest == source) return $"blk.{layer}.{gguf}";
         }
         return name;
+    }
+
+    /// <summary>"mlp.experts.3.gate_proj.weight" to "mlp.experts.gate_proj.weight".</summary>
+    private static string WithoutExpertNumber(string rest)
+    {
+        const string Experts = "experts.";
+        int at = rest.IndexOf(Experts, StringComparison.Ordinal);
+        if (at < 0) return rest;
+        int digits = at + Experts.Length, end = digits;
+        while (end < rest.Length && char.IsAsciiDigit(rest[end])) end++;
+        return end > digits && end < rest.Length && rest[end] == '.' ? rest[..digits] + rest[(end + 1)..] : rest;
     }
 
     private static readonly (string Source, string Gguf)[] s_wholeNames =
@@ -82,71 +101,26 @@ public static class LoadTimeQuantizer
 
     private static readonly (string Source, string Gguf)[] s_layerNames =
     [
+        // Dense blocks; Phi-3's fused projections stay fused in llama.cpp (attn_qkv, and ffn_up holding gate then up).
         ("self_attn.q_proj.weight", "attn_q.weight"), ("self_attn.k_proj.weight", "attn_k.weight"),
         ("self_attn.v_proj.weight", "attn_v.weight"), ("self_attn.o_proj.weight", "attn_output.weight"),
+        ("self_attn.qkv_proj.weight", "attn_qkv.weight"),
         ("mlp.gate_proj.weight", "ffn_gate.weight"), ("mlp.up_proj.weight", "ffn_up.weight"), ("mlp.down_proj.weight", "ffn_down.weight"),
+        ("mlp.gate_up_proj.weight", "ffn_up.weight"),
+        // Experts: Qwen-MoE, Mixtral, and Granite MoE's 3-D tensors. llama.cpp splits Granite's input_linear into
+        // ffn_gate_exps and ffn_up_exps, which its rules treat alike, so the fused tensor is planned as one of them.
+        ("mlp.gate.weight", "ffn_gate_inp.weight"), ("block_sparse_moe.gate.weight", "ffn_gate_inp.weight"),
+        ("block_sparse_moe.router.layer.weight", "ffn_gate_inp.weight"),
+        ("mlp.experts.gate_proj.weight", "ffn_gate_exps.weight"), ("mlp.experts.up_proj.weight", "ffn_up_exps.weight"),
+        ("mlp.experts.down_proj.weight", "ffn_down_exps.weight"),
+        ("block_sparse_moe.experts.w1.weight", "ffn_gate_exps.weight"), ("block_sparse_moe.experts.w3.weight", "ffn_up_exps.weight"),
+        ("block_sparse_moe.experts.w2.weight", "ffn_down_exps.weight"),
+        ("block_sparse_moe.input_linear.weight", "ffn_up_exps.weight"), ("block_sparse_moe.output_linear.weight", "ffn_down_exps.weight"),
+        ("mlp.shared_expert.gate_proj.weight", "ffn_gate_shexp.weight"), ("mlp.shared_expert.up_proj.weight", "ffn_up_shexp.weight"),
+        ("mlp.shared_expert.down_proj.weight", "ffn_down_shexp.weight"), ("mlp.shared_expert_gate.weight", "ffn_gate_inp_shexp.weight"),
+        ("shared_mlp.input_linear.weight", "ffn_up_shexp.weight"), ("shared_mlp.output_linear.weight", "ffn_down_shexp.weight"),
+        // llama2.c checkpoints.
         ("wq", "attn_q.weight"), ("wk", "attn_k.weight"), ("wv", "attn_v.weight"), ("wo", "attn_output.weight"),
         ("w1", "ffn_gate.weight"), ("w3", "ffn_up.weight"), ("w2", "ffn_down.weight"),
     ];
-
-    /// <summary>Our own weight classes (not owners such as mapped files, which are IDisposable, nor the weights' root, which is walked explicitly).</summary>
-    private static bool IsWeightContainer(Type t) =>
-        t.IsClass && t.Assembly == typeof(DecoderWeights).Assembly && (!typeof(IDisposable).IsAssignableFrom(t) || t == typeof(DecoderWeights));
-
-    private static bool HoldsWeights(Type t) =>
-        t == typeof(WeightMatrix) || IsWeightContainer(t) || (t.IsArray && HoldsWeights(t.GetElementType()!));
-
-    private static IEnumerable<PropertyInfo> Properties(Type t) =>
-        t.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanRead && p.GetIndexParameters().Length == 0);
-
-    private static void Collect(object? value, List<WeightMatrix> found, HashSet<object> seen)
-    {
-        if (value is null || !seen.Add(value)) return;
-        switch (value)
-        {
-            case WeightMatrix m:
-                found.Add(m);
-                return;
-            case Array array:
-                if (HoldsWeights(array.GetType().GetElementType()!))
-                    foreach (var item in array) Collect(item, found, seen);
-                return;
-        }
-        if (!IsWeightContainer(value.GetType())) return;
-        foreach (var p in Properties(value.GetType()))
-            if (HoldsWeights(p.PropertyType)) Collect(p.GetValue(value), found, seen);
-    }
-
-    /// <summary>A copy of <paramref name="value"/> with matrices swapped; shared references (tied embeddings) stay shared.</summary>
-    private static object? Rebuild(object? value, Dictionary<object, object> done)
-    {
-        if (value is null) return null;
-        if (done.TryGetValue(value, out var replaced)) return replaced;
-        switch (value)
-        {
-            case WeightMatrix:
-                return value;
-            case Array array when array.GetType().GetElementType() is { } element && HoldsWeights(element):
-            {
-                var copy = Array.CreateInstance(element, array.Length);
-                for (int i = 0; i < array.Length; i++) copy.SetValue(Rebuild(array.GetValue(i), done), i);
-                done[value] = copy;
-                return copy;
-            }
-        }
-        if (!IsWeightContainer(value.GetType())) return value;
-        var clone = s_memberwiseClone.Invoke(value, null)!;
-        done[value] = clone;
-        foreach (var p in Properties(value.GetType()))
-        {
-            if (!p.CanWrite || !HoldsWeights(p.PropertyType)) continue;
-            var original = p.GetValue(value);
-            var rebuilt = Rebuild(original, done);
-            if (!ReferenceEquals(original, rebuilt)) p.SetValue(clone, rebuilt);
-        }
-        return clone;
-    }
-
-    private static readonly MethodInfo s_memberwiseClone =
-        typeof(object).GetMethod("MemberwiseClone", BindingFlags.NonPublic | BindingFlags.Instance)!;
 }

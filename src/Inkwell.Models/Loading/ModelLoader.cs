@@ -14,17 +14,11 @@ public sealed class LoadedModel : IDisposable
     public required string Format { get; init; }
     public required ModelConfig Config { get; init; }
     public required DecoderWeights Weights { get; init; }
-    /// <summary>The model's tokenizer, or null when its files carry none usable (see <see cref="NoTokenizerReason"/>).</summary>
-    public required Tokenizer? TokenizerOrNull { get; init; }
-
-    /// <summary>The model's tokenizer; reading it when there is none is an error that says why.</summary>
-    public Tokenizer Tokenizer => TokenizerOrNull
-        ?? throw new NotSupportedException($"{Path}: no tokenizer ({NoTokenizerReason}); only commands that take token ids (inkwell logits) can run this model");
-
-    public bool HasTokenizer => TokenizerOrNull is not null;
-
-    /// <summary>Why there is no tokenizer: llama.cpp's test models carry a placeholder vocabulary.</summary>
-    public string? NoTokenizerReason { get; init; }
+    /// <summary>
+    /// The model's tokenizer. For llama.cpp's test models it is a placeholder vocabulary
+    /// (<see cref="Tokenizer.IsPlaceholder"/>): ids work, text does not, and encoding says so.
+    /// </summary>
+    public required Tokenizer Tokenizer { get; init; }
     /// <summary>The model's own Jinja chat template, when its files carry one.</summary>
     public string? ChatTemplate { get; init; }
 
@@ -41,38 +35,27 @@ public sealed class LoadedModel : IDisposable
 /// </summary>
 public static class ModelLoader
 {
-    /// <param name="quantize">Re-encode float weight matrices on load (--quantize); null keeps them as stored.</param>
+    /// <param name="quantize">
+    /// Re-encode float weight matrices on load (--quantize), each whole tensor as llama-quantize would (see
+    /// <see cref="LoadTimeQuantizer"/>); null keeps them as stored.
+    /// </param>
     public static LoadedModel Load(string path, string? tokenizerPath = null, QuantizationScheme? quantize = null)
     {
-        var model = LoadAsStored(path, tokenizerPath);
-        if (quantize is null) return model;
-        try { return LoadTimeQuantizer.Apply(model, quantize); }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
-    }
-
-    private static LoadedModel LoadAsStored(string path, string? tokenizerPath)
-    {
-        if (HuggingFaceLoader.IsModelDirectory(path)) return LoadHuggingFace(path, tokenizerPath);
+        if (HuggingFaceLoader.IsModelDirectory(path)) return LoadHuggingFace(path, tokenizerPath, quantize);
         if (Directory.Exists(path)) throw new InvalidDataException($"{path}: a model directory needs config.json (Hugging Face layout)");
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: model file not found", path);
-        return GgufFile.LooksLikeGguf(path) ? LoadGguf(path, tokenizerPath) : LoadLlama2c(path, tokenizerPath);
+        return GgufFile.LooksLikeGguf(path) ? LoadGguf(path, tokenizerPath, quantize) : LoadLlama2c(path, tokenizerPath, quantize);
     }
 
-    private static LoadedModel LoadGguf(string path, string? tokenizerPath)
+    private static LoadedModel LoadGguf(string path, string? tokenizerPath, QuantizationScheme? quantize)
     {
         var file = GgufFile.Open(path);
         try
         {
             var config = GgufDecoderLoader.ReadConfig(file);
-            var weights = GgufDecoderLoader.ReadWeights(file, config);
-            // llama.cpp's test models carry a placeholder vocabulary ("test"): the model runs from token ids alone.
-            bool placeholder = tokenizerPath is null && file.GetOrDefault("tokenizer.ggml.model", "") == "test";
-            var tokenizer = placeholder ? null
-                : tokenizerPath is not null ? LoadTokenizerFile(tokenizerPath, config.VocabSize)
+            var weights = GgufDecoderLoader.ReadWeights(file, config, quantize);
+            // llama.cpp's test models' vocabulary ("test") loads as a placeholder tokenizer: ids only, no text.
+            var tokenizer = tokenizerPath is not null ? LoadTokenizerFile(tokenizerPath, config.VocabSize)
                 : file.Metadata.ContainsKey("tokenizer.ggml.tokens") ? Tokenizer.FromGguf(file)
                 : throw new InvalidDataException($"{path}: the file has no vocabulary (tokenizer.ggml.tokens); pass --tokenizer");
             return new LoadedModel
@@ -84,8 +67,7 @@ public static class ModelLoader
                 Format = "gguf",
                 Config = config,
                 Weights = weights,
-                TokenizerOrNull = tokenizer,
-                NoTokenizerReason = placeholder ? "its vocabulary is a placeholder, tokenizer.ggml.model = \"test\"" : null,
+                Tokenizer = tokenizer,
                 ChatTemplate = file.GetOrDefault<string?>("tokenizer.chat_template", null),
             };
         }
@@ -96,9 +78,9 @@ public static class ModelLoader
         }
     }
 
-    private static LoadedModel LoadLlama2c(string path, string? tokenizerPath)
+    private static LoadedModel LoadLlama2c(string path, string? tokenizerPath, QuantizationScheme? quantize)
     {
-        var (config, weights) = Llama2cLoader.Load(path);
+        var (config, weights) = Llama2cLoader.Load(path, quantize);
         string dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
         tokenizerPath ??= File.Exists(System.IO.Path.Combine(dir, "tokenizer.bin")) ? System.IO.Path.Combine(dir, "tokenizer.bin")
             : Directory.GetFiles(dir, "tok*.bin") is [var single] ? single
@@ -110,14 +92,14 @@ public static class ModelLoader
             Format = "llama2.c",
             Config = config,
             Weights = weights,
-            TokenizerOrNull = LoadTokenizerFile(tokenizerPath, config.VocabSize),
+            Tokenizer = LoadTokenizerFile(tokenizerPath, config.VocabSize),
         };
     }
 
-    private static LoadedModel LoadHuggingFace(string dir, string? tokenizerPath)
+    private static LoadedModel LoadHuggingFace(string dir, string? tokenizerPath, QuantizationScheme? quantize)
     {
         var config = HuggingFaceLoader.ReadConfig(dir);
-        var weights = HuggingFaceLoader.ReadWeights(dir, config);
+        var weights = HuggingFaceLoader.ReadWeights(dir, config, quantize);
         try
         {
             string tokenizerConfig = System.IO.Path.Combine(dir, "tokenizer_config.json");
@@ -130,7 +112,7 @@ public static class ModelLoader
                 Format = "huggingface",
                 Config = config,
                 Weights = weights,
-                TokenizerOrNull = tokenizer,
+                Tokenizer = tokenizer,
                 ChatTemplate = File.Exists(tokenizerConfig) ? ReadChatTemplate(tokenizerConfig) : null,
             };
         }

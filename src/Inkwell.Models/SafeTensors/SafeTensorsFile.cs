@@ -70,13 +70,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     public WeightMatrix Matrix(string name, int expectedRows, int expectedCols)
     {
         if (!Tensors.TryGetValue(name, out var t)) throw Bad($"tensor '{name}' is missing");
-        var type = t.DType switch
-        {
-            "F32" => GgmlType.F32,
-            "F16" => GgmlType.F16,
-            "BF16" => GgmlType.BF16,
-            _ => throw Bad($"tensor '{name}' has unsupported dtype {t.DType} (F32, F16 and BF16 are supported)"),
-        };
+        var type = GgmlTypeOf(t.DType) ?? throw Bad($"tensor '{name}' has unsupported dtype {t.DType} (F32, F16 and BF16 are supported)");
         long elements = t.Shape.Aggregate(1L, (a, b) => a * b);
         // The last dimension is the row; any leading ones stack rows (a 3-D [experts, out, in] tensor is [experts·out, in]).
         long cols = t.Shape.Length == 0 ? 1 : t.Shape[^1];
@@ -87,6 +81,15 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             throw Bad($"tensor '{name}' holds {t.End - t.Begin} bytes, but {t.DType} [{string.Join(", ", t.Shape)}] needs {GgmlTypeInfo.ByteCount(type, elements)}");
         return new WeightMatrix(name, type, (int)rows, (int)cols, _data + t.Begin, this);
     }
+
+    /// <summary>The encoding of a safetensors dtype that weights can have here, or null.</summary>
+    public static GgmlType? GgmlTypeOf(string dtype) => dtype switch
+    {
+        "F32" => GgmlType.F32,
+        "F16" => GgmlType.F16,
+        "BF16" => GgmlType.BF16,
+        _ => null,
+    };
 
     private InvalidDataException Bad(string problem) => new($"{Path}: {problem}");
 

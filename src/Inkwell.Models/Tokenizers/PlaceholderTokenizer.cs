@@ -13,9 +13,9 @@ internal sealed class PlaceholderTokenizer(Vocabulary vocabulary, TokenizerSetti
 
     private NotSupportedException NoText() => new(
         $"{source}: tokenizer.ggml.model is 'test', llama.cpp's placeholder vocabulary: this model has no real tokenizer, " +
-        "so text cannot be encoded or decoded; give it token ids instead");
+        "so text cannot be encoded or decoded; run it from token ids instead (inkwell logits --model PATH --tokens 1,2,3)");
 
-    private protected override void RequireText() => throw NoText();
+    public override void RequireText() => throw NoText();
 
     private protected override ITextEncoder CreateTextEncoder() => throw NoText();
 }

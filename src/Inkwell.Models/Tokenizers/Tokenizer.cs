@@ -68,8 +68,11 @@ public abstract partial class Tokenizer
     /// </summary>
     public virtual bool IsPlaceholder => false;
 
-    /// <summary>Throws the placeholder's explanation; a no-op for real tokenizers.</summary>
-    private protected virtual void RequireText() { }
+    /// <summary>
+    /// Throws <see cref="NotSupportedException"/> with the placeholder's explanation; a no-op for real tokenizers.
+    /// Commands that need text (serve, generate) call it up front, so they refuse such a model before starting.
+    /// </summary>
+    public virtual void RequireText() { }
 
     /// <summary>EOS plus the end-of-turn tokens (&lt;|eot_id|&gt;, &lt;|im_end|&gt;, &lt;|end|&gt;, ...) that end a generation.</summary>
     public IReadOnlySet<int> EndOfGenerationIds => _endOfGeneration;

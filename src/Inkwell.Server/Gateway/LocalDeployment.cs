@@ -47,6 +47,7 @@ internal sealed class LocalDeployment : IAsyncDisposable
         var model = ModelLoader.Load(path, options.TokenizerPath);
         try
         {
+            model.Tokenizer.RequireText(); // before the pool makes room for a model it cannot serve
             var (_, _, kvTokens) = InkwellServer.Limits(options, model.Config);
             long kvBytes = KvCacheStorage.BytesPerToken(model.Config.LayerCount, model.Config.KvDim) * kvTokens;
             return (model, options, model.Weights.WeightBytes + kvBytes);

@@ -41,6 +41,8 @@ public static class InkwellServer
 
     public static WebApplication Build(ServerOptions options, LoadedModel model, string[]? args = null, Action<WebApplicationBuilder>? configure = null)
     {
+        // Every API takes and returns text: a placeholder vocabulary (llama.cpp's test models) is refused here, not mid-request.
+        model.Tokenizer.RequireText();
         var (maxInput, maxTotal, kvTokens) = Limits(options, model.Config);
         var pool = new WorkerPool(options.NumThreads);
         var llama = model.CreateModel(pool);

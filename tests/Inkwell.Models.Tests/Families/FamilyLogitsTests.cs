@@ -36,13 +36,15 @@ public sealed class FamilyLogitsTests(ITestOutputHelper output)
     }
 
     [SharedFact]
-    public void A_placeholder_vocabulary_loads_without_a_tokenizer_and_says_so_when_one_is_asked_for()
+    public void A_placeholder_vocabulary_loads_as_a_placeholder_tokenizer_that_says_so_when_text_is_asked_for()
     {
         using var loaded = ModelLoader.Load(RepoPaths.InShared("arch-models", "llama-dense.gguf"));
-        Assert.False(loaded.HasTokenizer);
-        var e = Assert.Throws<NotSupportedException>(() => loaded.Tokenizer);
+        Assert.True(loaded.Tokenizer.IsPlaceholder);
+        Assert.Equal(loaded.Config.VocabSize, loaded.Tokenizer.VocabSize);
+        var e = Assert.Throws<NotSupportedException>(() => loaded.Tokenizer.EncodeToIds("hello"));
         Assert.Contains("placeholder", e.Message);
         Assert.Contains("inkwell logits", e.Message);
+        Assert.Throws<NotSupportedException>(loaded.Tokenizer.RequireText);
     }
 
     internal static (double Nmse, int[] Greedy, int[] ExpectedGreedy) Compare(string name) => CompareAt(RepoPaths.InShared("arch-models", name));

@@ -1,7 +1,10 @@
 using System.Text.Json;
+using Inkwell.Models.Decoder;
 using Inkwell.Models.Gguf;
 using Inkwell.Models.Loading;
 using Inkwell.Models.Tests.Families;
+using Inkwell.Models.Tokenizers;
+using Inkwell.Runtime.Quantization;
 using Inkwell.TestSupport;
 using Xunit.Abstractions;
 
@@ -29,15 +32,48 @@ public sealed class HuggingFaceExpertsTests(ITestOutputHelper output) : IDisposa
         string path = RepoPaths.InRoot("tests", "Inkwell.Models.Tests", "Families", "TopKMoe", fixture);
         WriteHuggingFaceCopy(path + ".gguf", modelType, _dir);
         var config = HuggingFaceLoader.ReadConfig(_dir);
+        using var vocabulary = GgufFile.Open(path + ".gguf");
         var loaded = new LoadedModel
         {
             Name = fixture, Path = _dir, Format = "huggingface", Config = config,
-            Weights = HuggingFaceLoader.ReadWeights(_dir, config), TokenizerOrNull = null,
+            Weights = HuggingFaceLoader.ReadWeights(_dir, config), Tokenizer = Tokenizer.FromGguf(vocabulary),
         };
         var (nmse, greedy, expectedGreedy) = FamilyLogitsTests.Compare(path + ".logits.json", loaded);
         output.WriteLine($"{fixture} as {modelType}: NMSE {nmse:E2}");
         Assert.True(nmse <= 1e-5, $"{fixture} as {modelType}: NMSE {nmse:E3} exceeds 1e-5");
         Assert.Equal(expectedGreedy, greedy);
+    }
+
+    /// <summary>
+    /// --quantize on a Hugging Face checkpoint whose experts are stored one by one: each expert is planned as part of
+    /// the 3-D tensor llama.cpp's converter makes and equals its rows in llama-quantize's q8_0 file.
+    /// </summary>
+    [SharedFact]
+    public void Experts_stored_one_by_one_quantize_on_load_to_llama_quantize_bytes()
+    {
+        string model = RepoPaths.InShared("arch-models", "qwen3moe-moe");
+        WriteHuggingFaceCopy(model + ".gguf", "qwen3_moe", _dir);
+        var config = HuggingFaceLoader.ReadConfig(_dir);
+        using var weights = HuggingFaceLoader.ReadWeights(_dir, config, QuantizationScheme.Q8_0);
+        using var reference = GgufFile.Open(model + "-q8_0.gguf");
+        LoadTimeQuantizerTests.AssertRowsEqual(reference, "token_embd.weight", 0, weights.TokenEmbedding);
+        LoadTimeQuantizerTests.AssertRowsEqual(reference, "output.weight", 0, weights.Output.Weight);
+        int hidden = config.Experts!.ExpertHiddenDim, dim = config.Dim;
+        for (int i = 0; i < weights.Layers.Length; i++)
+        {
+            var l = weights.Layers[i];
+            string p = $"blk.{i}.";
+            foreach (var (linear, name) in new[] { (l.Wq, "attn_q"), (l.Wk, "attn_k"), (l.Wv, "attn_v"), (l.Wo, "attn_output") })
+                LoadTimeQuantizerTests.AssertRowsEqual(reference, p + name + ".weight", 0, linear.Weight);
+            var moe = Assert.IsType<MixtureOfExperts>(l.FeedForward);
+            LoadTimeQuantizerTests.AssertRowsEqual(reference, p + "ffn_gate_inp.weight", 0, moe.Router.Weight);
+            for (int e = 0; e < moe.Experts.Count; e++)
+            {
+                LoadTimeQuantizerTests.AssertRowsEqual(reference, p + "ffn_gate_exps.weight", e * hidden, moe.Experts[e].Gate.Weight);
+                LoadTimeQuantizerTests.AssertRowsEqual(reference, p + "ffn_up_exps.weight", e * hidden, moe.Experts[e].Up.Weight);
+                LoadTimeQuantizerTests.AssertRowsEqual(reference, p + "ffn_down_exps.weight", e * dim, moe.Experts[e].Down.Weight);
+            }
+        }
     }
 
     [Fact]
