@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using System.Text.Json;
+using CsCheck;
+using Inkwell.Server.Hosting;
+using Inkwell.Server.Tests.OpenAI;
+using Inkwell.Server.Tests.Tgi;
+using Inkwell.TestSupport;
+
+namespace Inkwell.Server.Tests.Reliability;
+
+/// <summary>The fuzzed server: the embedded model, with a real chat template when ../shared has one (so chat bodies reach generation).</summary>
+public sealed class FuzzServer : IAsyncLifetime
+{
+    public TestServer Server { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Server = await TestServer.StartAsync(new ServerOptions
+    {
+        GrpcPort = 0,
+        ChatTemplatePath = RepoPaths.HasShared ? RepoPaths.InShared("templates", TemplatedServer.TemplateFile) : null,
+    });
+
+    public async Task DisposeAsync() => await Server.DisposeAsync();
+}
+
+/// <summary>
+/// Property: for any body on any JSON route the answer is a 2xx (an event stream of JSON events when streaming) or
+/// a 4xx whose body is an error in the route's API shape; never a 5xx, never slower than <see cref="Limit"/>.
+/// CI runs <see cref="CiIterations"/> cases per API; INKWELL_FUZZ_ITERATIONS (bench/fuzz.sh) runs more.
+/// A failure prints CsCheck's seed and the smallest failing case it shrank to.
+/// </summary>
+public class BodyFuzzTests(FuzzServer fixture) : IClassFixture<FuzzServer>
+{
+    public const int CiIterations = 1200;
+    public static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
+
+    public static long Iterations => long.TryParse(Environment.GetEnvironmentVariable("INKWELL_FUZZ_ITERATIONS"), out long n) && n > 0 ? n : CiIterations;
+
+    /// <summary>INKWELL_FUZZ_SEED replays a reported failure.</summary>
+    private static string? Seed => Environment.GetEnvironmentVariable("INKWELL_FUZZ_SEED") is { Length: > 0 } s ? s : null;
+
+    [Fact]
+    public Task TgiRoutes_AnswerEveryBodyWithA2xxOrAShaped4xx() =>
+        FuzzCases.Tgi.SampleAsync(c => CheckAsync(fixture.Server.Client, c), iter: Iterations, threads: 4, seed: Seed);
+
+    [Fact]
+    public Task OpenAIRoutes_AnswerEveryBodyWithA2xxOrAShaped4xx() =>
+        FuzzCases.OpenAI.SampleAsync(c => CheckAsync(fixture.Server.Client, c), iter: Iterations, threads: 4, seed: Seed);
+
+    /// <summary>Sends one case and checks the invariant; throws (with the case) when it does not hold.</summary>
+    public static async Task CheckAsync(HttpClient client, FuzzCase c)
+    {
+        if (await ViolationAsync(client, c) is { } violation) throw new Xunit.Sdk.XunitException($"{violation}\n  case: {c}");
+    }
+
+    /// <summary>Null when the invariant holds, else what broke it.</summary>
+    public static async Task<string?> ViolationAsync(HttpClient client, FuzzCase c)
+    {
+        var clock = Stopwatch.StartNew();
+        using var timeout = new CancellationTokenSource(Limit);
+        var content = new ByteArrayContent(c.Body);
+        if (c.ContentType is not null) content.Headers.TryAddWithoutValidation("Content-Type", c.ContentType);
+        using var request = new HttpRequestMessage(HttpMethod.Post, c.Path) { Content = content };
+        int status;
+        string body;
+        string? mediaType;
+        try
+        {
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            status = (int)response.StatusCode;
+            mediaType = response.Content.Headers.ContentType?.MediaType;
+            body = await response.Content.ReadAsStringAsync(timeout.Token);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            return $"no complete answer within {Limit.TotalSeconds} s";
+        }
+        catch (HttpRequestException e)
+        {
+            return $"the connection failed: {e.Message}";
+        }
+        if (clock.Elapsed > Limit) return $"took {clock.Elapsed.TotalSeconds:F1} s";
+        var shape = ApiShape.Of(c.Path);
+        if (status >= 500) return $"HTTP {status}: {ApiShape.Clip(body)}";
+        if (status >= 400) return ApiShape.ErrorProblem(shape, body) is { } problem ? $"HTTP {status}: {problem}" : null;
+        if (status < 200 || status >= 300) return $"unexpected HTTP {status}";
+        return mediaType == "text/event-stream" ? EventStreamProblem(body) : JsonProblem(body);
+    }
+
+    private static string? JsonProblem(string body)
+    {
+        try
+        {
+            using var _ = JsonDocument.Parse(body);
+            return null;
+        }
+        catch (JsonException e)
+        {
+            return $"a 2xx body that is not JSON ({e.Message}): {ApiShape.Clip(body)}";
+        }
+    }
+
+    private static string? EventStreamProblem(string body)
+    {
+        foreach (var block in body.Split("\n\n", StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!block.StartsWith("data:", StringComparison.Ordinal)) return $"an event that is not data: {ApiShape.Clip(block)}";
+            string data = block[5..].TrimStart();
+            if (data != "[DONE]" && JsonProblem(data) is { } problem) return problem;
+        }
+        return null;
+    }
+}

@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using CsCheck;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Inkwell.Server.Grpc.Fmaas;
+
+namespace Inkwell.Server.Tests.Reliability;
+
+/// <summary>
+/// The TGIS gRPC service under arbitrary parameters (NaN and infinite floats, extreme counts, odd text): every call
+/// ends OK, INVALID_ARGUMENT or RESOURCE_EXHAUSTED within the limit; never UNKNOWN or INTERNAL.
+/// </summary>
+public class GrpcFuzzTests(FuzzServer fixture) : IClassFixture<FuzzServer>
+{
+    private static readonly Gen<float> Floats = Gen.Frequency(
+        (4, Gen.Single[-2f, 3f]),
+        (1, Gen.OneOfConst(float.NaN, float.PositiveInfinity, float.NegativeInfinity, 0f, -0f, 1f, 0.05f, float.Epsilon, float.MaxValue)));
+
+    private static readonly Gen<uint> Counts = Gen.Frequency(
+        (4, Gen.UInt[0u, 12u]),
+        (1, Gen.OneOfConst(0u, 1u, 511u, 512u, 1024u, 1025u, (uint)int.MaxValue, uint.MaxValue)));
+
+    private static readonly Gen<string> Texts = FuzzCases.Text.Select(t => t.Replace(FuzzCases.LoneSurrogateMarker, "\ud800"));
+
+    private static readonly Gen<Parameters> ParametersGen =
+        from sample in Gen.Bool
+        from f in Floats.Array[6]
+        from n in Counts.Array[6]
+        from flags in Gen.Bool.Array[7]
+        from stops in Texts.Array[0, 7]
+        select new Parameters
+        {
+            Method = sample ? DecodingMethod.Sample : DecodingMethod.Greedy,
+            Sampling = new SamplingParameters { Temperature = f[0], TopK = n[0], TopP = f[1], TypicalP = f[2], Seed = n[1] },
+            Stopping = new StoppingCriteria
+            {
+                MaxNewTokens = n[2],
+                MinNewTokens = n[3],
+                TimeLimitMillis = n[4] % 5000,
+                StopSequences = { stops },
+                IncludeStopSequence = flags[0],
+            },
+            Decoding = new DecodingParameters
+            {
+                RepetitionPenalty = f[3],
+                LengthPenalty = flags[1] ? new DecodingParameters.Types.LengthPenalty { StartIndex = n[5], DecayFactor = f[4] } : null,
+            },
+            Response = new ResponseOptions
+            {
+                InputText = flags[2], GeneratedTokens = flags[3], InputTokens = flags[4], TokenLogprobs = flags[5], TokenRanks = flags[6],
+                TopNTokens = n[5] % 8,
+            },
+            TruncateInputTokens = n[4],
+        };
+
+    private static readonly Gen<(string Text, Parameters Parameters, bool Stream)> Calls =
+        Gen.Select(Gen.Frequency((3, Gen.Const("Once upon a time")), (1, Texts)), ParametersGen, Gen.Bool);
+
+    [Fact]
+    public async Task GenerateAndGenerateStream_EndOkOrWithAClientStatus()
+    {
+        using var channel = GrpcChannel.ForAddress($"http://{fixture.Server.GrpcTarget}");
+        var client = new GenerationService.GenerationServiceClient(channel);
+        await Calls.SampleAsync(async call =>
+        {
+            if (await ViolationAsync(client, call.Text, call.Parameters, call.Stream) is { } violation)
+                throw new Xunit.Sdk.XunitException($"{violation}\n  text: {ApiShape.Clip(call.Text)}\n  params: {call.Parameters}\n  stream: {call.Stream}");
+        }, iter: Math.Max(1, BodyFuzzTests.Iterations / 3), threads: 4);
+    }
+
+    private static async Task<string?> ViolationAsync(GenerationService.GenerationServiceClient client, string text, Parameters parameters, bool stream)
+    {
+        var clock = Stopwatch.StartNew();
+        var deadline = DateTime.UtcNow + BodyFuzzTests.Limit;
+        try
+        {
+            if (stream)
+            {
+                using var call = client.GenerateStream(new SingleGenerationRequest { Request = new GenerationRequest { Text = text }, Params = parameters }, deadline: deadline);
+                while (await call.ResponseStream.MoveNext()) { }
+            }
+            else
+            {
+                await client.GenerateAsync(new BatchedGenerationRequest { Requests = { new GenerationRequest { Text = text } }, Params = parameters }, deadline: deadline);
+            }
+        }
+        catch (RpcException e) when (e.StatusCode is StatusCode.InvalidArgument or StatusCode.ResourceExhausted)
+        {
+        }
+        catch (RpcException e)
+        {
+            return $"status {e.StatusCode}: {e.Status.Detail}";
+        }
+        return clock.Elapsed > BodyFuzzTests.Limit ? $"took {clock.Elapsed.TotalSeconds:F1} s" : null;
+    }
+}
