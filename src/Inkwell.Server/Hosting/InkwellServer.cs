@@ -85,12 +85,8 @@ public static class InkwellServer
         // SIGTERM: drain first (readiness 503, new work refused), then stop what still runs at the grace period's end.
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = GracefulDrain.HostShutdownTimeout(options.ShutdownGracePeriod));
         builder.Services.AddHostedService(_ => new GracefulDrain(service, options.ShutdownGracePeriod));
-        var headerLimits = new HeaderLimits();
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.Limits.MaxRequestBodySize = options.PayloadLimit;
-            headerLimits.ApplyTo(kestrel.Limits);
-        });
+        var requestLimits = new RequestLimits(options.PayloadLimit);
+        builder.WebHost.ConfigureKestrel(kestrel => requestLimits.ApplyTo(kestrel.Limits));
         // TGIS gRPC shares the generation service (engine, permits) and the TLS settings with the HTTP API.
         builder.Services.AddSingleton(prefixes);
         builder.Services.AddSingleton<IGenerationBackend>(new EngineGenerationBackend(service, options.GrpcMaxNewTokens));
@@ -112,7 +108,7 @@ public static class InkwellServer
         }
         configure?.Invoke(builder);
         var app = builder.Build();
-        app.UseErrorShaping(headerLimits);
+        app.UseErrorShaping(requestLimits);
         if (options.GrpcPort is not null)
         {
             app.UseGrpcPortSeparation();

@@ -1,6 +1,7 @@
 using Inkwell.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -8,43 +9,44 @@ using Microsoft.Extensions.Logging;
 namespace Inkwell.Server.Http;
 
 /// <summary>
-/// Request header limits, enforced by the app so the 431 carries the API's error body. Kestrel's own limits are
-/// set <see cref="KestrelHeadroom"/> times higher: it still drops absurd header blocks itself (bare 431, before any
-/// route is known), while ordinary oversize requests reach this check.
+/// Limits of the HTTP APIs (TGI, OpenAI), enforced by the app so the refusal carries the API's error body: the body
+/// size (TGI's --payload-limit; gRPC keeps Kestrel's and its own message limits) and the request headers. Kestrel's
+/// header limits are set <see cref="KestrelHeadroom"/> times higher: it still drops absurd header blocks itself (a
+/// bare 431, before any route is known), while ordinary oversize requests reach this check.
 /// </summary>
-public sealed record HeaderLimits(int MaxTotalBytes = 32 * 1024, int MaxCount = 100)
+public sealed record RequestLimits(long PayloadBytes, int MaxHeaderBytes = 32 * 1024, int MaxHeaderCount = 100)
 {
     public const int KestrelHeadroom = 8;
 
     public void ApplyTo(KestrelServerLimits kestrel)
     {
-        kestrel.MaxRequestHeadersTotalSize = MaxTotalBytes * KestrelHeadroom;
-        kestrel.MaxRequestHeaderCount = MaxCount * KestrelHeadroom;
+        kestrel.MaxRequestHeadersTotalSize = MaxHeaderBytes * KestrelHeadroom;
+        kestrel.MaxRequestHeaderCount = MaxHeaderCount * KestrelHeadroom;
     }
 
     /// <summary>Null when within the limits, else what is over (names and values counted as Kestrel counts them).</summary>
-    public string? Check(IHeaderDictionary headers)
+    public string? CheckHeaders(IHeaderDictionary headers)
     {
-        if (headers.Count > MaxCount) return $"Request header fields too large: {headers.Count} headers, the limit is {MaxCount}";
+        if (headers.Count > MaxHeaderCount) return $"Request header fields too large: {headers.Count} headers, the limit is {MaxHeaderCount}";
         long bytes = 0;
         foreach (var (name, values) in headers)
         {
             bytes += name.Length;
             foreach (var value in values) bytes += value?.Length ?? 0;
         }
-        return bytes > MaxTotalBytes ? $"Request header fields too large: {bytes} bytes, the limit is {MaxTotalBytes}" : null;
+        return bytes > MaxHeaderBytes ? $"Request header fields too large: {bytes} bytes, the limit is {MaxHeaderBytes}" : null;
     }
 }
 
 /// <summary>
 /// The outermost middleware: every error status gets a body in its API's shape (<see cref="ApiErrors"/>). It
-/// covers what routes never see: header limits (431), Kestrel's body limits met while reading (413, 408), statuses
+/// covers what routes never see: header limits (431), body limits met while reading (413, 408), statuses
 /// the framework sets bare (404, 405), and unhandled exceptions (500 with error_type and no stack trace; inside an
 /// event stream, a final error event instead of a cut connection). gRPC keeps its own statuses.
 /// </summary>
 public static class ErrorShaping
 {
-    public static void UseErrorShaping(this WebApplication app, HeaderLimits headerLimits)
+    public static void UseErrorShaping(this WebApplication app, RequestLimits limits)
     {
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Inkwell.Server.Errors");
         app.Use(async (http, next) =>
@@ -55,11 +57,12 @@ public static class ErrorShaping
                 await next(http);
                 return;
             }
-            if (headerLimits.Check(http.Request.Headers) is { } tooLarge)
+            if (limits.CheckHeaders(http.Request.Headers) is { } tooLarge)
             {
                 await ApiErrors.WriteAsync(http, surface, StatusCodes.Status431RequestHeaderFieldsTooLarge, tooLarge);
                 return;
             }
+            if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize) bodySize.MaxRequestBodySize = limits.PayloadBytes;
             try
             {
                 await next(http);

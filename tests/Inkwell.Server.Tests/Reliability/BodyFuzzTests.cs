@@ -28,7 +28,8 @@ public sealed class FuzzServer : IAsyncLifetime
 /// CI runs <see cref="CiIterations"/> cases per API; INKWELL_FUZZ_ITERATIONS (bench/fuzz.sh) runs more.
 /// A failure prints CsCheck's seed and the smallest failing case it shrank to.
 /// </summary>
-public class BodyFuzzTests(FuzzServer fixture) : IClassFixture<FuzzServer>
+[Collection(ReliabilityCollection.Name)]
+public class BodyFuzzTests(FuzzServer fixture)
 {
     public const int CiIterations = 1200;
     public static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);

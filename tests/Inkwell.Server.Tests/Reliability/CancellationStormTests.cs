@@ -12,6 +12,7 @@ namespace Inkwell.Server.Tests.Reliability;
 /// or never), some of them sharing prompt prefixes: afterwards /metrics must show every KV block and every permit
 /// free, nothing queued or running, and the server must still answer.
 /// </summary>
+[Collection(ReliabilityCollection.Name)]
 public class CancellationStormTests
 {
     /// <summary>300 in CI; INKWELL_STORM_STREAMS for a longer run.</summary>

@@ -23,7 +23,7 @@ public class ErrorShapingTests
         var builder = LoopbackHost.CreateBuilder();
         builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port));
         var app = builder.Build();
-        app.UseErrorShaping(new HeaderLimits());
+        app.UseErrorShaping(new RequestLimits(PayloadBytes: 1 << 20));
         RequestDelegate fail = _ => throw new InvalidOperationException("secret detail at /home/inkwell/src/Thing.cs");
         app.MapPost("/generate", fail);
         app.MapPost("/v1/completions", fail);

@@ -14,6 +14,7 @@ namespace Inkwell.Server.Tests.Reliability;
 /// finish within the grace period, and streams still running at its end get a final error event (gRPC: status
 /// UNAVAILABLE) instead of a reset connection.
 /// </summary>
+[Collection(ReliabilityCollection.Name)]
 public class GracefulShutdownTests
 {
     private const string Prompt = "Once upon a time";
@@ -120,9 +121,10 @@ public class GracefulShutdownTests
         foreach (var s in streams)
         {
             var rest = await s.RestAsync();
+            // The last event is TGI's final one (the whole text), not an error.
             var final = JsonNode.Parse(rest[^1])!;
-            Assert.Equal("length", final["details"]?["finish_reason"]?.GetValue<string>() ?? (final["generated_text"] is null ? null : "length"));
             Assert.Null(final["error"]);
+            Assert.NotNull(final["generated_text"]);
             await s.DisposeAsync();
         }
         // The drain ends when the last stream does, well before the grace period.

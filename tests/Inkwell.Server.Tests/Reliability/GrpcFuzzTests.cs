@@ -10,7 +10,8 @@ namespace Inkwell.Server.Tests.Reliability;
 /// The TGIS gRPC service under arbitrary parameters (NaN and infinite floats, extreme counts, odd text): every call
 /// ends OK, INVALID_ARGUMENT or RESOURCE_EXHAUSTED within the limit; never UNKNOWN or INTERNAL.
 /// </summary>
-public class GrpcFuzzTests(FuzzServer fixture) : IClassFixture<FuzzServer>
+[Collection(ReliabilityCollection.Name)]
+public class GrpcFuzzTests(FuzzServer fixture)
 {
     private static readonly Gen<float> Floats = Gen.Frequency(
         (4, Gen.Single[-2f, 3f]),
