@@ -45,14 +45,15 @@ public sealed class GenerationService(
         long sequences = 0;
         foreach (var input in inputs) sequences += input.Sequences;
         var permit = Acquire(sequences);
+        int count = (int)sequences; // within the permit budget, an int
         // The grace period's end stops every run still going; the run tells that apart from its client leaving.
         var cancel = CancellationTokenSource.CreateLinkedTokenSource(ct, Drain.GraceExpired);
-        var streams = new List<GenerationStream>(sequences);
+        var streams = new List<GenerationStream>(count);
         try
         {
             var prepared = new List<(PreparedInput Input, GenerationRequest Request)>(inputs.Count);
             foreach (var input in inputs) prepared.Add(await PrepareAsync(input, ct));
-            var origins = new List<(int Input, int Sequence)>(sequences);
+            var origins = new List<(int Input, int Sequence)>(count);
             for (int i = 0; i < prepared.Count; i++)
             {
                 var (p, request) = prepared[i];

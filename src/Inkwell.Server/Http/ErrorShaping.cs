@@ -71,7 +71,7 @@ public static class ErrorShaping
             {
                 return; // the client left; nobody reads an answer
             }
-            catch (BadHttpRequestException e) when (!http.Response.HasStarted)
+            catch (Microsoft.AspNetCore.Http.BadHttpRequestException e) when (!http.Response.HasStarted)
             {
                 http.Response.Clear();
                 await ApiErrors.WriteAsync(http, surface, e.StatusCode, ApiErrors.DefaultMessage(http, e.StatusCode));

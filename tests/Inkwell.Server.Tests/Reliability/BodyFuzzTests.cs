@@ -48,13 +48,13 @@ public class BodyFuzzTests(FuzzServer fixture)
         FuzzCases.OpenAI.SampleAsync(c => CheckAsync(fixture.Server.Client, c), iter: Iterations, threads: 4, seed: Seed);
 
     /// <summary>Sends one case and checks the invariant; throws (with the case) when it does not hold.</summary>
-    public static async Task CheckAsync(HttpClient client, FuzzCase c)
+    internal static async Task CheckAsync(HttpClient client, FuzzCase c)
     {
         if (await ViolationAsync(client, c) is { } violation) throw new Xunit.Sdk.XunitException($"{violation}\n  case: {c}");
     }
 
     /// <summary>Null when the invariant holds, else what broke it.</summary>
-    public static async Task<string?> ViolationAsync(HttpClient client, FuzzCase c)
+    internal static async Task<string?> ViolationAsync(HttpClient client, FuzzCase c)
     {
         var clock = Stopwatch.StartNew();
         using var timeout = new CancellationTokenSource(Limit);

@@ -82,7 +82,7 @@ public class CancellationStormTests
     private static async Task<bool> TgiAsync(TestServer server, string prompt, int tokens, bool sample, int seed, int cutAfter, CancellationTokenSource hangUp)
     {
         string parameters = sample ? $$""", "do_sample": true, "temperature": 0.8, "seed": {{seed}}""" : "";
-        string json = $$"""{"inputs": {{System.Text.Json.JsonSerializer.Serialize(prompt)}}, "parameters": {"max_new_tokens": {{tokens}}{{parameters}}}}""";
+        string json = "{\"inputs\": " + System.Text.Json.JsonSerializer.Serialize(prompt) + ", \"parameters\": {\"max_new_tokens\": " + tokens + parameters + "}}";
         return await ReadSseAsync(server, "/generate_stream", json, cutAfter, hangUp);
     }
 

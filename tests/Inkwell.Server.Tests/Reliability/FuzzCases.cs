@@ -37,31 +37,31 @@ public static class FuzzCases
 
     private static readonly Gen<JsonNode?> Ints = Gen.Frequency(
         (5, Gen.Int[-2, 12].Select(i => (JsonNode?)JsonValue.Create(i))),
-        (2, Gen.OneOfConst<long>(0, -1, 511, 512, 4096, 1 << 20, int.MaxValue, int.MaxValue - 1, int.MinValue, 1L << 31, long.MaxValue, uint.MaxValue)
+        (2, Gen.OneOf<long>(0, -1, 511, 512, 4096, 1 << 20, int.MaxValue, int.MaxValue - 1, int.MinValue, 1L << 31, long.MaxValue, uint.MaxValue)
             .Select(i => (JsonNode?)JsonValue.Create(i))));
 
     private static readonly Gen<JsonNode?> Floats = Gen.Frequency(
         (4, Gen.Double[-3, 3].Select(d => (JsonNode?)JsonValue.Create(Math.Round(d, 3)))),
-        (1, Gen.OneOfConst(0.0, 1.0, 1e-45, 1e38, 3.5e38, -1e308, 1e308, 0.05, 0.9999999).Select(d => (JsonNode?)JsonValue.Create(d))),
-        (1, Gen.OneOfConst("NaN", "Infinity", "-Infinity").Select(s => (JsonNode?)JsonValue.Create(s))));
+        (1, Gen.OneOf(0.0, 1.0, 1e-45, 1e38, 3.5e38, -1e308, 1e308, 0.05, 0.9999999).Select(d => (JsonNode?)JsonValue.Create(d))),
+        (1, Gen.OneOf("NaN", "Infinity", "-Infinity").Select(s => (JsonNode?)JsonValue.Create(s))));
 
     public static readonly Gen<string> Text = Gen.Frequency(
         (5, Gen.String[Gen.Char[" abcdefghijklmnopqrstuvwxyz.,!?"], 0, 24]),
         (1, Gen.String[Gen.Char, 0, 12]),
-        (2, Gen.OneOfConst("", LoneSurrogateMarker, "a" + LoneSurrogateMarker + "b", "\0", "NaN", "{", "\"", "\\", ".*", "(a|b",
+        (2, Gen.OneOf("", LoneSurrogateMarker, "a" + LoneSurrogateMarker + "b", "\0", "NaN", "{", "\"", "\\", ".*", "(a|b",
             "[", "a{1000000}", "((((((((((a*)*)*)*)*)*)*)*)*)*)", "\u202e", "😀", "Once upon a time", "<|im_start|>", "{{ x }}",
             "../../etc/passwd", new string('a', 3000), string.Concat(Enumerable.Repeat("Once upon a time ", 400)))));
 
     private static readonly Gen<JsonNode?> Strings = Text.Select(s => (JsonNode?)JsonValue.Create(s));
 
     private static readonly Gen<JsonNode?> Scalars = Gen.Frequency(
-        (1, Gen.Const<JsonNode?>(null)),
+        (1, Gen.Const((JsonNode?)null)),
         (1, Gen.Bool.Select(b => (JsonNode?)JsonValue.Create(b))),
         (3, Ints), (2, Floats), (3, Strings));
 
     /// <summary>Schemas and grammars: plausible ones, hostile ones, and garbage.</summary>
     private static readonly Gen<JsonNode?> Grammars = Gen.OneOf(
-        Gen.OneOfConst(
+        Gen.OneOf(
             """{"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}""",
             """{"type": "string", "pattern": "x)|(.*"}""",
             """{"enum": ["a", "b", 1, null]}""",
@@ -87,17 +87,28 @@ public static class FuzzCases
     private static readonly Gen<JsonNode?> AnyValue = Values(2);
 
     /// <summary>A field name: mostly the route's own, sometimes an unknown one.</summary>
-    private static Gen<string> Field(string[] known) => Gen.Frequency((9, Gen.OneOfConst(known)), (1, Text.Select(t => t.Replace(LoneSurrogateMarker, "x"))));
+    private static Gen<string> Field(string[] known) => Gen.Frequency((9, Gen.OneOf(known)), (1, Text.Select(t => t.Replace(LoneSurrogateMarker, "x"))));
 
     private static Gen<(string Field, JsonNode? Value)[]> Edits(string[] known) => Gen.Select(Field(known), AnyValue).Array[0, 4];
 
+    /// <summary>How the serialized body is then damaged: not at all (mostly), bytes flipped, cut short; and its content type.</summary>
+    private static readonly Gen<(int Mode, int[] Positions, byte[] Bytes, string? ContentType)> Raw =
+        from mode in Gen.Frequency((12, Gen.Const(0)), (2, Gen.Const(1)), (1, Gen.Const(2)), (1, Gen.Const(3)))
+        from positions in Gen.Int[0, int.MaxValue].Array[1, 3]
+        from bytes in Gen.Byte.Array[3]
+        from contentType in Gen.Frequency(
+            (20, Gen.Const<string?>("application/json")),
+            (1, Gen.OneOf<string?>(null, "text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin1",
+                "application/merge-patch+json", "application/json; charset=utf-8", "*/*", "application/")))
+        select (mode, positions, bytes, contentType);
+
     /// <summary>TGI: /generate, /generate_stream, / and /tokenize; edits land in parameters or at the top level.</summary>
     public static readonly Gen<FuzzCase> Tgi =
-        from path in Gen.OneOfConst("/generate", "/generate_stream", "/", "/tokenize")
+        from path in Gen.OneOf("/generate", "/generate_stream", "/", "/tokenize")
         from inputs in Gen.Frequency((3, Gen.Const("Once upon a time")), (1, Text))
         from stream in Gen.Bool
         from edits in Edits(TgiParameters)
-        from top in Gen.Select(Gen.OneOfConst("inputs", "parameters", "stream"), AnyValue).Array[0, 1]
+        from top in Gen.Select(Gen.OneOf("inputs", "parameters", "stream"), AnyValue).Array[0, 1]
         from raw in Raw
         select Build(path, () =>
         {
@@ -123,17 +134,6 @@ public static class FuzzCases
             foreach (var (field, value) in edits) body[field] = value?.DeepClone();
             return body;
         }, raw);
-
-    /// <summary>How the serialized body is then damaged: not at all (mostly), bytes flipped, cut short; and its content type.</summary>
-    private static readonly Gen<(int Mode, int[] Positions, byte[] Bytes, string? ContentType)> Raw =
-        from mode in Gen.Frequency((12, Gen.Const(0)), (2, Gen.Const(1)), (1, Gen.Const(2)), (1, Gen.Const(3)))
-        from positions in Gen.Int[0, int.MaxValue].Array[1, 3]
-        from bytes in Gen.Byte.Array[3]
-        from contentType in Gen.Frequency(
-            (20, Gen.Const<string?>("application/json")),
-            (1, Gen.OneOfConst<string?>(null, "text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin1",
-                "application/merge-patch+json", "application/json; charset=utf-8", "*/*", "application/")))
-        select (mode, positions, bytes, contentType);
 
     private static FuzzCase Build(string path, Func<JsonObject> body, (int Mode, int[] Positions, byte[] Bytes, string? ContentType) raw)
     {

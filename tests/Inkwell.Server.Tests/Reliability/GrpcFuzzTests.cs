@@ -15,11 +15,11 @@ public class GrpcFuzzTests(FuzzServer fixture)
 {
     private static readonly Gen<float> Floats = Gen.Frequency(
         (4, Gen.Single[-2f, 3f]),
-        (1, Gen.OneOfConst(float.NaN, float.PositiveInfinity, float.NegativeInfinity, 0f, -0f, 1f, 0.05f, float.Epsilon, float.MaxValue)));
+        (1, Gen.OneOf(float.NaN, float.PositiveInfinity, float.NegativeInfinity, 0f, -0f, 1f, 0.05f, float.Epsilon, float.MaxValue)));
 
     private static readonly Gen<uint> Counts = Gen.Frequency(
         (4, Gen.UInt[0u, 12u]),
-        (1, Gen.OneOfConst(0u, 1u, 511u, 512u, 1024u, 1025u, (uint)int.MaxValue, uint.MaxValue)));
+        (1, Gen.OneOf(0u, 1u, 511u, 512u, 1024u, 1025u, (uint)int.MaxValue, uint.MaxValue)));
 
     private static readonly Gen<string> Texts = FuzzCases.Text.Select(t => t.Replace(FuzzCases.LoneSurrogateMarker, "\ud800"));
 
