@@ -78,8 +78,13 @@ public static class JsonBody
 
     private static async Task<byte[]> ReadBytesAsync(HttpRequest request, CancellationToken ct)
     {
-        long? limit = request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize;
-        if (request.ContentLength > limit) throw TooLarge(limit.Value);
+        var sizeFeature = request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        long? limit = sizeFeature?.MaxRequestBodySize;
+        if (request.ContentLength is { } declared && declared > limit)
+        {
+            await DiscardAsync(request, sizeFeature!, declared, limit.Value, ct);
+            throw TooLarge(limit.Value);
+        }
         var buffer = new ArrayBufferWriter<byte>((int)Math.Clamp(request.ContentLength ?? 4096, 1, 1 << 20));
         try
         {
@@ -104,6 +109,31 @@ public static class JsonBody
         }
         return buffer.WrittenSpan.ToArray();
     }
+
+    /// <summary>
+    /// Reads and drops a declared-too-large body that is not absurdly large (up to <see cref="DiscardFactor"/> times
+    /// the limit), so a client that sends it all before reading gets the 413 instead of a broken pipe.
+    /// </summary>
+    private static async Task DiscardAsync(HttpRequest request, IHttpMaxRequestBodySizeFeature sizeFeature, long declared, long limit, CancellationToken ct)
+    {
+        if (sizeFeature.IsReadOnly || declared > limit * DiscardFactor) return;
+        sizeFeature.MaxRequestBodySize = declared;
+        var buffer = ArrayPool<byte>.Shared.Rent(16384);
+        try
+        {
+            while (await request.Body.ReadAsync(buffer, ct) > 0) { }
+        }
+        catch (Exception e) when (e is IOException or BadHttpRequestException or OperationCanceledException)
+        {
+            // The client went away or stalled: nothing more to do than refuse.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private const long DiscardFactor = 4;
 
     private static RequestBodyException TooLarge(long limit) =>
         new(BodyProblem.TooLarge, $"Request body too large: the limit is {limit} bytes");
