@@ -9,4 +9,4 @@ export INKWELL_FUZZ_ITERATIONS=${1:-20000}
 dotnet build "$root/tests/Inkwell.Server.Tests" -c Release --nologo -v quiet -clp:ErrorsOnly
 dotnet test "$root/tests/Inkwell.Server.Tests" -c Release --no-build --nologo \
   --filter "FullyQualifiedName~Reliability.BodyFuzzTests|FullyQualifiedName~Reliability.GrpcFuzzTests|FullyQualifiedName~Reliability.CancellationStormTests" \
-  --logger "console;verbosity=normal"
+  --logger "console;verbosity=detailed"

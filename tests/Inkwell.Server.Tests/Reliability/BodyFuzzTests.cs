@@ -5,6 +5,7 @@ using Inkwell.Server.Hosting;
 using Inkwell.Server.Tests.OpenAI;
 using Inkwell.Server.Tests.Tgi;
 using Inkwell.TestSupport;
+using Xunit.Abstractions;
 
 namespace Inkwell.Server.Tests.Reliability;
 
@@ -29,7 +30,7 @@ public sealed class FuzzServer : IAsyncLifetime
 /// A failure prints CsCheck's seed and the smallest failing case it shrank to.
 /// </summary>
 [Collection(ReliabilityCollection.Name)]
-public class BodyFuzzTests(FuzzServer fixture)
+public class BodyFuzzTests(FuzzServer fixture, ITestOutputHelper output)
 {
     public const int CiIterations = 1200;
     public static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
@@ -52,6 +53,7 @@ public class BodyFuzzTests(FuzzServer fixture)
         {
             if (await ViolationAsync(fixture.Server.Client, c, statuses) is { } violation) throw new Xunit.Sdk.XunitException($"{violation}\n  case: {c}");
         }, iter: Iterations, threads: 4, seed: Seed);
+        output.WriteLine($"{Iterations} cases: {statuses.Success} 2xx, {statuses.ClientError} 4xx, no 5xx, none over {Limit.TotalSeconds} s");
         // A fuzzer that only ever meets one refusal tests nothing: both outcomes must be common.
         Assert.True(statuses.Success > Iterations / 20, $"only {statuses.Success} of {Iterations} cases got a 2xx");
         Assert.True(statuses.ClientError > Iterations / 20, $"only {statuses.ClientError} of {Iterations} cases got a 4xx");

@@ -4,6 +4,7 @@ using Grpc.Net.Client;
 using Inkwell.Server.Grpc.Fmaas;
 using Inkwell.Server.Hosting;
 using Inkwell.Server.Tests.Tgi;
+using Xunit.Abstractions;
 
 namespace Inkwell.Server.Tests.Reliability;
 
@@ -13,7 +14,7 @@ namespace Inkwell.Server.Tests.Reliability;
 /// free, nothing queued or running, and the server must still answer.
 /// </summary>
 [Collection(ReliabilityCollection.Name)]
-public class CancellationStormTests
+public class CancellationStormTests(ITestOutputHelper output)
 {
     /// <summary>300 in CI; INKWELL_STORM_STREAMS for a longer run.</summary>
     private static readonly int Streams = int.TryParse(Environment.GetEnvironmentVariable("INKWELL_STORM_STREAMS"), out int n) && n > 0 ? n : 300;
@@ -77,6 +78,7 @@ public class CancellationStormTests
         Assert.Equal(0, metrics["tgi_queue_size"]);
         Assert.Equal(0, metrics["tgi_batch_current_size"]);
         Assert.Equal(server.State.Service.Engine.BlockPool.BlockCount, server.State.Service.Engine.BlockPool.FreeBlockCount);
+        output.WriteLine($"{Streams} streams, {cut} cut (seed {seed}); afterwards {metrics["inkwell_kv_blocks_free"]}/{metrics["inkwell_kv_blocks_total"]} KV blocks free, {metrics["inkwell_permits_in_use"]} permits held");
 
         using var after = await server.Client.PostAsync("/generate", new StringContent(
             """{"inputs": "Once upon a time", "parameters": {"max_new_tokens": 8}}""", System.Text.Encoding.UTF8, "application/json"));

@@ -3,6 +3,7 @@ using CsCheck;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Inkwell.Server.Grpc.Fmaas;
+using Xunit.Abstractions;
 
 namespace Inkwell.Server.Tests.Reliability;
 
@@ -11,7 +12,7 @@ namespace Inkwell.Server.Tests.Reliability;
 /// ends OK, INVALID_ARGUMENT or RESOURCE_EXHAUSTED within the limit; never UNKNOWN or INTERNAL.
 /// </summary>
 [Collection(ReliabilityCollection.Name)]
-public class GrpcFuzzTests(FuzzServer fixture)
+public class GrpcFuzzTests(FuzzServer fixture, ITestOutputHelper output)
 {
     // Each field is unset or plausible most of the time, so that whole calls are often valid and reach the engine.
     private static readonly Gen<float> Floats = Gen.Frequency(
@@ -75,6 +76,7 @@ public class GrpcFuzzTests(FuzzServer fixture)
             if (await ViolationAsync(client, call.Text, call.Parameters, call.Stream, statuses) is { } violation)
                 throw new Xunit.Sdk.XunitException($"{violation}\n  text: {ApiShape.Clip(call.Text)}\n  params: {call.Parameters}\n  stream: {call.Stream}");
         }, iter: iterations, threads: 4);
+        output.WriteLine($"{iterations} calls: {statuses.Success} OK, {statuses.ClientError} INVALID_ARGUMENT or RESOURCE_EXHAUSTED, nothing else");
         Assert.True(statuses.Success > iterations / 20, $"only {statuses.Success} of {iterations} calls succeeded");
         Assert.True(statuses.ClientError > iterations / 20, $"only {statuses.ClientError} of {iterations} calls were refused");
     }
