@@ -51,6 +51,21 @@ public class GenerateAndTokenizeTests
             Assert.Equal(want[i].Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse), JsonSerializer.Deserialize<int[]>(got[i])!);
     }
 
+    [Theory]
+    [InlineData("not json")]
+    [InlineData("{\"inputs\": \"an object\"}")]
+    [InlineData("\"\\ud800 a lone surrogate\"")]
+    [InlineData("\"unterminated")]
+    public void Tokenize_jsonl_with_a_line_that_is_not_a_json_string_is_a_clear_error(string badLine)
+    {
+        var (code, stdout, stderr) = CliProcess.Run("\"fine\"\n" + badLine + "\n", "tokenize", "--jsonl");
+        Assert.Equal(2, code);
+        Assert.Contains("--jsonl line 2 is not a JSON string", stderr);
+        Assert.DoesNotContain("   at ", stderr);
+        Assert.DoesNotContain("Unhandled exception", stderr);
+        Assert.Single(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)); // the good first line was answered
+    }
+
     [Fact]
     public void Bad_model_and_unknown_option_are_clear_errors()
     {

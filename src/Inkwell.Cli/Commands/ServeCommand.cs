@@ -18,7 +18,7 @@ public static class ServeCommand
                              [--quantize Q] [--dtype D] [--num-threads N] [--tokenizer PATH] [--no-prefix-caching] [--block-size 16]
                              [--grpc-port P (8033)] [--tls-cert-path F --tls-key-path F [--tls-client-ca-cert-path F]]
                              [--prompt-prefix-dir DIR] [--max-new-tokens N (gRPC limit, 1024)]
-                             [--chat-template FILE]
+                             [--chat-template FILE] [--payload-limit BYTES (2000000)] [--shutdown-grace-period SECONDS (30)]
                              [--registry DIR [--gateway-memory-budget-mb N]]
         With --registry, serves every deployment of DIR's registry through one endpoint (the gateway):
         /models/{model}/generate|generate_stream|tokenize|info|health and /v1/... with the body's "model";
@@ -27,6 +27,8 @@ public static class ServeCommand
         MODEL_NAME (TGIS) is an alias of MODEL_ID, REVISION of --revision.
         --model-id org/name (TGI's form, e.g. TinyLlama/TinyLlama-1.1B-Chat-v1.0, or a GGUF repository with
         :QUANT) is taken from the Hugging Face cache or downloaded into it first (see inkwell download-weights --help).
+        --shutdown-grace-period: after SIGTERM, /health answers 503 and new generations are refused at once; running
+        ones get this long to finish, then end with an error event (gRPC: UNAVAILABLE) before the server stops.
         --quantize q8_0|q4_0|q4_k|q6_k re-encodes f32/f16/bf16 weight matrices on load, as llama-quantize would.
         """ + "\n" + ModelOptions.ModelHelp;
 
@@ -67,6 +69,12 @@ public static class ServeCommand
             GrpcMaxNewTokens = Int("max-new-tokens") ?? d.GrpcMaxNewTokens,
             ChatTemplatePath = Opt("chat-template"),
             BlockSize = Int("block-size") ?? d.BlockSize,
+            PayloadLimit = Opt("payload-limit") is { } limit
+                ? long.TryParse(limit, out long bytes) && bytes > 0 ? bytes : throw new UsageException($"--payload-limit must be a positive integer (bytes), got '{limit}'")
+                : d.PayloadLimit,
+            ShutdownGracePeriod = Float("shutdown-grace-period") is { } grace
+                ? float.IsFinite(grace) && grace >= 0 && grace <= 86_400 ? TimeSpan.FromSeconds(grace) : throw new UsageException($"--shutdown-grace-period must be between 0 and 86400 seconds, got {grace}")
+                : d.ShutdownGracePeriod,
             PrefixCaching = !a.Flag("no-prefix-caching") && Environment.GetEnvironmentVariable("NO_PREFIX_CACHING") is null or "" or "0" or "false",
         };
         string? revision = Opt("revision");

@@ -28,11 +28,12 @@ public static class TokenizeCommand
         if (jsonl)
         {
             string? line;
+            int lineNumber = 0;
             while ((line = Console.In.ReadLine()) is not null)
             {
+                lineNumber++;
                 if (line.Length == 0) continue;
-                string text = JsonSerializer.Deserialize<string>(line) ?? throw new UsageException("--jsonl lines must be JSON strings");
-                stdout.WriteLine(JsonSerializer.Serialize(tokenizer.EncodeToIds(text, addBos)));
+                stdout.WriteLine(JsonSerializer.Serialize(tokenizer.EncodeToIds(JsonLine(line, lineNumber), addBos)));
             }
         }
         else
@@ -40,6 +41,20 @@ public static class TokenizeCommand
             stdout.WriteLine(string.Join(' ', tokenizer.EncodeToIds(Console.In.ReadToEnd(), addBos)));
         }
         return 0;
+    }
+
+    /// <summary>One --jsonl input line as its string, or a clear error naming the line (never a stack trace).</summary>
+    private static string JsonLine(string line, int lineNumber)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<string>(line) ?? throw new JsonException("null is not a string");
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            // InvalidOperationException: an escape that is no code point (a lone surrogate) cannot become a string.
+            throw new UsageException($"--jsonl line {lineNumber} is not a JSON string ({e.Message})");
+        }
     }
 
     /// <summary>Only the vocabulary is needed: a GGUF (even vocab-only) is read without its weights.</summary>

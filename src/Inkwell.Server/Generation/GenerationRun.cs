@@ -19,16 +19,21 @@ public sealed class GenerationRun : IAsyncDisposable
     private readonly IReadOnlyList<(int Input, int Sequence)> _origins;
     private readonly IDisposable _permit;
     private readonly CancellationTokenSource _cancel;
+    private readonly CancellationToken _shutdown;
 
     internal GenerationRun(IReadOnlyList<PreparedInput> inputs, IReadOnlyList<GenerationStream> streams,
-        IReadOnlyList<(int Input, int Sequence)> origins, IDisposable permit, CancellationTokenSource cancel)
+        IReadOnlyList<(int Input, int Sequence)> origins, IDisposable permit, CancellationTokenSource cancel, CancellationToken shutdown)
     {
         Inputs = inputs;
         _streams = streams;
         _origins = origins;
         _permit = permit;
         _cancel = cancel;
+        _shutdown = shutdown;
     }
+
+    /// <summary>True once the server's grace period ended this run (its failure event says so; gRPC answers UNAVAILABLE).</summary>
+    public bool StoppedByShutdown => _shutdown.IsCancellationRequested;
 
     /// <summary>Each input as submitted (tokens, limits, seed), in call order.</summary>
     public IReadOnlyList<PreparedInput> Inputs { get; }
@@ -37,9 +42,32 @@ public sealed class GenerationRun : IAsyncDisposable
 
     /// <summary>
     /// Every sequence's events. A single sequence is read straight from its stream; several are merged in arrival
-    /// order. A failed sequence shows as its <see cref="GenerationFailed"/> event.
+    /// order. A failed sequence shows as its <see cref="GenerationFailed"/> event, and so does the end of the
+    /// server's grace period (then the last event), so every API ends the response with its own error.
     /// </summary>
     public async IAsyncEnumerable<ChoiceEvent> ReadAllAsync([EnumeratorCancellation] CancellationToken ct = default)
+    {
+        await using var events = ReadStreamsAsync(ct).GetAsyncEnumerator(ct);
+        bool stopped = false;
+        while (true)
+        {
+            bool more;
+            try
+            {
+                more = await events.MoveNextAsync();
+            }
+            catch (OperationCanceledException) when (StoppedByShutdown && !ct.IsCancellationRequested)
+            {
+                more = false;
+                stopped = true;
+            }
+            if (!more) break;
+            yield return events.Current;
+        }
+        if (stopped) yield return new ChoiceEvent(0, new GenerationFailed(GenerationService.ShuttingDownMessage));
+    }
+
+    private async IAsyncEnumerable<ChoiceEvent> ReadStreamsAsync([EnumeratorCancellation] CancellationToken ct)
     {
         if (_streams.Count == 1)
         {
@@ -86,6 +114,11 @@ public sealed class GenerationRun : IAsyncDisposable
             }
             ct.ThrowIfCancellationRequested();
             throw new GenerationException(GenerationErrorKind.GenerationFailed, "Incomplete generation");
+        }
+        catch (OperationCanceledException) when (StoppedByShutdown && !ct.IsCancellationRequested)
+        {
+            await _cancel.CancelAsync();
+            throw new GenerationException(GenerationErrorKind.Unavailable, GenerationService.ShuttingDownMessage);
         }
         catch
         {

@@ -17,8 +17,10 @@ namespace Inkwell.Server.Generation;
 /// </summary>
 public sealed class GenerationService(
     InferenceEngine engine, ServerMetrics metrics, GenerationLimits limits, int maxConcurrentRequests,
-    GrammarService? grammars = null, PromptPrefixStore? prefixes = null)
+    GrammarService? grammars = null, PromptPrefixStore? prefixes = null, ServerDrain? drain = null)
 {
+    public const string ShuttingDownMessage = "the server is shutting down";
+
     private int _inFlight;
 
     public InferenceEngine Engine => engine;
@@ -28,6 +30,8 @@ public sealed class GenerationService(
     /// <summary>Grammar compilation (vocabulary, cache); null = constrained generation unsupported.</summary>
     public GrammarService? Grammars => grammars;
     public int InFlight => Volatile.Read(ref _inFlight);
+    /// <summary>The server's shutdown state: draining refuses new work; at the grace period's end running work is stopped.</summary>
+    public ServerDrain Drain { get; } = drain ?? new ServerDrain();
 
     public Task<GenerationRun> StartAsync(GenerationInput input, CancellationToken ct) => StartAsync([input], ct);
 
@@ -37,16 +41,19 @@ public sealed class GenerationService(
     /// </summary>
     public async Task<GenerationRun> StartAsync(IReadOnlyList<GenerationInput> inputs, CancellationToken ct)
     {
-        int sequences = 0;
+        if (Drain.IsDraining) throw new GenerationException(GenerationErrorKind.Unavailable, ShuttingDownMessage);
+        long sequences = 0;
         foreach (var input in inputs) sequences += input.Sequences;
         var permit = Acquire(sequences);
-        var cancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var streams = new List<GenerationStream>(sequences);
+        int count = (int)sequences; // within the permit budget, an int
+        // The grace period's end stops every run still going; the run tells that apart from its client leaving.
+        var cancel = CancellationTokenSource.CreateLinkedTokenSource(ct, Drain.GraceExpired);
+        var streams = new List<GenerationStream>(count);
         try
         {
             var prepared = new List<(PreparedInput Input, GenerationRequest Request)>(inputs.Count);
             foreach (var input in inputs) prepared.Add(await PrepareAsync(input, ct));
-            var origins = new List<(int Input, int Sequence)>(sequences);
+            var origins = new List<(int Input, int Sequence)>(count);
             for (int i = 0; i < prepared.Count; i++)
             {
                 var (p, request) = prepared[i];
@@ -62,7 +69,7 @@ public sealed class GenerationService(
                     origins.Add((i, s));
                 }
             }
-            return new GenerationRun([.. prepared.Select(p => p.Input)], streams, origins, permit, cancel);
+            return new GenerationRun([.. prepared.Select(p => p.Input)], streams, origins, permit, cancel, Drain.GraceExpired);
         }
         catch
         {
@@ -175,9 +182,10 @@ public sealed class GenerationService(
     /// </summary>
     public static (int MaxNewTokens, bool Limited) MaxNewTokens(GenerationInput input, int inputTokens, int prefixTokens, GenerationLimits limits)
     {
-        int total = limits.MaxTotalTokens;
-        int effective = inputTokens + prefixTokens;
-        int maxNew;
+        // Sums in long: a client's max_new_tokens near int.MaxValue must fail the check, not wrap past it.
+        long total = limits.MaxTotalTokens;
+        long effective = (long)inputTokens + prefixTokens;
+        long maxNew;
         bool limited = false;
         if (input.ClampToSequenceLimit)
         {
@@ -186,7 +194,7 @@ public sealed class GenerationService(
             if (effective + input.MinNewTokens > total)
                 throw new GenerationException(GenerationErrorKind.ContextLength,
                     $"input tokens ({inputTokens}) plus prefix length ({prefixTokens}) plus min_new_tokens ({input.MinNewTokens}) must be <= {total}", "min_new_tokens");
-            int wanted = input.MaxNewTokens ?? Math.Min(input.DefaultMaxNewTokens, total - effective);
+            long wanted = input.MaxNewTokens ?? Math.Min(input.DefaultMaxNewTokens, total - effective);
             limited = effective + wanted > total;
             maxNew = limited ? total - effective : wanted;
         }
@@ -199,18 +207,21 @@ public sealed class GenerationService(
             if (effective > limits.MaxInputTokens)
                 throw new GenerationException(GenerationErrorKind.ContextLength, $"`inputs` must have less than {limits.MaxInputTokens} tokens. Given: {effective}", "inputs");
         }
+        if (maxNew < 1) throw GenerationException.Invalid("max_new_tokens must be strictly positive", "max_new_tokens");
         if (input.MinNewTokens > maxNew) throw GenerationException.Invalid("min_new_tokens must be <= max_new_tokens", "min_new_tokens");
-        return (maxNew, limited);
+        // Within total (an int) by the checks above.
+        return ((int)maxNew, limited);
     }
 
-    private Permit Acquire(int count)
+    private Permit Acquire(long count)
     {
-        if (Interlocked.Add(ref _inFlight, count) > maxConcurrentRequests)
+        // A count over the whole budget can never be served; checking it first keeps the int sum below from wrapping.
+        if (count > maxConcurrentRequests || Interlocked.Add(ref _inFlight, (int)count) > maxConcurrentRequests)
         {
-            Interlocked.Add(ref _inFlight, -count);
+            if (count <= maxConcurrentRequests) Interlocked.Add(ref _inFlight, -(int)count);
             throw new GenerationException(GenerationErrorKind.Overloaded, GenerationException.OverloadedMessage);
         }
-        return new Permit(this, count);
+        return new Permit(this, (int)count);
     }
 
     private sealed class Permit(GenerationService owner, int count) : IDisposable

@@ -67,7 +67,8 @@ public sealed class EngineGenerationBackend : IBatchGenerationBackend
         bool wantPrefill = parameters.Response.InputTokens && parameters.Response.TokenLogprobs;
         await foreach (var (_, e) in run.ReadAllAsync(cancellationToken))
         {
-            if (e is GenerationFailed failed) throw Failed(failed.Message);
+            if (e is GenerationFailed failed)
+                throw run.StoppedByShutdown ? new RpcException(new Status(StatusCode.Unavailable, failed.Message)) : Failed(failed.Message);
             if (e is not TokenGenerated t) continue;
             // Prompt log-probabilities only reach us with the result, so with them the input tokens come just
             // before the last message (TGIS sends them before the first token); without, the ids suffice.

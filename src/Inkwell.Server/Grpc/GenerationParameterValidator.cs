@@ -35,12 +35,15 @@ public sealed class GenerationParameterValidator(GenerationModelInfo model, bool
         int minNewTokens = Clamp(stopping.MinNewTokens);
         float repetitionPenalty = decoding.RepetitionPenalty == 0f ? 1f : decoding.RepetitionPenalty;
 
-        if (temperature != 0f && temperature < MinTemperature) throw Invalid("temperature must be >= 0.05");
-        if (topP <= 0f || topP > 1f) throw Invalid("top_p must be > 0.0 and <= 1.0");
-        if (typicalP > 1f) throw Invalid("typical_p must be <= 1.0");
+        // Protobuf floats may be NaN or infinite: every range check is written so that NaN fails it.
+        if (!float.IsFinite(temperature)) throw Invalid("temperature must be a finite number");
+        if (temperature != 0f && !(temperature >= MinTemperature)) throw Invalid("temperature must be >= 0.05");
+        if (!(topP > 0f && topP <= 1f)) throw Invalid("top_p must be > 0.0 and <= 1.0");
+        if (!(typicalP <= 1f) || !float.IsFinite(typicalP)) throw Invalid("typical_p must be <= 1.0");
         if (maxNewTokens > model.MaxNewTokens) throw Invalid($"max_new_tokens must be <= {model.MaxNewTokens}");
-        if (repetitionPenalty <= 0f) throw Invalid("repetition_penalty must be > 0.0");
-        if (decoding.LengthPenalty is { } length && (length.DecayFactor < 1f || length.DecayFactor > 10f))
+        if (!float.IsFinite(repetitionPenalty)) throw Invalid("repetition_penalty must be a finite number");
+        if (!(repetitionPenalty > 0f)) throw Invalid("repetition_penalty must be > 0.0");
+        if (decoding.LengthPenalty is { } length && !(length.DecayFactor >= 1f && length.DecayFactor <= 10f))
         {
             throw Invalid("length_penalty must be >= 1.0 and <= 10.0");
         }

@@ -7,6 +7,7 @@ using Inkwell.Runtime.Threading;
 using Inkwell.Server.Generation;
 using Inkwell.Server.Grammar;
 using Inkwell.Server.Grpc;
+using Inkwell.Server.Http;
 using Inkwell.Server.Metrics;
 using Inkwell.Server.OpenAI;
 using Inkwell.Server.PromptTuning;
@@ -15,6 +16,7 @@ using Inkwell.Server.Tls;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Inkwell.Server.Hosting;
@@ -66,6 +68,8 @@ public static class InkwellServer
         // TGIS prompt tuning and constrained generation live behind the one generation service every API calls.
         var prefixes = new PromptPrefixStore(options.PromptPrefixDir, model.Config.Dim);
         var grammars = new GrammarService(model.Tokenizer);
+        if (options.ShutdownGracePeriod < TimeSpan.Zero) throw new ArgumentException($"--shutdown-grace-period ({options.ShutdownGracePeriod.TotalSeconds} s) must be >= 0");
+        if (options.PayloadLimit <= 0) throw new ArgumentException($"--payload-limit ({options.PayloadLimit}) must be positive");
         var service = new Generation.GenerationService(engine, metrics, new GenerationLimits(maxInput, maxTotal), options.MaxConcurrentRequests, grammars, prefixes);
         var validator = new TgiValidator(new ValidationLimits
         {
@@ -80,12 +84,17 @@ public static class InkwellServer
         var builder = WebApplication.CreateSlimBuilder(args ?? []);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddSingleton(state);
+        // SIGTERM: drain first (readiness 503, new work refused), then stop what still runs at the grace period's end.
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = GracefulDrain.HostShutdownTimeout(options.ShutdownGracePeriod));
+        builder.Services.AddHostedService(_ => new GracefulDrain(service, options.ShutdownGracePeriod));
+        var requestLimits = new RequestLimits(options.PayloadLimit);
+        builder.WebHost.ConfigureKestrel(kestrel => requestLimits.ApplyTo(kestrel.Limits));
         // TGIS gRPC shares the generation service (engine, permits) and the TLS settings with the HTTP API.
         builder.Services.AddSingleton(prefixes);
         builder.Services.AddSingleton<IGenerationBackend>(new EngineGenerationBackend(service, options.GrpcMaxNewTokens));
         var grpcEndpoint = new GrpcEndpoint();
         builder.Services.AddSingleton(grpcEndpoint);
-        if (options.GrpcPort is not null) builder.Services.AddTgisGrpc(isHealthy: () => engine.IsHealthy);
+        if (options.GrpcPort is not null) builder.Services.AddTgisGrpc(isHealthy: () => engine.IsHealthy && !service.Drain.IsDraining);
         if (options.GrpcPort is null && options.Tls is null)
         {
             builder.WebHost.UseUrls($"http://{options.Hostname}:{options.Port}");
@@ -101,6 +110,7 @@ public static class InkwellServer
         }
         configure?.Invoke(builder);
         var app = builder.Build();
+        app.UseErrorShaping(requestLimits);
         if (options.GrpcPort is not null)
         {
             app.UseGrpcPortSeparation();

@@ -33,4 +33,8 @@ public sealed record ServerOptions
     public string? PromptPrefixDir { get; init; }
     /// <summary>Upper bound on a TGIS request's max_new_tokens (TGIS --max-new-tokens, default 1024).</summary>
     public int GrpcMaxNewTokens { get; init; } = 1024;
+    /// <summary>TGI's --payload-limit: the largest request body in bytes; larger ones get 413 in the API's shape.</summary>
+    public long PayloadLimit { get; init; } = 2_000_000;
+    /// <summary>--shutdown-grace-period: how long running generations may finish after SIGTERM before they are ended with an error event.</summary>
+    public TimeSpan ShutdownGracePeriod { get; init; } = TimeSpan.FromSeconds(30);
 }

@@ -23,6 +23,9 @@ public sealed class ServerMetrics
     public Histogram BatchForwardDuration { get; }
     public Histogram BatchDecodeDuration { get; }
     public Histogram TimeToFirstToken { get; }
+    public Gauge KvBlocksFree { get; }
+    public Gauge KvBlocksTotal { get; }
+    public Gauge PermitsInUse { get; }
 
     public ServerMetrics()
     {
@@ -43,5 +46,9 @@ public sealed class ServerMetrics
         BatchForwardDuration = r.Histogram("tgi_batch_forward_duration", "Forward pass time in seconds, by method", Seconds, "method");
         BatchDecodeDuration = r.Histogram("tgi_batch_decode_duration", "Engine step time in seconds, by method", Seconds, "method");
         TimeToFirstToken = r.Histogram("tgi_request_time_to_first_token_duration", "Time from arrival to the first generated token in seconds (Inkwell addition)", Seconds);
+        // Inkwell additions, so leaks show from outside: after the last request every block and permit is free again.
+        KvBlocksFree = r.Gauge("inkwell_kv_blocks_free", "KV cache blocks free (cached prefix blocks no request holds count as free)");
+        KvBlocksTotal = r.Gauge("inkwell_kv_blocks_total", "KV cache blocks in the pool");
+        PermitsInUse = r.Gauge("inkwell_permits_in_use", "Concurrency permits held (one per running sequence)");
     }
 }

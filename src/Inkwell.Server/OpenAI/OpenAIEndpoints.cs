@@ -1,9 +1,9 @@
-using System.Text.Json;
 using Inkwell.Engine.Grammar;
 using Inkwell.Engine.Requests;
 using Inkwell.Templates;
 using Inkwell.Server.Generation;
 using Inkwell.Server.Hosting;
+using Inkwell.Server.Http;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -82,9 +82,13 @@ internal sealed class OpenAIApi
             T dto;
             try
             {
-                dto = await JsonSerializer.DeserializeAsync<T>(ctx.Request.Body, OpenAIJson.Options, ct) ?? throw new JsonException("the body is null");
+                dto = await JsonBody.ReadAsync<T>(ctx.Request, OpenAIJson.Options, ct);
             }
-            catch (JsonException e)
+            catch (RequestBodyException e) when (e.TransportStatus is { } status)
+            {
+                throw new OpenAIException(status, e.Message, code: ApiErrors.OpenAICode(status));
+            }
+            catch (RequestBodyException e)
             {
                 throw new OpenAIException(400, $"We could not parse the JSON body of your request. ({e.Message})", param: null, code: null);
             }

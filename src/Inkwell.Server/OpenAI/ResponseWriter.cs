@@ -81,7 +81,8 @@ internal sealed class ResponseWriter(HttpContext ctx, ServerState s, OpenAIPlan 
     private OpenAIException Failed(GenerationFailed f)
     {
         s.Metrics.RequestFailure.Increment(labelValue: "generation");
-        return new OpenAIException(500, f.Message, "server_error", code: null);
+        // The end of the shutdown grace period is the server's unavailability, not a failed generation.
+        return new OpenAIException(run.StoppedByShutdown ? 503 : 500, f.Message, "server_error", code: null);
     }
 
     private bool Succeeded(CancellationToken ct)

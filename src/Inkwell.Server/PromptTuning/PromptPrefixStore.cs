@@ -64,9 +64,10 @@ public sealed class PromptPrefixStore(string? directory, int hiddenSize)
             if (!embeddings.All(float.IsFinite)) throw new PromptPrefixException(id, "the tensor holds NaN or infinite values");
             return new PromptPrefix(id, embeddings, rows, Salt(id));
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException or ArgumentException)
         {
-            throw new PromptPrefixException(id, e.Message);
+            // The reader's messages name the file by its full path; clients see only the id's file name.
+            throw new PromptPrefixException(id, e.Message.Replace(path, Path.GetFileName(path), StringComparison.Ordinal).Replace(Directory, "(prefix directory)", StringComparison.Ordinal));
         }
     }
 

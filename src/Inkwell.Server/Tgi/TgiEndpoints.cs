@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using Inkwell.Engine.Requests;
 using Inkwell.Server.Generation;
 using Inkwell.Server.Hosting;
+using Inkwell.Server.Http;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -20,8 +20,9 @@ public static class TgiEndpoints
         app.MapPost("/", (HttpContext ctx, ServerState s) => Generate(ctx, s, forceStream: null));
         app.MapPost("/tokenize", Tokenize);
         app.MapGet("/info", (ServerState s) => Results.Json(s.Info(), TgiJson.Options));
-        app.MapGet("/health", (ServerState s) => s.Service.Engine.IsHealthy
-            ? Results.Ok()
+        app.MapGet("/health", (ServerState s) =>
+            s.Service.Drain.IsDraining ? Results.Json(new ErrorResponseDto(GenerationService.ShuttingDownMessage, "unhealthy"), TgiJson.Options, statusCode: 503)
+            : s.Service.Engine.IsHealthy ? Results.Ok()
             : Results.Json(new ErrorResponseDto("unhealthy", "healthcheck"), TgiJson.Options, statusCode: 503));
         app.MapGet("/metrics", (ServerState s) =>
         {
@@ -37,18 +38,7 @@ public static class TgiEndpoints
     {
         var started = Stopwatch.StartNew();
         s.Metrics.RequestCount.Increment();
-        GenerateRequestDto? dto;
-        try
-        {
-            dto = await JsonSerializer.DeserializeAsync<GenerateRequestDto>(ctx.Request.Body, TgiJson.Options, ctx.RequestAborted);
-            if (dto is null) throw new JsonException("empty body");
-        }
-        catch (JsonException e)
-        {
-            s.Metrics.RequestFailure.Increment(labelValue: "validation");
-            await WriteError(ctx, 422, $"Failed to deserialize the JSON body into the target type: {e.Message}", "validation");
-            return;
-        }
+        if (await ReadBodyAsync(ctx, s) is not { } dto) return;
         bool stream = forceStream ?? dto.Stream;
         ValidGenerateRequest v;
         GenerationRun run;
@@ -165,22 +155,41 @@ public static class TgiEndpoints
 
     private static async Task Tokenize(HttpContext ctx, ServerState s)
     {
-        GenerateRequestDto? dto;
-        try { dto = await JsonSerializer.DeserializeAsync<GenerateRequestDto>(ctx.Request.Body, TgiJson.Options, ctx.RequestAborted); }
-        catch (JsonException e)
-        {
-            await WriteError(ctx, 422, $"Failed to deserialize the JSON body into the target type: {e.Message}", "validation");
-            return;
-        }
-        string inputs = dto?.Inputs ?? "";
+        if (await ReadBodyAsync(ctx, s) is not { } dto) return;
+        string inputs = dto.Inputs ?? "";
         if (inputs.Length == 0)
         {
             await WriteError(ctx, 422, "Input validation error: `inputs` cannot be empty", "validation");
             return;
         }
+        // TGI's input limit holds here too: the body limit bounds the work, this bounds the answer.
         var tokens = s.Tokenizer.EncodeToTokens(inputs);
+        int maxInput = s.Validator.Limits.MaxInputTokens;
+        if (tokens.Count > maxInput)
+        {
+            await WriteError(ctx, 422, $"Input validation error: `inputs` must have less than {maxInput} tokens. Given: {tokens.Count}", "validation");
+            return;
+        }
         var list = tokens.Select(t => new SimpleTokenDto(t.Id, t.End > t.Start ? inputs[t.Start..t.End] : s.Tokenizer.TokenText(t.Id), t.Start, t.End)).ToList();
         await ctx.Response.WriteAsJsonAsync(list, TgiJson.Options);
+    }
+
+    /// <summary>The body through the one reader every API shares; on a refusal writes TGI's error and returns null.</summary>
+    private static async Task<GenerateRequestDto?> ReadBodyAsync(HttpContext ctx, ServerState s)
+    {
+        try
+        {
+            return await JsonBody.ReadAsync<GenerateRequestDto>(ctx.Request, TgiJson.Options, ctx.RequestAborted);
+        }
+        catch (RequestBodyException e)
+        {
+            s.Metrics.RequestFailure.Increment(labelValue: "validation");
+            // TGI (axum's Json) answers a body that does not deserialize with 422; transport problems keep their status.
+            int status = e.TransportStatus ?? 422;
+            string message = e.TransportStatus is null ? $"Failed to deserialize the JSON body into the target type: {e.Message}" : e.Message;
+            await WriteError(ctx, status, message, ApiErrors.TgiType(status));
+            return null;
+        }
     }
 
     private static void Observe(ServerState s, GenerationResult r, Stopwatch started)

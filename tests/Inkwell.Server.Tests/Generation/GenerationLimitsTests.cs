@@ -31,6 +31,24 @@ public class GenerationLimitsTests
         Assert.Equal(GenerationErrorKind.ContextLength, error.Kind);
     }
 
+    [Theory]
+    [InlineData(int.MaxValue, false)]
+    [InlineData(int.MaxValue - 59, false)]
+    [InlineData(int.MaxValue, true)]
+    public void MaxNewTokens_NearIntMax_DoesNotWrapPastTheCheck(int maxNewTokens, bool tgis)
+    {
+        var input = new GenerationInput { MaxNewTokens = maxNewTokens, ClampToSequenceLimit = tgis };
+        if (tgis)
+        {
+            // TGIS lowers it to what fits, as for any overflowing value.
+            Assert.Equal((40, true), GenerationService.MaxNewTokens(input, 60, 0, Limits));
+            return;
+        }
+        var error = Assert.Throws<GenerationException>(() => GenerationService.MaxNewTokens(input, 60, 0, Limits));
+        Assert.Equal(GenerationErrorKind.ContextLength, error.Kind);
+        Assert.Contains($"{maxNewTokens} `max_new_tokens`", error.Message);
+    }
+
     [Fact]
     public void MinNewTokens_AboveTheResolvedMaximum_IsRefused()
     {

@@ -89,5 +89,27 @@ public class GenerationParameterValidatorTests
         Assert.Equal(message, error.Status.Detail);
     }
 
+    /// <summary>Protobuf floats carry NaN and infinities; each one must fail its field's check, not slip past it.</summary>
+    public static TheoryData<Parameters, string> NonFiniteParameters => new()
+    {
+        { Sample(new SamplingParameters { Temperature = float.NaN }), "temperature" },
+        { Sample(new SamplingParameters { Temperature = float.PositiveInfinity }), "temperature" },
+        { Sample(new SamplingParameters { TopP = float.NaN }), "top_p" },
+        { Sample(new SamplingParameters { TypicalP = float.NaN }), "typical_p" },
+        { Sample(new SamplingParameters { TypicalP = float.NegativeInfinity }), "typical_p" },
+        { new Parameters { Decoding = new DecodingParameters { RepetitionPenalty = float.NaN } }, "repetition_penalty" },
+        { new Parameters { Decoding = new DecodingParameters { RepetitionPenalty = float.PositiveInfinity } }, "repetition_penalty" },
+        { new Parameters { Decoding = new DecodingParameters { LengthPenalty = new() { DecayFactor = float.NaN } } }, "length_penalty" },
+    };
+
+    [Theory]
+    [MemberData(nameof(NonFiniteParameters))]
+    public void NonFiniteFloats_AreRefused(Parameters parameters, string field)
+    {
+        var error = Assert.Throws<RpcException>(() => Validator.Validate(parameters));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.StartsWith(field, error.Status.Detail);
+    }
+
     private static Parameters Sample(SamplingParameters sampling) => new() { Method = DecodingMethod.Sample, Sampling = sampling };
 }

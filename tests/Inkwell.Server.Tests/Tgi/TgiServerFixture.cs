@@ -20,6 +20,8 @@ public sealed class TestServer : IAsyncDisposable
     }
 
     public HttpClient Client { get; }
+    /// <summary>The running app (its lifetime, e.g. to stop it as SIGTERM would).</summary>
+    public WebApplication App => _host.App;
     public ServerState State => _host.App.Services.GetRequiredService<ServerState>();
     public string GoldenGreedy { get; } = RepoPaths.GoldenGreedyText;
 
@@ -28,13 +30,15 @@ public sealed class TestServer : IAsyncDisposable
     public string GrpcTarget => $"127.0.0.1:{GrpcPort}";
 
     /// <param name="handler">For the HTTP client, e.g. one trusting a test CA when options set Tls.</param>
-    public static async Task<TestServer> StartAsync(ServerOptions? options = null, HttpMessageHandler? handler = null)
+    /// <param name="configure">Changes to the web host before it is built (e.g. Kestrel limits).</param>
+    public static async Task<TestServer> StartAsync(ServerOptions? options = null, HttpMessageHandler? handler = null,
+        Action<WebApplicationBuilder>? configure = null)
     {
         var model = ModelLoader.Load(Path.Combine(RepoPaths.EmbeddedModelDir, "stories260K-f32.gguf"));
         var o = (options ?? new ServerOptions()) with { Hostname = "127.0.0.1", NumThreads = 1 };
         try
         {
-            var host = await LoopbackHost.StartAsync(port => InkwellServer.Build(o with { Port = port }, model),
+            var host = await LoopbackHost.StartAsync(port => InkwellServer.Build(o with { Port = port }, model, configure: configure),
                 (app, addresses) => addresses.First(a => a.Port != GrpcPortOf(app)));
             return new TestServer(host, model, handler);
         }
