@@ -166,43 +166,21 @@ internal static unsafe class FloatGemm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Element(GgmlType type, byte* row, int k) => type switch
     {
-        GgmlType.F32 => ((float*)row)[k],
-        GgmlType.F16 => Quant.F16(((ushort*)row)[k]),
-        _ => BitConverter.Int32BitsToSingle(((ushort*)row)[k] << 16),
+        GgmlType.F32 => FromF32.Load1(row, k),
+        GgmlType.F16 => FromF16.Load1(row, k),
+        _ => FromBF16.Load1(row, k),
     };
-
-    /// <summary>Sixteen consecutive weights of a row as f32; one struct per encoding so the JIT specializes the transpose.</summary>
-    private interface IWidener { static abstract Vector512<float> Load16(byte* row, int k); }
-
-    private struct FromF32 : IWidener
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector512<float> Load16(byte* row, int k) => Vector512.Load((float*)row + k);
-    }
-
-    private struct FromF16 : IWidener
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector512<float> Load16(byte* row, int k) => HalfConversion.HalfToSingle(Vector256.Load((ushort*)row + k));
-    }
-
-    private struct FromBF16 : IWidener
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector512<float> Load16(byte* row, int k)
-            => Vector512.ShiftLeft(Avx512F.ConvertToVector512Int32(Vector256.Load((ushort*)row + k)), 16).AsSingle();
-    }
 
     /// <summary>Sixteen rows × sixteen columns starting at column k, written column-major to dst (stride apart).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose16<TW>(byte* w, long rowBytes, int k, float* dst, int stride) where TW : struct, IWidener
+    private static void Transpose16<TW>(byte* w, long rowBytes, int k, float* dst, int stride) where TW : struct, IFloatLoad
     {
         var rows = new WeightRows<TW> { W = w, RowBytes = rowBytes, K = k };
         Kernels.Transpose16.Run(ref rows, dst, stride);
     }
 
     /// <summary>Row i of a 16-row weight block at column k, widened to f32 by TW.</summary>
-    private struct WeightRows<TW> : IRows16 where TW : struct, IWidener
+    private struct WeightRows<TW> : IRows16 where TW : struct, IFloatLoad
     {
         public byte* W;
         public long RowBytes;

@@ -5,8 +5,9 @@ using System.Runtime.Intrinsics.X86;
 namespace Inkwell.Runtime.Kernels;
 
 /// <summary>
-/// f16 and bf16 → f32 widening: whole rows (scalar tail included) and single vectors. Scalar block scales go
-/// through <see cref="Quant.F16(ushort)"/>'s table instead.
+/// f16 and bf16 → f32 widening: whole rows (scalar tail included) and single vectors, and the per-encoding loads
+/// (<see cref="IFloatLoad"/>) that float kernels inline. Scalar block scales go through
+/// <see cref="Quant.F16(ushort)"/>'s table instead.
 /// </summary>
 internal static unsafe class HalfConversion
 {
@@ -65,6 +66,42 @@ internal static unsafe class HalfConversion
         return (magnitude.AsInt32() | (x & Vector256.Create(int.MinValue))).AsSingle();
     }
 
+    /// <summary>
+    /// Sixteen finite f16 → f32 times 2^-112, in three operations: sign-extend, move exponent and mantissa into f32
+    /// position, clear the three sign copies that land in the exponent's top bits. Every finite f16 value v becomes
+    /// exactly v·2^-112 (subnormals become f32 subnormals), so a kernel that scales its activations and sums by
+    /// powers of two (see <see cref="FromFiniteF16"/>) needs no rebiasing multiply per weight. Inf/NaN come out as
+    /// large finite values: only for matrices checked free of them (<see cref="HasNonFiniteF16"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> FiniteHalfToScaledSingle(Vector256<short> h)
+        => (Vector512.ShiftLeft(Avx512F.ConvertToVector512Int32(h), 13) & Vector512.Create(ScaledSignAndMagnitude)).AsSingle();
+
+    /// <summary>Eight finite f16 → f32 times 2^-112, as <see cref="FiniteHalfToScaledSingle(Vector256{short})"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> FiniteHalfToScaledSingle(Vector128<short> h)
+        => (Vector256.ShiftLeft(Avx2.ConvertToVector256Int32(h), 13) & Vector256.Create(ScaledSignAndMagnitude)).AsSingle();
+
+    /// <summary>The sign bit and the 28 bits below the three sign copies that a 13-bit shift of a sign-extended f16 leaves.</summary>
+    private const int ScaledSignAndMagnitude = unchecked((int)0x8FFFFFFF);
+
+    /// <summary>True when any of count f16 values is inf or NaN (exponent field all ones).</summary>
+    internal static bool HasNonFiniteF16(ushort* h, long count)
+    {
+        long j = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var exponent = Vector256.Create((ushort)0x7c00);
+            var any = Vector256<ushort>.Zero;
+            for (; j + 16 <= count; j += 16)
+                any |= Vector256.Equals(Vector256.Load(h + j) & exponent, exponent);
+            if (any != Vector256<ushort>.Zero) return true;
+        }
+        for (; j < count; j++)
+            if ((h[j] & 0x7c00) == 0x7c00) return true;
+        return false;
+    }
+
     internal static void WidenBF16(ushort* src, float* dst, int len, bool simd)
     {
         int j = 0;
@@ -85,4 +122,80 @@ internal static unsafe class HalfConversion
         }
         for (; j < len; j++) dst[j] = BitConverter.Int32BitsToSingle(src[j] << 16);
     }
+}
+
+/// <summary>
+/// Loads of float weights of one encoding as f32 vectors; kernels are specialized per encoding through these
+/// structs, so the conversion is inlined into their inner loops.
+/// </summary>
+internal unsafe interface IFloatLoad
+{
+    /// <summary>Sixteen weights of a row from element k (AVX-512), scaled as <see cref="Scaled"/> says.</summary>
+    static abstract Vector512<float> Load16(byte* row, int k);
+
+    /// <summary>Eight weights of a row from element k (AVX2), scaled as <see cref="Scaled"/> says.</summary>
+    static abstract Vector256<float> Load8(byte* row, int k);
+
+    /// <summary>One weight, exact (not scaled): row tails and edges.</summary>
+    static abstract float Load1(byte* row, int k);
+
+    /// <summary>True when the vector loads return the weights times 2^-112 (<see cref="FromFiniteF16"/>).</summary>
+    static abstract bool Scaled { get; }
+}
+
+internal unsafe struct FromF32 : IFloatLoad
+{
+    public static bool Scaled => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load16(byte* row, int k) => Vector512.Load((float*)row + k);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load8(byte* row, int k) => Vector256.Load((float*)row + k);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Load1(byte* row, int k) => ((float*)row)[k];
+}
+
+/// <summary>f16 with inf/NaN kept (exponent 31 forced to 255): any matrix.</summary>
+internal unsafe struct FromF16 : IFloatLoad
+{
+    public static bool Scaled => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load16(byte* row, int k) => HalfConversion.HalfToSingle(Vector256.Load((ushort*)row + k));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load8(byte* row, int k) => HalfConversion.HalfToSingle(Vector128.Load((ushort*)row + k));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Load1(byte* row, int k) => Quant.F16(((ushort*)row)[k]);
+}
+
+/// <summary>
+/// Finite f16 as f32 times 2^-112 (<see cref="HalfConversion.FiniteHalfToScaledSingle(Vector256{short})"/>): three
+/// integer operations per vector where the exact conversion needs ten. Kernels scale the activations by
+/// <see cref="ActivationScale"/> and the sums by <see cref="SumScale"/>, powers of two whose product is 2^112, so
+/// every product is the unscaled one times 2^-48: exact, and far from f32's overflow and underflow for any weight
+/// and any activation below 2^64.
+/// </summary>
+internal unsafe struct FromFiniteF16 : IFloatLoad
+{
+    public const float ActivationScale = 18446744073709551616f; // 2^64
+    public const float SumScale = 281474976710656f;             // 2^48
+    public static bool Scaled => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load16(byte* row, int k) => HalfConversion.FiniteHalfToScaledSingle(Vector256.Load((short*)row + k));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load8(byte* row, int k) => HalfConversion.FiniteHalfToScaledSingle(Vector128.Load((short*)row + k));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Load1(byte* row, int k) => Quant.F16(((ushort*)row)[k]);
+}
+
+/// <summary>bf16 is the top half of an f32: widen and shift (exact, inf/NaN included).</summary>
+internal unsafe struct FromBF16 : IFloatLoad
+{
+    public static bool Scaled => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load16(byte* row, int k)
+        => Vector512.ShiftLeft(Avx512F.ConvertToVector512Int32(Vector256.Load((ushort*)row + k)), 16).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load8(byte* row, int k)
+        => Vector256.ShiftLeft(Avx2.ConvertToVector256Int32(Vector128.Load((ushort*)row + k)), 16).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Load1(byte* row, int k) => BitConverter.Int32BitsToSingle(((ushort*)row)[k] << 16);
 }

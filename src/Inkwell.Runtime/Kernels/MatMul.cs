@@ -22,15 +22,16 @@ namespace Inkwell.Runtime.Kernels;
 /// weights once rather than n times.
 /// </para>
 /// <para>
-/// Float weights (F32, F16, BF16) are used as they are; batches of them go to <see cref="FloatGemm"/> where
-/// AVX-512 is available.
+/// Float weights (F32, F16, BF16) are used as they are: one activation row goes to <see cref="FloatGemv"/>
+/// (conversion in registers, memory-bound), batches to <see cref="FloatGemm"/> where AVX-512 is available.
 /// </para>
 /// <para>
 /// This class is the dispatch and the loop nests over row ranges; the work is in, as in ggml-cpu's layout:
 /// <see cref="ActivationQuantization"/> (activations to 8-bit blocks), <see cref="Quant"/> (weight block
 /// decoding), <see cref="BlockDots"/> (SIMD dots per block type) with <see cref="ScalarDots"/> (portable
-/// fallbacks), <see cref="FloatDots"/> and <see cref="HalfConversion"/> (float weights), <see cref="PackedMatMul"/>
-/// over <see cref="PackedWeights"/> (row-interleaved VNNI layouts) and <see cref="FloatGemm"/> (batched floats).
+/// fallbacks), <see cref="FloatGemv"/>, <see cref="FloatDots"/> and <see cref="HalfConversion"/> (float
+/// weights), <see cref="PackedMatMul"/> over <see cref="PackedWeights"/> (row-interleaved VNNI layouts) and
+/// <see cref="FloatGemm"/> (batched floats).
 /// </para>
 /// </summary>
 [SkipLocalsInit] // stack scratch is written before it is read
@@ -77,6 +78,12 @@ public static unsafe class MatMul
             {
                 // Batched float weights: the packed-panel GEMM (no per-tile reductions, weights widened once).
                 FloatGemm.Multiply(w, px, py, n, pool);
+                return;
+            }
+            if (simd && n == 1 && w.Type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16)
+            {
+                // Decode against float weights: memory-bound, converted in registers (see FloatGemv).
+                FloatGemv.Multiply(w, px, py, pool);
                 return;
             }
             // Q4_0/Q8_0/Q4_K/Q6_K with VNNI: the row-interleaved packed copy (see PackedMatMul).
@@ -341,8 +348,6 @@ public static unsafe class MatMul
             bool tile4 = Simd && Vector512.IsHardwareAccelerated;
             float* tmp = stackalloc float[4 * FloatChunk];
             float* acc = stackalloc float[FloatTileR * FloatTileN]; // [activation row][weight row]: output order
-            // A single activation row (decode) has nothing to keep in L1: whole f32 rows, fewer reductions.
-            int chunk = Type == GgmlType.F32 && N == 1 ? cols : FloatChunk;
             for (int rs = start; rs < end; rs += FloatTileR)
             {
                 int re = Math.Min(end, rs + FloatTileR);
@@ -350,9 +355,9 @@ public static unsafe class MatMul
                 {
                     int i1 = Math.Min(N, i0 + FloatTileN);
                     new Span<float>(acc, FloatTileR * FloatTileN).Clear();
-                    for (int c0 = 0; c0 < cols; c0 += chunk)
+                    for (int c0 = 0; c0 < cols; c0 += FloatChunk)
                     {
-                        int len = Math.Min(chunk, cols - c0);
+                        int len = Math.Min(FloatChunk, cols - c0);
                         for (int r = rs; r < re;)
                         {
                             int rr = tile4 && re - r >= 4 ? 4 : 1;

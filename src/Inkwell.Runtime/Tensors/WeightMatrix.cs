@@ -47,6 +47,14 @@ public sealed unsafe class WeightMatrix
     /// </summary>
     internal object? PackedCopy;
 
+    /// <summary>
+    /// For F16: whether any weight is inf/NaN (0 not yet known, <see cref="AllFinite"/>, <see cref="HasNonFinite"/>),
+    /// found by the decode kernel's first call (Kernels.FloatGemv), which then picks its cheaper conversion.
+    /// </summary>
+    internal int HalfFiniteness;
+
+    internal const int AllFinite = 1, HasNonFinite = 2;
+
     /// <summary>Wraps a managed float array [rows, cols] (pinned for the matrix's lifetime).</summary>
     public static WeightMatrix FromF32(string name, float[] values, int rows, int cols)
     {

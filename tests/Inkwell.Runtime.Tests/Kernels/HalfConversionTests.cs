@@ -45,4 +45,28 @@ public sealed class HalfConversionTests
             }
         }
     }
+
+    [Fact]
+    public void Scaled_finite_f16_to_f32_is_exactly_the_value_times_2_pow_minus_112_for_every_finite_bit_pattern()
+    {
+        if (!MatMul.IsAccelerated) return;
+        bool wide = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
+        for (int i = 0; i < 65536; i += 8)
+        {
+            var h = System.Runtime.Intrinsics.Vector128.Create((short)i, (short)(i + 1), (short)(i + 2), (short)(i + 3),
+                (short)(i + 4), (short)(i + 5), (short)(i + 6), (short)(i + 7));
+            var f = HalfConversion.FiniteHalfToScaledSingle(h);
+            var f16 = wide ? HalfConversion.FiniteHalfToScaledSingle(System.Runtime.Intrinsics.Vector256.Create(h, h))
+                : System.Runtime.Intrinsics.Vector512.Create(f, f);
+            for (int k = 0; k < 8; k++)
+            {
+                var half = BitConverter.UInt16BitsToHalf((ushort)(i + k));
+                if (!Half.IsFinite(half)) continue;
+                // 2^-112 as a double, so the expected value is computed without the kernel's f32 scaling
+                float expected = (float)((double)half * Math.Pow(2, -112));
+                foreach (float got in new[] { f[k], f16[k], f16[k + 8] })
+                    Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(got));
+            }
+        }
+    }
 }
