@@ -113,7 +113,8 @@ public sealed class TokenAutomaton
         ApplyMask(state, logits);
         int limit = tokensLeft - 1;
         if (limit >= _maxNextDistance[state]) return;
-        BlockFartherThan(0, state, logits, Math.Max(limit, _distance[state] - 1));
+        var block = new BlockFartherVisitor(logits, _distance, Math.Max(limit, _distance[state] - 1));
+        Walk(0, state, ref block);
     }
 
     /// <summary>Convenience: builds a vocabulary (trie) and the index. Reuse a <see cref="TokenVocabulary"/> when compiling many grammars.</summary>
@@ -218,7 +219,8 @@ public sealed class TokenAutomaton
             budget.ThrowIfCancelled();
             budget.Charge(_words * 8L + 32, "the token masks");
             var mask = new ulong[_words];
-            Walk(0, s, mask, null, live);
+            var visitor = new MaskVisitor(mask, null, live);
+            Walk(0, s, ref visitor);
             AddEndTokens(s, mask);
             _masks[s] = mask;
             pruned++;
@@ -244,7 +246,8 @@ public sealed class TokenAutomaton
     private ulong[] BuildMask(int state, Scratch scratch)
     {
         var mask = new ulong[_words];
-        Walk(0, state, mask, scratch, null);
+        var visitor = new MaskVisitor(mask, scratch, null);
+        Walk(0, state, ref visitor);
         AddEndTokens(state, mask);
         return mask;
     }
@@ -255,9 +258,16 @@ public sealed class TokenAutomaton
         foreach (int e in _vocab.EndOfGenerationIds) mask[e >> 6] |= 1UL << (e & 63);
     }
 
+    /// <summary>What a trie walk does at each trie node that ends tokens: told the DFA state those tokens lead to.</summary>
+    private interface ITokenVisitor
+    {
+        void Visit(int next, ReadOnlySpan<int> tokens);
+    }
+
     // Recursion depth is the longest token (tens of bytes), and recursion keeps the walks allocation-free.
-    // This loop is the whole cost of building the index (one step per trie node reachable from the state).
-    private void Walk(int node, int state, ulong[] mask, Scratch? scratch, bool[]? live)
+    // This loop is the whole cost of building the index (one step per trie node reachable from the state), and of
+    // each budgeted mask; the visitor is a struct so each use compiles to its own specialized loop.
+    private void Walk<TVisitor>(int node, int state, ref TVisitor visitor) where TVisitor : ITokenVisitor, allows ref struct
     {
         var v = _vocab;
         var table = _dfa.Table;
@@ -270,42 +280,36 @@ public sealed class TokenAutomaton
             if (next < 0) continue;
             int child = v.ChildNode[c];
             int t0 = v.TokenStart[child], t1 = v.TokenStart[child + 1];
-            if (t0 < t1 && (live is null || live[next]))
-            {
-                for (int i = t0; i < t1; i++)
-                {
-                    int token = v.NodeTokens[i];
-                    mask[token >> 6] |= 1UL << (token & 63);
-                }
-                if (scratch is not null && scratch.Stamp[next] != scratch.Generation)
-                {
-                    scratch.Stamp[next] = scratch.Generation;
-                    scratch.Successors.Add(next);
-                }
-            }
-            if (v.ChildStart[child] != v.ChildStart[child + 1]) Walk(child, next, mask, scratch, live);
+            if (t0 < t1) visitor.Visit(next, v.NodeTokens.AsSpan(t0, t1 - t0));
+            if (v.ChildStart[child] != v.ChildStart[child + 1]) Walk(child, next, ref visitor);
         }
     }
 
-    /// <summary>The same trie walk, blocking each token whose next state is more than limit tokens from acceptance.</summary>
-    private void BlockFartherThan(int node, int state, Span<float> logits, int limit)
+    /// <summary>Sets the mask bit of each token (leading to a live state, when live is given) and collects the distinct next states.</summary>
+    private struct MaskVisitor(ulong[] mask, Scratch? scratch, bool[]? live) : ITokenVisitor
     {
-        var v = _vocab;
-        var table = _dfa.Table;
-        var classOf = _dfa.ClassOf;
-        int row = state * _dfa.ClassCount;
-        int end = v.ChildStart[node + 1];
-        for (int c = v.ChildStart[node]; c < end; c++)
+        public readonly void Visit(int next, ReadOnlySpan<int> tokens)
         {
-            int next = table[row + classOf[v.ChildByte[c]]];
-            if (next < 0) continue;
-            int child = v.ChildNode[c];
-            if (_distance[next] > limit)
+            if (live is not null && !live[next]) return;
+            foreach (int token in tokens) mask[token >> 6] |= 1UL << (token & 63);
+            if (scratch is not null && scratch.Stamp[next] != scratch.Generation)
             {
-                for (int i = v.TokenStart[child]; i < v.TokenStart[child + 1]; i++)
-                    if (v.NodeTokens[i] < logits.Length) logits[v.NodeTokens[i]] = float.NegativeInfinity;
+                scratch.Stamp[next] = scratch.Generation;
+                scratch.Successors.Add(next);
             }
-            if (v.ChildStart[child] != v.ChildStart[child + 1]) BlockFartherThan(child, next, logits, limit);
+        }
+    }
+
+    /// <summary>Blocks each token whose next state is more than limit tokens from acceptance.</summary>
+    private readonly ref struct BlockFartherVisitor(Span<float> logits, int[] distance, int limit) : ITokenVisitor
+    {
+        private readonly Span<float> _logits = logits;
+
+        public void Visit(int next, ReadOnlySpan<int> tokens)
+        {
+            if (distance[next] <= limit) return;
+            foreach (int token in tokens)
+                if (token < _logits.Length) _logits[token] = float.NegativeInfinity;
         }
     }
 
