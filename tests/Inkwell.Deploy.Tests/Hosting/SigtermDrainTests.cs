@@ -23,7 +23,7 @@ public class SigtermDrainTests
     private const int TokensPerStream = 2000;
     private const string Prompt = "Once upon a time";
     private static readonly TimeSpan GracePeriod = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan ReadinessLimit = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan ReadinessLimit = TimeSpan.FromSeconds(5);
 
     private static string TgiStreamBody => $$$"""{"inputs": "{{{Prompt}}}", "parameters": {"max_new_tokens": {{{TokensPerStream}}}, "ignore_eos": true}}""";
 
