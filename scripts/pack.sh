@@ -2,8 +2,8 @@
 # Packs the CLI as a .NET tool (package and command `inkwell`) and Inkwell.Client (with its README) into a folder.
 #   scripts/pack.sh [--out DIR (artifacts/packages)] [--version V (0.1.0)] [--no-build] [--smoke]
 # --smoke (CI, from ./test): pack under a unique version into a temporary folder, then use only that folder as a user
-# would: `dotnet tool install inkwell` into a tool path and run `inkwell --help`; create a console project that
-# restores Inkwell.Client from it, builds and runs. The unique version keeps NuGet's global cache from answering with
+# would: `dotnet tool install inkwell` into a tool path, run `inkwell --help` and a greedy generation on the embedded
+# model; create a console project that restores Inkwell.Client from it, builds and runs. The unique version keeps NuGet's global cache from answering with
 # an older package of the same version; it is removed from that cache afterwards.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -44,6 +44,10 @@ dotnet tool install inkwell --tool-path "$work/tools" --add-source "$out" --vers
 help=$("$work/tools/inkwell" --help)
 grep -q "usage: inkwell COMMAND" <<<"$help" || { echo "pack.sh: installed 'inkwell --help' printed no usage:" >&2; echo "$help" >&2; exit 1; }
 "$work/tools/inkwell" serve --help | grep -q -- "--shutdown-grace-period" || { echo "pack.sh: installed 'inkwell serve --help' lacks its flags" >&2; exit 1; }
+# The embedded model travels in the tool: its greedy text from BOS is the model author's (models/stories260K).
+greedy=$("$work/tools/inkwell" generate --max-new-tokens 30 --temperature 0 2>/dev/null)
+golden=$(cat "$root/models/stories260K/greedy-256-from-bos.txt")
+[[ -n "$greedy" && "$golden" == "$greedy"* ]] || { echo "pack.sh: installed 'inkwell generate' printed '$greedy', not the start of the model's greedy text" >&2; exit 1; }
 
 # The client library, as a user's project references it: Inkwell.Client from the local folder (its own dependencies
 # from NuGet's cache or the configured feed), its README inside the package.
@@ -84,4 +88,4 @@ Console.WriteLine(registry.Resolve("acme/tiny").Deployment.ClientSpec.Url);
 CS
 run=$(cd "$consumer" && dotnet run -c Release --nologo 2>&1) || { echo "pack.sh: a project using Inkwell.Client failed:" >&2; echo "$run" >&2; exit 1; }
 [[ "$run" == *"http://127.0.0.1:1/"* ]] || { echo "pack.sh: the Inkwell.Client consumer printed '$run'" >&2; exit 1; }
-echo "pack.sh: smoke passed: dotnet tool install inkwell ($version) runs, a project restores and runs Inkwell.Client"
+echo "pack.sh: smoke passed: dotnet tool install inkwell ($version) runs and generates, a project restores and runs Inkwell.Client"
