@@ -3,8 +3,8 @@
 #   scripts/pack.sh [--out DIR (artifacts/packages)] [--version V (0.1.0)] [--no-build] [--smoke]
 # --smoke (CI, from ./test): pack under a unique version into a temporary folder, then use only that folder as a user
 # would: `dotnet tool install inkwell` into a tool path, run `inkwell --help` and a greedy generation on the embedded
-# model; create a console project that restores Inkwell.Client from it, builds and runs. The unique version keeps NuGet's global cache from answering with
-# an older package of the same version; it is removed from that cache afterwards.
+# model; create a console project that restores Inkwell.Client from it, builds and runs. The unique version keeps
+# NuGet's global cache from answering with an older package of the same version; it is removed from that cache after.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out="$root/artifacts/packages"
@@ -29,6 +29,7 @@ if $smoke; then
   packages_cache=$(dotnet nuget locals global-packages --list | sed 's/^global-packages: //')
   cleanup() {
     rm -rf "$work" "$packages_cache/inkwell/$version" "$packages_cache/inkwell.client/$version"
+    rmdir "$packages_cache/inkwell" "$packages_cache/inkwell.client" 2>/dev/null || true
   }
   trap cleanup EXIT
 fi
