@@ -6,15 +6,13 @@ using Microsoft.AspNetCore.Routing;
 namespace Inkwell.Server.Hosting;
 
 /// <summary>
-/// The probe endpoints an orchestrator polls. Readiness is TGI's own /health (503 while draining or when the engine
-/// failed), so TGI's clients and load balancers keep working; liveness is a separate /live that stays 200 through the
-/// drain, because a liveness probe failing during a drain would have Kubernetes kill the pod mid-stream.
+/// The probe endpoints an orchestrator polls. Readiness is TGI's own /health, mapped by each API (TgiEndpoints,
+/// GatewayEndpoints; 503 while draining or when the engine failed), so TGI's clients and load balancers keep working;
+/// liveness is a separate /live that stays 200 through the drain, because a liveness probe failing during a drain
+/// would have Kubernetes kill the pod mid-stream.
 /// </summary>
 public static class ProbeRoutes
 {
-    /// <summary>Readiness and startup: TGI's route, mapped by the API itself (TgiEndpoints, GatewayEndpoints).</summary>
-    public const string Readiness = "/health";
-
     /// <summary>Liveness: 200 while the process can still do work, draining included.</summary>
     public const string Liveness = "/live";
 
