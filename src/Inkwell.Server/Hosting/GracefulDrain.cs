@@ -5,11 +5,12 @@ namespace Inkwell.Server.Hosting;
 
 /// <summary>
 /// Shutdown in two stages, before Kestrel stops listening (IHostedLifecycleService.StoppingAsync runs ahead of every
-/// StopAsync): the drain begins at once (readiness 503, new generations refused with each API's "unavailable"), the
-/// running generations get up to the grace period to finish, and any still running then are stopped so their
-/// responses end with an error event or status. Kestrel then stops with nothing left to cut.
+/// StopAsync): the drain begins at once (readiness 503, new work refused with each API's "unavailable"), the running
+/// work (<paramref name="inFlight"/>: generations in `inkwell serve`, relayed requests in the gateway) gets up to the
+/// grace period to finish, and any still running then is stopped so its response ends with an error event or status.
+/// Kestrel then stops with nothing left to cut.
 /// </summary>
-internal sealed class GracefulDrain(GenerationService service, TimeSpan gracePeriod) : IHostedLifecycleService
+internal sealed class GracefulDrain(ServerDrain drain, Func<int> inFlight, TimeSpan gracePeriod) : IHostedLifecycleService
 {
     /// <summary>How long stopped runs get to write their final error event before the host goes on.</summary>
     private static readonly TimeSpan FinalEventAllowance = TimeSpan.FromSeconds(5);
@@ -20,16 +21,16 @@ internal sealed class GracefulDrain(GenerationService service, TimeSpan gracePer
 
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
-        service.Drain.Begin();
-        if (!await IdleWithinAsync(gracePeriod, cancellationToken)) service.Drain.ExpireGrace();
+        drain.Begin();
+        if (!await IdleWithinAsync(gracePeriod, cancellationToken)) drain.ExpireGrace();
         await IdleWithinAsync(FinalEventAllowance, cancellationToken);
     }
 
-    /// <summary>Waits until no generation holds a permit, for at most <paramref name="limit"/>; true when idle.</summary>
+    /// <summary>Waits until nothing is in flight, for at most <paramref name="limit"/>; true when idle.</summary>
     private async Task<bool> IdleWithinAsync(TimeSpan limit, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + limit;
-        while (service.InFlight > 0)
+        while (inFlight() > 0)
         {
             if (DateTime.UtcNow >= deadline || cancellationToken.IsCancellationRequested) return false;
             try

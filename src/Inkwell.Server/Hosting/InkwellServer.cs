@@ -86,7 +86,7 @@ public static class InkwellServer
         builder.Services.AddSingleton(state);
         // SIGTERM: drain first (readiness 503, new work refused), then stop what still runs at the grace period's end.
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = GracefulDrain.HostShutdownTimeout(options.ShutdownGracePeriod));
-        builder.Services.AddHostedService(_ => new GracefulDrain(service, options.ShutdownGracePeriod));
+        builder.Services.AddHostedService(_ => new GracefulDrain(service.Drain, () => service.InFlight, options.ShutdownGracePeriod));
         var requestLimits = new RequestLimits(options.PayloadLimit);
         builder.WebHost.ConfigureKestrel(kestrel => requestLimits.ApplyTo(kestrel.Limits));
         // TGIS gRPC shares the generation service (engine, permits) and the TLS settings with the HTTP API.
@@ -118,6 +118,7 @@ public static class InkwellServer
         }
         app.MapTgi();
         app.MapOpenAI();
+        app.MapLiveness(() => engine.IsHealthy);
         app.Lifetime.ApplicationStopped.Register(() =>
         {
             engine.DisposeAsync().AsTask().GetAwaiter().GetResult();
