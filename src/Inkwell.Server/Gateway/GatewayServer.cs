@@ -1,5 +1,6 @@
 using Inkwell.Client.Gateway;
 using Inkwell.Client.Registry;
+using Inkwell.Server.Http;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -53,8 +54,11 @@ public static class GatewayServer
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Services.AddSingleton(sp => new GatewayState(registry, options, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Inkwell.Gateway")));
         builder.WebHost.UseUrls($"http://{options.Hostname}:{options.Port}");
+        if (options.CorsAllowOrigins.Count > 0) builder.Services.AddInkwellCors(options.CorsAllowOrigins);
         configure?.Invoke(builder);
         var app = builder.Build();
+        if (options.CorsAllowOrigins.Count > 0) app.UseCors();
+        if (options.ApiKey is { } apiKey) app.UseApiKey(apiKey);
         app.MapGateway();
         // Stop the in-process deployments with the gateway (DI disposes the state, but only synchronously on some paths).
         app.Lifetime.ApplicationStopped.Register(() => app.Services.GetRequiredService<GatewayState>().DisposeAsync().AsTask().GetAwaiter().GetResult());

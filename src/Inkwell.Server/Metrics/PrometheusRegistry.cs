@@ -126,9 +126,17 @@ public sealed class Gauge(string name, string help) : Metric(name, help, "gauge"
     }
 }
 
-public sealed class Histogram(string name, string help, double[] buckets, string[] labelNames) : Metric(name, help, "histogram", labelNames)
+public sealed class Histogram : Metric
 {
     private readonly ConcurrentDictionary<string, Series> _series = new();
+    private readonly double[] _buckets;
+
+    public Histogram(string name, string help, double[] buckets, string[] labelNames) : base(name, help, "histogram", labelNames)
+    {
+        _buckets = buckets;
+        // As Prometheus's own clients: an unlabelled histogram shows (all zero) before its first observation.
+        if (labelNames.Length == 0) Declare();
+    }
 
     private sealed class Series(int n)
     {
@@ -139,11 +147,11 @@ public sealed class Histogram(string name, string help, double[] buckets, string
 
     public void Observe(double v, params string[] labelValues)
     {
-        var s = _series.GetOrAdd(Key(labelValues), _ => new Series(buckets.Length));
+        var s = _series.GetOrAdd(Key(labelValues), _ => new Series(_buckets.Length));
         lock (s)
         {
             int i = 0;
-            while (i < buckets.Length && v > buckets[i]) i++;
+            while (i < _buckets.Length && v > _buckets[i]) i++;
             s.Counts[i]++;
             s.Sum += v;
             s.Count++;
@@ -151,7 +159,7 @@ public sealed class Histogram(string name, string help, double[] buckets, string
     }
 
     /// <summary>Creates the series empty, so a scrape shows every known label combination before it first happens.</summary>
-    public void Declare(params string[] labelValues) => _series.GetOrAdd(Key(labelValues), _ => new Series(buckets.Length));
+    public void Declare(params string[] labelValues) => _series.GetOrAdd(Key(labelValues), _ => new Series(_buckets.Length));
 
     public long Count(params string[] labelValues) => _series.TryGetValue(Key(labelValues), out var s) ? s.Count : 0;
 
@@ -164,10 +172,10 @@ public sealed class Histogram(string name, string help, double[] buckets, string
             lock (s)
             {
                 long cumulative = 0;
-                for (int i = 0; i <= buckets.Length; i++)
+                for (int i = 0; i <= _buckets.Length; i++)
                 {
                     cumulative += s.Counts[i];
-                    string le = i < buckets.Length ? PrometheusRegistry.Format(buckets[i]) : "+Inf";
+                    string le = i < _buckets.Length ? PrometheusRegistry.Format(_buckets[i]) : "+Inf";
                     sb.Append(Name).Append("_bucket").Append(PrometheusRegistry.Labels(LabelNamesArray, values, $"le=\"{le}\"")).Append(' ').Append(cumulative).Append('\n');
                 }
                 sb.Append(Name).Append("_sum").Append(PrometheusRegistry.Labels(LabelNamesArray, values)).Append(' ').Append(PrometheusRegistry.Format(s.Sum)).Append('\n');
