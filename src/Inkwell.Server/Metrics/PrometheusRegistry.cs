@@ -83,11 +83,10 @@ public sealed class Counter(string name, string help, string[] labelNames, bool 
 
     public void Increment(params string[] labelValues) => Add(1, labelValues);
 
-    public void Add(double by, params string[] labelValues)
-    {
-        var cell = _values.GetOrAdd(Key(labelValues), _ => new double[1]);
-        lock (cell) cell[0] += by;
-    }
+    public void Add(double by, params string[] labelValues) => WithLabels(labelValues).Add(by);
+
+    /// <summary>One series, looked up once: recording through it costs no lookup and no allocation (hot paths keep these).</summary>
+    public CounterSeries WithLabels(params string[] labelValues) => new(_values.GetOrAdd(Key(labelValues), _ => new double[1]));
 
     /// <summary>Creates the series at 0, so a scrape shows every known label combination before it first happens.</summary>
     public void Declare(params string[] labelValues) => _values.GetOrAdd(Key(labelValues), _ => new double[1]);
@@ -110,6 +109,17 @@ public sealed class Counter(string name, string help, string[] labelNames, bool 
             lock (v) value = v[0];
             sb.Append(family).Append(PrometheusRegistry.Labels(LabelNamesArray, Values(k, LabelNames.Count))).Append(' ').Append(PrometheusRegistry.Format(value)).Append('\n');
         }
+    }
+}
+
+public readonly struct CounterSeries
+{
+    private readonly double[] _cell;
+    internal CounterSeries(double[] cell) => _cell = cell;
+
+    public void Add(double by = 1)
+    {
+        lock (_cell) _cell[0] += by;
     }
 }
 
@@ -138,28 +148,32 @@ public sealed class Histogram : Metric
         if (labelNames.Length == 0) Declare();
     }
 
-    private sealed class Series(int n)
+    internal sealed class Series(double[] buckets)
     {
-        public readonly long[] Counts = new long[n + 1];  // last = +Inf
+        public readonly long[] Counts = new long[buckets.Length + 1];  // last = +Inf
         public double Sum;
         public long Count;
-    }
 
-    public void Observe(double v, params string[] labelValues)
-    {
-        var s = _series.GetOrAdd(Key(labelValues), _ => new Series(_buckets.Length));
-        lock (s)
+        public void Observe(double v)
         {
-            int i = 0;
-            while (i < _buckets.Length && v > _buckets[i]) i++;
-            s.Counts[i]++;
-            s.Sum += v;
-            s.Count++;
+            lock (this)
+            {
+                int i = 0;
+                while (i < buckets.Length && v > buckets[i]) i++;
+                Counts[i]++;
+                Sum += v;
+                Count++;
+            }
         }
     }
 
+    public void Observe(double v, params string[] labelValues) => WithLabels(labelValues).Observe(v);
+
     /// <summary>Creates the series empty, so a scrape shows every known label combination before it first happens.</summary>
-    public void Declare(params string[] labelValues) => _series.GetOrAdd(Key(labelValues), _ => new Series(_buckets.Length));
+    public void Declare(params string[] labelValues) => WithLabels(labelValues);
+
+    /// <summary>One series, looked up once: recording through it costs no lookup and no allocation (hot paths keep these).</summary>
+    public HistogramSeries WithLabels(params string[] labelValues) => new(_series.GetOrAdd(Key(labelValues), _ => new Series(_buckets)));
 
     public long Count(params string[] labelValues) => _series.TryGetValue(Key(labelValues), out var s) ? s.Count : 0;
 
@@ -183,4 +197,11 @@ public sealed class Histogram : Metric
             }
         }
     }
+}
+
+public readonly struct HistogramSeries
+{
+    private readonly Histogram.Series _series;
+    internal HistogramSeries(Histogram.Series series) => _series = series;
+    public void Observe(double v) => _series.Observe(v);
 }

@@ -126,6 +126,10 @@ public sealed class ServerMetrics
         KvBlocksTotal = r.Gauge("inkwell_kv_blocks_total", "KV cache blocks in the pool");
         PermitsInUse = r.Gauge("inkwell_permits_in_use", "Concurrency permits held (one per running sequence)");
 
+        _nextTokens = BatchNextTokens.WithLabels();
+        _concatenations = BatchConcatenationCount.WithLabels();
+        _prefillWeightLimit = PrefillWeightLimitExceeded.WithLabels();
+
         // Every closed set of label values shows in the first scrape, at zero.
         foreach (var k in Enum.GetValues<RequestKind>())
         {
@@ -142,6 +146,8 @@ public sealed class ServerMetrics
     }
 
     private readonly int _maxBatchPrefillTokens;
+    private readonly HistogramSeries _nextTokens;
+    private readonly CounterSeries _concatenations, _prefillWeightLimit;
 
     public static string KindLabel(RequestKind kind) => kind switch
     {
@@ -150,26 +156,40 @@ public sealed class ServerMetrics
         _ => "stream",
     };
 
-    /// <summary>One engine step (called on the engine thread: a few dictionary lookups).</summary>
+    /// <summary>The step metrics of one (method, makeup), resolved once so the engine thread records without lookups or allocation.</summary>
+    private sealed record StepSeries(CounterSeries Count, CounterSeries Success, HistogramSeries BatchSize, HistogramSeries Duration,
+        HistogramSeries Forward, HistogramSeries Tokproc, HistogramSeries TgiForward, HistogramSeries TgiDecode);
+
+    private StepSeries Step(string method, string makeup)
+    {
+        string tgiMethod = method == "prefill" ? "prefill" : "decode";
+        return new StepSeries(BatchInferenceCount.WithLabels(method), BatchInferenceSuccess.WithLabels(method), BatchInferenceBatchSize.WithLabels(method),
+            BatchInferenceDuration.WithLabels(method, makeup), BatchInferenceForwardDuration.WithLabels(method, makeup),
+            BatchInferenceTokprocDuration.WithLabels(method, makeup), BatchForwardDuration.WithLabels(tgiMethod), BatchDecodeDuration.WithLabels(tgiMethod));
+    }
+
+    private StepSeries? _prefillOnly, _prefillMixed, _decodeOnly;
+
+    /// <summary>One engine step (on the engine thread): method prefill when it computes any prompt tokens, mixed when decode rows share it.</summary>
     public void ObserveStep(EngineStepReport step)
     {
-        string method = step.PrefillTokens > 0 ? "prefill" : "next_token";
-        string makeup = step.PrefillTokens > 0 && step.DecodeTokens > 0 ? "mixed" : "single_only";
-        BatchInferenceCount.Increment(method);
-        BatchInferenceSuccess.Increment(method);
-        BatchInferenceBatchSize.Observe(step.BatchSize, method);
-        BatchInferenceDuration.Observe(step.StepSeconds, method, makeup);
-        BatchInferenceForwardDuration.Observe(step.ForwardSeconds, method, makeup);
-        BatchInferenceTokprocDuration.Observe(Math.Max(0, step.StepSeconds - step.ForwardSeconds), method, makeup);
+        var series = step.PrefillTokens == 0 ? _decodeOnly ??= Step("next_token", "single_only")
+            : step.DecodeTokens > 0 ? _prefillMixed ??= Step("prefill", "mixed")
+            : _prefillOnly ??= Step("prefill", "single_only");
+        series.Count.Add();
+        series.Success.Add();
+        series.BatchSize.Observe(step.BatchSize);
+        series.Duration.Observe(step.StepSeconds);
+        series.Forward.Observe(step.ForwardSeconds);
+        series.Tokproc.Observe(Math.Max(0, step.StepSeconds - step.ForwardSeconds));
+        series.TgiForward.Observe(step.ForwardSeconds);
+        series.TgiDecode.Observe(step.StepSeconds);
         if (step.PrefillTokens > 0)
         {
-            BatchNextTokens.Observe(step.PrefillTokens + step.DecodeTokens);
-            if (step.DecodeTokens > 0) BatchConcatenationCount.Increment();
-            if (step.PrefillTokens >= _maxBatchPrefillTokens) PrefillWeightLimitExceeded.Increment();
+            _nextTokens.Observe(step.PrefillTokens + step.DecodeTokens);
+            if (step.DecodeTokens > 0) _concatenations.Add();
+            if (step.PrefillTokens >= _maxBatchPrefillTokens) _prefillWeightLimit.Add();
         }
-        string tgiMethod = step.PrefillTokens > 0 ? "prefill" : "decode";
-        BatchForwardDuration.Observe(step.ForwardSeconds, tgiMethod);
-        BatchDecodeDuration.Observe(step.StepSeconds, tgiMethod);
     }
 
     /// <summary>A tokenize call (TGI /tokenize, TGIS Tokenize) of <paramref name="inputs"/> texts.</summary>
