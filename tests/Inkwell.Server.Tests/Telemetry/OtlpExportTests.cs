@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Inkwell.Server.Grpc.Fmaas;
@@ -166,6 +167,40 @@ public sealed class OtlpExportTests : IAsyncLifetime
             var perSequence = spans.Where(s => s.Name == stage && s.ParentSpanId == generate.SpanId).ToList();
             Assert.Equal([0L, 1L], perSequence.Select(s => Attribute(s, "inkwell.sequence").IntValue).Order());
         }
+    }
+
+    [Fact]
+    public async Task HttpProtobuf_PostsTheSameSpansToTheTracesUrl()
+    {
+        var received = new ConcurrentQueue<Span>();
+        await using var collector = await LoopbackHost.StartAsync(app => app.MapPost("/v1/traces", async (Microsoft.AspNetCore.Http.HttpRequest request) =>
+        {
+            using var body = new MemoryStream();
+            await request.Body.CopyToAsync(body);
+            var export = ExportTraceServiceRequest.Parser.ParseFrom(body.ToArray());
+            foreach (var span in export.ResourceSpans.SelectMany(r => r.ScopeSpans).SelectMany(s => s.Spans)) received.Enqueue(span);
+            return Microsoft.AspNetCore.Http.Results.Bytes(new ExportTraceServiceResponse().ToByteArray(), "application/x-protobuf");
+        }));
+        await using var server = await TestServer.StartAsync(new ServerOptions
+        {
+            OtlpEndpoint = $"http://127.0.0.1:{collector.Port}/v1/traces",
+            OtlpProtocol = "http/protobuf",
+        });
+        var (traceparent, traceId, _) = TraceParent();
+        var request = new HttpRequestMessage(HttpMethod.Post, "/generate") { Content = JsonContent.Create(new { inputs = "Once upon a time", parameters = new { max_new_tokens = 2 } }) };
+        request.Headers.Add("traceparent", traceparent);
+        (await server.Client.SendAsync(request)).EnsureSuccessStatusCode();
+
+        Assert.True(server.App.Services.GetRequiredService<TracerProvider>().ForceFlush(10_000));
+        var names = received.Where(s => s.TraceId.Span.SequenceEqual(traceId)).Select(s => s.Name).ToHashSet();
+        Assert.Superset(new HashSet<string> { "generate", "validate", "queue", "prefill", "decode" }, names);
+    }
+
+    [Fact]
+    public async Task AnUnknownProtocol_FailsTheStart()
+    {
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => TestServer.StartAsync(new ServerOptions { OtlpEndpoint = "http://127.0.0.1:4317", OtlpProtocol = "http/json" }));
+        Assert.Contains("--otlp-protocol", e.Message);
     }
 
     [Fact]
