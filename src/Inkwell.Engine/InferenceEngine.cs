@@ -25,6 +25,10 @@ public sealed class EngineStats
     public long Preemptions;
     public double LastForwardSeconds;
     public double LastBatchSize;
+    /// <summary>Tokens (prompt and generated so far) of the running requests.</summary>
+    public long RunningTokens;
+    /// <summary>The most tokens any running request may still generate.</summary>
+    public int MaxRemainingTokens;
 }
 
 /// <summary>
@@ -275,6 +279,17 @@ public sealed class InferenceEngine : IAsyncDisposable
     {
         Stats.RunningRequests = _scheduler.Running.Count;
         Stats.WaitingRequests = _scheduler.Waiting.Count;
+        long runningTokens = 0;
+        int maxRemaining = 0;
+        var running = _scheduler.Running;
+        for (int i = 0; i < running.Count; i++)
+        {
+            var r = running[i];
+            runningTokens += r.Tokens.Count;
+            maxRemaining = Math.Max(maxRemaining, r.Request.Stopping.MaxNewTokens - r.GeneratedCount);
+        }
+        Stats.RunningTokens = runningTokens;
+        Stats.MaxRemainingTokens = maxRemaining;
         Stats.FreeBlocks = _cache.Pool.FreeBlockCount;
     }
 

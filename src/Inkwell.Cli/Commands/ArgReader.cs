@@ -10,6 +10,7 @@ public sealed class ArgReader
 {
     private readonly Dictionary<string, string?> _values = new(StringComparer.Ordinal);
     private readonly HashSet<string> _used = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<string>> _every = new(StringComparer.Ordinal);
 
     public ArgReader(IEnumerable<string> args, IReadOnlySet<string> flags)
     {
@@ -28,6 +29,7 @@ public sealed class ArgReader
                 value = list[++i];
             }
             _values[name] = value;
+            if (value is not null) (_every.TryGetValue(name, out var all) ? all : _every[name] = []).Add(value);
         }
     }
 
@@ -41,6 +43,13 @@ public sealed class ArgReader
             if (_values.TryGetValue(n, out var v)) return v;
         }
         return null;
+    }
+
+    /// <summary>Every value of a repeatable option, in command-line order (String gives the last).</summary>
+    public IReadOnlyList<string> All(string name)
+    {
+        _used.Add(name);
+        return _every.TryGetValue(name, out var all) ? all : [];
     }
 
     public int Int(string name, int fallback, params string[] aliases) =>

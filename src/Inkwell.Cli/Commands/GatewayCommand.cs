@@ -17,6 +17,8 @@ public static class GatewayCommand
             Port = localDefaults.Port,
             MemoryBudgetBytes = budgetMb * 1024 * 1024,
             LocalDefaults = localDefaults,
+            ApiKey = localDefaults.ApiKey,
+            CorsAllowOrigins = localDefaults.CorsAllowOrigins,
         };
         var app = GatewayServer.Build(options, registry);
         var budget = budgetMb is { } b ? $"{b} MiB for local deployments" : "no memory budget";

@@ -20,6 +20,8 @@ public static class ServeCommand
                              [--prompt-prefix-dir DIR] [--max-new-tokens N (gRPC limit, 1024)]
                              [--chat-template FILE] [--payload-limit BYTES (2000000)] [--shutdown-grace-period SECONDS (30)]
                              [--registry DIR [--gateway-memory-budget-mb N]]
+                             [--api-key KEY] [--cors-allow-origin ORIGIN ...] [--json-output]
+                             [--otlp-endpoint URL [--otlp-service-name NAME] [--otlp-protocol grpc|http/protobuf]]
         With --registry, serves every deployment of DIR's registry through one endpoint (the gateway):
         /models/{model}/generate|generate_stream|tokenize|info|health and /v1/... with the body's "model";
         local deployments load on first use, the least recently used unloaded when the budget would be exceeded.
@@ -29,13 +31,20 @@ public static class ServeCommand
         :QUANT) is taken from the Hugging Face cache or downloaded into it first (see inkwell download-weights --help).
         --shutdown-grace-period: after SIGTERM, /health answers 503 and new generations are refused at once; running
         ones get this long to finish, then end with an error event (gRPC: UNAVAILABLE) before the server stops.
+        --hostname: the address to bind, 0.0.0.0 (every interface) by default as TGI; use 127.0.0.1 to serve this
+        machine only. On any other address, set --api-key (API_KEY): every API route then wants
+        "Authorization: Bearer KEY" (gRPC: metadata); /health, /metrics, /docs and gRPC health stay open.
+        --cors-allow-origin: an origin (https://host[:port], or *) a web page may call from; repeat it or give a
+        comma list. Without it no CORS header is sent. --json-output: JSON log lines with trace ids.
+        --otlp-endpoint: an OpenTelemetry collector (gRPC, e.g. http://localhost:4317; with --otlp-protocol
+        http/protobuf the full /v1/traces URL) receiving a trace per request: generate, validate, queue, prefill, decode.
         --quantize q8_0|q4_0|q4_k|q6_k re-encodes f32/f16/bf16 weight matrices on load, as llama-quantize would.
         """ + "\n" + ModelOptions.ModelHelp;
 
     public static async Task<int> RunAsync(string[] args)
     {
         if (args.Contains("--help")) { Console.WriteLine(Help); return 0; }
-        var a = new ArgReader(args, new HashSet<string> { "no-prefix-caching" });
+        var a = new ArgReader(args, new HashSet<string> { "no-prefix-caching", "json-output" });
         string? Opt(string flag, params string[] aliases) =>
             a.String(flag, aliases) ?? aliases.Prepend(flag).Select(f => Environment.GetEnvironmentVariable(f.Replace('-', '_').ToUpperInvariant())).FirstOrDefault(v => !string.IsNullOrEmpty(v));
         int? Int(string flag, params string[] aliases) => Opt(flag, aliases) is { } s ? int.TryParse(s, out int v) ? v : throw new UsageException($"--{flag} must be an integer, got '{s}'") : null;
@@ -76,6 +85,12 @@ public static class ServeCommand
                 ? float.IsFinite(grace) && grace >= 0 && grace <= 86_400 ? TimeSpan.FromSeconds(grace) : throw new UsageException($"--shutdown-grace-period must be between 0 and 86400 seconds, got {grace}")
                 : d.ShutdownGracePeriod,
             PrefixCaching = !a.Flag("no-prefix-caching") && Environment.GetEnvironmentVariable("NO_PREFIX_CACHING") is null or "" or "0" or "false",
+            ApiKey = Opt("api-key"),
+            CorsAllowOrigins = CorsOrigins(a.All("cors-allow-origin"), Environment.GetEnvironmentVariable("CORS_ALLOW_ORIGIN")),
+            JsonOutput = a.Flag("json-output") || Environment.GetEnvironmentVariable("JSON_OUTPUT") is "1" or "true",
+            OtlpEndpoint = Opt("otlp-endpoint"),
+            OtlpServiceName = Opt("otlp-service-name") ?? d.OtlpServiceName,
+            OtlpProtocol = Opt("otlp-protocol") ?? d.OtlpProtocol,
         };
         string? revision = Opt("revision");
         var registryDir = a.String("registry"); // no env fallback: a stray REGISTRY variable must not turn serve into the gateway
@@ -103,6 +118,8 @@ public static class ServeCommand
         var state = app.Services.GetService(typeof(ServerState)) as ServerState;
         Console.Error.WriteLine($"inkwell: KV cache {state!.Service.Engine.KvCapacityTokens} tokens in blocks of {options.BlockSize}; " +
             $"max input {state.Validator.Limits.MaxInputTokens}, max total {state.Validator.Limits.MaxTotalTokens}; {options.NumThreads} threads");
+        if (options.ApiKey is null && options.Hostname is not ("127.0.0.1" or "localhost" or "::1"))
+            Console.Error.WriteLine($"inkwell: warning: serving on {options.Hostname} without --api-key: anyone who can reach this port can run generations");
         string scheme = options.Tls is null ? "http" : "https";
         Console.Error.WriteLine($"inkwell: serving on {scheme}://{options.Hostname}:{options.Port}, gRPC (fmaas.GenerationService) on port {options.GrpcPort}" +
             (options.Tls?.RequiresClientCertificate == true ? " (mutual TLS)" : ""));
@@ -110,6 +127,11 @@ public static class ServeCommand
         model.Dispose();
         return 0;
     }
+
+    /// <summary>--cors-allow-origin, repeated or comma-separated; CORS_ALLOW_ORIGIN when no flag is given.</summary>
+    private static IReadOnlyList<string> CorsOrigins(IReadOnlyList<string> flags, string? environment) =>
+        [.. (flags.Count > 0 ? flags : environment is { Length: > 0 } e ? [e] : [])
+            .SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))];
 
     private static Server.Tls.TlsOptions? Tls(Func<string, string?> option)
     {

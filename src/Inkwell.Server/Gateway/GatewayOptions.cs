@@ -9,6 +9,10 @@ public sealed record GatewayOptions
 {
     public string Hostname { get; init; } = "0.0.0.0";
     public int Port { get; init; } = 3000;
+    /// <summary>--api-key for the gateway's own routes (Bearer, as the single server's); null leaves them open.</summary>
+    public string? ApiKey { get; init; }
+    /// <summary>--cors-allow-origin for the gateway's routes.</summary>
+    public IReadOnlyList<string> CorsAllowOrigins { get; init; } = [];
 
     /// <summary>Weights plus KV cache bytes that loaded local deployments may take together; when a load would
     /// exceed it, the least recently used idle ones are unloaded first. Null: no limit.</summary>

@@ -1,6 +1,7 @@
 using Inkwell.Client.Gateway;
 using Inkwell.Client.Registry;
 using Inkwell.Server.Hosting;
+using Inkwell.Server.Http;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -56,9 +57,12 @@ public static class GatewayServer
         builder.WebHost.UseUrls($"http://{options.Hostname}:{options.Port}");
         // SIGTERM: readiness and new requests 503 at once, relayed ones finish within --shutdown-grace-period.
         var drain = RequestDrain.AddTo(builder, options.LocalDefaults.ShutdownGracePeriod);
+        if (options.CorsAllowOrigins.Count > 0) builder.Services.AddInkwellCors(options.CorsAllowOrigins);
         configure?.Invoke(builder);
         var app = builder.Build();
         drain.UseIn(app);
+        if (options.CorsAllowOrigins.Count > 0) app.UseCors();
+        if (options.ApiKey is { } apiKey) app.UseApiKey(apiKey);
         app.MapGateway();
         // Stop the in-process deployments with the gateway (DI disposes the state, but only synchronously on some paths).
         app.Lifetime.ApplicationStopped.Register(() => app.Services.GetRequiredService<GatewayState>().DisposeAsync().AsTask().GetAwaiter().GetResult());

@@ -89,6 +89,9 @@ internal sealed class LocalDeployment : IAsyncDisposable
             ModelId = deployment.ModelName,
             Hostname = "127.0.0.1",
             Port = 0,
+            // The gateway is the front door: it checks the key and answers CORS; its loopback deployments need neither.
+            ApiKey = null,
+            CorsAllowOrigins = [],
             TokenizerPath = spec.EngineOptions.GetValueOrDefault("tokenizer") ?? defaults.TokenizerPath,
             MaxInputTokens = spec.GetIntOption("max_input_tokens") ?? deployment.MaxSequenceLength ?? defaults.MaxInputTokens,
             MaxTotalTokens = spec.GetIntOption("max_total_tokens") ?? deployment.MaxSequenceAndGeneratedTokensLength ?? defaults.MaxTotalTokens,

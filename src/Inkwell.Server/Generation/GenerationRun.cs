@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Inkwell.Engine;
 using Inkwell.Engine.Requests;
+using Inkwell.Server.Telemetry;
 
 namespace Inkwell.Server.Generation;
 
@@ -20,9 +21,14 @@ public sealed class GenerationRun : IAsyncDisposable
     private readonly IDisposable _permit;
     private readonly CancellationTokenSource _cancel;
     private readonly CancellationToken _shutdown;
+    private readonly RequestTelemetry? _telemetry;
+    private readonly DateTimeOffset _queuedAt;
+    private int _finished;
+    private int _failed;
 
     internal GenerationRun(IReadOnlyList<PreparedInput> inputs, IReadOnlyList<GenerationStream> streams,
-        IReadOnlyList<(int Input, int Sequence)> origins, IDisposable permit, CancellationTokenSource cancel, CancellationToken shutdown)
+        IReadOnlyList<(int Input, int Sequence)> origins, IDisposable permit, CancellationTokenSource cancel, CancellationToken shutdown,
+        RequestTelemetry? telemetry = null, DateTimeOffset queuedAt = default)
     {
         Inputs = inputs;
         _streams = streams;
@@ -30,6 +36,8 @@ public sealed class GenerationRun : IAsyncDisposable
         _permit = permit;
         _cancel = cancel;
         _shutdown = shutdown;
+        _telemetry = telemetry;
+        _queuedAt = queuedAt;
     }
 
     /// <summary>True once the server's grace period ended this run (its failure event says so; gRPC answers UNAVAILABLE).</summary>
@@ -71,7 +79,11 @@ public sealed class GenerationRun : IAsyncDisposable
     {
         if (_streams.Count == 1)
         {
-            await foreach (var e in _streams[0].ReadAllAsync(ct)) yield return new ChoiceEvent(0, e);
+            await foreach (var e in _streams[0].ReadAllAsync(ct))
+            {
+                Observe(0, e);
+                yield return new ChoiceEvent(0, e);
+            }
             yield break;
         }
         var merged = Channel.CreateUnbounded<ChoiceEvent>(new UnboundedChannelOptions { SingleReader = true });
@@ -80,15 +92,34 @@ public sealed class GenerationRun : IAsyncDisposable
         await foreach (var e in merged.Reader.ReadAllAsync(ct)) yield return e;
     }
 
-    private static async Task PumpAsync(GenerationStream stream, int choice, ChannelWriter<ChoiceEvent> writer, CancellationToken ct)
+    private async Task PumpAsync(GenerationStream stream, int choice, ChannelWriter<ChoiceEvent> writer, CancellationToken ct)
     {
-        await foreach (var e in stream.ReadAllAsync(ct)) await writer.WriteAsync(new ChoiceEvent(choice, e), ct);
+        await foreach (var e in stream.ReadAllAsync(ct))
+        {
+            Observe(choice, e);
+            await writer.WriteAsync(new ChoiceEvent(choice, e), ct);
+        }
+    }
+
+    /// <summary>The one place every API's sequence endings reach the call's metrics and spans.</summary>
+    private void Observe(int choice, GenerationEvent e)
+    {
+        switch (e)
+        {
+            case TokenGenerated { Final: { } result }:
+                Interlocked.Increment(ref _finished);
+                _telemetry?.SequenceFinished(choice, Inputs[_origins[choice].Input], result, _queuedAt);
+                break;
+            case GenerationFailed failed when Interlocked.Exchange(ref _failed, 1) == 0:
+                _telemetry?.Failed(StoppedByShutdown ? "unavailable" : "generate", failed.Message);
+                break;
+        }
     }
 
     /// <summary>Every sequence's result in choice order; the first failure cancels the rest and throws GenerationFailed.</summary>
     public async Task<GenerationResult[]> ResultsAsync(CancellationToken ct = default)
     {
-        var runs = _streams.Select(s => RunToEndAsync(s, ct)).ToArray();
+        var runs = _streams.Select((s, choice) => RunToEndAsync(s, choice, ct)).ToArray();
         try
         {
             return await Task.WhenAll(runs);
@@ -100,12 +131,13 @@ public sealed class GenerationRun : IAsyncDisposable
         }
     }
 
-    private async Task<GenerationResult> RunToEndAsync(GenerationStream stream, CancellationToken ct)
+    private async Task<GenerationResult> RunToEndAsync(GenerationStream stream, int choice, CancellationToken ct)
     {
         try
         {
             await foreach (var e in stream.ReadAllAsync(ct))
             {
+                Observe(choice, e);
                 switch (e)
                 {
                     case GenerationFinished f: return f.Result;
@@ -130,6 +162,9 @@ public sealed class GenerationRun : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Sequences that neither finished nor failed were cut: by the client (cancelled) or by the end of the drain.
+        if (Volatile.Read(ref _finished) < _streams.Count && Volatile.Read(ref _failed) == 0)
+            _telemetry?.Failed(StoppedByShutdown ? "unavailable" : "cancelled");
         await _cancel.CancelAsync();
         _cancel.Dispose();
         _permit.Dispose();

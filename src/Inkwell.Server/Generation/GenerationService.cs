@@ -5,6 +5,7 @@ using Inkwell.Models.Tokenizers;
 using Inkwell.Server.Grammar;
 using Inkwell.Server.Metrics;
 using Inkwell.Server.PromptTuning;
+using Inkwell.Server.Telemetry;
 
 namespace Inkwell.Server.Generation;
 
@@ -33,13 +34,14 @@ public sealed class GenerationService(
     /// <summary>The server's shutdown state: draining refuses new work; at the grace period's end running work is stopped.</summary>
     public ServerDrain Drain { get; } = drain ?? new ServerDrain();
 
-    public Task<GenerationRun> StartAsync(GenerationInput input, CancellationToken ct) => StartAsync([input], ct);
+    public Task<GenerationRun> StartAsync(GenerationInput input, CancellationToken ct, RequestTelemetry? telemetry = null) => StartAsync([input], ct, telemetry);
 
     /// <summary>
     /// Starts every sequence of every input together (a TGIS batch, an OpenAI prompt list), or none: one refused input
-    /// refuses them all. Throws <see cref="GenerationException"/>.
+    /// refuses them all. Throws <see cref="GenerationException"/>. The call's <paramref name="telemetry"/> (metrics and
+    /// spans) hears of the queueing and of each sequence's end; the caller still counts refusals.
     /// </summary>
-    public async Task<GenerationRun> StartAsync(IReadOnlyList<GenerationInput> inputs, CancellationToken ct)
+    public async Task<GenerationRun> StartAsync(IReadOnlyList<GenerationInput> inputs, CancellationToken ct, RequestTelemetry? telemetry = null)
     {
         if (Drain.IsDraining) throw new GenerationException(GenerationErrorKind.Unavailable, ShuttingDownMessage);
         long sequences = 0;
@@ -54,6 +56,7 @@ public sealed class GenerationService(
             var prepared = new List<(PreparedInput Input, GenerationRequest Request)>(inputs.Count);
             foreach (var input in inputs) prepared.Add(await PrepareAsync(input, ct));
             var origins = new List<(int Input, int Sequence)>(count);
+            var queuedAt = DateTimeOffset.UtcNow;
             for (int i = 0; i < prepared.Count; i++)
             {
                 var (p, request) = prepared[i];
@@ -69,7 +72,9 @@ public sealed class GenerationService(
                     origins.Add((i, s));
                 }
             }
-            return new GenerationRun([.. prepared.Select(p => p.Input)], streams, origins, permit, cancel, Drain.GraceExpired);
+            PreparedInput[] preparedInputs = [.. prepared.Select(p => p.Input)];
+            telemetry?.Queued(preparedInputs, queuedAt);
+            return new GenerationRun(preparedInputs, streams, origins, permit, cancel, Drain.GraceExpired, telemetry, queuedAt);
         }
         catch
         {
@@ -103,7 +108,7 @@ public sealed class GenerationService(
         var tokenizer = engine.Tokenizer;
         var ids = input.PromptTokens ?? tokenizer.EncodeToIds(input.PromptText ?? "", addSpecialTokens: input.AddSpecialTokens);
         if (input.Truncate is { } keep) ids = Truncate(ids, keep, input.AddSpecialTokens && input.PromptTokens is null && tokenizer.AddBos ? tokenizer.BosId : null);
-        metrics.InputLength.Observe(ids.Count);
+        metrics.RawInputLength.Observe(ids.Count);
         if (ids.Count == 0) throw GenerationException.Invalid("the prompt is empty");
 
         PromptPrefix? prefix = null;
@@ -116,10 +121,12 @@ public sealed class GenerationService(
             }
             catch (PromptPrefixException e)
             {
+                metrics.PromptLoadFailure.Increment();
                 throw GenerationException.Invalid(e.Message, "prefix_id");
             }
         }
         var (maxNew, limited) = MaxNewTokens(input, ids.Count, prefix?.VirtualTokens ?? 0, limits);
+        metrics.InputLength.Observe(ids.Count);
         metrics.MaxNewTokens.Observe(maxNew);
         if (input.LogitBias?.Keys.FirstOrDefault(id => (uint)id >= (uint)tokenizer.VocabSize, -1) is >= 0 and var badId)
             throw GenerationException.Invalid($"logit_bias: token id {badId} is not in the vocabulary (0 to {tokenizer.VocabSize - 1})", "logit_bias");

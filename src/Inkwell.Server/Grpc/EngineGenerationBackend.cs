@@ -1,8 +1,11 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Inkwell.Engine.Requests;
 using Grpc.Core;
 using Inkwell.Server.Generation;
 using Inkwell.Server.Grpc.Fmaas;
+using Inkwell.Server.Metrics;
+using Inkwell.Server.Telemetry;
 using EngineSampling = Inkwell.Engine.Sampling.SamplingParameters;
 using EngineTokenInfo = Inkwell.Engine.Requests.TokenInfo;
 using GrpcTokenInfo = Inkwell.Server.Grpc.Fmaas.TokenInfo;
@@ -34,7 +37,9 @@ public sealed class EngineGenerationBackend : IBatchGenerationBackend
     {
         // As TGIS: permits for the whole batch first, then every input prepared, then all queued together (so they
         // share steps); one failure fails the batch.
-        await using var run = await StartAsync(requests.Select(Input).ToList(), cancellationToken);
+        using var telemetry = RequestTelemetry.Begin(_service.Metrics, "tgis", requests.Count > 1 ? RequestKind.Batch : RequestKind.Single,
+            requests.Count, Stopwatch.GetTimestamp());
+        await using var run = await StartAsync(requests.Select(Input).ToList(), telemetry, cancellationToken);
         GenerationResult[] results;
         try
         {
@@ -42,6 +47,7 @@ public sealed class EngineGenerationBackend : IBatchGenerationBackend
         }
         catch (GenerationException e)
         {
+            telemetry.Failed(e);
             throw ToStatus(e);
         }
         return [.. results.Select((r, i) => Response(requests[i], run.Inputs[i], r))];
@@ -50,7 +56,8 @@ public sealed class EngineGenerationBackend : IBatchGenerationBackend
     public async IAsyncEnumerable<GenerationResponse> GenerateStreamAsync(ValidatedGenerationRequest request,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await using var run = await StartAsync([Input(request)], cancellationToken);
+        using var telemetry = RequestTelemetry.Begin(_service.Metrics, "tgis", RequestKind.Stream, inputs: 1, Stopwatch.GetTimestamp());
+        await using var run = await StartAsync([Input(request)], telemetry, cancellationToken);
         var prepared = run.Inputs[0];
         var parameters = request.Parameters;
         ulong seed = Seed(parameters, prepared);
@@ -113,15 +120,21 @@ public sealed class EngineGenerationBackend : IBatchGenerationBackend
         return Task.FromResult(response);
     }
 
-    private async Task<GenerationRun> StartAsync(IReadOnlyList<GenerationInput> inputs, CancellationToken cancellationToken)
+    private async Task<GenerationRun> StartAsync(IReadOnlyList<GenerationInput> inputs, RequestTelemetry telemetry, CancellationToken cancellationToken)
     {
         try
         {
-            return await _service.StartAsync(inputs, cancellationToken);
+            return await _service.StartAsync(inputs, cancellationToken, telemetry);
         }
         catch (GenerationException e)
         {
+            telemetry.Failed(e);
             throw ToStatus(e);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            telemetry.Failed("cancelled");
+            throw;
         }
     }
 

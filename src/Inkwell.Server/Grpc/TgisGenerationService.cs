@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Inkwell.Server.Grpc.Fmaas;
+using Inkwell.Server.Metrics;
 using Microsoft.Extensions.Options;
 
 namespace Inkwell.Server.Grpc;
@@ -16,17 +17,31 @@ public sealed class GenerationServiceOptions
 /// Grpc.AspNetCore does the transport (framing, compression, deadlines: the context's token fires when the client
 /// cancels or its deadline passes); an <see cref="RpcException"/> from here or the backend is the call's status.
 /// </summary>
-internal sealed class TgisGenerationService(IGenerationBackend backend, IOptions<GenerationServiceOptions> options)
+internal sealed class TgisGenerationService(IGenerationBackend backend, IOptions<GenerationServiceOptions> options, ServerMetrics? metrics = null)
     : GenerationService.GenerationServiceBase
 {
     private readonly GenerationParameterValidator _validator = new(backend.ModelInfo, options.Value.DefaultIncludeStopSequence);
+
+    /// <summary>TGIS's parameter checks; a refusal counts as tgi_request_failure{err="validation"} (the backend counts the rest).</summary>
+    private ValidatedGenerationParameters Validate(Parameters? parameters)
+    {
+        try
+        {
+            return _validator.Validate(parameters);
+        }
+        catch (RpcException)
+        {
+            metrics?.RequestFailure.Increment("validation");
+            throw;
+        }
+    }
 
     public override async Task<BatchedGenerationResponse> Generate(BatchedGenerationRequest request, ServerCallContext context)
     {
         var response = new BatchedGenerationResponse();
         if (request.Requests.Count == 0) return response;
 
-        var parameters = _validator.Validate(request.Params);
+        var parameters = Validate(request.Params);
         string? prefixId = request.HasPrefixId ? request.PrefixId : null;
 
         if (backend is IBatchGenerationBackend batched)
@@ -50,7 +65,7 @@ internal sealed class TgisGenerationService(IGenerationBackend backend, IOptions
     {
         // Validation throws before the first message, so a bad request ends trailers-only, with no stream started.
         if (request.Request is null) throw new RpcException(new Status(StatusCode.InvalidArgument, "missing request"));
-        var parameters = _validator.Validate(request.Params);
+        var parameters = Validate(request.Params);
         var validated = new ValidatedGenerationRequest(request.Request.Text, request.HasPrefixId ? request.PrefixId : null, parameters);
         await foreach (var message in backend.GenerateStreamAsync(validated, context.CancellationToken).WithCancellation(context.CancellationToken))
         {
@@ -62,11 +77,16 @@ internal sealed class TgisGenerationService(IGenerationBackend backend, IOptions
     {
         var tokenizeOptions = new TokenizeOptions(request.ReturnTokens, request.ReturnOffsets,
             request.TruncateInputTokens > int.MaxValue ? int.MaxValue : (int)request.TruncateInputTokens);
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var response = new BatchedTokenizeResponse();
+        long tokens = 0;
         foreach (var input in request.Requests)
         {
-            response.Responses.Add(await backend.TokenizeAsync(input.Text, tokenizeOptions, context.CancellationToken));
+            var tokenized = await backend.TokenizeAsync(input.Text, tokenizeOptions, context.CancellationToken);
+            tokens += tokenized.TokenCount;
+            response.Responses.Add(tokenized);
         }
+        metrics?.ObserveTokenize(request.Requests.Count, tokens, System.Diagnostics.Stopwatch.GetElapsedTime(started));
         return response;
     }
 

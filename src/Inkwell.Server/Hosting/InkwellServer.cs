@@ -11,6 +11,7 @@ using Inkwell.Server.Http;
 using Inkwell.Server.Metrics;
 using Inkwell.Server.OpenAI;
 using Inkwell.Server.PromptTuning;
+using Inkwell.Server.Telemetry;
 using Inkwell.Server.Tgi;
 using Inkwell.Server.Tls;
 using Microsoft.AspNetCore.Builder;
@@ -48,7 +49,7 @@ public static class InkwellServer
         var (maxInput, maxTotal, kvTokens) = Limits(options, model.Config);
         var pool = new WorkerPool(options.NumThreads);
         var llama = model.CreateModel(pool);
-        var metrics = new ServerMetrics();
+        var metrics = new ServerMetrics(options.MaxBatchPrefillTokens);
         var engine = new InferenceEngine(llama, model.Tokenizer, new EngineOptions
         {
             KvCacheTokens = kvTokens,
@@ -59,14 +60,9 @@ public static class InkwellServer
                 MaxBatchTokens = Math.Max(options.MaxBatchPrefillTokens, 1),
                 MaxRunningRequests = options.MaxBatchSize ?? 256,
             },
-        }, step =>
-        {
-            string method = step.PrefillTokens > 0 ? "prefill" : "decode";
-            metrics.BatchForwardDuration.Observe(step.ForwardSeconds, method);
-            metrics.BatchDecodeDuration.Observe(step.StepSeconds, method);
-        });
+        }, metrics.ObserveStep);
         // TGIS prompt tuning and constrained generation live behind the one generation service every API calls.
-        var prefixes = new PromptPrefixStore(options.PromptPrefixDir, model.Config.Dim);
+        var prefixes = new PromptPrefixStore(options.PromptPrefixDir, model.Config.Dim) { Loaded = t => metrics.PromptLoadDuration.Observe(t.TotalSeconds) };
         var grammars = new GrammarService(model.Tokenizer);
         if (options.ShutdownGracePeriod < TimeSpan.Zero) throw new ArgumentException($"--shutdown-grace-period ({options.ShutdownGracePeriod.TotalSeconds} s) must be >= 0");
         if (options.PayloadLimit <= 0) throw new ArgumentException($"--payload-limit ({options.PayloadLimit}) must be positive");
@@ -84,6 +80,11 @@ public static class InkwellServer
         var builder = WebApplication.CreateSlimBuilder(args ?? []);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddSingleton(state);
+        builder.Services.AddSingleton(metrics);
+        // Operations (TGI's flags): structured logs, traces, CORS; the API key is checked by a middleware below.
+        if (options.JsonOutput) builder.UseJsonLogs();
+        if (options.OtlpEndpoint is { } otlp) builder.AddOtlpTracing(otlp, options.OtlpServiceName, options.OtlpProtocol);
+        if (options.CorsAllowOrigins.Count > 0) builder.Services.AddInkwellCors(options.CorsAllowOrigins);
         // SIGTERM: drain first (readiness 503, new work refused), then stop what still runs at the grace period's end.
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = GracefulDrain.HostShutdownTimeout(options.ShutdownGracePeriod));
         builder.Services.AddHostedService(_ => new GracefulDrain(service.Drain, () => service.InFlight, options.ShutdownGracePeriod));
@@ -111,6 +112,8 @@ public static class InkwellServer
         configure?.Invoke(builder);
         var app = builder.Build();
         app.UseErrorShaping(requestLimits);
+        if (options.CorsAllowOrigins.Count > 0) app.UseCors();
+        if (options.ApiKey is { } apiKey) app.UseApiKey(apiKey);
         if (options.GrpcPort is not null)
         {
             app.UseGrpcPortSeparation();

@@ -37,4 +37,16 @@ public sealed record ServerOptions
     public long PayloadLimit { get; init; } = 2_000_000;
     /// <summary>--shutdown-grace-period: how long running generations may finish after SIGTERM before they are ended with an error event.</summary>
     public TimeSpan ShutdownGracePeriod { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>--api-key (API_KEY): every API route wants "Authorization: Bearer &lt;key&gt;"; null leaves them open.</summary>
+    public string? ApiKey { get; init; }
+    /// <summary>--cors-allow-origin: origins a browser may call the HTTP APIs from ("*" for any); empty sends no CORS headers.</summary>
+    public IReadOnlyList<string> CorsAllowOrigins { get; init; } = [];
+    /// <summary>--otlp-endpoint: where OpenTelemetry traces go (an OTLP collector); null traces nothing.</summary>
+    public string? OtlpEndpoint { get; init; }
+    /// <summary>--otlp-protocol: grpc (TGI's, the default) or http/protobuf (then the endpoint is the full /v1/traces URL).</summary>
+    public string OtlpProtocol { get; init; } = "grpc";
+    /// <summary>--otlp-service-name: the service.name resource attribute of the traces (TGI's default).</summary>
+    public string OtlpServiceName { get; init; } = "text-generation-inference.router";
+    /// <summary>--json-output: log lines as JSON objects (one per line) instead of text.</summary>
+    public bool JsonOutput { get; init; }
 }

@@ -45,6 +45,8 @@ public sealed class ServerState(ServerOptions options, LoadedModel model, Genera
         var stats = Service.Engine.Stats;
         Metrics.QueueSize.Set(stats.WaitingRequests);
         Metrics.BatchCurrentSize.Set(stats.RunningRequests);
+        Metrics.BatchInputTokens.Set(stats.RunningTokens);
+        Metrics.BatchMaxRemainingTokens.Set(stats.MaxRemainingTokens);
         Metrics.KvBlocksFree.Set(stats.FreeBlocks);
         Metrics.KvBlocksTotal.Set(Service.Engine.BlockPool.BlockCount);
         Metrics.PermitsInUse.Set(Service.InFlight);

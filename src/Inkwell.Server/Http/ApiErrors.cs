@@ -47,6 +47,7 @@ public static class ApiErrors
     /// <summary>TGI's error_type words (validation, overloaded, unhealthy, ...) for a status.</summary>
     public static string TgiType(int status) => status switch
     {
+        401 => "unauthorized",
         404 => "not_found",
         405 => "method_not_allowed",
         408 => "timeout",
@@ -66,6 +67,7 @@ public static class ApiErrors
     /// <summary>OpenAI's error code for a status where it has one.</summary>
     public static string? OpenAICode(int status) => status switch
     {
+        401 => "invalid_api_key",
         404 => "not_found",
         413 => "request_too_large",
         415 => "unsupported_media_type",

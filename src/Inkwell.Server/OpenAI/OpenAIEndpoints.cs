@@ -4,6 +4,9 @@ using Inkwell.Templates;
 using Inkwell.Server.Generation;
 using Inkwell.Server.Hosting;
 using Inkwell.Server.Http;
+using Inkwell.Server.Metrics;
+using Inkwell.Server.Telemetry;
+using System.Diagnostics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -74,9 +77,8 @@ internal sealed class OpenAIApi
     private async Task HandleAsync<T>(HttpContext ctx, bool chat, Func<T, OpenAIPlan> validate) where T : class
     {
         var ct = ctx.RequestAborted;
-        _s.Metrics.RequestCount.Increment();
+        long arrival = Stopwatch.GetTimestamp();
         OpenAIPlan plan;
-        GenerationRun run;
         try
         {
             T dto;
@@ -93,27 +95,35 @@ internal sealed class OpenAIApi
                 throw new OpenAIException(400, $"We could not parse the JSON body of your request. ({e.Message})", param: null, code: null);
             }
             plan = validate(dto);
-            run = await _s.Service.StartAsync(OpenAIValidator.Inputs(plan), ct);
         }
         catch (OpenAIException e)
         {
-            _s.Metrics.RequestFailure.Increment(labelValue: "validation");
+            _s.Metrics.RequestFailure.Increment("validation");
             await WriteError(ctx, e);
             return;
         }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            _s.Metrics.RequestFailure.Increment("cancelled");
+            return;
+        }
+
+        var kind = plan.Stream ? RequestKind.Stream : plan.Prompts.Count > 1 ? RequestKind.Batch : RequestKind.Single;
+        using var telemetry = RequestTelemetry.Begin(_s.Metrics, "openai", kind, plan.Prompts.Count, arrival);
+        GenerationRun run;
+        try
+        {
+            run = await _s.Service.StartAsync(OpenAIValidator.Inputs(plan), ct, telemetry);
+        }
         catch (GenerationException e)
         {
-            _s.Metrics.RequestFailure.Increment(labelValue: e.Kind switch
-            {
-                GenerationErrorKind.Overloaded => "overloaded",
-                GenerationErrorKind.InvalidRequest or GenerationErrorKind.ContextLength => "validation",
-                _ => "generation",
-            });
+            telemetry.Failed(e);
             await WriteError(ctx, ToOpenAI(e, chat));
             return;
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
+            telemetry.Failed("cancelled");
             return;
         }
 
@@ -125,7 +135,7 @@ internal sealed class OpenAIApi
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
-                _s.Metrics.RequestFailure.Increment(labelValue: "cancelled");
+                // The run counts its unfinished sequences as cancelled when disposed.
             }
         }
     }

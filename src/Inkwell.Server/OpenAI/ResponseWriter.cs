@@ -80,7 +80,6 @@ internal sealed class ResponseWriter(HttpContext ctx, ServerState s, OpenAIPlan 
 
     private OpenAIException Failed(GenerationFailed f)
     {
-        s.Metrics.RequestFailure.Increment(labelValue: "generation");
         // The end of the shutdown grace period is the server's unavailability, not a failed generation.
         return new OpenAIException(run.StoppedByShutdown ? 503 : 500, f.Message, "server_error", code: null);
     }
@@ -88,8 +87,6 @@ internal sealed class ResponseWriter(HttpContext ctx, ServerState s, OpenAIPlan 
     private bool Succeeded(CancellationToken ct)
     {
         if (_choices.Any(c => c.Result is null)) throw new OperationCanceledException(ct);
-        s.Metrics.RequestSuccess.Increment();
-        foreach (var c in _choices) s.Metrics.GeneratedTokens.Observe(c.Result!.GeneratedTokenCount);
         return true;
     }
 

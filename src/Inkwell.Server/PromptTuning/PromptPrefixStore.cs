@@ -25,7 +25,7 @@ public sealed class PromptPrefixStore(string? directory, int hiddenSize)
 
     public PromptPrefix Get(string prefixId)
     {
-        var lazy = _cache.GetOrAdd(prefixId, id => new Lazy<PromptPrefix>(() => Load(id)));
+        var lazy = _cache.GetOrAdd(prefixId, id => new Lazy<PromptPrefix>(() => TimedLoad(id)));
         try
         {
             return lazy.Value;
@@ -35,6 +35,17 @@ public sealed class PromptPrefixStore(string? directory, int hiddenSize)
             _cache.TryRemove(new KeyValuePair<string, Lazy<PromptPrefix>>(prefixId, lazy));
             throw;
         }
+    }
+
+    /// <summary>Hears how long each successful load from a file took (tgi_prompt_load_duration); cache hits are not loads.</summary>
+    public Action<TimeSpan>? Loaded { get; init; }
+
+    private PromptPrefix TimedLoad(string id)
+    {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var prefix = Load(id);
+        Loaded?.Invoke(System.Diagnostics.Stopwatch.GetElapsedTime(started));
+        return prefix;
     }
 
     private PromptPrefix Load(string id)

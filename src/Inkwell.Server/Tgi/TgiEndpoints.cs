@@ -4,6 +4,8 @@ using Inkwell.Engine.Requests;
 using Inkwell.Server.Generation;
 using Inkwell.Server.Hosting;
 using Inkwell.Server.Http;
+using Inkwell.Server.Metrics;
+using Inkwell.Server.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -36,55 +38,56 @@ public static class TgiEndpoints
 
     private static async Task Generate(HttpContext ctx, ServerState s, bool? forceStream)
     {
-        var started = Stopwatch.StartNew();
-        s.Metrics.RequestCount.Increment();
+        long arrival = Stopwatch.GetTimestamp();
         if (await ReadBodyAsync(ctx, s) is not { } dto) return;
         bool stream = forceStream ?? dto.Stream;
+        using var telemetry = RequestTelemetry.Begin(s.Metrics, "tgi", stream ? RequestKind.Stream : RequestKind.Single, inputs: 1, arrival);
         ValidGenerateRequest v;
         GenerationRun run;
         try
         {
             v = s.Validator.Validate(dto, stream);
-            run = await s.Service.StartAsync(v.Input, ctx.RequestAborted);
+            run = await s.Service.StartAsync(v.Input, ctx.RequestAborted, telemetry);
         }
         catch (ValidationException e)
         {
-            s.Metrics.RequestFailure.Increment(labelValue: "validation");
+            telemetry.Failed("validation", e.Message);
             await WriteError(ctx, 422, "Input validation error: " + e.Message, "validation");
             return;
         }
         catch (GenerationException e)
         {
-            await WriteError(ctx, s, e);
+            telemetry.Failed(e);
+            await WriteError(ctx, e);
             return;
         }
         catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
         {
-            s.Metrics.RequestFailure.Increment(labelValue: "cancelled");
+            telemetry.Failed("cancelled");
             return;
         }
         await using (run)
         {
-            var validationTime = started.Elapsed;
-            s.Metrics.ValidationDuration.Observe(validationTime.TotalSeconds);
+            var validationTime = telemetry.Elapsed;
             try
             {
-                if (stream) await Stream(ctx, s, v, run, started);
-                else await Unary(ctx, s, v, run, started, validationTime, wrapInArray: forceStream is null);
+                if (stream) await Stream(ctx, v, run);
+                else await Unary(ctx, v, run, telemetry, validationTime, wrapInArray: forceStream is null);
             }
             catch (GenerationException e) when (!ctx.Response.HasStarted)
             {
-                await WriteError(ctx, s, e);
+                telemetry.Failed(e);
+                await WriteError(ctx, e);
             }
             catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
             {
-                s.Metrics.RequestFailure.Increment(labelValue: "cancelled");
+                // The run counts its unfinished sequences as cancelled when disposed.
             }
         }
     }
 
     /// <summary>The one mapping of the service's error kinds to TGI's statuses and error types.</summary>
-    private static Task WriteError(HttpContext ctx, ServerState s, GenerationException e)
+    private static Task WriteError(HttpContext ctx, GenerationException e)
     {
         var (status, type, message) = e.Kind switch
         {
@@ -93,18 +96,16 @@ public static class TgiEndpoints
             GenerationErrorKind.Unavailable => (503, "unhealthy", e.Message),
             _ => (424, "generation", e.Message),
         };
-        s.Metrics.RequestFailure.Increment(labelValue: type);
         return WriteError(ctx, status, message, type);
     }
 
-    private static async Task Unary(HttpContext ctx, ServerState s, ValidGenerateRequest v, GenerationRun run, Stopwatch started, TimeSpan validationTime, bool wrapInArray)
+    private static async Task Unary(HttpContext ctx, ValidGenerateRequest v, GenerationRun run, RequestTelemetry telemetry, TimeSpan validationTime, bool wrapInArray)
     {
         // best_of: the most likely sequence answers, the others come as best_of_sequences.
         var results = (await run.ResultsAsync(ctx.RequestAborted)).OrderByDescending(r => r.Tokens.Sum(t => (double)t.LogProb)).ToList();
         var best = results[0];
         int inputLength = run.Inputs[0].InputLength;
-        Observe(s, best, started);
-        SetTimingHeaders(ctx, best, started, validationTime, inputLength);
+        SetTimingHeaders(ctx, best, telemetry.Elapsed, validationTime, inputLength);
         string text = v.ReturnFullText ? v.Inputs + best.GeneratedText : best.GeneratedText;
         DetailsDto? details = null;
         if (v.Details)
@@ -116,28 +117,25 @@ public static class TgiEndpoints
             details = new DetailsDto(FinishReasonText(best.FinishReason), best.GeneratedTokenCount, best.Seed, Prefill(best), Tokens(best.Tokens), TopTokens(best), others);
         }
         var response = new GenerateResponseDto(text, details);
-        s.Metrics.RequestSuccess.Increment();
         ctx.Response.StatusCode = 200;
         if (wrapInArray) await ctx.Response.WriteAsJsonAsync(new[] { response }, TgiJson.Options);
         else await ctx.Response.WriteAsJsonAsync(response, TgiJson.Options);
     }
 
-    private static async Task Stream(HttpContext ctx, ServerState s, ValidGenerateRequest v, GenerationRun run, Stopwatch started)
+    private static async Task Stream(HttpContext ctx, ValidGenerateRequest v, GenerationRun run)
     {
         ctx.Response.Headers["x-compute-type"] = "cpu";
-        await EventStream.WriteAsync(ctx.Response, StreamEvents(ctx, s, v, run, started), TgiJson.Options, ctx.RequestAborted);
+        await EventStream.WriteAsync(ctx.Response, StreamEvents(ctx, v, run), TgiJson.Options, ctx.RequestAborted);
     }
 
     /// <summary>TGI's stream: one event per token (its own text), the last with the whole text and details; or an error event.</summary>
-    private static async IAsyncEnumerable<object> StreamEvents(HttpContext ctx, ServerState s, ValidGenerateRequest v, GenerationRun run, Stopwatch started)
+    private static async IAsyncEnumerable<object> StreamEvents(HttpContext ctx, ValidGenerateRequest v, GenerationRun run)
     {
         await foreach (var (_, e) in run.ReadAllAsync(ctx.RequestAborted))
         {
             switch (e)
             {
                 case TokenGenerated { Final: { } r } last:
-                    Observe(s, r, started);
-                    s.Metrics.RequestSuccess.Increment();
                     string text = v.ReturnFullText ? v.Inputs + r.GeneratedText : r.GeneratedText;
                     var details = v.Details ? new StreamDetailsDto(FinishReasonText(r.FinishReason), r.GeneratedTokenCount, r.Seed, run.Inputs[0].InputLength) : null;
                     yield return new StreamResponseDto(last.Index + 1, Token(last.Token), TopList(last.TopTokens), text, details);
@@ -146,7 +144,6 @@ public static class TgiEndpoints
                     yield return new StreamResponseDto(t.Index + 1, Token(t.Token), TopList(t.TopTokens), null, null);
                     break;
                 case GenerationFailed f:
-                    s.Metrics.RequestFailure.Increment(labelValue: "generation");
                     yield return new ErrorResponseDto(f.Message, "generation");
                     yield break;
             }
@@ -155,6 +152,7 @@ public static class TgiEndpoints
 
     private static async Task Tokenize(HttpContext ctx, ServerState s)
     {
+        long arrival = Stopwatch.GetTimestamp();
         if (await ReadBodyAsync(ctx, s) is not { } dto) return;
         string inputs = dto.Inputs ?? "";
         if (inputs.Length == 0)
@@ -171,6 +169,7 @@ public static class TgiEndpoints
             return;
         }
         var list = tokens.Select(t => new SimpleTokenDto(t.Id, t.End > t.Start ? inputs[t.Start..t.End] : s.Tokenizer.TokenText(t.Id), t.Start, t.End)).ToList();
+        s.Metrics.ObserveTokenize(inputs: 1, tokens.Count, Stopwatch.GetElapsedTime(arrival));
         await ctx.Response.WriteAsJsonAsync(list, TgiJson.Options);
     }
 
@@ -183,7 +182,7 @@ public static class TgiEndpoints
         }
         catch (RequestBodyException e)
         {
-            s.Metrics.RequestFailure.Increment(labelValue: "validation");
+            s.Metrics.RequestFailure.Increment("validation");
             // TGI (axum's Json) answers a body that does not deserialize with 422; transport problems keep their status.
             int status = e.TransportStatus ?? 422;
             string message = e.TransportStatus is null ? $"Failed to deserialize the JSON body into the target type: {e.Message}" : e.Message;
@@ -192,22 +191,10 @@ public static class TgiEndpoints
         }
     }
 
-    private static void Observe(ServerState s, GenerationResult r, Stopwatch started)
-    {
-        var m = s.Metrics;
-        m.RequestDuration.Observe(started.Elapsed.TotalSeconds);
-        m.QueueDuration.Observe(r.QueueTime.TotalSeconds);
-        m.InferenceDuration.Observe(r.InferenceTime.TotalSeconds);
-        m.GeneratedTokens.Observe(r.GeneratedTokenCount);
-        m.TimeToFirstToken.Observe(r.TimeToFirstToken.TotalSeconds);
-        if (r.GeneratedTokenCount > 0) m.TimePerToken.Observe(r.InferenceTime.TotalSeconds / r.GeneratedTokenCount);
-    }
-
-    private static void SetTimingHeaders(HttpContext ctx, GenerationResult r, Stopwatch started, TimeSpan validation, int inputLength)
+    private static void SetTimingHeaders(HttpContext ctx, GenerationResult r, TimeSpan total, TimeSpan validation, int inputLength)
     {
         string Ms(TimeSpan t) => ((long)t.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
         var h = ctx.Response.Headers;
-        var total = started.Elapsed;
         h["x-compute-type"] = "cpu";
         h["x-compute-time"] = total.TotalSeconds.ToString("R", CultureInfo.InvariantCulture);
         h["x-compute-characters"] = r.GeneratedText.Length.ToString(CultureInfo.InvariantCulture);

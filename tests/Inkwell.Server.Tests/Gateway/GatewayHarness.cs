@@ -28,7 +28,8 @@ public sealed class GatewayHarness : IAsyncDisposable
     public static string GoldenGreedy { get; } =
         RepoPaths.GoldenGreedyText;
 
-    public static async Task<GatewayHarness> StartAsync(string metadataYaml, string deploymentsYaml, long? budgetBytes = null)
+    /// <param name="apiKey">The gateway's --api-key; also given to the local deployments' defaults, which must drop it.</param>
+    public static async Task<GatewayHarness> StartAsync(string metadataYaml, string deploymentsYaml, long? budgetBytes = null, string? apiKey = null)
     {
         var dir = Path.Combine(Path.GetTempPath(), "inkwell-gateway-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
@@ -36,7 +37,7 @@ public sealed class GatewayHarness : IAsyncDisposable
         await File.WriteAllTextAsync(Path.Combine(dir, ModelRegistry.DeploymentsFileName), deploymentsYaml);
         try
         {
-            return await StartInAsync(dir, budgetBytes);
+            return await StartInAsync(dir, budgetBytes, apiKey);
         }
         catch
         {
@@ -45,14 +46,15 @@ public sealed class GatewayHarness : IAsyncDisposable
         }
     }
 
-    private static async Task<GatewayHarness> StartInAsync(string dir, long? budgetBytes)
+    private static async Task<GatewayHarness> StartInAsync(string dir, long? budgetBytes, string? apiKey)
     {
         var registry = ModelRegistry.LoadFromDirectory(dir);
         var options = new GatewayOptions
         {
             Hostname = "127.0.0.1",
             MemoryBudgetBytes = budgetBytes,
-            LocalDefaults = new ServerOptions { NumThreads = 1, MaxTotalTokens = 256, MaxBatchTotalTokens = 2048 },
+            ApiKey = apiKey,
+            LocalDefaults = new ServerOptions { NumThreads = 1, MaxTotalTokens = 256, MaxBatchTotalTokens = 2048, ApiKey = apiKey },
             RemoteClient = new InferenceClientOptions
             {
                 BaseAddress = new Uri("http://localhost/"),

@@ -131,14 +131,14 @@ public sealed class CrossApiTests(CrossApiServer fixture) : IClassFixture<CrossA
 
 /// <summary>
 /// The probe for "did any tokenizing happen": the generation service records every prompt's token count right after
-/// tokenizing it, as tgi_request_input_length (absent until the first observation).
+/// tokenizing it, as tgi_request_raw_input_length (absent until the first observation).
 /// </summary>
 internal static class TokenizedPrompts
 {
     public static async Task<long> CountAsync(HttpClient client)
     {
         string metrics = await client.GetStringAsync("/metrics");
-        var line = metrics.Split('\n').SingleOrDefault(l => l.StartsWith("tgi_request_input_length_count", StringComparison.Ordinal));
+        var line = metrics.Split('\n').SingleOrDefault(l => l.StartsWith("tgi_request_raw_input_length_count", StringComparison.Ordinal));
         return line is null ? 0 : long.Parse(line.Split(' ')[^1]);
     }
 }
