@@ -38,6 +38,7 @@ public sealed unsafe class DecoderModel : ICausalLM
     public DecoderWeights Weights { get; }
     public WorkerPool Pool => _pool;
     public long WeightBytes => Weights.WeightBytes;
+    public Lora.LoraAdapterSet? Adapters => Weights.Adapters;
 
     public KvCacheStorage CreateKvCache(int blockSize, int blockCount) =>
         new(Config.LayerCount, Config.KvDim, blockSize, blockCount);
