@@ -17,7 +17,7 @@ public static class ServeCommand
                              [--max-top-n-tokens N] [--waiting-served-ratio R] [--max-waiting-tokens N]
                              [--quantize Q] [--dtype D] [--num-threads N] [--tokenizer PATH] [--no-prefix-caching] [--block-size 16]
                              [--grpc-port P (8033)] [--tls-cert-path F --tls-key-path F [--tls-client-ca-cert-path F]]
-                             [--prompt-prefix-dir DIR] [--max-new-tokens N (gRPC limit, 1024)]
+                             [--prompt-prefix-dir DIR] [--max-new-tokens N (gRPC limit, 1024)] [--lora-adapters NAME=PATH,...]
                              [--chat-template FILE] [--payload-limit BYTES (2000000)] [--shutdown-grace-period SECONDS (30)]
                              [--registry DIR [--gateway-memory-budget-mb N]]
         With --registry, serves every deployment of DIR's registry through one endpoint (the gateway):
@@ -29,6 +29,9 @@ public static class ServeCommand
         :QUANT) is taken from the Hugging Face cache or downloaded into it first (see inkwell download-weights --help).
         --shutdown-grace-period: after SIGTERM, /health answers 503 and new generations are refused at once; running
         ones get this long to finish, then end with an error event (gRPC: UNAVAILABLE) before the server stops.
+        --lora-adapters (LORA_ADAPTERS): LoRA adapters over the model, each a PEFT directory or a GGUF adapter, chosen per
+        request by TGI's parameters.adapter_id, OpenAI's "model" and TGIS's adapter_id; requests of different adapters
+        share a batch. A bare PATH is named after its file or folder.
         --quantize q8_0|q4_0|q4_k|q6_k re-encodes f32/f16/bf16 weight matrices on load, as llama-quantize would.
         """ + "\n" + ModelOptions.ModelHelp;
 
@@ -66,6 +69,7 @@ public static class ServeCommand
             // TLS_CERT_PATH etc. or --tls-cert-path etc., for both listeners; half a configuration is an error.
             Tls = Tls(variable => Opt(variable.ToLowerInvariant().Replace('_', '-'))),
             PromptPrefixDir = Opt("prompt-prefix-dir"),
+            LoraAdapters = Opt("lora-adapters") is { } lora ? LoraSpec(lora) : [],
             GrpcMaxNewTokens = Int("max-new-tokens") ?? d.GrpcMaxNewTokens,
             ChatTemplatePath = Opt("chat-template"),
             BlockSize = Int("block-size") ?? d.BlockSize,
@@ -84,6 +88,7 @@ public static class ServeCommand
             : null;
         a.EnsureAllUsed();
         if (registryDir is not null && revision is not null) throw new UsageException("--revision (REVISION) applies to --model-id, not to --registry");
+        if (registryDir is not null && options.LoraAdapters.Count > 0) throw new UsageException("--lora-adapters applies to one model, not to --registry");
         if (registryDir is not null && options.Quantize is not null)
             throw new UsageException("--quantize applies to one model; with --registry, quantize each deployment's file ahead of time (inkwell quantize)");
         if (registryDir is not null) return await GatewayCommand.RunAsync(registryDir, budgetMb, options);
@@ -103,12 +108,20 @@ public static class ServeCommand
         var state = app.Services.GetService(typeof(ServerState)) as ServerState;
         Console.Error.WriteLine($"inkwell: KV cache {state!.Service.Engine.KvCapacityTokens} tokens in blocks of {options.BlockSize}; " +
             $"max input {state.Validator.Limits.MaxInputTokens}, max total {state.Validator.Limits.MaxTotalTokens}; {options.NumThreads} threads");
+        foreach (var adapter in state.Service.Engine.Model.Adapters?.Adapters ?? [])
+            Console.Error.WriteLine($"inkwell: LoRA adapter '{adapter.Name}' ({adapter.Format}, rank {adapter.Rank}, alpha {adapter.Alpha}: {string.Join(", ", adapter.Targets)}) from {adapter.Path}");
         string scheme = options.Tls is null ? "http" : "https";
         Console.Error.WriteLine($"inkwell: serving on {scheme}://{options.Hostname}:{options.Port}, gRPC (fmaas.GenerationService) on port {options.GrpcPort}" +
             (options.Tls?.RequiresClientCertificate == true ? " (mutual TLS)" : ""));
         await app.RunAsync();
         model.Dispose();
         return 0;
+    }
+
+    private static IReadOnlyList<(string Name, string Path)> LoraSpec(string spec)
+    {
+        try { return Models.Lora.LoraAdapterSet.ParseSpec(spec); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
     }
 
     private static Server.Tls.TlsOptions? Tls(Func<string, string?> option)

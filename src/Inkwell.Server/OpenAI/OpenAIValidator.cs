@@ -48,6 +48,9 @@ public sealed record OpenAIPlan
     public bool Echo { get; init; }
     public GrammarSpec? Grammar { get; init; }
     public string? GrammarParam { get; init; }
+    /// <summary>The request's `model`; <see cref="AdapterId"/> is the LoRA adapter it names (null = the base model).</summary>
+    public string Model { get; init; } = "";
+    public string? AdapterId { get; init; }
 }
 
 /// <summary>
@@ -97,7 +100,7 @@ public sealed class OpenAIValidator(Tokenizer tokenizer)
             [new OpenAIPrompt(prompt, null)], maxTokens, maxParam, defaultMaxTokens: int.MaxValue,
             r.Temperature, r.TopP, r.N, r.Stop, r.Seed, r.PresencePenalty, r.FrequencyPenalty, r.MinTokens, r.IgnoreEos, r.LogitBias, r.TruncatePromptTokens,
             r.Logprobs == true ? r.TopLogprobs ?? 0 : null, r.Stream == true, r.StreamOptions,
-            Grammar(r.ResponseFormat, r.GuidedChoice, r.GuidedRegex, r.GuidedJson)) with { AddSpecialTokens = false };
+            Grammar(r.ResponseFormat, r.GuidedChoice, r.GuidedRegex, r.GuidedJson)) with { AddSpecialTokens = false, Model = r.Model! };
     }
 
     public OpenAIPlan Completion(CompletionRequestDto r)
@@ -115,7 +118,7 @@ public sealed class OpenAIValidator(Tokenizer tokenizer)
             prompts, r.MaxTokens, "max_tokens", CompletionsDefaultMaxTokens,
             r.Temperature, r.TopP, r.N, r.Stop, r.Seed, r.PresencePenalty, r.FrequencyPenalty, r.MinTokens, r.IgnoreEos, r.LogitBias, r.TruncatePromptTokens,
             r.Logprobs, r.Stream == true, r.StreamOptions,
-            Grammar(r.ResponseFormat, r.GuidedChoice, r.GuidedRegex, r.GuidedJson)) with { Echo = r.Echo == true };
+            Grammar(r.ResponseFormat, r.GuidedChoice, r.GuidedRegex, r.GuidedJson)) with { Echo = r.Echo == true, Model = r.Model! };
     }
 
     private OpenAIPlan Common(
@@ -197,6 +200,8 @@ public sealed class OpenAIValidator(Tokenizer tokenizer)
         TopNTokens = plan.Logprobs ?? 0,
         Grammar = plan.Grammar,
         GrammarParam = plan.GrammarParam ?? "response_format",
+        AdapterId = plan.AdapterId,
+        AdapterParam = "model",
     }).ToList();
 
     private string Text(int id) => (uint)id < (uint)tokenizer.VocabSize ? tokenizer.TokenText(id) : "";
