@@ -59,10 +59,10 @@ internal sealed class OpenAIApi
     /// base model too while no adapters are loaded (a single-model server answers to any name, as TGI does), but a 404
     /// once adapters are: a mistyped adapter name must not silently run the base model.
     /// </summary>
-    private string? AdapterFor(string model)
+    private string? AdapterFor(string? model)
     {
         var adapters = _s.Service.AdapterNames;
-        if (model == _s.ModelId || adapters.Count == 0) return null;
+        if (string.IsNullOrEmpty(model) || model == _s.ModelId || adapters.Count == 0) return null;
         if (adapters.Contains(model)) return model;
         throw ModelNotFound(model, $"Served: {_s.ModelId} (base), LoRA adapters: {string.Join(", ", adapters)}.");
     }
@@ -85,10 +85,20 @@ internal sealed class OpenAIApi
             "start the server with --chat-template FILE, or use /v1/completions with a prompt");
     }
 
+    // The model is resolved first, as vLLM does: an unknown model is a 404 whatever else the body holds.
     public Task ChatAsync(HttpContext ctx) => HandleAsync<ChatCompletionRequestDto>(ctx, chat: true,
-        dto => _validator.Chat(dto, _template, _templateProblem));
+        dto =>
+        {
+            string? adapter = AdapterFor(dto.Model);
+            return _validator.Chat(dto, _template, _templateProblem) with { AdapterId = adapter };
+        });
 
-    public Task CompletionAsync(HttpContext ctx) => HandleAsync<CompletionRequestDto>(ctx, chat: false, _validator.Completion);
+    public Task CompletionAsync(HttpContext ctx) => HandleAsync<CompletionRequestDto>(ctx, chat: false,
+        dto =>
+        {
+            string? adapter = AdapterFor(dto.Model);
+            return _validator.Completion(dto) with { AdapterId = adapter };
+        });
 
     private async Task HandleAsync<T>(HttpContext ctx, bool chat, Func<T, OpenAIPlan> validate) where T : class
     {
@@ -112,7 +122,6 @@ internal sealed class OpenAIApi
                 throw new OpenAIException(400, $"We could not parse the JSON body of your request. ({e.Message})", param: null, code: null);
             }
             plan = validate(dto);
-            plan = plan with { AdapterId = AdapterFor(plan.Model) };
             run = await _s.Service.StartAsync(OpenAIValidator.Inputs(plan), ct);
         }
         catch (OpenAIException e)

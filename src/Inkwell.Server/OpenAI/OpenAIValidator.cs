@@ -48,8 +48,7 @@ public sealed record OpenAIPlan
     public bool Echo { get; init; }
     public GrammarSpec? Grammar { get; init; }
     public string? GrammarParam { get; init; }
-    /// <summary>The request's `model`; <see cref="AdapterId"/> is the LoRA adapter it names (null = the base model).</summary>
-    public string Model { get; init; } = "";
+    /// <summary>The LoRA adapter the request's `model` names (null = the base model).</summary>
     public string? AdapterId { get; init; }
 }
 
@@ -100,7 +99,7 @@ public sealed class OpenAIValidator(Tokenizer tokenizer)
             [new OpenAIPrompt(prompt, null)], maxTokens, maxParam, defaultMaxTokens: int.MaxValue,
             r.Temperature, r.TopP, r.N, r.Stop, r.Seed, r.PresencePenalty, r.FrequencyPenalty, r.MinTokens, r.IgnoreEos, r.LogitBias, r.TruncatePromptTokens,
             r.Logprobs == true ? r.TopLogprobs ?? 0 : null, r.Stream == true, r.StreamOptions,
-            Grammar(r.ResponseFormat, r.GuidedChoice, r.GuidedRegex, r.GuidedJson)) with { AddSpecialTokens = false, Model = r.Model! };
+            Grammar(r.ResponseFormat, r.GuidedChoice, r.GuidedRegex, r.GuidedJson)) with { AddSpecialTokens = false };
     }
 
     public OpenAIPlan Completion(CompletionRequestDto r)
@@ -118,7 +117,7 @@ public sealed class OpenAIValidator(Tokenizer tokenizer)
             prompts, r.MaxTokens, "max_tokens", CompletionsDefaultMaxTokens,
             r.Temperature, r.TopP, r.N, r.Stop, r.Seed, r.PresencePenalty, r.FrequencyPenalty, r.MinTokens, r.IgnoreEos, r.LogitBias, r.TruncatePromptTokens,
             r.Logprobs, r.Stream == true, r.StreamOptions,
-            Grammar(r.ResponseFormat, r.GuidedChoice, r.GuidedRegex, r.GuidedJson)) with { Echo = r.Echo == true, Model = r.Model! };
+            Grammar(r.ResponseFormat, r.GuidedChoice, r.GuidedRegex, r.GuidedJson)) with { Echo = r.Echo == true };
     }
 
     private OpenAIPlan Common(
