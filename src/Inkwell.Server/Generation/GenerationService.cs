@@ -167,8 +167,8 @@ public sealed class GenerationService(
         return (new PreparedInput(input, ids, prefix?.VirtualTokens ?? 0, maxNew, limited, seed), request);
     }
 
-    /// <summary>The names of the LoRA adapters requests may select (in --lora-adapters order).</summary>
-    public IReadOnlyList<string> AdapterNames => [.. engine.Model.Adapters?.Names ?? []];
+    /// <summary>The names of the LoRA adapters requests may select (in --lora-adapters order; fixed at startup).</summary>
+    public IReadOnlyList<string> AdapterNames { get; } = [.. engine.Model.Adapters?.Names ?? []];
 
     private LoraAdapter FindAdapter(string name, string param) =>
         engine.Model.Adapters?.Find(name) ?? throw GenerationException.Invalid(UnknownAdapterMessage(name, AdapterNames), param);
