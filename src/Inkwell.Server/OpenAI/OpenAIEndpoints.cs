@@ -49,10 +49,10 @@ internal sealed class OpenAIApi
 
     public IReadOnlyList<ModelDto> Models { get; }
 
-    /// <summary>vLLM's 404 for a model the server does not serve; <paramref name="adapters"/> lists what it does (null: not said).</summary>
+    /// <summary>OpenAI's (and vLLM's) 404 for a model the server does not serve; <paramref name="adapters"/> lists what it does (null: not said).</summary>
     public static OpenAIException ModelNotFound(string id, string? adapters) =>
         new(404, $"The model `{id}` does not exist or you do not have access to it." + (adapters is null ? "" : " " + adapters),
-            "NotFoundError", param: "model", code: "model_not_found");
+            param: "model", code: "model_not_found");
 
     /// <summary>
     /// vLLM's rule for `model`: a LoRA adapter's name selects it, the served name is the base model. Any other name is the
