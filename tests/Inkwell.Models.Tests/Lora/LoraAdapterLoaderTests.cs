@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using Inkwell.Models.Gguf;
+using Inkwell.Runtime.Tensors;
 using Inkwell.Models.Lora;
 using Inkwell.TestSupport;
 
@@ -72,6 +74,29 @@ public sealed class LoraAdapterLoaderTests : IDisposable
     {
         var e = Refused(Path.Combine(RepoPaths.EmbeddedModelDir, "stories260K-f32.gguf"));
         Assert.Contains("general.type", e.Message);
+    }
+
+    /// <summary>A GGUF adapter with alpha.gguf's metadata and the given f32 tensors (ggml dimensions, zeros).</summary>
+    private string GgufWith(params (string Name, long[] Dimensions)[] tensors)
+    {
+        var writer = new GgufWriter();
+        writer.CopyMetadataFrom(LoraForwardTests.Fixture("alpha.gguf"));
+        foreach (var (name, dims) in tensors)
+            writer.AddTensor(name, dims, GgmlType.F32, s => s.Write(new byte[dims.Aggregate(4L, (a, b) => a * b)]));
+        string path = Path.Combine(_dir, Guid.NewGuid().ToString("n") + ".gguf");
+        writer.Write(path);
+        return path;
+    }
+
+    [Fact]
+    public void Gguf_adapters_that_do_not_fit_the_model_are_refused()
+    {
+        // attn_q is [in 64, out 64]: lora_b with 32 outputs belongs to another model.
+        var e = Refused(GgufWith(("blk.0.attn_q.weight.lora_a", [64, 4]), ("blk.0.attn_q.weight.lora_b", [4, 32])));
+        Assert.Contains("do not fit the model's projection (in 64, out 64)", e.Message);
+        Assert.Contains("lora_b is missing", Refused(GgufWith(("blk.0.attn_q.weight.lora_a", [64, 4]))).Message);
+        Assert.Contains("not a LoRA pair", Refused(GgufWith(("blk.0.attn_norm.weight.lora_a", [64, 4]))).Message);
+        Assert.Contains("layer 7 does not exist", Refused(GgufWith(("blk.7.attn_q.weight.lora_a", [64, 4]))).Message);
     }
 
     [Fact]
