@@ -60,6 +60,20 @@ public sealed class LoraForwardTests
     }
 
     [Fact]
+    public void The_gguf_adapter_continues_as_llama_cpp_does_with_it_and_the_base_rows_as_without_it()
+    {
+        // A second outside reference: llama.cpp's llama-server applying alpha.gguf itself (llama-cpp-greedy.json).
+        var expected = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Fixture("llama-cpp-greedy.json")))!;
+        int[] Ids(string key) => [.. expected[key]!.AsArray().Select(n => n!.GetValue<int>())];
+        using var adapted = LoadWithAdapters();
+        using var pool = new WorkerPool(1);
+        int[] prompt = Ids("prompt");
+        var batch = GreedyBatch(adapted.CreateModel(pool), [prompt, prompt], [adapted.Weights.Adapters!.Find("alpha-gguf")!.Slot, 0], 20);
+        Assert.Equal(Ids("alpha"), batch.Tokens[0]);
+        Assert.Equal(Ids("base"), batch.Tokens[1]);
+    }
+
+    [Fact]
     public void An_adapter_slot_the_model_does_not_have_is_refused()
     {
         using var adapted = LoadWithAdapters();
