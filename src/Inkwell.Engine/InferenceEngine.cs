@@ -93,6 +93,8 @@ public sealed class InferenceEngine : IAsyncDisposable
         int prefixRows = request.PrefixEmbeddings is { } p ? p.Length / _model.Config.Dim : 0;
         int needed = prefixRows + request.PromptTokens.Count + request.Stopping.MaxNewTokens;
         if (needed > _kv.TokenCapacity) throw new ArgumentException($"request needs {needed} tokens but the KV cache holds {_kv.TokenCapacity}");
+        if (request.Adapter is { } adapter && _model.Adapters?.Find(adapter.Name) != adapter)
+            throw new ArgumentException($"LoRA adapter '{adapter.Name}' is not attached to this engine's model");
         var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         var pipeline = LogitsPipeline.For(request, _tokenizer.EndOfGenerationIds, _model.Config.VocabSize);
         var r = new EngineRequest(Interlocked.Increment(ref _nextId), request, prefixRows, pipeline, abort.Token);
@@ -181,7 +183,7 @@ public sealed class InferenceEngine : IAsyncDisposable
                 int rows = Math.Min(c.Count, r.PrefixTokenCount - c.StartPosition);
                 embeddings = pe.AsMemory(c.StartPosition * dim, rows * dim);
             }
-            _chunks.Add(new SequenceChunk(tokens, c.StartPosition, blocks, logits, embeddings));
+            _chunks.Add(new SequenceChunk(tokens, c.StartPosition, blocks, logits, embeddings, r.Request.Adapter?.Slot ?? 0));
         }
 
         var sw = Stopwatch.StartNew();

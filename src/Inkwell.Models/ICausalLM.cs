@@ -17,6 +17,9 @@ public interface ICausalLM : IDisposable
 
     KvCacheStorage CreateKvCache(int blockSize, int blockCount);
 
+    /// <summary>The LoRA adapters a chunk may select by slot (<see cref="SequenceChunk.Adapter"/>); null = none.</summary>
+    Lora.LoraAdapterSet? Adapters => null;
+
     /// <summary>
     /// Runs the chunks through the model, writing their keys and values into <paramref name="kv"/>, and returns
     /// logits [rows, vocab] for the rows the chunks asked for, in chunk order. The span is valid until the next call.

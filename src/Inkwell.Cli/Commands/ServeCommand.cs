@@ -17,7 +17,7 @@ public static class ServeCommand
                              [--max-top-n-tokens N] [--waiting-served-ratio R] [--max-waiting-tokens N]
                              [--quantize Q] [--dtype D] [--num-threads N] [--tokenizer PATH] [--no-prefix-caching] [--block-size 16]
                              [--grpc-port P (8033)] [--tls-cert-path F --tls-key-path F [--tls-client-ca-cert-path F]]
-                             [--prompt-prefix-dir DIR] [--max-new-tokens N (gRPC limit, 1024)]
+                             [--prompt-prefix-dir DIR] [--max-new-tokens N (gRPC limit, 1024)] [--lora-adapters NAME=PATH,...]
                              [--chat-template FILE] [--payload-limit BYTES (2000000)] [--shutdown-grace-period SECONDS (30)]
                              [--registry DIR [--gateway-memory-budget-mb N]]
                              [--api-key KEY] [--cors-allow-origin ORIGIN ...] [--json-output]
@@ -38,6 +38,9 @@ public static class ServeCommand
         comma list. Without it no CORS header is sent. --json-output: JSON log lines with trace ids.
         --otlp-endpoint: an OpenTelemetry collector (gRPC, e.g. http://localhost:4317; with --otlp-protocol
         http/protobuf the full /v1/traces URL) receiving a trace per request: generate, validate, queue, prefill, decode.
+        --lora-adapters (LORA_ADAPTERS): LoRA adapters over the model, each a PEFT directory or a GGUF adapter, chosen per
+        request by TGI's parameters.adapter_id, OpenAI's "model" and TGIS's adapter_id; requests of different adapters
+        share a batch. A bare PATH is named after its file or folder.
         --quantize q8_0|q4_0|q4_k|q6_k re-encodes f32/f16/bf16 weight matrices on load, as llama-quantize would.
         """ + "\n" + ModelOptions.ModelHelp;
 
@@ -75,6 +78,7 @@ public static class ServeCommand
             // TLS_CERT_PATH etc. or --tls-cert-path etc., for both listeners; half a configuration is an error.
             Tls = Tls(variable => Opt(variable.ToLowerInvariant().Replace('_', '-'))),
             PromptPrefixDir = Opt("prompt-prefix-dir"),
+            LoraAdapters = Opt("lora-adapters") is { } lora ? LoraSpec(lora) : [],
             GrpcMaxNewTokens = Int("max-new-tokens") ?? d.GrpcMaxNewTokens,
             ChatTemplatePath = Opt("chat-template"),
             BlockSize = Int("block-size") ?? d.BlockSize,
@@ -99,6 +103,7 @@ public static class ServeCommand
             : null;
         a.EnsureAllUsed();
         if (registryDir is not null && revision is not null) throw new UsageException("--revision (REVISION) applies to --model-id, not to --registry");
+        if (registryDir is not null && options.LoraAdapters.Count > 0) throw new UsageException("--lora-adapters applies to one model, not to --registry");
         if (registryDir is not null && options.Quantize is not null)
             throw new UsageException("--quantize applies to one model; with --registry, quantize each deployment's file ahead of time (inkwell quantize)");
         if (registryDir is not null) return await GatewayCommand.RunAsync(registryDir, budgetMb, options);
@@ -120,6 +125,8 @@ public static class ServeCommand
             $"max input {state.Validator.Limits.MaxInputTokens}, max total {state.Validator.Limits.MaxTotalTokens}; {options.NumThreads} threads");
         if (options.ApiKey is null && options.Hostname is not ("127.0.0.1" or "localhost" or "::1"))
             Console.Error.WriteLine($"inkwell: warning: serving on {options.Hostname} without --api-key: anyone who can reach this port can run generations");
+        foreach (var adapter in state.Service.Engine.Model.Adapters?.Adapters ?? [])
+            Console.Error.WriteLine($"inkwell: LoRA adapter '{adapter.Name}' ({adapter.Format}, rank {adapter.Rank}, alpha {adapter.Alpha}: {string.Join(", ", adapter.Targets)}) from {adapter.Path}");
         string scheme = options.Tls is null ? "http" : "https";
         Console.Error.WriteLine($"inkwell: serving on {scheme}://{options.Hostname}:{options.Port}, gRPC (fmaas.GenerationService) on port {options.GrpcPort}" +
             (options.Tls?.RequiresClientCertificate == true ? " (mutual TLS)" : ""));
@@ -132,6 +139,12 @@ public static class ServeCommand
     private static IReadOnlyList<string> CorsOrigins(IReadOnlyList<string> flags, string? environment) =>
         [.. (flags.Count > 0 ? flags : environment is { Length: > 0 } e ? [e] : [])
             .SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))];
+
+    private static IReadOnlyList<(string Name, string Path)> LoraSpec(string spec)
+    {
+        try { return Models.Lora.LoraAdapterSet.ParseSpec(spec); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
+    }
 
     private static Server.Tls.TlsOptions? Tls(Func<string, string?> option)
     {

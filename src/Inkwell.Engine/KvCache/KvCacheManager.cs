@@ -31,7 +31,7 @@ public sealed class KvCacheManager(BlockPool pool, Action<int, int>? copyBlock =
         BlockHash? parent = null, beforeLast = null;
         for (int i = 0; i < fullBlocks; i++)
         {
-            var hash = BlockHash.Of(parent, tokens.Slice(i * BlockSize, BlockSize), r.Request.PrefixSalt);
+            var hash = BlockHash.Of(parent, tokens.Slice(i * BlockSize, BlockSize), r.CacheSalt);
             if (Pool.TakeCached(hash) is not int block) break;
             r.Blocks.Add(block);
             beforeLast = parent;
@@ -81,7 +81,7 @@ public sealed class KvCacheManager(BlockPool pool, Action<int, int>? copyBlock =
         int full = r.NumComputedTokens / BlockSize;
         for (int i = r.HashedBlockCount; i < full; i++)
         {
-            var hash = BlockHash.Of(r.LastBlockHash, tokens.Slice(i * BlockSize, BlockSize), r.Request.PrefixSalt);
+            var hash = BlockHash.Of(r.LastBlockHash, tokens.Slice(i * BlockSize, BlockSize), r.CacheSalt);
             Pool.MarkComputed(r.Blocks[i], hash);
             r.LastBlockHash = hash;
             r.HashedBlockCount = i + 1;

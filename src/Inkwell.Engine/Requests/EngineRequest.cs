@@ -46,6 +46,11 @@ public sealed class EngineRequest
     public long Id { get; }
     public GenerationRequest Request { get; }
     public int PrefixTokenCount { get; }
+    /// <summary>
+    /// Salt of its prefix-cache hashes: the soft prompt's and the adapter's, so equal tokens under another soft prompt or
+    /// adapter (different KV) never share blocks.
+    /// </summary>
+    public ulong CacheSalt => Request.Adapter is { } adapter ? Request.PrefixSalt * 0x9E3779B97F4A7C15UL ^ adapter.CacheSalt : Request.PrefixSalt;
     /// <summary>Soft prompt placeholders plus prompt tokens.</summary>
     public int PromptLength { get; }
     public CancellationToken Cancellation { get; }

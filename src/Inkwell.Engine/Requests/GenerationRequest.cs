@@ -17,6 +17,8 @@ public sealed record GenerationRequest
     /// <summary>Soft prompt [n, dim] prepended to the prompt's embeddings (TGIS prompt tuning), and its cache salt.</summary>
     public float[]? PrefixEmbeddings { get; init; }
     public ulong PrefixSalt { get; init; }
+    /// <summary>The LoRA adapter every row of this sequence runs with (one attached to the engine's model); null = the base model.</summary>
+    public Models.Lora.LoraAdapter? Adapter { get; init; }
     /// <summary>Optional per-sequence grammar; the engine runs it as a logits processor and advances it with each token.</summary>
     public ITokenConstraint? Constraint { get; init; }
     /// <summary>Added to the logits of these token ids before anything else (OpenAI's logit_bias); null = none.</summary>

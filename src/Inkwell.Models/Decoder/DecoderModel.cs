@@ -20,6 +20,7 @@ public sealed unsafe class DecoderModel : ICausalLM
     private readonly WorkerPool _pool;
     private readonly Rope _rope;            // RoPE of full-attention layers (and of all when bases agree)
     private readonly Rope? _slidingRope;    // RoPE of sliding-window layers when theirs differs (own base, no scaling)
+    private readonly Lora.LoraBatch _lora = new();  // rows by LoRA adapter, rebuilt each pass
 
     public DecoderModel(ModelConfig config, DecoderWeights weights, WorkerPool pool)
     {
@@ -37,6 +38,7 @@ public sealed unsafe class DecoderModel : ICausalLM
     public DecoderWeights Weights { get; }
     public WorkerPool Pool => _pool;
     public long WeightBytes => Weights.WeightBytes;
+    public Lora.LoraAdapterSet? Adapters => Weights.Adapters;
 
     public KvCacheStorage CreateKvCache(int blockSize, int blockCount) =>
         new(Config.LayerCount, Config.KvDim, blockSize, blockCount);
@@ -54,6 +56,7 @@ public sealed unsafe class DecoderModel : ICausalLM
         }
         if (tokenCount == 0) return ReadOnlySpan<float>.Empty;
         _s.EnsureCapacity(tokenCount, logitRows);
+        var lora = GroupRowsByAdapter(chunks, tokenCount);
 
         var x = _s.X.AsSpan(0, tokenCount * dim);            // [T, dim] residual stream
         var xb = _s.Xb.AsSpan(0, tokenCount * dim);          // [T, dim] normed input of a sub-block, then its output
@@ -117,20 +120,20 @@ public sealed unsafe class DecoderModel : ICausalLM
 
             // Attention: q, k, v = input·Wqᵀ, input·Wkᵀ, input·Wvᵀ (+ bias); q/k norms and RoPE on q and k; this
             // layer's new keys and values into their cache slots; then attend over each sequence's past (or window).
-            w.Wq.Apply(blockInput, q, tokenCount, _pool);
-            w.Wk.Apply(blockInput, k, tokenCount, _pool);
-            w.Wv.Apply(blockInput, v, tokenCount, _pool);
+            w.Wq.Apply(blockInput, q, tokenCount, _pool, lora);
+            w.Wk.Apply(blockInput, k, tokenCount, _pool, lora);
+            w.Wv.Apply(blockInput, v, tokenCount, _pool, lora);
             bool ownRope = sliding && _slidingRope is not null;
             PrepareAttentionInputs(w, kv, l, q, k, v, c.UsesRope(l), ownRope ? slidingCos : ropeCos, ownRope ? slidingSin : ropeSin,
                 ownRope ? _slidingRope! : _rope, slots, tokenCount);
             PagedAttention.Run(_s.Attention, kv.KeyBlock(l, 0), kv.ValueBlock(l, 0), kv.BlockSize, c.AttentionShape(l), q, att, _pool);
 
             // x += postnorm(att·Woᵀ) · residual scale; xb = ffnnorm(x)
-            w.Wo.Apply(att, xb, tokenCount, _pool);
+            w.Wo.Apply(att, xb, tokenCount, _pool, lora);
             RowOps.ResidualNorm(_pool, x, xb, w.FfnNorm, xb, tokenCount, dim, c.RmsNormEps, w.PostAttentionNorm, c.ResidualScale);
 
             // Feed-forward: x += postnorm(ffn(xb)) · residual scale, then the next layer's xb = rmsnorm(x).
-            w.FeedForward.Forward(blockInput, ffnOut, ffnScratch, tokenCount, _pool);
+            w.FeedForward.Forward(blockInput, ffnOut, ffnScratch, tokenCount, _pool, lora);
             var nextNorm = l + 1 < c.LayerCount ? Weights.Layers[l + 1].AttentionNorm : null;
             RowOps.ResidualNorm(_pool, x, ffnOut, nextNorm, xb, tokenCount, dim, c.RmsNormEps, w.PostFfnNorm, c.ResidualScale);
         }
@@ -159,8 +162,28 @@ public sealed unsafe class DecoderModel : ICausalLM
         return logits;
     }
 
+    /// <summary>Each chunk's rows under its adapter, grouped for the projections; null when every row is on the base model.</summary>
+    private Lora.LoraBatch? GroupRowsByAdapter(ReadOnlySpan<SequenceChunk> chunks, int tokenCount)
+    {
+        bool any = false;
+        foreach (var chunk in chunks) any |= chunk.Adapter != 0;
+        if (!any) return null;
+        _lora.Reset(tokenCount);
+        int row = 0;
+        foreach (var chunk in chunks)
+        {
+            _lora.Assign(row, chunk.Count, chunk.Adapter);
+            row += chunk.Count;
+        }
+        _lora.Seal();
+        return _lora;
+    }
+
     private void ValidateChunk(in SequenceChunk chunk, KvCacheStorage kv)
     {
+        int adapters = Weights.Adapters?.Adapters.Count ?? 0;
+        if ((uint)chunk.Adapter > (uint)adapters)
+            throw new ArgumentOutOfRangeException(nameof(chunk), $"LoRA adapter slot {chunk.Adapter} does not exist ({adapters} adapters are attached)");
         int end = chunk.StartPosition + chunk.Count;
         if (chunk.StartPosition < 0 || end > Config.ContextLength)
             throw new ArgumentOutOfRangeException(nameof(chunk), $"positions {chunk.StartPosition}..{end} exceed the context length {Config.ContextLength}");

@@ -29,6 +29,8 @@ public sealed class DecoderWeights : IDisposable
     public required float[] OutputNorm { get; init; }                           // [dim]
     public required Linear Output { get; init; }                                // [vocab, dim] (may share TokenEmbedding)
     public IDisposable? Owner { get; init; }
+    /// <summary>LoRA adapters attached to these weights (slots 1..n of <see cref="SequenceChunk.Adapter"/>); null = none.</summary>
+    public Lora.LoraAdapterSet? Adapters { get; internal set; }
 
     /// <summary>Bytes of weight data (for startup logs and memory accounting).</summary>
     public long WeightBytes =>

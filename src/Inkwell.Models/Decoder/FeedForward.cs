@@ -1,3 +1,4 @@
+using Inkwell.Models.Lora;
 using Inkwell.Runtime.Threading;
 
 namespace Inkwell.Models.Decoder;
@@ -13,8 +14,8 @@ public interface IFeedForward
 
     long WeightBytes { get; }
 
-    /// <summary>y [rows, dim] = f(x [rows, dim]).</summary>
-    void Forward(ReadOnlySpan<float> x, Span<float> y, Span<float> scratch, int rows, WorkerPool pool);
+    /// <summary>y [rows, dim] = f(x [rows, dim]); <paramref name="lora"/> carries each row's adapter to the projections it adapts.</summary>
+    void Forward(ReadOnlySpan<float> x, Span<float> y, Span<float> scratch, int rows, WorkerPool pool, LoraBatch? lora = null);
 }
 
 /// <summary>y = (act(x·Wgateᵀ) * x·Wupᵀ)·Wdownᵀ: SwiGLU (Llama) or GeGLU (Gemma).</summary>
@@ -28,14 +29,14 @@ public sealed class GatedFeedForward(Linear gate, Linear up, Linear down, GateAc
     public int ScratchPerRow => 2 * HiddenDim;
     public long WeightBytes => Gate.Weight.TotalBytes + Up.Weight.TotalBytes + Down.Weight.TotalBytes;
 
-    public void Forward(ReadOnlySpan<float> x, Span<float> y, Span<float> scratch, int rows, WorkerPool pool)
+    public void Forward(ReadOnlySpan<float> x, Span<float> y, Span<float> scratch, int rows, WorkerPool pool, LoraBatch? lora = null)
     {
         int hidden = HiddenDim;
         var gateOut = scratch.Slice(0, rows * hidden);           // [T, hidden] gate, then the gated product
         var upOut = scratch.Slice(rows * hidden, rows * hidden); // [T, hidden]
-        Gate.Apply(x, gateOut, rows, pool);
-        Up.Apply(x, upOut, rows, pool);
+        Gate.Apply(x, gateOut, rows, pool, lora);
+        Up.Apply(x, upOut, rows, pool, lora);
         RowOps.Gate(pool, gateOut, upOut, rows, hidden, Activation);
-        Down.Apply(gateOut, y, rows, pool);
+        Down.Apply(gateOut, y, rows, pool, lora);
     }
 }

@@ -51,7 +51,8 @@ public sealed class MixtureOfExperts : IFeedForward
 
     public long WeightBytes => Router.Weight.TotalBytes + Experts.Sum(e => e.WeightBytes) + (Shared?.WeightBytes ?? 0) + (SharedGate?.Weight.TotalBytes ?? 0);
 
-    public void Forward(ReadOnlySpan<float> x, Span<float> y, Span<float> scratch, int rows, WorkerPool pool)
+    /// <remarks>LoRA adapters never reach the experts: the adapter loader refuses feed-forward targets on such layers.</remarks>
+    public void Forward(ReadOnlySpan<float> x, Span<float> y, Span<float> scratch, int rows, WorkerPool pool, Lora.LoraBatch? lora = null)
     {
         int dim = _dim, count = Config.Count, k = Config.UsedCount, routed = rows * k;
         var logits = scratch.Slice(0, rows * (count + 1));                    // [T, count] router logits, then offsets

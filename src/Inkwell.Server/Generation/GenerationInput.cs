@@ -52,6 +52,9 @@ public sealed record GenerationInput
     public string GrammarParam { get; init; } = "grammar";
     /// <summary>A TGIS prompt-tuning prefix to load and prepend.</summary>
     public string? PrefixId { get; init; }
+    /// <summary>The LoRA adapter (by name) to generate with; null = the base model. AdapterParam names its field in errors.</summary>
+    public string? AdapterId { get; init; }
+    public string AdapterParam { get; init; } = "adapter_id";
 }
 
 /// <summary>An input after tokenization, truncation, limits and seeding: what was actually submitted.</summary>

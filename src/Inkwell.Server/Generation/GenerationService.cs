@@ -1,6 +1,7 @@
 using Inkwell.Engine;
 using Inkwell.Engine.Grammar;
 using Inkwell.Engine.Requests;
+using Inkwell.Models.Lora;
 using Inkwell.Models.Tokenizers;
 using Inkwell.Server.Grammar;
 using Inkwell.Server.Metrics;
@@ -125,6 +126,7 @@ public sealed class GenerationService(
                 throw GenerationException.Invalid(e.Message, "prefix_id");
             }
         }
+        var adapter = input.AdapterId is { } adapterId ? FindAdapter(adapterId, input.AdapterParam) : null;
         var (maxNew, limited) = MaxNewTokens(input, ids.Count, prefix?.VirtualTokens ?? 0, limits);
         metrics.InputLength.Observe(ids.Count);
         metrics.MaxNewTokens.Observe(maxNew);
@@ -164,12 +166,24 @@ public sealed class GenerationService(
             PrefillLogProbs = input.PrefillLogProbs,
             PrefixEmbeddings = prefix?.Embeddings,
             PrefixSalt = prefix?.Salt ?? 0,
+            Adapter = adapter,
             Constraint = constraint,
             LengthPenalty = input.LengthPenalty,
             LogitBias = input.LogitBias,
         };
         return (new PreparedInput(input, ids, prefix?.VirtualTokens ?? 0, maxNew, limited, seed), request);
     }
+
+    /// <summary>The names of the LoRA adapters requests may select (in --lora-adapters order; fixed at startup).</summary>
+    public IReadOnlyList<string> AdapterNames { get; } = [.. engine.Model.Adapters?.Names ?? []];
+
+    private LoraAdapter FindAdapter(string name, string param) =>
+        engine.Model.Adapters?.Find(name) ?? throw GenerationException.Invalid(UnknownAdapterMessage(name, AdapterNames), param);
+
+    /// <summary>The one wording, for every API, of a request naming an adapter the server does not have.</summary>
+    public static string UnknownAdapterMessage(string name, IReadOnlyList<string> loaded) => loaded.Count == 0
+        ? $"LoRA adapter '{name}' is not loaded: this server has no adapters (start it with --lora-adapters name=path,...)"
+        : $"LoRA adapter '{name}' is not loaded; loaded adapters: {string.Join(", ", loaded)}";
 
     /// <summary>
     /// Left truncation as a Hugging Face tokenizer does it with truncation_side="left": the last <paramref name="keep"/>

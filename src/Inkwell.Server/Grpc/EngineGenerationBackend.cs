@@ -170,6 +170,8 @@ public sealed class EngineGenerationBackend : IBatchGenerationBackend
             PrefillLogProbs = p.Response.InputTokens && p.Response.TokenLogprobs,
             LengthPenalty = p.LengthPenalty,
             PrefixId = request.PrefixId,
+            AdapterId = request.AdapterId,
+            AdapterParam = "adapter_id",
         };
     }
 

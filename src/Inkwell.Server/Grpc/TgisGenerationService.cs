@@ -43,18 +43,19 @@ internal sealed class TgisGenerationService(IGenerationBackend backend, IOptions
 
         var parameters = Validate(request.Params);
         string? prefixId = request.HasPrefixId ? request.PrefixId : null;
+        string? adapterId = request.HasAdapterId ? request.AdapterId : null;
 
         if (backend is IBatchGenerationBackend batched)
         {
             response.Responses.AddRange(await batched.GenerateBatchAsync(
-                [.. request.Requests.Select(input => new ValidatedGenerationRequest(input.Text, prefixId, parameters))], context.CancellationToken));
+                [.. request.Requests.Select(input => new ValidatedGenerationRequest(input.Text, prefixId, parameters, adapterId))], context.CancellationToken));
             return response;
         }
 
         // One failing input fails the batch (as TGIS's try_join_all does); stop the others' work then.
         using var batchSource = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
         var generations = request.Requests
-            .Select(input => GenerateOneAsync(new ValidatedGenerationRequest(input.Text, prefixId, parameters), batchSource))
+            .Select(input => GenerateOneAsync(new ValidatedGenerationRequest(input.Text, prefixId, parameters, adapterId), batchSource))
             .ToArray();
         response.Responses.AddRange(await Task.WhenAll(generations));
         return response;
@@ -66,7 +67,8 @@ internal sealed class TgisGenerationService(IGenerationBackend backend, IOptions
         // Validation throws before the first message, so a bad request ends trailers-only, with no stream started.
         if (request.Request is null) throw new RpcException(new Status(StatusCode.InvalidArgument, "missing request"));
         var parameters = Validate(request.Params);
-        var validated = new ValidatedGenerationRequest(request.Request.Text, request.HasPrefixId ? request.PrefixId : null, parameters);
+        var validated = new ValidatedGenerationRequest(request.Request.Text, request.HasPrefixId ? request.PrefixId : null, parameters,
+            request.HasAdapterId ? request.AdapterId : null);
         await foreach (var message in backend.GenerateStreamAsync(validated, context.CancellationToken).WithCancellation(context.CancellationToken))
         {
             await responseStream.WriteAsync(message, context.CancellationToken);

@@ -5,7 +5,7 @@ using Inkwell.Server.Grpc.Fmaas;
 namespace Inkwell.Server.Grpc;
 
 /// <summary>One input text with its validated parameters; model_id is not used (one model per server, as in TGIS).</summary>
-public sealed record ValidatedGenerationRequest(string Text, string? PrefixId, ValidatedGenerationParameters Parameters);
+public sealed record ValidatedGenerationRequest(string Text, string? PrefixId, ValidatedGenerationParameters Parameters, string? AdapterId = null);
 
 /// <summary>
 /// TGIS parameters after validation, with "0 means default" already resolved: Temperature 0 means greedy and

@@ -47,6 +47,7 @@ public static class InkwellServer
         // Every API takes and returns text: a placeholder vocabulary (llama.cpp's test models) is refused here, not mid-request.
         model.Tokenizer.RequireText();
         var (maxInput, maxTotal, kvTokens) = Limits(options, model.Config);
+        if (options.LoraAdapters.Count > 0) Models.Lora.LoraAdapterSet.Attach(model.Config, model.Weights, options.LoraAdapters);
         var pool = new WorkerPool(options.NumThreads);
         var llama = model.CreateModel(pool);
         var metrics = new ServerMetrics(options.MaxBatchPrefillTokens);

@@ -31,6 +31,8 @@ public sealed record ServerOptions
     public Tls.TlsOptions? Tls { get; init; }
     /// <summary>TGIS prompt tuning: prefix_id names PromptPrefixDir/&lt;prefix_id&gt;.safetensors; null disables prefixes.</summary>
     public string? PromptPrefixDir { get; init; }
+    /// <summary>TGI's --lora-adapters: (name, path) of each LoRA adapter requests may select; loaded and checked at startup.</summary>
+    public IReadOnlyList<(string Name, string Path)> LoraAdapters { get; init; } = [];
     /// <summary>Upper bound on a TGIS request's max_new_tokens (TGIS --max-new-tokens, default 1024).</summary>
     public int GrpcMaxNewTokens { get; init; } = 1024;
     /// <summary>TGI's --payload-limit: the largest request body in bytes; larger ones get 413 in the API's shape.</summary>

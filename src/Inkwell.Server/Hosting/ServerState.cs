@@ -38,7 +38,8 @@ public sealed class ServerState(ServerOptions options, LoadedModel model, Genera
         Router: "inkwell",
         Version: typeof(ServerState).Assembly.GetName().Version?.ToString(3) ?? "0.1.0",
         Sha: null,
-        DockerLabel: null);
+        DockerLabel: null,
+        LoraAdapters: Service.AdapterNames is { Count: > 0 } adapters ? adapters : null);
 
     public void RefreshGauges()
     {

@@ -23,11 +23,10 @@ public static class OpenAIEndpoints
         var api = new OpenAIApi(s);
         app.MapPost("/v1/chat/completions", api.ChatAsync);
         app.MapPost("/v1/completions", api.CompletionAsync);
-        app.MapGet("/v1/models", () => Results.Json(new ModelListDto("list", [api.Model]), OpenAIJson.Options));
-        app.MapGet("/v1/models/{**id}", (string id) => id == s.ModelId
-            ? Results.Json(api.Model, OpenAIJson.Options)
-            : Results.Json(new OpenAIException(404, $"The model `{id}` does not exist or you do not have access to it.", param: "model", code: "model_not_found").ToDto(),
-                OpenAIJson.Options, statusCode: 404));
+        app.MapGet("/v1/models", () => Results.Json(new ModelListDto("list", api.Models), OpenAIJson.Options));
+        app.MapGet("/v1/models/{**id}", (string id) => api.Models.FirstOrDefault(m => m.Id == id) is { } model
+            ? Results.Json(model, OpenAIJson.Options)
+            : Results.Json(OpenAIApi.ModelNotFound(id, null).ToDto(), OpenAIJson.Options, statusCode: 404));
         return app;
     }
 }
@@ -46,10 +45,30 @@ internal sealed class OpenAIApi
         _s = s;
         _validator = new OpenAIValidator(s.Tokenizer);
         (_template, _templateProblem) = LoadTemplate(s);
-        Model = new ModelDto(s.ModelId, "model", _created, "inkwell");
+        // As vLLM lists them: the base model, then each LoRA adapter with the base as its parent.
+        Models = [new ModelDto(s.ModelId, "model", _created, "inkwell"),
+            .. s.Service.AdapterNames.Select(name => new ModelDto(name, "model", _created, "inkwell", Parent: s.ModelId))];
     }
 
-    public ModelDto Model { get; }
+    public IReadOnlyList<ModelDto> Models { get; }
+
+    /// <summary>OpenAI's (and vLLM's) 404 for a model the server does not serve; <paramref name="adapters"/> lists what it does (null: not said).</summary>
+    public static OpenAIException ModelNotFound(string id, string? adapters) =>
+        new(404, $"The model `{id}` does not exist or you do not have access to it." + (adapters is null ? "" : " " + adapters),
+            param: "model", code: "model_not_found");
+
+    /// <summary>
+    /// vLLM's rule for `model`: a LoRA adapter's name selects it, the served name is the base model. Any other name is the
+    /// base model too while no adapters are loaded (a single-model server answers to any name, as TGI does), but a 404
+    /// once adapters are: a mistyped adapter name must not silently run the base model.
+    /// </summary>
+    private string? AdapterFor(string? model)
+    {
+        var adapters = _s.Service.AdapterNames;
+        if (string.IsNullOrEmpty(model) || model == _s.ModelId || adapters.Count == 0) return null;
+        if (adapters.Contains(model)) return model;
+        throw ModelNotFound(model, $"Served: {_s.ModelId} (base), LoRA adapters: {string.Join(", ", adapters)}.");
+    }
 
     /// <summary>--chat-template FILE wins over the model's own; a file that does not parse fails startup, not a request.</summary>
     private static (ChatTemplate?, string?) LoadTemplate(ServerState s)
@@ -69,10 +88,20 @@ internal sealed class OpenAIApi
             "start the server with --chat-template FILE, or use /v1/completions with a prompt");
     }
 
+    // The model is resolved first, as vLLM does: an unknown model is a 404 whatever else the body holds.
     public Task ChatAsync(HttpContext ctx) => HandleAsync<ChatCompletionRequestDto>(ctx, chat: true,
-        dto => _validator.Chat(dto, _template, _templateProblem));
+        dto =>
+        {
+            string? adapter = AdapterFor(dto.Model);
+            return _validator.Chat(dto, _template, _templateProblem) with { AdapterId = adapter };
+        });
 
-    public Task CompletionAsync(HttpContext ctx) => HandleAsync<CompletionRequestDto>(ctx, chat: false, _validator.Completion);
+    public Task CompletionAsync(HttpContext ctx) => HandleAsync<CompletionRequestDto>(ctx, chat: false,
+        dto =>
+        {
+            string? adapter = AdapterFor(dto.Model);
+            return _validator.Completion(dto) with { AdapterId = adapter };
+        });
 
     private async Task HandleAsync<T>(HttpContext ctx, bool chat, Func<T, OpenAIPlan> validate) where T : class
     {

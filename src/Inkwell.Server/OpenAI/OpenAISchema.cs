@@ -133,7 +133,8 @@ public sealed record CompletionDto(
     IReadOnlyList<CompletionChoiceDto> Choices,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] OptionalUsage Usage);
 
-public sealed record ModelDto(string Id, string Object, long Created, string OwnedBy);
+public sealed record ModelDto(string Id, string Object, long Created, string OwnedBy,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? Parent = null);
 
 public sealed record ModelListDto(string Object, IReadOnlyList<ModelDto> Data);
 

@@ -48,6 +48,8 @@ public sealed record OpenAIPlan
     public bool Echo { get; init; }
     public GrammarSpec? Grammar { get; init; }
     public string? GrammarParam { get; init; }
+    /// <summary>The LoRA adapter the request's `model` names (null = the base model).</summary>
+    public string? AdapterId { get; init; }
 }
 
 /// <summary>
@@ -197,6 +199,8 @@ public sealed class OpenAIValidator(Tokenizer tokenizer)
         TopNTokens = plan.Logprobs ?? 0,
         Grammar = plan.Grammar,
         GrammarParam = plan.GrammarParam ?? "response_format",
+        AdapterId = plan.AdapterId,
+        AdapterParam = "model",
     }).ToList();
 
     private string Text(int id) => (uint)id < (uint)tokenizer.VocabSize ? tokenizer.TokenText(id) : "";

@@ -16,7 +16,7 @@ internal sealed class ResponseWriter(HttpContext ctx, ServerState s, OpenAIPlan 
 {
     private readonly string _id = idPrefix + Guid.NewGuid().ToString("N");
     private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-    private readonly string _model = s.ModelId;
+    private readonly string _model = plan.AdapterId ?? s.ModelId;
     private readonly Choice[] _choices = Enumerable.Range(0, run.ChoiceCount).Select(_ => new Choice()).ToArray();
 
     private sealed class Choice

@@ -23,6 +23,7 @@ public static class OpenApiDocument
       },
       "components": { "schemas": {
         "GenerateParameters": { "type": "object", "properties": {
+          "adapter_id": { "type": "string", "nullable": true, "description": "Lora adapter id" },
           "best_of": { "type": "integer", "minimum": 1, "nullable": true }, "decoder_input_details": { "type": "boolean" }, "details": { "type": "boolean" },
           "do_sample": { "type": "boolean" }, "frequency_penalty": { "type": "number", "nullable": true }, "grammar": { "type": "object", "nullable": true },
           "max_new_tokens": { "type": "integer", "minimum": 1, "nullable": true }, "repetition_penalty": { "type": "number", "nullable": true },

@@ -77,7 +77,9 @@ public sealed record InfoDto(
     string ModelId, string? ModelSha, string ModelDtype, string ModelDeviceType, string? ModelPipelineTag,
     int MaxConcurrentRequests, int MaxBestOf, int MaxStopSequences, int MaxInputTokens, int MaxTotalTokens,
     float WaitingServedRatio, int MaxBatchTotalTokens, int MaxWaitingTokens, int? MaxBatchSize,
-    int ValidationWorkers, int MaxClientBatchSize, string Router, string Version, string? Sha, string? DockerLabel);
+    int ValidationWorkers, int MaxClientBatchSize, string Router, string Version, string? Sha, string? DockerLabel,
+    // Not in TGI's /info: the LoRA adapters `adapter_id` may name (absent when none are loaded).
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? LoraAdapters = null);
 
 public static class TgiJson
 {

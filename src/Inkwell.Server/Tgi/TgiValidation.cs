@@ -105,6 +105,8 @@ public sealed class TgiValidator(ValidationLimits limits)
             TopNTokens = topN,
             PrefillLogProbs = p.DecoderInputDetails,
             Grammar = grammar,
+            AdapterId = string.IsNullOrEmpty(p.AdapterId) ? null : p.AdapterId,
+            AdapterParam = "adapter_id",
         };
         return new ValidGenerateRequest(inputs, input, p.Details, p.DecoderInputDetails, p.ReturnFullText ?? false);
     }
