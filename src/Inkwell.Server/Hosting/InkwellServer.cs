@@ -10,6 +10,7 @@ using Inkwell.Server.Grpc;
 using Inkwell.Server.Http;
 using Inkwell.Server.Metrics;
 using Inkwell.Server.OpenAI;
+using Inkwell.Server.Playground;
 using Inkwell.Server.PromptTuning;
 using Inkwell.Server.Tgi;
 using Inkwell.Server.Tls;
@@ -118,6 +119,7 @@ public static class InkwellServer
         }
         app.MapTgi();
         app.MapOpenAI();
+        app.MapPlayground();
         app.Lifetime.ApplicationStopped.Register(() =>
         {
             engine.DisposeAsync().AsTask().GetAwaiter().GetResult();
