@@ -72,6 +72,7 @@ public static class PlaygroundEndpoints
         ".js" => "text/javascript; charset=utf-8",
         ".css" => "text/css; charset=utf-8",
         ".json" => "application/json; charset=utf-8",
+        ".svg" => "image/svg+xml",
         var other => throw new InvalidOperationException($"playground resource {name}: no content type for `{other}`"),
     };
 }

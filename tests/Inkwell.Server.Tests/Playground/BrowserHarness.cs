@@ -32,12 +32,12 @@ public sealed class BrowserFactAttribute : FactAttribute
 
 /// <summary>
 /// The embedded model served with a real chat template (when ../shared is there) and chromium driving pages on it.
-/// Event streams are slowed to one flush per <see cref="FlushDelay"/> so a test can watch a reply grow and stop it
+/// Event streams are slowed to one event per <see cref="EventDelay"/> so a test can watch a reply grow and stop it
 /// midway: stories260K on loopback would otherwise finish before a click lands.
 /// </summary>
 public sealed class BrowserHarness : IAsyncLifetime
 {
-    public static readonly TimeSpan FlushDelay = TimeSpan.FromMilliseconds(40);
+    public static readonly TimeSpan EventDelay = TimeSpan.FromMilliseconds(40);
 
     private IPlaywright? _playwright;
 
@@ -51,7 +51,7 @@ public sealed class BrowserHarness : IAsyncLifetime
         if (!Chromium.IsInstalled) return; // every test skips
         var options = RepoPaths.HasShared ? new ServerOptions { ChatTemplatePath = RepoPaths.InShared("templates", OpenAI.TemplatedServer.TemplateFile) } : null;
         Server = await TestServer.StartAsync(options, configure: builder =>
-            builder.Services.AddSingleton<IStartupFilter>(new SlowEventStreams(FlushDelay, AuthorizationSeen)));
+            builder.Services.AddSingleton<IStartupFilter>(new SlowEventStreams(EventDelay, AuthorizationSeen)));
         _playwright = await Microsoft.Playwright.Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions { ExecutablePath = Chromium.Path, Headless = true });
     }
@@ -85,7 +85,7 @@ public sealed class BrowserHarness : IAsyncLifetime
         if (Server is not null) await Server.DisposeAsync();
     }
 
-    /// <summary>Slows each flush of an event stream, and records the Authorization header of generation requests.</summary>
+    /// <summary>Slows each event of an event stream, and records the Authorization header of generation requests.</summary>
     private sealed class SlowEventStreams(TimeSpan delay, ConcurrentQueue<string> authorization) : IStartupFilter
     {
         public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
@@ -95,7 +95,7 @@ public sealed class BrowserHarness : IAsyncLifetime
                 if (HttpMethods.IsPost(ctx.Request.Method))
                 {
                     authorization.Enqueue(ctx.Request.Headers.Authorization.ToString());
-                    ctx.Response.Body = new SlowFlushStream(ctx.Response.Body, ctx.Response, delay);
+                    ctx.Response.Body = new SlowEventStream(ctx.Response.Body, ctx.Response, delay);
                 }
                 await nextMiddleware(ctx);
             });
@@ -103,16 +103,17 @@ public sealed class BrowserHarness : IAsyncLifetime
         };
     }
 
-    private sealed class SlowFlushStream(Stream inner, HttpResponse response, TimeSpan delay) : Stream
+    /// <summary>SseFormatter writes each event with one WriteAsync (Kestrel sends it at once): the pause goes before each.</summary>
+    private sealed class SlowEventStream(Stream inner, HttpResponse response, TimeSpan delay) : Stream
     {
-        public override async Task FlushAsync(CancellationToken ct)
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct = default)
         {
             if (response.ContentType == "text/event-stream") await Task.Delay(delay, ct);
-            await inner.FlushAsync(ct);
+            await inner.WriteAsync(buffer, ct);
         }
 
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct = default) => inner.WriteAsync(buffer, ct);
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken ct) => inner.WriteAsync(buffer, offset, count, ct);
+        public override Task FlushAsync(CancellationToken ct) => inner.FlushAsync(ct);
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken ct) => WriteAsync(buffer.AsMemory(offset, count), ct).AsTask();
         public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
         public override void Flush() => inner.Flush();
         public override bool CanRead => false;
