@@ -80,11 +80,13 @@ public sealed class PlaygroundBrowserTests(BrowserHarness harness) : IClassFixtu
         using var response = await harness.Server.Client.PostAsJsonAsync("/generate",
             new { inputs = Prompt, parameters = new { max_new_tokens = 8, details = true, top_n_tokens = 3 } });
         var details = (await response.Content.ReadFromJsonAsync<JsonNode>())!["details"]!;
-        var first = details["tokens"]![0]!;
-        float logprob = first["logprob"]!.GetValue<float>();
+        // The second token (" there"): TGI's top_tokens spell it as its vocabulary piece, so the page must match by id.
+        const int index = 1;
+        var chosen = details["tokens"]![index]!;
+        float logprob = chosen["logprob"]!.GetValue<float>();
 
-        var token = _page.Locator("#raw-output .tok").First;
-        Assert.Equal(first["text"]!.GetValue<string>(), await token.TextContentAsync());
+        var token = _page.Locator("#raw-output .tok").Nth(index);
+        Assert.Equal(chosen["text"]!.GetValue<string>(), await token.TextContentAsync());
         Assert.Equal(logprob, float.Parse((await token.GetAttributeAsync("data-logprob"))!, CultureInfo.InvariantCulture), 4);
         Assert.NotEqual("", await token.EvaluateAsync<string>("t => t.style.backgroundColor"));
 
@@ -92,19 +94,18 @@ public sealed class PlaygroundBrowserTests(BrowserHarness harness) : IClassFixtu
         var popup = _page.Locator("#token-popup");
         await Expect(popup).ToBeVisibleAsync();
         var rows = popup.Locator("tr");
+        var top = details["top_tokens"]![index]!.AsArray();
+        Assert.Contains(top, t => t!["id"]!.GetValue<int>() == chosen["id"]!.GetValue<int>()); // greedy: the chosen is among the top 3
         Assert.Equal(3, await rows.CountAsync());
         // Greedy: the chosen token is the most likely, so it heads the alternatives, with the server's probability.
         Assert.Equal("chosen", await rows.First.GetAttributeAsync("class"));
+        Assert.Equal(chosen["text"]!.GetValue<string>(), await ShownToken(rows.First));
         double percent = 100 * Math.Exp(logprob);
-        Assert.True(percent >= 10, $"the greedy first token has p = {percent}%"); // the page shows one decimal from 10% up
-        string expectedPercent = percent.ToString("0.0", CultureInfo.InvariantCulture) + "%";
-        await Expect(rows.First).ToContainTextAsync(expectedPercent);
-        var alternatives = details["top_tokens"]![0]!.AsArray().Select(t => t!["text"]!.GetValue<string>()).ToList();
-        for (int i = 0; i < 3; i++)
-        {
-            string shown = (await rows.Nth(i).Locator("code").TextContentAsync())!;
-            Assert.Contains(System.Text.Json.JsonSerializer.Deserialize<string>(shown), alternatives);
-        }
+        Assert.True(percent >= 10, $"the greedy token has p = {percent}%"); // the page shows one decimal from 10% up
+        await Expect(rows.First).ToContainTextAsync(percent.ToString("0.0", CultureInfo.InvariantCulture) + "%");
+        var others = top.Where(t => t!["id"]!.GetValue<int>() != chosen["id"]!.GetValue<int>())
+            .Select(t => t!["text"]!.GetValue<string>()).ToList();
+        for (int i = 1; i < 3; i++) Assert.Contains(await ShownToken(rows.Nth(i)), others);
 
         // A click pins it; a click elsewhere lets it go.
         await token.ClickAsync();
@@ -202,7 +203,7 @@ public sealed class PlaygroundBrowserTests(BrowserHarness harness) : IClassFixtu
 
         await _page.Locator(".message.assistant .tok").Nth(2).ClickAsync();
         await Expect(_page.Locator("#token-popup")).ToBeVisibleAsync();
-        await _page.ScreenshotAsync(new PageScreenshotOptions { Path = BrowserHarness.ScreenshotPath("playground-chat.png") });
+        await _page.ScreenshotAsync(new PageScreenshotOptions { Path = BrowserHarness.ScreenshotPath("playground-chat.png"), FullPage = true });
         Assert.True(_consoleErrors.Count == 0, string.Join('\n', _consoleErrors));
     }
 
@@ -224,23 +225,32 @@ public sealed class PlaygroundBrowserTests(BrowserHarness harness) : IClassFixtu
     [BrowserFact]
     public async Task StatsFollowTheServerAndTheKeyGoesAsBearer()
     {
+        double before = await RequestCount();
         await _page.FillAsync("#api-key", "sk-playground-test");
         await _page.Locator("#api-key").DispatchEventAsync("change");
-        await RawMode(Prompt, maxTokens: 4);
+        await RawMode(Prompt, maxTokens: 40);
         await _page.ClickAsync("#send");
         await Expect(_page.Locator("#status")).ToHaveAttributeAsync("data-state", "done", Wait);
         Assert.Contains("Bearer sk-playground-test", harness.AuthorizationSeen);
 
-        // The stats panel shows /metrics as the server has it now (the page refreshes it after each run).
-        string metrics = await harness.Server.Client.GetStringAsync("/metrics");
-        double requests = double.Parse(metrics.Split('\n').Single(l => l.StartsWith("tgi_request_count ", StringComparison.Ordinal)).Split(' ')[1], CultureInfo.InvariantCulture);
-        var shown = _page.Locator("#server-stats dd[data-key=tgi_request_count]");
-        await Expect(shown).ToHaveTextAsync(new System.Text.RegularExpressions.Regex(@"^\d+$"));
-        Assert.InRange(double.Parse((await shown.TextContentAsync())!, CultureInfo.InvariantCulture), 1, requests);
+        // The stats panel follows /metrics: it counts this request (the page refreshes it after each run).
+        await _page.WaitForFunctionAsync("n => Number(document.querySelector('#server-stats dd[data-key=tgi_request_count]')?.textContent) >= n", before + 1);
+        double shown = double.Parse((await _page.Locator("#server-stats dd[data-key=tgi_request_count]").TextContentAsync())!, CultureInfo.InvariantCulture);
+        Assert.InRange(shown, before + 1, await RequestCount());
         await Expect(_page.Locator("#model-info dd[data-key=max_total_tokens]"))
             .ToHaveTextAsync(harness.Server.State.Validator.Limits.MaxTotalTokens.ToString(CultureInfo.InvariantCulture));
         await _page.Locator("#raw-output .tok").Nth(1).HoverAsync();
-        await _page.ScreenshotAsync(new PageScreenshotOptions { Path = BrowserHarness.ScreenshotPath("playground-raw.png") });
+        await _page.ScreenshotAsync(new PageScreenshotOptions { Path = BrowserHarness.ScreenshotPath("playground-raw.png"), FullPage = true });
         Assert.True(_consoleErrors.Count == 0, string.Join('\n', _consoleErrors));
+    }
+
+    /// <summary>A popup row's token, which the page shows as a JSON string literal (so spaces and newlines are visible).</summary>
+    private static async Task<string> ShownToken(ILocator row) =>
+        System.Text.Json.JsonSerializer.Deserialize<string>((await row.Locator("code").TextContentAsync())!)!;
+
+    private async Task<double> RequestCount()
+    {
+        string metrics = await harness.Server.Client.GetStringAsync("/metrics");
+        return double.Parse(metrics.Split('\n').Single(l => l.StartsWith("tgi_request_count ", StringComparison.Ordinal)).Split(' ')[1], CultureInfo.InvariantCulture);
     }
 }

@@ -147,20 +147,24 @@ function percent(logprob) {
   return (p >= 10 ? p.toFixed(1) : p.toPrecision(2)) + '%';
 }
 
-/** One generated token as a span coloured by its probability; alternatives: [{text, logprob}] (may include it). */
-function tokenSpan(text, logprob, alternatives) {
+/**
+ * One generated token as a span coloured by its probability; alternatives: [{id?, text, logprob}], which may include
+ * the token itself (matched by id where the API gives ids: TGI may spell an alternative differently, e.g. "▁there").
+ */
+function tokenSpan(text, logprob, alternatives, id) {
   const span = document.createElement('span');
   span.textContent = text;
   if (logprob === null || logprob === undefined) return span;
   span.className = 'tok';
   span.style.background = colour(logprob);
   span.dataset.logprob = String(logprob);
-  span.tokenInfo = { text, logprob, alternatives };
+  span.tokenInfo = { id, text, logprob, alternatives };
   return span;
 }
 
 function showPopup(span) {
-  const { text, logprob, alternatives } = span.tokenInfo;
+  const { id, text, logprob, alternatives } = span.tokenInfo;
+  const isChosen = a => (id !== undefined && a.id !== undefined ? a.id === id : a.text === text);
   const popup = $('token-popup');
   popup.replaceChildren();
   const head = document.createElement('div');
@@ -168,13 +172,13 @@ function showPopup(span) {
   head.firstChild.textContent = JSON.stringify(text);
   head.append(`p = ${percent(logprob)} (logprob ${logprob.toFixed(3)})`);
   popup.append(head);
-  const rows = [...alternatives];
-  if (!rows.some(a => a.text === text)) rows.push({ text, logprob });
+  const rows = alternatives.filter(a => !isChosen(a));
+  rows.push({ text, logprob, chosen: true });
   rows.sort((a, b) => b.logprob - a.logprob);
   const table = document.createElement('table');
   for (const alt of rows) {
     const tr = table.insertRow();
-    if (alt.text === text) tr.className = 'chosen';
+    if (alt.chosen) tr.className = 'chosen';
     const code = document.createElement('code');
     code.textContent = JSON.stringify(alt.text);
     tr.insertCell().append(code);
@@ -307,7 +311,7 @@ async function runRaw(signal, run) {
     const t = event.token;
     run.tokens++;
     if (!t.special) {
-      out.append(tokenSpan(t.text, t.logprob, (event.top_tokens ?? []).map(a => ({ text: a.text, logprob: a.logprob }))));
+      out.append(tokenSpan(t.text, t.logprob, (event.top_tokens ?? []).map(a => ({ id: a.id, text: a.text, logprob: a.logprob })), t.id));
       run.text += t.text;
     }
     if (event.details) {
