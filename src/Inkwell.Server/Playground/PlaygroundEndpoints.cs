@@ -22,17 +22,33 @@ public static class PlaygroundEndpoints
 
     private sealed record Asset(byte[] Content, string ContentType, string ETag);
 
+    private const string AssetFolder = "/playground";
+
     private static readonly FrozenDictionary<string, Asset> Assets = LoadAssets();
+
+    /// <summary>The pages and the file each serves; the scripts and styles they load are under <see cref="AssetFolder"/>.</summary>
+    private static readonly FrozenDictionary<string, string> Pages = new Dictionary<string, string>
+    {
+        ["/"] = "index.html",
+        ["/docs"] = "docs.html",
+        ["/openapi.json"] = "openapi.json",
+        ["/api-doc/openapi.json"] = "openapi.json", // TGI's path for the document
+    }.ToFrozenDictionary(StringComparer.Ordinal);
 
     public static IEndpointRouteBuilder MapPlayground(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/", (HttpContext ctx) => Serve(ctx, "index.html"));
-        app.MapGet("/docs", (HttpContext ctx) => Serve(ctx, "docs.html"));
-        app.MapGet("/openapi.json", (HttpContext ctx) => Serve(ctx, "openapi.json"));
-        app.MapGet("/api-doc/openapi.json", (HttpContext ctx) => Serve(ctx, "openapi.json"));
-        app.MapGet("/playground/{file}", (HttpContext ctx, string file) => Serve(ctx, file));
+        foreach (var (path, file) in Pages) app.MapGet(path, (HttpContext ctx) => Serve(ctx, file));
+        app.MapGet(AssetFolder + "/{file}", (HttpContext ctx, string file) => Serve(ctx, file));
         return app;
     }
+
+    /// <summary>
+    /// Whether a request reads one of these pages or their files: static and free of secrets, so they stay open when
+    /// an API key guards the API (a browser cannot send the key with a page load; the page sends it with each call).
+    /// </summary>
+    public static bool IsPage(HttpRequest request) =>
+        (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method))
+        && (Pages.ContainsKey(request.Path.Value ?? "") || request.Path.StartsWithSegments(AssetFolder));
 
     private static IResult Serve(HttpContext ctx, string name)
     {

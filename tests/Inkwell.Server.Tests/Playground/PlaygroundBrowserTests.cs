@@ -145,12 +145,16 @@ public sealed class PlaygroundBrowserTests(BrowserHarness harness) : IClassFixtu
         Assert.True(_consoleErrors.Count == 0, string.Join('\n', _consoleErrors));
     }
 
-    private async Task<double> CancelledCount()
+    private Task<double> CancelledCount() => MetricSum("tgi_request_failure", "err=\"cancelled\"");
+
+    /// <summary>A metric summed over its series (those whose labels contain <paramref name="label"/>, when given).</summary>
+    private async Task<double> MetricSum(string name, string? label = null)
     {
         string metrics = await harness.Server.Client.GetStringAsync("/metrics");
-        const string series = "tgi_request_failure{err=\"cancelled\"} ";
-        var line = metrics.Split('\n').FirstOrDefault(l => l.StartsWith(series, StringComparison.Ordinal));
-        return line is null ? 0 : double.Parse(line[series.Length..], CultureInfo.InvariantCulture);
+        return metrics.Split('\n')
+            .Select(line => System.Text.RegularExpressions.Regex.Match(line, @"^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)$"))
+            .Where(m => m.Success && m.Groups[1].Value == name && (label is null || m.Groups[2].Value.Contains(label, StringComparison.Ordinal)))
+            .Sum(m => double.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture));
     }
 
     [BrowserFact]
@@ -248,9 +252,5 @@ public sealed class PlaygroundBrowserTests(BrowserHarness harness) : IClassFixtu
     private static async Task<string> ShownToken(ILocator row) =>
         System.Text.Json.JsonSerializer.Deserialize<string>((await row.Locator("code").TextContentAsync())!)!;
 
-    private async Task<double> RequestCount()
-    {
-        string metrics = await harness.Server.Client.GetStringAsync("/metrics");
-        return double.Parse(metrics.Split('\n').Single(l => l.StartsWith("tgi_request_count ", StringComparison.Ordinal)).Split(' ')[1], CultureInfo.InvariantCulture);
-    }
+    private Task<double> RequestCount() => MetricSum("tgi_request_count");
 }

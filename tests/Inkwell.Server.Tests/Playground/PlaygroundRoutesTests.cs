@@ -96,6 +96,23 @@ public sealed partial class PlaygroundRoutesTests(SharedServer plain, TemplatedS
             Assert.NotNull(document["components"]!["schemas"]![reference.Groups[1].Value]);
     }
 
+    [Fact]
+    public void EveryPageRouteIsOpenToAPageLoadAndNoApiRouteIs()
+    {
+        var routes = Server.App.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .SelectMany(e => (e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? []).Select(m => (Method: m, Path: "/" + e.RoutePattern.RawText!.TrimStart('/'))))
+            .ToList();
+        foreach (var (method, path) in routes)
+        {
+            var request = new DefaultHttpContext().Request;
+            request.Method = method;
+            request.Path = path.Replace("{file}", "playground.js", StringComparison.Ordinal);
+            bool page = method == "GET" && (path is "/" or "/docs" or "/openapi.json" or "/api-doc/openapi.json" || path.StartsWith("/playground/", StringComparison.Ordinal));
+            Assert.True(page == Inkwell.Server.Playground.PlaygroundEndpoints.IsPage(request), $"{method} {path}");
+        }
+        Assert.Contains(routes, r => r is { Method: "POST", Path: "/" }); // TGI's generate, which is not a page
+    }
+
     [SharedFact]
     public async Task EveryRequestExampleInTheDocumentSucceeds()
     {
