@@ -52,6 +52,8 @@ public sealed class BrowserHarness : IAsyncLifetime
         var options = RepoPaths.HasShared ? new ServerOptions { ChatTemplatePath = RepoPaths.InShared("templates", OpenAI.TemplatedServer.TemplateFile) } : null;
         Server = await TestServer.StartAsync(options, configure: builder =>
             builder.Services.AddSingleton<IStartupFilter>(new SlowEventStreams(EventDelay, AuthorizationSeen)));
+        // Assertions retry up to this long (default 5 s): a loaded CI machine is slow, not wrong.
+        Assertions.SetDefaultExpectTimeout(30_000);
         _playwright = await Microsoft.Playwright.Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions { ExecutablePath = Chromium.Path, Headless = true });
     }
