@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the third-party peers some tests talk to (python3-grpcio + protoc for the TGIS gRPC conformance tests,
-# the openai npm client for the OpenAI one, npm @huggingface/inference for the TGI REST one).
+# the openai npm client for the OpenAI one, npm @huggingface/inference for the TGI REST one, Debian's chromium for
+# the playground's browser tests, which Playwright launches by its path).
 # Best effort: tests that need a missing peer skip with a clear reason, so a failure here never fails the run.
 set -u
 need=()
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 python3 -c 'import grpc, google.protobuf' >/dev/null 2>&1 || need+=(python3-grpcio python3-protobuf)
+[[ -x /usr/bin/chromium ]] || need+=(chromium)
 if ((${#need[@]})) && command -v apt-get >/dev/null 2>&1 && [[ $(id -u) == 0 ]]; then
   echo "setup-peers: installing ${need[*]}" >&2
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}") >/dev/null 2>&1 \

@@ -10,6 +10,7 @@ using Inkwell.Server.Grpc;
 using Inkwell.Server.Http;
 using Inkwell.Server.Metrics;
 using Inkwell.Server.OpenAI;
+using Inkwell.Server.Playground;
 using Inkwell.Server.PromptTuning;
 using Inkwell.Server.Telemetry;
 using Inkwell.Server.Tgi;
@@ -123,6 +124,7 @@ public static class InkwellServer
         app.MapTgi();
         app.MapOpenAI();
         app.MapLiveness(() => engine.IsHealthy);
+        app.MapPlayground();
         app.Lifetime.ApplicationStopped.Register(() =>
         {
             engine.DisposeAsync().AsTask().GetAwaiter().GetResult();

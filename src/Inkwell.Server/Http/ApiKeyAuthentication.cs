@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Inkwell.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
@@ -9,7 +10,8 @@ namespace Inkwell.Server.Http;
 /// <summary>
 /// --api-key (TGI's and vLLM's): every API route wants "Authorization: Bearer &lt;key&gt;", over HTTP and in gRPC
 /// metadata alike. A missing or wrong key is 401 in the API's own shape (TGI, OpenAI) or UNAUTHENTICATED (gRPC).
-/// Probes and scrapes stay open: GET /health, /metrics, the static API description (/docs, /openapi.json) and
+/// Probes and scrapes stay open: GET /health, /live, /metrics, the playground and the static API description (/, /docs,
+/// /openapi.json: PlaygroundEndpoints.IsPage) and
 /// grpc.health.v1. CORS preflights never carry credentials, so CORS runs before this check.
 /// </summary>
 public sealed class ApiKeyCheck
@@ -31,12 +33,12 @@ public sealed class ApiKeyCheck
         return CryptographicOperations.FixedTimeEquals(presented, _expectedHash);
     }
 
-    /// <summary>Paths any caller may read: health probes, the metrics scrape and the static API description.</summary>
+    /// <summary>Paths any caller may read: readiness and liveness probes, the metrics scrape and the static pages.</summary>
     public static bool IsOpen(HttpContext http, ApiSurface surface) => surface == ApiSurface.Grpc
         ? http.Request.Path.StartsWithSegments("/grpc.health.v1.Health")
         : (HttpMethods.IsGet(http.Request.Method) || HttpMethods.IsHead(http.Request.Method))
-            && (http.Request.Path.Equals("/health") || http.Request.Path.Equals("/metrics")
-                || http.Request.Path.Equals("/docs") || http.Request.Path.Equals("/openapi.json"));
+            && (http.Request.Path.Equals("/health") || http.Request.Path.Equals(ProbeRoutes.Liveness) || http.Request.Path.Equals("/metrics")
+                || Playground.PlaygroundEndpoints.IsPage(http.Request));
 
     public const string MissingMessage = "Missing API key: send it as \"Authorization: Bearer <key>\"";
     public const string WrongMessage = "Incorrect API key provided";

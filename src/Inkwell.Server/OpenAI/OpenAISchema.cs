@@ -35,6 +35,9 @@ public sealed class ChatCompletionRequestDto
     public Dictionary<string, float>? LogitBias { get; set; }
     /// <summary>vLLM's: keep only the last this-many prompt tokens.</summary>
     public int? TruncatePromptTokens { get; set; }
+    /// <summary>vLLM's sampling extensions: top-k (0 or -1: off) and the repetition penalty (1: off).</summary>
+    public int? TopK { get; set; }
+    public float? RepetitionPenalty { get; set; }
 }
 
 public sealed class CompletionRequestDto
@@ -66,6 +69,9 @@ public sealed class CompletionRequestDto
     public Dictionary<string, float>? LogitBias { get; set; }
     /// <summary>vLLM's: keep only the last this-many prompt tokens.</summary>
     public int? TruncatePromptTokens { get; set; }
+    /// <summary>vLLM's sampling extensions: top-k (0 or -1: off) and the repetition penalty (1: off).</summary>
+    public int? TopK { get; set; }
+    public float? RepetitionPenalty { get; set; }
 }
 
 public sealed class ChatMessageDto

@@ -97,7 +97,7 @@ public sealed class OpenAIValidator(Tokenizer tokenizer)
         // tokenizes without adding special tokens).
         return Common(
             [new OpenAIPrompt(prompt, null)], maxTokens, maxParam, defaultMaxTokens: int.MaxValue,
-            r.Temperature, r.TopP, r.N, r.Stop, r.Seed, r.PresencePenalty, r.FrequencyPenalty, r.MinTokens, r.IgnoreEos, r.LogitBias, r.TruncatePromptTokens,
+            r.Temperature, r.TopP, r.N, r.Stop, r.Seed, r.PresencePenalty, r.FrequencyPenalty, r.MinTokens, r.IgnoreEos, r.LogitBias, r.TruncatePromptTokens, r.TopK, r.RepetitionPenalty,
             r.Logprobs == true ? r.TopLogprobs ?? 0 : null, r.Stream == true, r.StreamOptions,
             Grammar(r.ResponseFormat, r.GuidedChoice, r.GuidedRegex, r.GuidedJson)) with { AddSpecialTokens = false };
     }
@@ -115,7 +115,7 @@ public sealed class OpenAIValidator(Tokenizer tokenizer)
             throw OpenAIException.Invalid("echo", "`echo` together with `logprobs` is not supported (prompt log-probabilities are not reported)", code: "unsupported_value");
         return Common(
             prompts, r.MaxTokens, "max_tokens", CompletionsDefaultMaxTokens,
-            r.Temperature, r.TopP, r.N, r.Stop, r.Seed, r.PresencePenalty, r.FrequencyPenalty, r.MinTokens, r.IgnoreEos, r.LogitBias, r.TruncatePromptTokens,
+            r.Temperature, r.TopP, r.N, r.Stop, r.Seed, r.PresencePenalty, r.FrequencyPenalty, r.MinTokens, r.IgnoreEos, r.LogitBias, r.TruncatePromptTokens, r.TopK, r.RepetitionPenalty,
             r.Logprobs, r.Stream == true, r.StreamOptions,
             Grammar(r.ResponseFormat, r.GuidedChoice, r.GuidedRegex, r.GuidedJson)) with { Echo = r.Echo == true };
     }
@@ -123,7 +123,7 @@ public sealed class OpenAIValidator(Tokenizer tokenizer)
     private OpenAIPlan Common(
         IReadOnlyList<OpenAIPrompt> prompts, int? maxTokens, string maxParam, int defaultMaxTokens,
         float? temperature, float? topP, int? n, JsonElement stop, long? seed, float? presence, float? frequency,
-        int? minTokens, bool? ignoreEos, Dictionary<string, float>? logitBias, int? truncatePromptTokens, int? logprobs, bool stream, StreamOptionsDto? streamOptions, (GrammarSpec Spec, string Param)? grammar)
+        int? minTokens, bool? ignoreEos, Dictionary<string, float>? logitBias, int? truncatePromptTokens, int? topK, float? repetitionPenalty, int? logprobs, bool stream, StreamOptionsDto? streamOptions, (GrammarSpec Spec, string Param)? grammar)
     {
         float t = temperature ?? 1f;
         if (!(t >= 0f && t <= 2f)) throw OpenAIException.Invalid("temperature", $"Invalid 'temperature': Expected a value between 0 and 2, but got {t} instead.");
@@ -147,6 +147,13 @@ public sealed class OpenAIValidator(Tokenizer tokenizer)
         if (truncatePromptTokens is < 1)
             throw OpenAIException.Invalid("truncate_prompt_tokens", $"Invalid 'truncate_prompt_tokens': integer below minimum value. Expected a value >= 1, but got {truncatePromptTokens} instead.");
 
+        // vLLM's extensions and their ranges: top_k 0 or -1 is off, a repetition penalty of 1 is off.
+        int k = topK ?? 0;
+        if (k < -1) throw OpenAIException.Invalid("top_k", $"Invalid 'top_k': must be -1 (off), 0 (off) or at least 1, but got {k} instead.");
+        float repetition = repetitionPenalty ?? 1f;
+        if (!(repetition > 0f && float.IsFinite(repetition)))
+            throw OpenAIException.Invalid("repetition_penalty", $"Invalid 'repetition_penalty': must be a finite number > 0, but got {repetition} instead.");
+
         // Temperature 0 is greedy; top_p 0 keeps only the most likely token, which is greedy too.
         bool sample = t > 0f && p > 0f;
         var sampling = new SamplingParameters
@@ -154,6 +161,8 @@ public sealed class OpenAIValidator(Tokenizer tokenizer)
             DoSample = sample,
             Temperature = sample ? t : 1f,
             TopP = sample ? p : 1f,
+            TopK = sample ? Math.Max(k, 0) : 0,
+            RepetitionPenalty = repetition,
             PresencePenalty = pp,
             FrequencyPenalty = fp,
         };

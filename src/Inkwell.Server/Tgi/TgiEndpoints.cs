@@ -31,8 +31,6 @@ public static class TgiEndpoints
             s.RefreshGauges();
             return Results.Text(s.Metrics.Registry.Render(), "text/plain; version=0.0.4; charset=utf-8");
         });
-        app.MapGet("/openapi.json", () => Results.Text(OpenApiDocument.Json, "application/json"));
-        app.MapGet("/docs", () => Results.Content(OpenApiDocument.DocsHtml, "text/html"));
         return app;
     }
 

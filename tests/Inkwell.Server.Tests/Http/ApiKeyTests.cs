@@ -79,6 +79,7 @@ public sealed class ApiKeyTests(ApiKeyServerFixture fixture) : IClassFixture<Api
     [InlineData("/info", HttpStatusCode.Unauthorized)]
     [InlineData("/v1/models", HttpStatusCode.Unauthorized)]
     [InlineData("/health", HttpStatusCode.OK)]
+    [InlineData("/live", HttpStatusCode.OK)]
     [InlineData("/metrics", HttpStatusCode.OK)]
     [InlineData("/openapi.json", HttpStatusCode.OK)]
     public async Task ProbesAndScrapesStayOpen_ModelFactsDoNot(string path, HttpStatusCode expected)
