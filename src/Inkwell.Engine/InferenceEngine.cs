@@ -93,6 +93,7 @@ public sealed class InferenceEngine : IAsyncDisposable, ISpeculationHost
 
     private IDrafter CreateDrafter(SpeculationOptions speculation, EngineOptions options)
     {
+        if (speculation.Drafter is { } custom) return custom;
         if (speculation.DraftModel is not { } draft) return new PromptLookupDrafter();
         var draftTokenizer = speculation.DraftTokenizer ?? throw new ArgumentException("a draft model needs its tokenizer, to check that it shares the target's vocabulary");
         SpeculationOptions.RequireSameVocabulary(_model.Config, _tokenizer, draft.Config, draftTokenizer);
@@ -270,7 +271,7 @@ public sealed class InferenceEngine : IAsyncDisposable, ISpeculationHost
         else if (position + 1 - r.PromptLength >= stopping.MaxNewTokens) finish = FinishReason.Length;
         else if (req.Constraint is { IsExhausted: true }) finish = FinishReason.EosToken;
         else if (stopping.TimeLimit > TimeSpan.Zero && r.Clock.Elapsed - (r.FirstScheduledAt ?? TimeSpan.Zero) >= stopping.TimeLimit) finish = FinishReason.TimeLimit;
-        if (finish is not null) _scheduler.Remove(r);
+        if (finish is not null) Remove(r);
         r.Output.Writer.TryWrite(new StepOutput(token, logprob, finish));
         if (finish is not null) r.Output.Writer.TryComplete();
         return finish is not null;
@@ -298,9 +299,16 @@ public sealed class InferenceEngine : IAsyncDisposable, ISpeculationHost
         }
     }
 
-    private void Fail(EngineRequest r, string message)
+    /// <summary>Takes a finished, failed or cancelled request out: its blocks, and the draft model's, are freed.</summary>
+    private void Remove(EngineRequest r)
     {
         _scheduler.Remove(r);
+        _speculator?.Drafter.Release(r);
+    }
+
+    private void Fail(EngineRequest r, string message)
+    {
+        Remove(r);
         r.FailureMessage = message;
         r.Output.Writer.TryWrite(new StepOutput(-1, float.NaN, FinishReason.Error));
         r.Output.Writer.TryComplete();
@@ -313,7 +321,7 @@ public sealed class InferenceEngine : IAsyncDisposable, ISpeculationHost
         foreach (var r in _scheduler.Waiting) if (r.Cancellation.IsCancellationRequested) _cancelled.Add(r);
         foreach (var r in _cancelled)
         {
-            _scheduler.Remove(r);
+            Remove(r);
             r.Output.Writer.TryComplete(new OperationCanceledException(r.Cancellation));
         }
     }

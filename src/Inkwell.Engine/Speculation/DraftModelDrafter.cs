@@ -23,7 +23,6 @@ public sealed class DraftModelDrafter : IDrafter
     private readonly Sampler _sampler = new();
     private readonly List<SequenceChunk> _chunks = [];
     private readonly List<int> _chunkSlots = [];
-    private readonly List<EngineRequest> _holding = [];
     private int[] _tokenStage = new int[256];
     private int[] _blockStage = new int[256];
 
@@ -44,7 +43,6 @@ public sealed class DraftModelDrafter : IDrafter
 
     public void Propose(ReadOnlySpan<DraftSlot> slots)
     {
-        ReleaseFinished();
         int vocab = _model.Config.VocabSize;
         int rounds = 0;
         foreach (var slot in slots) rounds = Math.Max(rounds, slot.MaxTokens);
@@ -94,11 +92,7 @@ public sealed class DraftModelDrafter : IDrafter
         var draft = r.Draft!;
         draft.Sampled = r.Request.Sampling.IsSampling;
         var seq = draft.Sequence;
-        if (seq is null)
-        {
-            seq = draft.Sequence = new DraftSequence();
-            _holding.Add(r);
-        }
+        seq ??= draft.Sequence = new DraftSequence();
         // Drafting k tokens computes positions up to length + k - 2; the blocks must cover them.
         int positions = r.Tokens.Count + maxTokens - 1;
         if (positions > _model.Config.ContextLength) return null;
@@ -130,20 +124,6 @@ public sealed class DraftModelDrafter : IDrafter
         if (request.Draft?.Sequence is not { } seq) return;
         _pool.Free(CollectionsMarshal.AsSpan(seq.Blocks));
         request.Draft.Sequence = null;
-        _holding.Remove(request);
-    }
-
-    /// <summary>Requests that ended elsewhere (cancelled, failed, finished outside verification) give their blocks back.</summary>
-    private void ReleaseFinished()
-    {
-        for (int i = _holding.Count - 1; i >= 0; i--)
-        {
-            var r = _holding[i];
-            if (r.Status != RequestStatus.Finished) continue;
-            if (r.Draft?.Sequence is { } seq) _pool.Free(CollectionsMarshal.AsSpan(seq.Blocks));
-            r.Draft!.Sequence = null;
-            _holding.RemoveAt(i);
-        }
     }
 
     private static void Stage(ref int[] stage, int at, int count)

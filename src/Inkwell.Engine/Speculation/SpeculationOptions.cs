@@ -16,6 +16,8 @@ public sealed record SpeculationOptions
     public ICausalLM? DraftModel { get; init; }
     /// <summary>The draft model's tokenizer, compared with the target's before anything runs.</summary>
     public Tokenizer? DraftTokenizer { get; init; }
+    /// <summary>Any other drafter (tests use an oracle); takes precedence over DraftModel.</summary>
+    internal IDrafter? Drafter { get; init; }
 
     /// <summary>Refuses a draft model whose vocabulary differs from the target's: its token ids would mean other text.</summary>
     public static void RequireSameVocabulary(ModelConfig target, Tokenizer targetTokenizer, ModelConfig draft, Tokenizer draftTokenizer)

@@ -147,11 +147,7 @@ internal sealed class Speculator(IDrafter drafter, int maxDraftTokens, KvCacheMa
         DraftedTokens += k;
         AcceptedTokens += kept;
         d.Count = 0;
-        if (finished)
-        {
-            drafter.Release(r);
-            return kept;
-        }
+        if (finished) return kept;  // the engine removed the request: its blocks and draft state are gone
         // The rejected drafts' slots past the sequence return to the pool (their KV is garbage, never registered).
         cache.TrimBlocks(r, r.Tokens.Count);
         drafter.Rollback(r, accepted + kept);
