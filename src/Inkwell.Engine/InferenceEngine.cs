@@ -74,7 +74,7 @@ public sealed class InferenceEngine : IAsyncDisposable, ISpeculationHost
         _cache = new KvCacheManager(new BlockPool(blocks, options.BlockSize, options.PrefixCaching), _kv.CopyBlock);
         _scheduler = new Scheduler(options.Scheduler, _cache);
         if (options.Speculation is { MaxDraftTokens: > 0 } speculation)
-            _speculator = new Speculator(CreateDrafter(speculation, options), speculation.MaxDraftTokens, _cache, model.Config.ContextLength, model.Config.VocabSize);
+            _speculator = new Speculator(CreateDrafter(speculation, options), speculation.MaxDraftTokens, _cache, model.Config.ContextLength, model.Config.VocabSize, Stats);
         else if (options.Speculation is { MaxDraftTokens: < 0 }) throw new ArgumentException("the number of draft tokens must not be negative");
         Stats.FreeBlocks = blocks;
         _thread = new Thread(Loop) { Name = "inkwell-engine", IsBackground = true };
@@ -331,11 +331,6 @@ public sealed class InferenceEngine : IAsyncDisposable, ISpeculationHost
         Stats.RunningRequests = _scheduler.Running.Count;
         Stats.WaitingRequests = _scheduler.Waiting.Count;
         Stats.FreeBlocks = _cache.Pool.FreeBlockCount;
-        if (_speculator is { } s)
-        {
-            Stats.SpecDraftedTokens = s.DraftedTokens;
-            Stats.SpecAcceptedTokens = s.AcceptedTokens;
-        }
     }
 
     public async ValueTask DisposeAsync()

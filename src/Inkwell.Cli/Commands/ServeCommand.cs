@@ -19,7 +19,7 @@ public static class ServeCommand
                              [--grpc-port P (8033)] [--tls-cert-path F --tls-key-path F [--tls-client-ca-cert-path F]]
                              [--prompt-prefix-dir DIR] [--max-new-tokens N (gRPC limit, 1024)]
                              [--chat-template FILE] [--payload-limit BYTES (2000000)] [--shutdown-grace-period SECONDS (30)]
-                             [--registry DIR [--gateway-memory-budget-mb N]]
+                             [--registry DIR [--gateway-memory-budget-mb N]] [--speculate N] [--draft-model PATH]
         With --registry, serves every deployment of DIR's registry through one endpoint (the gateway):
         /models/{model}/generate|generate_stream|tokenize|info|health and /v1/... with the body's "model";
         local deployments load on first use, the least recently used unloaded when the budget would be exceeded.
@@ -30,6 +30,10 @@ public static class ServeCommand
         --shutdown-grace-period: after SIGTERM, /health answers 503 and new generations are refused at once; running
         ones get this long to finish, then end with an error event (gRPC: UNAVAILABLE) before the server stops.
         --quantize q8_0|q4_0|q4_k|q6_k re-encodes f32/f16/bf16 weight matrices on load, as llama-quantize would.
+        --speculate N: speculative decoding with up to N draft tokens per request and step, verified in the same
+        forward pass: prompt lookup (n-gram matches in the request's own tokens), or with --draft-model PATH a
+        smaller model over the same vocabulary (default N 5). Greedy output is unchanged; sampling keeps the target's
+        distribution (rejection sampling).
         """ + "\n" + ModelOptions.ModelHelp;
 
     public static async Task<int> RunAsync(string[] args)
@@ -75,6 +79,8 @@ public static class ServeCommand
             ShutdownGracePeriod = Float("shutdown-grace-period") is { } grace
                 ? float.IsFinite(grace) && grace >= 0 && grace <= 86_400 ? TimeSpan.FromSeconds(grace) : throw new UsageException($"--shutdown-grace-period must be between 0 and 86400 seconds, got {grace}")
                 : d.ShutdownGracePeriod,
+            Speculate = Int("speculate"),
+            DraftModelPath = Opt("draft-model") is { } draftModel ? ModelOptions.Resolve(draftModel) : null,
             PrefixCaching = !a.Flag("no-prefix-caching") && Environment.GetEnvironmentVariable("NO_PREFIX_CACHING") is null or "" or "0" or "false",
         };
         string? revision = Opt("revision");
@@ -84,6 +90,8 @@ public static class ServeCommand
             : null;
         a.EnsureAllUsed();
         if (registryDir is not null && revision is not null) throw new UsageException("--revision (REVISION) applies to --model-id, not to --registry");
+        if (registryDir is not null && (options.Speculate is not null || options.DraftModelPath is not null))
+            throw new UsageException("--speculate and --draft-model apply to one model, not to --registry");
         if (registryDir is not null && options.Quantize is not null)
             throw new UsageException("--quantize applies to one model; with --registry, quantize each deployment's file ahead of time (inkwell quantize)");
         if (registryDir is not null) return await GatewayCommand.RunAsync(registryDir, budgetMb, options);

@@ -29,7 +29,7 @@ internal interface ISpeculationHost
 /// sampled output follows the target's distribution after every processor (grammar masks and penalties included,
 /// since each position sees the same state as plain decoding would).
 /// </summary>
-internal sealed class Speculator(IDrafter drafter, int maxDraftTokens, KvCacheManager cache, int contextLength, int vocabSize)
+internal sealed class Speculator(IDrafter drafter, int maxDraftTokens, KvCacheManager cache, int contextLength, int vocabSize, EngineStats stats)
 {
     private readonly Sampler _sampler = new();
     private readonly List<DraftSlot> _slots = [];
@@ -38,8 +38,6 @@ internal sealed class Speculator(IDrafter drafter, int maxDraftTokens, KvCacheMa
     private long _step;
 
     public IDrafter Drafter => drafter;
-    public long DraftedTokens { get; private set; }
-    public long AcceptedTokens { get; private set; }
 
     public static bool HasDraft(EngineRequest r) => r.Draft is { Count: > 0 };
 
@@ -110,6 +108,8 @@ internal sealed class Speculator(IDrafter drafter, int maxDraftTokens, KvCacheMa
         var sampling = r.Request.Sampling;
         int kept = 0;
         bool finished = false;
+        // Counted before the tokens are emitted, so a reader that saw the last token sees the counts too.
+        stats.SpecDraftedTokens += k;
         for (int j = 0; j <= k && !finished; j++)
         {
             int position = accepted + j;
@@ -132,7 +132,12 @@ internal sealed class Speculator(IDrafter drafter, int maxDraftTokens, KvCacheMa
                 logProb = MathF.Log(p[token]);
             }
             bool isDraft = token == draft;
-            if (!isDraft)
+            if (isDraft)
+            {
+                kept++;
+                stats.SpecAcceptedTokens++;
+            }
+            else
             {
                 r.Tokens.RemoveRange(position, r.Tokens.Count - position);
                 r.Tokens.Add(token);
@@ -141,11 +146,8 @@ internal sealed class Speculator(IDrafter drafter, int maxDraftTokens, KvCacheMa
             r.NumComputedTokens = position;
             cache.RegisterFullBlocks(r);
             finished = host.Emit(r, logits, token, logProb, position);
-            if (isDraft) kept++;
-            else break;
+            if (!isDraft) break;
         }
-        DraftedTokens += k;
-        AcceptedTokens += kept;
         d.Count = 0;
         if (finished) return kept;  // the engine removed the request: its blocks and draft state are gone
         // The rejected drafts' slots past the sequence return to the pool (their KV is garbage, never registered).

@@ -1,6 +1,7 @@
 using System.Net;
 using Inkwell.Engine;
 using Inkwell.Engine.Scheduling;
+using Inkwell.Engine.Speculation;
 using Inkwell.Models;
 using Inkwell.Models.Loading;
 using Inkwell.Runtime.Threading;
@@ -36,6 +37,16 @@ public static class InkwellServer
         return (maxInput, maxTotal, kv);
     }
 
+    /// <summary>--speculate / --draft-model: prompt lookup, or a draft model loaded here (run on the same worker pool, on the engine thread).</summary>
+    private static (SpeculationOptions? Options, LoadedModel? Draft) Speculation(ServerOptions o, WorkerPool pool)
+    {
+        if (o.Speculate < 0) throw new ArgumentException($"--speculate ({o.Speculate}) must not be negative");
+        if (o.DraftModelPath is null) return (o.Speculate > 0 ? new SpeculationOptions { MaxDraftTokens = o.Speculate.Value } : null, null);
+        if (o.Speculate == 0) throw new ArgumentException("--draft-model needs --speculate > 0 (or no --speculate: 5 draft tokens)");
+        var draft = ModelLoader.Load(o.DraftModelPath);
+        return (new SpeculationOptions { MaxDraftTokens = o.Speculate ?? 5, DraftModel = draft.CreateModel(pool), DraftTokenizer = draft.Tokenizer }, draft);
+    }
+
     private static IPAddress ListenAddress(string hostname) =>
         hostname == "localhost" ? IPAddress.Loopback
         : IPAddress.TryParse(hostname, out var ip) ? ip
@@ -49,8 +60,10 @@ public static class InkwellServer
         var pool = new WorkerPool(options.NumThreads);
         var llama = model.CreateModel(pool);
         var metrics = new ServerMetrics();
+        var (speculation, draft) = Speculation(options, pool);
         var engine = new InferenceEngine(llama, model.Tokenizer, new EngineOptions
         {
+            Speculation = speculation,
             KvCacheTokens = kvTokens,
             BlockSize = options.BlockSize,
             PrefixCaching = options.PrefixCaching,
@@ -64,6 +77,11 @@ public static class InkwellServer
             string method = step.PrefillTokens > 0 ? "prefill" : "decode";
             metrics.BatchForwardDuration.Observe(step.ForwardSeconds, method);
             metrics.BatchDecodeDuration.Observe(step.StepSeconds, method);
+            if (step.DraftedTokens > 0)
+            {
+                metrics.SpecDraftedTokens.Increment(step.DraftedTokens);
+                metrics.SpecAcceptedTokens.Increment(step.AcceptedTokens);
+            }
         });
         // TGIS prompt tuning and constrained generation live behind the one generation service every API calls.
         var prefixes = new PromptPrefixStore(options.PromptPrefixDir, model.Config.Dim);
@@ -121,6 +139,7 @@ public static class InkwellServer
         app.Lifetime.ApplicationStopped.Register(() =>
         {
             engine.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            draft?.Dispose();
             pool.Dispose();
         });
         return app;

@@ -37,4 +37,8 @@ public sealed record ServerOptions
     public long PayloadLimit { get; init; } = 2_000_000;
     /// <summary>--shutdown-grace-period: how long running generations may finish after SIGTERM before they are ended with an error event.</summary>
     public TimeSpan ShutdownGracePeriod { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>TGI's --speculate: most draft tokens per request and step (prompt lookup unless DraftModelPath); null = off, or 5 with a draft model.</summary>
+    public int? Speculate { get; init; }
+    /// <summary>A GGUF/llama2.c/Hugging Face model over the same vocabulary that drafts for the served one (llama-server's --model-draft).</summary>
+    public string? DraftModelPath { get; init; }
 }

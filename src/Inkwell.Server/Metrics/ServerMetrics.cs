@@ -26,6 +26,8 @@ public sealed class ServerMetrics
     public Gauge KvBlocksFree { get; }
     public Gauge KvBlocksTotal { get; }
     public Gauge PermitsInUse { get; }
+    public Counter SpecDraftedTokens { get; }
+    public Counter SpecAcceptedTokens { get; }
 
     public ServerMetrics()
     {
@@ -50,5 +52,7 @@ public sealed class ServerMetrics
         KvBlocksFree = r.Gauge("inkwell_kv_blocks_free", "KV cache blocks free (cached prefix blocks no request holds count as free)");
         KvBlocksTotal = r.Gauge("inkwell_kv_blocks_total", "KV cache blocks in the pool");
         PermitsInUse = r.Gauge("inkwell_permits_in_use", "Concurrency permits held (one per running sequence)");
+        SpecDraftedTokens = r.Counter("inkwell_spec_drafted_tokens_total", "Speculative decoding: draft tokens verified by the target");
+        SpecAcceptedTokens = r.Counter("inkwell_spec_accepted_tokens_total", "Speculative decoding: draft tokens the target accepted");
     }
 }
