@@ -164,6 +164,21 @@ public class SpeculativeDecodingTests
         Assert.All(plain.Where((_, i) => i % 2 == 1), r => Assert.True(r.GeneratedTokenCount <= 14));
     }
 
+    [Theory]
+    [InlineData(Drafter.PromptLookup)]
+    [InlineData(Drafter.Model)]
+    public async Task A_tiny_kv_pool_preempts_drafting_requests_and_they_still_match_plain_decoding(Drafter drafter)
+    {
+        using var m = ModelLoader.Load(EngineTestModels.Gguf);
+        var (plain, _) = await Run(m, Options(m, Drafter.None, true), batched: false);
+        // 8 requests of up to ~80 tokens need ~600 slots; 160 force preemption, with drafts in flight.
+        var tight = Options(m, drafter, true) with { KvCacheTokens = 160 };
+        var (speculative, stats) = await Run(m, tight, batched: true);
+        Assert.True(stats.Preemptions > 0, "the tiny pool should have forced a preemption");
+        Assert.True(stats.SpecAcceptedTokens > 0, "no draft was accepted");
+        for (int i = 0; i < Prompts.Length; i++) Assert.Equal(Ids(plain[i]), Ids(speculative[i]));
+    }
+
     /// <summary>Drafts the known plain output of each request, then junk past its end: every draft up to the end is accepted.</summary>
     private sealed class OracleDrafter(Dictionary<GenerationRequest, int[]> expected, int junk) : IDrafter
     {
