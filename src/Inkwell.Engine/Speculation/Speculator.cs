@@ -48,8 +48,9 @@ internal sealed class Speculator(IDrafter drafter, int maxDraftTokens, KvCacheMa
         // Drafts use only blocks nobody else needs this step: keep one per running request for its real token.
         int spareBlocks = cache.Pool.FreeBlockCount - running.Count;
         int blockSize = cache.BlockSize;
-        foreach (var r in running)
+        for (int i = 0; i < running.Count; i++)  // indexed: no enumerator per step
         {
+            var r = running[i];
             if (r.NumTokensToCompute != 1 || r.GeneratedCount == 0 || !drafter.CanDraft(r)) continue;
             // Never more than max_new_tokens (the last verified row adds one) nor past the context.
             int k = Math.Min(maxDraftTokens, r.Request.Stopping.MaxNewTokens - r.GeneratedCount - 1);
@@ -98,9 +99,9 @@ internal sealed class Speculator(IDrafter drafter, int maxDraftTokens, KvCacheMa
 
     /// <summary>
     /// Verifies a request's drafts against its logits rows (row j predicts the token after the j-th draft), emits the
-    /// accepted tokens and one from the target, and rolls back the rest. Returns the number of drafts accepted.
+    /// accepted tokens and one from the target, and rolls back the rest.
     /// </summary>
-    public int Verify(EngineRequest r, ReadOnlySpan<float> rows, ISpeculationHost host)
+    public void Verify(EngineRequest r, ReadOnlySpan<float> rows, ISpeculationHost host)
     {
         var d = r.Draft!;
         int k = d.Count;
@@ -149,10 +150,9 @@ internal sealed class Speculator(IDrafter drafter, int maxDraftTokens, KvCacheMa
             if (!isDraft) break;
         }
         d.Count = 0;
-        if (finished) return kept;  // the engine removed the request: its blocks and draft state are gone
+        if (finished) return;  // the engine removed the request: its blocks and draft state are gone
         // The rejected drafts' slots past the sequence return to the pool (their KV is garbage, never registered).
         cache.TrimBlocks(r, r.Tokens.Count);
         drafter.Rollback(r, accepted + kept);
-        return kept;
     }
 }
