@@ -9,4 +9,6 @@ public sealed record EngineOptions
     public int BlockSize { get; init; } = 16;
     public bool PrefixCaching { get; init; } = true;
     public SchedulerOptions Scheduler { get; init; } = new();
+    /// <summary>Speculative decoding (draft tokens verified in the same forward pass); null = off.</summary>
+    public Speculation.SpeculationOptions? Speculation { get; init; }
 }

@@ -5,6 +5,7 @@ using Inkwell.Engine.KvCache;
 using Inkwell.Engine.Requests;
 using Inkwell.Engine.Sampling;
 using Inkwell.Engine.Scheduling;
+using Inkwell.Engine.Speculation;
 using Inkwell.Models.Kv;
 using Inkwell.Models;
 using Inkwell.Models.Tokenizers;
@@ -12,7 +13,9 @@ using Inkwell.Models.Tokenizers;
 namespace Inkwell.Engine;
 
 /// <summary>One engine step, as the server's metrics see it.</summary>
-public readonly record struct EngineStepReport(int BatchSize, int PrefillTokens, int DecodeTokens, double ForwardSeconds, double StepSeconds);
+/// <remarks>Under speculative decoding DecodeTokens counts verified rows; DraftedTokens of them were drafts and AcceptedTokens passed.</remarks>
+public readonly record struct EngineStepReport(int BatchSize, int PrefillTokens, int DecodeTokens, double ForwardSeconds, double StepSeconds,
+    int DraftedTokens = 0, int AcceptedTokens = 0);
 
 /// <summary>Counters the server's /metrics and tests read (written by the engine thread, read anywhere).</summary>
 public sealed class EngineStats
@@ -29,6 +32,9 @@ public sealed class EngineStats
     public long RunningTokens;
     /// <summary>The most tokens any running request may still generate.</summary>
     public int MaxRemainingTokens;
+    /// <summary>Speculative decoding: draft tokens verified, and how many of them the target accepted.</summary>
+    public long SpecDraftedTokens;
+    public long SpecAcceptedTokens;
 }
 
 /// <summary>
@@ -39,7 +45,7 @@ public sealed class EngineStats
 /// request's token ids go out through its own channel as <see cref="StepOutput"/> structs, and the output stage
 /// (<see cref="GenerationStream"/>, on the reader's thread) detokenizes them and matches stop sequences.
 /// </summary>
-public sealed class InferenceEngine : IAsyncDisposable
+public sealed class InferenceEngine : IAsyncDisposable, ISpeculationHost
 {
     private readonly ICausalLM _model;
     private readonly Tokenizer _tokenizer;
@@ -47,6 +53,7 @@ public sealed class InferenceEngine : IAsyncDisposable
     private readonly KvCacheManager _cache;
     private readonly Scheduler _scheduler;
     private readonly Sampler _sampler = new();
+    private readonly Speculator? _speculator;
     private readonly Channel<EngineRequest> _incoming = Channel.CreateUnbounded<EngineRequest>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _thread;
@@ -70,6 +77,9 @@ public sealed class InferenceEngine : IAsyncDisposable
         _kv = model.CreateKvCache(options.BlockSize, blocks);
         _cache = new KvCacheManager(new BlockPool(blocks, options.BlockSize, options.PrefixCaching), _kv.CopyBlock);
         _scheduler = new Scheduler(options.Scheduler, _cache);
+        if (options.Speculation is { MaxDraftTokens: > 0 } speculation)
+            _speculator = new Speculator(CreateDrafter(speculation, options), speculation.MaxDraftTokens, _cache, model.Config.ContextLength, model.Config.VocabSize, Stats);
+        else if (options.Speculation is { MaxDraftTokens: < 0 }) throw new ArgumentException("the number of draft tokens must not be negative");
         Stats.FreeBlocks = blocks;
         _thread = new Thread(Loop) { Name = "inkwell-engine", IsBackground = true };
         _thread.Start();
@@ -82,6 +92,17 @@ public sealed class InferenceEngine : IAsyncDisposable
     public int KvCapacityTokens => _kv.TokenCapacity;
     public BlockPool BlockPool => _cache.Pool;
     public bool IsHealthy => _fatal is null && _thread.IsAlive;
+    /// <summary>The drafter when speculative decoding is on (tests read its cache).</summary>
+    public IDrafter? Drafter => _speculator?.Drafter;
+
+    private IDrafter CreateDrafter(SpeculationOptions speculation, EngineOptions options)
+    {
+        if (speculation.Drafter is { } custom) return custom;
+        if (speculation.DraftModel is not { } draft) return new PromptLookupDrafter();
+        var draftTokenizer = speculation.DraftTokenizer ?? throw new ArgumentException("a draft model needs its tokenizer, to check that it shares the target's vocabulary");
+        SpeculationOptions.RequireSameVocabulary(_model.Config, _tokenizer, draft.Config, draftTokenizer);
+        return new DraftModelDrafter(draft, options.BlockSize, options.KvCacheTokens);
+    }
 
     /// <summary>
     /// Queues a request; its events come from the returned stream. Cancelling the token (or leaving the stream early)
@@ -134,7 +155,9 @@ public sealed class InferenceEngine : IAsyncDisposable
     private void Step()
     {
         var stepClock = Stopwatch.StartNew();
+        _speculator?.Propose(_scheduler.Running);
         var plan = _scheduler.Schedule();
+        _speculator?.FitToPlan(plan);
         Stats.Preemptions += plan.Preempted.Count;
         if (plan.IsEmpty)
         {
@@ -142,15 +165,14 @@ public sealed class InferenceEngine : IAsyncDisposable
             if (_scheduler.Running.Count == 0 && _scheduler.Waiting.FirstOrDefault() is { } stuck) Fail(stuck, "request does not fit in the KV cache");
             return;
         }
+        int decode = 0;
+        foreach (var c in plan.Chunks) if (c.StartPosition >= c.Request.PromptLength && (c.Count == 1 || Speculator.HasDraft(c.Request))) decode += c.Count;
+        long drafted = Stats.SpecDraftedTokens, accepted = Stats.SpecAcceptedTokens;
         var logits = Execute(plan);
         Update(plan, logits);
         PublishStats();
-        if (_stepObserver is { } observe)
-        {
-            int decode = 0;
-            foreach (var c in plan.Chunks) if (c.Count == 1 && c.StartPosition >= c.Request.PromptLength) decode++;
-            observe(new EngineStepReport(plan.Chunks.Count, plan.TokenCount - decode, decode, Stats.LastForwardSeconds, stepClock.Elapsed.TotalSeconds));
-        }
+        _stepObserver?.Invoke(new EngineStepReport(plan.Chunks.Count, plan.TokenCount - decode, decode, Stats.LastForwardSeconds, stepClock.Elapsed.TotalSeconds,
+            (int)(Stats.SpecDraftedTokens - drafted), (int)(Stats.SpecAcceptedTokens - accepted)));
     }
 
     /// <summary>Stages every chunk's tokens and block table and runs one forward pass; returns the logits rows asked for.</summary>
@@ -169,7 +191,8 @@ public sealed class InferenceEngine : IAsyncDisposable
             r.FirstScheduledAt ??= r.Clock.Elapsed;
             bool completes = c.StartPosition + c.Count == r.Tokens.Count;
             bool wantPrefill = r.Request.PrefillLogProbs && r.GeneratedCount == 0;
-            var logits = wantPrefill ? LogitsWanted.All : completes ? LogitsWanted.Last : LogitsWanted.None;
+            // A chunk carrying drafts needs every row: row j verifies draft j.
+            var logits = wantPrefill || (completes && Speculator.HasDraft(r)) ? LogitsWanted.All : completes ? LogitsWanted.Last : LogitsWanted.None;
             CollectionsMarshal.AsSpan(r.Tokens).Slice(c.StartPosition, c.Count).CopyTo(_tokenStage.AsSpan(tokenAt));
             var tokens = _tokenStage.AsMemory(tokenAt, c.Count);
             tokenAt += c.Count;
@@ -206,6 +229,13 @@ public sealed class InferenceEngine : IAsyncDisposable
             var chunk = _chunks[i];
             var r = c.Request;
             int rows = chunk.LogitRows;
+            if (Speculator.HasDraft(r))
+            {
+                // The verifier advances the computed count only over accepted tokens (and registers only their blocks).
+                _speculator!.Verify(r, all.Slice(row * vocab, rows * vocab), this);
+                row += rows;
+                continue;
+            }
             r.NumComputedTokens += c.Count;
             _cache.RegisterFullBlocks(r);
             if (chunk.Logits == LogitsWanted.All) RecordPrefill(r, c, all.Slice(row * vocab, rows * vocab));
@@ -216,28 +246,46 @@ public sealed class InferenceEngine : IAsyncDisposable
 
     private void SampleAndEmit(EngineRequest r, ReadOnlySpan<float> logitsRow)
     {
-        // The row is the model's buffer; processors edit an engine-owned copy.
+        int position = r.Tokens.Count;
+        var logits = ProcessRow(r, logitsRow, position);
+        var (token, logprob) = _sampler.Sample(logits, r.Request.Sampling, ref r.Rng);
+        r.Tokens.Add(token);
+        Emit(r, logits, token, logprob, position);
+    }
+
+    /// <summary>The row is the model's buffer; processors edit an engine-owned copy.</summary>
+    private Span<float> ProcessRow(EngineRequest r, ReadOnlySpan<float> logitsRow, int length)
+    {
         if (_row.Length < logitsRow.Length) _row = new float[logitsRow.Length];
         var logits = _row.AsSpan(0, logitsRow.Length);
         logitsRow.CopyTo(logits);
+        var pipeline = r.Pipeline;
+        for (int i = 0; i < pipeline.Processors.Count; i++) pipeline.Processors[i].Process(r.StateAt(length), logits);
+        return logits;
+    }
+
+    /// <summary>Observers, finish checks and the output event for the token now at <paramref name="position"/>; true when it ended the request.</summary>
+    private bool Emit(EngineRequest r, ReadOnlySpan<float> logits, int token, float logprob, int position)
+    {
         var req = r.Request;
         var pipeline = r.Pipeline;
-        for (int i = 0; i < pipeline.Processors.Count; i++) pipeline.Processors[i].Process(r.State, logits);
-        var (token, logprob) = _sampler.Sample(logits, req.Sampling, ref r.Rng);
-        for (int i = 0; i < pipeline.Observers.Count; i++) pipeline.Observers[i].Observe(r.State, logits, token);
-
-        r.Tokens.Add(token);
+        for (int i = 0; i < pipeline.Observers.Count; i++) pipeline.Observers[i].Observe(r.StateAt(position), logits, token);
         r.FirstTokenAt ??= r.Clock.Elapsed;
         var stopping = req.Stopping;
         FinishReason? finish = null;
         if (_tokenizer.IsEndOfGeneration(token) && !stopping.IgnoreEos) finish = FinishReason.EosToken;
-        else if (r.GeneratedCount >= stopping.MaxNewTokens) finish = FinishReason.Length;
+        else if (position + 1 - r.PromptLength >= stopping.MaxNewTokens) finish = FinishReason.Length;
         else if (req.Constraint is { IsExhausted: true }) finish = FinishReason.EosToken;
         else if (stopping.TimeLimit > TimeSpan.Zero && r.Clock.Elapsed - (r.FirstScheduledAt ?? TimeSpan.Zero) >= stopping.TimeLimit) finish = FinishReason.TimeLimit;
-        if (finish is not null) _scheduler.Remove(r);
+        if (finish is not null) Remove(r);
         r.Output.Writer.TryWrite(new StepOutput(token, logprob, finish));
         if (finish is not null) r.Output.Writer.TryComplete();
+        return finish is not null;
     }
+
+    Span<float> ISpeculationHost.ProcessRow(EngineRequest r, ReadOnlySpan<float> row, int length) => ProcessRow(r, row, length);
+
+    bool ISpeculationHost.Emit(EngineRequest r, ReadOnlySpan<float> logits, int token, float logProb, int position) => Emit(r, logits, token, logProb, position);
 
     private void RecordPrefill(EngineRequest r, ScheduledChunk c, ReadOnlySpan<float> rows)
     {
@@ -257,9 +305,16 @@ public sealed class InferenceEngine : IAsyncDisposable
         }
     }
 
-    private void Fail(EngineRequest r, string message)
+    /// <summary>Takes a finished, failed or cancelled request out: its blocks, and the draft model's, are freed.</summary>
+    private void Remove(EngineRequest r)
     {
         _scheduler.Remove(r);
+        _speculator?.Drafter.Release(r);
+    }
+
+    private void Fail(EngineRequest r, string message)
+    {
+        Remove(r);
         r.FailureMessage = message;
         r.Output.Writer.TryWrite(new StepOutput(-1, float.NaN, FinishReason.Error));
         r.Output.Writer.TryComplete();
@@ -272,7 +327,7 @@ public sealed class InferenceEngine : IAsyncDisposable
         foreach (var r in _scheduler.Waiting) if (r.Cancellation.IsCancellationRequested) _cancelled.Add(r);
         foreach (var r in _cancelled)
         {
-            _scheduler.Remove(r);
+            Remove(r);
             r.Output.Writer.TryComplete(new OperationCanceledException(r.Cancellation));
         }
     }

@@ -19,7 +19,7 @@ public static class ServeCommand
                              [--grpc-port P (8033)] [--tls-cert-path F --tls-key-path F [--tls-client-ca-cert-path F]]
                              [--prompt-prefix-dir DIR] [--max-new-tokens N (gRPC limit, 1024)] [--lora-adapters NAME=PATH,...]
                              [--chat-template FILE] [--payload-limit BYTES (2000000)] [--shutdown-grace-period SECONDS (30)]
-                             [--registry DIR [--gateway-memory-budget-mb N]]
+                             [--registry DIR [--gateway-memory-budget-mb N]] [--speculate N] [--draft-model PATH]
                              [--api-key KEY] [--cors-allow-origin ORIGIN ...] [--json-output]
                              [--otlp-endpoint URL [--otlp-service-name NAME] [--otlp-protocol grpc|http/protobuf]]
         With --registry, serves every deployment of DIR's registry through one endpoint (the gateway):
@@ -42,6 +42,10 @@ public static class ServeCommand
         request by TGI's parameters.adapter_id, OpenAI's "model" and TGIS's adapter_id; requests of different adapters
         share a batch. A bare PATH is named after its file or folder.
         --quantize q8_0|q4_0|q4_k|q6_k re-encodes f32/f16/bf16 weight matrices on load, as llama-quantize would.
+        --speculate N: speculative decoding with up to N draft tokens per request and step, verified in the same
+        forward pass: prompt lookup (n-gram matches in the request's own tokens), or with --draft-model PATH a
+        smaller model over the same vocabulary (default N 5). Greedy output is unchanged; sampling keeps the target's
+        distribution (rejection sampling).
         """ + "\n" + ModelOptions.ModelHelp;
 
     public static async Task<int> RunAsync(string[] args)
@@ -88,6 +92,8 @@ public static class ServeCommand
             ShutdownGracePeriod = Float("shutdown-grace-period") is { } grace
                 ? float.IsFinite(grace) && grace >= 0 && grace <= 86_400 ? TimeSpan.FromSeconds(grace) : throw new UsageException($"--shutdown-grace-period must be between 0 and 86400 seconds, got {grace}")
                 : d.ShutdownGracePeriod,
+            Speculate = Int("speculate"),
+            DraftModelPath = Opt("draft-model") is { } draftModel ? ModelOptions.Resolve(draftModel) : null,
             PrefixCaching = !a.Flag("no-prefix-caching") && Environment.GetEnvironmentVariable("NO_PREFIX_CACHING") is null or "" or "0" or "false",
             ApiKey = Opt("api-key"),
             CorsAllowOrigins = CorsOrigins(a.All("cors-allow-origin"), Environment.GetEnvironmentVariable("CORS_ALLOW_ORIGIN")),
@@ -104,6 +110,8 @@ public static class ServeCommand
         a.EnsureAllUsed();
         if (registryDir is not null && revision is not null) throw new UsageException("--revision (REVISION) applies to --model-id, not to --registry");
         if (registryDir is not null && options.LoraAdapters.Count > 0) throw new UsageException("--lora-adapters applies to one model, not to --registry");
+        if (registryDir is not null && (options.Speculate is not null || options.DraftModelPath is not null))
+            throw new UsageException("--speculate and --draft-model apply to one model, not to --registry");
         if (registryDir is not null && options.Quantize is not null)
             throw new UsageException("--quantize applies to one model; with --registry, quantize each deployment's file ahead of time (inkwell quantize)");
         if (registryDir is not null) return await GatewayCommand.RunAsync(registryDir, budgetMb, options);

@@ -71,10 +71,10 @@ public sealed class BlockPool
     }
 
     /// <summary>Drops one reference to each block; blocks nobody holds return to the free queue.</summary>
-    public void Free(IReadOnlyList<int> blocks)
+    public void Free(ReadOnlySpan<int> blocks)
     {
         // Free in reverse so a sequence's tail blocks are evicted before its head (the head is likelier shared).
-        for (int i = blocks.Count - 1; i >= 0; i--)
+        for (int i = blocks.Length - 1; i >= 0; i--)
         {
             int b = blocks[i];
             if (_refCounts[b] <= 0) throw new InvalidOperationException($"block {b} freed more often than it was taken");

@@ -88,9 +88,18 @@ public sealed class KvCacheManager(BlockPool pool, Action<int, int>? copyBlock =
         }
     }
 
+    /// <summary>Frees the request's blocks past those its first <paramref name="tokens"/> positions need (rejected draft tokens).</summary>
+    public void TrimBlocks(EngineRequest r, int tokens)
+    {
+        int keep = (tokens + BlockSize - 1) / BlockSize;
+        if (r.Blocks.Count <= keep) return;
+        Pool.Free(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(r.Blocks)[keep..]);
+        r.Blocks.RemoveRange(keep, r.Blocks.Count - keep);
+    }
+
     public void Free(EngineRequest r)
     {
-        Pool.Free(r.Blocks);
+        Pool.Free(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(r.Blocks));
         r.Blocks.Clear();
         r.HashedBlockCount = 0;
         r.LastBlockHash = null;

@@ -65,14 +65,17 @@ public sealed class EngineRequest
     public int GeneratedCount => _tokens.Count - PromptLength;
 
     /// <summary>What processors see: the prompt (without soft-prompt placeholders) and the generated tokens.</summary>
-    public SequenceState State
+    public SequenceState State => StateAt(_tokens.Count);
+
+    /// <summary>The state as of the first <paramref name="length"/> tokens (speculative verification: before a draft position).</summary>
+    public SequenceState StateAt(int length)
     {
-        get
-        {
-            var all = CollectionsMarshal.AsSpan(_tokens);
-            return new SequenceState(all[PrefixTokenCount..PromptLength], all[PromptLength..], Request.Stopping.MaxNewTokens);
-        }
+        var all = CollectionsMarshal.AsSpan(_tokens);
+        return new SequenceState(all[PrefixTokenCount..PromptLength], all[PromptLength..length], Request.Stopping.MaxNewTokens);
     }
+
+    /// <summary>This step's draft tokens under speculative decoding (null until the request first drafts).</summary>
+    public Speculation.DraftState? Draft { get; set; }
 
     /// <summary>KV block ids in position order; full blocks up to HashedBlockCount are registered for prefix reuse.</summary>
     public List<int> Blocks { get; } = [];

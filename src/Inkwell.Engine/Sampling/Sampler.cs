@@ -24,17 +24,9 @@ public sealed class Sampler
             return (best, LogSoftmaxAt(logits, best));
         }
 
-        EnsureScratch(logits.Length);
-        var probs = _probs.AsSpan(0, logits.Length);
-        float temperature = p.Temperature > 0f ? p.Temperature : 1f;
-        TensorPrimitives.Divide(logits, temperature, probs);
-        // Stable softmax: TensorPrimitives.SoftMax does not subtract the max, so large logits would overflow.
-        TensorPrimitives.Subtract(probs, TensorPrimitives.Max(probs), probs);
-        TensorPrimitives.Exp(probs, probs);
-        TensorPrimitives.Divide(probs, TensorPrimitives.Sum(probs), probs);
-
+        var probs = Probabilities(logits, p);
         var order = _order.AsSpan(0, logits.Length);
-        if (p.TopK <= 0 && p.TopP >= 1f && p.TypicalP >= 1f)
+        if (!HasCandidateCut(p))
         {
             // Plain temperature sampling needs no ordering: one cumulative scan over the vocabulary.
             double u = rng.NextDouble();
@@ -48,8 +40,88 @@ public sealed class Sampler
             return (pick, MathF.Log(probs[pick]));
         }
 
-        // Candidates sorted by probability, cut by top-k, top-p and typical-p. Only as many as needed are selected:
-        // k for top-k; for top-p a growing prefix until it holds mass p (exact, without sorting the whole vocabulary).
+        int n = Candidates(probs, order, p);
+
+        float total = 0f;
+        for (int i = 0; i < n; i++) total += probs[order[i]];
+        double target = rng.NextDouble() * total;
+        double cumulative = 0;
+        int chosen = order[n - 1];
+        for (int i = 0; i < n; i++)
+        {
+            cumulative += probs[order[i]];
+            if (cumulative > target) { chosen = order[i]; break; }
+        }
+        return (chosen, MathF.Log(probs[chosen] / total));
+    }
+
+    /// <summary>
+    /// Writes the distribution <see cref="Sample"/> draws from into <paramref name="distribution"/> (the warped
+    /// probabilities, zero outside the kept candidates), for speculative verification, which needs every token's
+    /// probability. Greedy parameters give a point mass on the arg-max.
+    /// </summary>
+    public void Distribution(ReadOnlySpan<float> logits, SamplingParameters p, Span<float> distribution)
+    {
+        var target = distribution[..logits.Length];
+        if (!p.IsSampling)
+        {
+            target.Clear();
+            target[TensorPrimitives.IndexOfMax(logits)] = 1f;
+            return;
+        }
+        var probs = Probabilities(logits, p);
+        if (!HasCandidateCut(p))
+        {
+            probs.CopyTo(target);
+            return;
+        }
+        var order = _order.AsSpan(0, logits.Length);
+        int n = Candidates(probs, order, p);
+        float total = 0f;
+        for (int i = 0; i < n; i++) total += probs[order[i]];
+        target.Clear();
+        for (int i = 0; i < n; i++) target[order[i]] = probs[order[i]] / total;
+    }
+
+    /// <summary>Draws a token from a distribution (as written by <see cref="Distribution"/>) with one uniform number.</summary>
+    public static int Draw(ReadOnlySpan<float> distribution, ref SplitMix64 rng)
+    {
+        double target = rng.NextDouble() * TensorPrimitives.Sum(distribution);
+        double cumulative = 0;
+        int last = -1;
+        for (int i = 0; i < distribution.Length; i++)
+        {
+            if (distribution[i] <= 0f) continue;
+            cumulative += distribution[i];
+            last = i;
+            if (cumulative > target) return i;
+        }
+        return last >= 0 ? last : throw new ArgumentException("the distribution has no mass", nameof(distribution));
+    }
+
+    private static bool HasCandidateCut(SamplingParameters p) => p.TopK > 0 || p.TopP < 1f || p.TypicalP < 1f;
+
+    /// <summary>Softmax of logits / temperature into the scratch buffer.</summary>
+    private Span<float> Probabilities(ReadOnlySpan<float> logits, SamplingParameters p)
+    {
+        EnsureScratch(logits.Length);
+        var probs = _probs.AsSpan(0, logits.Length);
+        float temperature = p.Temperature > 0f ? p.Temperature : 1f;
+        TensorPrimitives.Divide(logits, temperature, probs);
+        // Stable softmax: TensorPrimitives.SoftMax does not subtract the max, so large logits would overflow.
+        TensorPrimitives.Subtract(probs, TensorPrimitives.Max(probs), probs);
+        TensorPrimitives.Exp(probs, probs);
+        TensorPrimitives.Divide(probs, TensorPrimitives.Sum(probs), probs);
+        return probs;
+    }
+
+    /// <summary>
+    /// Candidates sorted by probability, cut by top-k, top-p and typical-p, into order[0..n); returns n. Only as many
+    /// as needed are selected: k for top-k; for top-p a growing prefix until it holds mass p (exact, without sorting
+    /// the whole vocabulary).
+    /// </summary>
+    private int Candidates(ReadOnlySpan<float> probs, Span<int> order, SamplingParameters p)
+    {
         int n;
         if (p.TopK > 0 || p.TypicalP < 1f)
         {
@@ -68,19 +140,7 @@ public sealed class Sampler
             }
         }
         n = TopP(probs, order, n, p.TopP);
-        n = Typical(probs, order, n, p.TypicalP);
-
-        float total = 0f;
-        for (int i = 0; i < n; i++) total += probs[order[i]];
-        double target = rng.NextDouble() * total;
-        double cumulative = 0;
-        int chosen = order[n - 1];
-        for (int i = 0; i < n; i++)
-        {
-            cumulative += probs[order[i]];
-            if (cumulative > target) { chosen = order[i]; break; }
-        }
-        return (chosen, MathF.Log(probs[chosen] / total));
+        return Typical(probs, order, n, p.TypicalP);
     }
 
     /// <summary>Log-softmax of one entry, for greedy rows and for reporting logprobs.</summary>

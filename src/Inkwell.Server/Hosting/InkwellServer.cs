@@ -1,6 +1,7 @@
 using System.Net;
 using Inkwell.Engine;
 using Inkwell.Engine.Scheduling;
+using Inkwell.Engine.Speculation;
 using Inkwell.Models;
 using Inkwell.Models.Loading;
 using Inkwell.Runtime.Threading;
@@ -38,6 +39,16 @@ public static class InkwellServer
         return (maxInput, maxTotal, kv);
     }
 
+    /// <summary>--speculate / --draft-model: prompt lookup, or a draft model loaded here (run on the same worker pool, on the engine thread).</summary>
+    private static (SpeculationOptions? Options, LoadedModel? Draft) Speculation(ServerOptions o, WorkerPool pool)
+    {
+        if (o.Speculate < 0) throw new ArgumentException($"--speculate ({o.Speculate}) must not be negative");
+        if (o.DraftModelPath is null) return (o.Speculate > 0 ? new SpeculationOptions { MaxDraftTokens = o.Speculate.Value } : null, null);
+        if (o.Speculate == 0) throw new ArgumentException("--draft-model needs --speculate > 0 (or no --speculate: 5 draft tokens)");
+        var draft = ModelLoader.Load(o.DraftModelPath);
+        return (new SpeculationOptions { MaxDraftTokens = o.Speculate ?? 5, DraftModel = draft.CreateModel(pool), DraftTokenizer = draft.Tokenizer }, draft);
+    }
+
     private static IPAddress ListenAddress(string hostname) =>
         hostname == "localhost" ? IPAddress.Loopback
         : IPAddress.TryParse(hostname, out var ip) ? ip
@@ -52,8 +63,10 @@ public static class InkwellServer
         var pool = new WorkerPool(options.NumThreads);
         var llama = model.CreateModel(pool);
         var metrics = new ServerMetrics(options.MaxBatchPrefillTokens);
+        var (speculation, draft) = Speculation(options, pool);
         var engine = new InferenceEngine(llama, model.Tokenizer, new EngineOptions
         {
+            Speculation = speculation,
             KvCacheTokens = kvTokens,
             BlockSize = options.BlockSize,
             PrefixCaching = options.PrefixCaching,
@@ -128,6 +141,7 @@ public static class InkwellServer
         app.Lifetime.ApplicationStopped.Register(() =>
         {
             engine.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            draft?.Dispose();
             pool.Dispose();
         });
         return app;

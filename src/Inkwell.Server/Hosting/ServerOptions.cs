@@ -51,4 +51,8 @@ public sealed record ServerOptions
     public string OtlpServiceName { get; init; } = "text-generation-inference.router";
     /// <summary>--json-output: log lines as JSON objects (one per line) instead of text.</summary>
     public bool JsonOutput { get; init; }
+    /// <summary>TGI's --speculate: most draft tokens per request and step (prompt lookup unless DraftModelPath); null = off, or 5 with a draft model.</summary>
+    public int? Speculate { get; init; }
+    /// <summary>A GGUF/llama2.c/Hugging Face model over the same vocabulary that drafts for the served one (llama-server's --model-draft).</summary>
+    public string? DraftModelPath { get; init; }
 }

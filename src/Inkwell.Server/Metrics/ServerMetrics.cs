@@ -73,6 +73,8 @@ public sealed class ServerMetrics
     public Gauge KvBlocksFree { get; }
     public Gauge KvBlocksTotal { get; }
     public Gauge PermitsInUse { get; }
+    public Counter SpecDraftedTokens { get; }
+    public Counter SpecAcceptedTokens { get; }
 
     /// <param name="maxBatchPrefillTokens">--max-batch-prefill-tokens: a step that prefills this many tokens met the prefill limit.</param>
     public ServerMetrics(int maxBatchPrefillTokens = int.MaxValue)
@@ -125,6 +127,10 @@ public sealed class ServerMetrics
         KvBlocksFree = r.Gauge("inkwell_kv_blocks_free", "KV cache blocks free (cached prefix blocks no request holds count as free)");
         KvBlocksTotal = r.Gauge("inkwell_kv_blocks_total", "KV cache blocks in the pool");
         PermitsInUse = r.Gauge("inkwell_permits_in_use", "Concurrency permits held (one per running sequence)");
+        SpecDraftedTokens = r.Counter("inkwell_spec_drafted_tokens_total", "Speculative decoding: draft tokens verified by the target");
+        SpecAcceptedTokens = r.Counter("inkwell_spec_accepted_tokens_total", "Speculative decoding: draft tokens the target accepted");
+        _specDrafted = SpecDraftedTokens.WithLabels();
+        _specAccepted = SpecAcceptedTokens.WithLabels();
 
         _nextTokens = BatchNextTokens.WithLabels();
         _concatenations = BatchConcatenationCount.WithLabels();
@@ -147,7 +153,7 @@ public sealed class ServerMetrics
 
     private readonly int _maxBatchPrefillTokens;
     private readonly HistogramSeries _nextTokens;
-    private readonly CounterSeries _concatenations, _prefillWeightLimit;
+    private readonly CounterSeries _concatenations, _prefillWeightLimit, _specDrafted, _specAccepted;
 
     public static string KindLabel(RequestKind kind) => kind switch
     {
@@ -189,6 +195,11 @@ public sealed class ServerMetrics
             _nextTokens.Observe(step.PrefillTokens + step.DecodeTokens);
             if (step.DecodeTokens > 0) _concatenations.Add();
             if (step.PrefillTokens >= _maxBatchPrefillTokens) _prefillWeightLimit.Add();
+        }
+        if (step.DraftedTokens > 0)
+        {
+            _specDrafted.Add(step.DraftedTokens);
+            _specAccepted.Add(step.AcceptedTokens);
         }
     }
 
