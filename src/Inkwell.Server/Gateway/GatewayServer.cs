@@ -7,20 +7,31 @@ using Microsoft.Extensions.Logging;
 
 namespace Inkwell.Server.Gateway;
 
-/// <summary>What the gateway routes need: the registry, the router to remote deployments (Inkwell.Client) and
-/// the pool of local ones. A singleton in DI.</summary>
+/// <summary>What the gateway routes need: the registry, the router to remote deployments' replicas (Inkwell.Client),
+/// the pool of local ones and the metrics. A singleton in DI.</summary>
 public sealed class GatewayState : IAsyncDisposable
 {
     internal GatewayState(ModelRegistry registry, GatewayOptions options, ILogger logger)
     {
         Registry = registry;
         Logger = logger;
-        Router = new InferenceGateway(registry, options.RemoteClient);
+        Metrics = new GatewayMetrics();
+        Router = new InferenceGateway(registry, replicaOptions: options.Replicas with
+        {
+            OnAttempt = Metrics.OnAttempt,
+            OnHealthChanged = (deployment, replica, healthy, reason) =>
+            {
+                if (healthy) logger.LogInformation("Deployment '{Deployment}': replica {Replica} re-admitted ({Reason})", deployment, replica, reason);
+                else logger.LogWarning("Deployment '{Deployment}': replica {Replica} ejected ({Reason})", deployment, replica, reason);
+            },
+        });
+        Metrics.ReplicaSets = () => Router.ReplicaSets;
         Local = new LocalDeploymentPool(options.LocalDefaults, options.MemoryBudgetBytes, logger);
     }
 
     public ModelRegistry Registry { get; }
     public InferenceGateway Router { get; }
+    public GatewayMetrics Metrics { get; }
     internal LocalDeploymentPool Local { get; }
     internal ILogger Logger { get; }
 

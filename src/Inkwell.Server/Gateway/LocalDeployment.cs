@@ -89,6 +89,9 @@ internal sealed class LocalDeployment : IAsyncDisposable
             ModelId = deployment.ModelName,
             Hostname = "127.0.0.1",
             Port = 0,
+            // Only the gateway listens for callers: a deployment of its own gRPC port would make the second local
+            // deployment fail on the port the first holds.
+            GrpcPort = null,
             TokenizerPath = spec.EngineOptions.GetValueOrDefault("tokenizer") ?? defaults.TokenizerPath,
             MaxInputTokens = spec.GetIntOption("max_input_tokens") ?? deployment.MaxSequenceLength ?? defaults.MaxInputTokens,
             MaxTotalTokens = spec.GetIntOption("max_total_tokens") ?? deployment.MaxSequenceAndGeneratedTokensLength ?? defaults.MaxTotalTokens,
