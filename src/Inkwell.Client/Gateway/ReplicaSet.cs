@@ -20,6 +20,7 @@ public sealed class ReplicaSet : IDisposable
     private readonly Task _probing;
     private readonly Lock _updateLock = new();
     private Replica[] _replicas = [];
+    private int _disposed;
 
     public ReplicaSet(string name, RoutingOptions routing, IEnumerable<Uri> replicas, ReplicaSetOptions? options = null)
     {
@@ -205,6 +206,7 @@ public sealed class ReplicaSet : IDisposable
 
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stop.Cancel();
         try { _probing.Wait(TimeSpan.FromSeconds(5)); } catch (AggregateException) { /* the loop only ends by cancellation */ }
         _stop.Dispose();

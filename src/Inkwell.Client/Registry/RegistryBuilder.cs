@@ -148,7 +148,8 @@ internal sealed class RegistryBuilder(RegistrySource metadata, RegistrySource de
                 throw Error(path, name, $"deployment '{name}' is {kindText} and needs an absolute http(s) url in client_spec, got '{text}'.");
             urls.Add(url);
         }
-        RequireUnique(urls.Select(u => u.AbsoluteUri), path, $"url of deployment '{name}'");
+        if (urls.GroupBy(u => u.AbsoluteUri).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw Error(path, name, $"deployment '{name}' lists replica url '{twice.Key}' more than once.");
         return urls;
     }
 

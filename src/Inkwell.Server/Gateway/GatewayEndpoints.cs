@@ -50,18 +50,19 @@ public static class GatewayEndpoints
     private static async Task TgiAsync(HttpContext ctx, GatewayState g, string? path, bool byDeployment)
     {
         var root = byDeployment ? "deployments" : "models";
+        var placeholder = byDeployment ? "{deployment}" : "{model}";
         var slash = path?.LastIndexOf('/') ?? -1;
         if (slash <= 0 || !TgiActions.TryGetValue(path![(slash + 1)..], out var method))
         {
             await TgiEndpoints.WriteError(ctx, 404,
-                $"Unknown gateway route '/{root}/{path}'; use /{root}/{{name}}/{string.Join("|", TgiActions.Keys)}.", "not_found");
+                $"Unknown gateway route '/{root}/{path}'; use /{root}/{placeholder}/{string.Join("|", TgiActions.Keys)}.", "not_found");
             return;
         }
         var action = path[(slash + 1)..];
         if (!string.Equals(ctx.Request.Method, method, StringComparison.OrdinalIgnoreCase))
         {
             ctx.Response.Headers.Allow = method;
-            await TgiEndpoints.WriteError(ctx, 405, $"/{root}/{{name}}/{action} takes {method}.", "validation");
+            await TgiEndpoints.WriteError(ctx, 405, $"/{root}/{placeholder}/{action} takes {method}.", "validation");
             return;
         }
         var name = Uri.UnescapeDataString(path[..slash]);

@@ -26,6 +26,7 @@ public sealed class ServerMetrics
     public Gauge KvBlocksFree { get; }
     public Gauge KvBlocksTotal { get; }
     public Gauge PermitsInUse { get; }
+    public Gauge PrefixCacheHitTokens { get; }
 
     public ServerMetrics()
     {
@@ -50,5 +51,7 @@ public sealed class ServerMetrics
         KvBlocksFree = r.Gauge("inkwell_kv_blocks_free", "KV cache blocks free (cached prefix blocks no request holds count as free)");
         KvBlocksTotal = r.Gauge("inkwell_kv_blocks_total", "KV cache blocks in the pool");
         PermitsInUse = r.Gauge("inkwell_permits_in_use", "Concurrency permits held (one per running sequence)");
+        // Over tgi_request_input_length_sum this is the prefix-cache hit rate (what cache-aware routing is judged by).
+        PrefixCacheHitTokens = r.Gauge("inkwell_prefix_cache_hit_tokens", "Prompt tokens since start whose KV came from the prefix cache (full cached blocks times block size)");
     }
 }

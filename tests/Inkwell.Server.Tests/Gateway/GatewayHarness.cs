@@ -1,4 +1,4 @@
-using Inkwell.Client;
+using Inkwell.Client.Gateway;
 using Inkwell.Client.Registry;
 using Inkwell.Server.Gateway;
 using Inkwell.Server.Hosting;
@@ -28,7 +28,17 @@ public sealed class GatewayHarness : IAsyncDisposable
     public static string GoldenGreedy { get; } =
         RepoPaths.GoldenGreedyText;
 
-    public static async Task<GatewayHarness> StartAsync(string metadataYaml, string deploymentsYaml, long? budgetBytes = null)
+    /// <summary>Quick probing and ejection, so replica tests see health change within a second or two.</summary>
+    public static ReplicaSetOptions FastReplicas { get; } = new()
+    {
+        MaxAttempts = 3,
+        FailuresToEject = 2,
+        ProbeInterval = TimeSpan.FromMilliseconds(200),
+        ProbeTimeout = TimeSpan.FromSeconds(1),
+        ConnectTimeout = TimeSpan.FromSeconds(2),
+    };
+
+    public static async Task<GatewayHarness> StartAsync(string metadataYaml, string deploymentsYaml, long? budgetBytes = null, ReplicaSetOptions? replicas = null)
     {
         var dir = Path.Combine(Path.GetTempPath(), "inkwell-gateway-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
@@ -36,7 +46,7 @@ public sealed class GatewayHarness : IAsyncDisposable
         await File.WriteAllTextAsync(Path.Combine(dir, ModelRegistry.DeploymentsFileName), deploymentsYaml);
         try
         {
-            return await StartInAsync(dir, budgetBytes);
+            return await StartInAsync(dir, budgetBytes, replicas ?? FastReplicas);
         }
         catch
         {
@@ -45,22 +55,17 @@ public sealed class GatewayHarness : IAsyncDisposable
         }
     }
 
-    private static async Task<GatewayHarness> StartInAsync(string dir, long? budgetBytes)
+    private static async Task<GatewayHarness> StartInAsync(string dir, long? budgetBytes, ReplicaSetOptions replicas)
     {
         var registry = ModelRegistry.LoadFromDirectory(dir);
         var options = new GatewayOptions
         {
             Hostname = "127.0.0.1",
             MemoryBudgetBytes = budgetBytes,
-            LocalDefaults = new ServerOptions { NumThreads = 1, MaxTotalTokens = 256, MaxBatchTotalTokens = 2048 },
-            RemoteClient = new InferenceClientOptions
-            {
-                BaseAddress = new Uri("http://localhost/"),
-                MaxAttempts = 2,
-                RetryBaseDelay = TimeSpan.FromMilliseconds(50),
-                ConnectTimeout = TimeSpan.FromSeconds(2),
-                DnsTimeout = TimeSpan.FromSeconds(2),
-            },
+            // A fixed gRPC port, as `inkwell serve` passes (8033): local deployments must not bind it, or the
+            // second one would fail on it.
+            LocalDefaults = new ServerOptions { NumThreads = 1, MaxTotalTokens = 256, MaxBatchTotalTokens = 2048, GrpcPort = LoopbackHost.ClosedPort() },
+            Replicas = replicas,
         };
         var host = await LoopbackHost.StartAsync(port => GatewayServer.Build(options with { Port = port }, registry));
         return new GatewayHarness(host, dir);
