@@ -179,7 +179,7 @@ public class ModelRegistryLoadTests
     [InlineData("client_spec: {kind: tgi}", "needs its replicas")]
     [InlineData("client_spec: {kind: tgi, url: 'ftp://h/'}", "needs an absolute http(s) url")]
     [InlineData("client_spec: {kind: tgi, url: 'http://a/', urls: ['http://b/']}", "both url and urls")]
-    [InlineData("client_spec: {kind: tgi, urls: ['http://a/', 'http://a/']}", "defined more than once")]
+    [InlineData("client_spec: {kind: tgi, urls: ['http://a/', 'http://a/']}", "more than once")]
     [InlineData("client_spec: {kind: tgi, url: 'http://a/', service: 'inkwell.default:3000'}", "exactly one of them")]
     [InlineData("client_spec: {kind: tgi, service: 'Inkwell_Bad:3000'}", "expected a Kubernetes name")]
     [InlineData("client_spec: {kind: tgi, service: 'inkwell:99999'}", "bad port")]
