@@ -20,4 +20,7 @@ public sealed record GatewayOptions
 
     /// <summary>How remote deployments' replicas are probed, ejected, re-admitted and retried.</summary>
     public ReplicaSetOptions Replicas { get; init; } = new();
+
+    /// <summary>How deployments that name a Kubernetes Service discover their replicas.</summary>
+    public DiscoveryOptions Discovery { get; init; } = new();
 }

@@ -26,6 +26,7 @@ public sealed class GatewayState : IAsyncDisposable
             },
         });
         Metrics.ReplicaSets = () => Router.ReplicaSets;
+        Discovery = new ReplicaDiscovery(Router, options.Discovery, logger);
         Local = new LocalDeploymentPool(options.LocalDefaults, options.MemoryBudgetBytes, logger);
     }
 
@@ -33,6 +34,7 @@ public sealed class GatewayState : IAsyncDisposable
     public InferenceGateway Router { get; }
     public GatewayMetrics Metrics { get; }
     internal LocalDeploymentPool Local { get; }
+    internal ReplicaDiscovery Discovery { get; }
     internal ILogger Logger { get; }
 
     /// <summary>Local deployments now loaded, least recently used first.</summary>
@@ -44,6 +46,7 @@ public sealed class GatewayState : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await Discovery.DisposeAsync();
         await Local.DisposeAsync();
         Router.Dispose();
     }
