@@ -129,6 +129,20 @@ public sealed class ReplicaSet : IDisposable
             : $"Deployment '{Name}': no replica answered ({tried.Count} tried of {replicas.Count}): {lastError?.Message}", lastError);
     }
 
+    /// <summary>For callers speaking another protocol (the host's gRPC relay): the replica for an attempt, or null
+    /// when none is left to try. Begin it, and end it with EndAttempt once its answer is done.</summary>
+    public Replica? PickReplica(string? affinityKey, IReadOnlyCollection<Replica> tried) => _picker.Pick(Replicas, affinityKey, tried);
+
+    public static void BeginAttempt(Replica replica) => replica.Begin();
+
+    /// <param name="failure">Why the attempt failed before a first byte (it counts toward ejection); null when it did not.</param>
+    public void EndAttempt(Replica replica, ReplicaAttempt attempt, string? failure)
+    {
+        End(replica, attempt);
+        if (failure is not null) Failed(replica, failure, countAsRequestFailure: true);
+        else if (replica.Succeed()) _options.OnHealthChanged?.Invoke(Name, replica, true, "answered");
+    }
+
     private void End(Replica replica, ReplicaAttempt attempt)
     {
         replica.End();

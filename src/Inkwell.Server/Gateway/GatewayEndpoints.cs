@@ -201,7 +201,7 @@ public static class GatewayEndpoints
         {
             if (deployment.ClientSpec.Kind == ClientKind.Tgis)
             {
-                await TgisRelay.ServeAsync(ctx, g, route, upstreamRoute, body);
+                await g.Tgis.ServeAsync(ctx, route, upstreamRoute, body);
                 return;
             }
             HttpResponseMessage upstream;

@@ -16,8 +16,10 @@ public sealed class GatewayState : IAsyncDisposable
         Registry = registry;
         Logger = logger;
         Metrics = new GatewayMetrics();
+        Tgis = new TgisRelay();
         Router = new InferenceGateway(registry, replicaOptions: options.Replicas with
         {
+            GrpcProbe = Tgis.ProbeAsync,
             OnAttempt = Metrics.OnAttempt,
             OnHealthChanged = (deployment, replica, healthy, reason) =>
             {
@@ -35,6 +37,7 @@ public sealed class GatewayState : IAsyncDisposable
     public GatewayMetrics Metrics { get; }
     internal LocalDeploymentPool Local { get; }
     internal ReplicaDiscovery Discovery { get; }
+    internal TgisRelay Tgis { get; }
     internal ILogger Logger { get; }
 
     /// <summary>Local deployments now loaded, least recently used first.</summary>
@@ -49,6 +52,7 @@ public sealed class GatewayState : IAsyncDisposable
         await Discovery.DisposeAsync();
         await Local.DisposeAsync();
         Router.Dispose();
+        Tgis.Dispose();
     }
 }
 
