@@ -19,7 +19,7 @@ public sealed class GatewayMetrics
     private readonly ConcurrentDictionary<string, int[]> _inFlight = new(StringComparer.Ordinal);
     private readonly LabeledCounter _attempts = new("inkwell_gateway_replica_attempts_total", "Attempts sent to a replica, by outcome (ok, failed: before a first byte, refused: 429)");
     private readonly LabeledHistogram _replicaHeaders = new("inkwell_gateway_replica_time_to_headers_seconds", "Time until a replica's response headers in seconds", Seconds);
-    private readonly LabeledCounter _retries = new("inkwell_gateway_retries_total", "Requests sent on to another replica after an attempt failed before its first byte");
+    private readonly LabeledCounter _retries = new("inkwell_gateway_retries_total", "Attempts that failed or were refused (429) before a first byte; the request went on to another replica while one was left");
 
     /// <summary>The replica sets to read live gauges (in flight, health) from when rendering.</summary>
     internal Func<IEnumerable<ReplicaSet>> ReplicaSets { get; set; } = () => [];
