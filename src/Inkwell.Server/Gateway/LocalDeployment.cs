@@ -6,9 +6,6 @@ using Inkwell.Models.Kv;
 using Inkwell.Models.Loading;
 using Inkwell.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Inkwell.Server.Gateway;
 
@@ -65,8 +62,7 @@ internal sealed class LocalDeployment : IAsyncDisposable
         try
         {
             await app.StartAsync();
-            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            return new LocalDeployment(deployment, model, app, new Uri(address), costBytes);
+            return new LocalDeployment(deployment, model, app, InkwellServer.BoundAddresses(app)[0], costBytes);
         }
         catch
         {
