@@ -127,6 +127,13 @@ public static class GatewayEndpoints
             return;
         }
         if (await ResolveAsync(ctx, g, model, deployment) is not { } route) return;
+        if (route.Deployment.ClientSpec.Kind == ClientKind.Tgis)
+        {
+            await TgiEndpoints.WriteError(ctx, 501,
+                $"Deployment '{route.Deployment.Name}' speaks TGIS gRPC, which has no OpenAI API; use /models/{route.Resolution.Model.Name}/generate or generate_stream.",
+                "not_supported");
+            return;
+        }
         var rewrite = json.Remove(ModelDeploymentField);
         if (model is null || (route.IsLocal && model != route.Resolution.Model.Name))
         {

@@ -101,8 +101,7 @@ internal sealed class TgisRelay : IDisposable
                     if (healthy = await ProbeAsync(replica.BaseAddress, ctx.RequestAborted)) break;
                 ctx.Response.StatusCode = healthy ? 200 : 503;
                 return;
-            default:
-                // TGIS's Tokenize returns token texts and offsets but no ids, which TGI's /tokenize answers with.
+            default: // tokenize: TGIS's Tokenize returns token texts and offsets but no ids, which TGI's /tokenize answers with
                 await TgiEndpoints.WriteError(ctx, 501, $"Deployment '{route.Deployment.Name}' speaks TGIS gRPC, whose tokenizer reports no token ids; /{action} needs them.", "not_supported");
                 return;
         }

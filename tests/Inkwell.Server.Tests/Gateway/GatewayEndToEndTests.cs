@@ -216,6 +216,14 @@ public sealed class GatewayEndToEndTests(GatewayFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task ATgisDeploymentHasNoOpenAIRoutesAndSaysWhichToUse()
+    {
+        var (response, json) = await PostAsync("/v1/completions", new { model = "grpc/stories", prompt = Prompt });
+        Assert.Equal(HttpStatusCode.NotImplemented, response.StatusCode);
+        Assert.Contains("/models/grpc/stories/generate", json["error"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task MalformedGatewayRequestsGetClearErrors()
     {
         var (noModel, noModelJson) = await PostAsync("/v1/completions", new { prompt = "x" });
