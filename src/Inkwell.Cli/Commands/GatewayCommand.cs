@@ -23,7 +23,7 @@ public static class GatewayCommand
         var app = GatewayServer.Build(options, registry);
         var budget = budgetMb is { } b ? $"{b} MiB for local deployments" : "no memory budget";
         Console.Error.WriteLine($"inkwell: gateway over {registry.Models.Count} models, {registry.Deployments.Count} deployments ({budget})");
-        Console.Error.WriteLine($"inkwell: serving on http://{options.Hostname}:{options.Port} (/models/{{model}}/generate, /v1/models, ...)");
+        Console.Error.WriteLine($"inkwell: serving on http://{options.Hostname}:{options.Port} (/models/{{model}}/generate, /deployments/{{deployment}}/generate, /v1/..., /metrics)");
         await app.RunAsync();
         return 0;
     }

@@ -58,6 +58,7 @@ public static class ServeCommand
         float? Float(string flag) => Opt(flag) is { } s ? float.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, out float v) ? v : throw new UsageException($"--{flag} must be a number, got '{s}'") : null;
 
         var d = new ServerOptions();
+        int? grpcPort = Int("grpc-port");
         var options = new ServerOptions
         {
             ModelId = Opt("model-id", "model-name"),
@@ -78,7 +79,7 @@ public static class ServeCommand
             Quantize = Opt("quantize"),
             Dtype = Opt("dtype"),
             NumThreads = Int("num-threads", "num-shard") ?? d.NumThreads,
-            GrpcPort = Int("grpc-port") ?? Server.Grpc.GrpcListener.DefaultPort,
+            GrpcPort = grpcPort ?? Server.Grpc.GrpcListener.DefaultPort,
             // TLS_CERT_PATH etc. or --tls-cert-path etc., for both listeners; half a configuration is an error.
             Tls = Tls(variable => Opt(variable.ToLowerInvariant().Replace('_', '-'))),
             PromptPrefixDir = Opt("prompt-prefix-dir"),
@@ -112,6 +113,8 @@ public static class ServeCommand
         if (registryDir is not null && options.LoraAdapters.Count > 0) throw new UsageException("--lora-adapters applies to one model, not to --registry");
         if (registryDir is not null && (options.Speculate is not null || options.DraftModelPath is not null))
             throw new UsageException("--speculate and --draft-model apply to one model, not to --registry");
+        // The gateway serves TGIS deployments through its HTTP routes and listens on no gRPC port of its own.
+        if (registryDir is not null && grpcPort is not null) throw new UsageException("--grpc-port (GRPC_PORT) applies to one model; the gateway (--registry) serves no gRPC port");
         if (registryDir is not null && options.Quantize is not null)
             throw new UsageException("--quantize applies to one model; with --registry, quantize each deployment's file ahead of time (inkwell quantize)");
         if (registryDir is not null) return await GatewayCommand.RunAsync(registryDir, budgetMb, options);

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Inkwell.Client.OpenAI;
 using Inkwell.Client.Registry;
 using Inkwell.Client.Tgi;
@@ -6,76 +5,93 @@ using Microsoft.Extensions.AI;
 
 namespace Inkwell.Client.Gateway;
 
-/// <summary>Where a request goes: the resolved deployment and, for remote ones, the clients that reach it.
-/// A Local route has no client: the host serves it in-process (the engine), which this library cannot see.</summary>
-public sealed record GatewayRoute(Resolution Resolution, TgiClient? Tgi, OpenAIClient? OpenAI)
+/// <summary>Where a request goes: the resolved deployment and, for remote ones, its replicas and the clients that
+/// reach them through the replica set (kind tgi: TGI and OpenAI clients; openai: the OpenAI client; tgis: none,
+/// gRPC is the host's). A Local route has neither: the host serves it in-process, which this library cannot see.</summary>
+public sealed record GatewayRoute(Resolution Resolution, ReplicaSet? Replicas, TgiClient? Tgi, OpenAIClient? OpenAI)
 {
     public ModelDeployment Deployment => Resolution.Deployment;
 
     public bool IsLocal => Deployment.ClientSpec.Kind == ClientKind.Local;
 }
 
-/// <summary>Routes requests by model name through the registry to one client per deployment, created on
-/// first use and reused (each client pools its connections). Thread-safe.</summary>
+/// <summary>Routes requests by model and deployment name through the registry (HELM's rules, ModelRegistry.Resolve)
+/// to each remote deployment's replica set, made when the gateway is, so probing and discovery start at once.
+/// Thread-safe; disposing stops the probes.</summary>
 public sealed class InferenceGateway : IDisposable
 {
-    private readonly ConcurrentDictionary<string, Lazy<TgiClient>> _tgi = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, Lazy<OpenAIClient>> _openAI = new(StringComparer.Ordinal);
-    private readonly InferenceClientOptions? _template;
+    private readonly Dictionary<string, RemoteClients> _remote = new(StringComparer.Ordinal);
 
-    /// <param name="clientOptions">Resilience settings for every remote deployment; BaseAddress is replaced by
-    /// each deployment's url. Defaults when null.</param>
-    public InferenceGateway(ModelRegistry registry, InferenceClientOptions? clientOptions = null)
+    /// <param name="clientOptions">Resilience of the TGI / OpenAI clients a route carries (BaseAddress is replaced
+    /// by the deployment's); defaults when null. Replica choice and retries across replicas are the replica set's.</param>
+    /// <param name="replicaOptions">Probing, ejection and retries across replicas; defaults when null.</param>
+    public InferenceGateway(ModelRegistry registry, InferenceClientOptions? clientOptions = null, ReplicaSetOptions? replicaOptions = null)
     {
         ArgumentNullException.ThrowIfNull(registry);
         Registry = registry;
-        _template = clientOptions;
+        try
+        {
+            foreach (var deployment in registry.Deployments.Where(d => d.ClientSpec.Kind != ClientKind.Local))
+                _remote[deployment.Name] = CreateClients(deployment, clientOptions, replicaOptions);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
     }
 
     public ModelRegistry Registry { get; }
 
-    /// <summary>Resolves the deployment (see ModelRegistry.Resolve) and its clients: kind tgi gets both the TGI
-    /// and the OpenAI client (TGI serves both APIs), kind openai the OpenAI client, kind local none.</summary>
+    /// <summary>The replica set of every remote deployment, by deployment name (discovery fills service ones).</summary>
+    public IEnumerable<ReplicaSet> ReplicaSets => _remote.Values.Select(r => r.Replicas);
+
+    public ReplicaSet? ReplicasOf(string deploymentName) => _remote.GetValueOrDefault(deploymentName)?.Replicas;
+
+    /// <summary>Resolves the deployment by HELM's rules (either name may be left out, not both) and its route.</summary>
     /// <exception cref="ModelResolutionException">The model / deployment cannot be resolved.</exception>
-    /// <exception cref="NotSupportedException">The deployment speaks TGIS gRPC, which this client does not.</exception>
-    public GatewayRoute Route(string modelName, string? deploymentName = null)
+    public GatewayRoute Route(string? modelName, string? deploymentName = null)
     {
         var resolution = Registry.Resolve(modelName, deploymentName);
-        var deployment = resolution.Deployment;
-        var spec = deployment.ClientSpec;
-        return spec.Kind switch
-        {
-            ClientKind.Local => new GatewayRoute(resolution, null, null),
-            ClientKind.Tgi => new GatewayRoute(resolution, TgiFor(deployment), OpenAIFor(deployment)),
-            ClientKind.OpenAI => new GatewayRoute(resolution, null, OpenAIFor(deployment)),
-            _ => throw new NotSupportedException(
-                $"Deployment '{deployment.Name}' is {spec.Kind} (gRPC); Inkwell.Client speaks HTTP only (tgi, openai). Route it in the host."),
-        };
+        return _remote.TryGetValue(resolution.Deployment.Name, out var remote)
+            ? new GatewayRoute(resolution, remote.Replicas, remote.Tgi, remote.OpenAI)
+            : new GatewayRoute(resolution, null, null, null);
     }
 
-    /// <summary>An IChatClient for a remote model; the chat requests name the resolved model.</summary>
+    /// <summary>An IChatClient for a remote HTTP model; its requests are spread over the deployment's replicas.</summary>
     public IChatClient GetChatClient(string modelName, string? deploymentName = null)
     {
         var route = Route(modelName, deploymentName);
         return route.OpenAI?.AsChatClient(route.Resolution.Model.Name)
-            ?? throw new NotSupportedException($"Deployment '{route.Deployment.Name}' is local; the host must serve its chat requests in-process.");
+            ?? throw new NotSupportedException(route.IsLocal
+                ? $"Deployment '{route.Deployment.Name}' is local; the host must serve its chat requests in-process."
+                : $"Deployment '{route.Deployment.Name}' speaks TGIS gRPC only; it has no chat API.");
     }
 
-    private TgiClient TgiFor(ModelDeployment deployment) =>
-        _tgi.GetOrAdd(deployment.Name, _ => new Lazy<TgiClient>(() => new TgiClient(OptionsFor(deployment)))).Value;
-
-    private OpenAIClient OpenAIFor(ModelDeployment deployment) =>
-        _openAI.GetOrAdd(deployment.Name, _ => new Lazy<OpenAIClient>(() => new OpenAIClient(OptionsFor(deployment)))).Value;
-
-    private InferenceClientOptions OptionsFor(ModelDeployment deployment)
+    private static RemoteClients CreateClients(ModelDeployment deployment, InferenceClientOptions? template, ReplicaSetOptions? replicaOptions)
     {
-        var url = deployment.ClientSpec.Url!; // validated at load for remote kinds
-        return _template is null ? new InferenceClientOptions { BaseAddress = url } : _template with { BaseAddress = url };
+        var spec = deployment.ClientSpec;
+        var replicas = new ReplicaSet(deployment.Name, spec.Routing, spec.Urls, replicaOptions);
+        // The clients' base only names the deployment in their messages; the handler sends to the replica it picks.
+        var clientBase = spec.Service is { } service ? new Uri($"http://{service.DnsName}:{service.Port}/") : spec.Urls[0];
+        var options = template is null ? new InferenceClientOptions { BaseAddress = clientBase } : template with { BaseAddress = clientBase };
+        return spec.Kind switch
+        {
+            ClientKind.Tgi => new RemoteClients(replicas, new TgiClient(options, replicas.CreateHandler(clientBase)), new OpenAIClient(options, replicas.CreateHandler(clientBase))),
+            ClientKind.OpenAI => new RemoteClients(replicas, null, new OpenAIClient(options, replicas.CreateHandler(clientBase))),
+            _ => new RemoteClients(replicas, null, null),
+        };
     }
 
     public void Dispose()
     {
-        foreach (var client in _tgi.Values.Where(l => l.IsValueCreated)) client.Value.Dispose();
-        foreach (var client in _openAI.Values.Where(l => l.IsValueCreated)) client.Value.Dispose();
+        foreach (var route in _remote.Values)
+        {
+            route.Tgi?.Dispose();
+            route.OpenAI?.Dispose();
+            route.Replicas.Dispose();
+        }
     }
+
+    private sealed record RemoteClients(ReplicaSet Replicas, TgiClient? Tgi, OpenAIClient? OpenAI);
 }

@@ -72,41 +72,53 @@ public sealed class ModelRegistry
         return ordered;
     }
 
-    /// <summary>Picks the deployment that serves <paramref name="modelName"/>.
-    /// Names may be exact or a unique suffix after '/' ("llama-2-7b" for "meta/llama-2-7b").
-    /// With <paramref name="deploymentName"/>: that deployment, which must serve the model.
-    /// Without: a deployment named exactly like the model wins; else the model's first non-deprecated
-    /// deployment, with a warning naming it.</summary>
-    /// <exception cref="ModelResolutionException">Unknown or ambiguous name, mismatched deployment, or no usable deployment.</exception>
-    public Resolution Resolve(string modelName, string? deploymentName = null)
+    /// <summary>Picks the deployment for a request, by HELM's rules (model_deployment_registry.py,
+    /// get_default_model_deployment_for_model). Names may be exact or a unique suffix after '/' ("llama-2-7b" for
+    /// "meta/llama-2-7b"). Deployment only: that deployment, and the model it serves. Both: that deployment, which
+    /// must serve the model. Model only: a deployment named exactly like the model wins; else the model's first
+    /// non-deprecated deployment; when every one is deprecated, the first of them. Any choice that was not explicit,
+    /// and any deprecated deployment, comes with a warning naming it.</summary>
+    /// <exception cref="ModelResolutionException">Neither name given, unknown or ambiguous name, mismatched
+    /// deployment, or a model without deployments.</exception>
+    public Resolution Resolve(string? modelName, string? deploymentName = null)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(modelName);
-        var model = FindByNameOrSuffix(modelName, _models, "model", Models.Select(m => m.Name));
-
+        var hasModel = !string.IsNullOrWhiteSpace(modelName);
         if (!string.IsNullOrWhiteSpace(deploymentName))
         {
             var asked = FindByNameOrSuffix(deploymentName, _deployments, "deployment", Deployments.Select(d => d.Name));
-            if (asked.ModelName != model.Name)
-                throw new ModelResolutionException(
-                    $"Deployment '{asked.Name}' serves model '{asked.ModelName}', not '{model.Name}'. " +
-                    $"Deployments of '{model.Name}': {List(DeploymentsOf(model).Select(d => d.Name))}.");
-            return new Resolution(model, asked, asked.Deprecated ? $"Deployment '{asked.Name}' is deprecated." : null);
+            var served = _models[asked.ModelName];
+            if (hasModel)
+            {
+                var model = FindByNameOrSuffix(modelName!, _models, "model", Models.Select(m => m.Name));
+                if (asked.ModelName != model.Name)
+                    throw new ModelResolutionException(
+                        $"Deployment '{asked.Name}' serves model '{asked.ModelName}', not '{model.Name}'. " +
+                        $"Deployments of '{model.Name}': {List(DeploymentsOf(model).Select(d => d.Name))}.", ResolutionFailure.Mismatch);
+            }
+            return new Resolution(served, asked, asked.Deprecated ? $"Deployment '{asked.Name}' is deprecated." : null);
         }
+        if (!hasModel) throw new ModelResolutionException($"Name a model or a model_deployment. Known models: {List(Models.Select(m => m.Name))}.", ResolutionFailure.Unnamed);
+        var named = FindByNameOrSuffix(modelName!, _models, "model", Models.Select(m => m.Name));
 
-        if (_deployments.TryGetValue(model.Name, out var sameName) && sameName.ModelName == model.Name)
-            return new Resolution(model, sameName, sameName.Deprecated ? $"Deployment '{sameName.Name}' is deprecated." : null);
+        if (_deployments.TryGetValue(named.Name, out var sameName) && sameName.ModelName == named.Name)
+            return new Resolution(named, sameName, sameName.Deprecated ? $"Deployment '{sameName.Name}' is deprecated." : null);
 
-        var candidates = DeploymentsOf(model);
+        var candidates = DeploymentsOf(named);
         if (candidates.Count == 0)
-            throw new ModelResolutionException($"Model '{model.Name}' has no deployment; add one to {DeploymentsFileName} with model_name: {model.Name}.");
-        var chosen = candidates.FirstOrDefault(d => !d.Deprecated)
-            ?? throw new ModelResolutionException(
-                $"Every deployment of model '{model.Name}' is deprecated ({List(candidates.Select(d => d.Name))}); ask for one explicitly.");
+            throw new ModelResolutionException($"Model '{named.Name}' has no deployment; add one to {DeploymentsFileName} with model_name: {named.Name}.", ResolutionFailure.Undeployed);
+        var chosen = candidates.FirstOrDefault(d => !d.Deprecated);
+        if (chosen is null)
+        {
+            // HELM falls back to the first deployment rather than failing a request for a model it knows.
+            chosen = candidates[0];
+            return new Resolution(named, chosen,
+                $"Every deployment of model '{named.Name}' is deprecated ({List(candidates.Select(d => d.Name))}); using '{chosen.Name}'.");
+        }
         var others = candidates.Where(d => d != chosen).Select(d => d.Name).ToList();
         var warning = others.Count == 0
-            ? $"No deployment named '{model.Name}'; using its only deployment '{chosen.Name}'."
-            : $"No deployment named '{model.Name}'; chose '{chosen.Name}' (first non-deprecated) over {List(others)}.";
-        return new Resolution(model, chosen, warning);
+            ? $"No deployment named '{named.Name}'; using its only deployment '{chosen.Name}'."
+            : $"No deployment named '{named.Name}'; chose '{chosen.Name}' (first non-deprecated) over {List(others)}.";
+        return new Resolution(named, chosen, warning);
     }
 
     private static T FindByNameOrSuffix<T>(string name, Dictionary<string, T> byName, string what, IEnumerable<string> allNames)
@@ -116,8 +128,8 @@ public sealed class ModelRegistry
         return matches.Count switch
         {
             1 => byName[matches[0]],
-            0 => throw new ModelResolutionException($"Unknown {what} '{name}'. Known: {List(allNames)}."),
-            _ => throw new ModelResolutionException($"Ambiguous {what} '{name}': matches {List(matches)}; use the full name."),
+            0 => throw new ModelResolutionException($"Unknown {what} '{name}'. Known: {List(allNames)}.", ResolutionFailure.Unknown),
+            _ => throw new ModelResolutionException($"Ambiguous {what} '{name}': matches {List(matches)}; use the full name.", ResolutionFailure.Ambiguous),
         };
     }
 

@@ -6,7 +6,8 @@ namespace Inkwell.Client.Registry;
 /// and every cross-file reference, each error naming its file and entry.</summary>
 internal sealed class RegistryBuilder(RegistrySource metadata, RegistrySource deployments, RegistrySource? tokenizers, string? baseDirectory)
 {
-    private static readonly string[] SpecKeys = ["kind", "model_path", "url"];
+    private static readonly string[] SpecKeys = ["kind", "model_path", "url", "urls", "service", "routing", "prefix_chars", "load_factor"];
+    private static readonly string[] RemoteOnlyKeys = ["url", "urls", "service", "routing", "prefix_chars", "load_factor"];
 
     public ModelRegistry Build(Func<IReadOnlyList<ModelMetadata>, IReadOnlyList<ModelDeployment>, IReadOnlyList<TokenizerConfig>, ModelRegistry> create)
     {
@@ -71,22 +72,22 @@ internal sealed class RegistryBuilder(RegistrySource metadata, RegistrySource de
         {
             var name = RequireName(entry?.Name, path, index, "model_deployments");
             RequireSlashed(name, path, "deployment", "host/engine");
-            if (string.IsNullOrWhiteSpace(entry!.ModelName))
-                throw Error(path, name, $"deployment '{name}' has no model_name.");
+            // HELM: a deployment without model_name serves the model of the same name.
+            var modelName = string.IsNullOrWhiteSpace(entry!.ModelName) ? name : entry.ModelName;
             var spec = BuildClientSpec(entry.ClientSpec, path, name);
             RequirePositive(entry.MaxSequenceLength, "max_sequence_length", path, name);
             RequirePositive(entry.MaxRequestLength, "max_request_length", path, name);
             RequirePositive(entry.MaxSequenceAndGeneratedTokensLength, "max_sequence_and_generated_tokens_length", path, name);
-            result.Add(new ModelDeployment(name, entry.ModelName, spec, entry.TokenizerName, entry.MaxSequenceLength,
+            result.Add(new ModelDeployment(name, modelName, spec, entry.TokenizerName, entry.MaxSequenceLength,
                 entry.MaxRequestLength, entry.MaxSequenceAndGeneratedTokensLength, entry.Deprecated ?? false));
         }
         RequireUnique(result.Select(d => d.Name), path, "deployment");
         return result;
     }
 
-    private ClientSpec BuildClientSpec(Dictionary<string, string>? raw, string path, string name)
+    private ClientSpec BuildClientSpec(Dictionary<string, object>? raw, string path, string name)
     {
-        if (raw is null || !raw.TryGetValue("kind", out var kindText))
+        if (raw is null || !raw.TryGetValue("kind", out var kindValue) || kindValue is not string kindText)
             throw Error(path, name, $"deployment '{name}' needs client_spec with a kind (local, tgi, tgis or openai).");
         var kind = kindText.ToLowerInvariant() switch
         {
@@ -96,26 +97,95 @@ internal sealed class RegistryBuilder(RegistrySource metadata, RegistrySource de
             "openai" => ClientKind.OpenAI,
             _ => throw Error(path, name, $"deployment '{name}' has client_spec kind '{kindText}'; expected local, tgi, tgis or openai."),
         };
-        var options = raw.Where(kv => !SpecKeys.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        string? Scalar(string key) => raw.GetValueOrDefault(key) switch
+        {
+            null => null,
+            string text => text,
+            _ => throw Error(path, name, $"deployment '{name}' has a list or map for client_spec {key}; expected a single value."),
+        };
+        var options = raw.Keys.Where(k => !SpecKeys.Contains(k)).ToDictionary(k => k, k => Scalar(k)!, StringComparer.Ordinal);
         if (kind == ClientKind.Local)
         {
-            if (!raw.TryGetValue("model_path", out var modelPath) || string.IsNullOrWhiteSpace(modelPath))
+            var modelPath = Scalar("model_path");
+            if (string.IsNullOrWhiteSpace(modelPath))
                 throw Error(path, name, $"deployment '{name}' is local but its client_spec has no model_path.");
-            if (raw.ContainsKey("url"))
-                throw Error(path, name, $"deployment '{name}' is local; a url does not belong in its client_spec.");
+            if (RemoteOnlyKeys.FirstOrDefault(raw.ContainsKey) is { } remoteKey)
+                throw Error(path, name, $"deployment '{name}' is local; {remoteKey} does not belong in its client_spec.");
             var full = baseDirectory is null || Path.IsPathRooted(modelPath) ? modelPath : Path.GetFullPath(Path.Combine(baseDirectory, modelPath));
             // A Hub model id (org/name[@revision][:QUANT], as TGI's --model-id) naming nothing under the registry
             // directory stays as written: the deployment resolves it through the Hugging Face cache when it loads.
             if (!Path.IsPathRooted(modelPath) && !Path.Exists(full) && modelPath.Count(c => c == '/') == 1 && !modelPath.StartsWith('.')
                 && !new[] { ".gguf", ".bin", ".safetensors" }.Any(e => modelPath.EndsWith(e, StringComparison.OrdinalIgnoreCase)))
                 full = modelPath;
-            return new ClientSpec(kind, full, null, options);
+            return new ClientSpec(kind, full, [], null, new RoutingOptions(), options);
         }
-        if (!raw.TryGetValue("url", out var urlText) || !Uri.TryCreate(urlText, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https" or "grpc"))
-            throw Error(path, name, $"deployment '{name}' is {kindText} and needs an absolute http(s) url in client_spec, got '{raw.GetValueOrDefault("url")}'.");
+        if (raw.ContainsKey("model_path"))
+            throw Error(path, name, $"deployment '{name}' is remote ({kindText}); model_path only applies to local deployments.");
         if (options.Count > 0)
             throw Error(path, name, $"deployment '{name}' is remote ({kindText}); engine options ({string.Join(", ", options.Keys)}) only apply to local deployments.");
-        return new ClientSpec(kind, null, url, options);
+        var urls = ReplicaUrls(raw, kindText, path, name);
+        var service = Scalar("service") is { } serviceText ? ParseService(serviceText, kind, path, name) : null;
+        if (urls.Count == 0 == (service is null))
+            throw Error(path, name, $"deployment '{name}' is {kindText} and needs its replicas: an absolute http(s) url, a list of urls, or a Kubernetes service (name.namespace:port), exactly one of them.");
+        return new ClientSpec(kind, null, urls, service, ParseRouting(Scalar, path, name), options);
+    }
+
+    private static List<Uri> ReplicaUrls(Dictionary<string, object> raw, string kindText, string path, string name)
+    {
+        var texts = new List<string?>();
+        if (raw.TryGetValue("url", out var one)) texts.Add(one as string ?? throw Error(path, name, $"deployment '{name}' has a list for url; use urls for several replicas."));
+        if (raw.TryGetValue("urls", out var many))
+        {
+            if (texts.Count > 0) throw Error(path, name, $"deployment '{name}' has both url and urls; use one.");
+            if (many is not List<object> { Count: > 0 } list)
+                throw Error(path, name, $"deployment '{name}' has urls that is not a non-empty list.");
+            texts.AddRange(list.Select(u => u as string));
+        }
+        var urls = new List<Uri>();
+        foreach (var text in texts)
+        {
+            if (!Uri.TryCreate(text, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https" or "grpc"))
+                throw Error(path, name, $"deployment '{name}' is {kindText} and needs an absolute http(s) url in client_spec, got '{text}'.");
+            urls.Add(url);
+        }
+        if (urls.GroupBy(u => u.AbsoluteUri).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw Error(path, name, $"deployment '{name}' lists replica url '{twice.Key}' more than once.");
+        return urls;
+    }
+
+    private static ServiceReference ParseService(string text, ClientKind kind, string path, string name)
+    {
+        var colon = text.LastIndexOf(':');
+        var host = colon < 0 ? text : text[..colon];
+        var port = 80;
+        if (colon >= 0 && (!int.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535))
+            throw Error(path, name, $"deployment '{name}' has service '{text}' with a bad port; expected name.namespace:port.");
+        var parts = host.Split('.');
+        if (parts.Length > 2 || parts.Any(p => p.Length == 0 || !p.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-')))
+            throw Error(path, name, $"deployment '{name}' has service '{text}'; expected a Kubernetes name, optionally .namespace and :port (e.g. inkwell.default:3000).");
+        return new ServiceReference(parts[0], parts.Length == 2 ? parts[1] : "default", port, kind == ClientKind.Tgis ? "grpc" : "http");
+    }
+
+    private static RoutingOptions ParseRouting(Func<string, string?> scalar, string path, string name)
+    {
+        var defaults = new RoutingOptions();
+        var policy = scalar("routing") switch
+        {
+            null => defaults.Policy,
+            "least_outstanding" => RoutingPolicy.LeastOutstanding,
+            "prefix_affinity" => RoutingPolicy.PrefixAffinity,
+            "round_robin" => RoutingPolicy.RoundRobin,
+            var other => throw Error(path, name, $"deployment '{name}' has routing '{other}'; expected least_outstanding, prefix_affinity or round_robin."),
+        };
+        var prefixChars = defaults.PrefixChars;
+        if (scalar("prefix_chars") is { } charsText && (!int.TryParse(charsText, NumberStyles.None, CultureInfo.InvariantCulture, out prefixChars) || prefixChars < 1))
+            throw Error(path, name, $"deployment '{name}' has prefix_chars '{charsText}'; expected a positive integer.");
+        var loadFactor = defaults.LoadFactor;
+        if (scalar("load_factor") is { } factorText && (!double.TryParse(factorText, NumberStyles.Float, CultureInfo.InvariantCulture, out loadFactor) || !(loadFactor >= 1)))
+            throw Error(path, name, $"deployment '{name}' has load_factor '{factorText}'; expected a number >= 1 (c in capacity = c * average load).");
+        if (policy != RoutingPolicy.PrefixAffinity && (scalar("prefix_chars") ?? scalar("load_factor")) is not null)
+            throw Error(path, name, $"deployment '{name}' sets prefix_chars or load_factor, which only prefix_affinity routing uses.");
+        return new RoutingOptions(policy, prefixChars, loadFactor);
     }
 
     private void CheckReferences(List<ModelMetadata> models, List<ModelDeployment> deploymentList, List<TokenizerConfig> tokenizerList)

@@ -34,14 +34,13 @@ public static class RegistryPrinter
             {
                 var marker = deployment.Name == chosen ? "*" : " ";
                 var spec = deployment.ClientSpec;
-                var target = spec.Kind == ClientKind.Local ? spec.ModelPath : spec.Url?.ToString();
                 var notes = new List<string>();
                 if (deployment.Name == chosen) notes.Add("default");
                 if (deployment.Deprecated) notes.Add("deprecated");
                 if (deployment.MaxSequenceLength is { } max) notes.Add("max_sequence_length " + max.ToString(CultureInfo.InvariantCulture));
                 var suffix = notes.Count > 0 ? $"  [{string.Join(", ", notes)}]" : "";
                 text.Append(CultureInfo.InvariantCulture,
-                    $"  {marker} {deployment.Name.PadRight(nameWidth)}  {spec.Kind.ToString().ToLowerInvariant(),-6}  {target}{suffix}\n");
+                    $"  {marker} {deployment.Name.PadRight(nameWidth)}  {spec.Kind.ToString().ToLowerInvariant(),-6}  {spec.Target}{suffix}\n");
             }
         }
         return text.ToString();
@@ -70,7 +69,7 @@ public static class RegistryPrinter
         }
         catch (ModelResolutionException)
         {
-            return null; // e.g. every deployment deprecated: nothing is picked by default
+            return null; // a model without deployments: nothing is picked
         }
     }
 }

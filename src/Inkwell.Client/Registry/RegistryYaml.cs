@@ -34,8 +34,9 @@ internal sealed class ModelDeploymentEntry
 {
     public string? Name { get; set; }
     public string? ModelName { get; set; }
-    // kind, model_path / url, and free-form engine options side by side
-    public Dictionary<string, string>? ClientSpec { get; set; }
+    // kind, model_path / url / urls / service, routing, and free-form engine options side by side;
+    // values are scalars except urls, a list
+    public Dictionary<string, object>? ClientSpec { get; set; }
     public string? TokenizerName { get; set; }
     public int? MaxSequenceLength { get; set; }
     public int? MaxRequestLength { get; set; }

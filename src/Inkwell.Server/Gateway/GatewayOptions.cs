@@ -1,10 +1,10 @@
-using Inkwell.Client;
+using Inkwell.Client.Gateway;
 using Inkwell.Server.Hosting;
 
 namespace Inkwell.Server.Gateway;
 
 /// <summary>How `inkwell serve --registry DIR` runs: where it listens, the defaults for local deployments,
-/// the memory they may share, and how hard remote deployments are tried.</summary>
+/// the memory they may share, and how remote deployments' replicas are treated.</summary>
 public sealed record GatewayOptions
 {
     public string Hostname { get; init; } = "0.0.0.0";
@@ -22,14 +22,9 @@ public sealed record GatewayOptions
     /// (max_total_tokens, num_threads, ...) override them. Hostname and Port are ignored (loopback, any port).</summary>
     public ServerOptions LocalDefaults { get; init; } = new();
 
-    /// <summary>Resilience for remote deployments; BaseAddress is replaced by each deployment's url.
-    /// The default tries twice with a short connect timeout, so a down deployment answers 503 quickly.</summary>
-    public InferenceClientOptions RemoteClient { get; init; } = new()
-    {
-        BaseAddress = new Uri("http://localhost/"),
-        MaxAttempts = 2,
-        ConnectTimeout = TimeSpan.FromSeconds(3),
-        DnsTimeout = TimeSpan.FromSeconds(3),
-        DefaultRequestTimeout = TimeSpan.FromMinutes(10),
-    };
+    /// <summary>How remote deployments' replicas are probed, ejected, re-admitted and retried.</summary>
+    public ReplicaSetOptions Replicas { get; init; } = new();
+
+    /// <summary>How deployments that name a Kubernetes Service discover their replicas.</summary>
+    public DiscoveryOptions Discovery { get; init; } = new();
 }

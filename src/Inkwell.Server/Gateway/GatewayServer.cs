@@ -9,21 +9,37 @@ using Microsoft.Extensions.Logging;
 
 namespace Inkwell.Server.Gateway;
 
-/// <summary>What the gateway routes need: the registry, the router to remote deployments (Inkwell.Client) and
-/// the pool of local ones. A singleton in DI.</summary>
+/// <summary>What the gateway routes need: the registry, the router to remote deployments' replicas (Inkwell.Client),
+/// the pool of local ones and the metrics. A singleton in DI.</summary>
 public sealed class GatewayState : IAsyncDisposable
 {
     internal GatewayState(ModelRegistry registry, GatewayOptions options, ILogger logger)
     {
         Registry = registry;
         Logger = logger;
-        Router = new InferenceGateway(registry, options.RemoteClient);
+        Metrics = new GatewayMetrics();
+        Tgis = new TgisRelay();
+        Router = new InferenceGateway(registry, replicaOptions: options.Replicas with
+        {
+            GrpcProbe = Tgis.ProbeAsync,
+            OnAttempt = Metrics.OnAttempt,
+            OnHealthChanged = (deployment, replica, healthy, reason) =>
+            {
+                if (healthy) logger.LogInformation("Deployment '{Deployment}': replica {Replica} re-admitted ({Reason})", deployment, replica, reason);
+                else logger.LogWarning("Deployment '{Deployment}': replica {Replica} ejected ({Reason})", deployment, replica, reason);
+            },
+        });
+        Metrics.ReplicaSets = () => Router.ReplicaSets;
+        Discovery = new ReplicaDiscovery(Router, options.Discovery, logger);
         Local = new LocalDeploymentPool(options.LocalDefaults, options.MemoryBudgetBytes, logger);
     }
 
     public ModelRegistry Registry { get; }
     public InferenceGateway Router { get; }
+    public GatewayMetrics Metrics { get; }
     internal LocalDeploymentPool Local { get; }
+    internal ReplicaDiscovery Discovery { get; }
+    internal TgisRelay Tgis { get; }
     internal ILogger Logger { get; }
 
     /// <summary>Local deployments now loaded, least recently used first.</summary>
@@ -35,8 +51,10 @@ public sealed class GatewayState : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await Discovery.DisposeAsync();
         await Local.DisposeAsync();
         Router.Dispose();
+        Tgis.Dispose();
     }
 }
 

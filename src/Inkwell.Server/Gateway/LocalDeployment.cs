@@ -6,9 +6,6 @@ using Inkwell.Models.Kv;
 using Inkwell.Models.Loading;
 using Inkwell.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Inkwell.Server.Gateway;
 
@@ -65,8 +62,7 @@ internal sealed class LocalDeployment : IAsyncDisposable
         try
         {
             await app.StartAsync();
-            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            return new LocalDeployment(deployment, model, app, new Uri(address), costBytes);
+            return new LocalDeployment(deployment, model, app, InkwellServer.BoundAddresses(app)[0], costBytes);
         }
         catch
         {
@@ -92,6 +88,9 @@ internal sealed class LocalDeployment : IAsyncDisposable
             // The gateway is the front door: it checks the key and answers CORS; its loopback deployments need neither.
             ApiKey = null,
             CorsAllowOrigins = [],
+            // Only the gateway listens for callers: a deployment of its own gRPC port would make the second local
+            // deployment fail on the port the first holds.
+            GrpcPort = null,
             TokenizerPath = spec.EngineOptions.GetValueOrDefault("tokenizer") ?? defaults.TokenizerPath,
             MaxInputTokens = spec.GetIntOption("max_input_tokens") ?? deployment.MaxSequenceLength ?? defaults.MaxInputTokens,
             MaxTotalTokens = spec.GetIntOption("max_total_tokens") ?? deployment.MaxSequenceAndGeneratedTokensLength ?? defaults.MaxTotalTokens,

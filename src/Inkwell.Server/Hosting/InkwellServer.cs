@@ -49,6 +49,11 @@ public static class InkwellServer
         return (new SpeculationOptions { MaxDraftTokens = o.Speculate ?? 5, DraftModel = draft.CreateModel(pool), DraftTokenizer = draft.Tokenizer }, draft);
     }
 
+    /// <summary>Every address a started app is bound to, in listen order (port 0 resolved to the real port).</summary>
+    public static IReadOnlyList<Uri> BoundAddresses(WebApplication app) =>
+        [.. app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
+            .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.Select(a => new Uri(a))];
+
     private static IPAddress ListenAddress(string hostname) =>
         hostname == "localhost" ? IPAddress.Loopback
         : IPAddress.TryParse(hostname, out var ip) ? ip

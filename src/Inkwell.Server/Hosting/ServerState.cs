@@ -51,5 +51,7 @@ public sealed class ServerState(ServerOptions options, LoadedModel model, Genera
         Metrics.KvBlocksFree.Set(stats.FreeBlocks);
         Metrics.KvBlocksTotal.Set(Service.Engine.BlockPool.BlockCount);
         Metrics.PermitsInUse.Set(Service.InFlight);
+        var pool = Service.Engine.BlockPool;
+        Metrics.PrefixCacheHitTokens.Set(pool.PrefixHits * (double)pool.BlockSize);
     }
 }

@@ -75,6 +75,7 @@ public sealed class ServerMetrics
     public Gauge PermitsInUse { get; }
     public Counter SpecDraftedTokens { get; }
     public Counter SpecAcceptedTokens { get; }
+    public Gauge PrefixCacheHitTokens { get; }
 
     /// <param name="maxBatchPrefillTokens">--max-batch-prefill-tokens: a step that prefills this many tokens met the prefill limit.</param>
     public ServerMetrics(int maxBatchPrefillTokens = int.MaxValue)
@@ -127,6 +128,8 @@ public sealed class ServerMetrics
         KvBlocksFree = r.Gauge("inkwell_kv_blocks_free", "KV cache blocks free (cached prefix blocks no request holds count as free)");
         KvBlocksTotal = r.Gauge("inkwell_kv_blocks_total", "KV cache blocks in the pool");
         PermitsInUse = r.Gauge("inkwell_permits_in_use", "Concurrency permits held (one per running sequence)");
+        // Over tgi_request_input_length_sum this is the prefix-cache hit rate (what cache-aware routing is judged by).
+        PrefixCacheHitTokens = r.Gauge("inkwell_prefix_cache_hit_tokens", "Prompt tokens since start whose KV came from the prefix cache (full cached blocks times block size)");
         SpecDraftedTokens = r.Counter("inkwell_spec_drafted_tokens_total", "Speculative decoding: draft tokens verified by the target");
         SpecAcceptedTokens = r.Counter("inkwell_spec_accepted_tokens_total", "Speculative decoding: draft tokens the target accepted");
         _specDrafted = SpecDraftedTokens.WithLabels();

@@ -10,7 +10,7 @@ namespace Inkwell.Client.Tests.Gateway;
 public class InferenceGatewayTests
 {
     [Fact]
-    public void RoutesEachKindToTheRightClientsAndReusesThem()
+    public void RoutesEachKindToItsReplicasAndClientsAndReusesThem()
     {
         using var gateway = new InferenceGateway(RegistryFixtures.LoadValid());
 
@@ -31,8 +31,10 @@ public class InferenceGatewayTests
         Assert.NotNull(local.Resolution.Warning);
         Assert.Null(local.Tgi);
 
-        var grpc = Assert.Throws<NotSupportedException>(() => gateway.Route("acme/retired", "old/retired"));
-        Assert.Contains("old/retired", grpc.Message);
+        var grpc = gateway.Route("acme/retired", "old/retired");
+        Assert.Null(grpc.Tgi);
+        Assert.Null(grpc.OpenAI);
+        Assert.Equal(new Uri("http://retired:8033/"), Assert.Single(grpc.Replicas!.Replicas).BaseAddress);
         Assert.Throws<ModelResolutionException>(() => gateway.Route("acme/nope"));
     }
 

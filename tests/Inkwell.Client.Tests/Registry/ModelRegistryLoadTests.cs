@@ -23,7 +23,7 @@ public class ModelRegistryLoadTests
 
         var remote = registry.FindDeployment("meta/llama-2-7b")!;
         Assert.Equal(ClientKind.Tgi, remote.ClientSpec.Kind);
-        Assert.Equal(new Uri("http://gpu-box:8080/"), remote.ClientSpec.Url);
+        Assert.Equal(new Uri("http://gpu-box:8080/"), Assert.Single(remote.ClientSpec.Urls));
         Assert.Equal((4096, 4096, 8192), (remote.MaxSequenceLength, remote.MaxRequestLength, remote.MaxSequenceAndGeneratedTokensLength));
 
         var local = registry.FindDeployment("local/llama-2-7b")!;
@@ -176,7 +176,17 @@ public class ModelRegistryLoadTests
 
     [Theory]
     [InlineData("client_spec: {kind: local}", "no model_path")]
-    [InlineData("client_spec: {kind: tgi}", "needs an absolute http(s) url")]
+    [InlineData("client_spec: {kind: tgi}", "needs its replicas")]
+    [InlineData("client_spec: {kind: tgi, url: 'ftp://h/'}", "needs an absolute http(s) url")]
+    [InlineData("client_spec: {kind: tgi, url: 'http://a/', urls: ['http://b/']}", "both url and urls")]
+    [InlineData("client_spec: {kind: tgi, urls: ['http://a/', 'http://a/']}", "more than once")]
+    [InlineData("client_spec: {kind: tgi, url: 'http://a/', service: 'inkwell.default:3000'}", "exactly one of them")]
+    [InlineData("client_spec: {kind: tgi, service: 'Inkwell_Bad:3000'}", "expected a Kubernetes name")]
+    [InlineData("client_spec: {kind: tgi, service: 'inkwell:99999'}", "bad port")]
+    [InlineData("client_spec: {kind: tgi, url: 'http://a/', routing: fastest}", "routing 'fastest'")]
+    [InlineData("client_spec: {kind: tgi, url: 'http://a/', load_factor: '0.5', routing: prefix_affinity}", "load_factor '0.5'")]
+    [InlineData("client_spec: {kind: tgi, url: 'http://a/', prefix_chars: '100'}", "only prefix_affinity routing uses")]
+    [InlineData("client_spec: {kind: local, model_path: x, urls: ['http://a/']}", "urls does not belong")]
     [InlineData("client_spec: {kind: tgi, url: 'http://h/', threads: 4}", "engine options (threads) only apply to local")]
     [InlineData("client_spec: {kind: carrier-pigeon, url: 'http://h/'}", "kind 'carrier-pigeon'")]
     [InlineData("client_spec: {model_path: x}", "needs client_spec with a kind")]
@@ -245,5 +255,36 @@ public class ModelRegistryLoadTests
         var registry = Load("", "");
         Assert.Empty(registry.Models);
         Assert.Empty(registry.Deployments);
+    }
+
+    [Fact]
+    public void ReplicasAServiceAndRoutingAreRead()
+    {
+        const string models = "models:\n  - name: acme/tiny\n  - name: acme/big\n";
+        const string deployments = """
+            model_deployments:
+              - name: acme/tiny
+                client_spec:
+                  kind: tgi
+                  urls: ["http://r1:3000/", "http://r2:3000/"]
+                  routing: prefix_affinity
+                  prefix_chars: "64"
+                  load_factor: "1.5"
+              - name: k8s/big
+                model_name: acme/big
+                client_spec: {kind: tgis, service: "inkwell-big.llm:8033"}
+            """;
+        var registry = Load(models, deployments);
+
+        var tiny = registry.FindDeployment("acme/tiny")!;
+        Assert.Equal("acme/tiny", tiny.ModelName); // HELM: model_name defaults to the deployment's name
+        Assert.Equal([new Uri("http://r1:3000/"), new Uri("http://r2:3000/")], tiny.ClientSpec.Urls);
+        Assert.Equal(new RoutingOptions(RoutingPolicy.PrefixAffinity, 64, 1.5), tiny.ClientSpec.Routing);
+
+        var big = registry.FindDeployment("k8s/big")!.ClientSpec;
+        Assert.Empty(big.Urls);
+        Assert.Equal(new ServiceReference("inkwell-big", "llm", 8033, "grpc"), big.Service);
+        Assert.Equal("inkwell-big.llm.svc.cluster.local", big.Service!.DnsName);
+        Assert.Equal(RoutingPolicy.LeastOutstanding, big.Routing.Policy);
     }
 }

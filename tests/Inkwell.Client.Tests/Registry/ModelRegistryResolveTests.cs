@@ -59,17 +59,35 @@ public class ModelRegistryResolveTests
     }
 
     [Fact]
-    public void ModelWhoseDeploymentsAreAllDeprecatedIsAnError()
+    public void ModelWhoseDeploymentsAreAllDeprecatedFallsBackToTheFirstWithAWarning()
     {
-        var ex = Assert.Throws<ModelResolutionException>(() => _registry.Resolve("acme/retired"));
-        Assert.Contains("deprecated", ex.Message);
-        Assert.Contains("'old/retired'", ex.Message);
+        // HELM's get_default_model_deployment_for_model: no non-deprecated deployment -> the first one, warned.
+        var resolution = _registry.Resolve("acme/retired");
+        Assert.Equal("old/retired", resolution.Deployment.Name);
+        Assert.Contains("Every deployment of model 'acme/retired' is deprecated", resolution.Warning);
+    }
+
+    [Fact]
+    public void DeploymentAloneResolvesToTheModelItServes()
+    {
+        var resolution = _registry.Resolve(null, "tgi/stories260k");
+        Assert.Equal("karpathy/stories260k", resolution.Model.Name);
+        Assert.Equal("tgi/stories260k", resolution.Deployment.Name);
+        Assert.Null(resolution.Warning);
+    }
+
+    [Fact]
+    public void NeitherNameIsAnError()
+    {
+        var ex = Assert.Throws<ModelResolutionException>(() => _registry.Resolve(null, null));
+        Assert.Equal(ResolutionFailure.Unnamed, ex.Failure);
     }
 
     [Fact]
     public void DeploymentServingAnotherModelIsAnError()
     {
         var ex = Assert.Throws<ModelResolutionException>(() => _registry.Resolve("meta/llama-2-7b", "local/stories260k"));
+        Assert.Equal(ResolutionFailure.Mismatch, ex.Failure);
         Assert.Contains("Deployment 'local/stories260k' serves model 'karpathy/stories260k', not 'meta/llama-2-7b'", ex.Message);
     }
 

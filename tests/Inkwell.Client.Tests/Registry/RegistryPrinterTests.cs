@@ -17,8 +17,8 @@ public class RegistryPrinterTests
         Assert.Contains(lines, l => l.StartsWith("  * local/stories260k ", StringComparison.Ordinal));
         var undeployed = Array.FindIndex(lines, l => l.StartsWith("acme/undeployed", StringComparison.Ordinal));
         Assert.Equal("    (no deployments)", lines[undeployed + 1]);
-        // every deployment deprecated: none is marked default
-        Assert.DoesNotContain(lines, l => l.StartsWith("  * old/retired", StringComparison.Ordinal));
+        // every deployment deprecated: HELM falls back to the first, so it is the default
+        Assert.Contains(lines, l => l.StartsWith("  * old/retired", StringComparison.Ordinal) && l.EndsWith("[default, deprecated]", StringComparison.Ordinal));
     }
 
     [Theory]

@@ -17,9 +17,9 @@ public sealed class GatewayFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Remote = await TestServer.StartAsync(new Inkwell.Server.Hosting.ServerOptions { ModelId = "remote-inkwell", MaxBatchTotalTokens = 2048 });
+        Remote = await TestServer.StartAsync(new Inkwell.Server.Hosting.ServerOptions { ModelId = "remote-inkwell", MaxBatchTotalTokens = 2048, GrpcPort = 0 });
         OpenAI = await FakeOpenAIUpstream.StartAsync();
-        Gateway = await GatewayHarness.StartAsync(Metadata, Deployments(Remote.Client.BaseAddress!, LoopbackHost.ClosedPort(), OpenAI.Address));
+        Gateway = await GatewayHarness.StartAsync(Metadata, Deployments(Remote.Client.BaseAddress!, LoopbackHost.ClosedPort(), OpenAI.Address, Remote.GrpcPort));
     }
 
     public async Task DisposeAsync()
@@ -38,9 +38,10 @@ public sealed class GatewayFixture : IAsyncLifetime
           - name: remote/stories
           - name: down/stories
           - name: echo/chat
+          - name: grpc/stories
         """;
 
-    public static string Deployments(Uri remote, int closedPort, Uri openAI) => $"""
+    public static string Deployments(Uri remote, int closedPort, Uri openAI, int remoteGrpcPort) => $"""
         model_deployments:
           - name: local/alpha
             model_name: stories/alpha
@@ -57,6 +58,9 @@ public sealed class GatewayFixture : IAsyncLifetime
           - name: echo/chat
             model_name: echo/chat
             client_spec: {"{"}kind: openai, url: "{openAI}"{"}"}
+          - name: grpc/stories
+            model_name: grpc/stories
+            client_spec: {"{"}kind: tgis, url: "grpc://127.0.0.1:{remoteGrpcPort}"{"}"}
         """;
 }
 
@@ -78,6 +82,7 @@ public sealed class GatewayEndToEndTests(GatewayFixture fixture) : IClassFixture
     [InlineData("stories/alpha", "local/alpha")]
     [InlineData("stories/beta", "local/beta")]
     [InlineData("remote/stories", "remote/stories")]
+    [InlineData("grpc/stories", "grpc/stories")] // TGI over HTTP in, TGIS over gRPC out
     public async Task EveryDeploymentAnswersGreedyGenerateWithTheGoldenTextThroughOneUrl(string model, string deployment)
     {
         var (response, json) = await PostAsync($"/models/{model}/generate", Greedy());
@@ -94,6 +99,7 @@ public sealed class GatewayEndToEndTests(GatewayFixture fixture) : IClassFixture
     [Theory]
     [InlineData("stories/alpha")]
     [InlineData("remote/stories")]
+    [InlineData("grpc/stories")]
     public async Task GenerateStreamIsRelayedAsServerSentEvents(string model)
     {
         var response = await Client.PostAsJsonAsync($"/models/{model}/generate_stream", Greedy(12));
@@ -172,7 +178,7 @@ public sealed class GatewayEndToEndTests(GatewayFixture fixture) : IClassFixture
 
         Assert.Equal("list", json["object"]!.GetValue<string>());
         var data = json["data"]!.AsArray();
-        Assert.Equal(["stories/alpha", "stories/beta", "remote/stories", "down/stories", "echo/chat"], data.Select(m => m!["id"]!.GetValue<string>()));
+        Assert.Equal(["stories/alpha", "stories/beta", "remote/stories", "down/stories", "echo/chat", "grpc/stories"], data.Select(m => m!["id"]!.GetValue<string>()));
         Assert.Equal("Karpathy", data[0]!["owned_by"]!.GetValue<string>());
         Assert.Equal(1690848000, data[0]!["created"]!.GetValue<long>()); // 2023-08-01T00:00:00Z
     }
@@ -207,6 +213,14 @@ public sealed class GatewayEndToEndTests(GatewayFixture fixture) : IClassFixture
         Assert.Equal("local/alpha", response.Headers.GetValues(GatewayEndpoints.DeploymentHeader).Single());
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.StartsWith(json["choices"]![0]!["text"]!.GetValue<string>(), GoldenContinuation);
+    }
+
+    [Fact]
+    public async Task ATgisDeploymentHasNoOpenAIRoutesAndSaysWhichToUse()
+    {
+        var (response, json) = await PostAsync("/v1/completions", new { model = "grpc/stories", prompt = Prompt });
+        Assert.Equal(HttpStatusCode.NotImplemented, response.StatusCode);
+        Assert.Contains("/models/grpc/stories/generate", json["error"]!.GetValue<string>());
     }
 
     [Fact]

@@ -1,4 +1,4 @@
-using Inkwell.Client;
+using Inkwell.Client.Gateway;
 using Inkwell.Client.Registry;
 using Inkwell.Server.Gateway;
 using Inkwell.Server.Hosting;
@@ -28,8 +28,18 @@ public sealed class GatewayHarness : IAsyncDisposable
     public static string GoldenGreedy { get; } =
         RepoPaths.GoldenGreedyText;
 
+    /// <summary>Quick probing and ejection, so replica tests see health change within a second or two.</summary>
+    public static ReplicaSetOptions FastReplicas { get; } = new()
+    {
+        MaxAttempts = 3,
+        FailuresToEject = 2,
+        ProbeInterval = TimeSpan.FromMilliseconds(200),
+        ProbeTimeout = TimeSpan.FromSeconds(1),
+        ConnectTimeout = TimeSpan.FromSeconds(2),
+    };
+
     /// <param name="apiKey">The gateway's --api-key; also given to the local deployments' defaults, which must drop it.</param>
-    public static async Task<GatewayHarness> StartAsync(string metadataYaml, string deploymentsYaml, long? budgetBytes = null, string? apiKey = null)
+    public static async Task<GatewayHarness> StartAsync(string metadataYaml, string deploymentsYaml, long? budgetBytes = null, ReplicaSetOptions? replicas = null, string? apiKey = null)
     {
         var dir = Path.Combine(Path.GetTempPath(), "inkwell-gateway-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
@@ -37,7 +47,7 @@ public sealed class GatewayHarness : IAsyncDisposable
         await File.WriteAllTextAsync(Path.Combine(dir, ModelRegistry.DeploymentsFileName), deploymentsYaml);
         try
         {
-            return await StartInAsync(dir, budgetBytes, apiKey);
+            return await StartInAsync(dir, budgetBytes, replicas ?? FastReplicas, apiKey);
         }
         catch
         {
@@ -46,7 +56,7 @@ public sealed class GatewayHarness : IAsyncDisposable
         }
     }
 
-    private static async Task<GatewayHarness> StartInAsync(string dir, long? budgetBytes, string? apiKey)
+    private static async Task<GatewayHarness> StartInAsync(string dir, long? budgetBytes, ReplicaSetOptions replicas, string? apiKey)
     {
         var registry = ModelRegistry.LoadFromDirectory(dir);
         var options = new GatewayOptions
@@ -54,15 +64,10 @@ public sealed class GatewayHarness : IAsyncDisposable
             Hostname = "127.0.0.1",
             MemoryBudgetBytes = budgetBytes,
             ApiKey = apiKey,
-            LocalDefaults = new ServerOptions { NumThreads = 1, MaxTotalTokens = 256, MaxBatchTotalTokens = 2048, ApiKey = apiKey },
-            RemoteClient = new InferenceClientOptions
-            {
-                BaseAddress = new Uri("http://localhost/"),
-                MaxAttempts = 2,
-                RetryBaseDelay = TimeSpan.FromMilliseconds(50),
-                ConnectTimeout = TimeSpan.FromSeconds(2),
-                DnsTimeout = TimeSpan.FromSeconds(2),
-            },
+            // A fixed gRPC port, as `inkwell serve` passes (8033): local deployments must not bind it, or the
+            // second one would fail on it.
+            LocalDefaults = new ServerOptions { NumThreads = 1, MaxTotalTokens = 256, MaxBatchTotalTokens = 2048, GrpcPort = LoopbackHost.ClosedPort(), ApiKey = apiKey },
+            Replicas = replicas,
         };
         var host = await LoopbackHost.StartAsync(port => GatewayServer.Build(options with { Port = port }, registry));
         return new GatewayHarness(host, dir);

@@ -12,7 +12,7 @@ public sealed class LocalDeploymentPoolTests
     private static readonly ServerOptions Defaults = new() { NumThreads = 1, MaxTotalTokens = 256, MaxBatchTotalTokens = 2048 };
 
     private static ModelDeployment Local(string name, string? modelPath = null, Dictionary<string, string>? options = null) =>
-        new(name, "stories/" + name, new ClientSpec(ClientKind.Local, modelPath ?? GatewayHarness.EmbeddedModel, null, options ?? []),
+        new(name, "stories/" + name, new ClientSpec(ClientKind.Local, modelPath ?? GatewayHarness.EmbeddedModel, [], null, new RoutingOptions(), options ?? []),
             null, null, null, null, false);
 
     [Fact]
