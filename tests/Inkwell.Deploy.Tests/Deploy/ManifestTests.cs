@@ -137,9 +137,13 @@ public class ManifestTests
         Assert.NotEmpty(registry.Deployments);
         foreach (var deployment in registry.Deployments)
         {
-            var url = deployment.ClientSpec.Url!;
-            var service = DeployManifests.Named<V1Service>(url.Host);
-            Assert.Contains(url.Port, service.Spec.Ports.Select(p => p.Port));
+            // Replicas are discovered one by one (prefix affinity needs each pod), so the Service must be headless
+            // and in the namespace the kustomization puts everything in.
+            var reference = Assert.IsType<ServiceReference>(deployment.ClientSpec.Service);
+            var service = DeployManifests.Named<V1Service>(reference.Name);
+            Assert.Equal("None", service.Spec.ClusterIP);
+            Assert.Contains(reference.Port, service.Spec.Ports.Select(p => p.Port));
+            Assert.Contains($"namespace: {reference.Namespace}", File.ReadAllText(Path.Combine(DeployManifests.Root, "base", "kustomization.yaml")));
         }
         var mount = Assert.Single(Assert.Single(DeployManifests.Gateway.Spec.Template.Spec.Containers).VolumeMounts, m => m.Name == "registry");
         Assert.Equal(mount.MountPath, DeployManifests.Flag(DeployManifests.Gateway.Spec.Template.Spec.Containers[0], "--registry"));
