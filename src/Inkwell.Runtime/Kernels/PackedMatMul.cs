@@ -192,12 +192,16 @@ internal static unsafe partial class PackedMatMul
         private readonly void Blocked<TK>(int start, int end) where TK : struct, IPackedKernel
         {
             int nb = W.Blocks;
+            // One activation tile (decode, small batches): it stays cached whole, and the weights are the stream;
+            // each group's blocks are walked in one pass, so the prefetchers see one long sequential read instead
+            // of a restart at every chunk (a chunk is about a 4 KiB page).
+            int chunk = N <= TileN ? nb : TK.ChunkBlocks;
             for (int g0 = start; g0 < end; g0 += GroupTile)
             {
                 int g1 = Math.Min(end, g0 + GroupTile);
-                for (int c0 = 0; c0 < nb; c0 += TK.ChunkBlocks)
+                for (int c0 = 0; c0 < nb; c0 += chunk)
                 {
-                    int len = Math.Min(TK.ChunkBlocks, nb - c0);
+                    int len = Math.Min(chunk, nb - c0);
                     bool add = c0 > 0;
                     for (int i = 0; i < N; i += TileN)
                     {
