@@ -31,6 +31,7 @@ public sealed unsafe class PackedMatMulTests : IDisposable
             data.Add(t, 40, 288, 5);
             data.Add(t, 8, 4096, 6);    // several K chunks
             data.Add(t, 32, 2080, 7);   // a partial last K chunk
+            data.Add(t, 48, 2080, 1);   // decode: one activation row, every block of a group in one pass
             data.Add(t, 64, 768, 130);  // many tiles, remainder 2
             data.Add(t, 13, 96, 9);     // rows not a multiple of 8: the unpacked path
         }
@@ -41,6 +42,7 @@ public sealed unsafe class PackedMatMulTests : IDisposable
             data.Add(t, 24, 768, 130);  // many tiles, remainder 2
             data.Add(t, 8, 4096, 6);    // several K chunks
             data.Add(t, 32, 1280, 7);   // a partial last K chunk
+            data.Add(t, 48, 2304, 1);   // decode: one activation row, every super-block of a group in one pass
             data.Add(t, 64, 2048, 16);
             data.Add(t, 13, 768, 9);    // rows not a multiple of 8: the unpacked path
             data.Add(t, 20, 256, 1);
