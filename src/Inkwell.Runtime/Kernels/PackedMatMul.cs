@@ -13,14 +13,18 @@ namespace Inkwell.Runtime.Kernels;
 /// adds one int32 vector per block, started at the weight offset's share (−8·Σq for Q4_0, −128·Σq for Q8_0: exact
 /// integers, so the unsigned codes need no correction afterwards), then converted and scaled by the 8 rows' block
 /// scales times the row's activation scale into an 8-lane f32 accumulator: 8 contiguous outputs at the end.
-/// Only on AVX-VNNI hardware, for row counts that are a multiple of 8; <see cref="MatMul"/> keeps everything else.
+/// On AVX2 + FMA, for row counts that are a multiple of 8; <see cref="MatMul"/> keeps everything else. Without
+/// AVX-VNNI a 4-byte dot step is vpmaddubsw (pairs into i16) and the pairs of several steps are summed in i16 and
+/// widened by one vpmaddwd: exact while the codes are small (Q4_0, Q4_K, Q5_K, Q6_K: at most 63), so Q8_0, whose
+/// biased codes reach 255, is packed only with VNNI.
 /// </summary>
 [SkipLocalsInit]
 internal static unsafe partial class PackedMatMul
 {
     /// <summary>
     /// Activation rows per tile. The weight vectors and the running int32 dot need ymm0-15 (VEX vpdpbusd); the
-    /// f32 accumulators are only touched by EVEX-encodable instructions, so on AVX-512 hardware they take ymm16-31.
+    /// f32 accumulators are only touched by EVEX-encodable instructions, so on AVX-512 hardware they take ymm16-31
+    /// (on AVX2 alone some of them live on the stack).
     /// </summary>
     private const int TileN = 8;
 
@@ -31,13 +35,14 @@ internal static unsafe partial class PackedMatMul
     /// </summary>
     private const int KChunk = 16, GroupTile = 4;
 
-    public static bool IsSupported => AvxVnni.IsSupported && Avx2.IsSupported && Fma.IsSupported;
+    public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
 
     /// <summary>True where <see cref="MatMul.Multiply(WeightMatrix, ReadOnlySpan{float}, Span{float}, int, WorkerPool)"/> takes this path for w.</summary>
     public static bool Applies(WeightMatrix w) => IsSupported && CanPack(w);
 
     public static bool CanPack(WeightMatrix w)
-        => w.Type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K
+        => (w.Type is GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K
+            || w.Type == GgmlType.Q8_0 && AvxVnni.IsSupported)
            && w.Rows > 0 && w.Rows % 8 == 0 && w.Cols > 0;
 
     /// <summary>Marks a matrix whose packing was refused (an inf/nan block scale): it stays on MatMul's path.</summary>
@@ -309,6 +314,14 @@ internal static unsafe partial class PackedMatMul
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<sbyte> Bcast(sbyte* p) => Vector256.Create(Unsafe.ReadUnaligned<int>(p)).AsSByte();
 
+    /// <summary>Without VNNI: the u8·i8 products of one dot step summed in pairs (vpmaddubsw), i16 lane 2r + k of int32 lane r.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> Pairs(Vector256<byte> w, sbyte* q) => Avx2.MultiplyAddAdjacent(w, Bcast(q));
+
+    /// <summary>Without VNNI: i16 pair sums to int32 lanes (vpmaddwd by ones).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Widen(Vector256<short> pairs) => Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));
+
     /// <summary>
     /// One activation row's 32 codes q against the 8 weight vectors: lane r ends with row r's block dot plus
     /// *start. One chain of eight vpdpbusd: the tile's rows and the next block give the core independent work.
@@ -318,6 +331,14 @@ internal static unsafe partial class PackedMatMul
         Vector256<byte> w2, Vector256<byte> w3, Vector256<byte> w4, Vector256<byte> w5, Vector256<byte> w6,
         Vector256<byte> w7)
     {
+        if (!AvxVnni.IsSupported)
+        {
+            // Q4_0 only (Q8_0 is packed only with VNNI): codes ≤ 15, so the eight steps' pair sums, each at most
+            // 2·15·127, add up within i16.
+            var p = ((Pairs(w0, q) + Pairs(w1, q + 4)) + (Pairs(w2, q + 8) + Pairs(w3, q + 12)))
+                  + ((Pairs(w4, q + 16) + Pairs(w5, q + 20)) + (Pairs(w6, q + 24) + Pairs(w7, q + 28)));
+            return Vector256.Create(*start) + Widen(p);
+        }
         var a = AvxVnni.MultiplyWideningAndAdd(Vector256.Create(*start), w0, Bcast(q));
         a = AvxVnni.MultiplyWideningAndAdd(a, w1, Bcast(q + 4));
         a = AvxVnni.MultiplyWideningAndAdd(a, w2, Bcast(q + 8));

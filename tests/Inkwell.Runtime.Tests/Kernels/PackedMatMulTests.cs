@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics.X86;
 using Inkwell.Runtime.Kernels;
 using Inkwell.Runtime.Tensors;
 using Inkwell.Runtime.Threading;
@@ -59,7 +60,9 @@ public sealed unsafe class PackedMatMulTests : IDisposable
     {
         var c = MatMulTests.Make(t, rows, cols, weightSeed);
         var x = MatMulTests.Activations(n, cols, activationSeed);
-        Assert.Equal(PackedMatMul.IsSupported && rows % 8 == 0, PackedMatMul.Applies(c.W));
+        // Q8_0's biased codes (up to 255) need VNNI's u8·i8 dot; the small codes of the others also run on AVX2 alone.
+        bool packs = PackedMatMul.IsSupported && rows % 8 == 0 && (t != GgmlType.Q8_0 || AvxVnni.IsSupported);
+        Assert.Equal(packs, PackedMatMul.Applies(c.W));
         var expected = new float[n * rows];
         MatMul.Multiply(c.W, x, expected, n, _pool1, forceScalar: true);
         foreach (var pool in new[] { _pool1, _pool2 })
@@ -156,9 +159,10 @@ public sealed unsafe class PackedMatMulTests : IDisposable
     [Fact]
     public void A_matrix_with_an_infinite_block_scale_stays_on_the_unpacked_path()
     {
-        var c = MatMulTests.Make(GgmlType.Q8_0, 8, 64, 3);
-        c.W.Data[34] = 0x00; // row 0, block 1: f16 0x7c00 = +inf
-        c.W.Data[35] = 0x7c;
+        // Q4_0: packed on AVX2 with or without VNNI (Q8_0 only with VNNI, where it shares this check).
+        var c = MatMulTests.Make(GgmlType.Q4_0, 8, 64, 3);
+        c.W.Data[18] = 0x00; // row 0, block 1: f16 0x7c00 = +inf
+        c.W.Data[19] = 0x7c;
         var y = new float[8];
         MatMul.Multiply(c.W, MatMulTests.Activations(1, 64, 1), y, 1, _pool1);
         Assert.Null(PackedMatMul.Packed(c.W));
