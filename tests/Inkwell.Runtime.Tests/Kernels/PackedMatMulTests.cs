@@ -6,7 +6,7 @@ using Inkwell.Runtime.Threading;
 namespace Inkwell.Runtime.Tests.Kernels;
 
 /// <summary>
-/// The row-interleaved Q4_0 / Q8_0 / Q4_K / Q5_K / Q6_K VNNI path (PackedMatMul) against the portable scalar kernels and the ggml
+/// The row-interleaved Q4_0 / Q5_0 / Q8_0 / Q4_K / Q5_K / Q6_K VNNI path (PackedMatMul) against the portable scalar kernels and the ggml
 /// reference. Where the hardware has no AVX-VNNI, Multiply never takes the packed path and these tests check the
 /// fallback instead.
 /// </summary>
@@ -24,7 +24,7 @@ public sealed unsafe class PackedMatMulTests : IDisposable
     public static TheoryData<GgmlType, int, int, int> Shapes()
     {
         var data = new TheoryData<GgmlType, int, int, int>();
-        foreach (var t in new[] { GgmlType.Q4_0, GgmlType.Q8_0 })
+        foreach (var t in new[] { GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q8_0 })
         {
             data.Add(t, 8, 32, 1);      // one group, one block
             data.Add(t, 16, 64, 12);    // a full tile of 8 activation rows and a remainder of 4
@@ -109,6 +109,7 @@ public sealed unsafe class PackedMatMulTests : IDisposable
 
     [Theory]
     [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q5_0)]
     [InlineData(GgmlType.Q8_0)]
     public void Subnormal_and_negative_block_scales_convert_exactly(GgmlType t)
     {
@@ -172,6 +173,7 @@ public sealed unsafe class PackedMatMulTests : IDisposable
 
     [Theory]
     [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q5_0)]
     [InlineData(GgmlType.Q8_0)]
     [InlineData(GgmlType.Q4_K)]
     [InlineData(GgmlType.Q5_K)]
