@@ -66,6 +66,13 @@ internal static unsafe partial class PackedMatMul
     private static Vector256<int> Dot32(sbyte* q, Vector256<byte> w0, Vector256<byte> w1, Vector256<byte> w2,
         Vector256<byte> w3, Vector256<byte> w4, Vector256<byte> w5, Vector256<byte> w6, Vector256<byte> w7)
     {
+        if (!AvxVnni.IsSupported)
+        {
+            // Codes ≤ 31 (Q5_K): four steps' pair sums (4·2·31·127 = 31496) fit i16, so each half is widened once.
+            var lo = (Pairs(w0, q) + Pairs(w1, q + 4)) + (Pairs(w2, q + 8) + Pairs(w3, q + 12));
+            var hi = (Pairs(w4, q + 16) + Pairs(w5, q + 20)) + (Pairs(w6, q + 24) + Pairs(w7, q + 28));
+            return Widen(lo) + Widen(hi);
+        }
         var a = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, w0, Bcast(q));
         a = AvxVnni.MultiplyWideningAndAdd(a, w1, Bcast(q + 4));
         a = AvxVnni.MultiplyWideningAndAdd(a, w2, Bcast(q + 8));
@@ -81,6 +88,8 @@ internal static unsafe partial class PackedMatMul
     private static Vector256<int> Dot16(int* start, sbyte* q, Vector256<byte> w0, Vector256<byte> w1,
         Vector256<byte> w2, Vector256<byte> w3)
     {
+        if (!AvxVnni.IsSupported) // codes ≤ 63: two steps' pair sums (2·2·63·127 = 32004) fit i16
+            return Vector256.Create(*start) + (Widen(Pairs(w0, q) + Pairs(w1, q + 4)) + Widen(Pairs(w2, q + 8) + Pairs(w3, q + 12)));
         var a = AvxVnni.MultiplyWideningAndAdd(Vector256.Create(*start), w0, Bcast(q));
         a = AvxVnni.MultiplyWideningAndAdd(a, w1, Bcast(q + 4));
         a = AvxVnni.MultiplyWideningAndAdd(a, w2, Bcast(q + 8));
@@ -203,10 +212,19 @@ internal static unsafe partial class PackedMatMul
         private static Vector256<float> Close(Vector256<float> acc, Vector256<float> s, Vector256<short> m0,
             Vector256<short> m1, Vector256<short> m2, Vector256<short> m3, short* sums, Vector256<float> negDmin, float dx)
         {
-            var ms = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, m0, Bcast16(sums));
-            ms = AvxVnni.MultiplyWideningAndAdd(ms, m1, Bcast16(sums + 2));
-            ms = AvxVnni.MultiplyWideningAndAdd(ms, m2, Bcast16(sums + 4));
-            ms = AvxVnni.MultiplyWideningAndAdd(ms, m3, Bcast16(sums + 6));
+            Vector256<int> ms;
+            if (AvxVnni.IsSupported)
+            {
+                ms = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, m0, Bcast16(sums));
+                ms = AvxVnni.MultiplyWideningAndAdd(ms, m1, Bcast16(sums + 2));
+                ms = AvxVnni.MultiplyWideningAndAdd(ms, m2, Bcast16(sums + 4));
+                ms = AvxVnni.MultiplyWideningAndAdd(ms, m3, Bcast16(sums + 6));
+            }
+            else
+            {
+                ms = (Avx2.MultiplyAddAdjacent(m0, Bcast16(sums)) + Avx2.MultiplyAddAdjacent(m1, Bcast16(sums + 2)))
+                   + (Avx2.MultiplyAddAdjacent(m2, Bcast16(sums + 4)) + Avx2.MultiplyAddAdjacent(m3, Bcast16(sums + 6)));
+            }
             return Fma.MultiplyAdd(Fold(s, ms, negDmin), Vector256.Create(dx), acc);
         }
     }

@@ -11,16 +11,20 @@ namespace Inkwell.Runtime.Kernels;
 /// The GEMM over <see cref="PackedWeights"/>: a tile of 8 weight rows × up to 4 activation rows per 32-block.
 /// Each weight vector is loaded (and for Q4_0 unpacked) once per block for the whole tile; each activation row
 /// adds one int32 vector per block, started at the weight offset's share (−8·Σq for Q4_0, −128·Σq for Q8_0: exact
-/// integers, so the unsigned codes need no correction afterwards), then converted and scaled by the 8 rows' block
+/// integers, so the unsigned codes need no correction afterwards; −16·Σq for Q5_0), then converted and scaled by the 8 rows' block
 /// scales times the row's activation scale into an 8-lane f32 accumulator: 8 contiguous outputs at the end.
-/// Only on AVX-VNNI hardware, for row counts that are a multiple of 8; <see cref="MatMul"/> keeps everything else.
+/// On AVX2 + FMA, for row counts that are a multiple of 8; <see cref="MatMul"/> keeps everything else. Without
+/// AVX-VNNI a 4-byte dot step is vpmaddubsw (pairs into i16) and the pairs of several steps are summed in i16 and
+/// widened by one vpmaddwd: exact while the codes are small (Q4_0, Q5_0, Q4_K, Q5_K, Q6_K: at most 63), so Q8_0, whose
+/// biased codes reach 255, is packed only with VNNI.
 /// </summary>
 [SkipLocalsInit]
 internal static unsafe partial class PackedMatMul
 {
     /// <summary>
     /// Activation rows per tile. The weight vectors and the running int32 dot need ymm0-15 (VEX vpdpbusd); the
-    /// f32 accumulators are only touched by EVEX-encodable instructions, so on AVX-512 hardware they take ymm16-31.
+    /// f32 accumulators are only touched by EVEX-encodable instructions, so on AVX-512 hardware they take ymm16-31
+    /// (on AVX2 alone some of them live on the stack).
     /// </summary>
     private const int TileN = 8;
 
@@ -31,13 +35,14 @@ internal static unsafe partial class PackedMatMul
     /// </summary>
     private const int KChunk = 16, GroupTile = 4;
 
-    public static bool IsSupported => AvxVnni.IsSupported && Avx2.IsSupported && Fma.IsSupported;
+    public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
 
     /// <summary>True where <see cref="MatMul.Multiply(WeightMatrix, ReadOnlySpan{float}, Span{float}, int, WorkerPool)"/> takes this path for w.</summary>
     public static bool Applies(WeightMatrix w) => IsSupported && CanPack(w);
 
     public static bool CanPack(WeightMatrix w)
-        => w.Type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K
+        => (w.Type is GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K
+            || w.Type == GgmlType.Q8_0 && AvxVnni.IsSupported)
            && w.Rows > 0 && w.Rows % 8 == 0 && w.Cols > 0;
 
     /// <summary>Marks a matrix whose packing was refused (an inf/nan block scale): it stays on MatMul's path.</summary>
@@ -74,7 +79,7 @@ internal static unsafe partial class PackedMatMul
         var body = new Body
         {
             W = packed, Rows = w.Rows, Cols = cols, N = n, X = x, Y = y,
-            Offset = w.Type == GgmlType.Q4_0 ? -8 : -128, K = k,
+            Offset = w.Type switch { GgmlType.Q4_0 => -8, GgmlType.Q5_0 => -16, _ => -128 }, K = k,
         };
         if (pool.IsCurrentThreadInside)
         {
@@ -182,6 +187,7 @@ internal static unsafe partial class PackedMatMul
             switch (W.Type)
             {
                 case GgmlType.Q4_0: Blocked<Q4>(start, end); break;
+                case GgmlType.Q5_0: Blocked<Q5>(start, end); break;
                 case GgmlType.Q8_0: Blocked<Q8>(start, end); break;
                 case GgmlType.Q4_K: Blocked<Q45K<Four>>(start, end); break;
                 case GgmlType.Q5_K: Blocked<Q45K<Five>>(start, end); break;
@@ -192,12 +198,16 @@ internal static unsafe partial class PackedMatMul
         private readonly void Blocked<TK>(int start, int end) where TK : struct, IPackedKernel
         {
             int nb = W.Blocks;
+            // One activation tile (decode, small batches): it stays cached whole, and the weights are the stream;
+            // each group's blocks are walked in one pass, so the prefetchers see one long sequential read instead
+            // of a restart at every chunk (a chunk is about a 4 KiB page).
+            int chunk = N <= TileN ? nb : TK.ChunkBlocks;
             for (int g0 = start; g0 < end; g0 += GroupTile)
             {
                 int g1 = Math.Min(end, g0 + GroupTile);
-                for (int c0 = 0; c0 < nb; c0 += TK.ChunkBlocks)
+                for (int c0 = 0; c0 < nb; c0 += chunk)
                 {
-                    int len = Math.Min(TK.ChunkBlocks, nb - c0);
+                    int len = Math.Min(chunk, nb - c0);
                     bool add = c0 > 0;
                     for (int i = 0; i < N; i += TileN)
                     {
@@ -244,6 +254,8 @@ internal static unsafe partial class PackedMatMul
     private interface ICodes
     {
         static abstract int Bytes { get; }
+        /// <summary>The largest code: without VNNI, how many steps' i16 pair sums may be added before widening.</summary>
+        static abstract int MaxCode { get; }
         static abstract void Load(byte* c, out Vector256<byte> w0, out Vector256<byte> w1, out Vector256<byte> w2,
             out Vector256<byte> w3, out Vector256<byte> w4, out Vector256<byte> w5, out Vector256<byte> w6, out Vector256<byte> w7);
     }
@@ -252,6 +264,7 @@ internal static unsafe partial class PackedMatMul
     private struct Q4 : ICodes, IPackedKernel
     {
         public static int Bytes => 128;
+        public static int MaxCode => 15;
         public static int ChunkBlocks => 2 * KChunk;
         public static int ActBytes => ActBlockBytes;
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -283,10 +296,45 @@ internal static unsafe partial class PackedMatMul
     /// <summary>GF(2) matrix for x ↦ x &gt;&gt; 4: output bit i (matrix byte 7 − i) takes input bit i + 4.</summary>
     private const ulong ShiftRight4Matrix = 0x1020408000000000;
 
+    /// <summary>
+    /// Q5_0: Q4_0's 128 code bytes, then the fifth bits as one u32 per row (32 bytes, see PackedWeights): vector
+    /// p's low-nibble codes take bit 4 + p of each byte, its high-nibble codes bit p, moved to bit 4 by one 16-bit
+    /// shift (the bits stay inside their byte) and an AND; so a block costs what the source does, 22 bytes a row.
+    /// </summary>
+    private struct Q5 : ICodes, IPackedKernel
+    {
+        public static int Bytes => 160;
+        public static int MaxCode => 31;
+        public static int ChunkBlocks => 2 * KChunk;
+        public static int ActBytes => ActBlockBytes;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add) where TN : struct, ICount
+            => Tile<Q5, TN>(w.Codes + block * Bytes, w.Scales + block * 8, len, act, y, yStride, add);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Load(byte* c, out Vector256<byte> w0, out Vector256<byte> w1, out Vector256<byte> w2,
+            out Vector256<byte> w3, out Vector256<byte> w4, out Vector256<byte> w5, out Vector256<byte> w6, out Vector256<byte> w7)
+        {
+            var m15 = Vector256.Create((byte)15);
+            var m16 = Vector256.Create((byte)0x10);
+            var v0 = Vector256.Load(c); var v1 = Vector256.Load(c + 32);
+            var v2 = Vector256.Load(c + 64); var v3 = Vector256.Load(c + 96);
+            var h = Vector256.Load((ushort*)(c + 128));
+            w0 = (v0 & m15) | (h.AsByte() & m16);
+            w1 = (v1 & m15) | (Vector256.ShiftRightLogical(h, 1).AsByte() & m16);
+            w2 = (v2 & m15) | (Vector256.ShiftRightLogical(h, 2).AsByte() & m16);
+            w3 = (v3 & m15) | (Vector256.ShiftRightLogical(h, 3).AsByte() & m16);
+            w4 = HighNibbles(v0, m15) | (Vector256.ShiftLeft(h, 4).AsByte() & m16);
+            w5 = HighNibbles(v1, m15) | (Vector256.ShiftLeft(h, 3).AsByte() & m16);
+            w6 = HighNibbles(v2, m15) | (Vector256.ShiftLeft(h, 2).AsByte() & m16);
+            w7 = HighNibbles(v3, m15) | (Vector256.ShiftLeft(h, 1).AsByte() & m16);
+        }
+    }
+
     /// <summary>Q8_0: codes + 128, stored as they are used.</summary>
     private struct Q8 : ICodes, IPackedKernel
     {
         public static int Bytes => 256;
+        public static int MaxCode => 255;
         public static int ChunkBlocks => KChunk;
         public static int ActBytes => ActBlockBytes;
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -305,15 +353,32 @@ internal static unsafe partial class PackedMatMul
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<sbyte> Bcast(sbyte* p) => Vector256.Create(Unsafe.ReadUnaligned<int>(p)).AsSByte();
 
+    /// <summary>Without VNNI: the u8·i8 products of one dot step summed in pairs (vpmaddubsw), i16 lane 2r + k of int32 lane r.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> Pairs(Vector256<byte> w, sbyte* q) => Avx2.MultiplyAddAdjacent(w, Bcast(q));
+
+    /// <summary>Without VNNI: i16 pair sums to int32 lanes (vpmaddwd by ones).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Widen(Vector256<short> pairs) => Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));
+
     /// <summary>
     /// One activation row's 32 codes q against the 8 weight vectors: lane r ends with row r's block dot plus
     /// *start. One chain of eight vpdpbusd: the tile's rows and the next block give the core independent work.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> BlockDot(int* start, sbyte* q, Vector256<byte> w0, Vector256<byte> w1,
+    private static Vector256<int> BlockDot<TW>(int* start, sbyte* q, Vector256<byte> w0, Vector256<byte> w1,
         Vector256<byte> w2, Vector256<byte> w3, Vector256<byte> w4, Vector256<byte> w5, Vector256<byte> w6,
-        Vector256<byte> w7)
+        Vector256<byte> w7) where TW : struct, ICodes
     {
+        if (!AvxVnni.IsSupported)
+        {
+            // Q8_0 is packed only with VNNI. Each step's pair sums are at most 2·MaxCode·127: eight of them fit
+            // i16 for Q4_0 (30480), four for Q5_0 (31496).
+            var lo = (Pairs(w0, q) + Pairs(w1, q + 4)) + (Pairs(w2, q + 8) + Pairs(w3, q + 12));
+            var hi = (Pairs(w4, q + 16) + Pairs(w5, q + 20)) + (Pairs(w6, q + 24) + Pairs(w7, q + 28));
+            return TW.MaxCode <= 15 ? Vector256.Create(*start) + Widen(lo + hi)
+                : Vector256.Create(*start) + (Widen(lo) + Widen(hi));
+        }
         var a = AvxVnni.MultiplyWideningAndAdd(Vector256.Create(*start), w0, Bcast(q));
         a = AvxVnni.MultiplyWideningAndAdd(a, w1, Bcast(q + 4));
         a = AvxVnni.MultiplyWideningAndAdd(a, w2, Bcast(q + 8));
@@ -343,14 +408,14 @@ internal static unsafe partial class PackedMatMul
             sbyte* q = (sbyte*)act;
             float* d = (float*)(act + TileN * 32);
             int* s = (int*)(act + TileN * 36);
-            a0 = Scale(a0, BlockDot(s, q, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[0]);
-            if (n > 1) a1 = Scale(a1, BlockDot(s + 1, q + 32, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[1]);
-            if (n > 2) a2 = Scale(a2, BlockDot(s + 2, q + 64, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[2]);
-            if (n > 3) a3 = Scale(a3, BlockDot(s + 3, q + 96, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[3]);
-            if (n > 4) a4 = Scale(a4, BlockDot(s + 4, q + 128, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[4]);
-            if (n > 5) a5 = Scale(a5, BlockDot(s + 5, q + 160, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[5]);
-            if (n > 6) a6 = Scale(a6, BlockDot(s + 6, q + 192, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[6]);
-            if (n > 7) a7 = Scale(a7, BlockDot(s + 7, q + 224, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[7]);
+            a0 = Scale(a0, BlockDot<TW>(s, q, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[0]);
+            if (n > 1) a1 = Scale(a1, BlockDot<TW>(s + 1, q + 32, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[1]);
+            if (n > 2) a2 = Scale(a2, BlockDot<TW>(s + 2, q + 64, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[2]);
+            if (n > 3) a3 = Scale(a3, BlockDot<TW>(s + 3, q + 96, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[3]);
+            if (n > 4) a4 = Scale(a4, BlockDot<TW>(s + 4, q + 128, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[4]);
+            if (n > 5) a5 = Scale(a5, BlockDot<TW>(s + 5, q + 160, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[5]);
+            if (n > 6) a6 = Scale(a6, BlockDot<TW>(s + 6, q + 192, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[6]);
+            if (n > 7) a7 = Scale(a7, BlockDot<TW>(s + 7, q + 224, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[7]);
         }
         Finish(a0, y, add);
         if (n > 1) Finish(a1, y + yStride, add);

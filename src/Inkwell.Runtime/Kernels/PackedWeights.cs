@@ -5,7 +5,7 @@ using Inkwell.Runtime.Tensors;
 namespace Inkwell.Runtime.Kernels;
 
 /// <summary>
-/// A Q4_0 / Q8_0 (and Q4_K / Q5_K / Q6_K, see PackedWeights.KQuants.cs) weight matrix repacked for the
+/// A Q4_0 / Q5_0 / Q8_0 (and Q4_K / Q5_K / Q6_K, see PackedWeights.KQuants.cs) weight matrix repacked for the
 /// row-interleaved VNNI kernel (the shape of ggml's q4_0_8x8 GEMM, on 256-bit vectors): rows in groups of eight, and for each group and
 /// 32-block one 32-byte vector per VNNI step holding 4 consecutive codes of each of the 8 rows, so one vpdpbusd
 /// against 4 broadcast activation bytes leaves each int32 lane with its own row's partial dot and no horizontal
@@ -13,6 +13,7 @@ namespace Inkwell.Runtime.Kernels;
 /// <list type="bullet">
 /// <item>Q4_0: 4 vectors of 32 bytes per group-block; byte (p, r, k) is the original qs_r[4p + k], so its low
 /// nibble is code 4p + k and its high nibble code 16 + 4p + k (codes stay 4-bit: decode reads every byte).</item>
+/// <item>Q5_0: Q4_0's 4 vectors, then one more holding each row's 32 fifth bits as a u32 (see <see cref="FifthBits"/>).</item>
 /// <item>Q8_0: 8 vectors; byte (j, r, k) is q_r[4j + k] + 128, unsigned as vpdpbusd wants it.</item>
 /// </list>
 /// The 8 rows' f16 block scales follow all codes, [group][block][8]. The k-quants keep each group's
@@ -33,6 +34,7 @@ internal sealed unsafe partial class PackedWeights : IDisposable
         CodeBytes = Type switch
         {
             GgmlType.Q4_0 => 128,
+            GgmlType.Q5_0 => 160,
             GgmlType.Q8_0 => 256,
             GgmlType.Q4_K => Q4KGroupBytes,
             GgmlType.Q5_K => Q5KGroupBytes,
@@ -86,7 +88,7 @@ internal sealed unsafe partial class PackedWeights : IDisposable
     private bool PackGroup(WeightMatrix w, int g)
     {
         if (IsKQuant(Type)) return PackGroupK(w, g);
-        int blockBytes = Type == GgmlType.Q4_0 ? 18 : 34;
+        int blockBytes = Type switch { GgmlType.Q4_0 => 18, GgmlType.Q5_0 => 22, _ => 34 };
         for (int r = 0; r < 8; r++)
         {
             byte* src = w.Row(8 * g + r);
@@ -98,7 +100,14 @@ internal sealed unsafe partial class PackedWeights : IDisposable
                 ushort d = Unsafe.ReadUnaligned<ushort>(blk);
                 if ((d & 0x7c00) == 0x7c00) return false;
                 *sc = d;
-                if (Type == GgmlType.Q4_0)
+                if (Type == GgmlType.Q5_0)
+                {
+                    // { f16 d; u32 qh; u8 qs[16] }: code j's fifth bit is qh bit j (low nibbles j < 16, high j + 16).
+                    for (int p = 0; p < 4; p++)
+                        Unsafe.WriteUnaligned(dst + 32 * p, Unsafe.ReadUnaligned<uint>(blk + 6 + 4 * p));
+                    Unsafe.WriteUnaligned(dst + 128, FifthBits(Unsafe.ReadUnaligned<uint>(blk + 2)));
+                }
+                else if (Type == GgmlType.Q4_0)
                 {
                     for (int p = 0; p < 4; p++)
                         Unsafe.WriteUnaligned(dst + 32 * p, Unsafe.ReadUnaligned<uint>(blk + 2 + 4 * p));
@@ -111,6 +120,22 @@ internal sealed unsafe partial class PackedWeights : IDisposable
             }
         }
         return true;
+    }
+
+    /// <summary>
+    /// Q5_0's qh rearranged for the kernel: byte k holds, at bit 4 + p, the fifth bit of code 4p + k (vector p's low
+    /// nibble) and at bit p that of code 16 + 4p + k (its high nibble), p = 0..3.
+    /// </summary>
+    internal static uint FifthBits(uint qh)
+    {
+        uint x = 0;
+        for (int k = 0; k < 4; k++)
+            for (int p = 0; p < 4; p++)
+            {
+                x |= ((qh >> (4 * p + k)) & 1) << (8 * k + 4 + p);
+                x |= ((qh >> (16 + 4 * p + k)) & 1) << (8 * k + p);
+            }
+        return x;
     }
 
     public GgmlType Type { get; }

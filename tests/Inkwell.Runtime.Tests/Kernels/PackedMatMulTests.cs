@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics.X86;
 using Inkwell.Runtime.Kernels;
 using Inkwell.Runtime.Tensors;
 using Inkwell.Runtime.Threading;
@@ -5,7 +6,7 @@ using Inkwell.Runtime.Threading;
 namespace Inkwell.Runtime.Tests.Kernels;
 
 /// <summary>
-/// The row-interleaved Q4_0 / Q8_0 / Q4_K / Q5_K / Q6_K VNNI path (PackedMatMul) against the portable scalar kernels and the ggml
+/// The row-interleaved Q4_0 / Q5_0 / Q8_0 / Q4_K / Q5_K / Q6_K VNNI path (PackedMatMul) against the portable scalar kernels and the ggml
 /// reference. Where the hardware has no AVX-VNNI, Multiply never takes the packed path and these tests check the
 /// fallback instead.
 /// </summary>
@@ -23,7 +24,7 @@ public sealed unsafe class PackedMatMulTests : IDisposable
     public static TheoryData<GgmlType, int, int, int> Shapes()
     {
         var data = new TheoryData<GgmlType, int, int, int>();
-        foreach (var t in new[] { GgmlType.Q4_0, GgmlType.Q8_0 })
+        foreach (var t in new[] { GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q8_0 })
         {
             data.Add(t, 8, 32, 1);      // one group, one block
             data.Add(t, 16, 64, 12);    // a full tile of 8 activation rows and a remainder of 4
@@ -31,6 +32,7 @@ public sealed unsafe class PackedMatMulTests : IDisposable
             data.Add(t, 40, 288, 5);
             data.Add(t, 8, 4096, 6);    // several K chunks
             data.Add(t, 32, 2080, 7);   // a partial last K chunk
+            data.Add(t, 48, 2080, 1);   // decode: one activation row, every block of a group in one pass
             data.Add(t, 64, 768, 130);  // many tiles, remainder 2
             data.Add(t, 13, 96, 9);     // rows not a multiple of 8: the unpacked path
         }
@@ -41,6 +43,7 @@ public sealed unsafe class PackedMatMulTests : IDisposable
             data.Add(t, 24, 768, 130);  // many tiles, remainder 2
             data.Add(t, 8, 4096, 6);    // several K chunks
             data.Add(t, 32, 1280, 7);   // a partial last K chunk
+            data.Add(t, 48, 2304, 1);   // decode: one activation row, every super-block of a group in one pass
             data.Add(t, 64, 2048, 16);
             data.Add(t, 13, 768, 9);    // rows not a multiple of 8: the unpacked path
             data.Add(t, 20, 256, 1);
@@ -57,7 +60,9 @@ public sealed unsafe class PackedMatMulTests : IDisposable
     {
         var c = MatMulTests.Make(t, rows, cols, weightSeed);
         var x = MatMulTests.Activations(n, cols, activationSeed);
-        Assert.Equal(PackedMatMul.IsSupported && rows % 8 == 0, PackedMatMul.Applies(c.W));
+        // Q8_0's biased codes (up to 255) need VNNI's u8·i8 dot; the small codes of the others also run on AVX2 alone.
+        bool packs = PackedMatMul.IsSupported && rows % 8 == 0 && (t != GgmlType.Q8_0 || AvxVnni.IsSupported);
+        Assert.Equal(packs, PackedMatMul.Applies(c.W));
         var expected = new float[n * rows];
         MatMul.Multiply(c.W, x, expected, n, _pool1, forceScalar: true);
         foreach (var pool in new[] { _pool1, _pool2 })
@@ -104,6 +109,7 @@ public sealed unsafe class PackedMatMulTests : IDisposable
 
     [Theory]
     [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q5_0)]
     [InlineData(GgmlType.Q8_0)]
     public void Subnormal_and_negative_block_scales_convert_exactly(GgmlType t)
     {
@@ -154,9 +160,10 @@ public sealed unsafe class PackedMatMulTests : IDisposable
     [Fact]
     public void A_matrix_with_an_infinite_block_scale_stays_on_the_unpacked_path()
     {
-        var c = MatMulTests.Make(GgmlType.Q8_0, 8, 64, 3);
-        c.W.Data[34] = 0x00; // row 0, block 1: f16 0x7c00 = +inf
-        c.W.Data[35] = 0x7c;
+        // Q4_0: packed on AVX2 with or without VNNI (Q8_0 only with VNNI, where it shares this check).
+        var c = MatMulTests.Make(GgmlType.Q4_0, 8, 64, 3);
+        c.W.Data[18] = 0x00; // row 0, block 1: f16 0x7c00 = +inf
+        c.W.Data[19] = 0x7c;
         var y = new float[8];
         MatMul.Multiply(c.W, MatMulTests.Activations(1, 64, 1), y, 1, _pool1);
         Assert.Null(PackedMatMul.Packed(c.W));
@@ -166,6 +173,7 @@ public sealed unsafe class PackedMatMulTests : IDisposable
 
     [Theory]
     [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q5_0)]
     [InlineData(GgmlType.Q8_0)]
     [InlineData(GgmlType.Q4_K)]
     [InlineData(GgmlType.Q5_K)]
