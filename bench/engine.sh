@@ -11,6 +11,10 @@
 #          default: every row. Missing models of the selected rows are made (idempotent).
 #   PEER   native (default): llama.cpp built for this CPU, Inkwell as it is;
 #          avx2: llama.cpp without AVX-512 (bench/peer-avx2.sh), Inkwell with DOTNET_EnableAVX512F=0 DOTNET_EnableAVXVNNI=0.
+#   OMP_WAIT_POLICY  for llama.cpp's OpenMP threads, default passive: on a shared box with more runnable threads
+#          than cores, its spinning barriers (the active default) collapse decode 10-100x (stories15M q8_0 tg32 at
+#          load 50: 5 t/s active, 270-560 t/s passive); passive parks them as Inkwell's pool parks its own. On a
+#          quiet, dedicated box set OMP_WAIT_POLICY=active for llama.cpp's own default.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=$root/../shared
@@ -22,6 +26,7 @@ case $peer in
         export DOTNET_EnableAVX512F=0 DOTNET_EnableAVXVNNI=0 ;;
   *) echo "engine.sh: PEER must be native or avx2, got $peer" >&2; exit 2 ;;
 esac
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 models=${BENCH_MODELS:-$HOME/.cache/bench-models}
 threads=${THREADS:-2}; p=${PP:-128}; n=${TG:-64}; r=${REPS:-5}; rounds=${ROUNDS:-1}
 results=${RESULTS:-$root/bench/results/engine-$(date -u +%Y%m%dT%H%M%SZ)-$peer.jsonl}
@@ -67,14 +72,16 @@ for shape in "${!missing_by_shape[@]}"; do
   BENCH_MODELS=$models LLAMA_BIN=$native "$root/bench/shape-models.sh" ${missing_by_shape[$shape]}
 done
 
-echo "| model | pp$p Inkwell | pp$p llama.cpp | ratio | tg$n Inkwell | tg$n llama.cpp | ratio | peak RSS MiB Inkwell | peak RSS MiB llama.cpp |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| model | pp$p Inkwell | pp$p llama.cpp | ratio | tg$n Inkwell | tg$n llama.cpp | ratio | peak RSS MiB Inkwell | peak RSS MiB llama.cpp | load |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 for name in "${rows[@]}"; do
   m=$(path_of "$name")
   # ROUNDS > 1 alternates the two engines and keeps each one's best round, so a burst of noise on this shared VM
   # does not land on one side only.
+  # The 1-minute load average before the row: on a shared box it says how much the figures can be trusted.
+  load=$(cut -d' ' -f1 /proc/loadavg)
   ours=(); theirs=(); their_rss=(); failed=""
   for ((k = 0; k < rounds; k++)); do
     one=$("$root/inkwell" bench --model "$m" -p "$p" -n "$n" -r "$r" --threads "$threads" --json 2>"$log") ||
@@ -86,23 +93,24 @@ for name in "${rows[@]}"; do
     their_rss+=("$(sed -n 's/.*Maximum resident set size (kbytes): *\([0-9]*\).*/\1/p' "$log")")
   done
   # A row that fails says why and the run goes on with the next one.
-  if [[ -n $failed ]]; then echo "| $name | failed: ${failed//|/ } | | | | | | | |"; continue; fi
-  python3 - "$name" "$peer" "$rounds" "$results" "${ours[@]}" "${theirs[@]}" "${their_rss[@]}" <<'PY'
-import json, sys
-name, peer, k, results = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-rest = sys.argv[5:]
+  if [[ -n $failed ]]; then echo "| $name | failed: ${failed//|/ } | | | | | | | | $load |"; continue; fi
+  python3 - "$name" "$peer" "$rounds" "$results" "$load" "${ours[@]}" "${theirs[@]}" "${their_rss[@]}" <<'PY'
+import json, os, sys
+name, peer, k, results, load = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
+rest = sys.argv[6:]
 ours = [json.loads(a) for a in rest[:k]]
 theirs = [json.loads(a) for a in rest[k:2 * k]]
 their_rss = max(int(a) for a in rest[2 * k:]) * 1024
 opp = max(o["pp_tps"] for o in ours); otg = max(o["tg_tps"] for o in ours); rss = max(o["peak_rss_bytes"] for o in ours)
 pp = max(next(t["avg_ts"] for t in run if t["n_prompt"] > 0) for run in theirs)
 tg = max(next(t["avg_ts"] for t in run if t["n_gen"] > 0) for run in theirs)
-print(f"| {name} | {opp:.1f} | {pp:.1f} | {opp/pp:.2f}x | {otg:.1f} | {tg:.1f} | {otg/tg:.2f}x | {rss/2**20:.0f} | {their_rss/2**20:.0f} |", flush=True)
+print(f"| {name} | {opp:.1f} | {pp:.1f} | {opp/pp:.2f}x | {otg:.1f} | {tg:.1f} | {otg/tg:.2f}x | {rss/2**20:.0f} | {their_rss/2**20:.0f} | {load:.1f} |", flush=True)
 with open(results, "a") as f:
     f.write(json.dumps({"row": name, "model": ours[0]["model"], "peer": peer, "threads": ours[0]["threads"],
                         "n_prompt": ours[0]["n_prompt"], "n_gen": ours[0]["n_gen"], "rounds": k,
                         "inkwell_pp_tps": opp, "llama_pp_tps": pp, "inkwell_tg_tps": otg, "llama_tg_tps": tg,
-                        "inkwell_peak_rss_bytes": rss, "llama_peak_rss_bytes": their_rss}) + "\n")
+                        "inkwell_peak_rss_bytes": rss, "llama_peak_rss_bytes": their_rss, "load_before": load,
+                        "llama_omp_wait_policy": os.environ["OMP_WAIT_POLICY"]}) + "\n")
 PY
 done
 echo "results: $results" >&2
