@@ -44,9 +44,10 @@ all+=(llama-3.1-8b-q4_0 llama-3.1-8b-q4_k_m)
 all+=(qwen3-moe-5b-q8_0 qwen3-moe-5b-q4_0)
 
 rows=()
+read -ra globs <<<"${ROWS:-}" # read, not word splitting: a glob must not expand against the current folder's files
 for name in "${all[@]}"; do
-  if [[ -z ${ROWS:-} ]]; then rows+=("$name"); continue; fi
-  for glob in $ROWS; do
+  if ((${#globs[@]} == 0)); then rows+=("$name"); continue; fi
+  for glob in "${globs[@]}"; do
     # shellcheck disable=SC2053 # the pattern is meant to glob
     if [[ $name == $glob ]]; then rows+=("$name"); break; fi
   done
