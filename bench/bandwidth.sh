@@ -36,8 +36,8 @@ def streamed_bytes(path):
 print(f"read bandwidth (inkwell bench --bandwidth, {bw['size_bytes'] >> 20} MiB, best of {bw['repetitions']}): "
       + ", ".join(f"{k} thread{'s' if k != '1' else ''} {v:.1f} GB/s" for k, v in gbps.items()))
 print()
-print(f"| model | peer | weights read per token MiB | tg Inkwell t/s | Inkwell GB/s | % of {threads}-thread bandwidth | tg llama.cpp t/s | llama.cpp GB/s | % of bandwidth |")
-print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+print(f"| model | peer | weights read per token MiB | tg Inkwell t/s | Inkwell GB/s | % of {threads}-thread bandwidth | tg llama.cpp t/s | llama.cpp GB/s | % of bandwidth | load |")
+print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 sizes = {}
 for path in sys.argv[3:]:
     for line in open(path):
@@ -50,5 +50,5 @@ for path in sys.argv[3:]:
         b = sizes[model]
         ours, theirs = b * row["inkwell_tg_tps"] / 1e9, b * row["llama_tg_tps"] / 1e9
         print(f"| {row['row']} | {row['peer']} | {b / 2**20:.0f} | {row['inkwell_tg_tps']:.1f} | {ours:.1f} | {ours / ceiling * 100:.0f}% "
-              f"| {row['llama_tg_tps']:.1f} | {theirs:.1f} | {theirs / ceiling * 100:.0f}% |")
+              f"| {row['llama_tg_tps']:.1f} | {theirs:.1f} | {theirs / ceiling * 100:.0f}% | {row.get('load_before', '-')} |")
 PY
