@@ -9,6 +9,12 @@
 #                             [--out DIR] [--prompt TEXT] [--inkwell-args "..."] [--llama-args "..."]
 # Defaults: stories15M-f32.gguf from ~/.cache/bench-models, concurrency 32, 2 requests per stream, 96 new tokens
 # (the stories bench models have a 128-token context; the prompt is 16 tokens), 2 threads, 300 s deadline per run.
+# Both servers get the same KV budget: llama-server -np <max streams> -c <max streams x slot ctx>, Inkwell
+# --max-total-tokens <slot ctx> --max-batch-total-tokens <max streams x slot ctx>; raise --slot-ctx for a longer
+# prompt + --max-tokens. The AVX2 paths: DOTNET_EnableAVX512F=0 DOTNET_EnableAVXVNNI=0 bench/serving/run.sh
+# --llama-bin ~/.cache/llama-cpp-avx2/bin (bench/peer-avx2.sh).
+# llama-server's OpenMP threads wait passively (OMP_WAIT_POLICY, default passive here; see bench/engine.sh: spinning
+# barriers collapse on a shared, oversubscribed box); set OMP_WAIT_POLICY=active for llama.cpp's own default.
 # Raw JSON lines, server logs and the load average go to --out (default bench/results/serving-<UTC time>, git-ignored).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -43,7 +49,7 @@ while (($#)); do
     --prompt) prompt=$2; shift 2 ;;
     --inkwell-args) inkwell_args=$2; shift 2 ;;
     --llama-args) llama_args=$2; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -51,6 +57,7 @@ done
 loadgen=$shared/tools/loadgen.py
 [[ -f $loadgen ]] || { echo "run.sh: $loadgen not found (set INKWELL_SHARED)" >&2; exit 1; }
 [[ -f $model ]] || { echo "run.sh: model $model not found (../shared/tools/make-bench-models.sh)" >&2; exit 1; }
+((max_tokens + 32 <= slot_ctx)) || echo "run.sh: --slot-ctx $slot_ctx leaves little room for a prompt and --max-tokens $max_tokens" >&2
 if [[ -z $llama_bin ]]; then
   # The plain build dies with SIGILL in AMX kernels for quantized models on this VM; prefer the no-AMX build when done.
   if [[ -x $HOME/.cache/llama-cpp-peer/src/build-noamx/bin/llama-server ]]; then
@@ -122,6 +129,7 @@ for n in $concurrency; do if ((n > max_n)); then max_n=$n; fi; done
   echo "llama-server: $llama_bin ($(LD_LIBRARY_PATH=$llama_bin "$llama_bin/llama-server" --version 2>&1 | grep -m1 version || true))"
   echo "prompt: ${prompt:-(loadgen default)}"
   echo "extra args: inkwell [$inkwell_args] llama-server [$llama_args]"
+  echo "llama-server OMP_WAIT_POLICY: ${OMP_WAIT_POLICY:-passive}"
   echo "load at start: $(loadavg)"
 } | tee "$out/machine.txt" >&2
 
@@ -129,7 +137,8 @@ if [[ $only != llama ]]; then
   port=$(free_port)
   "$root/inkwell" --help >/dev/null 2>&1 || true # builds the CLI first if sources changed, so startup is not timed
   "$root/inkwell" serve --model-id "$model" --hostname 127.0.0.1 --port "$port" --num-threads "$threads" \
-    --max-concurrent-requests $((max_n * 2 + 8)) $inkwell_args >"$out/inkwell.log" 2>&1 &
+    --max-concurrent-requests $((max_n * 2 + 8)) --max-total-tokens "$slot_ctx" \
+    --max-batch-total-tokens $((max_n * slot_ctx)) $inkwell_args >"$out/inkwell.log" 2>&1 &
   server_pid=$!
   wait_health "http://127.0.0.1:$port" "$out/inkwell.log"
   warmup tgi "http://127.0.0.1:$port"
@@ -140,7 +149,7 @@ fi
 if [[ $only != inkwell ]]; then
   port=$(free_port)
   # One slot per stream, each with the model's context (128 for the stories bench models; Inkwell's max total tokens).
-  LD_LIBRARY_PATH=$llama_bin "$llama_bin/llama-server" -m "$model" --host 127.0.0.1 --port "$port" \
+  OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} LD_LIBRARY_PATH=$llama_bin "$llama_bin/llama-server" -m "$model" --host 127.0.0.1 --port "$port" \
     -t "$threads" -tb "$threads" -np "$max_n" -cb -c $((max_n * slot_ctx)) $llama_args >"$out/llama.log" 2>&1 &
   server_pid=$!
   wait_health "http://127.0.0.1:$port" "$out/llama.log"

@@ -86,4 +86,22 @@ public class GenerateAndTokenizeTests
         Assert.True(json.GetProperty("pp_tps").GetDouble() > 0);
         Assert.True(json.GetProperty("tg_tps").GetDouble() > 0);
     }
+
+    [Fact]
+    public void Bench_bandwidth_reports_one_and_n_threads_and_refuses_cache_sized_buffers()
+    {
+        // The command sums a buffer of ones and fails unless the sum is the element count, so success means every
+        // byte was read.
+        var (code, stdout, stderr) = CliProcess.Run("", "bench", "--bandwidth", "--size-mb", "64", "-r", "1", "--threads", "2", "--json");
+        Assert.True(code == 0, stderr);
+        var rates = JsonDocument.Parse(stdout).RootElement.GetProperty("read_gb_per_s");
+        Assert.True(rates.GetProperty("1").GetDouble() > 0);
+        Assert.True(rates.GetProperty("2").GetDouble() > 0);
+        (code, _, stderr) = CliProcess.Run("", "bench", "--bandwidth", "--size-mb", "8");
+        Assert.Equal(2, code);
+        Assert.Contains("--size-mb", stderr);
+        (code, _, stderr) = CliProcess.Run("", "bench", "--bandwidth", "--model", "x.gguf");
+        Assert.Equal(2, code);
+        Assert.Contains("--model", stderr);
+    }
 }
