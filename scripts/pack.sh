@@ -85,7 +85,7 @@ var registry = ModelRegistry.Load(
     new RegistrySource("model_metadata.yaml", "models:\n  - name: acme/tiny\n"),
     new RegistrySource("model_deployments.yaml",
         "model_deployments:\n  - name: acme/tiny\n    model_name: acme/tiny\n    client_spec: {kind: tgi, url: \"http://127.0.0.1:1/\"}\n"));
-Console.WriteLine(registry.Resolve("acme/tiny").Deployment.ClientSpec.Url);
+Console.WriteLine(registry.Resolve("acme/tiny").Deployment.ClientSpec.Urls[0]);
 CS
 run=$(cd "$consumer" && dotnet run -c Release --nologo 2>&1) || { echo "pack.sh: a project using Inkwell.Client failed:" >&2; echo "$run" >&2; exit 1; }
 [[ "$run" == *"http://127.0.0.1:1/"* ]] || { echo "pack.sh: the Inkwell.Client consumer printed '$run'" >&2; exit 1; }
