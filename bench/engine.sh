@@ -11,10 +11,9 @@
 #          default: every row. Missing models of the selected rows are made (idempotent).
 #   PEER   native (default): llama.cpp built for this CPU, Inkwell as it is;
 #          avx2: llama.cpp without AVX-512 (bench/peer-avx2.sh), Inkwell with DOTNET_EnableAVX512F=0 DOTNET_EnableAVXVNNI=0.
-#   OMP_WAIT_POLICY  for llama.cpp's OpenMP threads, default passive: on a shared box with more runnable threads
-#          than cores, its spinning barriers (the active default) collapse decode 10-100x (stories15M q8_0 tg32 at
-#          load 50: 5 t/s active, 270-560 t/s passive); passive parks them as Inkwell's pool parks its own. On a
-#          quiet, dedicated box set OMP_WAIT_POLICY=active for llama.cpp's own default.
+#   OMP_WAIT_POLICY  for llama.cpp's OpenMP threads: unset by default (llama.cpp as users run it). On a shared box
+#          with more runnable threads than cores, its spinning barriers collapse decode 10-100x (stories15M q8_0 tg32
+#          at load 50: 5 t/s by default, 270-560 t/s passive); there set OMP_WAIT_POLICY=passive, and say so.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=$root/../shared
@@ -26,7 +25,6 @@ case $peer in
         export DOTNET_EnableAVX512F=0 DOTNET_EnableAVXVNNI=0 ;;
   *) echo "engine.sh: PEER must be native or avx2, got $peer" >&2; exit 2 ;;
 esac
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 models=${BENCH_MODELS:-$HOME/.cache/bench-models}
 threads=${THREADS:-2}; p=${PP:-128}; n=${TG:-64}; r=${REPS:-5}; rounds=${ROUNDS:-1}
 results=${RESULTS:-$root/bench/results/engine-$(date -u +%Y%m%dT%H%M%SZ)-$peer.jsonl}
@@ -111,7 +109,7 @@ with open(results, "a") as f:
                         "n_prompt": ours[0]["n_prompt"], "n_gen": ours[0]["n_gen"], "rounds": k,
                         "inkwell_pp_tps": opp, "llama_pp_tps": pp, "inkwell_tg_tps": otg, "llama_tg_tps": tg,
                         "inkwell_peak_rss_bytes": rss, "llama_peak_rss_bytes": their_rss, "load_before": load,
-                        "llama_omp_wait_policy": os.environ["OMP_WAIT_POLICY"]}) + "\n")
+                        "llama_omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default")}) + "\n")
 PY
 done
 echo "results: $results" >&2

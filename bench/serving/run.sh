@@ -13,8 +13,8 @@
 # --max-total-tokens <slot ctx> --max-batch-total-tokens <max streams x slot ctx>; raise --slot-ctx for a longer
 # prompt + --max-tokens. The AVX2 paths: DOTNET_EnableAVX512F=0 DOTNET_EnableAVXVNNI=0 bench/serving/run.sh
 # --llama-bin ~/.cache/llama-cpp-avx2/bin (bench/peer-avx2.sh).
-# llama-server's OpenMP threads wait passively (OMP_WAIT_POLICY, default passive here; see bench/engine.sh: spinning
-# barriers collapse on a shared, oversubscribed box); set OMP_WAIT_POLICY=active for llama.cpp's own default.
+# llama-server's OpenMP threads wait as llama.cpp's default unless OMP_WAIT_POLICY is set (on a shared, oversubscribed
+# box set it to passive, and say so: spinning barriers collapse there; see bench/engine.sh).
 # Raw JSON lines, server logs and the load average go to --out (default bench/results/serving-<UTC time>, git-ignored).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -129,7 +129,7 @@ for n in $concurrency; do if ((n > max_n)); then max_n=$n; fi; done
   echo "llama-server: $llama_bin ($(LD_LIBRARY_PATH=$llama_bin "$llama_bin/llama-server" --version 2>&1 | grep -m1 version || true))"
   echo "prompt: ${prompt:-(loadgen default)}"
   echo "extra args: inkwell [$inkwell_args] llama-server [$llama_args]"
-  echo "llama-server OMP_WAIT_POLICY: ${OMP_WAIT_POLICY:-passive}"
+  echo "llama-server OMP_WAIT_POLICY: ${OMP_WAIT_POLICY:-default}"
   echo "load at start: $(loadavg)"
 } | tee "$out/machine.txt" >&2
 
@@ -149,7 +149,7 @@ fi
 if [[ $only != inkwell ]]; then
   port=$(free_port)
   # One slot per stream, each with the model's context (128 for the stories bench models; Inkwell's max total tokens).
-  OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} LD_LIBRARY_PATH=$llama_bin "$llama_bin/llama-server" -m "$model" --host 127.0.0.1 --port "$port" \
+  LD_LIBRARY_PATH=$llama_bin "$llama_bin/llama-server" -m "$model" --host 127.0.0.1 --port "$port" \
     -t "$threads" -tb "$threads" -np "$max_n" -cb -c $((max_n * slot_ctx)) $llama_args >"$out/llama.log" 2>&1 &
   server_pid=$!
   wait_health "http://127.0.0.1:$port" "$out/llama.log"
