@@ -119,13 +119,15 @@ public class ResilienceTests
         }));
         using var client = new TgiClient(Options(server.BaseAddress, maxAttempts: 2));
 
+        // A second per attempt: long enough that each attempt reaches the handler on a loaded CI box (a 200 ms
+        // attempt could time out while still connecting), far below the handler's 10 s.
         var clock = Stopwatch.StartNew();
         var ex = await Assert.ThrowsAsync<InferenceClientException>(() =>
-            client.GenerateAsync(new GenerateRequest { Inputs = "x" }, new RequestOptions { Timeout = TimeSpan.FromMilliseconds(200) }));
+            client.GenerateAsync(new GenerateRequest { Inputs = "x" }, new RequestOptions { Timeout = TimeSpan.FromSeconds(1) }));
 
         Assert.Equal(InferenceFailureKind.Timeout, ex.Kind);
         Assert.Equal(2, calls);
-        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(400), TimeSpan.FromSeconds(5));
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(9));
     }
 
     [Fact]
