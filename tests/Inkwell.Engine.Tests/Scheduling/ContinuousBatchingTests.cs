@@ -20,16 +20,7 @@ public class ContinuousBatchingTests
         Stopping = new StoppingParameters { MaxNewTokens = maxNew },
     };
 
-    private static async Task<GenerationResult> Collect(GenerationStream events)
-    {
-        GenerationResult? result = null;
-        await foreach (var e in events.ReadAllAsync())
-        {
-            if (e is GenerationFailed f) Assert.Fail(f.Message);
-            if (e is GenerationFinished done) result = done.Result;
-        }
-        return result ?? throw new InvalidOperationException("no result");
-    }
+    private static Task<GenerationResult> Collect(GenerationStream events) => GenerationResults.Collect(events);
 
     private static async Task<string[]> RunAll(LoadedModel m, EngineOptions options, int maxNew = 40)
     {
