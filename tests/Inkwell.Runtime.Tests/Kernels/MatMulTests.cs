@@ -237,15 +237,21 @@ public sealed unsafe class MatMulTests : IDisposable
         Thread.Sleep(200); // let background tier-1 compilation land
         Warm();
         // This thread's allocations: the test runner's own threads allocate in parallel, and the workers only
-        // run kernel bodies (WorkerPool's own test checks that Run itself does not allocate).
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 200; i++)
+        // run kernel bodies (WorkerPool's own test checks that Run itself does not allocate). On a loaded machine the
+        // runtime's one-time work (a late tier-up) can still land in a window, so up to three windows are measured:
+        // an allocation per call (at least 24 bytes each, 9,600 per window) fails all three.
+        long allocated = long.MaxValue;
+        for (int window = 0; window < 3 && allocated >= 400; window++)
         {
-            MatMul.Multiply(c.W, x, y, 1, _pool3);
-            MatMul.Multiply(c.W, x, y, 9, _pool3);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 200; i++)
+            {
+                MatMul.Multiply(c.W, x, y, 1, _pool3);
+                MatMul.Multiply(c.W, x, y, 9, _pool3);
+            }
+            allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         }
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.True(allocated < 400, $"{allocated} bytes allocated over 400 calls");
+        Assert.True(allocated < 400, $"{allocated} bytes allocated over 400 calls, in each of three windows");
     }
 
     [Fact]
