@@ -18,8 +18,8 @@ public static class ServeCommand
                              [--quantize Q] [--dtype D] [--num-threads N] [--tokenizer PATH] [--no-prefix-caching] [--block-size 16]
                              [--grpc-port P (8033)] [--tls-cert-path F --tls-key-path F [--tls-client-ca-cert-path F]]
                              [--prompt-prefix-dir DIR] [--max-new-tokens N (gRPC limit, 1024)] [--lora-adapters NAME=PATH,...]
-                             [--chat-template FILE] [--payload-limit BYTES (2000000)] [--shutdown-grace-period SECONDS (30)]
-                             [--registry DIR [--gateway-memory-budget-mb N]] [--speculate N] [--draft-model PATH]
+                             [--speculate N] [--draft-model PATH] [--chat-template FILE] [--payload-limit BYTES (2000000)]
+                             [--shutdown-grace-period SECONDS (30)] [--registry DIR [--gateway-memory-budget-mb N]]
                              [--api-key KEY] [--cors-allow-origin ORIGIN ...] [--json-output]
                              [--otlp-endpoint URL [--otlp-service-name NAME] [--otlp-protocol grpc|http/protobuf]]
         With --registry, serves every deployment of DIR's registry through one endpoint (the gateway):
@@ -33,7 +33,8 @@ public static class ServeCommand
         ones get this long to finish, then end with an error event (gRPC: UNAVAILABLE) before the server stops.
         --hostname: the address to bind, 0.0.0.0 (every interface) by default as TGI; use 127.0.0.1 to serve this
         machine only. On any other address, set --api-key (API_KEY): every API route then wants
-        "Authorization: Bearer KEY" (gRPC: metadata); /health, /metrics, /docs and gRPC health stay open.
+        "Authorization: Bearer KEY" (gRPC: metadata); /health, /live, /metrics, the playground (/), /docs and gRPC health
+        stay open.
         --cors-allow-origin: an origin (https://host[:port], or *) a web page may call from; repeat it or give a
         comma list. Without it no CORS header is sent. --json-output: JSON log lines with trace ids.
         --otlp-endpoint: an OpenTelemetry collector (gRPC, e.g. http://localhost:4317; with --otlp-protocol
