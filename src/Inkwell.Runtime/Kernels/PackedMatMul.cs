@@ -278,12 +278,8 @@ internal static unsafe partial class PackedMatMul
             var v0 = Vector256.Load(c); var v1 = Vector256.Load(c + 32);
             var v2 = Vector256.Load(c + 64); var v3 = Vector256.Load(c + 96);
             w0 = v0 & m15; w1 = v1 & m15; w2 = v2 & m15; w3 = v3 & m15;
-            w4 = High(v0, m15); w5 = High(v1, m15); w6 = High(v2, m15); w7 = High(v3, m15);
+            w4 = HighNibbles(v0, m15); w5 = HighNibbles(v1, m15); w6 = HighNibbles(v2, m15); w7 = HighNibbles(v3, m15);
         }
-
-        /// <summary>Each byte's high nibble: one GFNI affine transform (a per-byte bit matrix) where available.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector256<byte> High(Vector256<byte> v, Vector256<byte> m15) => HighNibbles(v, m15);
     }
 
     /// <summary>Each byte's high nibble: one GFNI affine transform (a per-byte bit matrix) where available.</summary>
@@ -314,19 +310,18 @@ internal static unsafe partial class PackedMatMul
         public static void Load(byte* c, out Vector256<byte> w0, out Vector256<byte> w1, out Vector256<byte> w2,
             out Vector256<byte> w3, out Vector256<byte> w4, out Vector256<byte> w5, out Vector256<byte> w6, out Vector256<byte> w7)
         {
-            var m15 = Vector256.Create((byte)15);
+            // Q4_0's nibbles, then each code's fifth bit moved to bit 4.
+            Q4.Load(c, out w0, out w1, out w2, out w3, out w4, out w5, out w6, out w7);
             var m16 = Vector256.Create((byte)0x10);
-            var v0 = Vector256.Load(c); var v1 = Vector256.Load(c + 32);
-            var v2 = Vector256.Load(c + 64); var v3 = Vector256.Load(c + 96);
             var h = Vector256.Load((ushort*)(c + 128));
-            w0 = (v0 & m15) | (h.AsByte() & m16);
-            w1 = (v1 & m15) | (Vector256.ShiftRightLogical(h, 1).AsByte() & m16);
-            w2 = (v2 & m15) | (Vector256.ShiftRightLogical(h, 2).AsByte() & m16);
-            w3 = (v3 & m15) | (Vector256.ShiftRightLogical(h, 3).AsByte() & m16);
-            w4 = HighNibbles(v0, m15) | (Vector256.ShiftLeft(h, 4).AsByte() & m16);
-            w5 = HighNibbles(v1, m15) | (Vector256.ShiftLeft(h, 3).AsByte() & m16);
-            w6 = HighNibbles(v2, m15) | (Vector256.ShiftLeft(h, 2).AsByte() & m16);
-            w7 = HighNibbles(v3, m15) | (Vector256.ShiftLeft(h, 1).AsByte() & m16);
+            w0 |= h.AsByte() & m16;
+            w1 |= Vector256.ShiftRightLogical(h, 1).AsByte() & m16;
+            w2 |= Vector256.ShiftRightLogical(h, 2).AsByte() & m16;
+            w3 |= Vector256.ShiftRightLogical(h, 3).AsByte() & m16;
+            w4 |= Vector256.ShiftLeft(h, 4).AsByte() & m16;
+            w5 |= Vector256.ShiftLeft(h, 3).AsByte() & m16;
+            w6 |= Vector256.ShiftLeft(h, 2).AsByte() & m16;
+            w7 |= Vector256.ShiftLeft(h, 1).AsByte() & m16;
         }
     }
 
