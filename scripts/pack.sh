@@ -51,8 +51,8 @@ golden=$(cat "$root/models/stories260K/greedy-256-from-bos.txt")
 [[ -n "$greedy" && "$golden" == "$greedy"* ]] || { echo "pack.sh: installed 'inkwell generate' printed '$greedy', not the start of the model's greedy text" >&2; exit 1; }
 
 # The client library, as a user's project references it: Inkwell.Client from the local folder (its own dependencies
-# from NuGet's cache or the configured feed), its README inside the package.
-unzip -l "$out/Inkwell.Client.$version.nupkg" | grep -q " README.md$" || { echo "pack.sh: Inkwell.Client package has no README.md" >&2; exit 1; }
+# from NuGet's cache or the configured feed), its README inside the package (read from the folder NuGet extracts the
+# package to on restore, so the check needs no unzip on the machine).
 consumer="$work/consumer"
 mkdir -p "$consumer"
 cat >"$consumer/nuget.config" <<XML
@@ -89,4 +89,5 @@ Console.WriteLine(registry.Resolve("acme/tiny").Deployment.ClientSpec.Urls[0]);
 CS
 run=$(cd "$consumer" && dotnet run -c Release --nologo 2>&1) || { echo "pack.sh: a project using Inkwell.Client failed:" >&2; echo "$run" >&2; exit 1; }
 [[ "$run" == *"http://127.0.0.1:1/"* ]] || { echo "pack.sh: the Inkwell.Client consumer printed '$run'" >&2; exit 1; }
+[[ -f "$packages_cache/inkwell.client/$version/README.md" ]] || { echo "pack.sh: Inkwell.Client package has no README.md" >&2; exit 1; }
 echo "pack.sh: smoke passed: dotnet tool install inkwell ($version) runs and generates, a project restores and runs Inkwell.Client"
