@@ -23,14 +23,32 @@ internal static unsafe class FloatGemv
     /// <summary>y[0, w.Rows] = x[0, w.Cols] · wᵀ for a float matrix, split across the pool.</summary>
     public static void Multiply(WeightMatrix w, float* x, float* y, WorkerPool pool)
     {
+        bool finiteF16 = w.Type == GgmlType.F16 && IsFinite(w, pool);
         var body = new Body
         {
-            Type = w.Type,
-            FiniteF16 = w.Type == GgmlType.F16 && IsFinite(w, pool),
+            Type = w.Type, FiniteF16 = finiteF16,
             W = w.Data, RowBytes = w.RowBytes, Cols = w.Cols, X = x, Y = y,
         };
-        pool.Run(w.Rows, ref body);
+        if (!finiteF16)
+        {
+            body.XVectors = x;
+            pool.Run(w.Rows, ref body);
+            return;
+        }
+        // The scaled loads' activations, scaled once per call rather than once per row.
+        if (t_scaledActivations is not { } scaled || scaled.Length < w.Cols)
+            t_scaledActivations = scaled = GC.AllocateUninitializedArray<float>(w.Cols, pinned: true);
+        fixed (float* xs = scaled)
+        {
+            var activations = new ReadOnlySpan<float>(x, w.Cols);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(activations, FromFiniteF16.ActivationScale, scaled.AsSpan(0, w.Cols));
+            body.XVectors = xs;
+            pool.Run(w.Rows, ref body);
+        }
     }
+
+    /// <summary>The caller thread's activations times <see cref="FromFiniteF16.ActivationScale"/> (grown, never shrunk).</summary>
+    [ThreadStatic] private static float[]? t_scaledActivations;
 
     /// <summary>
     /// Whether an F16 matrix holds no inf/NaN, found by one parallel scan on first use and kept on the matrix:
@@ -70,6 +88,8 @@ internal static unsafe class FloatGemv
         public long RowBytes;
         public int Cols;
         public float* X, Y;
+        /// <summary>What the vector steps read: X, or X scaled for <see cref="FromFiniteF16"/>.</summary>
+        public float* XVectors;
 
         public readonly void Invoke(int start, int end)
         {
@@ -82,7 +102,7 @@ internal static unsafe class FloatGemv
         private readonly void Run<TW>(int start, int end) where TW : struct, IFloatLoad
         {
             for (int r = start; r < end; r++)
-                Y[r] = Wide ? Dot512<TW>(W + r * RowBytes, Cols, X) : Dot256<TW>(W + r * RowBytes, Cols, X);
+                Y[r] = Wide ? Dot512<TW>(W + r * RowBytes, Cols, X, XVectors) : Dot256<TW>(W + r * RowBytes, Cols, X, XVectors);
         }
     }
 
@@ -90,19 +110,17 @@ internal static unsafe class FloatGemv
     /// w · x for one row: four 16-column steps per iteration, each with its own accumulator to hide the FMA
     /// latency; the conversions are integer ops on other ports.
     /// </summary>
-    internal static float Dot512<TW>(byte* w, int cols, float* x) where TW : struct, IFloatLoad
+    internal static float Dot512<TW>(byte* w, int cols, float* x, float* xv) where TW : struct, IFloatLoad
     {
         var z = Vector512<float>.Zero;
         Vector512<float> a0 = z, a1 = z, a2 = z, a3 = z;
-        var xScale = Vector512.Create(FromFiniteF16.ActivationScale);
         int j = 0;
         for (; j + 64 <= cols; j += 64)
         {
-            var x0 = Vector512.Load(x + j);
-            var x1 = Vector512.Load(x + j + 16);
-            var x2 = Vector512.Load(x + j + 32);
-            var x3 = Vector512.Load(x + j + 48);
-            if (TW.Scaled) { x0 *= xScale; x1 *= xScale; x2 *= xScale; x3 *= xScale; }
+            var x0 = Vector512.Load(xv + j);
+            var x1 = Vector512.Load(xv + j + 16);
+            var x2 = Vector512.Load(xv + j + 32);
+            var x3 = Vector512.Load(xv + j + 48);
             a0 = Vector512.FusedMultiplyAdd(TW.Load16(w, j), x0, a0);
             a1 = Vector512.FusedMultiplyAdd(TW.Load16(w, j + 16), x1, a1);
             a2 = Vector512.FusedMultiplyAdd(TW.Load16(w, j + 32), x2, a2);
@@ -110,27 +128,24 @@ internal static unsafe class FloatGemv
         }
         for (; j + 16 <= cols; j += 16)
         {
-            var x0 = Vector512.Load(x + j);
-            if (TW.Scaled) x0 *= xScale;
+            var x0 = Vector512.Load(xv + j);
             a0 = Vector512.FusedMultiplyAdd(TW.Load16(w, j), x0, a0);
         }
         return Finish<TW>(Vector512.Sum((a0 + a1) + (a2 + a3)), w, j, cols, x);
     }
 
     /// <summary>As <see cref="Dot512{TW}"/> with 256-bit vectors (AVX2-only machines): four 8-column steps per iteration.</summary>
-    internal static float Dot256<TW>(byte* w, int cols, float* x) where TW : struct, IFloatLoad
+    internal static float Dot256<TW>(byte* w, int cols, float* x, float* xv) where TW : struct, IFloatLoad
     {
         var z = Vector256<float>.Zero;
         Vector256<float> a0 = z, a1 = z, a2 = z, a3 = z;
-        var xScale = Vector256.Create(FromFiniteF16.ActivationScale);
         int j = 0;
         for (; j + 32 <= cols; j += 32)
         {
-            var x0 = Vector256.Load(x + j);
-            var x1 = Vector256.Load(x + j + 8);
-            var x2 = Vector256.Load(x + j + 16);
-            var x3 = Vector256.Load(x + j + 24);
-            if (TW.Scaled) { x0 *= xScale; x1 *= xScale; x2 *= xScale; x3 *= xScale; }
+            var x0 = Vector256.Load(xv + j);
+            var x1 = Vector256.Load(xv + j + 8);
+            var x2 = Vector256.Load(xv + j + 16);
+            var x3 = Vector256.Load(xv + j + 24);
             a0 = Fma.MultiplyAdd(TW.Load8(w, j), x0, a0);
             a1 = Fma.MultiplyAdd(TW.Load8(w, j + 8), x1, a1);
             a2 = Fma.MultiplyAdd(TW.Load8(w, j + 16), x2, a2);
@@ -138,8 +153,7 @@ internal static unsafe class FloatGemv
         }
         for (; j + 8 <= cols; j += 8)
         {
-            var x0 = Vector256.Load(x + j);
-            if (TW.Scaled) x0 *= xScale;
+            var x0 = Vector256.Load(xv + j);
             a0 = Fma.MultiplyAdd(TW.Load8(w, j), x0, a0);
         }
         return Finish<TW>(Vector256.Sum((a0 + a1) + (a2 + a3)), w, j, cols, x);

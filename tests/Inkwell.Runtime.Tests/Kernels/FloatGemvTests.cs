@@ -125,16 +125,24 @@ public sealed unsafe class FloatGemvTests : IDisposable
         }
     }
 
-    /// <summary>Calls one kernel directly: F16 through the finite-only conversion (these weights are all finite).</summary>
-    private static float Dot(GgmlType t, bool wide, byte* w, int cols, float* x) => (t, wide) switch
+    /// <summary>
+    /// Calls one kernel directly: F16 through the finite-only conversion (these weights are all finite), whose vector
+    /// steps read the activations scaled as FloatGemv.Multiply scales them.
+    /// </summary>
+    private static float Dot(GgmlType t, bool wide, byte* w, int cols, float* x)
     {
-        (GgmlType.F16, true) => FloatGemv.Dot512<FromFiniteF16>(w, cols, x),
-        (GgmlType.F16, false) => FloatGemv.Dot256<FromFiniteF16>(w, cols, x),
-        (GgmlType.BF16, true) => FloatGemv.Dot512<FromBF16>(w, cols, x),
-        (GgmlType.BF16, false) => FloatGemv.Dot256<FromBF16>(w, cols, x),
-        (_, true) => FloatGemv.Dot512<FromF32>(w, cols, x),
-        _ => FloatGemv.Dot256<FromF32>(w, cols, x),
-    };
+        switch (t, wide)
+        {
+            case (GgmlType.BF16, true): return FloatGemv.Dot512<FromBF16>(w, cols, x, x);
+            case (GgmlType.BF16, false): return FloatGemv.Dot256<FromBF16>(w, cols, x, x);
+            case (GgmlType.F32, true): return FloatGemv.Dot512<FromF32>(w, cols, x, x);
+            case (GgmlType.F32, false): return FloatGemv.Dot256<FromF32>(w, cols, x, x);
+        }
+        var scaled = new float[cols];
+        for (int c = 0; c < cols; c++) scaled[c] = x[c] * FromFiniteF16.ActivationScale;
+        fixed (float* xs = scaled)
+            return wide ? FloatGemv.Dot512<FromFiniteF16>(w, cols, x, xs) : FloatGemv.Dot256<FromFiniteF16>(w, cols, x, xs);
+    }
 
     [Theory]
     [InlineData(0x7c00)] // +inf
