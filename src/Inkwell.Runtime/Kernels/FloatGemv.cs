@@ -53,8 +53,9 @@ internal static unsafe class FloatGemv
     /// <summary>
     /// Whether an F16 matrix holds no inf/NaN, found by one parallel scan on first use and kept on the matrix:
     /// the scan is one extra read of the weights, once, where checking in the kernel would cost on every token.
+    /// FloatGemm asks too, for its panel widening.
     /// </summary>
-    private static bool IsFinite(WeightMatrix w, WorkerPool pool)
+    internal static bool IsFinite(WeightMatrix w, WorkerPool pool)
     {
         int state = Volatile.Read(ref w.HalfFiniteness);
         if (state == 0)

@@ -186,6 +186,25 @@ internal unsafe struct FromFiniteF16 : IFloatLoad
     public static float Load1(byte* row, int k) => Quant.F16(((ushort*)row)[k]);
 }
 
+/// <summary>
+/// f16 from a matrix checked free of inf/NaN, exact: <see cref="FromFiniteF16"/>'s three operations and one exact
+/// multiplication by 2^112 (which also renormalizes subnormals), where <see cref="FromF16"/> needs ten. For kernels
+/// that store the widened weights (FloatGemm's panels) rather than consume them at once.
+/// </summary>
+internal unsafe struct FromCheckedF16 : IFloatLoad
+{
+    private const int TwoPow112Bits = (127 + 112) << 23;
+    public static bool Scaled => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load16(byte* row, int k)
+        => FromFiniteF16.Load16(row, k) * Vector512.Create(TwoPow112Bits).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load8(byte* row, int k)
+        => FromFiniteF16.Load8(row, k) * Vector256.Create(TwoPow112Bits).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Load1(byte* row, int k) => Quant.F16(((ushort*)row)[k]);
+}
+
 /// <summary>bf16 is the top half of an f32: widen and shift (exact, inf/NaN included).</summary>
 internal unsafe struct FromBF16 : IFloatLoad
 {

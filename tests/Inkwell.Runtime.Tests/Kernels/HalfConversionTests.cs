@@ -69,4 +69,30 @@ public sealed class HalfConversionTests
             }
         }
     }
+
+    [Fact]
+    public unsafe void Checked_f16_loads_match_the_runtime_for_every_finite_bit_pattern()
+    {
+        // FloatGemm's panels store these widened weights, so they must be exact, subnormals included.
+        if (!MatMul.IsAccelerated) return;
+        bool wide = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
+        var bits = new ushort[65536];
+        for (int i = 0; i < bits.Length; i++) bits[i] = (ushort)i;
+        fixed (ushort* p = bits)
+        {
+            for (int i = 0; i < 65536; i += 16)
+            {
+                var narrow = System.Runtime.Intrinsics.Vector512.Create(FromCheckedF16.Load8((byte*)p, i), FromCheckedF16.Load8((byte*)p, i + 8));
+                var got = wide ? FromCheckedF16.Load16((byte*)p, i) : narrow;
+                for (int k = 0; k < 16; k++)
+                {
+                    var half = BitConverter.UInt16BitsToHalf((ushort)(i + k));
+                    if (!Half.IsFinite(half)) continue;
+                    int expected = BitConverter.SingleToInt32Bits((float)half);
+                    Assert.Equal(expected, BitConverter.SingleToInt32Bits(got[k]));
+                    Assert.Equal(expected, BitConverter.SingleToInt32Bits(narrow[k]));
+                }
+            }
+        }
+    }
 }
