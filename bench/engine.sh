@@ -35,8 +35,8 @@ all=(stories260K-f32 stories15M-f32 stories15M-q8_0 stories15M-q4_0 stories110M-
   stories110M-q4_k_m)
 for t in bf16 f16 q8_0 q4_0 q4_k_m q6_k; do all+=(qwen2.5-0.5b-$t); done
 for t in bf16 f16 q8_0 q4_0 q4_k_m q6_k; do all+=(llama-3.2-1b-$t); done
-all+=(tinyllama-1.1b-q8_0 tinyllama-1.1b-q4_0)
-for t in q8_0 q4_0 q4_k_m q6_k; do all+=(llama-3.2-3b-$t); done
+for t in bf16 f16 q8_0 q4_0 q4_k_m q6_k; do all+=(tinyllama-1.1b-$t); done
+for t in bf16 f16 q8_0 q4_0 q4_k_m q6_k; do all+=(llama-3.2-3b-$t); done
 all+=(llama-3.1-8b-q4_0 llama-3.1-8b-q4_k_m)
 # Mixture of experts: qwen3moe, 64 experts, top 8, about 0.9B active of 5B.
 all+=(qwen3-moe-5b-q8_0 qwen3-moe-5b-q4_0)
