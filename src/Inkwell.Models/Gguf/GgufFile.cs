@@ -15,7 +15,7 @@ public sealed record GgufTensorInfo(string Name, long[] Dimensions, GgmlType Typ
 /// A GGUF v2/v3 file, memory-mapped: metadata key/values, tensor infos and views of tensor data.
 /// Every structural problem is an <see cref="InvalidDataException"/> naming the file.
 /// </summary>
-public sealed unsafe partial class GgufFile : IDisposable, IReleasableMapping
+public sealed unsafe class GgufFile : IDisposable, IReleasableMapping
 {
     private const uint Magic = 0x46554747; // "GGUF" little-endian
     private readonly MemoryMappedFile? _map;
@@ -40,6 +40,7 @@ public sealed unsafe partial class GgufFile : IDisposable, IReleasableMapping
         byte* p = null;
         _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
         _base = p + _view.PointerOffset;
+        ReadOnlyMapping.AdviseHugePages(_base, _length);
         try
         {
             var reader = new Reader(_base, _length, path);
@@ -151,23 +152,11 @@ public sealed unsafe partial class GgufFile : IDisposable, IReleasableMapping
 
     public T GetOrDefault<T>(string key, T fallback) => TryGet<T>(key, out T v) ? v : fallback;
 
-    /// <summary>
-    /// madvise(MADV_DONTNEED) on the whole pages inside the range (Linux; elsewhere nothing). The mapping is
-    /// read-only and file-backed, so this only unmaps resident pages; a later read faults them back in.
-    /// </summary>
+    /// <summary>Drops the resident pages inside the range (<see cref="ReadOnlyMapping.ReleasePages"/>).</summary>
     public void ReleasePages(byte* start, long bytes)
     {
-        if (!OperatingSystem.IsLinux() || _view is null || bytes <= 0) return;
-        nuint page = (nuint)Environment.SystemPageSize;
-        nuint first = ((nuint)start + page - 1) & ~(page - 1);
-        nuint end = ((nuint)start + (nuint)bytes) & ~(page - 1);
-        if (end > first) _ = Madvise((void*)first, end - first, MadvDontNeed);
+        if (_view is not null) ReadOnlyMapping.ReleasePages(start, bytes);
     }
-
-    private const int MadvDontNeed = 4;
-
-    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "madvise")]
-    private static partial int Madvise(void* address, nuint length, int advice);
 
     public void Dispose()
     {

@@ -28,6 +28,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         byte* p = null;
         _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
         p += _view.PointerOffset;
+        ReadOnlyMapping.AdviseHugePages(p, length);
         try
         {
             ulong headerLength = *(ulong*)p;
