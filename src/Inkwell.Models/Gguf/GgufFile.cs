@@ -40,7 +40,7 @@ public sealed unsafe class GgufFile : IDisposable, IReleasableMapping
         byte* p = null;
         _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
         _base = p + _view.PointerOffset;
-        ReadOnlyMapping.AdviseHugePages(_base, _length);
+        PageAdvice.HugePages(_base, _length);
         try
         {
             var reader = new Reader(_base, _length, path);
@@ -152,10 +152,10 @@ public sealed unsafe class GgufFile : IDisposable, IReleasableMapping
 
     public T GetOrDefault<T>(string key, T fallback) => TryGet<T>(key, out T v) ? v : fallback;
 
-    /// <summary>Drops the resident pages inside the range (<see cref="ReadOnlyMapping.ReleasePages"/>).</summary>
+    /// <summary>Drops the resident pages inside the range (<see cref="PageAdvice.ReleaseFilePages"/>).</summary>
     public void ReleasePages(byte* start, long bytes)
     {
-        if (_view is not null) ReadOnlyMapping.ReleasePages(start, bytes);
+        if (_view is not null) PageAdvice.ReleaseFilePages(start, bytes);
     }
 
     public void Dispose()

@@ -28,7 +28,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         byte* p = null;
         _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
         p += _view.PointerOffset;
-        ReadOnlyMapping.AdviseHugePages(p, length);
+        PageAdvice.HugePages(p, length);
         try
         {
             ulong headerLength = *(ulong*)p;
