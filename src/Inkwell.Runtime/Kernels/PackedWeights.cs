@@ -44,7 +44,6 @@ internal sealed unsafe partial class PackedWeights : IDisposable
         long codes = blocks * CodeBytes;
         _bytes = codes + (k ? 0 : blocks * 16);
         _memory = (byte*)NativeMemory.AlignedAlloc((nuint)_bytes, 64);
-        PageAdvice.HugePages(_memory, _bytes); // before packing first touches it, so it faults in as 2 MiB pages
         GC.AddMemoryPressure(_bytes);
         Codes = _memory;
         Scales = k ? null : (ushort*)(_memory + codes);

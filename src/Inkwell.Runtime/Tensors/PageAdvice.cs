@@ -1,14 +1,14 @@
 namespace Inkwell.Runtime.Tensors;
 
 /// <summary>
-/// madvise on the whole pages inside a range (Linux; elsewhere nothing): the advice weight memory takes, mapped files
-/// and the packed copies alike. Advice only: a kernel that cannot follow it leaves the memory as it was.
+/// madvise on the whole pages inside a range of a mapped model file (Linux; elsewhere nothing). Advice only: a kernel
+/// that cannot follow it leaves the mapping as it was.
 /// </summary>
 public static unsafe partial class PageAdvice
 {
     /// <summary>
-    /// Back the range with 2 MiB pages where the kernel can (MADV_HUGEPAGE; for a file mapping, where its page cache
-    /// holds 2 MiB folios): decode streams every weight once per token, and with 4 KiB pages each 4 KiB of weights,
+    /// Map the range with 2 MiB pages where the page cache holds 2 MiB folios, and read the file into such folios
+    /// where it does not yet hold it (MADV_HUGEPAGE): decode streams every weight once per token, and with 4 KiB pages each 4 KiB of weights,
     /// one row of a 2048-wide f16 matrix, costs a TLB miss of its own.
     /// </summary>
     public static void HugePages(void* start, long bytes) => Advise(start, bytes, MadvHugePage);
