@@ -8,8 +8,8 @@ public static unsafe partial class PageAdvice
 {
     /// <summary>
     /// Map the range with 2 MiB pages where the page cache holds 2 MiB folios, and read the file into such folios
-    /// where it does not yet hold it (MADV_HUGEPAGE): decode streams every weight once per token, and with 4 KiB pages each 4 KiB of weights,
-    /// one row of a 2048-wide f16 matrix, costs a TLB miss of its own.
+    /// where it does not hold it yet (MADV_HUGEPAGE): decode streams every weight once per token, and with 4 KiB
+    /// pages each 4 KiB of weights, one row of a 2048-wide f16 matrix, costs a TLB miss of its own.
     /// </summary>
     public static void HugePages(void* start, long bytes) => Advise(start, bytes, MadvHugePage);
 
