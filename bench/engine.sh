@@ -10,7 +10,7 @@
 #   ROWS   space-separated globs over row names (file names without .gguf), e.g. ROWS='llama-3.2-1b-* stories15M-f32';
 #          default: every row. Missing models of the selected rows are made (idempotent).
 #   PEER   native (default): llama.cpp built for this CPU, Inkwell as it is;
-#          avx2: llama.cpp without AVX-512 (bench/peer-avx2.sh), Inkwell with DOTNET_EnableAVX512F=0 DOTNET_EnableAVXVNNI=0.
+#          avx2: llama.cpp without AVX-512 (bench/peer-avx2.sh), Inkwell with DOTNET_EnableAVX512=0 DOTNET_EnableAVXVNNI=0.
 #   OMP_WAIT_POLICY  for llama.cpp's OpenMP threads: unset by default (llama.cpp as users run it). On a shared box
 #          with more runnable threads than cores, its spinning barriers collapse decode 10-100x (stories15M q8_0 tg32
 #          at load 50: 5 t/s by default, 270-560 t/s passive); there set OMP_WAIT_POLICY=passive, and say so.
@@ -22,7 +22,7 @@ peer=${PEER:-native}
 case $peer in
   native) bin=${1:-$native} ;;
   avx2) bin=${1:-$("$root/bench/peer-avx2.sh" | tail -n 1)}
-        export DOTNET_EnableAVX512F=0 DOTNET_EnableAVXVNNI=0 ;;
+        export DOTNET_EnableAVX512=0 DOTNET_EnableAVXVNNI=0 ;;
   *) echo "engine.sh: PEER must be native or avx2, got $peer" >&2; exit 2 ;;
 esac
 models=${BENCH_MODELS:-$HOME/.cache/bench-models}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds a second llama.cpp peer WITHOUT AVX-512 (AVX2 + FMA + F16C only) from the same source tree as the native
-# peer, so Inkwell's AVX2 paths (DOTNET_EnableAVX512F=0) can be measured against llama.cpp's AVX2 kernels on the
+# peer, so Inkwell's AVX2 paths (DOTNET_EnableAVX512=0) can be measured against llama.cpp's AVX2 kernels on the
 # same machine. Idempotent: does nothing when the binaries exist. Prints the bin folder last.
 # Usage: bench/peer-avx2.sh [BUILD_DIR]   (default: $HOME/.cache/llama-cpp-avx2)
 # Needs the source from ../shared/tools/build-llama-cpp.sh ($HOME/.cache/llama-cpp-peer/src).

@@ -11,7 +11,7 @@
 # (the stories bench models have a 128-token context; the prompt is 16 tokens), 2 threads, 300 s deadline per run.
 # Both servers get the same KV budget: llama-server -np <max streams> -c <max streams x slot ctx>, Inkwell
 # --max-total-tokens <slot ctx> --max-batch-total-tokens <max streams x slot ctx>; raise --slot-ctx for a longer
-# prompt + --max-tokens. The AVX2 paths: DOTNET_EnableAVX512F=0 DOTNET_EnableAVXVNNI=0 bench/serving/run.sh
+# prompt + --max-tokens. The AVX2 paths: DOTNET_EnableAVX512=0 DOTNET_EnableAVXVNNI=0 bench/serving/run.sh
 # --llama-bin ~/.cache/llama-cpp-avx2/bin (bench/peer-avx2.sh).
 # llama-server's OpenMP threads wait as llama.cpp's default unless OMP_WAIT_POLICY is set (on a shared, oversubscribed
 # box set it to passive, and say so: spinning barriers collapse there; see bench/engine.sh).
