@@ -1,0 +1,223 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Inkwell.Server.Gateway;
+using Inkwell.Server.Hosting;
+using Inkwell.Server.Tests.Telemetry;
+using Inkwell.Server.Tests.Telemetry.Otlp;
+using Inkwell.Server.Tests.Tgi;
+using Inkwell.TestSupport;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Trace;
+
+namespace Inkwell.Server.Tests.Gateway;
+
+/// <summary>Records the traceparent header of every /generate request a server receives, before its routes run.</summary>
+internal sealed class TraceParentRecorder(ConcurrentQueue<string> received) : IStartupFilter
+{
+    public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+    {
+        app.Use(async (ctx, following) =>
+        {
+            if (ctx.Request.Path == "/generate") received.Enqueue(ctx.Request.Headers["traceparent"].ToString());
+            await following(ctx);
+        });
+        next(app);
+    };
+}
+
+/// <summary>
+/// `inkwell serve --registry ... --otlp-endpoint ... --json-output`: the gateway in front of a local deployment and a
+/// remote Inkwell replica (a second real server, without telemetry of its own), exporting over OTLP/gRPC to a
+/// loopback collector, its log lines captured as its console would print them.
+/// </summary>
+public sealed class GatewayTelemetryFixture : IAsyncLifetime
+{
+    internal TraceCollector Collector { get; } = new();
+    public ConcurrentQueue<string> RemoteTraceParents { get; } = new();
+    public ConsoleLineCapture Logs { get; private set; } = null!;
+    public GatewayHarness Gateway { get; private set; } = null!;
+    private LoopbackHost _collectorHost = null!;
+    private TestServer _remote = null!;
+
+    public async Task InitializeAsync()
+    {
+        _collectorHost = await LoopbackHost.StartAsync(port =>
+        {
+            var builder = LoopbackHost.CreateBuilder();
+            builder.Services.AddGrpc();
+            builder.Services.AddSingleton(Collector);
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port, listen => listen.Protocols = HttpProtocols.Http2));
+            var app = builder.Build();
+            app.MapGrpcService<TraceCollector>();
+            return app;
+        });
+        _remote = await TestServer.StartAsync(new ServerOptions { ModelId = "remote-inkwell", MaxBatchTotalTokens = 2048 },
+            configure: builder => builder.Services.AddSingleton<IStartupFilter>(new TraceParentRecorder(RemoteTraceParents)));
+        var deployments = $"""
+            model_deployments:
+              - name: local/stories
+                model_name: local/stories
+                client_spec: {"{"}kind: local, model_path: "{GatewayHarness.EmbeddedModel}"{"}"}
+              - name: remote/stories
+                model_name: remote/stories
+                client_spec: {"{"}kind: tgi, url: "{_remote.Client.BaseAddress}"{"}"}
+            """;
+        Gateway = await GatewayHarness.StartAsync(Metadata, deployments,
+            localDefaults: defaults => defaults with { OtlpEndpoint = Endpoint, OtlpServiceName = "gateway-under-test", JsonOutput = true },
+            configure: builder => ConsoleLineCapture.AddTo(builder.Services, capture => Logs = capture));
+    }
+
+    private string Endpoint => $"http://127.0.0.1:{_collectorHost.Port}";
+
+    public const string Metadata = """
+        models:
+          - name: local/stories
+          - name: remote/stories
+        """;
+
+    /// <summary>The spans of one trace, once <paramref name="complete"/> holds for them (the server spans end after the
+    /// caller has its answer, so flush until they are in).</summary>
+    public async Task<List<Span>> SpansOfAsync(byte[] traceId, Func<List<Span>, bool> complete)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            Assert.True(Gateway.App.Services.GetRequiredService<TracerProvider>().ForceFlush(10_000));
+            List<Span> spans = [.. Collector.Spans.Select(s => s.Span).Where(s => s.TraceId.Span.SequenceEqual(traceId))];
+            if (complete(spans) || DateTime.UtcNow > deadline) return spans;
+            await Task.Delay(50);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Gateway.DisposeAsync();
+        await _remote.DisposeAsync();
+        await _collectorHost.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// The gateway's own traces and logs: a request is the gateway's server span (continuing the caller's traceparent)
+/// with a client span for the call downstream, whose traceparent the replica continues; a local deployment's spans are
+/// exported once, by the process's one tracer; the gateway's start-up and request log lines are JSON with trace ids.
+/// </summary>
+public sealed class GatewayTelemetryTests(GatewayTelemetryFixture fixture) : IClassFixture<GatewayTelemetryFixture>
+{
+    private static (string Header, byte[] TraceId, byte[] ParentId) TraceParent()
+    {
+        var trace = new byte[16];
+        var parent = new byte[8];
+        Random.Shared.NextBytes(trace);
+        Random.Shared.NextBytes(parent);
+        return ($"00-{Convert.ToHexStringLower(trace)}-{Convert.ToHexStringLower(parent)}-01", trace, parent);
+    }
+
+    private async Task<(string TraceParent, byte[] TraceId, byte[] CallerSpan)> GenerateAsync(string model)
+    {
+        var (traceparent, traceId, callerSpan) = TraceParent();
+        var request = new HttpRequestMessage(HttpMethod.Post, $"/models/{model}/generate")
+        {
+            Content = JsonContent.Create(new { inputs = "Once upon a time", parameters = new { max_new_tokens = 3 } }),
+        };
+        request.Headers.Add("traceparent", traceparent);
+        using var response = await fixture.Gateway.Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (traceparent, traceId, callerSpan);
+    }
+
+    private static string Hex(Google.Protobuf.ByteString id) => Convert.ToHexStringLower(id.Span);
+
+    private static AnyValue Attribute(Span span, string key) => span.Attributes.Single(a => a.Key == key).Value;
+
+    [Fact]
+    public async Task RemoteRequest_GatewaySpanWithClientChild_WhoseTraceparentTheReplicaContinues()
+    {
+        var (_, traceId, callerSpan) = await GenerateAsync("remote/stories");
+        // gateway server span, its client span, and the remote's own server span (the tracer sees this process's hosts)
+        var spans = await fixture.SpansOfAsync(traceId, s => s.Count(x => x.Kind == Span.Types.SpanKind.Server) == 2);
+
+        var gateway = Assert.Single(spans, s => s.Kind == Span.Types.SpanKind.Server && s.ParentSpanId.Span.SequenceEqual(callerSpan));
+        Assert.Equal("/models/remote/stories/generate", Attribute(gateway, "url.path").StringValue);
+        Assert.Equal("remote/stories", Attribute(gateway, GatewayEndpoints.DeploymentTag).StringValue);
+        var call = Assert.Single(spans, s => s.Kind == Span.Types.SpanKind.Client && s.ParentSpanId == gateway.SpanId);
+        Assert.EndsWith("/generate", Attribute(call, "url.full").StringValue);
+        Assert.True(gateway.StartTimeUnixNano <= call.StartTimeUnixNano && call.EndTimeUnixNano <= gateway.EndTimeUnixNano);
+
+        // W3C: version-trace-parent-flags, the parent being the gateway's client span.
+        Assert.Contains($"00-{Convert.ToHexStringLower(traceId)}-{Hex(call.SpanId)}-01", fixture.RemoteTraceParents);
+        var remote = Assert.Single(spans, s => s.Kind == Span.Types.SpanKind.Server && s.ParentSpanId == call.SpanId);
+        Assert.Single(spans, s => s.Name == "generate" && s.ParentSpanId == remote.SpanId);
+    }
+
+    [Fact]
+    public async Task LocalRequest_IsExportedOnce_UnderTheGatewaysCall()
+    {
+        var (_, traceId, callerSpan) = await GenerateAsync("local/stories");
+        var spans = await fixture.SpansOfAsync(traceId, s => s.Count(x => x.Kind == Span.Types.SpanKind.Server) >= 2 && s.Any(x => x.Name == "decode"));
+
+        // Every span once: a second tracer in the process (the local deployment's own) would export each again.
+        Assert.All(spans.GroupBy(s => Hex(s.SpanId)), group => Assert.Single(group));
+        var gateway = Assert.Single(spans, s => s.Kind == Span.Types.SpanKind.Server && s.ParentSpanId.Span.SequenceEqual(callerSpan));
+        var call = Assert.Single(spans, s => s.Kind == Span.Types.SpanKind.Client && s.ParentSpanId == gateway.SpanId);
+        var local = Assert.Single(spans, s => s.Kind == Span.Types.SpanKind.Server && s.ParentSpanId == call.SpanId);
+        var generate = Assert.Single(spans, s => s.Name == "generate");
+        Assert.Equal(local.SpanId, generate.ParentSpanId);
+        foreach (var stage in new[] { "validate", "queue", "prefill", "decode" })
+            Assert.Single(spans, s => s.Name == stage && s.ParentSpanId == generate.SpanId);
+        Assert.Equal(2, spans.Count(s => s.Kind == Span.Types.SpanKind.Server));
+
+        var resource = fixture.Collector.Spans.First(s => s.Span.SpanId == local.SpanId).Resource!;
+        Assert.Equal("gateway-under-test", resource.Attributes.Single(a => a.Key == "service.name").Value.StringValue);
+    }
+
+    [Fact]
+    public async Task StartupAndRequestLogLines_AreJsonObjects_TheRequestsCarryingItsTraceId()
+    {
+        var (_, traceId, _) = await GenerateAsync("remote/stories");
+        string traceHex = Convert.ToHexStringLower(traceId);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        List<JsonElement> lines;
+        while (true)
+        {
+            // Every line the gateway's console would print is one JSON object on one line.
+            lines = [.. fixture.Logs.Lines.Select(line =>
+            {
+                Assert.Single(line.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+                return JsonDocument.Parse(line).RootElement;
+            })];
+            if (lines.Any(l => TraceIdOf(l) == traceHex) || DateTime.UtcNow > deadline) break;
+            await Task.Delay(50);
+        }
+
+        var startup = Assert.Single(lines, l => l.GetProperty("Message").GetString()!.StartsWith("Gateway over 2 models, 2 deployments", StringComparison.Ordinal));
+        Assert.Equal("Information", startup.GetProperty("LogLevel").GetString());
+        var request = Assert.Single(lines, l => TraceIdOf(l) == traceHex && l.GetProperty("Category").GetString() == "Inkwell.Gateway");
+        Assert.Equal("remote/stories", request.GetProperty("State").GetProperty("Deployment").GetString());
+        Assert.Equal(200, request.GetProperty("State").GetProperty("Status").GetInt32());
+    }
+
+    [Fact]
+    public async Task AnOtlpEndpointThatIsNotAUrl_FailsTheGatewaysStart()
+    {
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => GatewayHarness.StartAsync(GatewayTelemetryFixture.Metadata, $"""
+            model_deployments:
+              - name: local/stories
+                model_name: local/stories
+                client_spec: {"{"}kind: local, model_path: "{GatewayHarness.EmbeddedModel}"{"}"}
+            """, localDefaults: defaults => defaults with { OtlpEndpoint = "localhost:4317" }));
+        Assert.Contains("--otlp-endpoint", e.Message);
+    }
+
+    /// <summary>The TraceId of the request scope ASP.NET Core and ActivityTrackingOptions put on a log line, if any.</summary>
+    private static string? TraceIdOf(JsonElement line) =>
+        line.TryGetProperty("Scopes", out var scopes)
+            ? scopes.EnumerateArray().Where(s => s.ValueKind == JsonValueKind.Object && s.TryGetProperty("TraceId", out _))
+                .Select(s => s.GetProperty("TraceId").GetString()).FirstOrDefault()
+            : null;
+}
