@@ -24,9 +24,10 @@ public static class Tracing
     /// <summary>Inkwell's spans; StartActivity returns null (no cost) while no tracer listens.</summary>
     public static readonly ActivitySource Source = new(SourceName, typeof(Tracing).Assembly.GetName().Version?.ToString(3));
 
-    /// <summary>The activity HttpClient starts for each request it sends (System.Net.Http's source, .NET 9 and later).</summary>
-    public const string HttpClientSourceName = "System.Net.Http";
-    private const string HttpClientActivityName = "System.Net.Http.HttpRequestOut";
+    /// <summary>The sources of outgoing calls: HttpClient's request (.NET 9 and later) and Grpc.Net.Client's call, which
+    /// wraps an HttpClient request (untraced, it would still be the parent, leaving that request's span an orphan).</summary>
+    private static readonly string[] OutgoingCallSources = ["System.Net.Http", "Grpc.Net.Client"];
+    private static readonly string[] OutgoingCallActivities = ["System.Net.Http.HttpRequestOut", "Grpc.Net.Client.GrpcOut"];
 
     /// <param name="endpoint">The collector: gRPC (TGI's protocol, e.g. http://localhost:4317), or OTLP/HTTP protobuf with <paramref name="protocol"/> "http/protobuf" (the URL of its /v1/traces).</param>
     /// <param name="outgoingCalls">Also trace the HTTP (and gRPC) calls this process makes on behalf of a request, as
@@ -46,7 +47,7 @@ public static class Tracing
             .WithTracing(tracing =>
             {
                 tracing.AddAspNetCoreInstrumentation().AddSource(SourceName);
-                if (outgoingCalls) tracing.AddSource(HttpClientSourceName).SetSampler(new CallsWithinRequestsSampler());
+                if (outgoingCalls) tracing.AddSource(OutgoingCallSources).SetSampler(new CallsWithinRequestsSampler());
                 tracing.AddOtlpExporter(otlp =>
                 {
                     otlp.Endpoint = uri;
@@ -63,7 +64,7 @@ public static class Tracing
         private readonly ParentBasedSampler _default = new(new AlwaysOnSampler());
 
         public override SamplingResult ShouldSample(in SamplingParameters parameters) =>
-            parameters.Name == HttpClientActivityName && parameters.ParentContext.TraceId == default
+            parameters.ParentContext.TraceId == default && OutgoingCallActivities.Contains(parameters.Name)
                 ? Drop
                 : _default.ShouldSample(parameters);
     }

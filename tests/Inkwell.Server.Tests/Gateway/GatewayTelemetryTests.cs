@@ -46,13 +46,16 @@ public sealed class GatewayTelemetryFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _collectorHost = await Collector.StartAsync();
-        _remote = await TestServer.StartAsync(new ServerOptions { ModelId = "remote-inkwell", MaxBatchTotalTokens = 2048 },
+        _remote = await TestServer.StartAsync(new ServerOptions { ModelId = "remote-inkwell", MaxBatchTotalTokens = 2048, GrpcPort = 0 },
             configure: builder => builder.Services.AddSingleton<IStartupFilter>(new TraceParentRecorder(RemoteTraceParents)));
         var deployments = $"""
             {LocalDeployment}
               - name: remote/stories
                 model_name: remote/stories
                 client_spec: {"{"}kind: tgi, url: "{_remote.Client.BaseAddress}"{"}"}
+              - name: grpc/stories
+                model_name: grpc/stories
+                client_spec: {"{"}kind: tgis, url: "grpc://127.0.0.1:{_remote.GrpcPort}"{"}"}
             """;
         Gateway = await GatewayHarness.StartAsync(Metadata, deployments,
             localDefaults: defaults => defaults with { OtlpEndpoint = Endpoint, OtlpServiceName = "gateway-under-test", JsonOutput = true },
@@ -72,6 +75,7 @@ public sealed class GatewayTelemetryFixture : IAsyncLifetime
         models:
           - name: local/stories
           - name: remote/stories
+          - name: grpc/stories
         """;
 
     /// <summary>The spans of one trace, once <paramref name="complete"/> holds for them (the server spans end after the
@@ -130,6 +134,22 @@ public sealed class GatewayTelemetryTests(GatewayTelemetryFixture fixture) : ICl
     }
 
     [Fact]
+    public async Task TgisRelay_CallIsAGrpcClientSpan_WhoseRequestTheGrpcReplicaContinues()
+    {
+        var (traceId, callerSpan) = await GenerateAsync("grpc/stories");
+        var spans = await fixture.SpansOfAsync(traceId, s => s.Count(x => x.Kind == Span.Types.SpanKind.Server) == 2);
+
+        var gateway = Assert.Single(spans, s => s.Kind == Span.Types.SpanKind.Server && s.ParentSpanId.Span.SequenceEqual(callerSpan));
+        // Grpc.Net.Client's call, and under it the HTTP/2 request that carries it.
+        var grpcCall = Assert.Single(spans, s => s.Kind == Span.Types.SpanKind.Client && s.ParentSpanId == gateway.SpanId);
+        Assert.Equal("/fmaas.GenerationService/Generate", Attribute(grpcCall, "grpc.method").StringValue);
+        var request = Assert.Single(spans, s => s.Kind == Span.Types.SpanKind.Client && s.ParentSpanId == grpcCall.SpanId);
+        Assert.EndsWith("/fmaas.GenerationService/Generate", Attribute(request, "url.full").StringValue);
+        var remote = Assert.Single(spans, s => s.Kind == Span.Types.SpanKind.Server && s.ParentSpanId == request.SpanId);
+        Assert.Equal("/fmaas.GenerationService/Generate", Attribute(remote, "url.path").StringValue);
+    }
+
+    [Fact]
     public async Task StartupAndRequestLogLines_AreJsonObjects_TheRequestsCarryingItsTraceId()
     {
         var (traceId, _) = await GenerateAsync("remote/stories");
@@ -148,7 +168,7 @@ public sealed class GatewayTelemetryTests(GatewayTelemetryFixture fixture) : ICl
             await Task.Delay(50);
         }
 
-        var startup = Assert.Single(lines, l => l.GetProperty("Message").GetString()!.StartsWith("Gateway over 2 models, 2 deployments", StringComparison.Ordinal));
+        var startup = Assert.Single(lines, l => l.GetProperty("Message").GetString()!.StartsWith("Gateway over 3 models, 3 deployments", StringComparison.Ordinal));
         Assert.Equal("Information", startup.GetProperty("LogLevel").GetString());
         var request = Assert.Single(lines, l => TraceIdOf(l) == traceHex && l.GetProperty("Category").GetString() == "Inkwell.Gateway");
         Assert.Equal("remote/stories", request.GetProperty("State").GetProperty("Deployment").GetString());
