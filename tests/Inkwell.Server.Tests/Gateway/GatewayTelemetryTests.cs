@@ -150,6 +150,17 @@ public sealed class GatewayTelemetryTests(GatewayTelemetryFixture fixture) : ICl
     }
 
     [Fact]
+    public async Task ReplicaProbes_AreNotTraced()
+    {
+        // The probes run every 200 ms (GatewayHarness.FastReplicas) to the HTTP and the gRPC replica; outside any
+        // request, a traced one would be a client span without a parent.
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        Assert.True(fixture.Gateway.App.Services.GetRequiredService<TracerProvider>().ForceFlush(10_000));
+        Assert.DoesNotContain(fixture.Collector.Spans, s => s.Span.Kind == Span.Types.SpanKind.Client && s.Span.ParentSpanId.IsEmpty);
+        Assert.NotEmpty(fixture.Gateway.State.Router.ReplicaSets); // there is something to probe
+    }
+
+    [Fact]
     public async Task StartupAndRequestLogLines_AreJsonObjects_TheRequestsCarryingItsTraceId()
     {
         var (traceId, _) = await GenerateAsync("remote/stories");
