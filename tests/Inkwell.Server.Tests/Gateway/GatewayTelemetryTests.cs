@@ -31,7 +31,7 @@ internal sealed class TraceParentRecorder(ConcurrentQueue<string> received) : IS
 
 /// <summary>
 /// `inkwell serve --registry ... --otlp-endpoint ... --json-output`: the gateway in front of a local deployment and a
-/// remote Inkwell replica (a second real server, without telemetry of its own), exporting over OTLP/gRPC to a
+/// remote Inkwell replica (a second real server, without telemetry of its own) over HTTP and over TGIS gRPC, exporting over OTLP/gRPC to a
 /// loopback collector, its log lines captured as its console would print them.
 /// </summary>
 public sealed class GatewayTelemetryFixture : IAsyncLifetime
@@ -102,8 +102,9 @@ public sealed class GatewayTelemetryFixture : IAsyncLifetime
 
 /// <summary>
 /// The gateway's own traces and logs: a request is the gateway's server span (continuing the caller's traceparent)
-/// with a client span for the call downstream, whose traceparent the replica continues; a local deployment's spans are
-/// exported once, by the process's one tracer; the gateway's start-up and request log lines are JSON with trace ids.
+/// with a client span for the call downstream (HTTP, or gRPC for a TGIS relay), whose traceparent the replica continues;
+/// replica probes are not traced; the gateway's start-up and request log lines are JSON, the request's with its trace id.
+/// Every test here fails on the gateway before this change (no tracer of its own, text logs, the endpoint unchecked).
 /// </summary>
 public sealed class GatewayTelemetryTests(GatewayTelemetryFixture fixture) : IClassFixture<GatewayTelemetryFixture>
 {
