@@ -20,10 +20,8 @@ public static class GatewayCommand
             ApiKey = localDefaults.ApiKey,
             CorsAllowOrigins = localDefaults.CorsAllowOrigins,
         };
+        // The gateway logs its own start-up line (JSON with --json-output), once it listens.
         var app = GatewayServer.Build(options, registry);
-        var budget = budgetMb is { } b ? $"{b} MiB for local deployments" : "no memory budget";
-        Console.Error.WriteLine($"inkwell: gateway over {registry.Models.Count} models, {registry.Deployments.Count} deployments ({budget})");
-        Console.Error.WriteLine($"inkwell: serving on http://{options.Hostname}:{options.Port} (/models/{{model}}/generate, /deployments/{{deployment}}/generate, /v1/..., /metrics)");
         await app.RunAsync();
         return 0;
     }

@@ -39,6 +39,8 @@ public static class ServeCommand
         comma list. Without it no CORS header is sent. --json-output: JSON log lines with trace ids.
         --otlp-endpoint: an OpenTelemetry collector (gRPC, e.g. http://localhost:4317; with --otlp-protocol
         http/protobuf the full /v1/traces URL) receiving a trace per request: generate, validate, queue, prefill, decode.
+        With --registry both flags cover the whole gateway process: its request and replica logs, a server span per
+        request with a client span per call to a replica (which receives its traceparent), and the local deployments.
         --lora-adapters (LORA_ADAPTERS): LoRA adapters over the model, each a PEFT directory or a GGUF adapter, chosen per
         request by TGI's parameters.adapter_id, OpenAI's "model" and TGIS's adapter_id; requests of different adapters
         share a batch. A bare PATH is named after its file or folder.

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Inkwell.Client;
@@ -26,6 +27,9 @@ public static class GatewayEndpoints
 
     /// <summary>Names the deployment, as HELM's model_deployment; as a header or a top-level body field.</summary>
     public const string ModelDeploymentField = "model_deployment";
+
+    /// <summary>The attribute naming the deployment on the gateway's server span.</summary>
+    public const string DeploymentTag = "inkwell.deployment";
 
     /// <summary>Largest OpenAI request body read to find its "model" (the body is buffered to forward it).</summary>
     private const int MaxOpenAIBodyBytes = 16 * 1024 * 1024;
@@ -182,6 +186,7 @@ public static class GatewayEndpoints
         {
             var route = g.Router.Route(model, deployment);
             ctx.Response.Headers[DeploymentHeader] = route.Deployment.Name;
+            Activity.Current?.SetTag(DeploymentTag, route.Deployment.Name); // the gateway's server span, when traced
             if (route.Resolution.Warning is { } warning)
             {
                 ctx.Response.Headers[WarningHeader] = warning;
@@ -202,6 +207,7 @@ public static class GatewayEndpoints
         var deployment = route.Deployment;
         var method = new HttpMethod(ctx.Request.Method);
         var contentType = body is { Length: > 0 } ? ctx.Request.ContentType ?? "application/json" : null;
+        long start = Stopwatch.GetTimestamp();
         using var scope = g.Metrics.Begin(deployment.Name);
         LocalDeploymentPool.Lease? lease = null;
         try
@@ -255,6 +261,9 @@ public static class GatewayEndpoints
         {
             scope.StatusCode = ctx.RequestAborted.IsCancellationRequested ? 0 : ctx.Response.StatusCode;
             if (lease is not null) await lease.DisposeAsync();
+            // The request log line; status 0 (as in /metrics): the caller hung up first.
+            g.Logger.LogInformation("{Method} {Path} -> deployment '{Deployment}': {Status} in {Milliseconds:F1} ms",
+                ctx.Request.Method, ctx.Request.Path.Value, deployment.Name, scope.StatusCode, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
         }
     }
 

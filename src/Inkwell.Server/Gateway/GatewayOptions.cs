@@ -19,7 +19,9 @@ public sealed record GatewayOptions
     public long? MemoryBudgetBytes { get; init; }
 
     /// <summary>The server options each local deployment starts from; its client_spec engine options
-    /// (max_total_tokens, num_threads, ...) override them. Hostname and Port are ignored (loopback, any port).</summary>
+    /// (max_total_tokens, num_threads, ...) override them. Hostname and Port are ignored (loopback, any port). Its
+    /// telemetry (JsonOutput, OtlpEndpoint, OtlpProtocol, OtlpServiceName) is the whole process's: the gateway's host
+    /// sets it up once, for itself and the local deployments.</summary>
     public ServerOptions LocalDefaults { get; init; } = new();
 
     /// <summary>How remote deployments' replicas are probed, ejected, re-admitted and retried.</summary>

@@ -2,6 +2,7 @@ using Inkwell.Client.Gateway;
 using Inkwell.Client.Registry;
 using Inkwell.Server.Hosting;
 using Inkwell.Server.Http;
+using Inkwell.Server.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -71,6 +72,11 @@ public static class GatewayServer
         var builder = WebApplication.CreateSlimBuilder(args ?? []);
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        // --json-output and --otlp-endpoint are the process's: its log lines and one tracer, which (its listeners
+        // being process-wide) also sees the local deployments' hosts and traces the calls to every replica.
+        var telemetry = options.LocalDefaults;
+        if (telemetry.JsonOutput) builder.UseJsonLogs();
+        if (telemetry.OtlpEndpoint is { } otlp) builder.AddOtlpTracing(otlp, telemetry.OtlpServiceName, telemetry.OtlpProtocol, outgoingCalls: true);
         builder.Services.AddSingleton(sp => new GatewayState(registry, options, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Inkwell.Gateway")));
         builder.WebHost.UseUrls($"http://{options.Hostname}:{options.Port}");
         // SIGTERM: readiness and new requests 503 at once, relayed ones finish within --shutdown-grace-period.
@@ -82,8 +88,17 @@ public static class GatewayServer
         if (options.CorsAllowOrigins.Count > 0) app.UseCors();
         if (options.ApiKey is { } apiKey) app.UseApiKey(apiKey);
         app.MapGateway();
+        app.Lifetime.ApplicationStarted.Register(() => LogStart(app, options, registry));
         // Stop the in-process deployments with the gateway (DI disposes the state, but only synchronously on some paths).
         app.Lifetime.ApplicationStopped.Register(() => app.Services.GetRequiredService<GatewayState>().DisposeAsync().AsTask().GetAwaiter().GetResult());
         return app;
+    }
+
+    private static void LogStart(WebApplication app, GatewayOptions options, ModelRegistry registry)
+    {
+        var budget = options.MemoryBudgetBytes is { } bytes ? $"{bytes / 1048576} MiB for local deployments" : "no memory budget";
+        app.Services.GetRequiredService<GatewayState>().Logger.LogInformation(
+            "Gateway over {Models} models, {Deployments} deployments ({Budget}), serving on {Addresses} (/models/{{model}}/generate, /deployments/{{deployment}}/generate, /v1/..., /metrics)",
+            registry.Models.Count, registry.Deployments.Count, budget, string.Join(", ", InkwellServer.BoundAddresses(app)));
     }
 }

@@ -91,6 +91,10 @@ internal sealed class LocalDeployment : IAsyncDisposable
             // Only the gateway listens for callers: a deployment of its own gRPC port would make the second local
             // deployment fail on the port the first holds.
             GrpcPort = null,
+            // The gateway's tracer (--otlp-endpoint) already sees this in-process host: ASP.NET Core's and Inkwell's
+            // activity sources are process-wide, so a tracer of its own would export each of its spans twice.
+            // --json-output stays: its host writes JSON lines to the same console.
+            OtlpEndpoint = null,
             TokenizerPath = spec.EngineOptions.GetValueOrDefault("tokenizer") ?? defaults.TokenizerPath,
             MaxInputTokens = spec.GetIntOption("max_input_tokens") ?? deployment.MaxSequenceLength ?? defaults.MaxInputTokens,
             MaxTotalTokens = spec.GetIntOption("max_total_tokens") ?? deployment.MaxSequenceAndGeneratedTokensLength ?? defaults.MaxTotalTokens,

@@ -3,6 +3,7 @@ using Inkwell.Client.Registry;
 using Inkwell.Server.Gateway;
 using Inkwell.Server.Hosting;
 using Inkwell.TestSupport;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Inkwell.Server.Tests.Gateway;
@@ -21,6 +22,7 @@ public sealed class GatewayHarness : IAsyncDisposable
     }
 
     public HttpClient Client { get; }
+    public WebApplication App => _host.App;
     public GatewayState State => _host.App.Services.GetRequiredService<GatewayState>();
 
     public static string EmbeddedModel => Path.Combine(RepoPaths.EmbeddedModelDir, "stories260K-f32.gguf");
@@ -39,7 +41,10 @@ public sealed class GatewayHarness : IAsyncDisposable
     };
 
     /// <param name="apiKey">The gateway's --api-key; also given to the local deployments' defaults, which must drop it.</param>
-    public static async Task<GatewayHarness> StartAsync(string metadataYaml, string deploymentsYaml, long? budgetBytes = null, ReplicaSetOptions? replicas = null, string? apiKey = null)
+    /// <param name="localDefaults">Changes to the local deployments' default options (the serve flags), e.g. telemetry.</param>
+    /// <param name="configure">Changes to the gateway's web host before it is built.</param>
+    public static async Task<GatewayHarness> StartAsync(string metadataYaml, string deploymentsYaml, long? budgetBytes = null, ReplicaSetOptions? replicas = null, string? apiKey = null,
+        Func<ServerOptions, ServerOptions>? localDefaults = null, Action<WebApplicationBuilder>? configure = null)
     {
         var dir = Path.Combine(Path.GetTempPath(), "inkwell-gateway-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
@@ -47,7 +52,7 @@ public sealed class GatewayHarness : IAsyncDisposable
         await File.WriteAllTextAsync(Path.Combine(dir, ModelRegistry.DeploymentsFileName), deploymentsYaml);
         try
         {
-            return await StartInAsync(dir, budgetBytes, replicas ?? FastReplicas, apiKey);
+            return await StartInAsync(dir, budgetBytes, replicas ?? FastReplicas, apiKey, localDefaults, configure);
         }
         catch
         {
@@ -56,8 +61,10 @@ public sealed class GatewayHarness : IAsyncDisposable
         }
     }
 
-    private static async Task<GatewayHarness> StartInAsync(string dir, long? budgetBytes, ReplicaSetOptions replicas, string? apiKey)
+    private static async Task<GatewayHarness> StartInAsync(string dir, long? budgetBytes, ReplicaSetOptions replicas, string? apiKey,
+        Func<ServerOptions, ServerOptions>? localDefaults, Action<WebApplicationBuilder>? configure)
     {
+        var defaults = new ServerOptions { NumThreads = 1, MaxTotalTokens = 256, MaxBatchTotalTokens = 2048, GrpcPort = LoopbackHost.ClosedPort(), ApiKey = apiKey };
         var registry = ModelRegistry.LoadFromDirectory(dir);
         var options = new GatewayOptions
         {
@@ -66,10 +73,10 @@ public sealed class GatewayHarness : IAsyncDisposable
             ApiKey = apiKey,
             // A fixed gRPC port, as `inkwell serve` passes (8033): local deployments must not bind it, or the
             // second one would fail on it.
-            LocalDefaults = new ServerOptions { NumThreads = 1, MaxTotalTokens = 256, MaxBatchTotalTokens = 2048, GrpcPort = LoopbackHost.ClosedPort(), ApiKey = apiKey },
+            LocalDefaults = localDefaults?.Invoke(defaults) ?? defaults,
             Replicas = replicas,
         };
-        var host = await LoopbackHost.StartAsync(port => GatewayServer.Build(options with { Port = port }, registry));
+        var host = await LoopbackHost.StartAsync(port => GatewayServer.Build(options with { Port = port }, registry, configure: configure));
         return new GatewayHarness(host, dir);
     }
 

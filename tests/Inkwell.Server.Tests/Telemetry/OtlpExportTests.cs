@@ -34,6 +34,27 @@ internal sealed class TraceCollector : TraceService.TraceServiceBase
                     Spans.Enqueue((resourceSpans.Resource, span));
         return Task.FromResult(new ExportTraceServiceResponse());
     }
+
+    /// <summary>Listens for OTLP/gRPC exports on a free loopback port (HTTP/2 cleartext, as the exporter speaks it).</summary>
+    public async Task<LoopbackHost> StartAsync() => await LoopbackHost.StartAsync(port =>
+    {
+        var builder = LoopbackHost.CreateBuilder();
+        builder.Services.AddGrpc();
+        builder.Services.AddSingleton(this);
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port, listen => listen.Protocols = HttpProtocols.Http2));
+        var app = builder.Build();
+        app.MapGrpcService<TraceCollector>();
+        return app;
+    });
+
+    /// <summary>The spans of one trace received so far.</summary>
+    public List<Span> SpansOf(ReadOnlySpan<byte> traceId)
+    {
+        List<Span> spans = [];
+        foreach (var (_, span) in Spans)
+            if (span.TraceId.Span.SequenceEqual(traceId)) spans.Add(span);
+        return spans;
+    }
 }
 
 /// <summary>
@@ -49,16 +70,7 @@ public sealed class OtlpExportTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _collectorHost = await LoopbackHost.StartAsync(port =>
-        {
-            var builder = LoopbackHost.CreateBuilder();
-            builder.Services.AddGrpc();
-            builder.Services.AddSingleton(_collector);
-            builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port, listen => listen.Protocols = HttpProtocols.Http2));
-            var app = builder.Build();
-            app.MapGrpcService<TraceCollector>();
-            return app;
-        });
+        _collectorHost = await _collector.StartAsync();
         _server = await TestServer.StartAsync(new ServerOptions
         {
             GrpcPort = 0,
@@ -93,7 +105,7 @@ public sealed class OtlpExportTests : IAsyncLifetime
         while (true)
         {
             Assert.True(_server.App.Services.GetRequiredService<TracerProvider>().ForceFlush(10_000));
-            List<Span> spans = [.. _collector.Spans.Select(s => s.Span).Where(s => s.TraceId.Span.SequenceEqual(traceId))];
+            var spans = _collector.SpansOf(traceId);
             if (spans.Any(s => s.Kind == Span.Types.SpanKind.Server) || DateTime.UtcNow > deadline) return spans;
             await Task.Delay(50);
         }
