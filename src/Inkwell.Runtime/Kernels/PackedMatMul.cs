@@ -10,13 +10,14 @@ namespace Inkwell.Runtime.Kernels;
 /// <summary>
 /// The GEMM over <see cref="PackedWeights"/>: a tile of 8 weight rows × up to 4 activation rows per 32-block.
 /// Each weight vector is loaded (and for Q4_0 unpacked) once per block for the whole tile; each activation row
-/// adds one int32 vector per block, started at the weight offset's share (−8·Σq for Q4_0, −128·Σq for Q8_0: exact
-/// integers, so the unsigned codes need no correction afterwards; −16·Σq for Q5_0), then converted and scaled by the 8 rows' block
-/// scales times the row's activation scale into an 8-lane f32 accumulator: 8 contiguous outputs at the end.
-/// On AVX2 + FMA, for row counts that are a multiple of 8; <see cref="MatMul"/> keeps everything else. Without
-/// AVX-VNNI a 4-byte dot step is vpmaddubsw (pairs into i16) and the pairs of several steps are summed in i16 and
-/// widened by one vpmaddwd: exact while the codes are small (Q4_0, Q5_0, Q4_K, Q5_K, Q6_K: at most 63), so Q8_0, whose
-/// biased codes reach 255, is packed only with VNNI.
+/// adds one int32 vector per block, started at the weight offset's share (−8·Σq for Q4_0, −128·Σq for Q8_0 with
+/// VNNI: exact integers, so the unsigned codes need no correction afterwards; −16·Σq for Q5_0), then converted and
+/// scaled by the 8 rows' block scales times the row's activation scale into an 8-lane f32 accumulator: 8 contiguous
+/// outputs at the end. On AVX2 + FMA, for row counts that are a multiple of 8; <see cref="MatMul"/> keeps everything
+/// else. Without AVX-VNNI a 4-byte dot step is vpmaddubsw (pairs into i16) and the pairs of several steps are summed
+/// in i16 and widened by one vpmaddwd: exact while the codes are small (Q4_0, Q5_0, Q4_K, Q5_K, Q6_K: at most 63).
+/// Q8_0 is packed signed there instead (ggml's mul_sum_i8_pairs): |q| ≤ 128 against the activation carrying q's
+/// sign (vpsignb), each step widened alone.
 /// </summary>
 [SkipLocalsInit]
 internal static unsafe partial class PackedMatMul
@@ -41,8 +42,7 @@ internal static unsafe partial class PackedMatMul
     public static bool Applies(WeightMatrix w) => IsSupported && CanPack(w);
 
     public static bool CanPack(WeightMatrix w)
-        => (w.Type is GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K
-            || w.Type == GgmlType.Q8_0 && AvxVnni.IsSupported)
+        => w.Type is GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q8_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K
            && w.Rows > 0 && w.Rows % 8 == 0 && w.Cols > 0;
 
     /// <summary>Marks a matrix whose packing was refused (an inf/nan block scale): it stays on MatMul's path.</summary>
@@ -79,7 +79,7 @@ internal static unsafe partial class PackedMatMul
         var body = new Body
         {
             W = packed, Rows = w.Rows, Cols = cols, N = n, X = x, Y = y,
-            Offset = w.Type switch { GgmlType.Q4_0 => -8, GgmlType.Q5_0 => -16, _ => -128 }, K = k,
+            Offset = w.Type switch { GgmlType.Q4_0 => -8, GgmlType.Q5_0 => -16, GgmlType.Q8_0 => -PackedWeights.Q8Bias, _ => 0 }, K = k,
         };
         if (pool.IsCurrentThreadInside)
         {
@@ -142,7 +142,7 @@ internal static unsafe partial class PackedMatMul
 
     /// <summary>
     /// Blocks of 32 as ActivationQuantization.QuantizeQ8 (d = max|x| / 127, q = round(x / d), the same rounding), plus the
-    /// integer start of each block's dot: offset·Σq, offset being the weights' code bias (−8 or −128). Writes
+    /// integer start of each block's dot: offset·Σq, offset being the weights' code bias (−8, −16, −128 or 0). Writes
     /// slot k of each block of the activation tile at act.
     /// </summary>
     private static void QuantizeRow(float* x, int cols, byte* act, int k, int offset)
@@ -256,6 +256,11 @@ internal static unsafe partial class PackedMatMul
         static abstract int Bytes { get; }
         /// <summary>The largest code: without VNNI, how many steps' i16 pair sums may be added before widening.</summary>
         static abstract int MaxCode { get; }
+        /// <summary>
+        /// Without VNNI, codes stored signed (Q8_0): <see cref="Load"/> gives |q| for vpmaddubsw and each step puts q's
+        /// sign, read again from the stored codes, onto the activation bytes (vpsignb).
+        /// </summary>
+        static abstract bool Signed { get; }
         static abstract void Load(byte* c, out Vector256<byte> w0, out Vector256<byte> w1, out Vector256<byte> w2,
             out Vector256<byte> w3, out Vector256<byte> w4, out Vector256<byte> w5, out Vector256<byte> w6, out Vector256<byte> w7);
     }
@@ -265,6 +270,7 @@ internal static unsafe partial class PackedMatMul
     {
         public static int Bytes => 128;
         public static int MaxCode => 15;
+        public static bool Signed => false;
         public static int ChunkBlocks => 2 * KChunk;
         public static int ActBytes => ActBlockBytes;
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -301,6 +307,7 @@ internal static unsafe partial class PackedMatMul
     {
         public static int Bytes => 160;
         public static int MaxCode => 31;
+        public static bool Signed => false;
         public static int ChunkBlocks => 2 * KChunk;
         public static int ActBytes => ActBlockBytes;
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -325,11 +332,12 @@ internal static unsafe partial class PackedMatMul
         }
     }
 
-    /// <summary>Q8_0: codes + 128, stored as they are used.</summary>
+    /// <summary>Q8_0: codes + 128, stored as vpdpbusd uses them; without VNNI signed codes, loaded as |q| (see <see cref="ICodes.Signed"/>).</summary>
     private struct Q8 : ICodes, IPackedKernel
     {
         public static int Bytes => 256;
-        public static int MaxCode => 255;
+        public static int MaxCode => AvxVnni.IsSupported ? 255 : 128;
+        public static bool Signed => !AvxVnni.IsSupported;
         public static int ChunkBlocks => KChunk;
         public static int ActBytes => ActBlockBytes;
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -341,6 +349,9 @@ internal static unsafe partial class PackedMatMul
         {
             w0 = Vector256.Load(c); w1 = Vector256.Load(c + 32); w2 = Vector256.Load(c + 64); w3 = Vector256.Load(c + 96);
             w4 = Vector256.Load(c + 128); w5 = Vector256.Load(c + 160); w6 = Vector256.Load(c + 192); w7 = Vector256.Load(c + 224);
+            if (!Signed) return;
+            w0 = Avx2.Abs(w0.AsSByte()); w1 = Avx2.Abs(w1.AsSByte()); w2 = Avx2.Abs(w2.AsSByte()); w3 = Avx2.Abs(w3.AsSByte());
+            w4 = Avx2.Abs(w4.AsSByte()); w5 = Avx2.Abs(w5.AsSByte()); w6 = Avx2.Abs(w6.AsSByte()); w7 = Avx2.Abs(w7.AsSByte());
         }
     }
 
@@ -352,6 +363,14 @@ internal static unsafe partial class PackedMatMul
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<short> Pairs(Vector256<byte> w, sbyte* q) => Avx2.MultiplyAddAdjacent(w, Bcast(q));
 
+    /// <summary>
+    /// Without VNNI, signed codes: |q| (≤ 128) times the activation bytes at q carrying the signs of the stored codes at c,
+    /// widened at once (a pair sum reaches 2·128·127 = 32512, so two steps' would not fit i16).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> SignedStep(Vector256<byte> abs, sbyte* q, byte* c)
+        => Widen(Avx2.MultiplyAddAdjacent(abs, Avx2.Sign(Bcast(q), Vector256.Load((sbyte*)c))));
+
     /// <summary>Without VNNI: i16 pair sums to int32 lanes (vpmaddwd by ones).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Widen(Vector256<short> pairs) => Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));
@@ -359,16 +378,23 @@ internal static unsafe partial class PackedMatMul
     /// <summary>
     /// One activation row's 32 codes q against the 8 weight vectors: lane r ends with row r's block dot plus
     /// *start. One chain of eight vpdpbusd: the tile's rows and the next block give the core independent work.
+    /// c is the group-block's stored codes (read again only where <see cref="ICodes.Signed"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> BlockDot<TW>(int* start, sbyte* q, Vector256<byte> w0, Vector256<byte> w1,
+    private static Vector256<int> BlockDot<TW>(int* start, sbyte* q, byte* c, Vector256<byte> w0, Vector256<byte> w1,
         Vector256<byte> w2, Vector256<byte> w3, Vector256<byte> w4, Vector256<byte> w5, Vector256<byte> w6,
         Vector256<byte> w7) where TW : struct, ICodes
     {
+        if (!AvxVnni.IsSupported && TW.Signed)
+        {
+            return Vector256.Create(*start)
+                + ((SignedStep(w0, q, c) + SignedStep(w1, q + 4, c + 32)) + (SignedStep(w2, q + 8, c + 64) + SignedStep(w3, q + 12, c + 96)))
+                + ((SignedStep(w4, q + 16, c + 128) + SignedStep(w5, q + 20, c + 160)) + (SignedStep(w6, q + 24, c + 192) + SignedStep(w7, q + 28, c + 224)));
+        }
         if (!AvxVnni.IsSupported)
         {
-            // Q8_0 is packed only with VNNI. Each step's pair sums are at most 2·MaxCode·127: eight of them fit
-            // i16 for Q4_0 (30480), four for Q5_0 (31496).
+            // Each step's pair sums are at most 2·MaxCode·127: eight of them fit i16 for Q4_0 (30480), four for
+            // Q5_0 (31496).
             var lo = (Pairs(w0, q) + Pairs(w1, q + 4)) + (Pairs(w2, q + 8) + Pairs(w3, q + 12));
             var hi = (Pairs(w4, q + 16) + Pairs(w5, q + 20)) + (Pairs(w6, q + 24) + Pairs(w7, q + 28));
             return TW.MaxCode <= 15 ? Vector256.Create(*start) + Widen(lo + hi)
@@ -403,14 +429,14 @@ internal static unsafe partial class PackedMatMul
             sbyte* q = (sbyte*)act;
             float* d = (float*)(act + TileN * 32);
             int* s = (int*)(act + TileN * 36);
-            a0 = Scale(a0, BlockDot<TW>(s, q, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[0]);
-            if (n > 1) a1 = Scale(a1, BlockDot<TW>(s + 1, q + 32, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[1]);
-            if (n > 2) a2 = Scale(a2, BlockDot<TW>(s + 2, q + 64, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[2]);
-            if (n > 3) a3 = Scale(a3, BlockDot<TW>(s + 3, q + 96, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[3]);
-            if (n > 4) a4 = Scale(a4, BlockDot<TW>(s + 4, q + 128, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[4]);
-            if (n > 5) a5 = Scale(a5, BlockDot<TW>(s + 5, q + 160, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[5]);
-            if (n > 6) a6 = Scale(a6, BlockDot<TW>(s + 6, q + 192, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[6]);
-            if (n > 7) a7 = Scale(a7, BlockDot<TW>(s + 7, q + 224, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[7]);
+            a0 = Scale(a0, BlockDot<TW>(s, q, codes, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[0]);
+            if (n > 1) a1 = Scale(a1, BlockDot<TW>(s + 1, q + 32, codes, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[1]);
+            if (n > 2) a2 = Scale(a2, BlockDot<TW>(s + 2, q + 64, codes, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[2]);
+            if (n > 3) a3 = Scale(a3, BlockDot<TW>(s + 3, q + 96, codes, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[3]);
+            if (n > 4) a4 = Scale(a4, BlockDot<TW>(s + 4, q + 128, codes, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[4]);
+            if (n > 5) a5 = Scale(a5, BlockDot<TW>(s + 5, q + 160, codes, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[5]);
+            if (n > 6) a6 = Scale(a6, BlockDot<TW>(s + 6, q + 192, codes, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[6]);
+            if (n > 7) a7 = Scale(a7, BlockDot<TW>(s + 7, q + 224, codes, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[7]);
         }
         Finish(a0, y, add);
         if (n > 1) Finish(a1, y + yStride, add);
