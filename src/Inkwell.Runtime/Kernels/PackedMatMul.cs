@@ -16,8 +16,8 @@ namespace Inkwell.Runtime.Kernels;
 /// outputs at the end. On AVX2 + FMA, for row counts that are a multiple of 8; <see cref="MatMul"/> keeps everything
 /// else. Without AVX-VNNI a 4-byte dot step is vpmaddubsw (pairs into i16) and the pairs of several steps are summed
 /// in i16 and widened by one vpmaddwd: exact while the codes are small (Q4_0, Q5_0, Q4_K, Q5_K, Q6_K: at most 63).
-/// Q8_0 is packed signed there instead (ggml's mul_sum_i8_pairs): |q| ≤ 128 against the activation carrying q's
-/// sign (vpsignb), each step widened alone.
+/// Q8_0 is packed signed there instead and runs <see cref="SignedTile"/> (ggml's mul_sum_i8_pairs): |q| ≤ 128
+/// against the activation carrying q's sign (vpsignb), each step widened alone.
 /// </summary>
 [SkipLocalsInit]
 internal static unsafe partial class PackedMatMul
@@ -256,11 +256,6 @@ internal static unsafe partial class PackedMatMul
         static abstract int Bytes { get; }
         /// <summary>The largest code: without VNNI, how many steps' i16 pair sums may be added before widening.</summary>
         static abstract int MaxCode { get; }
-        /// <summary>
-        /// Without VNNI, codes stored signed (Q8_0): <see cref="Load"/> gives |q| for vpmaddubsw and each step puts q's
-        /// sign, read again from the stored codes, onto the activation bytes (vpsignb).
-        /// </summary>
-        static abstract bool Signed { get; }
         static abstract void Load(byte* c, out Vector256<byte> w0, out Vector256<byte> w1, out Vector256<byte> w2,
             out Vector256<byte> w3, out Vector256<byte> w4, out Vector256<byte> w5, out Vector256<byte> w6, out Vector256<byte> w7);
     }
@@ -270,7 +265,6 @@ internal static unsafe partial class PackedMatMul
     {
         public static int Bytes => 128;
         public static int MaxCode => 15;
-        public static bool Signed => false;
         public static int ChunkBlocks => 2 * KChunk;
         public static int ActBytes => ActBlockBytes;
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -307,7 +301,6 @@ internal static unsafe partial class PackedMatMul
     {
         public static int Bytes => 160;
         public static int MaxCode => 31;
-        public static bool Signed => false;
         public static int ChunkBlocks => 2 * KChunk;
         public static int ActBytes => ActBlockBytes;
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -332,26 +325,25 @@ internal static unsafe partial class PackedMatMul
         }
     }
 
-    /// <summary>Q8_0: codes + 128, stored as vpdpbusd uses them; without VNNI signed codes, loaded as |q| (see <see cref="ICodes.Signed"/>).</summary>
+    /// <summary>Q8_0: codes + 128, stored as vpdpbusd uses them; without VNNI the signed codes, see <see cref="SignedTile"/>.</summary>
     private struct Q8 : ICodes, IPackedKernel
     {
         public static int Bytes => 256;
-        public static int MaxCode => AvxVnni.IsSupported ? 255 : 128;
-        public static bool Signed => !AvxVnni.IsSupported;
+        public static int MaxCode => 255;
         public static int ChunkBlocks => KChunk;
         public static int ActBytes => ActBlockBytes;
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add) where TN : struct, ICount
-            => Tile<Q8, TN>(w.Codes + block * Bytes, w.Scales + block * 8, len, act, y, yStride, add);
+        {
+            if (AvxVnni.IsSupported) Tile<Q8, TN>(w.Codes + block * Bytes, w.Scales + block * 8, len, act, y, yStride, add);
+            else SignedTile<TN>(w.Codes + block * Bytes, w.Scales + block * 8, len, act, y, yStride, add);
+        }
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Load(byte* c, out Vector256<byte> w0, out Vector256<byte> w1, out Vector256<byte> w2,
             out Vector256<byte> w3, out Vector256<byte> w4, out Vector256<byte> w5, out Vector256<byte> w6, out Vector256<byte> w7)
         {
             w0 = Vector256.Load(c); w1 = Vector256.Load(c + 32); w2 = Vector256.Load(c + 64); w3 = Vector256.Load(c + 96);
             w4 = Vector256.Load(c + 128); w5 = Vector256.Load(c + 160); w6 = Vector256.Load(c + 192); w7 = Vector256.Load(c + 224);
-            if (!Signed) return;
-            w0 = Avx2.Abs(w0.AsSByte()); w1 = Avx2.Abs(w1.AsSByte()); w2 = Avx2.Abs(w2.AsSByte()); w3 = Avx2.Abs(w3.AsSByte());
-            w4 = Avx2.Abs(w4.AsSByte()); w5 = Avx2.Abs(w5.AsSByte()); w6 = Avx2.Abs(w6.AsSByte()); w7 = Avx2.Abs(w7.AsSByte());
         }
     }
 
@@ -363,14 +355,6 @@ internal static unsafe partial class PackedMatMul
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<short> Pairs(Vector256<byte> w, sbyte* q) => Avx2.MultiplyAddAdjacent(w, Bcast(q));
 
-    /// <summary>
-    /// Without VNNI, signed codes: |q| (≤ 128) times the activation bytes at q carrying the signs of the stored codes at c,
-    /// widened at once (a pair sum reaches 2·128·127 = 32512, so two steps' would not fit i16).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> SignedStep(Vector256<byte> abs, sbyte* q, byte* c)
-        => Widen(Avx2.MultiplyAddAdjacent(abs, Avx2.Sign(Bcast(q), Vector256.Load((sbyte*)c))));
-
     /// <summary>Without VNNI: i16 pair sums to int32 lanes (vpmaddwd by ones).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Widen(Vector256<short> pairs) => Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));
@@ -378,23 +362,16 @@ internal static unsafe partial class PackedMatMul
     /// <summary>
     /// One activation row's 32 codes q against the 8 weight vectors: lane r ends with row r's block dot plus
     /// *start. One chain of eight vpdpbusd: the tile's rows and the next block give the core independent work.
-    /// c is the group-block's stored codes (read again only where <see cref="ICodes.Signed"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> BlockDot<TW>(int* start, sbyte* q, byte* c, Vector256<byte> w0, Vector256<byte> w1,
+    private static Vector256<int> BlockDot<TW>(int* start, sbyte* q, Vector256<byte> w0, Vector256<byte> w1,
         Vector256<byte> w2, Vector256<byte> w3, Vector256<byte> w4, Vector256<byte> w5, Vector256<byte> w6,
         Vector256<byte> w7) where TW : struct, ICodes
     {
-        if (!AvxVnni.IsSupported && TW.Signed)
-        {
-            return Vector256.Create(*start)
-                + ((SignedStep(w0, q, c) + SignedStep(w1, q + 4, c + 32)) + (SignedStep(w2, q + 8, c + 64) + SignedStep(w3, q + 12, c + 96)))
-                + ((SignedStep(w4, q + 16, c + 128) + SignedStep(w5, q + 20, c + 160)) + (SignedStep(w6, q + 24, c + 192) + SignedStep(w7, q + 28, c + 224)));
-        }
         if (!AvxVnni.IsSupported)
         {
-            // Each step's pair sums are at most 2·MaxCode·127: eight of them fit i16 for Q4_0 (30480), four for
-            // Q5_0 (31496).
+            // Q8_0 runs SignedTile instead. Each step's pair sums are at most 2·MaxCode·127: eight of them fit i16
+            // for Q4_0 (30480), four for Q5_0 (31496).
             var lo = (Pairs(w0, q) + Pairs(w1, q + 4)) + (Pairs(w2, q + 8) + Pairs(w3, q + 12));
             var hi = (Pairs(w4, q + 16) + Pairs(w5, q + 20)) + (Pairs(w6, q + 24) + Pairs(w7, q + 28));
             return TW.MaxCode <= 15 ? Vector256.Create(*start) + Widen(lo + hi)
@@ -429,14 +406,14 @@ internal static unsafe partial class PackedMatMul
             sbyte* q = (sbyte*)act;
             float* d = (float*)(act + TileN * 32);
             int* s = (int*)(act + TileN * 36);
-            a0 = Scale(a0, BlockDot<TW>(s, q, codes, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[0]);
-            if (n > 1) a1 = Scale(a1, BlockDot<TW>(s + 1, q + 32, codes, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[1]);
-            if (n > 2) a2 = Scale(a2, BlockDot<TW>(s + 2, q + 64, codes, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[2]);
-            if (n > 3) a3 = Scale(a3, BlockDot<TW>(s + 3, q + 96, codes, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[3]);
-            if (n > 4) a4 = Scale(a4, BlockDot<TW>(s + 4, q + 128, codes, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[4]);
-            if (n > 5) a5 = Scale(a5, BlockDot<TW>(s + 5, q + 160, codes, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[5]);
-            if (n > 6) a6 = Scale(a6, BlockDot<TW>(s + 6, q + 192, codes, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[6]);
-            if (n > 7) a7 = Scale(a7, BlockDot<TW>(s + 7, q + 224, codes, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[7]);
+            a0 = Scale(a0, BlockDot<TW>(s, q, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[0]);
+            if (n > 1) a1 = Scale(a1, BlockDot<TW>(s + 1, q + 32, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[1]);
+            if (n > 2) a2 = Scale(a2, BlockDot<TW>(s + 2, q + 64, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[2]);
+            if (n > 3) a3 = Scale(a3, BlockDot<TW>(s + 3, q + 96, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[3]);
+            if (n > 4) a4 = Scale(a4, BlockDot<TW>(s + 4, q + 128, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[4]);
+            if (n > 5) a5 = Scale(a5, BlockDot<TW>(s + 5, q + 160, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[5]);
+            if (n > 6) a6 = Scale(a6, BlockDot<TW>(s + 6, q + 192, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[6]);
+            if (n > 7) a7 = Scale(a7, BlockDot<TW>(s + 7, q + 224, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[7]);
         }
         Finish(a0, y, add);
         if (n > 1) Finish(a1, y + yStride, add);
@@ -447,6 +424,62 @@ internal static unsafe partial class PackedMatMul
         if (n > 6) Finish(a6, y + 6 * yStride, add);
         if (n > 7) Finish(a7, y + 7 * yStride, add);
     }
+
+    /// <summary>
+    /// Q8_0 without VNNI, 8 weight rows × TN activation rows → y[k·yStride + 0..7] (or += where add). The codes are
+    /// signed: vpmaddubsw takes |q| (≤ 128) and the activation bytes carry q's sign (vpsignb), so a pair sum is at
+    /// most 2·128·127 = 32512 and each step is widened at once (two would overflow i16). Step by step over the
+    /// tile's rows, so only one weight vector and its |q| are live beside the TN int32 dots: they fit AVX2's 16
+    /// registers, where Tile's eight weight vectors would push the dots to the stack; the f32 sums live in L1.
+    /// No dot start: the codes carry no bias.
+    /// </summary>
+    private static void SignedTile<TN>(byte* codes, ushort* scales, int nb, byte* act, float* y, int yStride, bool add)
+        where TN : struct, ICount
+    {
+        int n = TN.N;
+        float* sums = stackalloc float[8 * TileN];
+        for (int k = 0; k < n; k++) Vector256<float>.Zero.Store(sums + 8 * k);
+        for (int b = 0; b < nb; b++, codes += Q8.Bytes, scales += 8, act += ActBlockBytes)
+        {
+            sbyte* q = (sbyte*)act;
+            var d0 = Vector256<int>.Zero; var d1 = d0; var d2 = d0; var d3 = d0;
+            var d4 = d0; var d5 = d0; var d6 = d0; var d7 = d0;
+            for (int j = 0; j < 32; j += 4)
+            {
+                var w = Vector256.Load((sbyte*)codes + 8 * j);
+                var abs = Avx2.Abs(w);
+                d0 += SignedStep(abs, w, q + j);
+                if (n > 1) d1 += SignedStep(abs, w, q + 32 + j);
+                if (n > 2) d2 += SignedStep(abs, w, q + 64 + j);
+                if (n > 3) d3 += SignedStep(abs, w, q + 96 + j);
+                if (n > 4) d4 += SignedStep(abs, w, q + 128 + j);
+                if (n > 5) d5 += SignedStep(abs, w, q + 160 + j);
+                if (n > 6) d6 += SignedStep(abs, w, q + 192 + j);
+                if (n > 7) d7 += SignedStep(abs, w, q + 224 + j);
+            }
+            var dw = HalfConversion.FiniteHalfToSingle(Vector128.Load((short*)scales));
+            float* dx = (float*)(act + TileN * 32);
+            Scale(sums, d0, dw, dx[0]);
+            if (n > 1) Scale(sums + 8, d1, dw, dx[1]);
+            if (n > 2) Scale(sums + 16, d2, dw, dx[2]);
+            if (n > 3) Scale(sums + 24, d3, dw, dx[3]);
+            if (n > 4) Scale(sums + 32, d4, dw, dx[4]);
+            if (n > 5) Scale(sums + 40, d5, dw, dx[5]);
+            if (n > 6) Scale(sums + 48, d6, dw, dx[6]);
+            if (n > 7) Scale(sums + 56, d7, dw, dx[7]);
+        }
+        for (int k = 0; k < n; k++) Finish(Vector256.Load(sums + 8 * k), y + k * yStride, add);
+    }
+
+    /// <summary>One signed step: |w| times the four activation bytes at q, each carrying w's sign, summed per int32 lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> SignedStep(Vector256<byte> abs, Vector256<sbyte> w, sbyte* q)
+        => Widen(Avx2.MultiplyAddAdjacent(abs, Avx2.Sign(Bcast(q), w)));
+
+    /// <summary>*sum += f32(dot) · (8 weight scales · activation scale), the sum in memory.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Scale(float* sum, Vector256<int> dot, Vector256<float> dw, float dx)
+        => Scale(Vector256.Load(sum), dot, dw, dx).Store(sum);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Finish(Vector256<float> acc, float* y, bool add)
