@@ -86,7 +86,7 @@ public static unsafe class MatMul
                 FloatGemv.Multiply(w, px, py, pool);
                 return;
             }
-            // Q4_0/Q5_0/Q4_K/Q5_K/Q6_K (and Q8_0 with VNNI): the row-interleaved packed copy (see PackedMatMul).
+            // Q4_0/Q5_0/Q8_0/Q4_K/Q5_K/Q6_K: the row-interleaved packed copy (see PackedMatMul).
             if (simd && PackedMatMul.TryMultiply(w, px, py, n, pool)) return;
             var body = new Body
             {

@@ -10,13 +10,14 @@ namespace Inkwell.Runtime.Kernels;
 /// <summary>
 /// The GEMM over <see cref="PackedWeights"/>: a tile of 8 weight rows × up to 4 activation rows per 32-block.
 /// Each weight vector is loaded (and for Q4_0 unpacked) once per block for the whole tile; each activation row
-/// adds one int32 vector per block, started at the weight offset's share (−8·Σq for Q4_0, −128·Σq for Q8_0: exact
-/// integers, so the unsigned codes need no correction afterwards; −16·Σq for Q5_0), then converted and scaled by the 8 rows' block
-/// scales times the row's activation scale into an 8-lane f32 accumulator: 8 contiguous outputs at the end.
-/// On AVX2 + FMA, for row counts that are a multiple of 8; <see cref="MatMul"/> keeps everything else. Without
-/// AVX-VNNI a 4-byte dot step is vpmaddubsw (pairs into i16) and the pairs of several steps are summed in i16 and
-/// widened by one vpmaddwd: exact while the codes are small (Q4_0, Q5_0, Q4_K, Q5_K, Q6_K: at most 63), so Q8_0, whose
-/// biased codes reach 255, is packed only with VNNI.
+/// adds one int32 vector per block, started at the weight offset's share (−8·Σq for Q4_0, −128·Σq for Q8_0 with
+/// VNNI: exact integers, so the unsigned codes need no correction afterwards; −16·Σq for Q5_0), then converted and
+/// scaled by the 8 rows' block scales times the row's activation scale into an 8-lane f32 accumulator: 8 contiguous
+/// outputs at the end. On AVX2 + FMA, for row counts that are a multiple of 8; <see cref="MatMul"/> keeps everything
+/// else. Without AVX-VNNI a 4-byte dot step is vpmaddubsw (pairs into i16) and the pairs of several steps are summed
+/// in i16 and widened by one vpmaddwd: exact while the codes are small (Q4_0, Q5_0, Q4_K, Q5_K, Q6_K: at most 63).
+/// Q8_0 is packed signed there instead and runs <see cref="SignedTile"/> (ggml's mul_sum_i8_pairs): |q| ≤ 128
+/// against the activation carrying q's sign (vpsignb), each step widened alone.
 /// </summary>
 [SkipLocalsInit]
 internal static unsafe partial class PackedMatMul
@@ -41,8 +42,7 @@ internal static unsafe partial class PackedMatMul
     public static bool Applies(WeightMatrix w) => IsSupported && CanPack(w);
 
     public static bool CanPack(WeightMatrix w)
-        => (w.Type is GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K
-            || w.Type == GgmlType.Q8_0 && AvxVnni.IsSupported)
+        => w.Type is GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q8_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K
            && w.Rows > 0 && w.Rows % 8 == 0 && w.Cols > 0;
 
     /// <summary>Marks a matrix whose packing was refused (an inf/nan block scale): it stays on MatMul's path.</summary>
@@ -79,7 +79,7 @@ internal static unsafe partial class PackedMatMul
         var body = new Body
         {
             W = packed, Rows = w.Rows, Cols = cols, N = n, X = x, Y = y,
-            Offset = w.Type switch { GgmlType.Q4_0 => -8, GgmlType.Q5_0 => -16, _ => -128 }, K = k,
+            Offset = w.Type switch { GgmlType.Q4_0 => -8, GgmlType.Q5_0 => -16, GgmlType.Q8_0 => -PackedWeights.Q8Bias, _ => 0 }, K = k,
         };
         if (pool.IsCurrentThreadInside)
         {
@@ -142,7 +142,7 @@ internal static unsafe partial class PackedMatMul
 
     /// <summary>
     /// Blocks of 32 as ActivationQuantization.QuantizeQ8 (d = max|x| / 127, q = round(x / d), the same rounding), plus the
-    /// integer start of each block's dot: offset·Σq, offset being the weights' code bias (−8 or −128). Writes
+    /// integer start of each block's dot: offset·Σq, offset being the weights' code bias (−8, −16, −128 or 0). Writes
     /// slot k of each block of the activation tile at act.
     /// </summary>
     private static void QuantizeRow(float* x, int cols, byte* act, int k, int offset)
@@ -325,7 +325,7 @@ internal static unsafe partial class PackedMatMul
         }
     }
 
-    /// <summary>Q8_0: codes + 128, stored as they are used.</summary>
+    /// <summary>Q8_0: codes + 128, stored as vpdpbusd uses them; without VNNI the signed codes, see <see cref="SignedTile"/>.</summary>
     private struct Q8 : ICodes, IPackedKernel
     {
         public static int Bytes => 256;
@@ -334,7 +334,10 @@ internal static unsafe partial class PackedMatMul
         public static int ActBytes => ActBlockBytes;
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add) where TN : struct, ICount
-            => Tile<Q8, TN>(w.Codes + block * Bytes, w.Scales + block * 8, len, act, y, yStride, add);
+        {
+            if (AvxVnni.IsSupported) Tile<Q8, TN>(w.Codes + block * Bytes, w.Scales + block * 8, len, act, y, yStride, add);
+            else SignedTile<TN>(w.Codes + block * Bytes, w.Scales + block * 8, len, act, y, yStride, add);
+        }
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Load(byte* c, out Vector256<byte> w0, out Vector256<byte> w1, out Vector256<byte> w2,
             out Vector256<byte> w3, out Vector256<byte> w4, out Vector256<byte> w5, out Vector256<byte> w6, out Vector256<byte> w7)
@@ -367,8 +370,8 @@ internal static unsafe partial class PackedMatMul
     {
         if (!AvxVnni.IsSupported)
         {
-            // Q8_0 is packed only with VNNI. Each step's pair sums are at most 2·MaxCode·127: eight of them fit
-            // i16 for Q4_0 (30480), four for Q5_0 (31496).
+            // Q8_0 runs SignedTile instead. Each step's pair sums are at most 2·MaxCode·127: eight of them fit i16
+            // for Q4_0 (30480), four for Q5_0 (31496).
             var lo = (Pairs(w0, q) + Pairs(w1, q + 4)) + (Pairs(w2, q + 8) + Pairs(w3, q + 12));
             var hi = (Pairs(w4, q + 16) + Pairs(w5, q + 20)) + (Pairs(w6, q + 24) + Pairs(w7, q + 28));
             return TW.MaxCode <= 15 ? Vector256.Create(*start) + Widen(lo + hi)
@@ -421,6 +424,62 @@ internal static unsafe partial class PackedMatMul
         if (n > 6) Finish(a6, y + 6 * yStride, add);
         if (n > 7) Finish(a7, y + 7 * yStride, add);
     }
+
+    /// <summary>
+    /// Q8_0 without VNNI, 8 weight rows × TN activation rows → y[k·yStride + 0..7] (or += where add). The codes are
+    /// signed: vpmaddubsw takes |q| (≤ 128) and the activation bytes carry q's sign (vpsignb), so a pair sum is at
+    /// most 2·128·127 = 32512 and each step is widened at once (two would overflow i16). Step by step over the
+    /// tile's rows, so only one weight vector and its |q| are live beside the TN int32 dots: they fit AVX2's 16
+    /// registers, where Tile's eight weight vectors would push the dots to the stack; the f32 sums live in L1.
+    /// No dot start: the codes carry no bias.
+    /// </summary>
+    private static void SignedTile<TN>(byte* codes, ushort* scales, int nb, byte* act, float* y, int yStride, bool add)
+        where TN : struct, ICount
+    {
+        int n = TN.N;
+        float* sums = stackalloc float[8 * TileN];
+        for (int k = 0; k < n; k++) Vector256<float>.Zero.Store(sums + 8 * k);
+        for (int b = 0; b < nb; b++, codes += Q8.Bytes, scales += 8, act += ActBlockBytes)
+        {
+            sbyte* q = (sbyte*)act;
+            var d0 = Vector256<int>.Zero; var d1 = d0; var d2 = d0; var d3 = d0;
+            var d4 = d0; var d5 = d0; var d6 = d0; var d7 = d0;
+            for (int j = 0; j < 32; j += 4)
+            {
+                var w = Vector256.Load((sbyte*)codes + 8 * j);
+                var abs = Avx2.Abs(w);
+                d0 += SignedStep(abs, w, q + j);
+                if (n > 1) d1 += SignedStep(abs, w, q + 32 + j);
+                if (n > 2) d2 += SignedStep(abs, w, q + 64 + j);
+                if (n > 3) d3 += SignedStep(abs, w, q + 96 + j);
+                if (n > 4) d4 += SignedStep(abs, w, q + 128 + j);
+                if (n > 5) d5 += SignedStep(abs, w, q + 160 + j);
+                if (n > 6) d6 += SignedStep(abs, w, q + 192 + j);
+                if (n > 7) d7 += SignedStep(abs, w, q + 224 + j);
+            }
+            var dw = HalfConversion.FiniteHalfToSingle(Vector128.Load((short*)scales));
+            float* dx = (float*)(act + TileN * 32);
+            Scale(sums, d0, dw, dx[0]);
+            if (n > 1) Scale(sums + 8, d1, dw, dx[1]);
+            if (n > 2) Scale(sums + 16, d2, dw, dx[2]);
+            if (n > 3) Scale(sums + 24, d3, dw, dx[3]);
+            if (n > 4) Scale(sums + 32, d4, dw, dx[4]);
+            if (n > 5) Scale(sums + 40, d5, dw, dx[5]);
+            if (n > 6) Scale(sums + 48, d6, dw, dx[6]);
+            if (n > 7) Scale(sums + 56, d7, dw, dx[7]);
+        }
+        for (int k = 0; k < n; k++) Finish(Vector256.Load(sums + 8 * k), y + k * yStride, add);
+    }
+
+    /// <summary>One signed step: |w| times the four activation bytes at q, each carrying w's sign, summed per int32 lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> SignedStep(Vector256<byte> abs, Vector256<sbyte> w, sbyte* q)
+        => Widen(Avx2.MultiplyAddAdjacent(abs, Avx2.Sign(Bcast(q), w)));
+
+    /// <summary>*sum += f32(dot) · (8 weight scales · activation scale), the sum in memory.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Scale(float* sum, Vector256<int> dot, Vector256<float> dw, float dx)
+        => Scale(Vector256.Load(sum), dot, dw, dx).Store(sum);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Finish(Vector256<float> acc, float* y, bool add)

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 using Inkwell.Runtime.Tensors;
 
 namespace Inkwell.Runtime.Kernels;
@@ -14,7 +15,9 @@ namespace Inkwell.Runtime.Kernels;
 /// <item>Q4_0: 4 vectors of 32 bytes per group-block; byte (p, r, k) is the original qs_r[4p + k], so its low
 /// nibble is code 4p + k and its high nibble code 16 + 4p + k (codes stay 4-bit: decode reads every byte).</item>
 /// <item>Q5_0: Q4_0's 4 vectors, then one more holding each row's 32 fifth bits as a u32 (see <see cref="FifthBits"/>).</item>
-/// <item>Q8_0: 8 vectors; byte (j, r, k) is q_r[4j + k] + 128, unsigned as vpdpbusd wants it.</item>
+/// <item>Q8_0: 8 vectors; byte (j, r, k) is q_r[4j + k] + 128, unsigned as vpdpbusd wants it; without VNNI the
+/// code itself, signed (the kernel takes |q| for vpmaddubsw and q's sign onto the activation, see
+/// <see cref="Q8Bias"/>).</item>
 /// </list>
 /// The 8 rows' f16 block scales follow all codes, [group][block][8]. The k-quants keep each group's
 /// super-block whole instead, codes and scales together (see PackedWeights.KQuants.cs). Native, 64-byte aligned,
@@ -114,13 +117,20 @@ internal sealed unsafe partial class PackedWeights : IDisposable
                 }
                 else
                 {
-                    for (int j = 0; j < 8; j++) // + 128 on each byte: flip its top bit
-                        Unsafe.WriteUnaligned(dst + 32 * j, Unsafe.ReadUnaligned<uint>(blk + 2 + 4 * j) ^ 0x80808080u);
+                    uint flip = Q8Bias == 128 ? 0x80808080u : 0; // + 128 on each byte: flip its top bit
+                    for (int j = 0; j < 8; j++)
+                        Unsafe.WriteUnaligned(dst + 32 * j, Unsafe.ReadUnaligned<uint>(blk + 2 + 4 * j) ^ flip);
                 }
             }
         }
         return true;
     }
+
+    /// <summary>
+    /// What packing adds to each Q8_0 code: 128 for vpdpbusd's unsigned operand where AVX-VNNI exists, else 0 (the
+    /// vpmaddubsw path needs the sign, and |q| ≤ 128 keeps its i16 pair sums exact).
+    /// </summary>
+    internal static int Q8Bias => AvxVnni.IsSupported ? 128 : 0;
 
     /// <summary>
     /// Q5_0's qh rearranged for the kernel: byte k holds, at bit 4 + p, the fifth bit of code 4p + k (vector p's low

@@ -1,4 +1,3 @@
-using System.Runtime.Intrinsics.X86;
 using Inkwell.Runtime.Kernels;
 using Inkwell.Runtime.Tensors;
 using Inkwell.Runtime.Threading;
@@ -6,19 +5,21 @@ using Inkwell.Runtime.Threading;
 namespace Inkwell.Runtime.Tests.Kernels;
 
 /// <summary>
-/// The row-interleaved Q4_0 / Q5_0 / Q8_0 / Q4_K / Q5_K / Q6_K VNNI path (PackedMatMul) against the portable scalar kernels and the ggml
-/// reference. Where the hardware has no AVX-VNNI, Multiply never takes the packed path and these tests check the
-/// fallback instead.
+/// The row-interleaved Q4_0 / Q5_0 / Q8_0 / Q4_K / Q5_K / Q6_K path (PackedMatMul) against the portable scalar kernels
+/// and the ggml reference. It runs with AVX-VNNI (vpdpbusd) and on AVX2 alone (vpmaddubsw; ./test runs this class a
+/// second time with AVX-512 and VNNI off); rows % 8 != 0 check the unpacked fallback.
 /// </summary>
 public sealed unsafe class PackedMatMulTests : IDisposable
 {
     private readonly WorkerPool _pool1 = new(1);
     private readonly WorkerPool _pool2 = new(2);
+    private readonly WorkerPool _pool3 = new(3);
 
     public void Dispose()
     {
         _pool1.Dispose();
         _pool2.Dispose();
+        _pool3.Dispose();
     }
 
     public static TheoryData<GgmlType, int, int, int> Shapes()
@@ -35,6 +36,9 @@ public sealed unsafe class PackedMatMulTests : IDisposable
             data.Add(t, 48, 2080, 1);   // decode: one activation row, every block of a group in one pass
             data.Add(t, 64, 768, 130);  // many tiles, remainder 2
             data.Add(t, 13, 96, 9);     // rows not a multiple of 8: the unpacked path
+            data.Add(t, 20, 64, 5);
+            data.Add(t, 8, 32, 130);    // the smallest matrix under many tiles
+            data.Add(t, 40, 160, 17);   // an odd block count under a full tile and a remainder of 1
         }
         foreach (var t in new[] { GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K })
         {
@@ -53,19 +57,18 @@ public sealed unsafe class PackedMatMulTests : IDisposable
 
     /// <summary>
     /// Packed (where it applies) against the scalar kernels, tight because the activation rounding and the integer
-    /// sums are the same and only f32 summation order differs, and against the reference, bounded; on pools of 1 and
-    /// 2 threads. Returns the matrix so callers can check what was packed.
+    /// sums are the same and only f32 summation order differs, and against the reference, bounded; on pools of 1, 2
+    /// and 3 threads. Returns the matrix so callers can check what was packed.
     /// </summary>
     private WeightMatrix Check(GgmlType t, int rows, int cols, int n, int weightSeed, int activationSeed)
     {
         var c = MatMulTests.Make(t, rows, cols, weightSeed);
         var x = MatMulTests.Activations(n, cols, activationSeed);
-        // Q8_0's biased codes (up to 255) need VNNI's u8·i8 dot; the small codes of the others also run on AVX2 alone.
-        bool packs = PackedMatMul.IsSupported && rows % 8 == 0 && (t != GgmlType.Q8_0 || AvxVnni.IsSupported);
+        bool packs = PackedMatMul.IsSupported && rows % 8 == 0;
         Assert.Equal(packs, PackedMatMul.Applies(c.W));
         var expected = new float[n * rows];
         MatMul.Multiply(c.W, x, expected, n, _pool1, forceScalar: true);
-        foreach (var pool in new[] { _pool1, _pool2 })
+        foreach (var pool in new[] { _pool1, _pool2, _pool3 })
         {
             var y = new float[n * rows];
             MatMul.Multiply(c.W, x, y, n, pool);
@@ -97,6 +100,73 @@ public sealed unsafe class PackedMatMulTests : IDisposable
     {
         for (int n = 1; n <= 130; n++)
             CheckK(t, 8, 512, n, seed: n);
+    }
+
+    [Fact]
+    public void Q8_0_matches_for_every_batch_size_up_to_130()
+    {
+        for (int n = 1; n <= 130; n++)
+            Check(GgmlType.Q8_0, 16, 96 + 32 * (n % 5), n, weightSeed: n, activationSeed: n + 1);
+    }
+
+    /// <summary>
+    /// Q8_0 blocks of the extreme codes −128 and 127 (scale 1) against activations of ±1, which quantize exactly to
+    /// ±127 with scale 1/127: every product reaches 128·127, so a pair sum is 32512 and any two of them overflow i16,
+    /// which is where a 16-bit shortcut on the vpmaddubsw path would show. Expected: the dot of the dequantized
+    /// weights and x, in doubles (the quantized path is exact here up to f32 rounding).
+    /// </summary>
+    [Theory]
+    [InlineData(16, 256, 1)]
+    [InlineData(16, 256, 3)]
+    [InlineData(24, 96, 9)]
+    [InlineData(8, 1024, 130)]
+    [InlineData(12, 64, 5)] // rows not a multiple of 8: the unpacked kernels
+    public void Q8_0_extreme_codes_against_extreme_activations_are_exact(int rows, int cols, int n)
+    {
+        var rng = new Random(rows * 1000 + n);
+        int rowBytes = (int)GgmlTypeInfo.ByteCount(GgmlType.Q8_0, cols);
+        var data = GC.AllocateArray<byte>(rows * rowBytes, pinned: true);
+        var codes = new sbyte[rows, cols];
+        for (int r = 0; r < rows; r++)
+            for (int i = 0; i < cols; i++)
+                codes[r, i] = r switch
+                {
+                    0 => -128,
+                    1 => 127,
+                    2 => (sbyte)(i % 2 == 0 ? -128 : 127),
+                    _ => (sbyte)(rng.Next(8) switch { 0 => 0, 1 => rng.Next(-128, 128), < 5 => -128, _ => 127 }),
+                };
+        for (int r = 0; r < rows; r++)
+            for (int b = 0; b < cols / 32; b++)
+            {
+                int at = r * rowBytes + 34 * b;
+                data[at] = 0x00; // f16 1.0
+                data[at + 1] = 0x3c;
+                for (int i = 0; i < 32; i++) data[at + 2 + i] = (byte)codes[r, 32 * b + i];
+            }
+        WeightMatrix w;
+        fixed (byte* p = data) w = new WeightMatrix("extreme", GgmlType.Q8_0, rows, cols, p, data);
+        // Activation row 0 has every product of weight row 0 positive, row 1 those of weight row 1 (the largest
+        // sums); the rest mix signs at random.
+        var x = new float[n * cols];
+        for (int k = 0; k < n; k++)
+            for (int i = 0; i < cols; i++)
+                x[k * cols + i] = k switch { 0 => -1f, 1 => 1f, _ => rng.Next(2) == 0 ? -1f : 1f };
+        foreach (var pool in new[] { _pool1, _pool2, _pool3 })
+        {
+            var y = new float[n * rows];
+            MatMul.Multiply(w, x, y, n, pool);
+            for (int k = 0; k < n; k++)
+                for (int r = 0; r < rows; r++)
+                {
+                    double exact = 0;
+                    for (int i = 0; i < cols; i++) exact += codes[r, i] * (double)x[k * cols + i];
+                    float got = y[k * rows + r];
+                    Assert.True(Math.Abs(got - exact) <= 1e-5 * Math.Abs(exact) + 1e-3,
+                        $"{rows}x{cols} n={n} threads={pool.ThreadCount} y[{k}, {r}] = {got}, expected {exact}");
+                }
+        }
+        Assert.Equal(PackedMatMul.IsSupported && rows % 8 == 0, w.PackedCopy is PackedWeights);
     }
 
     [Theory]
@@ -160,7 +230,7 @@ public sealed unsafe class PackedMatMulTests : IDisposable
     [Fact]
     public void A_matrix_with_an_infinite_block_scale_stays_on_the_unpacked_path()
     {
-        // Q4_0: packed on AVX2 with or without VNNI (Q8_0 only with VNNI, where it shares this check).
+        // Q4_0 (Q5_0 and Q8_0 share this check).
         var c = MatMulTests.Make(GgmlType.Q4_0, 8, 64, 3);
         c.W.Data[18] = 0x00; // row 0, block 1: f16 0x7c00 = +inf
         c.W.Data[19] = 0x7c;
@@ -266,7 +336,7 @@ public sealed unsafe class PackedMatMulTests : IDisposable
         MatMul.Multiply(c.W, x, expected, heads * 3, _pool2);
         var body = new PerHeadBody { W = c.W, X = x, Y = new float[expected.Length], Pool = _pool2 };
         _pool2.Run(heads, ref body);
-        // Equal up to summation order: without VNNI the unpacked kernels group rows by 4, so 3-row calls round differently.
+        // Equal up to summation order: where the unpacked kernels run they group rows by 4, so 3-row calls round differently.
         for (int i = 0; i < expected.Length; i++)
             Assert.True(Math.Abs(expected[i] - body.Y[i]) <= 1e-5f * Math.Max(1f, Math.Abs(expected[i])), $"y[{i}] = {body.Y[i]}, expected {expected[i]}");
     }
