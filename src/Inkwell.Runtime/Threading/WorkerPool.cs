@@ -27,11 +27,14 @@ public sealed unsafe class WorkerPool : IDisposable
     // Spinning pays while every pool thread has a core of its own. When the cores are oversubscribed (other processes,
     // other pools) it spends the time slices the threads being waited for need, and the scheduler, seeing busy
     // threads, favors them less: blocking at once was 2x faster there (1B q4_0 decode at load 20 on 2 cores). A spin
-    // yields every eighth round; a yield that comes back late means another thread was runnable on that core, and then
-    // every wait of the pool blocks at once for BlockingPeriod before spinning is tried again.
-    private static readonly long LateYield = Stopwatch.Frequency / 10_000;    // 100 µs (an idle core returns in ~1)
-    private static readonly long BlockingPeriod = Stopwatch.Frequency / 10;  // 100 ms
-    private long _spinAgainAt; // Stopwatch timestamp before which waits do not spin
+    // yields every eighth round; a yield that comes back late means another thread was runnable on that core. Two
+    // late yields within ContentionWindow (one alone is a passing background task) make every wait of the pool block
+    // at once for BlockingPeriod, after which spinning is tried again.
+    private static readonly long LateYield = Stopwatch.Frequency / 10_000;        // 100 µs (an idle core returns in ~1)
+    private static readonly long ContentionWindow = Stopwatch.Frequency / 100;    // 10 ms
+    private static readonly long BlockingPeriod = Stopwatch.Frequency / 10;       // 100 ms
+    private long _lastLateYield;  // Stopwatch timestamps
+    private long _spinAgainAt;    // before it, waits do not spin
 
 
     [ThreadStatic] private static WorkerPool? t_inside;
@@ -177,8 +180,8 @@ public sealed unsafe class WorkerPool : IDisposable
 
     /// <summary>
     /// Mostly PAUSE; every eighth round yields, so a thread that has work but no core gets one. False when that yield
-    /// came back late: the cores are oversubscribed, so the caller stops spinning and blocks, as do the pool's next
-    /// waits for <see cref="BlockingPeriod"/>.
+    /// came back late for the second time within <see cref="ContentionWindow"/>: the cores are oversubscribed, so the
+    /// caller stops spinning and blocks, as do the pool's waits for <see cref="BlockingPeriod"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool Pause(int i)
@@ -192,6 +195,8 @@ public sealed unsafe class WorkerPool : IDisposable
         Thread.Yield();
         long end = Stopwatch.GetTimestamp();
         if (end - start < LateYield) return true;
+        long previous = Interlocked.Exchange(ref _lastLateYield, end);
+        if (end - previous > ContentionWindow) return true;
         Volatile.Write(ref _spinAgainAt, end + BlockingPeriod);
         return false;
     }
