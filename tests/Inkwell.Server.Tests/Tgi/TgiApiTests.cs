@@ -159,6 +159,28 @@ public class TgiApiTests(SharedServer fixture) : IClassFixture<SharedServer>
     }
 
     [Fact]
+    public async Task Prefill_and_top_token_texts_are_decoded_text_not_vocabulary_pieces()
+    {
+        // TGI decodes these ids to text (tokenizer.batch_decode); a SentencePiece piece's U+2581 is a space there,
+        // never shown. Joined, the prefill after BOS is the prompt with SentencePiece's dummy-prefix space.
+        var (_, json) = await Post("/generate", new
+        {
+            inputs = "Once upon a time",
+            parameters = new { max_new_tokens = 4, details = true, decoder_input_details = true, top_n_tokens = 2 },
+        });
+        var details = json["details"]!;
+        var prefill = details["prefill"]!.AsArray().Skip(1).Select(p => p!["text"]!.GetValue<string>());
+        Assert.Equal(" Once upon a time", string.Concat(prefill));
+        var tokens = details["tokens"]!.AsArray();
+        var top = details["top_tokens"]!.AsArray();
+        for (int i = 0; i < tokens.Count; i++)
+        {
+            Assert.Equal(tokens[i]!["text"]!.GetValue<string>(), top[i]![0]!["text"]!.GetValue<string>());
+            Assert.All(top[i]!.AsArray(), t => Assert.DoesNotContain('\u2581', t!["text"]!.GetValue<string>()));
+        }
+    }
+
+    [Fact]
     public async Task Stop_sequence_and_return_full_text()
     {
         var (_, json) = await Post("/generate", new { inputs = "Once upon a time", parameters = new { max_new_tokens = 60, stop = new[] { "little" }, details = true, return_full_text = true } });
