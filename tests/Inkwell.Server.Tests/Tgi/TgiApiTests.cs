@@ -189,6 +189,27 @@ public class TgiApiTests(SharedServer fixture) : IClassFixture<SharedServer>
     }
 
     [Fact]
+    public async Task Tokenize_keeps_the_last_tokens_when_parameters_truncate_is_set()
+    {
+        // TGI's /tokenize truncates as /generate does (prepare_input); ids from stories260K's README
+        // ("Once upon a time" = 1 403 407 261 378), BOS kept first as the one truncation rule says.
+        var (status, tokens) = await Post("/tokenize", new { inputs = "Once upon a time", parameters = new { truncate = 3 } });
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(new[] { 1, 261, 378 }, tokens.AsArray().Select(t => t!["id"]!.GetValue<int>()));
+        Assert.Equal(" time", tokens[2]!["text"]!.GetValue<string>());
+
+        // A text over the input limit can be tokenized with truncate, as it can be generated from.
+        string longText = string.Concat(Enumerable.Repeat("Once upon a time ", 1000));
+        (status, tokens) = await Post("/tokenize", new { inputs = longText, parameters = new { truncate = 10 } });
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(10, tokens.AsArray().Count);
+
+        (status, var error) = await Post("/tokenize", new { inputs = "Once", parameters = new { truncate = 0 } });
+        Assert.Equal((HttpStatusCode)422, status);
+        Assert.Equal("validation", error["error_type"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Tokenize_info_health_metrics_and_openapi()
     {
         var (status, tokens) = await Post("/tokenize", new { inputs = "Once upon a time" });
