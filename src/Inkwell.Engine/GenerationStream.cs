@@ -87,7 +87,7 @@ public sealed class GenerationStream : IAsyncEnumerable<GenerationEvent>
     private List<TokenInfo> TopTokens(ReadOnlySpan<Sampling.TokenLogprob> top)
     {
         var list = new List<TokenInfo>(top.Length);
-        foreach (var t in top) list.Add(new TokenInfo(t.Id, _tokenizer.TokenText(t.Id), t.LogProb, _tokenizer.IsSpecial(t.Id)));
+        foreach (var t in top) list.Add(new TokenInfo(t.Id, _tokenizer.TokenString(t.Id), t.LogProb, _tokenizer.IsSpecial(t.Id)));
         return list;
     }
 
@@ -117,7 +117,7 @@ public sealed class GenerationStream : IAsyncEnumerable<GenerationEvent>
         var prompt = _request.Request.PromptTokens;
         var list = new List<TokenInfo>(prompt.Count);
         for (int i = 0; i < prompt.Count; i++)
-            list.Add(new TokenInfo(prompt[i], _tokenizer.TokenText(prompt[i]), i < logprobs.Length ? logprobs[i] : float.NaN, _tokenizer.IsSpecial(prompt[i])));
+            list.Add(new TokenInfo(prompt[i], _tokenizer.TokenString(prompt[i]), i < logprobs.Length ? logprobs[i] : float.NaN, _tokenizer.IsSpecial(prompt[i])));
         return list;
     }
 }

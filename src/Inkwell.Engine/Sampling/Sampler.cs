@@ -107,9 +107,10 @@ public sealed class Sampler
         EnsureScratch(logits.Length);
         var probs = _probs.AsSpan(0, logits.Length);
         float temperature = p.Temperature > 0f ? p.Temperature : 1f;
-        TensorPrimitives.Divide(logits, temperature, probs);
-        // Stable softmax: TensorPrimitives.SoftMax does not subtract the max, so large logits would overflow.
-        TensorPrimitives.Subtract(probs, TensorPrimitives.Max(probs), probs);
+        // Stable softmax: TensorPrimitives.SoftMax does not subtract the max, so large logits would overflow. The max
+        // goes before the temperature, as the top logit / a tiny temperature is infinite (and infinity - infinity NaN).
+        TensorPrimitives.Subtract(logits, TensorPrimitives.Max(logits), probs);
+        TensorPrimitives.Divide(probs, temperature, probs);
         TensorPrimitives.Exp(probs, probs);
         TensorPrimitives.Divide(probs, TensorPrimitives.Sum(probs), probs);
         return probs;

@@ -126,6 +126,15 @@ public static class ModelLoader
     /// <summary>A tokenizer from a llama2.c tokenizer.bin, a tokenizer.json, or a (vocab-only) GGUF.</summary>
     public static Tokenizer LoadTokenizerFile(string path, int vocabSize, string? tokenizerConfigPath = null)
     {
+        var tokenizer = ReadTokenizerFile(path, vocabSize, tokenizerConfigPath);
+        // Fewer tokens than embedding rows is common (padded vocabularies); more would index past the embeddings.
+        if (tokenizer.VocabSize > vocabSize)
+            throw new InvalidDataException($"{path}: the tokenizer has {tokenizer.VocabSize} tokens but the model only {vocabSize}; it is not this model's tokenizer");
+        return tokenizer;
+    }
+
+    private static Tokenizer ReadTokenizerFile(string path, int vocabSize, string? tokenizerConfigPath)
+    {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: tokenizer file not found", path);
         if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return Tokenizer.FromHuggingFaceJson(path, tokenizerConfigPath);
         if (GgufFile.LooksLikeGguf(path))

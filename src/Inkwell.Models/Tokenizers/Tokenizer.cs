@@ -170,6 +170,12 @@ public abstract partial class Tokenizer
         return _tokenBytes[id];
     }
 
+    /// <summary>
+    /// The text this token adds to decoded text, as clients are shown one token (" Hello" for "▁Hello" and "ĠHello");
+    /// a piece that is part of a character shows U+FFFD.
+    /// </summary>
+    public string TokenString(int id) => Encoding.UTF8.GetString(TokenBytes(id));
+
     /// <summary>The raw vocabulary piece (e.g. "▁Hello", "ĠHello", "&lt;0x0A&gt;").</summary>
     public string TokenText(int id)
     {

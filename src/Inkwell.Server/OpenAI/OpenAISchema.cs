@@ -25,6 +25,9 @@ public sealed class ChatCompletionRequestDto
     public StreamOptionsDto? StreamOptions { get; set; }
     public ResponseFormatDto? ResponseFormat { get; set; }
     public string? User { get; set; }
+    /// <summary>Read only to refuse them: tool calls are not produced (see OpenAIValidator.CheckNoToolCalling).</summary>
+    public JsonElement Tools { get; set; }
+    public JsonElement ToolChoice { get; set; }
     // vLLM's extensions for constrained generation (TGIS-style choice lists included).
     public List<string>? GuidedChoice { get; set; }
     public string? GuidedRegex { get; set; }
@@ -79,6 +82,7 @@ public sealed class ChatMessageDto
     public string? Role { get; set; }
     public JsonElement Content { get; set; }
     public string? Name { get; set; }
+    public JsonElement ToolCalls { get; set; }
 }
 
 public sealed class StreamOptionsDto

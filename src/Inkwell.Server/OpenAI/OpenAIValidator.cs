@@ -75,6 +75,7 @@ public sealed class OpenAIValidator(Tokenizer tokenizer)
     {
         CheckModel(r.Model);
         if (r.Messages is not { Count: > 0 } messages) throw OpenAIException.Invalid("messages", "`messages` must be a non-empty array of messages", code: null);
+        CheckNoToolCalling(r);
         if (template is null) throw new OpenAIException(400, templateProblem ?? "this model has no chat template", param: "messages", code: "chat_template_missing");
         var turns = messages.Select((m, i) => ToChatMessage(m, i)).ToList();
         string prompt;
@@ -211,6 +212,27 @@ public sealed class OpenAIValidator(Tokenizer tokenizer)
         AdapterId = plan.AdapterId,
         AdapterParam = "model",
     }).ToList();
+
+    /// <summary>
+    /// Tool calls are neither rendered into the prompt nor parsed from the output, so a request that offers the model
+    /// tools (unless tool_choice is "none", which forbids calling them) or replays earlier calls is refused, as vLLM
+    /// refuses "auto" without a tool parser, instead of being answered with text the client would take for a reply.
+    /// </summary>
+    private static void CheckNoToolCalling(ChatCompletionRequestDto r)
+    {
+        bool hasTools = r.Tools.ValueKind == JsonValueKind.Array && r.Tools.GetArrayLength() > 0;
+        bool choiceNone = r.ToolChoice.ValueKind == JsonValueKind.String && r.ToolChoice.GetString() == "none";
+        bool hasChoice = r.ToolChoice.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null);
+        if (hasTools && !choiceNone)
+            throw OpenAIException.Invalid("tools", "tool calling is not supported by this server: send `tools` only with `tool_choice` \"none\"", code: "unsupported_value");
+        if (hasChoice && !hasTools && !choiceNone)
+            throw OpenAIException.Invalid("tool_choice", "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.");
+        for (int i = 0; i < r.Messages!.Count; i++)
+        {
+            if (r.Messages[i]?.ToolCalls is { ValueKind: JsonValueKind.Array } calls && calls.GetArrayLength() > 0)
+                throw OpenAIException.Invalid($"messages[{i}].tool_calls", "tool calling is not supported by this server: messages with `tool_calls` cannot be rendered", code: "unsupported_value");
+        }
+    }
 
     private string Text(int id) => (uint)id < (uint)tokenizer.VocabSize ? tokenizer.TokenText(id) : "";
 

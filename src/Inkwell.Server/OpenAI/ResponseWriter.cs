@@ -175,7 +175,7 @@ internal sealed class ResponseWriter(HttpContext ctx, ServerState s, OpenAIPlan 
         var raw = s.Tokenizer.TokenBytes(id);
         var bytes = new int[raw.Length];
         for (int i = 0; i < raw.Length; i++) bytes[i] = raw[i];
-        return (Encoding.UTF8.GetString(raw), bytes);
+        return (s.Tokenizer.TokenString(id), bytes);
     }
 
     /// <summary>JSON has no -infinity; OpenAI reports a vanishing probability as -9999.0.</summary>

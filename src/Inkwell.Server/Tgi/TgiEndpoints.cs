@@ -158,8 +158,24 @@ public static class TgiEndpoints
             await WriteError(ctx, 422, "Input validation error: `inputs` cannot be empty", "validation");
             return;
         }
-        // TGI's input limit holds here too: the body limit bounds the work, this bounds the answer.
-        var tokens = s.Tokenizer.EncodeToTokens(inputs);
+        int? truncate = dto.Parameters?.Truncate;
+        try
+        {
+            s.Validator.CheckTruncate(truncate);
+        }
+        catch (ValidationException e)
+        {
+            await WriteError(ctx, 422, "Input validation error: " + e.Message, "validation");
+            return;
+        }
+        // `truncate` as /generate applies it (TGI's prepare_input does the same here), so a client can see what
+        // generation keeps. The input limit then holds: the body limit bounds the work, this bounds the answer.
+        var tokenizer = s.Tokenizer;
+        var encoded = tokenizer.EncodeToTokens(inputs);
+        IReadOnlyList<Inkwell.Models.Tokenizers.EncodedToken> tokens = truncate is { } keep
+            ? GenerationService.Truncate(Enumerable.Range(0, encoded.Count).ToList(), keep,
+                tokenizer.AddBos && encoded.Count > 0 && encoded[0].Id == tokenizer.BosId ? 0 : null).Select(i => encoded[i]).ToList()
+            : encoded;
         int maxInput = s.Validator.Limits.MaxInputTokens;
         if (tokens.Count > maxInput)
         {

@@ -69,8 +69,7 @@ public sealed class TgiValidator(ValidationLimits limits)
         if (topN < 0 || topN > Limits.MaxTopNTokens) throw new ValidationException($"`top_n_tokens` must be >= 0 and <= {Limits.MaxTopNTokens}. Given: {topN}");
         string inputs = request.Inputs ?? "";
         if (inputs.Length == 0) throw new ValidationException("`inputs` cannot be empty");
-        if (p.Truncate is { } t && (t <= 0 || t > Limits.MaxInputTokens))
-            throw new ValidationException($"`truncate` must be strictly positive and less than {Limits.MaxInputTokens}. Given: {t}");
+        CheckTruncate(p.Truncate);
         GrammarSpec? grammar = null;
         if (p.Grammar is { } g)
         {
@@ -109,5 +108,12 @@ public sealed class TgiValidator(ValidationLimits limits)
             AdapterParam = "adapter_id",
         };
         return new ValidGenerateRequest(inputs, input, p.Details, p.DecoderInputDetails, p.ReturnFullText ?? false);
+    }
+
+    /// <summary>`truncate` as TGI bounds it, for /generate and /tokenize alike.</summary>
+    public void CheckTruncate(int? truncate)
+    {
+        if (truncate is { } t && (t <= 0 || t > Limits.MaxInputTokens))
+            throw new ValidationException($"`truncate` must be strictly positive and less than {Limits.MaxInputTokens}. Given: {t}");
     }
 }

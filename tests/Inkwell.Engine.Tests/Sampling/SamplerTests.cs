@@ -104,4 +104,21 @@ public class SamplerTests
         var p = new SamplingParameters { DoSample = true, Temperature = 0.01f };
         for (ulong s = 0; s < 50; s++) Assert.Equal(1, Sample(logits, p, s).Item1);
     }
+
+    [Theory]
+    [InlineData(1e-38f)]
+    [InlineData(1e-45f)]
+    public void A_temperature_so_small_that_logits_over_it_overflow_still_picks_the_argmax(float temperature)
+    {
+        // softmax(l / T) tends to the point mass on the arg-max as T -> 0; dividing first overflowed to
+        // infinity - infinity = NaN, and a user asking for temperature 1e-38 got <unk> tokens.
+        var logits = new[] { 5f, 7.5f, -3f, 7.25f };
+        var p = new SamplingParameters { DoSample = true, Temperature = temperature };
+        for (ulong s = 0; s < 20; s++)
+        {
+            var (token, logprob) = Sample(logits, p, s);
+            Assert.Equal(1, token);
+            Assert.Equal(0f, logprob);
+        }
+    }
 }

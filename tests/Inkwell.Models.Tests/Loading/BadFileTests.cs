@@ -29,6 +29,18 @@ public sealed class BadFileTests : IDisposable
         return bad;
     }
 
+    [SharedFact]
+    public void A_tokenizer_with_more_tokens_than_the_model_is_refused_at_load()
+    {
+        // stories260K embeds 512 tokens (its README); llama.cpp's llama-spm vocabulary has 32000. Its ids would index
+        // past the embeddings: the server started, then its first request killed the engine.
+        string vocab = RepoPaths.InShared("vocab", "ggml-vocab-llama-spm.gguf");
+        var e = Assert.Throws<InvalidDataException>(() => ModelLoader.Load(Gguf, vocab));
+        Assert.Contains(vocab, e.Message);
+        Assert.Contains("32000", e.Message);
+        Assert.Contains("512", e.Message);
+    }
+
     [Fact]
     public void Truncated_gguf_names_the_tensor_past_the_end()
     {

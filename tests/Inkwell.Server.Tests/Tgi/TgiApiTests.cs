@@ -159,11 +159,54 @@ public class TgiApiTests(SharedServer fixture) : IClassFixture<SharedServer>
     }
 
     [Fact]
+    public async Task Prefill_and_top_token_texts_are_decoded_text_not_vocabulary_pieces()
+    {
+        // TGI decodes these ids to text (tokenizer.batch_decode); a SentencePiece piece's U+2581 is a space there,
+        // never shown. Joined, the prefill after BOS is the prompt with SentencePiece's dummy-prefix space.
+        var (_, json) = await Post("/generate", new
+        {
+            inputs = "Once upon a time",
+            parameters = new { max_new_tokens = 4, details = true, decoder_input_details = true, top_n_tokens = 2 },
+        });
+        var details = json["details"]!;
+        var prefill = details["prefill"]!.AsArray().Skip(1).Select(p => p!["text"]!.GetValue<string>());
+        Assert.Equal(" Once upon a time", string.Concat(prefill));
+        var tokens = details["tokens"]!.AsArray();
+        var top = details["top_tokens"]!.AsArray();
+        for (int i = 0; i < tokens.Count; i++)
+        {
+            Assert.Equal(tokens[i]!["text"]!.GetValue<string>(), top[i]![0]!["text"]!.GetValue<string>());
+            Assert.All(top[i]!.AsArray(), t => Assert.DoesNotContain('\u2581', t!["text"]!.GetValue<string>()));
+        }
+    }
+
+    [Fact]
     public async Task Stop_sequence_and_return_full_text()
     {
         var (_, json) = await Post("/generate", new { inputs = "Once upon a time", parameters = new { max_new_tokens = 60, stop = new[] { "little" }, details = true, return_full_text = true } });
         Assert.Equal("Once upon a time, there was a little", json["generated_text"]!.GetValue<string>());
         Assert.Equal("stop_sequence", json["details"]!["finish_reason"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Tokenize_keeps_the_last_tokens_when_parameters_truncate_is_set()
+    {
+        // TGI's /tokenize truncates as /generate does (prepare_input); ids from stories260K's README
+        // ("Once upon a time" = 1 403 407 261 378), BOS kept first as the one truncation rule says.
+        var (status, tokens) = await Post("/tokenize", new { inputs = "Once upon a time", parameters = new { truncate = 3 } });
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(new[] { 1, 261, 378 }, tokens.AsArray().Select(t => t!["id"]!.GetValue<int>()));
+        Assert.Equal(" time", tokens[2]!["text"]!.GetValue<string>());
+
+        // A text over the input limit can be tokenized with truncate, as it can be generated from.
+        string longText = string.Concat(Enumerable.Repeat("Once upon a time ", 1000));
+        (status, tokens) = await Post("/tokenize", new { inputs = longText, parameters = new { truncate = 10 } });
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(10, tokens.AsArray().Count);
+
+        (status, var error) = await Post("/tokenize", new { inputs = "Once", parameters = new { truncate = 0 } });
+        Assert.Equal((HttpStatusCode)422, status);
+        Assert.Equal("validation", error["error_type"]!.GetValue<string>());
     }
 
     [Fact]
