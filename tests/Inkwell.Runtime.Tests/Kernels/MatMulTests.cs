@@ -133,6 +133,8 @@ public sealed unsafe class MatMulTests : IDisposable
             data.Add(t, 16, 16);   // exactly one vector, one transpose block
             data.Add(t, 200, 272); // ranges split into uneven panels; two column blocks of 136
             data.Add(t, 5, 1037);  // fewer rows than a vector; nine column blocks and a 13-column tail
+            data.Add(t, 40, 24);   // AVX2: a 32-row panel and an 8-row partial strip; 24 columns = three 8 × 8 transposes
+            data.Add(t, 33, 9);    // AVX2: two 16-row strips and a 1-row one; one 8-column transpose and a 1-column tail
         }
         return data;
     }
