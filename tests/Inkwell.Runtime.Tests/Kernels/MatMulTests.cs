@@ -143,8 +143,9 @@ public sealed unsafe class MatMulTests : IDisposable
     [MemberData(nameof(FloatGemmShapes))]
     public void Multiply_float_weights_matches_reference_for_every_batch_size_and_odd_shapes(GgmlType t, int rows, int cols)
     {
-        // Small n takes the per-row kernels, larger n the packed GEMM (from 8 rows for F16/BF16, 24 for F32), whose
-        // last activation tile then holds 1..6 rows (13, 26, 27, 64, 11, 24) against every panel width.
+        // Small n takes the per-row kernels, larger n the packed GEMM (with AVX-512 from 8 rows for F16/BF16, 24 for
+        // F32; on AVX2 from 2), whose last activation tile then holds 1..6 rows (13, 26, 27, 64, 11, 24; and 2, 3, 5,
+        // 7, 8 on AVX2) against every panel width.
         var c = Make(t, rows, cols, seed: rows * 7 + cols);
         foreach (int n in new[] { 1, 2, 3, 5, 7, 8, 11, 13, 24, 26, 27, 64, 130 })
         {
