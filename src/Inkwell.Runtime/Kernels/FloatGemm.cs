@@ -23,7 +23,8 @@ internal static unsafe partial class FloatGemm
     /// 288/768-sized matrices): F32 breaks even with the per-row kernel at 16-32 rows; F16 and BF16, whose per-row
     /// path widens every weight once per 16 activation rows anyway, at 2-8. On AVX2 (no AVX-512) the GEMM wins from
     /// 2 rows for every type (whole-model pp A/B, 2 threads: F32 stories110M pp2 1.6×, pp4 2×; F16 Qwen2.5-0.5B pp2
-    /// 1.75×; BF16 Llama-3.2-1B pp2 2.2×): the 256-bit per-row kernels read every weight once per activation row.
+    /// 1.75×; BF16 Llama-3.2-1B pp2 2.2×): without AVX-512, MatMul's float path dots one weight row at a time, with a
+    /// horizontal reduction per dot and no 4-row tiles.
     /// </summary>
     private const int MinRowsF32 = 24, MinRowsHalf = 8, MinRowsAvx2 = 2;
 
