@@ -6,7 +6,7 @@ namespace Inkwell.Runtime.Kernels;
 
 /// <summary>
 /// Dot products of f32 weight rows (F16/BF16 widened first, see <see cref="HalfConversion"/>) against 1..4
-/// activation rows: the unbatched float path; batches go to <see cref="FloatGemm"/> where AVX-512 is available.
+/// activation rows: the unbatched float path; batches go to <see cref="FloatGemm"/> (AVX-512 or AVX2 + FMA).
 /// </summary>
 internal static unsafe class FloatDots
 {

@@ -7,46 +7,75 @@ using Inkwell.Runtime.Threading;
 namespace Inkwell.Runtime.Kernels;
 
 /// <summary>
-/// Batched y[n, rows] = x[n, cols] · wᵀ for F32/F16/BF16 weights with AVX-512, in the BLAS micro-kernel shape:
+/// Batched y[n, rows] = x[n, cols] · wᵀ for F32/F16/BF16 weights with AVX-512 or AVX2 + FMA, in the BLAS micro-kernel shape:
 /// a panel of up to 64 weight rows × <see cref="KBlock"/> columns is transposed (and widened to f32) into a k-major
 /// buffer in L1, so one 512-bit load holds 16 weight rows at one column; each step of the micro-kernel loads four
 /// such vectors, broadcasts one activation value for each of six activation rows and does 24 FMAs into 24
 /// accumulators that are 6 × 64 outputs laid out as y is. No horizontal reductions; y is added to per column block.
+/// The blocking (this file) is shared; the packing and micro-kernels are per ISA: <see cref="Panel512"/> here, the
+/// 256-bit ones in FloatGemm.Avx2.cs.
 /// </summary>
 [SkipLocalsInit] // the pack buffer and the tail tile are written before they are read
-internal static unsafe class FloatGemm
+internal static unsafe partial class FloatGemm
 {
     /// <summary>
     /// Activation rows from which the per-call transpose of the weights pays for itself (kernel bench, 1 thread,
     /// 288/768-sized matrices): F32 breaks even with the per-row kernel at 16-32 rows; F16 and BF16, whose per-row
-    /// path widens every weight once per 16 activation rows anyway, at 2-8.
+    /// path widens every weight once per 16 activation rows anyway, at 2-8. On AVX2 (no AVX-512) the GEMM wins from
+    /// 2 rows for every type (whole-model pp A/B, 2 threads: F32 stories110M pp2 1.6×, pp4 2×; F16 Qwen2.5-0.5B pp2
+    /// 1.75×; BF16 Llama-3.2-1B pp2 2.2×): without AVX-512, MatMul's float path dots one weight row at a time, with a
+    /// horizontal reduction per dot and no 4-row tiles.
     /// </summary>
-    private const int MinRowsF32 = 24, MinRowsHalf = 8;
+    private const int MinRowsF32 = 24, MinRowsHalf = 8, MinRowsAvx2 = 2;
 
-    /// <summary>Columns per packed block: 64 rows × 128 columns of f32 = 32 KiB, which stays in L1 (48 KiB).</summary>
+    /// <summary>Columns per packed block: 64 rows × 128 columns of f32 = 32 KiB, which stays in L1 (48 KiB); AVX2's 32-row panels take 16 KiB of older cores' 32 KiB.</summary>
     private const int KBlock = 128;
 
-    /// <summary>Weight rows per packed panel (four 16-float vectors) and activation rows per micro-tile.</summary>
-    private const int PanelRows = 64, TileRows = 6;
+    /// <summary>Activation rows per micro-tile.</summary>
+    private const int TileRows = 6;
 
-    public static bool IsSupported => Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
+    private static bool Use512 => Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
 
-    public static bool Handles(GgmlType t, int n) => IsSupported
-        && (t == GgmlType.F32 ? n >= MinRowsF32 : (t is GgmlType.F16 or GgmlType.BF16) && n >= MinRowsHalf);
+    private static bool Use256 => Avx2.IsSupported && Fma.IsSupported;
+
+    public static bool Handles(GgmlType t, int n) => t is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16
+        && (Use512 ? n >= (t == GgmlType.F32 ? MinRowsF32 : MinRowsHalf) : Use256 && n >= MinRowsAvx2);
 
     public static void Multiply(WeightMatrix w, float* x, float* y, int n, WorkerPool pool)
     {
-        var body = new Body
+        if (Use512) Run<Panel512>(w, x, y, n, pool);
+        else Run<Panel256>(w, x, y, n, pool);
+    }
+
+    /// <summary>How one ISA packs a panel of weights and multiplies activation tiles against it.</summary>
+    private interface IPanelKernel
+    {
+        /// <summary>Most weight rows per packed panel (a multiple of 16: ranges and panels are cut in 16s).</summary>
+        static abstract int PanelRows { get; }
+
+        /// <summary>
+        /// Packs rows [0, nr) of w, columns [k0, k0 + len), widened to f32, into dst, padded with zeros to stride
+        /// (nr rounded up to 16) rows in whatever layout <see cref="Tile"/> reads.
+        /// </summary>
+        static abstract void Pack(GgmlType type, bool finiteF16, byte* w, long rowBytes, int nr, int stride, int k0, int len, float* dst);
+
+        /// <summary>y[i, j] (+)= Σ_k x[i, k] · w[j, k] for i &lt; m (≤ TileRows), j &lt; nr, from a packed panel of groups × 16 rows.</summary>
+        static abstract void Tile(int m, int groups, float* pack, int len, float* x, int ldx, float* y, int ldy, int nr, bool accumulate);
+    }
+
+    private static void Run<TK>(WeightMatrix w, float* x, float* y, int n, WorkerPool pool) where TK : struct, IPanelKernel
+    {
+        var body = new Body<TK>
         {
             Type = w.Type, FiniteF16 = w.Type == GgmlType.F16 && FloatGemv.IsFinite(w, pool), W = w.Data, RowBytes = w.RowBytes, Rows = w.Rows, Cols = w.Cols, N = n, X = x, Y = y,
         };
         // Ranges start at multiples of 16 weight rows so only the very last panel can hold a partial vector; of 64
         // (whole four-vector panels) when there are enough rows to keep every thread busy with those.
-        int alignment = w.Rows >= 4 * PanelRows * pool.ThreadCount ? PanelRows : 16;
+        int alignment = w.Rows >= 4 * TK.PanelRows * pool.ThreadCount ? TK.PanelRows : 16;
         pool.Run(w.Rows, ref body, alignment);
     }
 
-    private struct Body : IRangeBody
+    private struct Body<TK> : IRangeBody where TK : struct, IPanelKernel
     {
         public GgmlType Type;
         public bool FiniteF16;
@@ -57,7 +86,8 @@ internal static unsafe class FloatGemm
 
         public readonly void Invoke(int start, int end)
         {
-            float* raw = stackalloc float[KBlock * PanelRows + 16];
+            int panelRows = TK.PanelRows;
+            float* raw = stackalloc float[KBlock * panelRows + 16];
             float* pack = (float*)(((nuint)raw + 63) & ~(nuint)63); // [k][panel row]: one cache line per vector
             int cols = Cols;
             int kBlocks = (cols + KBlock - 1) / KBlock;
@@ -65,8 +95,8 @@ internal static unsafe class FloatGemm
             int kc = Math.Min(KBlock, ((cols + kBlocks - 1) / kBlocks + 15) & ~15);
             // Even panels too: 96 rows → 48 + 48 (three vectors each) rather than 64 + 32.
             int range = end - start;
-            int panels = (range + PanelRows - 1) / PanelRows;
-            int width = Math.Min(PanelRows, ((range + panels - 1) / panels + 15) & ~15);
+            int panels = (range + panelRows - 1) / panelRows;
+            int width = Math.Min(panelRows, ((range + panels - 1) / panels + 15) & ~15);
             int elementBytes = Type == GgmlType.F32 ? 4 : 2;
             int tiles = (N + TileRows - 1) / TileRows;
             for (int p = start; p < end; p += width)
@@ -76,7 +106,7 @@ internal static unsafe class FloatGemm
                 for (int k0 = 0; k0 < cols; k0 += kc)
                 {
                     int len = Math.Min(kc, cols - k0);
-                    Pack(Type, FiniteF16, W + p * RowBytes, RowBytes, nr, vectors * 16, k0, len, pack);
+                    TK.Pack(Type, FiniteF16, W + p * RowBytes, RowBytes, nr, vectors * 16, k0, len, pack);
 
                     // While the tiles below keep the FMA units busy, pull the next block's weights into L2, a few
                     // lines per tile: packing reads 16 rows at a time, too short a stream per row for the hardware
@@ -90,7 +120,7 @@ internal static unsafe class FloatGemm
                     for (int i = 0; i < N; i += TileRows)
                     {
                         int m = Math.Min(TileRows, N - i);
-                        Tile(m, vectors, pack, len, X + (long)i * cols + k0, cols, Y + (long)i * Rows + p, Rows, nr, k0 > 0);
+                        TK.Tile(m, vectors, pack, len, X + (long)i * cols + k0, cols, Y + (long)i * Rows + p, Rows, nr, k0 > 0);
                         prefetch.Next(perTile);
                     }
                 }
@@ -134,42 +164,6 @@ internal static unsafe class FloatGemm
         }
     }
 
-    /// <summary>
-    /// dst[k·stride + j] = w[j, k0 + k] as f32 for j &lt; nr, 0 for nr ≤ j &lt; stride (the padding of a partial
-    /// last vector). Full 16 × 16 blocks go through an in-register transpose; edges are copied one by one. F16
-    /// matrices checked free of inf/NaN widen with the shorter conversion, which at 128 activation rows is otherwise
-    /// a sixth of the GEMM's time.
-    /// </summary>
-    private static void Pack(GgmlType type, bool finiteF16, byte* w, long rowBytes, int nr, int stride, int k0, int len, float* dst)
-    {
-        int fullK = len & ~15;
-        for (int g = 0; g < stride; g += 16)
-        {
-            int rowsHere = Math.Min(16, nr - g);
-            if (rowsHere == 16)
-            {
-                byte* wg = w + g * rowBytes;
-                for (int k = 0; k < fullK; k += 16)
-                {
-                    float* d = dst + k * stride + g;
-                    if (type == GgmlType.F32) Transpose16<FromF32>(wg, rowBytes, k0 + k, d, stride);
-                    else if (finiteF16) Transpose16<FromCheckedF16>(wg, rowBytes, k0 + k, d, stride);
-                    else if (type == GgmlType.F16) Transpose16<FromF16>(wg, rowBytes, k0 + k, d, stride);
-                    else Transpose16<FromBF16>(wg, rowBytes, k0 + k, d, stride);
-                }
-                for (int k = fullK; k < len; k++)
-                    for (int j = 0; j < 16; j++)
-                        dst[k * stride + g + j] = Element(type, w + (g + j) * rowBytes, k0 + k);
-            }
-            else
-            {
-                for (int k = 0; k < len; k++)
-                    for (int j = 0; j < 16; j++)
-                        dst[k * stride + g + j] = j < rowsHere ? Element(type, w + (g + j) * rowBytes, k0 + k) : 0f;
-            }
-        }
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Element(GgmlType type, byte* row, int k) => type switch
     {
@@ -178,157 +172,206 @@ internal static unsafe class FloatGemm
         _ => FromBF16.Load1(row, k),
     };
 
-    /// <summary>Sixteen rows × sixteen columns starting at column k, written column-major to dst (stride apart).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose16<TW>(byte* w, long rowBytes, int k, float* dst, int stride) where TW : struct, IFloatLoad
+    /// <summary>y[i, j] (+)= tile[i, j] for i &lt; m, j &lt; nr: the part of a stack tile that a partial panel owns.</summary>
+    private static void StoreTile(float* tile, int ldt, int m, int nr, float* y, int ldy, bool accumulate)
     {
-        var rows = new WeightRows<TW> { W = w, RowBytes = rowBytes, K = k };
-        Kernels.Transpose16.Run(ref rows, dst, stride);
-    }
-
-    /// <summary>Row i of a 16-row weight block at column k, widened to f32 by TW.</summary>
-    private struct WeightRows<TW> : IRows16 where TW : struct, IFloatLoad
-    {
-        public byte* W;
-        public long RowBytes;
-        public int K;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public readonly Vector512<float> Load(int row) => TW.Load16(W + row * RowBytes, K);
-    }
-
-    /// <summary>
-    /// y[i, j] (+)= Σ_k x[i, k] · pack[k, j] for i &lt; m, j &lt; nr. A panel whose last vector is partial goes
-    /// through a stack tile so the kernels only ever store whole vectors.
-    /// </summary>
-    private static void Tile(int m, int vectors, float* pack, int len, float* x, int ldx, float* y, int ldy, int nr,
-        bool accumulate)
-    {
-        if (nr == vectors * 16)
-        {
-            Kernel(m, vectors, pack, len, x, ldx, y, ldy, accumulate);
-            return;
-        }
-        float* tile = stackalloc float[TileRows * PanelRows];
-        Kernel(m, vectors, pack, len, x, ldx, tile, PanelRows, acc: false);
         for (int i = 0; i < m; i++)
             for (int j = 0; j < nr; j++)
-                y[(long)i * ldy + j] = accumulate ? y[(long)i * ldy + j] + tile[i * PanelRows + j] : tile[i * PanelRows + j];
+                y[(long)i * ldy + j] = accumulate ? y[(long)i * ldy + j] + tile[i * ldt + j] : tile[i * ldt + j];
     }
 
-    private static void Kernel(int m, int vectors, float* pack, int len, float* x, int ldx, float* y, int ldy, bool acc)
+    /// <summary>The AVX-512 panels: 16 × 16 transposes into [k][panel row], a 6 × 64 tile of 512-bit FMAs.</summary>
+    private readonly struct Panel512 : IPanelKernel
     {
-        switch (vectors)
-        {
-            case 4: KernelRows<N4>(m, pack, len, x, ldx, y, ldy, acc); break;
-            case 3: KernelRows<N3>(m, pack, len, x, ldx, y, ldy, acc); break;
-            case 2: KernelRows<N2>(m, pack, len, x, ldx, y, ldy, acc); break;
-            default: KernelRows<N1>(m, pack, len, x, ldx, y, ldy, acc); break;
-        }
-    }
+        public static int PanelRows => 64;
 
-    private static void KernelRows<TV>(int m, float* pack, int len, float* x, int ldx, float* y, int ldy, bool acc)
-        where TV : struct, ICount
-    {
-        switch (m)
+        /// <summary>
+        /// dst[k·stride + j] = w[j, k0 + k] as f32 for j &lt; nr, 0 for nr ≤ j &lt; stride (the padding of a partial
+        /// last vector). Full 16 × 16 blocks go through an in-register transpose; edges are copied one by one. F16
+        /// matrices checked free of inf/NaN widen with the shorter conversion, which at 128 activation rows is otherwise
+        /// a sixth of the GEMM's time.
+        /// </summary>
+        public static void Pack(GgmlType type, bool finiteF16, byte* w, long rowBytes, int nr, int stride, int k0, int len, float* dst)
         {
-            case 6: Micro<N6, TV>(pack, len, x, ldx, y, ldy, acc); break;
-            case 5: Micro<N5, TV>(pack, len, x, ldx, y, ldy, acc); break;
-            case 4: Micro<N4, TV>(pack, len, x, ldx, y, ldy, acc); break;
-            case 3: Micro<N3, TV>(pack, len, x, ldx, y, ldy, acc); break;
-            case 2: Micro<N2, TV>(pack, len, x, ldx, y, ldy, acc); break;
-            default: Micro<N1, TV>(pack, len, x, ldx, y, ldy, acc); break;
+            int fullK = len & ~15;
+            for (int g = 0; g < stride; g += 16)
+            {
+                int rowsHere = Math.Min(16, nr - g);
+                if (rowsHere == 16)
+                {
+                    byte* wg = w + g * rowBytes;
+                    for (int k = 0; k < fullK; k += 16)
+                    {
+                        float* d = dst + k * stride + g;
+                        if (type == GgmlType.F32) Transpose16<FromF32>(wg, rowBytes, k0 + k, d, stride);
+                        else if (finiteF16) Transpose16<FromCheckedF16>(wg, rowBytes, k0 + k, d, stride);
+                        else if (type == GgmlType.F16) Transpose16<FromF16>(wg, rowBytes, k0 + k, d, stride);
+                        else Transpose16<FromBF16>(wg, rowBytes, k0 + k, d, stride);
+                    }
+                    for (int k = fullK; k < len; k++)
+                        for (int j = 0; j < 16; j++)
+                            dst[k * stride + g + j] = Element(type, w + (g + j) * rowBytes, k0 + k);
+                }
+                else
+                {
+                    for (int k = 0; k < len; k++)
+                        for (int j = 0; j < 16; j++)
+                            dst[k * stride + g + j] = j < rowsHere ? Element(type, w + (g + j) * rowBytes, k0 + k) : 0f;
+                }
+            }
         }
-    }
 
-    /// <summary>
-    /// The register tile: TM (≤ 6) activation rows × TV (≤ 4) vectors of 16 weight rows, so up to 24 of the 32
-    /// zmm registers accumulate, 4 hold weights and one a broadcast activation.
-    /// </summary>
-    private static void Micro<TM, TV>(float* pack, int len, float* x, int ldx, float* y, int ldy, bool acc)
-        where TM : struct, ICount where TV : struct, ICount
-    {
-        int m = TM.N, nv = TV.N, step = 16 * nv;
-        var z = Vector512<float>.Zero;
-        Vector512<float> c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
-        Vector512<float> c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
-        Vector512<float> c40 = z, c41 = z, c42 = z, c43 = z, c50 = z, c51 = z, c52 = z, c53 = z;
-        float* x0 = x, x1 = x + ldx, x2 = x + 2 * ldx, x3 = x + 3 * ldx, x4 = x + 4 * ldx, x5 = x + 5 * ldx;
-        for (int k = 0; k < len; k++, pack += step)
-        {
-            var w0 = Vector512.Load(pack);
-            var w1 = nv > 1 ? Vector512.Load(pack + 16) : z;
-            var w2 = nv > 2 ? Vector512.Load(pack + 32) : z;
-            var w3 = nv > 3 ? Vector512.Load(pack + 48) : z;
-            var b = Vector512.Create(x0[k]);
-            c00 = Vector512.FusedMultiplyAdd(w0, b, c00);
-            if (nv > 1) c01 = Vector512.FusedMultiplyAdd(w1, b, c01);
-            if (nv > 2) c02 = Vector512.FusedMultiplyAdd(w2, b, c02);
-            if (nv > 3) c03 = Vector512.FusedMultiplyAdd(w3, b, c03);
-            if (m > 1)
-            {
-                b = Vector512.Create(x1[k]);
-                c10 = Vector512.FusedMultiplyAdd(w0, b, c10);
-                if (nv > 1) c11 = Vector512.FusedMultiplyAdd(w1, b, c11);
-                if (nv > 2) c12 = Vector512.FusedMultiplyAdd(w2, b, c12);
-                if (nv > 3) c13 = Vector512.FusedMultiplyAdd(w3, b, c13);
-            }
-            if (m > 2)
-            {
-                b = Vector512.Create(x2[k]);
-                c20 = Vector512.FusedMultiplyAdd(w0, b, c20);
-                if (nv > 1) c21 = Vector512.FusedMultiplyAdd(w1, b, c21);
-                if (nv > 2) c22 = Vector512.FusedMultiplyAdd(w2, b, c22);
-                if (nv > 3) c23 = Vector512.FusedMultiplyAdd(w3, b, c23);
-            }
-            if (m > 3)
-            {
-                b = Vector512.Create(x3[k]);
-                c30 = Vector512.FusedMultiplyAdd(w0, b, c30);
-                if (nv > 1) c31 = Vector512.FusedMultiplyAdd(w1, b, c31);
-                if (nv > 2) c32 = Vector512.FusedMultiplyAdd(w2, b, c32);
-                if (nv > 3) c33 = Vector512.FusedMultiplyAdd(w3, b, c33);
-            }
-            if (m > 4)
-            {
-                b = Vector512.Create(x4[k]);
-                c40 = Vector512.FusedMultiplyAdd(w0, b, c40);
-                if (nv > 1) c41 = Vector512.FusedMultiplyAdd(w1, b, c41);
-                if (nv > 2) c42 = Vector512.FusedMultiplyAdd(w2, b, c42);
-                if (nv > 3) c43 = Vector512.FusedMultiplyAdd(w3, b, c43);
-            }
-            if (m > 5)
-            {
-                b = Vector512.Create(x5[k]);
-                c50 = Vector512.FusedMultiplyAdd(w0, b, c50);
-                if (nv > 1) c51 = Vector512.FusedMultiplyAdd(w1, b, c51);
-                if (nv > 2) c52 = Vector512.FusedMultiplyAdd(w2, b, c52);
-                if (nv > 3) c53 = Vector512.FusedMultiplyAdd(w3, b, c53);
-            }
-        }
-        Put<TV>(y, c00, c01, c02, c03, acc);
-        if (m > 1) Put<TV>(y + ldy, c10, c11, c12, c13, acc);
-        if (m > 2) Put<TV>(y + 2 * ldy, c20, c21, c22, c23, acc);
-        if (m > 3) Put<TV>(y + 3 * ldy, c30, c31, c32, c33, acc);
-        if (m > 4) Put<TV>(y + 4 * ldy, c40, c41, c42, c43, acc);
-        if (m > 5) Put<TV>(y + 5 * ldy, c50, c51, c52, c53, acc);
-    }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Put<TV>(float* y, Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d,
-        bool acc) where TV : struct, ICount
-    {
-        int nv = TV.N;
-        if (acc)
+        /// <summary>Sixteen rows × sixteen columns starting at column k, written column-major to dst (stride apart).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Transpose16<TW>(byte* w, long rowBytes, int k, float* dst, int stride) where TW : struct, IFloatLoad
         {
-            a += Vector512.Load(y);
-            if (nv > 1) b += Vector512.Load(y + 16);
-            if (nv > 2) c += Vector512.Load(y + 32);
-            if (nv > 3) d += Vector512.Load(y + 48);
+            var rows = new WeightRows<TW> { W = w, RowBytes = rowBytes, K = k };
+            Kernels.Transpose16.Run(ref rows, dst, stride);
         }
-        a.Store(y);
-        if (nv > 1) b.Store(y + 16);
-        if (nv > 2) c.Store(y + 32);
-        if (nv > 3) d.Store(y + 48);
+
+        /// <summary>Row i of a 16-row weight block at column k, widened to f32 by TW.</summary>
+        private struct WeightRows<TW> : IRows16 where TW : struct, IFloatLoad
+        {
+            public byte* W;
+            public long RowBytes;
+            public int K;
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public readonly Vector512<float> Load(int row) => TW.Load16(W + row * RowBytes, K);
+        }
+
+        /// <summary>
+        /// y[i, j] (+)= Σ_k x[i, k] · pack[k, j] for i &lt; m, j &lt; nr. A panel whose last vector is partial goes
+        /// through a stack tile so the kernels only ever store whole vectors.
+        /// </summary>
+        public static void Tile(int m, int vectors, float* pack, int len, float* x, int ldx, float* y, int ldy, int nr,
+            bool accumulate)
+        {
+            if (nr == vectors * 16)
+            {
+                Kernel(m, vectors, pack, len, x, ldx, y, ldy, accumulate);
+                return;
+            }
+            float* tile = stackalloc float[TileRows * PanelRows];
+            Kernel(m, vectors, pack, len, x, ldx, tile, PanelRows, acc: false);
+            StoreTile(tile, PanelRows, m, nr, y, ldy, accumulate);
+        }
+
+        private static void Kernel(int m, int vectors, float* pack, int len, float* x, int ldx, float* y, int ldy, bool acc)
+        {
+            switch (vectors)
+            {
+                case 4: KernelRows<N4>(m, pack, len, x, ldx, y, ldy, acc); break;
+                case 3: KernelRows<N3>(m, pack, len, x, ldx, y, ldy, acc); break;
+                case 2: KernelRows<N2>(m, pack, len, x, ldx, y, ldy, acc); break;
+                default: KernelRows<N1>(m, pack, len, x, ldx, y, ldy, acc); break;
+            }
+        }
+
+        private static void KernelRows<TV>(int m, float* pack, int len, float* x, int ldx, float* y, int ldy, bool acc)
+            where TV : struct, ICount
+        {
+            switch (m)
+            {
+                case 6: Micro<N6, TV>(pack, len, x, ldx, y, ldy, acc); break;
+                case 5: Micro<N5, TV>(pack, len, x, ldx, y, ldy, acc); break;
+                case 4: Micro<N4, TV>(pack, len, x, ldx, y, ldy, acc); break;
+                case 3: Micro<N3, TV>(pack, len, x, ldx, y, ldy, acc); break;
+                case 2: Micro<N2, TV>(pack, len, x, ldx, y, ldy, acc); break;
+                default: Micro<N1, TV>(pack, len, x, ldx, y, ldy, acc); break;
+            }
+        }
+
+        /// <summary>
+        /// The register tile: TM (≤ 6) activation rows × TV (≤ 4) vectors of 16 weight rows, so up to 24 of the 32
+        /// zmm registers accumulate, 4 hold weights and one a broadcast activation.
+        /// </summary>
+        private static void Micro<TM, TV>(float* pack, int len, float* x, int ldx, float* y, int ldy, bool acc)
+            where TM : struct, ICount where TV : struct, ICount
+        {
+            int m = TM.N, nv = TV.N, step = 16 * nv;
+            var z = Vector512<float>.Zero;
+            Vector512<float> c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
+            Vector512<float> c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
+            Vector512<float> c40 = z, c41 = z, c42 = z, c43 = z, c50 = z, c51 = z, c52 = z, c53 = z;
+            float* x0 = x, x1 = x + ldx, x2 = x + 2 * ldx, x3 = x + 3 * ldx, x4 = x + 4 * ldx, x5 = x + 5 * ldx;
+            for (int k = 0; k < len; k++, pack += step)
+            {
+                var w0 = Vector512.Load(pack);
+                var w1 = nv > 1 ? Vector512.Load(pack + 16) : z;
+                var w2 = nv > 2 ? Vector512.Load(pack + 32) : z;
+                var w3 = nv > 3 ? Vector512.Load(pack + 48) : z;
+                var b = Vector512.Create(x0[k]);
+                c00 = Vector512.FusedMultiplyAdd(w0, b, c00);
+                if (nv > 1) c01 = Vector512.FusedMultiplyAdd(w1, b, c01);
+                if (nv > 2) c02 = Vector512.FusedMultiplyAdd(w2, b, c02);
+                if (nv > 3) c03 = Vector512.FusedMultiplyAdd(w3, b, c03);
+                if (m > 1)
+                {
+                    b = Vector512.Create(x1[k]);
+                    c10 = Vector512.FusedMultiplyAdd(w0, b, c10);
+                    if (nv > 1) c11 = Vector512.FusedMultiplyAdd(w1, b, c11);
+                    if (nv > 2) c12 = Vector512.FusedMultiplyAdd(w2, b, c12);
+                    if (nv > 3) c13 = Vector512.FusedMultiplyAdd(w3, b, c13);
+                }
+                if (m > 2)
+                {
+                    b = Vector512.Create(x2[k]);
+                    c20 = Vector512.FusedMultiplyAdd(w0, b, c20);
+                    if (nv > 1) c21 = Vector512.FusedMultiplyAdd(w1, b, c21);
+                    if (nv > 2) c22 = Vector512.FusedMultiplyAdd(w2, b, c22);
+                    if (nv > 3) c23 = Vector512.FusedMultiplyAdd(w3, b, c23);
+                }
+                if (m > 3)
+                {
+                    b = Vector512.Create(x3[k]);
+                    c30 = Vector512.FusedMultiplyAdd(w0, b, c30);
+                    if (nv > 1) c31 = Vector512.FusedMultiplyAdd(w1, b, c31);
+                    if (nv > 2) c32 = Vector512.FusedMultiplyAdd(w2, b, c32);
+                    if (nv > 3) c33 = Vector512.FusedMultiplyAdd(w3, b, c33);
+                }
+                if (m > 4)
+                {
+                    b = Vector512.Create(x4[k]);
+                    c40 = Vector512.FusedMultiplyAdd(w0, b, c40);
+                    if (nv > 1) c41 = Vector512.FusedMultiplyAdd(w1, b, c41);
+                    if (nv > 2) c42 = Vector512.FusedMultiplyAdd(w2, b, c42);
+                    if (nv > 3) c43 = Vector512.FusedMultiplyAdd(w3, b, c43);
+                }
+                if (m > 5)
+                {
+                    b = Vector512.Create(x5[k]);
+                    c50 = Vector512.FusedMultiplyAdd(w0, b, c50);
+                    if (nv > 1) c51 = Vector512.FusedMultiplyAdd(w1, b, c51);
+                    if (nv > 2) c52 = Vector512.FusedMultiplyAdd(w2, b, c52);
+                    if (nv > 3) c53 = Vector512.FusedMultiplyAdd(w3, b, c53);
+                }
+            }
+            Put<TV>(y, c00, c01, c02, c03, acc);
+            if (m > 1) Put<TV>(y + ldy, c10, c11, c12, c13, acc);
+            if (m > 2) Put<TV>(y + 2 * ldy, c20, c21, c22, c23, acc);
+            if (m > 3) Put<TV>(y + 3 * ldy, c30, c31, c32, c33, acc);
+            if (m > 4) Put<TV>(y + 4 * ldy, c40, c41, c42, c43, acc);
+            if (m > 5) Put<TV>(y + 5 * ldy, c50, c51, c52, c53, acc);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Put<TV>(float* y, Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d,
+            bool acc) where TV : struct, ICount
+        {
+            int nv = TV.N;
+            if (acc)
+            {
+                a += Vector512.Load(y);
+                if (nv > 1) b += Vector512.Load(y + 16);
+                if (nv > 2) c += Vector512.Load(y + 32);
+                if (nv > 3) d += Vector512.Load(y + 48);
+            }
+            a.Store(y);
+            if (nv > 1) b.Store(y + 16);
+            if (nv > 2) c.Store(y + 32);
+            if (nv > 3) d.Store(y + 48);
+        }
     }
 }

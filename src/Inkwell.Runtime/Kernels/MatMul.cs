@@ -23,7 +23,7 @@ namespace Inkwell.Runtime.Kernels;
 /// </para>
 /// <para>
 /// Float weights (F32, F16, BF16) are used as they are: one activation row goes to <see cref="FloatGemv"/>
-/// (conversion in registers, memory-bound), batches to <see cref="FloatGemm"/> where AVX-512 is available.
+/// (conversion in registers, memory-bound), batches to <see cref="FloatGemm"/> (AVX-512 or AVX2 + FMA).
 /// </para>
 /// <para>
 /// This class is the dispatch and the loop nests over row ranges; the work is in, as in ggml-cpu's layout:

@@ -133,6 +133,8 @@ public sealed unsafe class MatMulTests : IDisposable
             data.Add(t, 16, 16);   // exactly one vector, one transpose block
             data.Add(t, 200, 272); // ranges split into uneven panels; two column blocks of 136
             data.Add(t, 5, 1037);  // fewer rows than a vector; nine column blocks and a 13-column tail
+            data.Add(t, 40, 24);   // AVX2: a 32-row panel and an 8-row partial strip; 24 columns = three 8 × 8 transposes
+            data.Add(t, 33, 9);    // AVX2: two 16-row strips and a 1-row one; one 8-column transpose and a 1-column tail
         }
         return data;
     }
@@ -141,8 +143,9 @@ public sealed unsafe class MatMulTests : IDisposable
     [MemberData(nameof(FloatGemmShapes))]
     public void Multiply_float_weights_matches_reference_for_every_batch_size_and_odd_shapes(GgmlType t, int rows, int cols)
     {
-        // Small n takes the per-row kernels, larger n the packed GEMM (from 8 rows for F16/BF16, 24 for F32), whose
-        // last activation tile then holds 1..6 rows (13, 26, 27, 64, 11, 24) against every panel width.
+        // Small n takes the per-row kernels, larger n the packed GEMM (with AVX-512 from 8 rows for F16/BF16, 24 for
+        // F32; on AVX2 from 2), whose last activation tile then holds 1..6 rows (13, 26, 27, 64, 11, 24; and 2, 3, 5,
+        // 7, 8 on AVX2) against every panel width.
         var c = Make(t, rows, cols, seed: rows * 7 + cols);
         foreach (int n in new[] { 1, 2, 3, 5, 7, 8, 11, 13, 24, 26, 27, 64, 130 })
         {

@@ -1,0 +1,186 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Inkwell.Runtime.Tensors;
+
+namespace Inkwell.Runtime.Kernels;
+
+internal static unsafe partial class FloatGemm
+{
+    /// <summary>
+    /// The AVX2 + FMA panels: up to 32 weight rows, packed as strips of 16 rows × len columns, each [k][16], through
+    /// 8 × 8 transposes; a 6 × 16 micro-tile keeps 12 accumulators, 2 weight vectors and 1 broadcast in AVX2's 16 ymm
+    /// registers. 32 rows × 128 columns (16 KiB) leave room in the 32 KiB L1 of older AVX2 cores.
+    /// </summary>
+    private readonly struct Panel256 : IPanelKernel
+    {
+        public static int PanelRows => 32;
+
+        /// <summary>Strip g (rows 16g..16g + 15) at dst + 16g·len: dst[16g·len + 16k + j] = w[16g + j, k0 + k], zeros past nr.</summary>
+        public static void Pack(GgmlType type, bool finiteF16, byte* w, long rowBytes, int nr, int stride, int k0, int len, float* dst)
+        {
+            int fullK = len & ~7;
+            for (int g = 0; g < stride; g += 16)
+            {
+                float* strip = dst + g * len;
+                int rowsHere = Math.Min(16, nr - g);
+                if (rowsHere == 16)
+                {
+                    for (int half = 0; half < 16; half += 8)
+                    {
+                        byte* wh = w + (g + half) * rowBytes;
+                        for (int k = 0; k < fullK; k += 8)
+                        {
+                            float* d = strip + k * 16 + half;
+                            if (type == GgmlType.F32) Transpose8<FromF32>(wh, rowBytes, k0 + k, d);
+                            else if (finiteF16) Transpose8<FromCheckedF16>(wh, rowBytes, k0 + k, d);
+                            else if (type == GgmlType.F16) Transpose8<FromF16>(wh, rowBytes, k0 + k, d);
+                            else Transpose8<FromBF16>(wh, rowBytes, k0 + k, d);
+                        }
+                    }
+                    for (int k = fullK; k < len; k++)
+                        for (int j = 0; j < 16; j++)
+                            strip[k * 16 + j] = Element(type, w + (g + j) * rowBytes, k0 + k);
+                }
+                else
+                {
+                    for (int k = 0; k < len; k++)
+                        for (int j = 0; j < 16; j++)
+                            strip[k * 16 + j] = j < rowsHere ? Element(type, w + (g + j) * rowBytes, k0 + k) : 0f;
+                }
+            }
+        }
+
+        /// <summary>
+        /// Eight rows × eight columns from column k, written column-major 16 floats apart (one strip row per column):
+        /// unpacklo/hi pairs rows, shufps gathers four, vperm2f128 joins the two 128-bit halves.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Transpose8<TW>(byte* w, long rowBytes, int k, float* dst) where TW : struct, IFloatLoad
+        {
+            var r0 = TW.Load8(w, k); var r1 = TW.Load8(w + rowBytes, k);
+            var r2 = TW.Load8(w + 2 * rowBytes, k); var r3 = TW.Load8(w + 3 * rowBytes, k);
+            var r4 = TW.Load8(w + 4 * rowBytes, k); var r5 = TW.Load8(w + 5 * rowBytes, k);
+            var r6 = TW.Load8(w + 6 * rowBytes, k); var r7 = TW.Load8(w + 7 * rowBytes, k);
+
+            // t: per 128-bit lane L, rows (2a, 2a+1) interleaved at columns 4L, 4L+1 (lo) or 4L+2, 4L+3 (hi)
+            var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+            var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+            var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+            var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+
+            // u[c] (u[4 + c]): rows 0-3 (4-7) at column c in lane 0 and 4 + c in lane 1
+            var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+            var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+            var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+            var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+
+            Avx.Permute2x128(u0, u4, 0x20).Store(dst);
+            Avx.Permute2x128(u1, u5, 0x20).Store(dst + 16);
+            Avx.Permute2x128(u2, u6, 0x20).Store(dst + 32);
+            Avx.Permute2x128(u3, u7, 0x20).Store(dst + 48);
+            Avx.Permute2x128(u0, u4, 0x31).Store(dst + 64);
+            Avx.Permute2x128(u1, u5, 0x31).Store(dst + 80);
+            Avx.Permute2x128(u2, u6, 0x31).Store(dst + 96);
+            Avx.Permute2x128(u3, u7, 0x31).Store(dst + 112);
+        }
+
+        /// <summary>Strip by strip; a partial last strip goes through a stack tile so the kernel stores whole vectors.</summary>
+        public static void Tile(int m, int groups, float* pack, int len, float* x, int ldx, float* y, int ldy, int nr, bool accumulate)
+        {
+            float* tile = stackalloc float[TileRows * 16];
+            for (int g = 0; g < groups; g++)
+            {
+                float* strip = pack + g * 16 * len;
+                int rowsHere = Math.Min(16, nr - 16 * g);
+                if (rowsHere == 16)
+                {
+                    Kernel(m, strip, len, x, ldx, y + 16 * g, ldy, accumulate);
+                    continue;
+                }
+                Kernel(m, strip, len, x, ldx, tile, 16, acc: false);
+                StoreTile(tile, 16, m, rowsHere, y + 16 * g, ldy, accumulate);
+            }
+        }
+
+        private static void Kernel(int m, float* strip, int len, float* x, int ldx, float* y, int ldy, bool acc)
+        {
+            switch (m)
+            {
+                case 6: Micro<N6>(strip, len, x, ldx, y, ldy, acc); break;
+                case 5: Micro<N5>(strip, len, x, ldx, y, ldy, acc); break;
+                case 4: Micro<N4>(strip, len, x, ldx, y, ldy, acc); break;
+                case 3: Micro<N3>(strip, len, x, ldx, y, ldy, acc); break;
+                case 2: Micro<N2>(strip, len, x, ldx, y, ldy, acc); break;
+                default: Micro<N1>(strip, len, x, ldx, y, ldy, acc); break;
+            }
+        }
+
+        /// <summary>The register tile: TM (≤ 6) activation rows × 16 weight rows (two ymm vectors).</summary>
+        private static void Micro<TM>(float* strip, int len, float* x, int ldx, float* y, int ldy, bool acc)
+            where TM : struct, ICount
+        {
+            int m = TM.N;
+            var z = Vector256<float>.Zero;
+            Vector256<float> c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;
+            Vector256<float> c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+            float* x0 = x, x1 = x + ldx, x2 = x + 2 * ldx, x3 = x + 3 * ldx, x4 = x + 4 * ldx, x5 = x + 5 * ldx;
+            for (int k = 0; k < len; k++, strip += 16)
+            {
+                var w0 = Vector256.Load(strip);
+                var w1 = Vector256.Load(strip + 8);
+                var b = Vector256.Create(x0[k]);
+                c00 = Vector256.FusedMultiplyAdd(w0, b, c00);
+                c01 = Vector256.FusedMultiplyAdd(w1, b, c01);
+                if (m > 1)
+                {
+                    b = Vector256.Create(x1[k]);
+                    c10 = Vector256.FusedMultiplyAdd(w0, b, c10);
+                    c11 = Vector256.FusedMultiplyAdd(w1, b, c11);
+                }
+                if (m > 2)
+                {
+                    b = Vector256.Create(x2[k]);
+                    c20 = Vector256.FusedMultiplyAdd(w0, b, c20);
+                    c21 = Vector256.FusedMultiplyAdd(w1, b, c21);
+                }
+                if (m > 3)
+                {
+                    b = Vector256.Create(x3[k]);
+                    c30 = Vector256.FusedMultiplyAdd(w0, b, c30);
+                    c31 = Vector256.FusedMultiplyAdd(w1, b, c31);
+                }
+                if (m > 4)
+                {
+                    b = Vector256.Create(x4[k]);
+                    c40 = Vector256.FusedMultiplyAdd(w0, b, c40);
+                    c41 = Vector256.FusedMultiplyAdd(w1, b, c41);
+                }
+                if (m > 5)
+                {
+                    b = Vector256.Create(x5[k]);
+                    c50 = Vector256.FusedMultiplyAdd(w0, b, c50);
+                    c51 = Vector256.FusedMultiplyAdd(w1, b, c51);
+                }
+            }
+            Put(y, c00, c01, acc);
+            if (m > 1) Put(y + ldy, c10, c11, acc);
+            if (m > 2) Put(y + 2 * ldy, c20, c21, acc);
+            if (m > 3) Put(y + 3 * ldy, c30, c31, acc);
+            if (m > 4) Put(y + 4 * ldy, c40, c41, acc);
+            if (m > 5) Put(y + 5 * ldy, c50, c51, acc);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Put(float* y, Vector256<float> a, Vector256<float> b, bool acc)
+        {
+            if (acc)
+            {
+                a += Vector256.Load(y);
+                b += Vector256.Load(y + 8);
+            }
+            a.Store(y);
+            b.Store(y + 8);
+        }
+    }
+}
