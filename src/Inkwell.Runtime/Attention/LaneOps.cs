@@ -181,27 +181,17 @@ internal readonly unsafe struct Lanes256 : ILaneOps<Vector256<float>>
                 for (int c = 0; c < 8; c++) dst[c * 8 + i] = rows[i][offset + c];
             return;
         }
-        var r0 = Vector256.Load(rows[0] + offset); var r1 = Vector256.Load(rows[1] + offset);
-        var r2 = Vector256.Load(rows[2] + offset); var r3 = Vector256.Load(rows[3] + offset);
-        var r4 = Vector256.Load(rows[4] + offset); var r5 = Vector256.Load(rows[5] + offset);
-        var r6 = Vector256.Load(rows[6] + offset); var r7 = Vector256.Load(rows[7] + offset);
-        // t: per 128-bit lane L, rows (2a, 2a+1) interleaved at columns 4L, 4L+1 (lo) or 4L+2, 4L+3 (hi)
-        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
-        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
-        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
-        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
-        // u[4q + c]: per lane L, rows 4q..4q+3 at column 4L + c
-        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
-        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
-        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
-        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
-        Avx.Permute2x128(u0, u4, 0x20).Store(dst);
-        Avx.Permute2x128(u1, u5, 0x20).Store(dst + 8);
-        Avx.Permute2x128(u2, u6, 0x20).Store(dst + 2 * 8);
-        Avx.Permute2x128(u3, u7, 0x20).Store(dst + 3 * 8);
-        Avx.Permute2x128(u0, u4, 0x31).Store(dst + 4 * 8);
-        Avx.Permute2x128(u1, u5, 0x31).Store(dst + 5 * 8);
-        Avx.Permute2x128(u2, u6, 0x31).Store(dst + 6 * 8);
-        Avx.Permute2x128(u3, u7, 0x31).Store(dst + 7 * 8);
+        var pointers = new PointerRows8 { Rows = rows, Offset = offset };
+        Transpose8.Run(ref pointers, dst, 8);
+    }
+
+    /// <summary>Row i at rows[i] + Offset.</summary>
+    private struct PointerRows8 : IRows8
+    {
+        public float** Rows;
+        public int Offset;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly Vector256<float> Load(int row) => Vector256.Load(Rows[row] + Offset);
     }
 }

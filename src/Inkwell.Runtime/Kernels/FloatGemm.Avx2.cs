@@ -51,38 +51,23 @@ internal static unsafe partial class FloatGemm
             }
         }
 
-        /// <summary>
-        /// Eight rows × eight columns from column k, written column-major 16 floats apart (one strip row per column):
-        /// unpacklo/hi pairs rows, shufps gathers four, vperm2f128 joins the two 128-bit halves.
-        /// </summary>
+        /// <summary>Eight rows × eight columns from column k, written column-major 16 floats apart (one strip row per column).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void Transpose8<TW>(byte* w, long rowBytes, int k, float* dst) where TW : struct, IFloatLoad
         {
-            var r0 = TW.Load8(w, k); var r1 = TW.Load8(w + rowBytes, k);
-            var r2 = TW.Load8(w + 2 * rowBytes, k); var r3 = TW.Load8(w + 3 * rowBytes, k);
-            var r4 = TW.Load8(w + 4 * rowBytes, k); var r5 = TW.Load8(w + 5 * rowBytes, k);
-            var r6 = TW.Load8(w + 6 * rowBytes, k); var r7 = TW.Load8(w + 7 * rowBytes, k);
+            var rows = new WeightRows8<TW> { W = w, RowBytes = rowBytes, K = k };
+            Kernels.Transpose8.Run(ref rows, dst, 16);
+        }
 
-            // t: per 128-bit lane L, rows (2a, 2a+1) interleaved at columns 4L, 4L+1 (lo) or 4L+2, 4L+3 (hi)
-            var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
-            var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
-            var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
-            var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        /// <summary>Row i of an 8-row weight block at column k, widened to f32 by TW.</summary>
+        private struct WeightRows8<TW> : IRows8 where TW : struct, IFloatLoad
+        {
+            public byte* W;
+            public long RowBytes;
+            public int K;
 
-            // u[c] (u[4 + c]): rows 0-3 (4-7) at column c in lane 0 and 4 + c in lane 1
-            var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
-            var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
-            var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
-            var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
-
-            Avx.Permute2x128(u0, u4, 0x20).Store(dst);
-            Avx.Permute2x128(u1, u5, 0x20).Store(dst + 16);
-            Avx.Permute2x128(u2, u6, 0x20).Store(dst + 32);
-            Avx.Permute2x128(u3, u7, 0x20).Store(dst + 48);
-            Avx.Permute2x128(u0, u4, 0x31).Store(dst + 64);
-            Avx.Permute2x128(u1, u5, 0x31).Store(dst + 80);
-            Avx.Permute2x128(u2, u6, 0x31).Store(dst + 96);
-            Avx.Permute2x128(u3, u7, 0x31).Store(dst + 112);
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public readonly Vector256<float> Load(int row) => TW.Load8(W + row * RowBytes, K);
         }
 
         /// <summary>Strip by strip; a partial last strip goes through a stack tile so the kernel stores whole vectors.</summary>
