@@ -18,7 +18,10 @@ public sealed class DecoderLayerWeights
     public required IFeedForward FeedForward { get; init; }
     public float[]? PostFfnNorm { get; init; }             // [dim] on the feed-forward output (Gemma, OLMo 2)
 
-    public long WeightBytes => Wq.Weight.TotalBytes + Wk.Weight.TotalBytes + Wv.Weight.TotalBytes + Wo.Weight.TotalBytes + FeedForward.WeightBytes;
+    /// <summary>Every weight matrix of the block (attention projections, then the feed-forward's).</summary>
+    public IEnumerable<Runtime.Tensors.WeightMatrix> Matrices => new[] { Wq.Weight, Wk.Weight, Wv.Weight, Wo.Weight }.Concat(FeedForward.Matrices);
+
+    public long WeightBytes => Matrices.Sum(m => m.TotalBytes);
 }
 
 /// <summary>All weights of a decoder model; Owner keeps mapped files alive and is disposed with it.</summary>
@@ -32,10 +35,13 @@ public sealed class DecoderWeights : IDisposable
     /// <summary>LoRA adapters attached to these weights (slots 1..n of <see cref="SequenceChunk.Adapter"/>); null = none.</summary>
     public Lora.LoraAdapterSet? Adapters { get; internal set; }
 
+    /// <summary>Every weight matrix once: the token embedding, the layers', and the output unless it is the embedding.</summary>
+    public IEnumerable<Runtime.Tensors.WeightMatrix> Matrices =>
+        new[] { TokenEmbedding }.Concat(Layers.SelectMany(l => l.Matrices))
+            .Concat(ReferenceEquals(Output.Weight, TokenEmbedding) ? [] : [Output.Weight]);
+
     /// <summary>Bytes of weight data (for startup logs and memory accounting).</summary>
-    public long WeightBytes =>
-        TokenEmbedding.TotalBytes + (ReferenceEquals(Output.Weight, TokenEmbedding) ? 0 : Output.Weight.TotalBytes)
-        + Layers.Sum(l => l.WeightBytes);
+    public long WeightBytes => Matrices.Sum(m => m.TotalBytes);
 
     public void Dispose() => Owner?.Dispose();
 }

@@ -12,7 +12,10 @@ public interface IFeedForward
     /// <summary>Working floats it needs per row, which the caller provides as <c>scratch</c>.</summary>
     int ScratchPerRow { get; }
 
-    long WeightBytes { get; }
+    /// <summary>Every weight matrix it multiplies by (for packing at load and memory accounting).</summary>
+    IEnumerable<Runtime.Tensors.WeightMatrix> Matrices { get; }
+
+    long WeightBytes => Matrices.Sum(m => m.TotalBytes);
 
     /// <summary>y [rows, dim] = f(x [rows, dim]); <paramref name="lora"/> carries each row's adapter to the projections it adapts.</summary>
     void Forward(ReadOnlySpan<float> x, Span<float> y, Span<float> scratch, int rows, WorkerPool pool, LoraBatch? lora = null);
@@ -27,7 +30,7 @@ public sealed class GatedFeedForward(Linear gate, Linear up, Linear down, GateAc
     public GateActivation Activation { get; } = activation;
     public int HiddenDim => Gate.OutputDim;
     public int ScratchPerRow => 2 * HiddenDim;
-    public long WeightBytes => Gate.Weight.TotalBytes + Up.Weight.TotalBytes + Down.Weight.TotalBytes;
+    public IEnumerable<Runtime.Tensors.WeightMatrix> Matrices => [Gate.Weight, Up.Weight, Down.Weight];
 
     public void Forward(ReadOnlySpan<float> x, Span<float> y, Span<float> scratch, int rows, WorkerPool pool, LoraBatch? lora = null)
     {

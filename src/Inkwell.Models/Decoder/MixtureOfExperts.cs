@@ -49,7 +49,9 @@ public sealed class MixtureOfExperts : IFeedForward
     private int ExpertWork => 2 * _dim + Experts.Max(e => e.ScratchPerRow);
     public int ScratchPerRow => Config.Count + 1 + 4 * Config.UsedCount + 1 + Math.Max(ExpertWork, Shared?.ScratchPerRow ?? 0);
 
-    public long WeightBytes => Router.Weight.TotalBytes + Experts.Sum(e => e.WeightBytes) + (Shared?.WeightBytes ?? 0) + (SharedGate?.Weight.TotalBytes ?? 0);
+    public IEnumerable<Runtime.Tensors.WeightMatrix> Matrices =>
+        new[] { Router.Weight }.Concat(Experts.SelectMany(e => e.Matrices)).Concat(Shared?.Matrices ?? [])
+            .Concat(SharedGate is null ? [] : [SharedGate.Weight]);
 
     /// <remarks>LoRA adapters never reach the experts: the adapter loader refuses feed-forward targets on such layers.</remarks>
     public void Forward(ReadOnlySpan<float> x, Span<float> y, Span<float> scratch, int rows, WorkerPool pool, Lora.LoraBatch? lora = null)

@@ -54,6 +54,16 @@ public static unsafe class MatMul
         || Quant.IsBlock32(t) || Quant.IsK(t);
 
     /// <summary>y[n, w.Rows] = x[n, w.Cols] · wᵀ. x and y are row-major and contiguous.</summary>
+    /// <summary>
+    /// Makes w's kernel-specific copy now (the packed layout, where w takes that path) rather than on its first
+    /// Multiply: at load, so no request pays for it, and a mixture of experts' rarely chosen experts do not pack in
+    /// the middle of decoding.
+    /// </summary>
+    public static void Prepare(WeightMatrix w)
+    {
+        if (PackedMatMul.Applies(w)) _ = PackedMatMul.Packed(w);
+    }
+
     public static void Multiply(WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, int n, WorkerPool pool)
         => Multiply(w, x, y, n, pool, forceScalar: false);
 

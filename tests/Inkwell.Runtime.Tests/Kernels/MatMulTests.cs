@@ -23,6 +23,21 @@ public sealed unsafe class MatMulTests : IDisposable
         GgmlType.Q5_1, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
     };
 
+    [Theory]
+    [InlineData(GgmlType.Q4_0, true)]
+    [InlineData(GgmlType.Q6_K, true)]
+    [InlineData(GgmlType.F16, false)]
+    public void Prepare_makes_the_packed_copy_before_the_first_multiply_and_the_results_are_unchanged(GgmlType t, bool packs)
+    {
+        var c = Make(t, 16, 256, seed: 5);
+        var x = Activations(3, 256, seed: 6);
+        MatMul.Prepare(c.W);
+        Assert.Equal(packs && PackedMatMul.IsSupported, c.W.PackedCopy is PackedWeights);
+        var y = new float[3 * 16];
+        MatMul.Multiply(c.W, x, y, 3, _pool2);
+        AssertClose(c, x, y, 3);
+    }
+
     internal sealed record Case(WeightMatrix W, float[][] Dequantized);
 
     internal static Case Make(GgmlType t, int rows, int cols, int seed)
