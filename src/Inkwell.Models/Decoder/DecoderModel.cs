@@ -32,9 +32,10 @@ public sealed unsafe class DecoderModel : ICausalLM
         if (config.RopeThetaSliding > 0 && (config.RopeThetaSliding != config.RopeTheta || globalScaling) && config.SlidingLayers.Contains(true))
             _slidingRope = new Rope(config with { RopeLinearScale = 1f, Yarn = null, RopeFrequencyFactors = null }, config.RopeThetaSliding);
         _s = new RunState(config, weights.Layers.Max(l => l.FeedForward.ScratchPerRow), _slidingRope is not null);
-        // Every matrix the forward pass multiplies by (not an untied embedding, which is only looked up).
-        foreach (var matrix in weights.Layers.SelectMany(l => l.Matrices).Append(weights.Output.Weight))
-            MatMul.Prepare(matrix);
+        // Every matrix the forward pass multiplies by (not an untied embedding, which is only looked up), as many at a
+        // time as the pool has threads: each packs on its own, handing its source pages back as it goes.
+        Parallel.ForEach(weights.Layers.SelectMany(l => l.Matrices).Append(weights.Output.Weight),
+            new ParallelOptions { MaxDegreeOfParallelism = pool.ThreadCount }, MatMul.Prepare);
     }
 
     public ModelConfig Config { get; }
