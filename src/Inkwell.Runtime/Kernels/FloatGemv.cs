@@ -23,7 +23,7 @@ internal static unsafe class FloatGemv
     /// <summary>y[0, w.Rows] = x[0, w.Cols] · wᵀ for a float matrix, split across the pool.</summary>
     public static void Multiply(WeightMatrix w, float* x, float* y, WorkerPool pool)
     {
-        bool finiteF16 = w.Type == GgmlType.F16 && IsFinite(w, pool);
+        bool finiteF16 = HalfConversion.IsFiniteF16(w, pool);
         var body = new Body
         {
             Type = w.Type, FiniteF16 = finiteF16,
@@ -49,37 +49,6 @@ internal static unsafe class FloatGemv
 
     /// <summary>The caller thread's activations times <see cref="FromFiniteF16.ActivationScale"/> (grown, never shrunk).</summary>
     [ThreadStatic] private static float[]? t_scaledActivations;
-
-    /// <summary>
-    /// Whether an F16 matrix holds no inf/NaN, found by one parallel scan on first use and kept on the matrix:
-    /// the scan is one extra read of the weights, once, where checking in the kernel would cost on every token.
-    /// FloatGemm asks too, for its panel widening.
-    /// </summary>
-    internal static bool IsFinite(WeightMatrix w, WorkerPool pool)
-    {
-        int state = Volatile.Read(ref w.HalfFiniteness);
-        if (state == 0)
-        {
-            var scan = new NonFiniteScan { W = w.Data, RowBytes = w.RowBytes, Cols = w.Cols };
-            pool.Run(w.Rows, ref scan);
-            state = scan.Found ? WeightMatrix.HasNonFinite : WeightMatrix.AllFinite;
-            Volatile.Write(ref w.HalfFiniteness, state); // racing first calls compute the same answer
-        }
-        return state == WeightMatrix.AllFinite;
-    }
-
-    private struct NonFiniteScan : IRangeBody
-    {
-        public byte* W;
-        public long RowBytes;
-        public int Cols;
-        public bool Found; // only ever set, so concurrent ranges may write it
-
-        public void Invoke(int start, int end)
-        {
-            if (HalfConversion.HasNonFiniteF16((ushort*)(W + start * RowBytes), (long)(end - start) * Cols)) Found = true;
-        }
-    }
 
     private struct Body : IRangeBody
     {

@@ -1,6 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Inkwell.Runtime.Threading;
+using Inkwell.Runtime.Tensors;
 
 namespace Inkwell.Runtime.Kernels;
 
@@ -36,7 +38,7 @@ internal static unsafe class HalfConversion
     /// constant rather than a static readonly float, which costs a class-initialization check per use when the JIT
     /// compiles without tiering.
     /// </summary>
-    private const int F16RebiasBits = (127 + 112) << 23;
+    internal const int F16RebiasBits = (127 + 112) << 23;
 
     /// <summary>
     /// Eight f16 → f32 with integer ops (no F16C intrinsic in .NET): exponent and mantissa moved into f32 position
@@ -84,6 +86,38 @@ internal static unsafe class HalfConversion
 
     /// <summary>The sign bit and the 28 bits below the three sign copies that a 13-bit shift of a sign-extended f16 leaves.</summary>
     private const int ScaledSignAndMagnitude = unchecked((int)0x8FFFFFFF);
+
+    /// <summary>
+    /// Whether w is an F16 matrix holding no inf/NaN, which the kernels then widen with the short conversions
+    /// (<see cref="FromFiniteF16"/>, <see cref="FromCheckedF16"/>). Found by one parallel scan on first use and kept on
+    /// the matrix: one extra read of the weights, once, where checking in the kernel would cost on every token.
+    /// </summary>
+    internal static bool IsFiniteF16(WeightMatrix w, WorkerPool pool)
+    {
+        if (w.Type != GgmlType.F16) return false;
+        int state = Volatile.Read(ref w.HalfFiniteness);
+        if (state == 0)
+        {
+            var scan = new NonFiniteScan { W = w.Data, RowBytes = w.RowBytes, Cols = w.Cols };
+            pool.Run(w.Rows, ref scan);
+            state = scan.Found ? WeightMatrix.HasNonFinite : WeightMatrix.AllFinite;
+            Volatile.Write(ref w.HalfFiniteness, state); // racing first calls compute the same answer
+        }
+        return state == WeightMatrix.AllFinite;
+    }
+
+    private struct NonFiniteScan : IRangeBody
+    {
+        public byte* W;
+        public long RowBytes;
+        public int Cols;
+        public bool Found; // only ever set, so concurrent ranges may write it
+
+        public void Invoke(int start, int end)
+        {
+            if (HasNonFiniteF16((ushort*)(W + start * RowBytes), (long)(end - start) * Cols)) Found = true;
+        }
+    }
 
     /// <summary>True when any of count f16 values is inf or NaN (exponent field all ones).</summary>
     internal static bool HasNonFiniteF16(ushort* h, long count)
@@ -193,14 +227,13 @@ internal unsafe struct FromFiniteF16 : IFloatLoad
 /// </summary>
 internal unsafe struct FromCheckedF16 : IFloatLoad
 {
-    private const int TwoPow112Bits = (127 + 112) << 23;
     public static bool Scaled => false;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load16(byte* row, int k)
-        => FromFiniteF16.Load16(row, k) * Vector512.Create(TwoPow112Bits).AsSingle();
+        => FromFiniteF16.Load16(row, k) * Vector512.Create(HalfConversion.F16RebiasBits).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Load8(byte* row, int k)
-        => FromFiniteF16.Load8(row, k) * Vector256.Create(TwoPow112Bits).AsSingle();
+        => FromFiniteF16.Load8(row, k) * Vector256.Create(HalfConversion.F16RebiasBits).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Load1(byte* row, int k) => Quant.F16(((ushort*)row)[k]);
 }
