@@ -181,12 +181,12 @@ internal readonly unsafe struct Lanes256 : ILaneOps<Vector256<float>>
                 for (int c = 0; c < 8; c++) dst[c * 8 + i] = rows[i][offset + c];
             return;
         }
-        var pointers = new PointerRows8 { Rows = rows, Offset = offset };
+        var pointers = new PointerRows { Rows = rows, Offset = offset };
         Transpose8.Run(ref pointers, dst, 8);
     }
 
-    /// <summary>Row i at rows[i] + Offset.</summary>
-    private struct PointerRows8 : IRows8
+    /// <summary>Row i is 8 floats at rows[i] + Offset.</summary>
+    private struct PointerRows : IRows8
     {
         public float** Rows;
         public int Offset;
