@@ -175,11 +175,15 @@ internal unsafe interface IFloatLoad
 
     /// <summary>True when the vector loads return the weights times 2^-112 (<see cref="FromFiniteF16"/>).</summary>
     static abstract bool Scaled { get; }
+
+    /// <summary>Bytes per weight.</summary>
+    static abstract int ElementBytes { get; }
 }
 
 internal unsafe struct FromF32 : IFloatLoad
 {
     public static bool Scaled => false;
+    public static int ElementBytes => 4;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load16(byte* row, int k) => Vector512.Load((float*)row + k);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -192,6 +196,7 @@ internal unsafe struct FromF32 : IFloatLoad
 internal unsafe struct FromF16 : IFloatLoad
 {
     public static bool Scaled => false;
+    public static int ElementBytes => 2;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load16(byte* row, int k) => HalfConversion.HalfToSingle(Vector256.Load((ushort*)row + k));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -212,6 +217,7 @@ internal unsafe struct FromFiniteF16 : IFloatLoad
     public const float ActivationScale = 18446744073709551616f; // 2^64
     public const float SumScale = 281474976710656f;             // 2^48
     public static bool Scaled => true;
+    public static int ElementBytes => 2;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load16(byte* row, int k) => HalfConversion.FiniteHalfToScaledSingle(Vector256.Load((short*)row + k));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -228,6 +234,7 @@ internal unsafe struct FromFiniteF16 : IFloatLoad
 internal unsafe struct FromCheckedF16 : IFloatLoad
 {
     public static bool Scaled => false;
+    public static int ElementBytes => 2;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load16(byte* row, int k)
         => FromFiniteF16.Load16(row, k) * Vector512.Create(HalfConversion.F16RebiasBits).AsSingle();
@@ -242,6 +249,7 @@ internal unsafe struct FromCheckedF16 : IFloatLoad
 internal unsafe struct FromBF16 : IFloatLoad
 {
     public static bool Scaled => false;
+    public static int ElementBytes => 2;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load16(byte* row, int k)
         => Vector512.ShiftLeft(Avx512F.ConvertToVector512Int32(Vector256.Load((ushort*)row + k)), 16).AsSingle();

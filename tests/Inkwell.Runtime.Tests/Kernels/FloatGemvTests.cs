@@ -133,15 +133,84 @@ public sealed unsafe class FloatGemvTests : IDisposable
     {
         switch (t, wide)
         {
-            case (GgmlType.BF16, true): return FloatGemv.Dot512<FromBF16>(w, cols, x, x);
-            case (GgmlType.BF16, false): return FloatGemv.Dot256<FromBF16>(w, cols, x, x);
-            case (GgmlType.F32, true): return FloatGemv.Dot512<FromF32>(w, cols, x, x);
-            case (GgmlType.F32, false): return FloatGemv.Dot256<FromF32>(w, cols, x, x);
+            case (GgmlType.BF16, true): return FloatGemv.Dot512<FromBF16>(w, cols, x, x, 0);
+            case (GgmlType.BF16, false): return FloatGemv.Dot256<FromBF16>(w, cols, x, x, 0);
+            case (GgmlType.F32, true): return FloatGemv.Dot512<FromF32>(w, cols, x, x, 0);
+            case (GgmlType.F32, false): return FloatGemv.Dot256<FromF32>(w, cols, x, x, 0);
         }
         var scaled = new float[cols];
         for (int c = 0; c < cols; c++) scaled[c] = x[c] * FromFiniteF16.ActivationScale;
         fixed (float* xs = scaled)
-            return wide ? FloatGemv.Dot512<FromFiniteF16>(w, cols, x, xs) : FloatGemv.Dot256<FromFiniteF16>(w, cols, x, xs);
+            return wide ? FloatGemv.Dot512<FromFiniteF16>(w, cols, x, xs, 0) : FloatGemv.Dot256<FromFiniteF16>(w, cols, x, xs, 0);
+    }
+
+    /// <summary>
+    /// Rows longer than a column block, through MatMul on a pool: every block's partial dot lands in y (the first
+    /// stored, the later added), for each encoding, with tails inside the last block; an f16 matrix with one NaN in
+    /// its second block takes the exact conversion there.
+    /// </summary>
+    [Theory]
+    [InlineData(2048)]
+    [InlineData(2049)]
+    [InlineData(5639)]
+    [InlineData(8192)]
+    public void Rows_longer_than_a_column_block_sum_every_block(int cols)
+    {
+        if (!MatMul.IsAccelerated) return;
+        const int rows = 6;
+        var rng = new Random(cols);
+        var x = Activations(cols, rng);
+        foreach (var (t, poisoned) in new[] { (GgmlType.F16, false), (GgmlType.F16, true), (GgmlType.BF16, false), (GgmlType.F32, false) })
+        {
+            var values = Weights(rows * cols, rng);
+            if (t == GgmlType.BF16)
+                for (int i = 0; i < values.Length; i++)
+                    values[i] = BitConverter.Int32BitsToSingle((int)(BitConverter.SingleToUInt32Bits(values[i]) & 0xffff0000));
+            byte[] data;
+            Func<int, double> weight;
+            if (t == GgmlType.F32)
+            {
+                data = GC.AllocateArray<byte>(values.Length * 4, pinned: true);
+                Buffer.BlockCopy(values, 0, data, 0, data.Length);
+                weight = i => values[i];
+            }
+            else
+            {
+                var bits = Encode(t, values);
+                if (poisoned) bits[3 * cols + Math.Min(cols - 1, FloatGemv.MaxBlockColumns + 5)] = 0x7e00;
+                data = GC.AllocateArray<byte>(bits.Length * 2, pinned: true);
+                Buffer.BlockCopy(bits, 0, data, 0, data.Length);
+                weight = i => Decode(t, bits[i]);
+            }
+            WeightMatrix w;
+            fixed (byte* p = data) w = new WeightMatrix("w", t, rows, cols, p, data);
+            var y = new float[rows];
+            MatMul.Multiply(w, x, y, 1, _pool3);
+            for (int r = 0; r < rows; r++)
+            {
+                double exact = 0, magnitude = 0;
+                for (int c = 0; c < cols; c++)
+                {
+                    double prod = weight(r * cols + c) * x[c];
+                    exact += prod;
+                    magnitude += Math.Abs(prod);
+                }
+                if (double.IsNaN(exact)) Assert.True(float.IsNaN(y[r]), $"{t} cols={cols} row {r}: {y[r]}, expected NaN");
+                else Assert.True(Math.Abs(y[r] - exact) <= 1e-5 * magnitude + 1e-30, $"{t} cols={cols} row {r}: {y[r]} vs {exact}");
+            }
+        }
+    }
+
+    [Fact]
+    public void Column_blocks_are_even_whole_steps_of_at_most_the_maximum()
+    {
+        for (int cols = 1; cols <= 20_000; cols++)
+        {
+            int b = FloatGemv.BlockColumns(cols);
+            int blocks = (cols + b - 1) / b;
+            Assert.True(b % 64 == 0 && b <= FloatGemv.MaxBlockColumns, $"cols={cols}: block {b}");
+            Assert.Equal((cols + FloatGemv.MaxBlockColumns - 1) / FloatGemv.MaxBlockColumns, blocks); // no extra block
+        }
     }
 
     [Theory]
