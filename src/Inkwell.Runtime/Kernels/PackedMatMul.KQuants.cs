@@ -16,19 +16,21 @@ namespace Inkwell.Runtime.Kernels;
 internal static unsafe partial class PackedMatMul
 {
     /// <summary>
-    /// Activation tile bytes per super-block: codes [row 8][256] i8, d [row 8] f32, sums of each 32 [row 8][8] i16
-    /// (Q4_K's mins), and −32·(sum of each 16) [row 8][16] i32 (Q6_K's dot starts).
+    /// Activation tile bytes per super-block for a tile of h rows (see <see cref="ActBlockBytes"/>): codes [h][256] i8,
+    /// d [h] f32, sums of each 32 [h][8] i16 (Q4_K's mins), and −32·(sum of each 16) [h][16] i32 (Q6_K's dot starts).
     /// </summary>
-    private const int ActKBytes = TileN * 256 + TileN * 4 + TileN * 16 + TileN * 64;
-    private const int ActKD = TileN * 256, ActKSums = ActKD + TileN * 4, ActKStarts = ActKSums + TileN * 16;
+    private static int ActKBytes(int rows) => rows * (256 + 4 + 16 + 64);
+    private static int ActKD(int rows) => rows * 256;
+    private static int ActKSums(int rows) => rows * 260;
+    private static int ActKStarts(int rows) => rows * 276;
 
     /// <summary>Super-blocks per K chunk (see <see cref="KChunk"/>): GroupTile groups' codes stay within L1 beside the activation tile.</summary>
     private const int KChunkQ4K = 2, KChunkQ6K = 2;
 
-    /// <summary>Row k of an activation tile, super-block by super-block (see <see cref="ActKBytes"/>).</summary>
-    private static void QuantizeRowK(float* x, int cols, byte* act, int k)
+    /// <summary>Row k of an activation tile of tileRows rows, super-block by super-block (see <see cref="ActKBytes"/>).</summary>
+    private static void QuantizeRowK(float* x, int cols, byte* act, int k, int tileRows)
     {
-        for (int b = 0; b < cols / 256; b++, x += 256, act += ActKBytes)
+        for (int b = 0; b < cols / 256; b++, x += 256, act += ActKBytes(tileRows))
         {
             var m = Vector256<float>.Zero;
             for (int j = 0; j < 256; j += 8) m = Vector256.Max(m, Vector256.Abs(Vector256.Load(x + j)));
@@ -37,11 +39,11 @@ internal static unsafe partial class PackedMatMul
             h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(1, 0, 3, 2)));
             float amax = h.ToScalar();
             float id = amax == 0 ? 0 : 127f / amax;
-            ((float*)(act + ActKD))[k] = amax / 127f;
+            ((float*)(act + ActKD(tileRows)))[k] = amax / 127f;
             var vid = Vector256.Create(id);
             sbyte* q = (sbyte*)act + 256 * k;
-            short* sums = (short*)(act + ActKSums) + 8 * k;
-            int* starts = (int*)(act + ActKStarts) + 16 * k;
+            short* sums = (short*)(act + ActKSums(tileRows)) + 8 * k;
+            int* starts = (int*)(act + ActKStarts(tileRows)) + 16 * k;
             for (int j = 0; j < 256; j += 32)
             {
                 var i0 = Avx.ConvertToVector256Int32(Vector256.Load(x + j) * vid);
@@ -116,7 +118,7 @@ internal static unsafe partial class PackedMatMul
     private struct Q45K<TB> : IPackedKernel where TB : struct, IBits
     {
         public static int ChunkBlocks => KChunkQ4K;
-        public static int ActBytes => ActKBytes;
+        public static int ActBytes(int rows) => ActKBytes(rows);
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add) where TN : struct, ICount
             => Tile<TN>(w.Codes + block * w.CodeBytes, len, act, y, yStride, add);
@@ -129,7 +131,7 @@ internal static unsafe partial class PackedMatMul
             var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
             var a4 = a0; var a5 = a0; var a6 = a0; var a7 = a0;
             var m15 = Vector256.Create((byte)15);
-            for (int sb = 0; sb < nsb; sb++, w += groupBytes, act += ActKBytes)
+            for (int sb = 0; sb < nsb; sb++, w += groupBytes, act += ActKBytes(n))
             {
                 var s0 = Vector256<float>.Zero; var s1 = s0; var s2 = s0; var s3 = s0;
                 var s4 = s0; var s5 = s0; var s6 = s0; var s7 = s0;
@@ -175,8 +177,8 @@ internal static unsafe partial class PackedMatMul
                 var m0 = Avx2.ConvertToVector256Int16(mins).AsInt16(); var m1 = Avx2.ConvertToVector256Int16(mins + 16).AsInt16();
                 var m2 = Avx2.ConvertToVector256Int16(mins + 32).AsInt16(); var m3 = Avx2.ConvertToVector256Int16(mins + 48).AsInt16();
                 var negDmin = -Vector256.Load((float*)(w + PackedWeights.Q4KDmin));
-                float* dx = (float*)(act + ActKD);
-                short* sums = (short*)(act + ActKSums);
+                float* dx = (float*)(act + ActKD(n));
+                short* sums = (short*)(act + ActKSums(n));
                 a0 = Close(a0, s0, m0, m1, m2, m3, sums, negDmin, dx[0]);
                 if (n > 1) a1 = Close(a1, s1, m0, m1, m2, m3, sums + 8, negDmin, dx[1]);
                 if (n > 2) a2 = Close(a2, s2, m0, m1, m2, m3, sums + 16, negDmin, dx[2]);
@@ -232,7 +234,7 @@ internal static unsafe partial class PackedMatMul
     private struct Q6K : IPackedKernel
     {
         public static int ChunkBlocks => KChunkQ6K;
-        public static int ActBytes => ActKBytes;
+        public static int ActBytes(int rows) => ActKBytes(rows);
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add) where TN : struct, ICount
             => Tile<TN>(w.Codes + block * w.CodeBytes, len, act, y, yStride, add);
@@ -244,7 +246,7 @@ internal static unsafe partial class PackedMatMul
             var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
             var a4 = a0; var a5 = a0; var a6 = a0; var a7 = a0;
             var m63 = Vector256.Create((byte)63);
-            for (int sb = 0; sb < nsb; sb++, w += PackedWeights.Q6KGroupBytes, act += ActKBytes)
+            for (int sb = 0; sb < nsb; sb++, w += PackedWeights.Q6KGroupBytes, act += ActKBytes(n))
             {
                 var s0 = Vector256<float>.Zero; var s1 = s0; var s2 = s0; var s3 = s0;
                 var s4 = s0; var s5 = s0; var s6 = s0; var s7 = s0;
@@ -271,7 +273,7 @@ internal static unsafe partial class PackedMatMul
                     var scA = ScalesI8((sbyte*)w + PackedWeights.Q6KScales + 16 * t, d);
                     var scB = ScalesI8((sbyte*)w + PackedWeights.Q6KScales + 16 * t + 8, d);
                     sbyte* q = (sbyte*)act + 32 * t;
-                    int* st = (int*)(act + ActKStarts) + 2 * t;
+                    int* st = (int*)(act + ActKStarts(n)) + 2 * t;
                     s0 = Step(s0, q, st, w0, w1, w2, w3, w4, w5, w6, w7, scA, scB);
                     if (n > 1) s1 = Step(s1, q + 256, st + 16, w0, w1, w2, w3, w4, w5, w6, w7, scA, scB);
                     if (n > 2) s2 = Step(s2, q + 512, st + 32, w0, w1, w2, w3, w4, w5, w6, w7, scA, scB);
@@ -281,7 +283,7 @@ internal static unsafe partial class PackedMatMul
                     if (n > 6) s6 = Step(s6, q + 1536, st + 96, w0, w1, w2, w3, w4, w5, w6, w7, scA, scB);
                     if (n > 7) s7 = Step(s7, q + 1792, st + 112, w0, w1, w2, w3, w4, w5, w6, w7, scA, scB);
                 }
-                float* dx = (float*)(act + ActKD);
+                float* dx = (float*)(act + ActKD(n));
                 a0 = Fma.MultiplyAdd(s0, Vector256.Create(dx[0]), a0);
                 if (n > 1) a1 = Fma.MultiplyAdd(s1, Vector256.Create(dx[1]), a1);
                 if (n > 2) a2 = Fma.MultiplyAdd(s2, Vector256.Create(dx[2]), a2);

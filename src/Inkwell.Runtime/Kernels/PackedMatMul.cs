@@ -111,14 +111,23 @@ internal static unsafe partial class PackedMatMul
     [ThreadStatic] private static nuint t_scratchBytes;
 
     /// <summary>
-    /// Activations are stored tiled for the kernel: per tile of TileN rows and per 32-block, the rows' codes
-    /// (TileN × 32 bytes), their scales d (TileN × f32) and their dot starts offset·Σq (TileN × i32), so a tile walks one
-    /// pointer forward through consecutive memory.
+    /// Activations are stored tiled for the kernel: per tile of h rows (TileN, or fewer in the last tile) and per
+    /// 32-block, the rows' codes (h × 32 bytes), their scales d (h × f32) and their dot starts offset·Σq (h × i32), so
+    /// a tile walks one pointer forward through consecutive memory. Sized by the tile's own rows, not TileN: a decode
+    /// row packs 40 bytes per block where a TileN-row layout spread its bytes over three cache lines, and the
+    /// activations of an 8192-column down projection (48 KiB that way, 10 KiB this way) no longer overflow L1.
     /// </summary>
-    private const int ActBlockBytes = TileN * 32 + TileN * 4 + TileN * 4;
+    private static int ActBlockBytes(int rows) => rows * 40;
+
+    /// <summary>Where a tile of h rows keeps its blocks' scales d and dot starts, from the block's start.</summary>
+    private static int ActD(int rows) => rows * 32;
+    private static int ActStarts(int rows) => rows * 36;
+
+    /// <summary>Rows in the activation tile that holds row i of n.</summary>
+    private static int TileRows(int i, int n) => Math.Min(TileN, n - i / TileN * TileN);
 
     private static nuint ScratchBytes(int cols, int n, bool k) => (nuint)((n + TileN - 1) / TileN)
-        * (k ? (nuint)(cols / 256) * ActKBytes : (nuint)(cols / 32) * ActBlockBytes);
+        * (k ? (nuint)(cols / 256) * (nuint)ActKBytes(TileN) : (nuint)(cols / 32) * (nuint)ActBlockBytes(TileN));
 
     // ================================================================ activations
 
@@ -132,22 +141,22 @@ internal static unsafe partial class PackedMatMul
             if (Body.K)
             {
                 for (int i = start; i < end; i++)
-                    QuantizeRowK(Body.X + (long)i * cols, cols, Body.Act + (long)(i / TileN) * (cols / 256) * ActKBytes, i % TileN);
+                    QuantizeRowK(Body.X + (long)i * cols, cols, Body.Act + (long)(i / TileN) * (cols / 256) * ActKBytes(TileN), i % TileN, TileRows(i, Body.N));
                 return;
             }
             for (int i = start; i < end; i++)
-                QuantizeRow(Body.X + (long)i * cols, cols, Body.Act + (long)(i / TileN) * nb * ActBlockBytes, i % TileN, Body.Offset);
+                QuantizeRow(Body.X + (long)i * cols, cols, Body.Act + (long)(i / TileN) * nb * ActBlockBytes(TileN), i % TileN, TileRows(i, Body.N), Body.Offset);
         }
     }
 
     /// <summary>
     /// Blocks of 32 as ActivationQuantization.QuantizeQ8 (d = max|x| / 127, q = round(x / d), the same rounding), plus the
     /// integer start of each block's dot: offset·Σq, offset being the weights' code bias (−8, −16, −128 or 0). Writes
-    /// slot k of each block of the activation tile at act.
+    /// slot k of each block of the activation tile of tileRows rows at act.
     /// </summary>
-    private static void QuantizeRow(float* x, int cols, byte* act, int k, int offset)
+    private static void QuantizeRow(float* x, int cols, byte* act, int k, int tileRows, int offset)
     {
-        for (int b = 0; b < cols / 32; b++, x += 32, act += ActBlockBytes)
+        for (int b = 0; b < cols / 32; b++, x += 32, act += ActBlockBytes(tileRows))
         {
             var v0 = Vector256.Load(x); var v1 = Vector256.Load(x + 8);
             var v2 = Vector256.Load(x + 16); var v3 = Vector256.Load(x + 24);
@@ -162,8 +171,8 @@ internal static unsafe partial class PackedMatMul
             var i0 = Avx.ConvertToVector256Int32(v0 * vid); var i1 = Avx.ConvertToVector256Int32(v1 * vid);
             var i2 = Avx.ConvertToVector256Int32(v2 * vid); var i3 = Avx.ConvertToVector256Int32(v3 * vid);
             Vector256.Narrow(Vector256.Narrow(i0, i1), Vector256.Narrow(i2, i3)).Store((sbyte*)act + 32 * k);
-            ((float*)(act + TileN * 32))[k] = amax / 127f;
-            ((int*)(act + TileN * 36))[k] = offset * Vector256.Sum((i0 + i1) + (i2 + i3));
+            ((float*)(act + ActD(tileRows)))[k] = amax / 127f;
+            ((int*)(act + ActStarts(tileRows)))[k] = offset * Vector256.Sum((i0 + i1) + (i2 + i3));
         }
     }
 
@@ -211,8 +220,8 @@ internal static unsafe partial class PackedMatMul
                     bool add = c0 > 0;
                     for (int i = 0; i < N; i += TileN)
                     {
-                        byte* act = Act + ((long)(i / TileN) * nb + c0) * TK.ActBytes;
                         int rows = Math.Min(TileN, N - i);
+                        byte* act = Act + (long)(i / TileN) * nb * TK.ActBytes(TileN) + (long)c0 * TK.ActBytes(rows);
                         for (int g = g0; g < g1; g++)
                             Dispatch<TK>(rows, W, (long)g * nb + c0, len, act, Y + (long)i * Rows + 8L * g, Rows, add);
                     }
@@ -228,8 +237,8 @@ internal static unsafe partial class PackedMatMul
     {
         /// <summary>Blocks (32-blocks or 256-super-blocks) per K chunk, see <see cref="KChunk"/>.</summary>
         static abstract int ChunkBlocks { get; }
-        /// <summary>Bytes of one activation tile per block.</summary>
-        static abstract int ActBytes { get; }
+        /// <summary>Bytes per block of an activation tile of the given rows.</summary>
+        static abstract int ActBytes(int rows);
         /// <summary>Row group blocks [block, block + len) (block counted from the matrix start) against TN activation rows.</summary>
         static abstract void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add) where TN : struct, ICount;
     }
@@ -266,7 +275,7 @@ internal static unsafe partial class PackedMatMul
         public static int Bytes => 128;
         public static int MaxCode => 15;
         public static int ChunkBlocks => 2 * KChunk;
-        public static int ActBytes => ActBlockBytes;
+        public static int ActBytes(int rows) => ActBlockBytes(rows);
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add) where TN : struct, ICount
             => Tile<Q4, TN>(w.Codes + block * Bytes, w.Scales + block * 8, len, act, y, yStride, add);
@@ -302,7 +311,7 @@ internal static unsafe partial class PackedMatMul
         public static int Bytes => 160;
         public static int MaxCode => 31;
         public static int ChunkBlocks => 2 * KChunk;
-        public static int ActBytes => ActBlockBytes;
+        public static int ActBytes(int rows) => ActBlockBytes(rows);
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add) where TN : struct, ICount
             => Tile<Q5, TN>(w.Codes + block * Bytes, w.Scales + block * 8, len, act, y, yStride, add);
@@ -331,7 +340,7 @@ internal static unsafe partial class PackedMatMul
         public static int Bytes => 256;
         public static int MaxCode => 255;
         public static int ChunkBlocks => KChunk;
-        public static int ActBytes => ActBlockBytes;
+        public static int ActBytes(int rows) => ActBlockBytes(rows);
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add) where TN : struct, ICount
         {
@@ -399,13 +408,13 @@ internal static unsafe partial class PackedMatMul
         int n = TN.N;
         var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
         var a4 = a0; var a5 = a0; var a6 = a0; var a7 = a0;
-        for (int b = 0; b < nb; b++, codes += TW.Bytes, scales += 8, act += ActBlockBytes)
+        for (int b = 0; b < nb; b++, codes += TW.Bytes, scales += 8, act += ActBlockBytes(n))
         {
             TW.Load(codes, out var w0, out var w1, out var w2, out var w3, out var w4, out var w5, out var w6, out var w7);
             var dw = HalfConversion.FiniteHalfToSingle(Vector128.Load((short*)scales));
             sbyte* q = (sbyte*)act;
-            float* d = (float*)(act + TileN * 32);
-            int* s = (int*)(act + TileN * 36);
+            float* d = (float*)(act + ActD(n));
+            int* s = (int*)(act + ActStarts(n));
             a0 = Scale(a0, BlockDot<TW>(s, q, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[0]);
             if (n > 1) a1 = Scale(a1, BlockDot<TW>(s + 1, q + 32, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[1]);
             if (n > 2) a2 = Scale(a2, BlockDot<TW>(s + 2, q + 64, w0, w1, w2, w3, w4, w5, w6, w7), dw, d[2]);
@@ -439,7 +448,7 @@ internal static unsafe partial class PackedMatMul
         int n = TN.N;
         float* sums = stackalloc float[8 * TileN];
         for (int k = 0; k < n; k++) Vector256<float>.Zero.Store(sums + 8 * k);
-        for (int b = 0; b < nb; b++, codes += Q8.Bytes, scales += 8, act += ActBlockBytes)
+        for (int b = 0; b < nb; b++, codes += Q8.Bytes, scales += 8, act += ActBlockBytes(n))
         {
             sbyte* q = (sbyte*)act;
             var d0 = Vector256<int>.Zero; var d1 = d0; var d2 = d0; var d3 = d0;
@@ -458,7 +467,7 @@ internal static unsafe partial class PackedMatMul
                 if (n > 7) d7 += SignedStep(abs, w, q + 224 + j);
             }
             var dw = HalfConversion.FiniteHalfToSingle(Vector128.Load((short*)scales));
-            float* dx = (float*)(act + TileN * 32);
+            float* dx = (float*)(act + ActD(n));
             Scale(sums, d0, dw, dx[0]);
             if (n > 1) Scale(sums + 8, d1, dw, dx[1]);
             if (n > 2) Scale(sums + 16, d2, dw, dx[2]);
