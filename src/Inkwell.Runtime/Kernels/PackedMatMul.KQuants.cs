@@ -120,11 +120,11 @@ internal static unsafe partial class PackedMatMul
         public static int ChunkBlocks => KChunkQ4K;
         public static int ActBytes(int rows) => ActKBytes(rows);
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add) where TN : struct, ICount
-            => Tile<TN>(w.Codes + block * w.CodeBytes, len, act, y, yStride, add);
+        public static void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add, bool stream) where TN : struct, ICount
+            => Tile<TN>(w.Codes + block * w.CodeBytes, len, act, y, yStride, add, stream);
 
         /// <summary>8 weight rows × TN activation rows of one tile → y[k·yStride + 0..7] (or += where add).</summary>
-        public static void Tile<TN>(byte* w, int nsb, byte* act, float* y, int yStride, bool add) where TN : struct, ICount
+        public static void Tile<TN>(byte* w, int nsb, byte* act, float* y, int yStride, bool add, bool stream) where TN : struct, ICount
         {
             int n = TN.N;
             int groupBytes = TB.HasFifth ? PackedWeights.Q5KGroupBytes : PackedWeights.Q4KGroupBytes;
@@ -133,6 +133,7 @@ internal static unsafe partial class PackedMatMul
             var m15 = Vector256.Create((byte)15);
             for (int sb = 0; sb < nsb; sb++, w += groupBytes, act += ActKBytes(n))
             {
+                PrefetchAhead(w, groupBytes, stream);
                 var s0 = Vector256<float>.Zero; var s1 = s0; var s2 = s0; var s3 = s0;
                 var s4 = s0; var s5 = s0; var s6 = s0; var s7 = s0;
                 var d = Vector256.Load((float*)(w + PackedWeights.Q4KD));
@@ -236,11 +237,11 @@ internal static unsafe partial class PackedMatMul
         public static int ChunkBlocks => KChunkQ6K;
         public static int ActBytes(int rows) => ActKBytes(rows);
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add) where TN : struct, ICount
-            => Tile<TN>(w.Codes + block * w.CodeBytes, len, act, y, yStride, add);
+        public static void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add, bool stream) where TN : struct, ICount
+            => Tile<TN>(w.Codes + block * w.CodeBytes, len, act, y, yStride, add, stream);
 
         /// <summary>8 weight rows × TN activation rows of one tile → y[k·yStride + 0..7] (or += where add).</summary>
-        public static void Tile<TN>(byte* w, int nsb, byte* act, float* y, int yStride, bool add) where TN : struct, ICount
+        public static void Tile<TN>(byte* w, int nsb, byte* act, float* y, int yStride, bool add, bool stream) where TN : struct, ICount
         {
             int n = TN.N;
             var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
@@ -248,6 +249,7 @@ internal static unsafe partial class PackedMatMul
             var m63 = Vector256.Create((byte)63);
             for (int sb = 0; sb < nsb; sb++, w += PackedWeights.Q6KGroupBytes, act += ActKBytes(n))
             {
+                PrefetchAhead(w, PackedWeights.Q6KGroupBytes, stream);
                 var s0 = Vector256<float>.Zero; var s1 = s0; var s2 = s0; var s3 = s0;
                 var s4 = s0; var s5 = s0; var s6 = s0; var s7 = s0;
                 var d = Vector256.Load((float*)(w + PackedWeights.Q6KD));

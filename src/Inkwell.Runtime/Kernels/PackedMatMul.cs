@@ -210,7 +210,8 @@ internal static unsafe partial class PackedMatMul
             // One activation tile (decode, small batches): it stays cached whole, and the weights are the stream;
             // each group's blocks are walked in one pass, so the prefetchers see one long sequential read instead
             // of a restart at every chunk (a chunk is about a 4 KiB page).
-            int chunk = N <= TileN ? nb : TK.ChunkBlocks;
+            bool stream = N <= TileN;
+            int chunk = stream ? nb : TK.ChunkBlocks;
             for (int g0 = start; g0 < end; g0 += GroupTile)
             {
                 int g1 = Math.Min(end, g0 + GroupTile);
@@ -223,7 +224,7 @@ internal static unsafe partial class PackedMatMul
                         int rows = Math.Min(TileN, N - i);
                         byte* act = Act + (long)(i / TileN) * nb * TK.ActBytes(TileN) + (long)c0 * TK.ActBytes(rows);
                         for (int g = g0; g < g1; g++)
-                            Dispatch<TK>(rows, W, (long)g * nb + c0, len, act, Y + (long)i * Rows + 8L * g, Rows, add);
+                            Dispatch<TK>(rows, W, (long)g * nb + c0, len, act, Y + (long)i * Rows + 8L * g, Rows, add, stream);
                     }
                 }
             }
@@ -240,23 +241,38 @@ internal static unsafe partial class PackedMatMul
         /// <summary>Bytes per block of an activation tile of the given rows.</summary>
         static abstract int ActBytes(int rows);
         /// <summary>Row group blocks [block, block + len) (block counted from the matrix start) against TN activation rows.</summary>
-        static abstract void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add) where TN : struct, ICount;
+        static abstract void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add, bool stream) where TN : struct, ICount;
     }
 
-    private static void Dispatch<TK>(int n, PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add)
+    private static void Dispatch<TK>(int n, PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add, bool stream)
         where TK : struct, IPackedKernel
     {
         switch (n)
         {
-            case 8: TK.Run<N8>(w, block, len, act, y, yStride, add); break;
-            case 7: TK.Run<N7>(w, block, len, act, y, yStride, add); break;
-            case 6: TK.Run<N6>(w, block, len, act, y, yStride, add); break;
-            case 5: TK.Run<N5>(w, block, len, act, y, yStride, add); break;
-            case 4: TK.Run<N4>(w, block, len, act, y, yStride, add); break;
-            case 3: TK.Run<N3>(w, block, len, act, y, yStride, add); break;
-            case 2: TK.Run<N2>(w, block, len, act, y, yStride, add); break;
-            default: TK.Run<N1>(w, block, len, act, y, yStride, add); break;
+            case 8: TK.Run<N8>(w, block, len, act, y, yStride, add, stream); break;
+            case 7: TK.Run<N7>(w, block, len, act, y, yStride, add, stream); break;
+            case 6: TK.Run<N6>(w, block, len, act, y, yStride, add, stream); break;
+            case 5: TK.Run<N5>(w, block, len, act, y, yStride, add, stream); break;
+            case 4: TK.Run<N4>(w, block, len, act, y, yStride, add, stream); break;
+            case 3: TK.Run<N3>(w, block, len, act, y, yStride, add, stream); break;
+            case 2: TK.Run<N2>(w, block, len, act, y, yStride, add, stream); break;
+            default: TK.Run<N1>(w, block, len, act, y, yStride, add, stream); break;
         }
+    }
+
+    /// <summary>
+    /// How far ahead of the codes being read a streaming tile (one activation tile: each code byte is read once)
+    /// prefetches. Non-temporal, into L1 without displacing the activations there, as <see cref="FloatGemv"/>; the
+    /// group's codes are one sequential stream that continues into the next group's.
+    /// </summary>
+    private const int StreamAhead = 2048;
+
+    /// <summary>Prefetches the bytes at p + <see cref="StreamAhead"/> (the caller's block or super-block), where streaming.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchAhead(byte* p, int bytes, bool stream)
+    {
+        if (!stream) return;
+        for (int b = 0; b < bytes; b += 64) Sse.PrefetchNonTemporal(p + StreamAhead + b);
     }
 
     /// <summary>The 8 weight vectors of one group-block, vector j pairing with activation bytes 4j..4j+3.</summary>
@@ -277,8 +293,8 @@ internal static unsafe partial class PackedMatMul
         public static int ChunkBlocks => 2 * KChunk;
         public static int ActBytes(int rows) => ActBlockBytes(rows);
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add) where TN : struct, ICount
-            => Tile<Q4, TN>(w.Codes + block * Bytes, w.Scales + block * 8, len, act, y, yStride, add);
+        public static void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add, bool stream) where TN : struct, ICount
+            => Tile<Q4, TN>(w.Codes + block * Bytes, w.Scales + block * 8, len, act, y, yStride, add, stream);
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Load(byte* c, out Vector256<byte> w0, out Vector256<byte> w1, out Vector256<byte> w2,
             out Vector256<byte> w3, out Vector256<byte> w4, out Vector256<byte> w5, out Vector256<byte> w6, out Vector256<byte> w7)
@@ -313,8 +329,8 @@ internal static unsafe partial class PackedMatMul
         public static int ChunkBlocks => 2 * KChunk;
         public static int ActBytes(int rows) => ActBlockBytes(rows);
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add) where TN : struct, ICount
-            => Tile<Q5, TN>(w.Codes + block * Bytes, w.Scales + block * 8, len, act, y, yStride, add);
+        public static void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add, bool stream) where TN : struct, ICount
+            => Tile<Q5, TN>(w.Codes + block * Bytes, w.Scales + block * 8, len, act, y, yStride, add, stream);
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Load(byte* c, out Vector256<byte> w0, out Vector256<byte> w1, out Vector256<byte> w2,
             out Vector256<byte> w3, out Vector256<byte> w4, out Vector256<byte> w5, out Vector256<byte> w6, out Vector256<byte> w7)
@@ -342,10 +358,10 @@ internal static unsafe partial class PackedMatMul
         public static int ChunkBlocks => KChunk;
         public static int ActBytes(int rows) => ActBlockBytes(rows);
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add) where TN : struct, ICount
+        public static void Run<TN>(PackedWeights w, long block, int len, byte* act, float* y, int yStride, bool add, bool stream) where TN : struct, ICount
         {
-            if (AvxVnni.IsSupported) Tile<Q8, TN>(w.Codes + block * Bytes, w.Scales + block * 8, len, act, y, yStride, add);
-            else SignedTile<TN>(w.Codes + block * Bytes, w.Scales + block * 8, len, act, y, yStride, add);
+            if (AvxVnni.IsSupported) Tile<Q8, TN>(w.Codes + block * Bytes, w.Scales + block * 8, len, act, y, yStride, add, stream);
+            else SignedTile<TN>(w.Codes + block * Bytes, w.Scales + block * 8, len, act, y, yStride, add, stream);
         }
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Load(byte* c, out Vector256<byte> w0, out Vector256<byte> w1, out Vector256<byte> w2,
@@ -402,7 +418,7 @@ internal static unsafe partial class PackedMatMul
         => Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), dw * Vector256.Create(dx), acc);
 
     /// <summary>8 weight rows × TN activation rows of one tile → y[k·yStride + 0..7] (or += where add).</summary>
-    private static void Tile<TW, TN>(byte* codes, ushort* scales, int nb, byte* act, float* y, int yStride, bool add)
+    private static void Tile<TW, TN>(byte* codes, ushort* scales, int nb, byte* act, float* y, int yStride, bool add, bool stream)
         where TW : struct, ICodes where TN : struct, ICount
     {
         int n = TN.N;
@@ -410,6 +426,7 @@ internal static unsafe partial class PackedMatMul
         var a4 = a0; var a5 = a0; var a6 = a0; var a7 = a0;
         for (int b = 0; b < nb; b++, codes += TW.Bytes, scales += 8, act += ActBlockBytes(n))
         {
+            PrefetchAhead(codes, TW.Bytes, stream);
             TW.Load(codes, out var w0, out var w1, out var w2, out var w3, out var w4, out var w5, out var w6, out var w7);
             var dw = HalfConversion.FiniteHalfToSingle(Vector128.Load((short*)scales));
             sbyte* q = (sbyte*)act;
@@ -442,7 +459,7 @@ internal static unsafe partial class PackedMatMul
     /// registers, where Tile's eight weight vectors would push the dots to the stack; the f32 sums live in L1.
     /// No dot start: the codes carry no bias.
     /// </summary>
-    private static void SignedTile<TN>(byte* codes, ushort* scales, int nb, byte* act, float* y, int yStride, bool add)
+    private static void SignedTile<TN>(byte* codes, ushort* scales, int nb, byte* act, float* y, int yStride, bool add, bool stream)
         where TN : struct, ICount
     {
         int n = TN.N;
@@ -450,6 +467,7 @@ internal static unsafe partial class PackedMatMul
         for (int k = 0; k < n; k++) Vector256<float>.Zero.Store(sums + 8 * k);
         for (int b = 0; b < nb; b++, codes += Q8.Bytes, scales += 8, act += ActBlockBytes(n))
         {
+            PrefetchAhead(codes, Q8.Bytes, stream);
             sbyte* q = (sbyte*)act;
             var d0 = Vector256<int>.Zero; var d1 = d0; var d2 = d0; var d3 = d0;
             var d4 = d0; var d5 = d0; var d6 = d0; var d7 = d0;
