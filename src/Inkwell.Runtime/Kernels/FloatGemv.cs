@@ -11,13 +11,14 @@ namespace Inkwell.Runtime.Kernels;
 /// is read once, converted to f32 in registers and consumed by an FMA at once (no widened copy stored and
 /// reloaded). One row at a time, as ggml's vec_dot_f16: the activation row stays in L1 and each weight row is one
 /// sequential stream; passing over four rows together, to share activation loads, streamed f16 from memory at half
-/// the speed (16 vs 28 GB/s on one Zen 5 core). Long rows are walked in column blocks of at most
-/// <see cref="MaxBlockColumns"/>, all rows of a range per block, so the block's activations (8 KiB) stay in L1: a
-/// whole 5632- or 8192-column activation row (22-32 KiB) is pushed out by the weight stream passing through L1, and
-/// the down projections of the 1B shapes streamed at 20-35 GB/s where their gate projections read 40-50 (2 threads,
-/// Zen 5). Each step prefetches, non-temporally, the same columns of the next row, the stream the hardware
-/// prefetcher loses at every block edge: with both, those down projections read 32-48 GB/s and the gates gained
-/// 5-25%. Finite f16 matrices (checked once per matrix) take the three-operation conversion of
+/// the speed (16 vs 28 GB/s on one Zen 5 core). Rows longer than <see cref="MaxBlockColumns"/> are walked in column
+/// blocks, all rows of a range per block, so the block's activations (at most 16 KiB) stay in L1: a whole 5632- to
+/// 14336-column activation row (22-56 KiB) is pushed out by the weight stream passing through L1, and the down
+/// projections of the 1B-8B shapes streamed at 20-35 GB/s where their gate projections read 40-50 (2 threads, Zen 5).
+/// Each step prefetches, non-temporally, the same columns of the next row, the stream the hardware prefetcher loses
+/// at every block edge: with both, those down projections read 30-48 GB/s and the gates gained 5-25%. Blocks are no
+/// narrower than needed: 3072-column rows split in two read at 28 GB/s where whole (with the prefetch) they read 35-39.
+/// Finite f16 matrices (checked once per matrix) take the three-operation conversion of
 /// <see cref="FromFiniteF16"/>. Batches go to <see cref="MatMul"/>'s per-row kernels or <see cref="FloatGemm"/>.
 /// </summary>
 internal static unsafe class FloatGemv
@@ -25,8 +26,8 @@ internal static unsafe class FloatGemv
     /// <summary>512-bit kernels where AVX-512 is available and preferred; otherwise AVX2 (which callers require).</summary>
     private static bool Wide => Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
 
-    /// <summary>The widest column block: 8 KiB of f32 activations, well inside a 32-48 KiB L1 beside the weight stream.</summary>
-    internal const int MaxBlockColumns = 2048;
+    /// <summary>The widest column block: 16 KiB of f32 activations, inside a 32-48 KiB L1 beside the weight stream.</summary>
+    internal const int MaxBlockColumns = 4096;
 
     /// <summary>Columns per block: cols split into equal blocks of at most <see cref="MaxBlockColumns"/>, whole 64-column steps.</summary>
     internal static int BlockColumns(int cols)

@@ -150,8 +150,9 @@ public sealed unsafe class FloatGemvTests : IDisposable
     /// its second block takes the exact conversion there.
     /// </summary>
     [Theory]
-    [InlineData(2048)]
     [InlineData(2049)]
+    [InlineData(4096)]
+    [InlineData(4097)]
     [InlineData(5639)]
     [InlineData(8192)]
     public void Rows_longer_than_a_column_block_sum_every_block(int cols)
