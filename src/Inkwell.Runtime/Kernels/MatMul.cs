@@ -53,7 +53,6 @@ public static unsafe class MatMul
     public static bool Supports(GgmlType t) => t is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0
         || Quant.IsBlock32(t) || Quant.IsK(t);
 
-    /// <summary>y[n, w.Rows] = x[n, w.Cols] · wᵀ. x and y are row-major and contiguous.</summary>
     /// <summary>
     /// Makes w's kernel-specific copy now (the packed layout, where w takes that path) rather than on its first
     /// Multiply: at load, so no request pays for it, and a mixture of experts' rarely chosen experts do not pack in
@@ -64,6 +63,7 @@ public static unsafe class MatMul
         if (PackedMatMul.Applies(w)) _ = PackedMatMul.Packed(w);
     }
 
+    /// <summary>y[n, w.Rows] = x[n, w.Cols] · wᵀ. x and y are row-major and contiguous.</summary>
     public static void Multiply(WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, int n, WorkerPool pool)
         => Multiply(w, x, y, n, pool, forceScalar: false);
 
