@@ -1,7 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
-using Inkwell.Runtime.Tensors;
 
 namespace Inkwell.Runtime.Kernels;
 
@@ -17,7 +16,7 @@ internal static unsafe partial class FloatGemm
         public static int PanelRows => 32;
 
         /// <summary>Strip g (rows 16g..16g + 15) at dst + 16g·len: dst[16g·len + 16k + j] = w[16g + j, k0 + k], zeros past nr.</summary>
-        public static void Pack(GgmlType type, bool finiteF16, byte* w, long rowBytes, int nr, int stride, int k0, int len, float* dst)
+        public static void Pack<TW>(byte* w, long rowBytes, int nr, int stride, int k0, int len, float* dst) where TW : struct, IFloatLoad
         {
             int fullK = len & ~7;
             for (int g = 0; g < stride; g += 16)
@@ -30,23 +29,17 @@ internal static unsafe partial class FloatGemm
                     {
                         byte* wh = w + (g + half) * rowBytes;
                         for (int k = 0; k < fullK; k += 8)
-                        {
-                            float* d = strip + k * 16 + half;
-                            if (type == GgmlType.F32) Transpose8<FromF32>(wh, rowBytes, k0 + k, d);
-                            else if (finiteF16) Transpose8<FromCheckedF16>(wh, rowBytes, k0 + k, d);
-                            else if (type == GgmlType.F16) Transpose8<FromF16>(wh, rowBytes, k0 + k, d);
-                            else Transpose8<FromBF16>(wh, rowBytes, k0 + k, d);
-                        }
+                            Transpose8<TW>(wh, rowBytes, k0 + k, strip + k * 16 + half);
                     }
                     for (int k = fullK; k < len; k++)
                         for (int j = 0; j < 16; j++)
-                            strip[k * 16 + j] = Element(type, w + (g + j) * rowBytes, k0 + k);
+                            strip[k * 16 + j] = TW.Load1(w + (g + j) * rowBytes, k0 + k);
                 }
                 else
                 {
                     for (int k = 0; k < len; k++)
                         for (int j = 0; j < 16; j++)
-                            strip[k * 16 + j] = j < rowsHere ? Element(type, w + (g + j) * rowBytes, k0 + k) : 0f;
+                            strip[k * 16 + j] = j < rowsHere ? TW.Load1(w + (g + j) * rowBytes, k0 + k) : 0f;
                 }
             }
         }

@@ -54,10 +54,10 @@ internal static unsafe partial class FloatGemm
         static abstract int PanelRows { get; }
 
         /// <summary>
-        /// Packs rows [0, nr) of w, columns [k0, k0 + len), widened to f32, into dst, padded with zeros to stride
-        /// (nr rounded up to 16) rows in whatever layout <see cref="Tile"/> reads.
+        /// Packs rows [0, nr) of w, columns [k0, k0 + len), widened to f32 by TW, into dst, padded with zeros to
+        /// stride (nr rounded up to 16) rows in whatever layout <see cref="Tile"/> reads.
         /// </summary>
-        static abstract void Pack(GgmlType type, bool finiteF16, byte* w, long rowBytes, int nr, int stride, int k0, int len, float* dst);
+        static abstract void Pack<TW>(byte* w, long rowBytes, int nr, int stride, int k0, int len, float* dst) where TW : struct, IFloatLoad;
 
         /// <summary>y[i, j] (+)= Σ_k x[i, k] · w[j, k] for i &lt; m (≤ TileRows), j &lt; nr, from a packed panel of groups × 16 rows.</summary>
         static abstract void Tile(int m, int groups, float* pack, int len, float* x, int ldx, float* y, int ldy, int nr, bool accumulate);
@@ -84,7 +84,19 @@ internal static unsafe partial class FloatGemm
         public int Rows, Cols, N;
         public float* X, Y;
 
+        /// <summary>
+        /// The weights' encoding picked once per range; F16 matrices checked free of inf/NaN widen with the shorter
+        /// conversion (four operations instead of ten).
+        /// </summary>
         public readonly void Invoke(int start, int end)
+        {
+            if (FiniteF16) Run<FromCheckedF16>(start, end);
+            else if (Type == GgmlType.F16) Run<FromF16>(start, end);
+            else if (Type == GgmlType.BF16) Run<FromBF16>(start, end);
+            else Run<FromF32>(start, end);
+        }
+
+        private readonly void Run<TW>(int start, int end) where TW : struct, IFloatLoad
         {
             int panelRows = TK.PanelRows;
             float* raw = stackalloc float[KBlock * panelRows + 16];
@@ -97,7 +109,7 @@ internal static unsafe partial class FloatGemm
             int range = end - start;
             int panels = (range + panelRows - 1) / panelRows;
             int width = Math.Min(panelRows, ((range + panels - 1) / panels + 15) & ~15);
-            int elementBytes = Type == GgmlType.F32 ? 4 : 2;
+            int elementBytes = TW.ElementBytes;
             int tiles = (N + TileRows - 1) / TileRows;
             for (int p = start; p < end; p += width)
             {
@@ -106,7 +118,7 @@ internal static unsafe partial class FloatGemm
                 for (int k0 = 0; k0 < cols; k0 += kc)
                 {
                     int len = Math.Min(kc, cols - k0);
-                    TK.Pack(Type, FiniteF16, W + p * RowBytes, RowBytes, nr, vectors * 16, k0, len, pack);
+                    TK.Pack<TW>(W + p * RowBytes, RowBytes, nr, vectors * 16, k0, len, pack);
 
                     // While the tiles below keep the FMA units busy, pull the next block's weights into L2, a few
                     // lines per tile: packing reads 16 rows at a time, too short a stream per row for the hardware
@@ -164,14 +176,6 @@ internal static unsafe partial class FloatGemm
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Element(GgmlType type, byte* row, int k) => type switch
-    {
-        GgmlType.F32 => FromF32.Load1(row, k),
-        GgmlType.F16 => FromF16.Load1(row, k),
-        _ => FromBF16.Load1(row, k),
-    };
-
     /// <summary>y[i, j] (+)= tile[i, j] for i &lt; m, j &lt; nr: the part of a stack tile that a partial panel owns.</summary>
     private static void StoreTile(float* tile, int ldt, int m, int nr, float* y, int ldy, bool accumulate)
     {
@@ -187,10 +191,9 @@ internal static unsafe partial class FloatGemm
 
         /// <summary>
         /// dst[k·stride + j] = w[j, k0 + k] as f32 for j &lt; nr, 0 for nr ≤ j &lt; stride (the padding of a partial
-        /// last vector). Full 16 × 16 blocks go through an in-register transpose; edges are copied one by one. F16
-        /// matrices checked free of inf/NaN widen with the shorter conversion (four operations instead of ten).
+        /// last vector). Full 16 × 16 blocks go through an in-register transpose; edges are copied one by one.
         /// </summary>
-        public static void Pack(GgmlType type, bool finiteF16, byte* w, long rowBytes, int nr, int stride, int k0, int len, float* dst)
+        public static void Pack<TW>(byte* w, long rowBytes, int nr, int stride, int k0, int len, float* dst) where TW : struct, IFloatLoad
         {
             int fullK = len & ~15;
             for (int g = 0; g < stride; g += 16)
@@ -200,22 +203,16 @@ internal static unsafe partial class FloatGemm
                 {
                     byte* wg = w + g * rowBytes;
                     for (int k = 0; k < fullK; k += 16)
-                    {
-                        float* d = dst + k * stride + g;
-                        if (type == GgmlType.F32) Transpose16<FromF32>(wg, rowBytes, k0 + k, d, stride);
-                        else if (finiteF16) Transpose16<FromCheckedF16>(wg, rowBytes, k0 + k, d, stride);
-                        else if (type == GgmlType.F16) Transpose16<FromF16>(wg, rowBytes, k0 + k, d, stride);
-                        else Transpose16<FromBF16>(wg, rowBytes, k0 + k, d, stride);
-                    }
+                        Transpose16<TW>(wg, rowBytes, k0 + k, dst + k * stride + g, stride);
                     for (int k = fullK; k < len; k++)
                         for (int j = 0; j < 16; j++)
-                            dst[k * stride + g + j] = Element(type, w + (g + j) * rowBytes, k0 + k);
+                            dst[k * stride + g + j] = TW.Load1(w + (g + j) * rowBytes, k0 + k);
                 }
                 else
                 {
                     for (int k = 0; k < len; k++)
                         for (int j = 0; j < 16; j++)
-                            dst[k * stride + g + j] = j < rowsHere ? Element(type, w + (g + j) * rowBytes, k0 + k) : 0f;
+                            dst[k * stride + g + j] = j < rowsHere ? TW.Load1(w + (g + j) * rowBytes, k0 + k) : 0f;
                 }
             }
         }
