@@ -107,39 +107,12 @@ internal static unsafe partial class FloatGemm
             {
                 var w0 = Vector256.Load(strip);
                 var w1 = Vector256.Load(strip + 8);
-                var b = Vector256.Create(x0[k]);
-                c00 = Vector256.FusedMultiplyAdd(w0, b, c00);
-                c01 = Vector256.FusedMultiplyAdd(w1, b, c01);
-                if (m > 1)
-                {
-                    b = Vector256.Create(x1[k]);
-                    c10 = Vector256.FusedMultiplyAdd(w0, b, c10);
-                    c11 = Vector256.FusedMultiplyAdd(w1, b, c11);
-                }
-                if (m > 2)
-                {
-                    b = Vector256.Create(x2[k]);
-                    c20 = Vector256.FusedMultiplyAdd(w0, b, c20);
-                    c21 = Vector256.FusedMultiplyAdd(w1, b, c21);
-                }
-                if (m > 3)
-                {
-                    b = Vector256.Create(x3[k]);
-                    c30 = Vector256.FusedMultiplyAdd(w0, b, c30);
-                    c31 = Vector256.FusedMultiplyAdd(w1, b, c31);
-                }
-                if (m > 4)
-                {
-                    b = Vector256.Create(x4[k]);
-                    c40 = Vector256.FusedMultiplyAdd(w0, b, c40);
-                    c41 = Vector256.FusedMultiplyAdd(w1, b, c41);
-                }
-                if (m > 5)
-                {
-                    b = Vector256.Create(x5[k]);
-                    c50 = Vector256.FusedMultiplyAdd(w0, b, c50);
-                    c51 = Vector256.FusedMultiplyAdd(w1, b, c51);
-                }
+                Row(x0[k], w0, w1, ref c00, ref c01);
+                if (m > 1) Row(x1[k], w0, w1, ref c10, ref c11);
+                if (m > 2) Row(x2[k], w0, w1, ref c20, ref c21);
+                if (m > 3) Row(x3[k], w0, w1, ref c30, ref c31);
+                if (m > 4) Row(x4[k], w0, w1, ref c40, ref c41);
+                if (m > 5) Row(x5[k], w0, w1, ref c50, ref c51);
             }
             Put(y, c00, c01, acc);
             if (m > 1) Put(y + ldy, c10, c11, acc);
@@ -147,6 +120,15 @@ internal static unsafe partial class FloatGemm
             if (m > 3) Put(y + 3 * ldy, c30, c31, acc);
             if (m > 4) Put(y + 4 * ldy, c40, c41, acc);
             if (m > 5) Put(y + 5 * ldy, c50, c51, acc);
+        }
+
+        /// <summary>One activation row's step: its value at k broadcast against the two weight vectors, into its accumulators.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Row(float xk, Vector256<float> w0, Vector256<float> w1, ref Vector256<float> c0, ref Vector256<float> c1)
+        {
+            var b = Vector256.Create(xk);
+            c0 = Vector256.FusedMultiplyAdd(w0, b, c0);
+            c1 = Vector256.FusedMultiplyAdd(w1, b, c1);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

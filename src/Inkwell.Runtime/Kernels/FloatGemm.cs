@@ -298,51 +298,12 @@ internal static unsafe partial class FloatGemm
                 var w1 = nv > 1 ? Vector512.Load(pack + 16) : z;
                 var w2 = nv > 2 ? Vector512.Load(pack + 32) : z;
                 var w3 = nv > 3 ? Vector512.Load(pack + 48) : z;
-                var b = Vector512.Create(x0[k]);
-                c00 = Vector512.FusedMultiplyAdd(w0, b, c00);
-                if (nv > 1) c01 = Vector512.FusedMultiplyAdd(w1, b, c01);
-                if (nv > 2) c02 = Vector512.FusedMultiplyAdd(w2, b, c02);
-                if (nv > 3) c03 = Vector512.FusedMultiplyAdd(w3, b, c03);
-                if (m > 1)
-                {
-                    b = Vector512.Create(x1[k]);
-                    c10 = Vector512.FusedMultiplyAdd(w0, b, c10);
-                    if (nv > 1) c11 = Vector512.FusedMultiplyAdd(w1, b, c11);
-                    if (nv > 2) c12 = Vector512.FusedMultiplyAdd(w2, b, c12);
-                    if (nv > 3) c13 = Vector512.FusedMultiplyAdd(w3, b, c13);
-                }
-                if (m > 2)
-                {
-                    b = Vector512.Create(x2[k]);
-                    c20 = Vector512.FusedMultiplyAdd(w0, b, c20);
-                    if (nv > 1) c21 = Vector512.FusedMultiplyAdd(w1, b, c21);
-                    if (nv > 2) c22 = Vector512.FusedMultiplyAdd(w2, b, c22);
-                    if (nv > 3) c23 = Vector512.FusedMultiplyAdd(w3, b, c23);
-                }
-                if (m > 3)
-                {
-                    b = Vector512.Create(x3[k]);
-                    c30 = Vector512.FusedMultiplyAdd(w0, b, c30);
-                    if (nv > 1) c31 = Vector512.FusedMultiplyAdd(w1, b, c31);
-                    if (nv > 2) c32 = Vector512.FusedMultiplyAdd(w2, b, c32);
-                    if (nv > 3) c33 = Vector512.FusedMultiplyAdd(w3, b, c33);
-                }
-                if (m > 4)
-                {
-                    b = Vector512.Create(x4[k]);
-                    c40 = Vector512.FusedMultiplyAdd(w0, b, c40);
-                    if (nv > 1) c41 = Vector512.FusedMultiplyAdd(w1, b, c41);
-                    if (nv > 2) c42 = Vector512.FusedMultiplyAdd(w2, b, c42);
-                    if (nv > 3) c43 = Vector512.FusedMultiplyAdd(w3, b, c43);
-                }
-                if (m > 5)
-                {
-                    b = Vector512.Create(x5[k]);
-                    c50 = Vector512.FusedMultiplyAdd(w0, b, c50);
-                    if (nv > 1) c51 = Vector512.FusedMultiplyAdd(w1, b, c51);
-                    if (nv > 2) c52 = Vector512.FusedMultiplyAdd(w2, b, c52);
-                    if (nv > 3) c53 = Vector512.FusedMultiplyAdd(w3, b, c53);
-                }
+                Row<TV>(x0[k], w0, w1, w2, w3, ref c00, ref c01, ref c02, ref c03);
+                if (m > 1) Row<TV>(x1[k], w0, w1, w2, w3, ref c10, ref c11, ref c12, ref c13);
+                if (m > 2) Row<TV>(x2[k], w0, w1, w2, w3, ref c20, ref c21, ref c22, ref c23);
+                if (m > 3) Row<TV>(x3[k], w0, w1, w2, w3, ref c30, ref c31, ref c32, ref c33);
+                if (m > 4) Row<TV>(x4[k], w0, w1, w2, w3, ref c40, ref c41, ref c42, ref c43);
+                if (m > 5) Row<TV>(x5[k], w0, w1, w2, w3, ref c50, ref c51, ref c52, ref c53);
             }
             Put<TV>(y, c00, c01, c02, c03, acc);
             if (m > 1) Put<TV>(y + ldy, c10, c11, c12, c13, acc);
@@ -350,6 +311,18 @@ internal static unsafe partial class FloatGemm
             if (m > 3) Put<TV>(y + 3 * ldy, c30, c31, c32, c33, acc);
             if (m > 4) Put<TV>(y + 4 * ldy, c40, c41, c42, c43, acc);
             if (m > 5) Put<TV>(y + 5 * ldy, c50, c51, c52, c53, acc);
+        }
+
+        /// <summary>One activation row's step: its value at k broadcast against the TV weight vectors, into its accumulators.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Row<TV>(float xk, Vector512<float> w0, Vector512<float> w1, Vector512<float> w2, Vector512<float> w3,
+            ref Vector512<float> c0, ref Vector512<float> c1, ref Vector512<float> c2, ref Vector512<float> c3) where TV : struct, ICount
+        {
+            var b = Vector512.Create(xk);
+            c0 = Vector512.FusedMultiplyAdd(w0, b, c0);
+            if (TV.N > 1) c1 = Vector512.FusedMultiplyAdd(w1, b, c1);
+            if (TV.N > 2) c2 = Vector512.FusedMultiplyAdd(w2, b, c2);
+            if (TV.N > 3) c3 = Vector512.FusedMultiplyAdd(w3, b, c3);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
