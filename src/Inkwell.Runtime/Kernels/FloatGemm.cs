@@ -43,8 +43,8 @@ internal static unsafe partial class FloatGemm
 
     public static void Multiply(WeightMatrix w, float* x, float* y, int n, WorkerPool pool)
     {
-        if (Use512) Run<Panel512>(w, x, y, n, pool);
-        else Run<Panel256>(w, x, y, n, pool);
+        if (!Use512) Run<Panel256>(w, x, y, n, pool);
+        else if (!TryMultiplyInt16(w, x, y, n, pool)) Run<Panel512>(w, x, y, n, pool);
     }
 
     /// <summary>How one ISA packs a panel of weights and multiplies activation tiles against it.</summary>
@@ -325,8 +325,9 @@ internal static unsafe partial class FloatGemm
             if (TV.N > 3) c3 = Vector512.FusedMultiplyAdd(w3, b, c3);
         }
 
+        /// <summary>y (+)= the TV accumulators (whole vectors).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Put<TV>(float* y, Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d,
+        public static void Put<TV>(float* y, Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d,
             bool acc) where TV : struct, ICount
         {
             int nv = TV.N;

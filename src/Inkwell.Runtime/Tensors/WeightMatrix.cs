@@ -55,6 +55,12 @@ public sealed unsafe class WeightMatrix
 
     internal const int AllFinite = 1, HasNonFinite = 2;
 
+    /// <summary>
+    /// For BF16: each row's largest |w|, padded to whole 16-row vectors (empty when any weight is inf/NaN), found by the
+    /// int16 panels' first call (Kernels.FloatGemm) and used to scale every packing of the row.
+    /// </summary>
+    internal float[]? RowMaxima;
+
     /// <summary>Wraps a managed float array [rows, cols] (pinned for the matrix's lifetime).</summary>
     public static WeightMatrix FromF32(string name, float[] values, int rows, int cols)
     {

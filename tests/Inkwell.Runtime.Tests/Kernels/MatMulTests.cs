@@ -75,20 +75,24 @@ public sealed unsafe class MatMulTests : IDisposable
     /// Compares y against a double-precision dot of the reference-dequantized weights with the unquantized x.
     /// Quantized types round each activation to a grid of step max|x_block| / 127, off by at most half a step, so
     /// |error| ≤ Σ_i |w_i| · max|x_block(i)| / 254 (block = 32 values, or 256 for k-quants); plus f32 rounding,
-    /// bounded by 1e-4 · Σ|w_i·x_i|.
+    /// bounded by 1e-4 · Σ|w_i·x_i|. BF16 batches on the int16 panels (FloatGemm.Int16.cs) round each activation to
+    /// step max|x_block| / 2047 (blocks of 32) and each weight to step max|w_row| / 32767, so |error| ≤
+    /// Σ_i |w_i| · max|x_block(i)| / 4094 + max|w_row| · Σ_i |x_i| / 65534 (plus the product of the two, below 1e-4).
     /// </summary>
     internal static void AssertClose(Case c, float[] x, float[] y, int n)
     {
         var w = c.W;
         int cols = w.Cols;
-        int block = w.Type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 ? 0
+        bool int16 = FloatGemm.RoundsToInt16(w, n);
+        int block = int16 ? 32 : w.Type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 ? 0
             : GgmlTypeInfo.BlockSize(w.Type) == 256 ? 256 : 32;
+        double levels = int16 ? 4094 : 254;
         for (int i = 0; i < n; i++)
         {
             var xi = x.AsSpan(i * cols, cols);
             for (int r = 0; r < w.Rows; r++)
             {
-                double exact = 0, mag = 0, bound = 0;
+                double exact = 0, mag = 0, bound = 0, xabs = 0, wmax = 0;
                 var wr = c.Dequantized[r];
                 for (int b0 = 0; b0 < cols; b0 += Math.Max(block, 1))
                 {
@@ -100,9 +104,12 @@ public sealed unsafe class MatMulTests : IDisposable
                         mag += Math.Abs((double)wr[j] * xi[j]);
                         amax = Math.Max(amax, Math.Abs(xi[j]));
                         wabs += Math.Abs(wr[j]);
+                        xabs += Math.Abs(xi[j]);
+                        wmax = Math.Max(wmax, Math.Abs(wr[j]));
                     }
-                    if (block > 0) bound += wabs * amax / 254;
+                    if (block > 0) bound += wabs * amax / levels;
                 }
+                if (int16) bound += wmax * xabs / 65534;
                 double tol = bound + 1e-4 * mag + 1e-6;
                 double got = y[i * w.Rows + r];
                 Assert.True(Math.Abs(got - exact) <= tol,
@@ -151,6 +158,12 @@ public sealed unsafe class MatMulTests : IDisposable
             data.Add(t, 40, 24);   // AVX2: a 32-row panel and an 8-row partial strip; 24 columns = three 8 × 8 transposes
             data.Add(t, 33, 9);    // AVX2: two 16-row strips and a 1-row one; one 8-column transpose and a 1-column tail
         }
+        // BF16 on the int16 panels (whole 32-column blocks): a partial last vector and two column blocks of 160;
+        // one block; uneven panels and a 4 × 224 split of 896 columns; fewer rows than a vector and long rows.
+        data.Add(GgmlType.BF16, 77, 320);
+        data.Add(GgmlType.BF16, 16, 32);
+        data.Add(GgmlType.BF16, 200, 896);
+        data.Add(GgmlType.BF16, 5, 1024);
         return data;
     }
 
@@ -186,6 +199,31 @@ public sealed unsafe class MatMulTests : IDisposable
                 MatMul.Multiply(c.W, x, y, n, pool, forceScalar: scalar);
                 AssertClose(c, x, y, n);
             }
+    }
+
+    [Fact]
+    public void Bf16_batches_propagate_an_inf_or_nan_activation_or_weight()
+    {
+        // The int16 panels cannot represent either, so such a batch or matrix must take a path that propagates them:
+        // the other rows stay within the reference bound, the affected outputs are not finite.
+        const int n = 12, rows = 32, cols = 256;
+        var c = Make(GgmlType.BF16, rows, cols, seed: 3);
+        var x = Activations(n, cols, seed: 4);
+        x[5 * cols + 17] = float.NaN;
+        var y = new float[n * rows];
+        MatMul.Multiply(c.W, x, y, n, _pool2);
+        for (int r = 0; r < rows; r++) Assert.True(float.IsNaN(y[5 * rows + r]), $"output [5, {r}] = {y[5 * rows + r]}");
+        var others = Enumerable.Range(0, n).Where(i => i != 5).ToArray();
+        AssertClose(c, others.SelectMany(i => x.AsSpan(i * cols, cols).ToArray()).ToArray(),
+            others.SelectMany(i => y.AsSpan(i * rows, rows).ToArray()).ToArray(), n - 1);
+
+        x[5 * cols + 17] = 0.5f;
+        var withInf = Make(GgmlType.BF16, rows, cols, seed: 3); // weights are read-only once multiplied: a fresh matrix
+        ((ushort*)withInf.W.Row(3))[10] = 0x7f80; // +inf
+        MatMul.Multiply(withInf.W, x, y, n, _pool2);
+        for (int i = 0; i < n; i++)
+            for (int r = 0; r < rows; r++)
+                Assert.True(float.IsFinite(y[i * rows + r]) == (r != 3), $"output [{i}, {r}] = {y[i * rows + r]}");
     }
 
     [Fact]
