@@ -261,16 +261,19 @@ internal static unsafe partial class FloatGemm
         public float* Inverse;
         public int K;
 
+        /// <remarks>
+        /// Unpacking each 128-bit lane's low and high four bf16 under zeros widens them to f32 out of column order
+        /// (columns 8L..8L+3 and 8L+4..8L+7 of lane L), and the saturating pack of the two halves' codes puts them
+        /// back in order: seven operations for 32 weights, where widening in order and narrowing with vpmovdw took eleven.
+        /// </remarks>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public readonly Vector512<float> Load(int row)
         {
-            var raw = Vector512.Load((ushort*)(W + row * RowBytes) + K);
+            var raw = Vector512.Load((short*)(W + row * RowBytes) + K);
             var inverse = Vector512.Create(Inverse[row]);
-            var lo = Vector512.ShiftLeft(Avx512F.ConvertToVector512Int32(raw.GetLower()), 16).AsSingle() * inverse;
-            var hi = Vector512.ShiftLeft(Avx512F.ConvertToVector512Int32(raw.GetUpper()), 16).AsSingle() * inverse;
-            return Vector512.Create(
-                Avx512F.ConvertToVector256Int16(Avx512F.ConvertToVector512Int32(lo)),
-                Avx512F.ConvertToVector256Int16(Avx512F.ConvertToVector512Int32(hi))).AsSingle();
+            var lo = Avx512BW.UnpackLow(Vector512<short>.Zero, raw).AsSingle() * inverse;
+            var hi = Avx512BW.UnpackHigh(Vector512<short>.Zero, raw).AsSingle() * inverse;
+            return Avx512BW.PackSignedSaturate(Avx512F.ConvertToVector512Int32(lo), Avx512F.ConvertToVector512Int32(hi)).AsSingle();
         }
     }
 
