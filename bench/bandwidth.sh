@@ -3,14 +3,19 @@
 # bytes of weights streamed per token (from the GGUF: every matrix a decode step reads; a tied output matrix counts
 # once, the embedding lookup reads one row and is left out; MoE expert tensors count expert_used/expert_count) times
 # tg tokens/s, as GB/s and as a share of the read bandwidth that `inkwell bench --bandwidth` measures with THREADS
-# threads, for Inkwell and llama.cpp.
+# threads, for Inkwell and llama.cpp: the bandwidth engine.sh measured beside the row when it did (read_gb_per_s),
+# otherwise one measured here (or BANDWIDTH_JSON).
 # Usage: bench/bandwidth.sh RESULTS.jsonl...   (the files bench/engine.sh writes to bench/results/)
 # Env: THREADS (2, as engine.sh), SIZE_MB (1024), BANDWIDTH_REPS (10), BANDWIDTH_JSON (reuse a saved `--bandwidth --json` line).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 (($#)) || { sed -n '2,9p' "$0" >&2; exit 2; }
 threads=${THREADS:-2}
-bw=${BANDWIDTH_JSON:-$("$root/inkwell" bench --bandwidth --json --threads "$threads" --size-mb "${SIZE_MB:-1024}" -r "${BANDWIDTH_REPS:-10}")}
+if [[ -z ${BANDWIDTH_JSON:-} ]] && ! grep -qv '"read_gb_per_s"' "$@"; then
+  bw='{"size_bytes":0,"repetitions":0,"read_gb_per_s":{}}'   # every row carries its own
+else
+  bw=${BANDWIDTH_JSON:-$("$root/inkwell" bench --bandwidth --json --threads "$threads" --size-mb "${SIZE_MB:-1024}" -r "${BANDWIDTH_REPS:-10}")}
+fi
 GGUF_PY=${GGUF_PY:-$HOME/.cache/llama-cpp-peer/src/gguf-py} /usr/bin/python3 - "$threads" "$bw" "$@" <<'PY'
 import json, math, os, struct, sys
 sys.path.insert(0, os.environ["GGUF_PY"])
@@ -18,7 +23,6 @@ import gguf
 
 threads, bw = sys.argv[1], json.loads(sys.argv[2])
 gbps = {k: v for k, v in bw["read_gb_per_s"].items()}
-ceiling = gbps[threads]
 
 def read_header(path):
     """The GGUF header's integer fields and tensor infos (name, element count, ggml type), read directly: gguf-py's
@@ -70,11 +74,13 @@ def streamed_bytes(path):
         total += count // block * block_bytes * share
     return total
 
-print(f"read bandwidth (inkwell bench --bandwidth, {bw['size_bytes'] >> 20} MiB, best of {bw['repetitions']}): "
-      + ", ".join(f"{k} thread{'s' if k != '1' else ''} {v:.1f} GB/s" for k, v in gbps.items()))
-print()
-print(f"| model | peer | weights read per token MiB | tg Inkwell t/s | Inkwell GB/s | % of {threads}-thread bandwidth | tg llama.cpp t/s | llama.cpp GB/s | % of bandwidth | load |")
-print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+if gbps:
+    print(f"read bandwidth (inkwell bench --bandwidth, {bw['size_bytes'] >> 20} MiB, best of {bw['repetitions']}): "
+          + ", ".join(f"{k} thread{'s' if k != '1' else ''} {v:.1f} GB/s" for k, v in gbps.items())
+          + " (rows measured beside their own use theirs)")
+    print()
+print(f"| model | peer | weights read per token MiB | {threads}-thread read GB/s | tg Inkwell t/s | Inkwell GB/s | % of bandwidth | tg llama.cpp t/s | llama.cpp GB/s | % of bandwidth | load |")
+print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 sizes = {}
 for path in sys.argv[3:]:
     for line in open(path):
@@ -85,7 +91,8 @@ for path in sys.argv[3:]:
         if model not in sizes:
             sizes[model] = streamed_bytes(model)
         b = sizes[model]
+        ceiling = row.get("read_gb_per_s", {}).get(threads) or gbps[threads]
         ours, theirs = b * row["inkwell_tg_tps"] / 1e9, b * row["llama_tg_tps"] / 1e9
-        print(f"| {row['row']} | {row['peer']} | {b / 2**20:.0f} | {row['inkwell_tg_tps']:.1f} | {ours:.1f} | {ours / ceiling * 100:.0f}% "
+        print(f"| {row['row']} | {row['peer']} | {b / 2**20:.0f} | {ceiling:.1f} | {row['inkwell_tg_tps']:.1f} | {ours:.1f} | {ours / ceiling * 100:.0f}% "
               f"| {row['llama_tg_tps']:.1f} | {theirs:.1f} | {theirs / ceiling * 100:.0f}% | {row.get('load_before', '-')} |")
 PY

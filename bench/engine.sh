@@ -81,8 +81,11 @@ for name in "${rows[@]}"; do
   # does not land on one side only.
   # The 1-minute load average before the row: on a shared box it says how much the figures can be trusted.
   load=$(cut -d' ' -f1 /proc/loadavg)
-  ours=(); theirs=(); their_rss=(); failed=""
+  ours=(); theirs=(); their_rss=(); bandwidths=(); failed=""
   for ((k = 0; k < rounds; k++)); do
+    # The read bandwidth right before each round: this VM's moves by ±20% from one minute to the next, so bandwidth.sh
+    # rates each row's decode against the ceiling measured beside it (the best of its rounds, as for the speeds).
+    bandwidths+=("$("$root/inkwell" bench --bandwidth --json --threads "$threads" --size-mb "${SIZE_MB:-1024}" -r 5 2>/dev/null)")
     one=$("$root/inkwell" bench --model "$m" -p "$p" -n "$n" -r "$r" --threads "$threads" --json 2>"$log") ||
       { failed="Inkwell: $(tail -n 1 "$log")"; break; }
     ours+=("$one")
@@ -93,13 +96,17 @@ for name in "${rows[@]}"; do
   done
   # A row that fails says why and the run goes on with the next one.
   if [[ -n $failed ]]; then echo "| $name | failed: ${failed//|/ } | | | | | | | | $load |"; continue; fi
-  python3 - "$name" "$peer" "$rounds" "$results" "$load" "${ours[@]}" "${theirs[@]}" "${their_rss[@]}" <<'PY'
+  python3 - "$name" "$peer" "$rounds" "$results" "$load" "${ours[@]}" "${theirs[@]}" "${their_rss[@]}" "${bandwidths[@]}" <<'PY'
 import json, os, sys
 name, peer, k, results, load = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
 rest = sys.argv[6:]
 ours = [json.loads(a) for a in rest[:k]]
 theirs = [json.loads(a) for a in rest[k:2 * k]]
-their_rss = max(int(a) for a in rest[2 * k:]) * 1024
+their_rss = max(int(a) for a in rest[2 * k:3 * k]) * 1024
+bandwidth = {}
+for line in rest[3 * k:]:
+    for threads, gbps in json.loads(line)["read_gb_per_s"].items():
+        bandwidth[threads] = max(bandwidth.get(threads, 0.0), gbps)
 opp = max(o["pp_tps"] for o in ours); otg = max(o["tg_tps"] for o in ours); rss = max(o["peak_rss_bytes"] for o in ours)
 pp = max(next(t["avg_ts"] for t in run if t["n_prompt"] > 0) for run in theirs)
 tg = max(next(t["avg_ts"] for t in run if t["n_gen"] > 0) for run in theirs)
@@ -109,7 +116,8 @@ with open(results, "a") as f:
                         "n_prompt": ours[0]["n_prompt"], "n_gen": ours[0]["n_gen"], "rounds": k,
                         "inkwell_pp_tps": opp, "llama_pp_tps": pp, "inkwell_tg_tps": otg, "llama_tg_tps": tg,
                         "inkwell_peak_rss_bytes": rss, "llama_peak_rss_bytes": their_rss, "load_before": load,
-                        "llama_omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default")}) + "\n")
+                        "llama_omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
+                        "read_gb_per_s": bandwidth}) + "\n")
 PY
 done
 echo "results: $results" >&2
