@@ -17,7 +17,8 @@ namespace Inkwell.Runtime.Kernels;
 /// exact, the rest off by at most max|w_row| / 65534), each activation int16 against the largest magnitude of its
 /// 32-column block (|q| ≤ 2047: off by at most max|x_block| / 4094, 11 bits where bf16 keeps 8). A block's 32
 /// products then sum exactly in int32 (32 · 32767 · 2047 &lt; 2^31) before being scaled into f32 accumulators.
-/// Matrices holding inf/NaN and activations holding them take the f32 panels (which propagate them).
+/// Matrices holding inf/NaN and activations holding them take the f32 panels (which propagate them), as do rows and
+/// blocks whose largest magnitude is nonzero but below <see cref="SmallestScalable"/> (its inverse would overflow).
 /// </para>
 /// <para>
 /// Layout as the f32 panels: a panel of up to 64 weight rows × <see cref="Int16KBlock"/> columns is packed as
@@ -33,6 +34,9 @@ internal static unsafe partial class FloatGemm
     /// <summary>Largest |q| of a weight (against its row) and of an activation (against its block); see the class.</summary>
     private const float WeightLevels = 32767f, ActivationLevels = 2047f;
 
+    /// <summary>Below this (2^-100), a nonzero largest magnitude has no finite inverse scale to spare: such inputs take the f32 panels.</summary>
+    private const float SmallestScalable = 7.888609e-31f;
+
     /// <summary>Columns per packed block: 64 rows × 128 column pairs × 4 bytes = 32 KiB, in L1 as the f32 panels.</summary>
     private const int Int16KBlock = 256;
 
@@ -46,7 +50,8 @@ internal static unsafe partial class FloatGemm
 
     /// <summary>
     /// y = x · wᵀ through the int16 panels when w is a finite BF16 matrix of whole 32-column blocks, x is finite, and the
-    /// pool's scratch is free (not called from inside one of its bodies); false, with nothing written, otherwise.
+    /// pool's scratch is free (not called from inside one of its bodies); false, with nothing written, otherwise
+    /// (including unscalable weights or activations: see the class).
     /// </summary>
     private static bool TryMultiplyInt16(WeightMatrix w, float* x, float* y, int n, WorkerPool pool)
     {
@@ -61,7 +66,7 @@ internal static unsafe partial class FloatGemm
             var quantize = new ActivationInt16 { X = x, Codes = (short*)scratch, Scales = (float*)(scratch + codeBytes), Cols = cols };
             if (n >= 2 * pool.ThreadCount && pool.ThreadCount > 1) pool.Run(n, ref quantize);
             else quantize.Invoke(0, n);
-            if (quantize.NonFinite) return false;
+            if (quantize.Unscalable) return false;
             fixed (float* maxima = rowMax)
             {
                 var body = new Int16Body
@@ -78,7 +83,7 @@ internal static unsafe partial class FloatGemm
 
     /// <summary>
     /// Each row's largest |w| (padded with zeros to whole 16-row vectors), found by one parallel scan on first use and
-    /// kept on the matrix; empty when any weight is inf/NaN.
+    /// kept on the matrix; empty when any weight is inf/NaN or a row's largest is unscalably small.
     /// </summary>
     private static float[] RowMaxima(WeightMatrix w, WorkerPool pool)
     {
@@ -88,7 +93,7 @@ internal static unsafe partial class FloatGemm
         {
             var scan = new RowMaximumScan { W = w.Data, RowBytes = w.RowBytes, Cols = w.Cols, Max = m };
             pool.Run(w.Rows, ref scan);
-            var result = scan.NonFinite ? Array.Empty<float>() : maxima;
+            var result = scan.Unscalable ? Array.Empty<float>() : maxima;
             Volatile.Write(ref w.RowMaxima, result); // racing first calls compute the same answer
             return result;
         }
@@ -100,7 +105,7 @@ internal static unsafe partial class FloatGemm
         public long RowBytes;
         public int Cols;
         public float* Max;
-        public bool NonFinite; // only ever set, so concurrent ranges may write it
+        public bool Unscalable; // only ever set, so concurrent ranges may write it
 
         public void Invoke(int start, int end)
         {
@@ -118,12 +123,13 @@ internal static unsafe partial class FloatGemm
                     largest = Vector512.Max(largest, v & magnitude);
                     special |= Vector512.Equals(v & exponent, exponent);
                 }
-                if (special != Vector512<ushort>.Zero) NonFinite = true;
                 var half = Vector256.Max(largest.GetLower(), largest.GetUpper());
                 var quarter = Vector128.Max(half.GetLower(), half.GetUpper());
                 int bits = 0;
                 for (int i = 0; i < 8; i++) bits = Math.Max(bits, quarter[i]);
-                Max[r] = BitConverter.Int32BitsToSingle(bits << 16);
+                float max = BitConverter.Int32BitsToSingle(bits << 16);
+                if (special != Vector512<ushort>.Zero || (max != 0f && max < SmallestScalable)) Unscalable = true;
+                Max[r] = max;
             }
         }
     }
@@ -135,7 +141,7 @@ internal static unsafe partial class FloatGemm
         public short* Codes;
         public float* Scales;
         public int Cols;
-        public bool NonFinite; // only ever set
+        public bool Unscalable; // only ever set
 
         public void Invoke(int start, int end)
         {
@@ -151,11 +157,12 @@ internal static unsafe partial class FloatGemm
                     var lo = Vector512.Load(x);
                     var hi = Vector512.Load(x + 16);
                     var special = Vector512.Equals(lo.AsInt32() & exponent, exponent) | Vector512.Equals(hi.AsInt32() & exponent, exponent);
-                    if (special != Vector512<int>.Zero) { NonFinite = true; return; }
+                    if (special != Vector512<int>.Zero) { Unscalable = true; return; }
                     var largest = Vector512.MaxNative(Vector512.AndNot(lo, sign), Vector512.AndNot(hi, sign));
                     var half = Vector256.MaxNative(largest.GetLower(), largest.GetUpper());
                     var quarter = Vector128.MaxNative(half.GetLower(), half.GetUpper());
                     float max = MathF.Max(MathF.Max(quarter[0], quarter[1]), MathF.Max(quarter[2], quarter[3]));
+                    if (max != 0f && max < SmallestScalable) { Unscalable = true; return; }
                     Scales[(long)i * blocks + b] = max / ActivationLevels;
                     var inverse = Vector512.Create(max == 0f ? 0f : ActivationLevels / max);
                     Vector512.Create(

@@ -13,7 +13,8 @@ namespace Inkwell.Runtime.Kernels;
 /// such vectors, broadcasts one activation value for each of six activation rows and does 24 FMAs into 24
 /// accumulators that are 6 × 64 outputs laid out as y is. No horizontal reductions; y is added to per column block.
 /// The blocking (this file) is shared; the packing and micro-kernels are per ISA: <see cref="Panel512"/> here, the
-/// 256-bit ones in FloatGemm.Avx2.cs.
+/// 256-bit ones in FloatGemm.Avx2.cs. BF16 batches on AVX-512 go through the int16 panels of FloatGemm.Int16.cs
+/// instead (bf16-grade precision, twice the products per instruction).
 /// </summary>
 [SkipLocalsInit] // the pack buffer and the tail tile are written before they are read
 internal static unsafe partial class FloatGemm

@@ -227,6 +227,41 @@ public sealed unsafe class MatMulTests : IDisposable
     }
 
     [Fact]
+    public void Bf16_batches_with_magnitudes_too_small_to_scale_keep_their_precision()
+    {
+        // The int16 panels scale by 32767 / max|w_row| and 2047 / max|x_block|, which overflow f32 below about 1e-34
+        // and 6e-36: a weight row of ±2^-115 and an activation row of ±1e-37 must still come out right, relative to
+        // their own tiny magnitudes (an absolute tolerance would pass anything).
+        const int n = 9, rows = 20, cols = 128;
+        var c = Make(GgmlType.BF16, rows, cols, seed: 8);
+        for (int j = 0; j < cols; j++)
+        {
+            ((ushort*)c.W.Row(2))[j] = (ushort)(j % 3 == 0 ? 0x8600 : 0x0600); // ∓2^-115
+            c.Dequantized[2][j] = j % 3 == 0 ? -MathF.ScaleB(1, -115) : MathF.ScaleB(1, -115);
+        }
+        var x = Activations(n, cols, seed: 9);
+        var y = new float[n * rows];
+        MatMul.Multiply(c.W, x, y, n, _pool2);
+        for (int i = 0; i < n; i++) AssertRelative(c.Dequantized[2], x.AsSpan(i * cols, cols), y[i * rows + 2], $"weight row 2, activation row {i}");
+
+        var fresh = Make(GgmlType.BF16, rows, cols, seed: 10);
+        for (int j = 0; j < cols; j++) x[4 * cols + j] = j % 2 == 0 ? 1e-37f : -3e-37f;
+        MatMul.Multiply(fresh.W, x, y, n, _pool2);
+        for (int r = 0; r < rows; r++) AssertRelative(fresh.Dequantized[r], x.AsSpan(4 * cols, cols), y[4 * rows + r], $"activation row 4, weight row {r}");
+
+        static void AssertRelative(float[] w, ReadOnlySpan<float> x, float got, string what)
+        {
+            double exact = 0, magnitude = 0;
+            for (int j = 0; j < w.Length; j++)
+            {
+                exact += (double)w[j] * x[j];
+                magnitude += Math.Abs((double)w[j] * x[j]);
+            }
+            Assert.True(Math.Abs(got - exact) <= 1e-3 * magnitude, $"{what}: got {got}, expected {exact} (Σ|w·x| = {magnitude})");
+        }
+    }
+
+    [Fact]
     public void Scalar_and_simd_paths_agree_closely()
     {
         // Both paths round the activations identically and sum the same integers, so they differ only by f32
