@@ -8,7 +8,7 @@
 #      for BASE_REV, default $TMPDIR/inkwell-ab-base; made or moved to BASE_REV here).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-(($# >= 2)) || { sed -n '2,7p' "$0" >&2; exit 2; }
+(($# >= 2)) || { sed -n '2,8p' "$0" >&2; exit 2; }
 rev=$1 model=$2 rounds=${3:-4}
 tg=${TG:-32} reps=${REPS:-2} threads=${THREADS:-2}
 if [[ -n ${PP:-} ]]; then prompt=$PP gen=0 test=pp; else prompt=0 gen=$tg test=tg; fi

@@ -4,9 +4,11 @@
 # Llama-3.2-1B/3B, Llama-3.1-8B, TinyLlama-1.1B (bench/shape-models.sh: random weights, real shapes) and a Qwen3-MoE
 # shape, then `inkwell perplexity` vs llama-perplexity on the stories15M rows selected.
 # Usage: bench/engine.sh [LLAMA_BIN_DIR]   (default: the peer that PEER names)
-# Prints markdown tables of tokens/s, ratios (Inkwell / llama.cpp) and peak RSS; each row's numbers also go as a JSON
-# line to RESULTS (default bench/results/engine-<UTC time>-<peer>.jsonl), which bench/bandwidth.sh reads.
+# Prints markdown tables of tokens/s, ratios (Inkwell / llama.cpp) and peak RSS; each row's numbers, with the read
+# bandwidth measured before each of its rounds, also go as a JSON line to RESULTS (default
+# bench/results/engine-<UTC time>-<peer>.jsonl), which bench/bandwidth.sh reads.
 # Env: THREADS (2) PP (128) TG (64) REPS (5) ROUNDS (1) BENCH_MODELS (~/.cache/bench-models) RESULTS
+#   SIZE_MB (1024) the buffer of that bandwidth measurement
 #   ROWS   space-separated globs over row names (file names without .gguf), e.g. ROWS='llama-3.2-1b-* stories15M-f32';
 #          default: every row. Missing models of the selected rows are made (idempotent).
 #   PEER   native (default): llama.cpp built for this CPU, Inkwell as it is;
