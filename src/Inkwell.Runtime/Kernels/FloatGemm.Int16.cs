@@ -81,18 +81,25 @@ internal static unsafe partial class FloatGemm
         return true;
     }
 
+    /// <summary>Finds w's row maxima now, on this thread, where its batches take the int16 panels: at load, so no request pays for the scan.</summary>
+    internal static void PrepareInt16(WeightMatrix w)
+    {
+        if (UseInt16(w)) _ = RowMaxima(w, pool: null);
+    }
+
     /// <summary>
-    /// Each row's largest |w| (padded with zeros to whole 16-row vectors), found by one parallel scan on first use and
-    /// kept on the matrix; empty when any weight is inf/NaN or a row's largest is unscalably small.
+    /// Each row's largest |w| (padded with zeros to whole 16-row vectors), found by one scan (across the pool when one is
+    /// given) on first use and kept on the matrix; empty when any weight is inf/NaN or a row's largest is unscalably small.
     /// </summary>
-    private static float[] RowMaxima(WeightMatrix w, WorkerPool pool)
+    private static float[] RowMaxima(WeightMatrix w, WorkerPool? pool)
     {
         if (Volatile.Read(ref w.RowMaxima) is { } known) return known;
         var maxima = GC.AllocateArray<float>((w.Rows + 15) & ~15, pinned: true);
         fixed (float* m = maxima)
         {
             var scan = new RowMaximumScan { W = w.Data, RowBytes = w.RowBytes, Cols = w.Cols, Max = m };
-            pool.Run(w.Rows, ref scan);
+            if (pool is null) scan.Invoke(0, w.Rows);
+            else pool.Run(w.Rows, ref scan);
             var result = scan.Unscalable ? Array.Empty<float>() : maxima;
             Volatile.Write(ref w.RowMaxima, result); // racing first calls compute the same answer
             return result;

@@ -54,13 +54,14 @@ public static unsafe class MatMul
         || Quant.IsBlock32(t) || Quant.IsK(t);
 
     /// <summary>
-    /// Makes w's kernel-specific copy now (the packed layout, where w takes that path) rather than on its first
-    /// Multiply: at load, so no request pays for it, and a mixture of experts' rarely chosen experts do not pack in
-    /// the middle of decoding.
+    /// Makes w's kernel-specific data now (the packed layout, or the int16 panels' row maxima, where w takes that path)
+    /// rather than on its first Multiply: at load, so no request pays for it, and a mixture of experts' rarely chosen
+    /// experts do not pack in the middle of decoding.
     /// </summary>
     public static void Prepare(WeightMatrix w)
     {
         if (PackedMatMul.Applies(w)) _ = PackedMatMul.Packed(w);
+        FloatGemm.PrepareInt16(w);
     }
 
     /// <summary>y[n, w.Rows] = x[n, w.Cols] · wᵀ. x and y are row-major and contiguous.</summary>

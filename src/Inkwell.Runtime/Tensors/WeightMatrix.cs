@@ -57,8 +57,8 @@ public sealed unsafe class WeightMatrix
 
     /// <summary>
     /// For BF16: each row's largest |w|, padded to whole 16-row vectors (empty when any weight is inf/NaN or a row's
-    /// largest is too small to scale), found by the int16 panels' first call (Kernels.FloatGemm) and used to scale
-    /// every packing of the row.
+    /// largest is too small to scale), found at load (Kernels.MatMul.Prepare) or by the int16 panels' first call
+    /// (Kernels.FloatGemm) and used to scale every packing of the row.
     /// </summary>
     internal float[]? RowMaxima;
 

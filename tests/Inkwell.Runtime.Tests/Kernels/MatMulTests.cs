@@ -38,6 +38,22 @@ public sealed unsafe class MatMulTests : IDisposable
         AssertClose(c, x, y, 3);
     }
 
+    [Fact]
+    public void Prepare_finds_a_bf16_matrix_row_maxima_where_its_batches_take_the_int16_panels()
+    {
+        const int rows = 16, cols = 256, n = 9;
+        var c = Make(GgmlType.BF16, rows, cols, seed: 5);
+        MatMul.Prepare(c.W);
+        bool int16 = FloatGemm.RoundsToInt16(c.W, n);
+        Assert.Equal(int16, c.W.RowMaxima is not null);
+        if (int16)
+            for (int r = 0; r < rows; r++) Assert.Equal(c.Dequantized[r].Max(MathF.Abs), c.W.RowMaxima![r]);
+        var x = Activations(n, cols, seed: 6);
+        var y = new float[n * rows];
+        MatMul.Multiply(c.W, x, y, n, _pool2);
+        AssertClose(c, x, y, n);
+    }
+
     internal sealed record Case(WeightMatrix W, float[][] Dequantized);
 
     internal static Case Make(GgmlType t, int rows, int cols, int seed)
