@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Inkwell.Client.Gateway;
 using Inkwell.Server.Gateway;
 
 namespace Inkwell.Server.Tests.Gateway;
@@ -21,6 +22,17 @@ public sealed class GatewayReplicaTests : IAsyncLifetime
         foreach (var replica in _replicas) await replica.DisposeAsync();
     }
 
+    /// <summary>
+    /// Fast probing, but patient with a replica that is slow to answer: on a loaded box (the whole suite in parallel) a
+    /// fake replica's first probes took over a second, two such timeouts ejected it, and balancing and affinity then saw
+    /// fewer replicas than they were given. A stopped replica still fails its probes at once (connection refused).
+    /// </summary>
+    private static readonly ReplicaSetOptions Replicas = GatewayHarness.FastReplicas with
+    {
+        ProbeTimeout = TimeSpan.FromSeconds(30),
+        ConnectTimeout = TimeSpan.FromSeconds(30),
+    };
+
     private Task<GatewayHarness> StartGatewayAsync(string routing) => GatewayHarness.StartAsync(
         "models:\n  - name: acme/tiny\n",
         $"""
@@ -30,7 +42,7 @@ public sealed class GatewayReplicaTests : IAsyncLifetime
               kind: tgi
               urls: [{string.Join(", ", _replicas.Select(r => $"\"{r.Address}\""))}]
               routing: {routing}
-        """);
+        """, replicas: Replicas);
 
     private static async Task<string> GenerateAsync(GatewayHarness gateway, string inputs = "Once upon a time")
     {
@@ -141,7 +153,8 @@ public sealed class GatewayReplicaTests : IAsyncLifetime
                 (homes.TryGetValue(prompt, out var set) ? set : homes[prompt] = []).Add(answer);
             }
         Assert.All(homes.Values, replicas => Assert.Single(replicas));
-        Assert.True(homes.Values.Select(h => h.Single()).Distinct().Count() >= 2, "eight prompts spread over more than one replica");
+        Assert.True(homes.Values.Select(h => h.Single()).Distinct().Count() >= 2,
+            $"eight prompts spread over more than one replica (generations {string.Join(", ", _replicas.Select(r => $"{r.Name} {r.Generations}"))})");
     }
 
     [Fact]
