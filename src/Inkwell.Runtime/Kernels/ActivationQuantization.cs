@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Inkwell.Runtime.Threading;
 
 namespace Inkwell.Runtime.Kernels;
 
@@ -16,6 +17,16 @@ internal static unsafe class ActivationQuantization
     /// [i / 4][block][i % 4], so the 4-row kernel loads the four rows' scales of a block as one vector.
     /// </summary>
     internal static long Inter(int i, int groups) => (long)(i >> 2) * groups * 4 + (i & 3);
+
+    /// <summary>
+    /// Runs a per-row activation quantization body: across the pool from two rows per thread, else on this thread
+    /// (a dispatch costs more than quantizing a row or two).
+    /// </summary>
+    internal static void RunRows<TBody>(WorkerPool pool, int rows, ref TBody body) where TBody : struct, IRangeBody
+    {
+        if (rows >= 2 * pool.ThreadCount && pool.ThreadCount > 1) pool.Run(rows, ref body);
+        else body.Invoke(0, rows);
+    }
 
     /// <summary>
     /// Blocks of 32: d = max|x| / 127, q = round(x / d); also s = d·Σq, the term an offset or min in the weight
@@ -107,7 +118,8 @@ internal static unsafe class ActivationQuantization
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float HMax(Vector256<float> m)
+    /// <summary>The largest of the eight lanes.</summary>
+    internal static float HMax(Vector256<float> m)
     {
         var h = Vector128.Max(m.GetLower(), m.GetUpper());
         h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(2, 3, 0, 1)));

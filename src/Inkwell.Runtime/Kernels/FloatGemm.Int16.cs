@@ -64,8 +64,7 @@ internal static unsafe partial class FloatGemm
             nuint codeBytes = ((nuint)n * (nuint)cols * 2 + 63) & ~(nuint)63;
             byte* scratch = pool.Scratch(codeBytes + (nuint)n * (nuint)blocks * 4);
             var quantize = new ActivationInt16 { X = x, Codes = (short*)scratch, Scales = (float*)(scratch + codeBytes), Cols = cols };
-            if (n >= 2 * pool.ThreadCount && pool.ThreadCount > 1) pool.Run(n, ref quantize);
-            else quantize.Invoke(0, n);
+            ActivationQuantization.RunRows(pool, n, ref quantize);
             if (quantize.Unscalable) return false;
             fixed (float* maxima = rowMax)
             {
@@ -166,9 +165,7 @@ internal static unsafe partial class FloatGemm
                     var special = Vector512.Equals(lo.AsInt32() & exponent, exponent) | Vector512.Equals(hi.AsInt32() & exponent, exponent);
                     if (special != Vector512<int>.Zero) { Unscalable = true; return; }
                     var largest = Vector512.MaxNative(Vector512.AndNot(lo, sign), Vector512.AndNot(hi, sign));
-                    var half = Vector256.MaxNative(largest.GetLower(), largest.GetUpper());
-                    var quarter = Vector128.MaxNative(half.GetLower(), half.GetUpper());
-                    float max = MathF.Max(MathF.Max(quarter[0], quarter[1]), MathF.Max(quarter[2], quarter[3]));
+                    float max = ActivationQuantization.HMax(Vector256.MaxNative(largest.GetLower(), largest.GetUpper()));
                     if (max != 0f && max < SmallestScalable) { Unscalable = true; return; }
                     Scales[(long)i * blocks + b] = max / ActivationLevels;
                     var inverse = Vector512.Create(max == 0f ? 0f : ActivationLevels / max);
@@ -195,12 +192,9 @@ internal static unsafe partial class FloatGemm
             int* pack = (int*)(((nuint)raw + 63) & ~(nuint)63); // [column pair][panel row]
             float* inverse = stackalloc float[panelRows];
             int cols = Cols, blocks = cols / Int16Block;
-            int kBlocks = (cols + Int16KBlock - 1) / Int16KBlock;
-            // Even column blocks in whole 32-column scale blocks: 896 → 4 × 224 rather than 3 × 256 + 128.
-            int kc = Math.Min(Int16KBlock, ((cols + kBlocks - 1) / kBlocks + Int16Block - 1) / Int16Block * Int16Block);
-            int range = end - start;
-            int panels = (range + panelRows - 1) / panelRows;
-            int width = Math.Min(panelRows, ((range + panels - 1) / panels + 15) & ~15);
+            // Even column blocks in whole 32-column scale blocks: 896 → 4 × 224 rather than 3 × 256 + 128; even panels.
+            int kc = EvenSplit.Piece(cols, Int16KBlock, Int16Block);
+            int width = EvenSplit.Piece(end - start, panelRows, 16);
             int tiles = (N + Int16TileRows - 1) / Int16TileRows;
             for (int p = start; p < end; p += width)
             {

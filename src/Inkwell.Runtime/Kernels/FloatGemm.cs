@@ -103,13 +103,10 @@ internal static unsafe partial class FloatGemm
             float* raw = stackalloc float[KBlock * panelRows + 16];
             float* pack = (float*)(((nuint)raw + 63) & ~(nuint)63); // [k][panel row]: one cache line per vector
             int cols = Cols;
-            int kBlocks = (cols + KBlock - 1) / KBlock;
             // Even column blocks, a multiple of 16 (whole transposes): 288 → 3 × 96, not 128 + 128 + 32.
-            int kc = Math.Min(KBlock, ((cols + kBlocks - 1) / kBlocks + 15) & ~15);
+            int kc = EvenSplit.Piece(cols, KBlock, 16);
             // Even panels too: 96 rows → 48 + 48 (three vectors each) rather than 64 + 32.
-            int range = end - start;
-            int panels = (range + panelRows - 1) / panelRows;
-            int width = Math.Min(panelRows, ((range + panels - 1) / panels + 15) & ~15);
+            int width = EvenSplit.Piece(end - start, panelRows, 16);
             int elementBytes = TW.ElementBytes;
             int tiles = (N + TileRows - 1) / TileRows;
             for (int p = start; p < end; p += width)

@@ -30,11 +30,7 @@ internal static unsafe class FloatGemv
     internal const int MaxBlockColumns = 4096;
 
     /// <summary>Columns per block: cols split into equal blocks of at most <see cref="MaxBlockColumns"/>, whole 64-column steps.</summary>
-    internal static int BlockColumns(int cols)
-    {
-        int blocks = (cols + MaxBlockColumns - 1) / MaxBlockColumns;
-        return ((cols + blocks - 1) / blocks + 63) / 64 * 64;
-    }
+    internal static int BlockColumns(int cols) => EvenSplit.Piece(cols, MaxBlockColumns, 64);
 
     /// <summary>y[0, w.Rows] = x[0, w.Cols] · wᵀ for a float matrix, split across the pool.</summary>
     public static void Multiply(WeightMatrix w, float* x, float* y, WorkerPool pool)

@@ -121,8 +121,7 @@ public static unsafe class MatMul
                 {
                     // Quantize the activations once for all weight rows.
                     var qb = new QuantizeBody { Body = body, K = Quant.IsK(w.Type) };
-                    if (n >= 2 * pool.ThreadCount && pool.ThreadCount > 1) pool.Run(n, ref qb);
-                    else qb.Invoke(0, n);
+                    RunRows(pool, n, ref qb);
                 }
                 pool.Run(w.Rows, ref body, 4);
             }

@@ -19,10 +19,10 @@ internal static unsafe partial class PackedMatMul
     /// Activation tile bytes per super-block for a tile of h rows (see <see cref="ActBlockBytes"/>): codes [h][256] i8,
     /// d [h] f32, sums of each 32 [h][8] i16 (Q4_K's mins), and −32·(sum of each 16) [h][16] i32 (Q6_K's dot starts).
     /// </summary>
-    private static int ActKBytes(int rows) => rows * (256 + 4 + 16 + 64);
     private static int ActKD(int rows) => rows * 256;
-    private static int ActKSums(int rows) => rows * 260;
-    private static int ActKStarts(int rows) => rows * 276;
+    private static int ActKSums(int rows) => ActKD(rows) + rows * 4;
+    private static int ActKStarts(int rows) => ActKSums(rows) + rows * 16;
+    private static int ActKBytes(int rows) => ActKStarts(rows) + rows * 64;
 
     /// <summary>Super-blocks per K chunk (see <see cref="KChunk"/>): GroupTile groups' codes stay within L1 beside the activation tile.</summary>
     private const int KChunkQ4K = 2, KChunkQ6K = 2;
@@ -34,10 +34,7 @@ internal static unsafe partial class PackedMatMul
         {
             var m = Vector256<float>.Zero;
             for (int j = 0; j < 256; j += 8) m = Vector256.Max(m, Vector256.Abs(Vector256.Load(x + j)));
-            var h = Vector128.Max(m.GetLower(), m.GetUpper());
-            h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(2, 3, 0, 1)));
-            h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(1, 0, 3, 2)));
-            float amax = h.ToScalar();
+            float amax = ActivationQuantization.HMax(m);
             float id = amax == 0 ? 0 : 127f / amax;
             ((float*)(act + ActKD(tileRows)))[k] = amax / 127f;
             var vid = Vector256.Create(id);

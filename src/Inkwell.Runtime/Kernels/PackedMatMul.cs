@@ -100,8 +100,7 @@ internal static unsafe partial class PackedMatMul
         {
             body.Act = pool.Scratch(ScratchBytes(cols, n, k));
             var qb = new QuantizeBody { Body = body };
-            if (n >= 2 * pool.ThreadCount && pool.ThreadCount > 1) pool.Run(n, ref qb);
-            else qb.Invoke(0, n);
+            ActivationQuantization.RunRows(pool, n, ref qb);
             pool.Run(packed.RowGroups, ref body);
         }
         return true;
@@ -117,11 +116,11 @@ internal static unsafe partial class PackedMatMul
     /// row packs 40 bytes per block where a TileN-row layout spread its bytes over three cache lines, and the
     /// activations of an 8192-column down projection (48 KiB that way, 10 KiB this way) no longer overflow L1.
     /// </summary>
-    private static int ActBlockBytes(int rows) => rows * 40;
+    private static int ActBlockBytes(int rows) => ActStarts(rows) + rows * 4;
 
     /// <summary>Where a tile of h rows keeps its blocks' scales d and dot starts, from the block's start.</summary>
     private static int ActD(int rows) => rows * 32;
-    private static int ActStarts(int rows) => rows * 36;
+    private static int ActStarts(int rows) => ActD(rows) + rows * 4;
 
     /// <summary>Rows in the activation tile that holds row i of n.</summary>
     private static int TileRows(int i, int n) => Math.Min(TileN, n - i / TileN * TileN);
