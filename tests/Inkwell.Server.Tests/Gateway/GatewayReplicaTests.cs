@@ -27,7 +27,7 @@ public sealed class GatewayReplicaTests : IAsyncLifetime
     /// fake replica's first probes took over a second, two such timeouts ejected it, and balancing and affinity then saw
     /// fewer replicas than they were given. A stopped replica still fails its probes at once (connection refused).
     /// </summary>
-    private static readonly ReplicaSetOptions Replicas = GatewayHarness.FastReplicas with
+    private static readonly ReplicaSetOptions PatientProbes = GatewayHarness.FastReplicas with
     {
         ProbeTimeout = TimeSpan.FromSeconds(30),
         ConnectTimeout = TimeSpan.FromSeconds(30),
@@ -42,7 +42,7 @@ public sealed class GatewayReplicaTests : IAsyncLifetime
               kind: tgi
               urls: [{string.Join(", ", _replicas.Select(r => $"\"{r.Address}\""))}]
               routing: {routing}
-        """, replicas: Replicas);
+        """, replicas: PatientProbes);
 
     private static async Task<string> GenerateAsync(GatewayHarness gateway, string inputs = "Once upon a time")
     {
