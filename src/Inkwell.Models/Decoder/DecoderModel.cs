@@ -21,6 +21,7 @@ public sealed unsafe class DecoderModel : ICausalLM
     private readonly Rope _rope;            // RoPE of full-attention layers (and of all when bases agree)
     private readonly Rope? _slidingRope;    // RoPE of sliding-window layers when theirs differs (own base, no scaling)
     private readonly Lora.LoraBatch _lora = new();  // rows by LoRA adapter, rebuilt each pass
+    private readonly Lora.LoraBatch _logitLora = new();  // the same for the rows that want logits (the last layer's)
 
     public DecoderModel(ModelConfig config, DecoderWeights weights, WorkerPool pool)
     {
@@ -117,6 +118,8 @@ public sealed unsafe class DecoderModel : ICausalLM
         bool preNorms = c.Norms != NormPlacement.Post;
         var blockInput = preNorms ? xb : x;
         if (preNorms) RowOps.ResidualNorm(_pool, x, default, Weights.Layers[0].AttentionNorm, xb, tokenCount, dim, c.RmsNormEps);
+        int rows = tokenCount;  // rows still going through the layers: all of them, then in the last layer only those wanting logits
+        var plan = _s.Attention;
         for (int l = 0; l < c.LayerCount; l++)
         {
             var w = Weights.Layers[l];
@@ -124,37 +127,48 @@ public sealed unsafe class DecoderModel : ICausalLM
 
             // Attention: q, k, v = input·Wqᵀ, input·Wkᵀ, input·Wvᵀ (+ bias); q/k norms and RoPE on q and k; this
             // layer's new keys and values into their cache slots; then attend over each sequence's past (or window).
-            w.Wq.Apply(blockInput, q, tokenCount, _pool, lora);
-            w.Wk.Apply(blockInput, k, tokenCount, _pool, lora);
-            w.Wv.Apply(blockInput, v, tokenCount, _pool, lora);
+            w.Wq.Apply(blockInput, q, rows, _pool, lora);
+            w.Wk.Apply(blockInput, k, rows, _pool, lora);
+            w.Wv.Apply(blockInput, v, rows, _pool, lora);
             bool ownRope = sliding && _slidingRope is not null;
             PrepareAttentionInputs(w, kv, l, q, k, v, c.UsesRope(l), ownRope ? slidingCos : ropeCos, ownRope ? slidingSin : ropeSin,
-                ownRope ? _slidingRope! : _rope, slots, tokenCount);
-            PagedAttention.Run(_s.Attention, kv.KeyBlock(l, 0), kv.ValueBlock(l, 0), kv.BlockSize, c.AttentionShape(l), q, att, _pool);
+                ownRope ? _slidingRope! : _rope, slots, rows);
+
+            // The last layer's keys and values are cached now, and the rest of it feeds only the logits: from here on
+            // only the rows that want logits go on (llama.cpp cuts to its output rows at the same layer). A prompt's
+            // prefill thus skips the last layer's attention, Wo and feed-forward for all but its last row.
+            if (l == c.LayerCount - 1 && logitRows < rows)
+            {
+                rows = KeepLogitRows(chunks, x, q, ref lora);
+                if (rows == 0) break;
+                plan = _s.LogitAttention;
+                x = x[..(rows * dim)];
+                xb = xb[..(rows * dim)];
+                q = q[..(rows * qDim)];
+                att = att[..(rows * qDim)];
+                ffnOut = ffnOut[..(rows * dim)];
+                ffnScratch = ffnScratch[..(rows * _s.FfnScratchPerRow)];
+                blockInput = preNorms ? xb : x;
+            }
+            PagedAttention.Run(plan, kv.KeyBlock(l, 0), kv.ValueBlock(l, 0), kv.BlockSize, c.AttentionShape(l), q, att, _pool);
 
             // x += postnorm(att·Woᵀ) · residual scale; xb = ffnnorm(x)
-            w.Wo.Apply(att, xb, tokenCount, _pool, lora);
-            RowOps.ResidualNorm(_pool, x, xb, w.FfnNorm, xb, tokenCount, dim, c.RmsNormEps, w.PostAttentionNorm, c.ResidualScale);
+            w.Wo.Apply(att, xb, rows, _pool, lora);
+            RowOps.ResidualNorm(_pool, x, xb, w.FfnNorm, xb, rows, dim, c.RmsNormEps, w.PostAttentionNorm, c.ResidualScale);
 
             // Feed-forward: x += postnorm(ffn(xb)) · residual scale, then the next layer's xb = rmsnorm(x).
-            w.FeedForward.Forward(blockInput, ffnOut, ffnScratch, tokenCount, _pool, lora);
+            w.FeedForward.Forward(blockInput, ffnOut, ffnScratch, rows, _pool, lora);
             var nextNorm = l + 1 < c.LayerCount ? Weights.Layers[l + 1].AttentionNorm : null;
-            RowOps.ResidualNorm(_pool, x, ffnOut, nextNorm, xb, tokenCount, dim, c.RmsNormEps, w.PostFfnNorm, c.ResidualScale);
+            RowOps.ResidualNorm(_pool, x, ffnOut, nextNorm, xb, rows, dim, c.RmsNormEps, w.PostFfnNorm, c.ResidualScale);
         }
 
-        // Final norm and classifier, only for the rows that need logits; then the family's logit scale and soft cap.
+        // Final norm and classifier over the rows that want logits, now the first logitRows rows of x in chunk
+        // order; then the family's logit scale and soft cap.
         var outRows = _s.OutRows.AsSpan(0, logitRows * dim);  // [R, dim]
         var logits = _s.Logits.AsSpan(0, logitRows * vocab);  // [R, vocab]
-        int r = 0;
-        row = 0;
-        foreach (var chunk in chunks)
-        {
-            int first = chunk.Logits == LogitsWanted.All ? 0 : chunk.Count - chunk.LogitRows;
-            for (int i = first; i < chunk.Count; i++, r++)
-                RowOps.RmsNorm(x.Slice((row + i) * dim, dim), Weights.OutputNorm, outRows.Slice(r * dim, dim), c.RmsNormEps);
-            row += chunk.Count;
-        }
         if (logitRows == 0) return logits;
+        for (int r = 0; r < logitRows; r++)
+            RowOps.RmsNorm(x.Slice(r * dim, dim), Weights.OutputNorm, outRows.Slice(r * dim, dim), c.RmsNormEps);
         Weights.Output.Apply(outRows, logits, logitRows, _pool);
         if (c.LogitScale != 1f) TensorPrimitives.Multiply(logits, c.LogitScale, logits);
         if (c.FinalLogitSoftCap > 0f)
@@ -164,6 +178,42 @@ public sealed unsafe class DecoderModel : ICausalLM
             TensorPrimitives.Multiply(logits, c.FinalLogitSoftCap, logits);
         }
         return logits;
+    }
+
+    /// <summary>
+    /// Moves the rows that want logits (each chunk's last <see cref="SequenceChunk.LogitRows"/>) to the front of the
+    /// residual stream and the queries, in chunk order, and plans their attention and adapters; returns their count.
+    /// </summary>
+    private int KeepLogitRows(ReadOnlySpan<SequenceChunk> chunks, Span<float> x, Span<float> q, ref Lora.LoraBatch? lora)
+    {
+        int dim = Config.Dim, qDim = Config.QDim;
+        _s.LogitAttention.Reset(Config.AttentionShape(0));
+        var keptLora = lora is null ? null : _logitLora;
+        int row = 0, kept = 0;
+        foreach (var chunk in chunks)
+        {
+            int count = chunk.LogitRows, first = row + chunk.Count - count;
+            row += chunk.Count;
+            if (count == 0) continue;
+            // kept ≤ first: each copy moves rows down or leaves them in place, never over rows still to be moved.
+            x.Slice(first * dim, count * dim).CopyTo(x.Slice(kept * dim));
+            q.Slice(first * qDim, count * qDim).CopyTo(q.Slice(kept * qDim));
+            _s.LogitAttention.Add(count, chunk.StartPosition + chunk.Count - count, chunk.BlockTable.Span);
+            kept += count;
+        }
+        if (keptLora is not null)
+        {
+            keptLora.Reset(kept);
+            int at = 0;
+            foreach (var chunk in chunks)
+            {
+                keptLora.Assign(at, chunk.LogitRows, chunk.Adapter);
+                at += chunk.LogitRows;
+            }
+            keptLora.Seal();
+        }
+        lora = keptLora;
+        return kept;
     }
 
     /// <summary>Each chunk's rows under its adapter, grouped for the projections; null when every row is on the base model.</summary>
@@ -266,6 +316,7 @@ public sealed unsafe class DecoderModel : ICausalLM
         public int[] Slots = [];
         public float[] RopeCos = [], RopeSin = [], SlidingCos = [], SlidingSin = [];
         public readonly AttentionPlan Attention = new();
+        public readonly AttentionPlan LogitAttention = new();  // the last layer's, for the rows that want logits
         public readonly int FfnScratchPerRow = ffnScratchPerRow;
         private int _tokens, _logitRows;
 
