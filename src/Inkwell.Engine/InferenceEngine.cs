@@ -65,6 +65,9 @@ public sealed class InferenceEngine : IAsyncDisposable, ISpeculationHost
     private int[] _blockStage = new int[256];
     private long _nextId;
     private volatile Exception? _fatal;
+    private int _failedPassesInARow;
+    /// <summary>Failed forward passes in a row, with none succeeding between them, after which the engine stops as broken.</summary>
+    private const int MaxFailedPassesInARow = 8;
 
     /// <param name="stepObserver">Called on the engine thread after each step (keep it cheap), e.g. for metrics.</param>
     public InferenceEngine(ICausalLM model, Tokenizer tokenizer, EngineOptions options, Action<EngineStepReport>? stepObserver = null)
@@ -168,11 +171,40 @@ public sealed class InferenceEngine : IAsyncDisposable, ISpeculationHost
         int decode = 0;
         foreach (var c in plan.Chunks) if (c.StartPosition >= c.Request.PromptLength && (c.Count == 1 || Speculator.HasDraft(c.Request))) decode += c.Count;
         long drafted = Stats.SpecDraftedTokens, accepted = Stats.SpecAcceptedTokens;
-        var logits = Execute(plan);
-        Update(plan, logits);
+        ExecuteAndUpdate(plan);
         PublishStats();
         _stepObserver?.Invoke(new EngineStepReport(plan.Chunks.Count, plan.TokenCount - decode, decode, Stats.LastForwardSeconds, stepClock.Elapsed.TotalSeconds,
             (int)(Stats.SpecDraftedTokens - drafted), (int)(Stats.SpecAcceptedTokens - accepted)));
+    }
+
+    /// <summary>
+    /// Execute, then update. A forward pass writes only its own rows' cache slots, and running it again writes the
+    /// same values, so a batch whose pass threw is run again one request at a time: a request whose pass fails on its
+    /// own is failed with the error, and every other one goes on as if nothing had happened (TGI and vLLM stop the
+    /// whole server there). Passes that keep failing with nothing in between (a broken model, not a bad request)
+    /// stop the engine as before, so health checks report it.
+    /// </summary>
+    private void ExecuteAndUpdate(SchedulerOutput plan)
+    {
+        ReadOnlySpan<float> logits;
+        try
+        {
+            logits = Execute(plan);
+        }
+        catch (Exception) when (plan.Chunks.Count > 1)
+        {
+            foreach (var c in plan.Chunks) ExecuteAndUpdate(new SchedulerOutput([c], [], []));
+            return;
+        }
+        catch (Exception e)
+        {
+            if (++_failedPassesInARow >= MaxFailedPassesInARow)
+                throw new InvalidOperationException($"{_failedPassesInARow} forward passes failed in a row, the last with: {e.Message}", e);
+            Fail(plan.Chunks[0].Request, "the forward pass failed: " + e.Message);
+            return;
+        }
+        _failedPassesInARow = 0;
+        Update(plan, logits);
     }
 
     /// <summary>Stages every chunk's tokens and block table and runs one forward pass; returns the logits rows asked for.</summary>
@@ -227,21 +259,32 @@ public sealed class InferenceEngine : IAsyncDisposable, ISpeculationHost
         {
             var c = plan.Chunks[i];
             var chunk = _chunks[i];
-            var r = c.Request;
             int rows = chunk.LogitRows;
-            if (Speculator.HasDraft(r))
-            {
-                // The verifier advances the computed count only over accepted tokens (and registers only their blocks).
-                _speculator!.Verify(r, all.Slice(row * vocab, rows * vocab), this);
-                row += rows;
-                continue;
-            }
-            r.NumComputedTokens += c.Count;
-            _cache.RegisterFullBlocks(r);
-            if (chunk.Logits == LogitsWanted.All) RecordPrefill(r, c, all.Slice(row * vocab, rows * vocab));
-            if (r.NumTokensToCompute == 0 && rows > 0) SampleAndEmit(r, all.Slice((row + rows - 1) * vocab, vocab));
+            var logits = all.Slice(row * vocab, rows * vocab);
             row += rows;
+            // A fault in one request's update (its logits processors, grammar or observers) fails that request only.
+            try { UpdateOne(c, chunk, logits); }
+            catch (Exception e)
+            {
+                if (c.Request.Status != RequestStatus.Finished) Fail(c.Request, "processing the request's logits failed: " + e.Message);
+            }
         }
+    }
+
+    private void UpdateOne(ScheduledChunk c, SequenceChunk chunk, ReadOnlySpan<float> logits)
+    {
+        var r = c.Request;
+        int vocab = _model.Config.VocabSize;
+        if (Speculator.HasDraft(r))
+        {
+            // The verifier advances the computed count only over accepted tokens (and registers only their blocks).
+            _speculator!.Verify(r, logits, this);
+            return;
+        }
+        r.NumComputedTokens += c.Count;
+        _cache.RegisterFullBlocks(r);
+        if (chunk.Logits == LogitsWanted.All) RecordPrefill(r, c, logits);
+        if (r.NumTokensToCompute == 0 && logits.Length > 0) SampleAndEmit(r, logits[^vocab..]);
     }
 
     private void SampleAndEmit(EngineRequest r, ReadOnlySpan<float> logitsRow)
