@@ -242,7 +242,8 @@ public sealed unsafe class FloatGemvTests : IDisposable
             fixed (byte* p = data) w = new WeightMatrix("w", GgmlType.F16, rows, cols, p, data);
             var y = new float[rows];
             MatMul.Multiply(w, x, y, 1, pool);
-            Assert.Equal(WeightMatrix.HasNonFinite, w.HalfFiniteness);
+            // Only the SIMD kernels scan for specials (the portable path's conversion is exact for every value).
+            if (MatMul.IsAccelerated) Assert.Equal(WeightMatrix.HasNonFinite, w.HalfFiniteness);
             for (int r = 0; r < rows; r++)
             {
                 double exact = 0, magnitude = 0;
