@@ -35,6 +35,8 @@ public sealed class EngineStats
     /// <summary>Speculative decoding: draft tokens verified, and how many of them the target accepted.</summary>
     public long SpecDraftedTokens;
     public long SpecAcceptedTokens;
+    /// <summary>Steps whose drafter threw, and so decoded without drafts.</summary>
+    public long SpecDraftFailures;
 }
 
 /// <summary>
@@ -182,7 +184,7 @@ public sealed class InferenceEngine : IAsyncDisposable, ISpeculationHost
     /// same values, so a batch whose pass threw is run again one request at a time: a request whose pass fails on its
     /// own is failed with the error, and every other one goes on as if nothing had happened (TGI and vLLM stop the
     /// whole server there). Passes that keep failing with nothing in between (a broken model, not a bad request)
-    /// stop the engine as before, so health checks report it.
+    /// stop the engine as before, so health checks report it. (A drafter that throws only costs its step its drafts.)
     /// </summary>
     private void ExecuteAndUpdate(SchedulerOutput plan)
     {

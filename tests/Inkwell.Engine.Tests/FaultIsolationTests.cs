@@ -1,4 +1,5 @@
 using Inkwell.Engine.Requests;
+using Inkwell.Engine.Speculation;
 using Inkwell.Models;
 using Inkwell.Models.Kv;
 using Inkwell.Models.Loading;
@@ -63,6 +64,29 @@ public sealed class FaultIsolationTests
         Assert.Contains("constraint broke", failed.Failure);
         AssertGolden(await first);
         AssertGolden(await healthy);
+        Assert.True(engine.IsHealthy);
+        Assert.Equal(engine.BlockPool.BlockCount, engine.BlockPool.FreeBlockCount);
+    }
+
+    [Fact]
+    public async Task A_draft_model_that_throws_costs_only_its_drafts()
+    {
+        using var loaded = ModelLoader.Load(EngineTestModels.Gguf);
+        var prompt = loaded.Tokenizer.EncodeToIds(Prompt);
+        int passes = 0;
+        var draft = new FaultyModel(loaded.CreateModel(new WorkerPool(1)), _ => ++passes % 10 == 0);  // drafting 4 tokens takes up to 4 passes
+        draft.Gate.Set();
+        var options = new EngineOptions
+        {
+            KvCacheTokens = 2048,
+            Speculation = new SpeculationOptions { MaxDraftTokens = 4, DraftModel = draft, DraftTokenizer = loaded.Tokenizer },
+        };
+        await using var engine = new InferenceEngine(loaded.CreateModel(new WorkerPool(1)), loaded.Tokenizer, options);
+
+        var runs = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => Outcome(engine.Submit(Greedy(prompt)))));
+        foreach (var run in runs) AssertGolden(run);
+        Assert.True(engine.Stats.SpecDraftFailures > 0, "the draft model never threw");
+        Assert.True(engine.Stats.SpecAcceptedTokens > 0, "no draft was ever accepted: the steps between failures did not speculate");
         Assert.True(engine.IsHealthy);
         Assert.Equal(engine.BlockPool.BlockCount, engine.BlockPool.FreeBlockCount);
     }

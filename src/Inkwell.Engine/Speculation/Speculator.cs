@@ -64,7 +64,23 @@ internal sealed class Speculator(IDrafter drafter, int maxDraftTokens, KvCacheMa
             _slots.Add(new DraftSlot(r, k));
         }
         if (_slots.Count == 0) return;
-        drafter.Propose(CollectionsMarshal.AsSpan(_slots));
+        try
+        {
+            drafter.Propose(CollectionsMarshal.AsSpan(_slots));
+        }
+        catch (Exception)
+        {
+            // Drafts only save time: a drafter that throws (e.g. its draft model's pass) leaves this step to plain
+            // decoding, its view of each request rolled back to the accepted tokens.
+            foreach (var slot in _slots)
+            {
+                slot.Request.Draft!.Count = 0;
+                drafter.Rollback(slot.Request, slot.Request.Tokens.Count);
+            }
+            _slots.Clear();
+            stats.SpecDraftFailures++;
+            return;
+        }
         foreach (var slot in _slots)
         {
             var d = slot.Request.Draft!;
