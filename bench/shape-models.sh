@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Makes bench models with the shapes of popular open models (seeded random weights; speed only) in BENCH_MODELS
-# (default ~/.cache/bench-models), named <shape>-<type>.gguf: f16 from ../shared/tools/make-shape-models.py, the
-# others from that f16 by llama.cpp's quantizer. Idempotent and safe beside another session making the same files:
-# an existing file is used as it is, a new one is written under a temporary name and moved into place.
+# (default ~/.cache/bench-models), named <shape>-<type>.gguf: f16 from ../shared/tools/make-shape-models.py (the
+# Gemma 3 and Phi-3.5 shapes from bench/more-shape-models.py), the others from that f16 by llama.cpp's quantizer.
+# Idempotent and safe beside another session making the same files: an existing file is used as it is, a new one is
+# written under a temporary name and moved into place.
 # An f16 source made here only to quantize from is removed afterwards unless <shape>-f16 was asked for.
 # Usage: bench/shape-models.sh NAME...   e.g. llama-3.2-1b-q4_0 llama-3.2-1b-bf16
 # Types: f16 bf16 q8_0 q4_0 q4_k_m q6_k. Env: BENCH_MODELS, LLAMA_BIN (the quantizer's folder), QUANT_THREADS (2).
@@ -31,7 +32,11 @@ for name in "$@"; do
   settled "$out" && continue
   src=$models/$shape-f16.gguf
   if ! settled "$src"; then
-    /usr/bin/python3 "$shared/tools/make-shape-models.py" "$tmp" "$shape" >/dev/null
+    case $shape in
+      gemma-3-1b|phi-3.5-mini) maker=$root/bench/more-shape-models.py ;;  # families the shared script lacks
+      *) maker=$shared/tools/make-shape-models.py ;;
+    esac
+    INKWELL_SHARED=$shared /usr/bin/python3 "$maker" "$tmp" "$shape" >/dev/null
     mv "$tmp/$shape-f16.gguf" "$src"
     made_source[$shape]=1
   fi
