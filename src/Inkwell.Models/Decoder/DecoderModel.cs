@@ -61,7 +61,7 @@ public sealed unsafe class DecoderModel : ICausalLM
         }
         if (tokenCount == 0) return ReadOnlySpan<float>.Empty;
         _s.EnsureCapacity(tokenCount, logitRows);
-        var lora = GroupRowsByAdapter(chunks, tokenCount);
+        var lora = GroupRowsByAdapter(chunks);
 
         var x = _s.X.AsSpan(0, tokenCount * dim);            // [T, dim] residual stream
         var xb = _s.Xb.AsSpan(0, tokenCount * dim);          // [T, dim] normed input of a sub-block, then its output
@@ -188,7 +188,6 @@ public sealed unsafe class DecoderModel : ICausalLM
     {
         int dim = Config.Dim, qDim = Config.QDim;
         _s.LogitAttention.Reset(Config.AttentionShape(0));
-        var keptLora = lora is null ? null : _logitLora;
         int row = 0, kept = 0;
         foreach (var chunk in chunks)
         {
@@ -201,36 +200,38 @@ public sealed unsafe class DecoderModel : ICausalLM
             _s.LogitAttention.Add(count, chunk.StartPosition + chunk.Count - count, chunk.BlockTable.Span);
             kept += count;
         }
-        if (keptLora is not null)
+        if (lora is not null)
         {
-            keptLora.Reset(kept);
-            int at = 0;
-            foreach (var chunk in chunks)
-            {
-                keptLora.Assign(at, chunk.LogitRows, chunk.Adapter);
-                at += chunk.LogitRows;
-            }
-            keptLora.Seal();
+            GroupByAdapter(_logitLora, chunks, logitRowsOnly: true);
+            lora = _logitLora;
         }
-        lora = keptLora;
         return kept;
     }
 
     /// <summary>Each chunk's rows under its adapter, grouped for the projections; null when every row is on the base model.</summary>
-    private Lora.LoraBatch? GroupRowsByAdapter(ReadOnlySpan<SequenceChunk> chunks, int tokenCount)
+    private Lora.LoraBatch? GroupRowsByAdapter(ReadOnlySpan<SequenceChunk> chunks)
     {
         bool any = false;
         foreach (var chunk in chunks) any |= chunk.Adapter != 0;
         if (!any) return null;
-        _lora.Reset(tokenCount);
+        GroupByAdapter(_lora, chunks, logitRowsOnly: false);
+        return _lora;
+    }
+
+    /// <summary>Fills <paramref name="batch"/> with every row of the chunks, or only their logit rows, in chunk order.</summary>
+    private static void GroupByAdapter(Lora.LoraBatch batch, ReadOnlySpan<SequenceChunk> chunks, bool logitRowsOnly)
+    {
+        int total = 0;
+        foreach (var chunk in chunks) total += logitRowsOnly ? chunk.LogitRows : chunk.Count;
+        batch.Reset(total);
         int row = 0;
         foreach (var chunk in chunks)
         {
-            _lora.Assign(row, chunk.Count, chunk.Adapter);
-            row += chunk.Count;
+            int rows = logitRowsOnly ? chunk.LogitRows : chunk.Count;
+            batch.Assign(row, rows, chunk.Adapter);
+            row += rows;
         }
-        _lora.Seal();
-        return _lora;
+        batch.Seal();
     }
 
     private void ValidateChunk(in SequenceChunk chunk, KvCacheStorage kv)
