@@ -100,8 +100,8 @@ internal sealed class ResponseWriter(HttpContext ctx, ServerState s, OpenAIPlan 
 
     private static string FinishReason(GenerationResult r) => r.FinishReason == Engine.Requests.FinishReason.Length ? "length" : "stop";
 
-    /// <summary>An output that became tool calls ends with "tool_calls", unless it was cut short ("length").</summary>
-    private static string FinishReason(GenerationResult r, bool called) => called && r.FinishReason != Engine.Requests.FinishReason.Length ? "tool_calls" : FinishReason(r);
+    /// <summary>An output that became whole tool calls ends with "tool_calls"; calls cut short keep "length".</summary>
+    private static string FinishReason(GenerationResult r, ToolCallOutput? tools) => tools is not null && tools.CallsComplete() ? "tool_calls" : FinishReason(r);
 
     private UsageDto Usage()
     {
@@ -119,7 +119,7 @@ internal sealed class ResponseWriter(HttpContext ctx, ServerState s, OpenAIPlan 
         {
             var (content, calls) = c.Tools is { } tools ? tools.Complete(c.Raw.ToString()) : (c.Text.ToString(), null);
             return new ChatChoiceDto(i, new ChatResponseMessageDto("assistant", content, null, calls),
-                plan.Logprobs is null ? null : new ChatLogprobsDto(c.Logprobs, null), FinishReason(c.Result!, calls is not null));
+                plan.Logprobs is null ? null : new ChatLogprobsDto(c.Logprobs, null), FinishReason(c.Result!, c.Tools));
         }).ToList(),
         Usage());
 
@@ -154,15 +154,14 @@ internal sealed class ResponseWriter(HttpContext ctx, ServerState s, OpenAIPlan 
                 chunks.Add(ChatChunk([new ChatChunkChoiceDto(index, new ChatDeltaDto(null, calls is null ? delta : null, calls), lp, null)], usage));
             }
             if (final is null) return chunks;
-            bool called = false;
             if (c.Tools is { } finished)
             {
                 // What "auto" held back: the rest of the content, then the calls, each whole.
-                (string rest, var finalCalls, called) = finished.Finish();
+                var (rest, finalCalls) = finished.Finish();
                 if (rest.Length > 0) chunks.Add(ChatChunk([new ChatChunkChoiceDto(index, new ChatDeltaDto(null, rest), null, null)], usage));
                 if (finalCalls.Count > 0) chunks.Add(ChatChunk([new ChatChunkChoiceDto(index, new ChatDeltaDto(null, null, finalCalls), null, null)], usage));
             }
-            chunks.Add(ChatChunk([new ChatChunkChoiceDto(index, new ChatDeltaDto(null, null), null, FinishReason(final, called))], usage));
+            chunks.Add(ChatChunk([new ChatChunkChoiceDto(index, new ChatDeltaDto(null, null), null, FinishReason(final, c.Tools))], usage));
         }
         else
         {

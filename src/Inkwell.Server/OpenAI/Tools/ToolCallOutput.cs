@@ -24,6 +24,26 @@ public sealed class ToolCallOutput(ToolPlan plan, Func<string> newCallId)
     /// <summary>What a resolved output is: content (null when blank or all calls) and calls.</summary>
     private sealed record Resolution(string? Content, IReadOnlyList<ParsedToolCall> Calls);
 
+    /// <summary>
+    /// Whether the output is whole calls: any parsed call is; a named function's arguments are once they parse as
+    /// JSON. A grammar can close its JSON on the very token that reaches max_tokens, so the engine's "length" alone
+    /// does not say a call was cut short.
+    /// </summary>
+    public bool CallsComplete()
+    {
+        var resolution = Resolve();
+        if (plan.Mode != ToolChoiceMode.Named) return resolution.Calls.Count > 0;
+        try
+        {
+            using var _ = System.Text.Json.JsonDocument.Parse(resolution.Calls[0].Arguments);
+            return true;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Streaming: takes a raw piece, returns the content and tool-call deltas to send now.</summary>
     public (string Content, IReadOnlyList<ToolCallDeltaDto>? Calls) Feed(string piece)
     {
@@ -45,15 +65,15 @@ public sealed class ToolCallOutput(ToolPlan plan, Func<string> newCallId)
     }
 
     /// <summary>Streaming, after the last piece: the content not yet sent, and the calls (none for a named function, already sent).</summary>
-    public (string Content, IReadOnlyList<ToolCallDeltaDto> Calls, bool Called) Finish()
+    public (string Content, IReadOnlyList<ToolCallDeltaDto> Calls) Finish()
     {
         var resolution = Resolve();
-        if (plan.Mode == ToolChoiceMode.Named) return ("", [], true);
+        if (plan.Mode == ToolChoiceMode.Named) return ("", []);
         string content = resolution.Content ?? "";
         string rest = _emitted <= content.Length ? content[_emitted..] : "";
         var deltas = resolution.Calls.Select((call, i) =>
             new ToolCallDeltaDto(i, newCallId(), "function", new FunctionCallDeltaDto(call.Name, call.Arguments))).ToList();
-        return (rest, deltas, deltas.Count > 0);
+        return (rest, deltas);
     }
 
     /// <summary>Unary: the whole text in, the message's content and calls out.</summary>

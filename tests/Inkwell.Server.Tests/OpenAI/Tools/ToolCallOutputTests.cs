@@ -27,7 +27,7 @@ public sealed class ToolCallOutputTests
             before.Add(content);
             if (deltas is not null) calls.AddRange(deltas);
         }
-        var (rest, finalCalls, _) = stream.Finish();
+        var (rest, finalCalls) = stream.Finish();
         streamed.Append(rest);
         calls.AddRange(finalCalls);
         var (unaryContent, unaryCalls) = new ToolCallOutput(plan, NextId).Complete(string.Concat(pieces));
@@ -116,5 +116,25 @@ public sealed class ToolCallOutputTests
         Assert.Null(unaryCalls);
         Assert.Equal(content, streamed);
         Assert.Empty(calls);
+    }
+
+    [Fact]
+    public void Whole_calls_are_told_from_cut_short_ones()
+    {
+        // The engine says "length" when a grammar closes its JSON on the last allowed token: the calls decide.
+        var named = ToolCallParserTests.Plan("""{"type": "function", "function": {"name": "get_time"}}""");
+        var whole = new ToolCallOutput(named, NextId);
+        whole.Complete("{\"timezone\": \"UTC\"}");
+        Assert.True(whole.CallsComplete());
+        var cut = new ToolCallOutput(named, NextId);
+        cut.Complete("{\"timezone\": \"U");
+        Assert.False(cut.CallsComplete());
+
+        var required = new ToolCallOutput(ToolCallParserTests.Plan("\"required\""), NextId);
+        required.Complete("[{\"name\":\"get_time\",\"arguments\":{}}]");
+        Assert.True(required.CallsComplete());
+        var auto = new ToolCallOutput(ToolCallParserTests.Plan(), NextId);
+        auto.Complete("No call here.");
+        Assert.False(auto.CallsComplete());
     }
 }
