@@ -26,7 +26,7 @@ internal sealed class ResponseWriter(HttpContext ctx, ServerState s, OpenAIPlan 
     private sealed class Choice(ToolCallOutput? tools)
     {
         public readonly StringBuilder Text = new();
-        /// <summary>The text with tool-call marker tokens kept, which the tool-call parser reads.</summary>
+        /// <summary>Unary: the text with tool-call tokens kept, which the tool-call parser reads (streaming feeds it piece by piece).</summary>
         public readonly StringBuilder Raw = new();
         public readonly ToolCallOutput? Tools = tools;
         public readonly List<TokenLogprobDto> Logprobs = [];
@@ -82,7 +82,7 @@ internal sealed class ResponseWriter(HttpContext ctx, ServerState s, OpenAIPlan 
         if (e is not TokenGenerated t) return;
         if (plan.Logprobs is not null && !t.Token.Special) c.Logprobs.Add(Logprob(t.Token, t.TopTokens));
         c.Text.Append(t.TextDelta);
-        if (c.Tools is not null) c.Raw.Append(ToolCallOutput.RawPiece(t.TextDelta, t.Token.Special, t.Token.Text));
+        if (c.Tools is not null && !plan.Stream) c.Raw.Append(ToolCallOutput.RawPiece(t.TextDelta, t.Token.Special, t.Token.Text));
         if (t.Final is { } final) c.Result = final;
     }
 

@@ -17,9 +17,9 @@ public sealed class ToolCallOutput(ToolPlan plan, Func<string> newCallId)
     private bool _holding;  // a call may have begun: no more content until the end
     private string? _namedCallId;
 
-    /// <summary>A token's text, plus the token's own text when it is a tool-call marker the output stage leaves out.</summary>
+    /// <summary>A token's text, plus the token's own text when it is a tool-call token the output stage leaves out.</summary>
     public static string RawPiece(string textDelta, bool special, string tokenText) =>
-        special && ToolCallParser.IsMarker(tokenText) ? textDelta + tokenText : textDelta;
+        special && ToolCallParser.IsCallToken(tokenText) ? textDelta + tokenText : textDelta;
 
     /// <summary>What a resolved output is: content (null when blank or all calls) and calls.</summary>
     private sealed record Resolution(string? Content, IReadOnlyList<ParsedToolCall> Calls);

@@ -30,7 +30,8 @@ public static class ToolCallParser
     /// <summary>Where a call can begin in running text.</summary>
     public static readonly IReadOnlyList<string> Markers = [ToolPrompt.CallOpen, MistralMarker, PythonTag];
 
-    public static bool IsMarker(string text) => Markers.Contains(text);
+    /// <summary>Special tokens whose text the parser needs (the output stage leaves special tokens out of the text).</summary>
+    public static bool IsCallToken(string text) => Markers.Contains(text) || text == ToolPrompt.CallClose;
 
     /// <summary>The model's own formats ("auto"); null when the output holds no call.</summary>
     public static ParsedToolOutput? ParseAuto(string text, ToolPlan plan)
@@ -102,11 +103,13 @@ public static class ToolCallParser
         {
             int bodyStart = at + ToolPrompt.CallOpen.Length;
             int close = text.IndexOf(ToolPrompt.CallClose, bodyStart, StringComparison.Ordinal);
-            string body = close < 0 ? text[bodyStart..] : text[bodyStart..close];
+            int next = text.IndexOf(ToolPrompt.CallOpen, bodyStart, StringComparison.Ordinal);
+            if (next >= 0 && (close < 0 || next < close)) close = -1; // unclosed, and another call follows
+            string body = text[bodyStart..(close >= 0 ? close : next >= 0 ? next : text.Length)];
             if (Call(Parse(body), plan) is not { } call) return false;
             calls.Add(call);
-            if (close < 0) break;
-            at = close + ToolPrompt.CallClose.Length;
+            if (close < 0 && next < 0) break;
+            at = close >= 0 ? close + ToolPrompt.CallClose.Length : next;
         }
         return true;
     }

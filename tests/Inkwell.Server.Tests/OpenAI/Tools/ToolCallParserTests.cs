@@ -57,6 +57,13 @@ public sealed class ToolCallParserTests
     }
 
     [Fact]
+    public void Hermes_calls_whose_closing_tags_were_left_out()
+    {
+        const string output = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}\n<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n";
+        AssertCalls(ToolCallParser.ParseAuto(output, Plan()), null, ("get_weather", """{"city": "Oslo"}"""), ("get_time", "{}"));
+    }
+
+    [Fact]
     public void Parallel_calls_off_keeps_the_first()
     {
         const string output = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>\n"
