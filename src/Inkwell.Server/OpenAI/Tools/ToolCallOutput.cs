@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 
 namespace Inkwell.Server.OpenAI.Tools;
 
@@ -35,10 +36,10 @@ public sealed class ToolCallOutput(ToolPlan plan, Func<string> newCallId)
         if (plan.Mode != ToolChoiceMode.Named) return resolution.Calls.Count > 0;
         try
         {
-            using var _ = System.Text.Json.JsonDocument.Parse(resolution.Calls[0].Arguments);
+            using var _ = JsonDocument.Parse(resolution.Calls[0].Arguments);
             return true;
         }
-        catch (System.Text.Json.JsonException)
+        catch (JsonException)
         {
             return false;
         }
