@@ -6,17 +6,19 @@ namespace Inkwell.Templates;
 /// A model's chat template: renders a conversation into the prompt text, with the model's special tokens and
 /// add_generation_prompt, the way Hugging Face and llama.cpp do. A template that cannot take a system message
 /// (found by rendering a probe conversation, as llama.cpp does) gets the system content merged into the next
-/// user message as <c>system + "\n" + content</c>.
+/// user message as <c>system + "\n" + content</c>. What else a template renders (tools, tool calls, tool results) is
+/// found the same way and reported, for callers that polyfill it (<see cref="ChatTemplateProbes"/>).
 /// </summary>
 public sealed class ChatTemplate
 {
-    private const string SystemProbe = "<|inkwell system probe 7f3a|>";
-    private const string UserProbe = "<|inkwell user probe 7f3a|>";
-
     private ChatTemplate(JinjaTemplate template)
     {
         Template = template;
-        SupportsSystemRole = ProbeSystemRole(template);
+        SupportsSystemRole = ChatTemplateProbes.SystemRole(template);
+        SupportsTools = ChatTemplateProbes.Tools(template);
+        SupportsToolCalls = ChatTemplateProbes.ToolCalls(template);
+        SupportsToolResponses = ChatTemplateProbes.ToolResponses(template);
+        RequiresNineCharacterToolCallIds = SupportsToolCalls && ChatTemplateProbes.RequiresNineCharacterToolCallIds(template);
     }
 
     /// <summary>The underlying Jinja template.</summary>
@@ -24,6 +26,21 @@ public sealed class ChatTemplate
 
     /// <summary>Whether rendering [system, user] succeeds and shows the system content; otherwise system messages are merged.</summary>
     public bool SupportsSystemRole { get; }
+
+    /// <summary>Whether the template writes the `tools` variable (a function's name passed in it shows in the prompt).</summary>
+    public bool SupportsTools { get; }
+
+    /// <summary>Whether an assistant message's `tool_calls` (OpenAI objects, arguments as an object) show in the prompt.</summary>
+    public bool SupportsToolCalls { get; }
+
+    /// <summary>Whether a `tool` message's content shows in the prompt.</summary>
+    public bool SupportsToolResponses { get; }
+
+    /// <summary>
+    /// Whether the template refuses tool call ids other than 9 alphanumeric characters (Mistral's templates raise an
+    /// exception for any other id), so ids handed to clients for it must have that shape.
+    /// </summary>
+    public bool RequiresNineCharacterToolCallIds { get; }
 
     /// <summary>Parses a chat template; a syntax error is a <see cref="TemplateException"/> with line and column.</summary>
     public static ChatTemplate Parse(string source, TemplateOptions? options = null) => new(JinjaTemplate.Parse(source, options));
@@ -143,29 +160,5 @@ public sealed class ChatTemplate
         }
         Flush();
         return result;
-    }
-
-    private static bool ProbeSystemRole(JinjaTemplate template)
-    {
-        var probe = new TemplateList
-        {
-            new TemplateDict { ["role"] = "system", ["content"] = SystemProbe },
-            new TemplateDict { ["role"] = "user", ["content"] = UserProbe },
-        };
-        try
-        {
-            var output = template.RenderConverted(
-            [
-                new("messages", probe),
-                new("add_generation_prompt", false),
-                new("bos_token", ""),
-                new("eos_token", ""),
-            ]);
-            return output.Contains(SystemProbe, StringComparison.Ordinal);
-        }
-        catch (TemplateException)
-        {
-            return false;
-        }
     }
 }

@@ -25,9 +25,13 @@ public sealed class ChatCompletionRequestDto
     public StreamOptionsDto? StreamOptions { get; set; }
     public ResponseFormatDto? ResponseFormat { get; set; }
     public string? User { get; set; }
-    /// <summary>Read only to refuse them: tool calls are not produced (see OpenAIValidator.CheckNoToolCalling).</summary>
+    /// <summary>Functions the model may call, tool_choice and parallel_tool_calls: read by Tools/ToolPlanParser.</summary>
     public JsonElement Tools { get; set; }
     public JsonElement ToolChoice { get; set; }
+    public bool? ParallelToolCalls { get; set; }
+    /// <summary>The deprecated function-calling fields, read only to refuse them (tools replaced them).</summary>
+    public JsonElement Functions { get; set; }
+    public JsonElement FunctionCall { get; set; }
     // vLLM's extensions for constrained generation (TGIS-style choice lists included).
     public List<string>? GuidedChoice { get; set; }
     public string? GuidedRegex { get; set; }
@@ -83,6 +87,7 @@ public sealed class ChatMessageDto
     public JsonElement Content { get; set; }
     public string? Name { get; set; }
     public JsonElement ToolCalls { get; set; }
+    public string? ToolCallId { get; set; }
 }
 
 public sealed class StreamOptionsDto
@@ -106,7 +111,25 @@ public sealed class JsonSchemaFormatDto
 
 public sealed record UsageDto(int PromptTokens, int CompletionTokens, int TotalTokens);
 
-public sealed record ChatResponseMessageDto(string Role, string? Content, string? Refusal);
+public sealed record ChatResponseMessageDto(
+    string Role, string? Content, string? Refusal,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<ToolCallDto>? ToolCalls = null);
+
+public sealed record FunctionCallDto(string Name, string Arguments);
+
+/// <summary>A call in a response message: arguments as JSON text, as OpenAI sends them.</summary>
+public sealed record ToolCallDto(string Id, string Type, FunctionCallDto Function);
+
+public sealed record FunctionCallDeltaDto(
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Name,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Arguments);
+
+/// <summary>A streamed piece of a call: the first for an index carries id, type and name; later ones add arguments.</summary>
+public sealed record ToolCallDeltaDto(
+    int Index,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Id,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Type,
+    FunctionCallDeltaDto Function);
 
 public sealed record TopLogprobDto(string Token, float Logprob, IReadOnlyList<int> Bytes);
 
@@ -122,7 +145,8 @@ public sealed record ChatCompletionDto(
 
 public sealed record ChatDeltaDto(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Role,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<ToolCallDeltaDto>? ToolCalls = null);
 
 public sealed record ChatChunkChoiceDto(int Index, ChatDeltaDto Delta, ChatLogprobsDto? Logprobs, string? FinishReason);
 

@@ -5,6 +5,7 @@ using Inkwell.Engine.Sampling;
 using Inkwell.Templates;
 using Inkwell.Models.Tokenizers;
 using Inkwell.Server.Generation;
+using Inkwell.Server.OpenAI.Tools;
 
 namespace Inkwell.Server.OpenAI;
 
@@ -50,6 +51,10 @@ public sealed record OpenAIPlan
     public string? GrammarParam { get; init; }
     /// <summary>The LoRA adapter the request's `model` names (null = the base model).</summary>
     public string? AdapterId { get; init; }
+    /// <summary>Tools whose calls are read from the output (null: none offered, or tool_choice "none").</summary>
+    public ToolPlan? ToolCalls { get; init; }
+    /// <summary>Hand out 9-character call ids (the chat template accepts no others).</summary>
+    public bool NineCharacterToolCallIds { get; init; }
 }
 
 /// <summary>
@@ -75,13 +80,14 @@ public sealed class OpenAIValidator(Tokenizer tokenizer)
     {
         CheckModel(r.Model);
         if (r.Messages is not { Count: > 0 } messages) throw OpenAIException.Invalid("messages", "`messages` must be a non-empty array of messages", code: null);
-        CheckNoToolCalling(r);
+        RefuseDeprecatedFunctionCalling(r);
+        var tools = ToolPlanParser.Parse(r.Tools, r.ToolChoice, r.ParallelToolCalls);
         if (template is null) throw new OpenAIException(400, templateProblem ?? "this model has no chat template", param: "messages", code: "chat_template_missing");
-        var turns = messages.Select((m, i) => ToChatMessage(m, i)).ToList();
+        var (turns, variables) = ToolPrompt.Prepare(ChatMessages.ToTemplate(messages), tools, template);
         string prompt;
         try
         {
-            prompt = template.Render(turns, addGenerationPrompt: true, Text(tokenizer.BosId), Text(tokenizer.EosId));
+            prompt = template.RenderDictionaries(turns, addGenerationPrompt: true, Text(tokenizer.BosId), Text(tokenizer.EosId), variables);
         }
         catch (TemplateException e)
         {
@@ -100,7 +106,35 @@ public sealed class OpenAIValidator(Tokenizer tokenizer)
             [new OpenAIPrompt(prompt, null)], maxTokens, maxParam, defaultMaxTokens: int.MaxValue,
             r.Temperature, r.TopP, r.N, r.Stop, r.Seed, r.PresencePenalty, r.FrequencyPenalty, r.MinTokens, r.IgnoreEos, r.LogitBias, r.TruncatePromptTokens, r.TopK, r.RepetitionPenalty,
             r.Logprobs == true ? r.TopLogprobs ?? 0 : null, r.Stream == true, r.StreamOptions,
-            Grammar(r.ResponseFormat, r.GuidedChoice, r.GuidedRegex, r.GuidedJson)) with { AddSpecialTokens = false };
+            ChatGrammar(r, tools)) with
+        {
+            AddSpecialTokens = false,
+            ToolCalls = tools is { ParsesCalls: true } ? tools : null,
+            NineCharacterToolCallIds = template.RequiresNineCharacterToolCallIds,
+        };
+    }
+
+    /// <summary>
+    /// The output's one grammar: a named or required tool_choice's, or response_format / guided_*. Both at once would
+    /// be two constraints on one output, so that is refused; with "auto" the format constrains the whole output and
+    /// calls are still read from it.
+    /// </summary>
+    private static (GrammarSpec Spec, string Param)? ChatGrammar(ChatCompletionRequestDto r, ToolPlan? tools)
+    {
+        var format = Grammar(r.ResponseFormat, r.GuidedChoice, r.GuidedRegex, r.GuidedJson);
+        var forTools = tools is null ? null : ToolGrammar.For(tools);
+        if (forTools is not null && format is { } f)
+            throw OpenAIException.Invalid(f.Param, $"'{f.Param}' cannot be combined with tool_choice 'required' or a named function: the tool call already constrains the output", code: "unsupported_value");
+        return forTools ?? format;
+    }
+
+    /// <summary>`functions` / `function_call` were replaced by `tools` / `tool_choice`; refused rather than ignored.</summary>
+    private static void RefuseDeprecatedFunctionCalling(ChatCompletionRequestDto r)
+    {
+        if (r.Functions.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null))
+            throw OpenAIException.Invalid("functions", "the deprecated 'functions' parameter is not supported: send 'tools' (each {\"type\": \"function\", \"function\": ...}) instead", code: "unsupported_value");
+        if (r.FunctionCall.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null))
+            throw OpenAIException.Invalid("function_call", "the deprecated 'function_call' parameter is not supported: send 'tool_choice' instead", code: "unsupported_value");
     }
 
     public OpenAIPlan Completion(CompletionRequestDto r)
@@ -213,58 +247,7 @@ public sealed class OpenAIValidator(Tokenizer tokenizer)
         AdapterParam = "model",
     }).ToList();
 
-    /// <summary>
-    /// Tool calls are neither rendered into the prompt nor parsed from the output, so a request that offers the model
-    /// tools (unless tool_choice is "none", which forbids calling them) or replays earlier calls is refused, as vLLM
-    /// refuses "auto" without a tool parser, instead of being answered with text the client would take for a reply.
-    /// </summary>
-    private static void CheckNoToolCalling(ChatCompletionRequestDto r)
-    {
-        bool hasTools = r.Tools.ValueKind == JsonValueKind.Array && r.Tools.GetArrayLength() > 0;
-        bool choiceNone = r.ToolChoice.ValueKind == JsonValueKind.String && r.ToolChoice.GetString() == "none";
-        bool hasChoice = r.ToolChoice.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null);
-        if (hasTools && !choiceNone)
-            throw OpenAIException.Invalid("tools", "tool calling is not supported by this server: send `tools` only with `tool_choice` \"none\"", code: "unsupported_value");
-        if (hasChoice && !hasTools && !choiceNone)
-            throw OpenAIException.Invalid("tool_choice", "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.");
-        for (int i = 0; i < r.Messages!.Count; i++)
-        {
-            if (r.Messages[i]?.ToolCalls is { ValueKind: JsonValueKind.Array } calls && calls.GetArrayLength() > 0)
-                throw OpenAIException.Invalid($"messages[{i}].tool_calls", "tool calling is not supported by this server: messages with `tool_calls` cannot be rendered", code: "unsupported_value");
-        }
-    }
-
     private string Text(int id) => (uint)id < (uint)tokenizer.VocabSize ? tokenizer.TokenText(id) : "";
-
-    private static ChatMessage ToChatMessage(ChatMessageDto? m, int index)
-    {
-        string param = $"messages[{index}]";
-        if (m is null) throw OpenAIException.Invalid(param, $"Invalid '{param}': expected an object.");
-        string role = m.Role switch
-        {
-            null or "" => throw OpenAIException.Invalid(param + ".role", $"Missing required parameter: '{param}.role'.", code: "missing_required_parameter"),
-            "developer" => "system", // OpenAI's newer name for system instructions; templates know "system"
-            "system" or "user" or "assistant" or "tool" => m.Role,
-            _ => throw OpenAIException.Invalid(param + ".role", $"Invalid value: '{m.Role}'. Supported values are: 'system', 'developer', 'user', 'assistant' and 'tool'."),
-        };
-        var c = m.Content;
-        string content = c.ValueKind switch
-        {
-            JsonValueKind.String => c.GetString()!,
-            JsonValueKind.Null or JsonValueKind.Undefined when role == "assistant" => "",
-            JsonValueKind.Array => string.Concat(c.EnumerateArray().Select(part => TextPart(part, param))),
-            _ => throw OpenAIException.Invalid(param + ".content", $"Invalid '{param}.content': expected a string or an array of text parts."),
-        };
-        return new ChatMessage(role, content);
-    }
-
-    private static string TextPart(JsonElement part, string param)
-    {
-        if (part.ValueKind == JsonValueKind.Object && part.TryGetProperty("type", out var type) && type.ValueEquals("text")
-            && part.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String)
-            return text.GetString()!;
-        throw OpenAIException.Invalid(param + ".content", "only text content parts ({\"type\": \"text\", \"text\": ...}) are supported by this model", code: "unsupported_value");
-    }
 
     private List<OpenAIPrompt> Prompts(JsonElement prompt)
     {

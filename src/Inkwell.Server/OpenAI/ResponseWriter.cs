@@ -3,6 +3,7 @@ using System.Text.Json;
 using Inkwell.Engine.Requests;
 using Inkwell.Server.Generation;
 using Inkwell.Server.Hosting;
+using Inkwell.Server.OpenAI.Tools;
 using Microsoft.AspNetCore.Http;
 
 namespace Inkwell.Server.OpenAI;
@@ -10,18 +11,24 @@ namespace Inkwell.Server.OpenAI;
 /// <summary>
 /// Turns a run's events into an OpenAI response: one JSON body, or SSE chunks ("data: {...}") ending with
 /// "data: [DONE]". The text is the output stage's: special tokens left out, the stop sequence dropped, and while
-/// streaming a tail that may still become a stop sequence held back. finish_reason is "length" or "stop".
+/// streaming a tail that may still become a stop sequence held back. finish_reason is "length" or "stop", or
+/// "tool_calls" when a chat's output became tool calls (<see cref="ToolCallOutput"/>, one per choice).
 /// </summary>
 internal sealed class ResponseWriter(HttpContext ctx, ServerState s, OpenAIPlan plan, GenerationRun run, bool chat, string idPrefix)
 {
     private readonly string _id = idPrefix + Guid.NewGuid().ToString("N");
     private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
     private readonly string _model = plan.AdapterId ?? s.ModelId;
-    private readonly Choice[] _choices = Enumerable.Range(0, run.ChoiceCount).Select(_ => new Choice()).ToArray();
+    private readonly Choice[] _choices = Enumerable.Range(0, run.ChoiceCount)
+        .Select(_ => new Choice(chat && plan.ToolCalls is { } tools ? new ToolCallOutput(tools, () => ToolCallIds.New(plan.NineCharacterToolCallIds)) : null))
+        .ToArray();
 
-    private sealed class Choice
+    private sealed class Choice(ToolCallOutput? tools)
     {
         public readonly StringBuilder Text = new();
+        /// <summary>Unary: the text with tool-call tokens kept, which the tool-call parser reads (streaming feeds it piece by piece).</summary>
+        public readonly StringBuilder Raw = new();
+        public readonly ToolCallOutput? Tools = tools;
         public readonly List<TokenLogprobDto> Logprobs = [];
         public int Pending; // logprob entries not yet sent in a chunk
         public GenerationResult? Result;
@@ -62,7 +69,7 @@ internal sealed class ResponseWriter(HttpContext ctx, ServerState s, OpenAIPlan 
             if (e is not TokenGenerated t) continue;
             var c = _choices[index];
             Apply(c, t);
-            foreach (var chunk in Delta(index, c, t.TextDelta, t.Final)) yield return chunk;
+            foreach (var chunk in Delta(index, c, t)) yield return chunk;
         }
         if (!Succeeded(ct)) yield break;
         if (plan.IncludeUsage && chat) yield return ChatChunk([], OptionalUsage.Of(Usage()));
@@ -75,6 +82,7 @@ internal sealed class ResponseWriter(HttpContext ctx, ServerState s, OpenAIPlan 
         if (e is not TokenGenerated t) return;
         if (plan.Logprobs is not null && !t.Token.Special) c.Logprobs.Add(Logprob(t.Token, t.TopTokens));
         c.Text.Append(t.TextDelta);
+        if (c.Tools is not null && !plan.Stream) c.Raw.Append(ToolCallOutput.RawPiece(t.TextDelta, t.Token.Special, t.Token.Text));
         if (t.Final is { } final) c.Result = final;
     }
 
@@ -92,6 +100,9 @@ internal sealed class ResponseWriter(HttpContext ctx, ServerState s, OpenAIPlan 
 
     private static string FinishReason(GenerationResult r) => r.FinishReason == Engine.Requests.FinishReason.Length ? "length" : "stop";
 
+    /// <summary>An output that became whole tool calls ends with "tool_calls"; calls cut short keep "length".</summary>
+    private static string FinishReason(GenerationResult r, ToolCallOutput? tools) => tools is not null && tools.CallsComplete() ? "tool_calls" : FinishReason(r);
+
     private UsageDto Usage()
     {
         int prompt = run.Inputs.Sum(p => p.InputLength);
@@ -104,8 +115,12 @@ internal sealed class ResponseWriter(HttpContext ctx, ServerState s, OpenAIPlan 
     // ---- unary bodies ----
 
     private ChatCompletionDto ChatBody() => new(_id, "chat.completion", _created, _model, null,
-        _choices.Select((c, i) => new ChatChoiceDto(i, new ChatResponseMessageDto("assistant", c.Text.ToString(), null),
-            plan.Logprobs is null ? null : new ChatLogprobsDto(c.Logprobs, null), FinishReason(c.Result!))).ToList(),
+        _choices.Select((c, i) =>
+        {
+            var (content, calls) = c.Tools is { } tools ? tools.Complete(c.Raw.ToString()) : (c.Text.ToString(), null);
+            return new ChatChoiceDto(i, new ChatResponseMessageDto("assistant", content, null, calls),
+                plan.Logprobs is null ? null : new ChatLogprobsDto(c.Logprobs, null), FinishReason(c.Result!, c.Tools));
+        }).ToList(),
         Usage());
 
     private CompletionDto CompletionBody() => new(_id, "text_completion", _created, _model, null,
@@ -115,9 +130,11 @@ internal sealed class ResponseWriter(HttpContext ctx, ServerState s, OpenAIPlan 
 
     // ---- streaming ----
 
-    /// <summary>The chunks one token's event makes: the role first (chat), then the text and logprobs, then the finish reason.</summary>
-    private List<object> Delta(int index, Choice c, string delta, GenerationResult? final)
+    /// <summary>The chunks one token's event makes: the role first (chat), then the text (or tool calls) and logprobs, then the finish reason.</summary>
+    private List<object> Delta(int index, Choice c, TokenGenerated t)
     {
+        string delta = t.TextDelta;
+        var final = t.Final;
         var chunks = new List<object>(3);
         var logprobs = c.Logprobs.Count > c.Pending ? c.Logprobs.GetRange(c.Pending, c.Logprobs.Count - c.Pending) : [];
         c.Pending = c.Logprobs.Count;
@@ -129,13 +146,22 @@ internal sealed class ResponseWriter(HttpContext ctx, ServerState s, OpenAIPlan 
                 c.RoleSent = true;
                 chunks.Add(ChatChunk([new ChatChunkChoiceDto(index, new ChatDeltaDto("assistant", ""), null, null)], usage));
             }
-            if (delta.Length > 0 || logprobs.Count > 0)
+            IReadOnlyList<ToolCallDeltaDto>? calls = null;
+            if (c.Tools is { } tools) (delta, calls) = tools.Feed(ToolCallOutput.RawPiece(t.TextDelta, t.Token.Special, t.Token.Text));
+            if (delta.Length > 0 || calls is not null || logprobs.Count > 0)
             {
                 var lp = plan.Logprobs is null ? null : new ChatLogprobsDto(logprobs, null);
-                chunks.Add(ChatChunk([new ChatChunkChoiceDto(index, new ChatDeltaDto(null, delta), lp, null)], usage));
+                chunks.Add(ChatChunk([new ChatChunkChoiceDto(index, new ChatDeltaDto(null, calls is null ? delta : null, calls), lp, null)], usage));
             }
-            if (final is not null)
-                chunks.Add(ChatChunk([new ChatChunkChoiceDto(index, new ChatDeltaDto(null, null), null, FinishReason(final))], usage));
+            if (final is null) return chunks;
+            if (c.Tools is { } finished)
+            {
+                // What "auto" held back: the rest of the content, then the calls, each whole.
+                var (rest, finalCalls) = finished.Finish();
+                if (rest.Length > 0) chunks.Add(ChatChunk([new ChatChunkChoiceDto(index, new ChatDeltaDto(null, rest), null, null)], usage));
+                if (finalCalls.Count > 0) chunks.Add(ChatChunk([new ChatChunkChoiceDto(index, new ChatDeltaDto(null, null, finalCalls), null, null)], usage));
+            }
+            chunks.Add(ChatChunk([new ChatChunkChoiceDto(index, new ChatDeltaDto(null, null), null, FinishReason(final, c.Tools))], usage));
         }
         else
         {

@@ -280,46 +280,6 @@ public sealed class OpenAIChatTests(TemplatedServer fixture) : IClassFixture<Tem
             Assert.Null(JsonSchemaCheck.Validate(c!["message"]!["content"]!.GetValue<string>(), schema));
     }
 
-    private static readonly object[] WeatherTool =
-        [new { type = "function", function = new { name = "get_weather", parameters = new { type = "object", properties = new { city = new { type = "string" } } } } }];
-
-    public static TheoryData<string, string> ToolRequests => new()
-    {
-        // Tool calls are not produced, so a request that lets or makes the model call one is refused (as vLLM refuses
-        // "auto" without a tool parser) rather than answered with plain text the client takes for a reply.
-        { """{"tools": TOOLS}""", "tools" },
-        { """{"tools": TOOLS, "tool_choice": "auto"}""", "tools" },
-        { """{"tools": TOOLS, "tool_choice": "required"}""", "tools" },
-        { """{"tools": TOOLS, "tool_choice": {"type": "function", "function": {"name": "get_weather"}}}""", "tools" },
-        // OpenAI: 'tool_choice' is only allowed when 'tools' are specified.
-        { """{"tool_choice": "required"}""", "tool_choice" },
-        // A history with tool calls the template would never see.
-        { """{"messages": [{"role": "user", "content": "Weather?"}, {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]}, {"role": "tool", "tool_call_id": "c1", "content": "sunny"}]}""", "messages[1].tool_calls" },
-    };
-
-    [SharedTheory]
-    [MemberData(nameof(ToolRequests))]
-    public async Task ToolRequestsAreRefusedNotAnsweredAsText(string extra, string param)
-    {
-        var s = Server;
-        var body = JsonNode.Parse(extra.Replace("TOOLS", JsonSerializer.Serialize(WeatherTool)))!.AsObject();
-        body["model"] = s.State.ModelId;
-        body["max_tokens"] = 3;
-        if (!body.ContainsKey("messages")) body["messages"] = JsonSerializer.SerializeToNode(Messages);
-        var (status, error) = await PostJson(s.Client, "/v1/chat/completions", body);
-        Assert.Equal(400, status);
-        AssertOpenAIError(error, param);
-    }
-
-    [SharedFact]
-    public async Task ToolsWithToolChoiceNoneAreAChatWithoutTools()
-    {
-        var s = Server;
-        var (status, _) = await PostJson(s.Client, "/v1/chat/completions",
-            new { model = s.State.ModelId, messages = Messages, max_tokens = 3, tools = WeatherTool, tool_choice = "none" });
-        Assert.Equal(200, status);
-    }
-
     [SharedFact]
     public async Task ChatRejectsAnUnknownRole()
     {
