@@ -23,6 +23,7 @@ public sealed unsafe class GgufFile : IDisposable, IReleasableMapping
     private readonly byte* _base;
     private readonly long _length;
     private readonly Dictionary<string, GgufTensorInfo> _tensorsByName;
+    private Microsoft.Win32.SafeHandles.SafeFileHandle? _readHandle;  // for reads of released pages, opened on the first one
 
     public string Path { get; }
     public uint Version { get; }
@@ -158,6 +159,20 @@ public sealed unsafe class GgufFile : IDisposable, IReleasableMapping
         if (_view is not null) PageAdvice.ReleaseFilePages(start, bytes);
     }
 
+    /// <summary>The bytes at <paramref name="start"/> (inside this file's mapping) read from the file with a positioned read.</summary>
+    public void ReadWithoutMapping(byte* start, Span<byte> destination)
+    {
+        long offset = start - _base;
+        if (offset < 0 || offset + destination.Length > _length) throw new ArgumentOutOfRangeException(nameof(start), "the range is outside this file's mapping");
+        var handle = LazyInitializer.EnsureInitialized(ref _readHandle, () => File.OpenHandle(Path, FileMode.Open, FileAccess.Read, FileShare.Read));
+        for (int done = 0; done < destination.Length;)
+        {
+            int n = RandomAccess.Read(handle, destination[done..], offset + done);
+            if (n == 0) throw Bad(Path, "the file ended before a tensor's bytes (was it truncated while mapped?)");
+            done += n;
+        }
+    }
+
     public void Dispose()
     {
         if (_view is not null)
@@ -166,6 +181,7 @@ public sealed unsafe class GgufFile : IDisposable, IReleasableMapping
             _view.Dispose();
         }
         _map?.Dispose();
+        _readHandle?.Dispose();
     }
 
     internal static InvalidDataException Bad(string path, string problem) => new($"{path}: {problem}");

@@ -171,8 +171,24 @@ public static unsafe class MatMul
     {
         ArgumentNullException.ThrowIfNull(w);
         if ((uint)row >= (uint)w.Rows) throw new ArgumentOutOfRangeException(nameof(row));
+        if (w.PagesReleased && w.Owner is IReleasableMapping mapping)
+        {
+            // The packed copy serves the multiplies and the original's pages were handed back; a lookup (a tied
+            // embedding's row) reads from the file instead of mapping a page again: the kernel maps a whole large
+            // page-cache folio on such a fault, up to 2 MiB per looked-up row (Gemma 3 1B q8_0: 241 MB of its
+            // 262k-row embedding resident after a few hundred tokens).
+            int bytes = checked((int)w.RowBytes);
+            byte[]? rented = bytes > MaxStackRowBytes ? System.Buffers.ArrayPool<byte>.Shared.Rent(bytes) : null;
+            Span<byte> buffer = rented is null ? stackalloc byte[bytes] : rented.AsSpan(0, bytes);
+            mapping.ReadWithoutMapping(w.Row(row), buffer);
+            fixed (byte* p = buffer) Quant.DequantizeRow(w.Type, p, w.Cols, dst);
+            if (rented is not null) System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+            return;
+        }
         Quant.DequantizeRow(w.Type, w.Row(row), w.Cols, dst);
     }
+
+    private const int MaxStackRowBytes = 16 << 10;
 
     private static nuint Align64(nuint v) => (v + 63) & ~(nuint)63;
 

@@ -80,6 +80,7 @@ internal sealed unsafe partial class PackedWeights : IDisposable
             byte* done = w.Row(8 * g + 7) + w.RowBytes;
             if (mapping != null && (done - released >= ReleaseStride || g == packed.RowGroups - 1))
             {
+                w.PagesReleased = true;
                 mapping.ReleasePages(released, done - released);
                 released = (byte*)((nuint)done & ~(page - 1)); // the page straddling `done` goes next time
             }

@@ -47,6 +47,9 @@ public sealed unsafe class WeightMatrix
     /// </summary>
     internal object? PackedCopy;
 
+    /// <summary>The original's pages were handed back to its <see cref="IReleasableMapping"/> owner after packing.</summary>
+    internal bool PagesReleased;
+
     /// <summary>
     /// For F16: whether any weight is inf/NaN (0 not yet known, <see cref="AllFinite"/>, <see cref="HasNonFinite"/>),
     /// found by the decode kernel's first call (Kernels.FloatGemv), which then picks its cheaper conversion.
@@ -82,4 +85,10 @@ public unsafe interface IReleasableMapping
 {
     /// <summary>Drops this process's resident pages lying wholly inside [start, start + bytes); contents are kept.</summary>
     void ReleasePages(byte* start, long bytes);
+
+    /// <summary>
+    /// Copies the mapped bytes at [start, start + destination.Length) from the file itself (a positioned read), so
+    /// released pages are not mapped into this process again.
+    /// </summary>
+    void ReadWithoutMapping(byte* start, Span<byte> destination);
 }

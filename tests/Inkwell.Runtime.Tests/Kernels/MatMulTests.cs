@@ -38,6 +38,49 @@ public sealed unsafe class MatMulTests : IDisposable
         AssertClose(c, x, y, 3);
     }
 
+    [Theory]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q6_K)]
+    public void After_packing_hands_the_pages_back_a_row_lookup_reads_the_file_not_the_mapping(GgmlType t)
+    {
+        // The fake mapping scribbles over the pages it is handed back (as if they were gone) and serves reads
+        // from a pristine copy: lookups must take that read, and multiplies the packed copy.
+        const int rows = 16, cols = 256;
+        var c = Make(t, rows, cols, seed: 11);
+        var owner = new ScribblingMapping(c.W);
+        var w = new WeightMatrix("w", t, rows, cols, c.W.Data, owner);
+        MatMul.Prepare(w);
+        Assert.Equal(PackedMatMul.IsSupported, owner.Released > 0);
+        var row = new float[cols];
+        for (int r = 0; r < rows; r++)
+        {
+            MatMul.DequantizeRow(w, r, row);
+            Assert.Equal(c.Dequantized[r], row);
+        }
+        var x = Activations(3, cols, seed: 12);
+        var y = new float[3 * rows];
+        MatMul.Multiply(w, x, y, 3, _pool2);
+        AssertClose(c, x, y, 3);
+    }
+
+    /// <summary>An <see cref="IReleasableMapping"/> over a test matrix's bytes that fills released ranges with 0xFF.</summary>
+    private sealed class ScribblingMapping(WeightMatrix original) : IReleasableMapping
+    {
+        private readonly byte[] _pristine = new ReadOnlySpan<byte>(original.Data, (int)original.TotalBytes).ToArray();
+        private readonly object _keepAlive = original.Owner!;
+        public long Released;
+
+        public void ReleasePages(byte* start, long bytes)
+        {
+            GC.KeepAlive(_keepAlive);
+            new Span<byte>(start, (int)bytes).Fill(0xFF);
+            Released += bytes;
+        }
+
+        public void ReadWithoutMapping(byte* start, Span<byte> destination) =>
+            _pristine.AsSpan((int)(start - original.Data), destination.Length).CopyTo(destination);
+    }
+
     [Fact]
     public void Prepare_finds_a_bf16_matrix_row_maxima_where_its_batches_take_the_int16_panels()
     {

@@ -283,6 +283,7 @@ public sealed unsafe class PackedMatMulTests : IDisposable
         public readonly byte[] Data = data; // keeps the pinned rows alive
         public readonly List<(long Start, long Bytes)> Calls = new();
         public void ReleasePages(byte* start, long bytes) => Calls.Add(((long)start, bytes));
+        public void ReadWithoutMapping(byte* start, Span<byte> destination) => new ReadOnlySpan<byte>(start, destination.Length).CopyTo(destination);
     }
 
     [Fact]
