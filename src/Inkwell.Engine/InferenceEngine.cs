@@ -183,8 +183,9 @@ public sealed class InferenceEngine : IAsyncDisposable, ISpeculationHost
     /// Execute, then update. A forward pass writes only its own rows' cache slots, and running it again writes the
     /// same values, so a batch whose pass threw is run again one request at a time: a request whose pass fails on its
     /// own is failed with the error, and every other one goes on as if nothing had happened (TGI fails the whole
-    /// batch there, vLLM stops its engine). Passes that keep failing with nothing in between (a broken model, not a bad request)
-    /// stop the engine as before, so health checks report it. (A drafter that throws only costs its step its drafts.)
+    /// batch there, vLLM stops its engine). Passes that keep failing with nothing in between (a broken model, not a
+    /// bad request) stop the engine as before, so health checks report it. (A drafter that throws only costs its
+    /// step its drafts.)
     /// </summary>
     private void ExecuteAndUpdate(SchedulerOutput plan)
     {
