@@ -129,6 +129,33 @@ public sealed class ChatClientToolCallingTests(TemplatedInkwellServer fixture) :
     }
 
     [SharedFact]
+    public async Task FunctionInvokingChatClient_runs_the_same_loop_over_the_stream()
+    {
+        var invocations = new List<(string City, int Days)>();
+        var function = WeatherFunction(([StringLength(12)] string city, [Range(1, 7)] int days) =>
+        {
+            invocations.Add((city, days));
+            return Forecast(city, days);
+        });
+        using var chat = new ChatClientBuilder(NewChatClient()).UseFunctionInvocation().Build();
+
+        var updates = new List<ChatResponseUpdate>();
+        await foreach (var update in chat.GetStreamingResponseAsync(Question, ForcedCall(function, maxTokens: 60))) updates.Add(update);
+
+        // The call assembled from the stream is the one invoked, its result is handed on under its id, and the
+        // second, streamed round (the replayed turns) finishes without another call.
+        var call = Assert.Single(updates.SelectMany(u => u.Contents).OfType<FunctionCallContent>());
+        Assert.Null(SchemaProblem(call.Arguments!, function.JsonSchema));
+        var invocation = Assert.Single(invocations);
+        Assert.Equal(((JsonElement)call.Arguments!["city"]!).GetString(), invocation.City);
+        Assert.Equal(call.CallId, Assert.Single(updates.SelectMany(u => u.Contents).OfType<FunctionResultContent>()).CallId);
+        var finishes = updates.Where(u => u.FinishReason is not null).Select(u => u.FinishReason).ToList();
+        Assert.Equal(2, finishes.Count);
+        Assert.Equal(ChatFinishReason.ToolCalls, finishes[0]);
+        Assert.NotEqual(ChatFinishReason.ToolCalls, finishes[1]);
+    }
+
+    [SharedFact]
     public async Task A_json_schema_response_format_constrains_the_answer()
     {
         var schema = JsonDocument.Parse("""{"type": "object", "properties": {"mood": {"enum": ["happy", "sad"]}}, "required": ["mood"]}""").RootElement;
