@@ -4,8 +4,10 @@ using Microsoft.Extensions.AI;
 
 namespace Inkwell.Client.ChatClient;
 
-/// <summary>Microsoft.Extensions.AI IChatClient over an OpenAI-compatible /v1/chat/completions route.
-/// Text only: non-text content (images, tool calls) is rejected rather than silently dropped.</summary>
+/// <summary>Microsoft.Extensions.AI IChatClient over an OpenAI-compatible /v1/chat/completions route: text, function
+/// tools (calls come back as FunctionCallContent, results go out as "tool" messages, so FunctionInvokingChatClient
+/// works over it), top-k and JSON response formats. Other content (images, ...) and options the wire cannot carry
+/// are refused with NotSupportedException rather than silently dropped.</summary>
 public sealed class InkwellChatClient : IChatClient
 {
     private readonly OpenAIClient _client;
@@ -28,11 +30,11 @@ public sealed class InkwellChatClient : IChatClient
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var request = ToRequest(messages, options);
+        var request = ChatRequestMapper.ToRequest(messages, options, DefaultModel);
         var response = await _client.ChatCompletionAsync(request, null, cancellationToken).ConfigureAwait(false);
         if (response.Error is { } error) throw new InferenceClientException(error, isTransient: false);
         var choice = response.Choices.Count > 0 ? response.Choices[0] : null;
-        var message = new ChatMessage(ToRole(choice?.Message.Role), choice?.Message.Content ?? "") { MessageId = response.Id };
+        var message = new ChatMessage(ToRole(choice?.Message.Role), ToContents(choice?.Message)) { MessageId = response.Id };
         return new ChatResponse(message)
         {
             ResponseId = response.Id,
@@ -47,10 +49,13 @@ public sealed class InkwellChatClient : IChatClient
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var request = ToRequest(messages, options);
+        var request = ChatRequestMapper.ToRequest(messages, options, DefaultModel);
+        var toolCalls = new StreamedToolCalls();
+        ChatCompletionChunk? last = null;
         await foreach (var chunk in _client.ChatCompletionStreamAsync(request, null, cancellationToken).ConfigureAwait(false))
         {
             if (chunk.Error is { } error) throw new InferenceClientException(error, isTransient: false);
+            last = chunk;
             var choice = chunk.Choices.Count > 0 ? chunk.Choices[0] : null;
             var update = new ChatResponseUpdate(ChatRole.Assistant, choice?.Delta.Content)
             {
@@ -61,9 +66,13 @@ public sealed class InkwellChatClient : IChatClient
                 FinishReason = ToFinishReason(choice?.FinishReason),
                 RawRepresentation = chunk,
             };
+            foreach (var call in toolCalls.Add(choice?.Delta.ToolCalls, finished: choice?.FinishReason is not null)) update.Contents.Add(call);
             if (ToUsage(chunk.Usage) is { } usage) update.Contents.Add(new UsageContent(usage));
             yield return update;
         }
+        // A stream that ended inside a call (no finish reason) still hands over what arrived of it.
+        if (toolCalls.Flush() is { } open)
+            yield return new ChatResponseUpdate(ChatRole.Assistant, [open]) { ResponseId = last?.Id, MessageId = last?.Id, ModelId = last?.Model };
     }
 
     public object? GetService(Type serviceType, object? serviceKey = null)
@@ -80,30 +89,14 @@ public sealed class InkwellChatClient : IChatClient
         if (_ownsClient) _client.Dispose();
     }
 
-    private ChatCompletionRequest ToRequest(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    /// <summary>A response message's text and calls; a message without calls keeps its text even when empty.</summary>
+    private static List<AIContent> ToContents(ChatCompletionMessage? message)
     {
-        ArgumentNullException.ThrowIfNull(messages);
-        var wire = new List<ChatCompletionMessage>();
-        if (!string.IsNullOrEmpty(options?.Instructions)) wire.Add(ChatCompletionMessage.System(options.Instructions));
-        foreach (var message in messages)
-        {
-            if (message.Contents.Any(c => c is not TextContent))
-                throw new NotSupportedException(
-                    $"InkwellChatClient sends text only; a {message.Role} message holds {string.Join(", ", message.Contents.Where(c => c is not TextContent).Select(c => c.GetType().Name).Distinct())}.");
-            wire.Add(new ChatCompletionMessage { Role = message.Role.Value, Content = message.Text, Name = message.AuthorName });
-        }
-        return new ChatCompletionRequest
-        {
-            Model = options?.ModelId ?? DefaultModel,
-            Messages = wire,
-            MaxTokens = options?.MaxOutputTokens,
-            Temperature = options?.Temperature,
-            TopP = options?.TopP,
-            FrequencyPenalty = options?.FrequencyPenalty,
-            PresencePenalty = options?.PresencePenalty,
-            Seed = options?.Seed,
-            Stop = options?.StopSequences is { Count: > 0 } stop ? [.. stop] : null,
-        };
+        var contents = new List<AIContent>();
+        IReadOnlyList<ChatCompletionToolCall> calls = message?.ToolCalls ?? [];
+        if (!string.IsNullOrEmpty(message?.Content) || calls.Count == 0) contents.Add(new TextContent(message?.Content ?? ""));
+        foreach (var call in calls) contents.Add(FunctionCallJson.ToCallContent(call.Id, call.Function.Name, call.Function.Arguments));
+        return contents;
     }
 
     private static ChatRole ToRole(string? role) => role is null or "" ? ChatRole.Assistant : new ChatRole(role);

@@ -9,12 +9,106 @@ public sealed record ChatCompletionMessage
 {
     /// <summary>"system", "user", "assistant" or "tool".</summary>
     public required string Role { get; init; }
+    /// <summary>Null on an assistant message that only calls tools.</summary>
     public string? Content { get; init; }
     public string? Name { get; init; }
+    /// <summary>The functions an assistant message calls.</summary>
+    public IReadOnlyList<ChatCompletionToolCall>? ToolCalls { get; init; }
+    /// <summary>On a "tool" message: the id of the call whose result this is.</summary>
+    public string? ToolCallId { get; init; }
 
     public static ChatCompletionMessage System(string content) => new() { Role = "system", Content = content };
     public static ChatCompletionMessage User(string content) => new() { Role = "user", Content = content };
     public static ChatCompletionMessage Assistant(string content) => new() { Role = "assistant", Content = content };
+}
+
+/// <summary>A function the model may call: {"type": "function", "function": {...}}.</summary>
+public sealed record ChatCompletionTool
+{
+    public string Type { get; init; } = "function";
+    public required FunctionDefinition Function { get; init; }
+}
+
+public sealed record FunctionDefinition
+{
+    /// <summary>[a-zA-Z0-9_-]{1,64}, unique among the request's tools.</summary>
+    public required string Name { get; init; }
+    public string? Description { get; init; }
+    /// <summary>A JSON schema object for the arguments; absent: any object.</summary>
+    public JsonElement? Parameters { get; init; }
+}
+
+/// <summary>A call in an assistant message: arguments as JSON text, as OpenAI sends them.</summary>
+public sealed record ChatCompletionToolCall
+{
+    public required string Id { get; init; }
+    public string Type { get; init; } = "function";
+    public required FunctionCall Function { get; init; }
+}
+
+public sealed record FunctionCall
+{
+    public required string Name { get; init; }
+    /// <summary>A JSON object as text.</summary>
+    public required string Arguments { get; init; }
+}
+
+/// <summary>A streamed piece of a call: the first for an index carries id, type and name; later ones add arguments.</summary>
+public sealed record ChatCompletionToolCallDelta
+{
+    public int Index { get; init; }
+    public string? Id { get; init; }
+    public string? Type { get; init; }
+    public FunctionCallDelta? Function { get; init; }
+}
+
+public sealed record FunctionCallDelta
+{
+    public string? Name { get; init; }
+    public string? Arguments { get; init; }
+}
+
+/// <summary>tool_choice: "none", "auto", "required", or {"type": "function", "function": {"name": ...}}.</summary>
+[JsonConverter(typeof(ChatCompletionToolChoiceConverter))]
+public sealed record ChatCompletionToolChoice
+{
+    private ChatCompletionToolChoice(string? mode, string? functionName) => (Mode, FunctionName) = (mode, functionName);
+
+    /// <summary>"none", "auto" or "required"; null when a function is named.</summary>
+    public string? Mode { get; }
+    public string? FunctionName { get; }
+
+    public static ChatCompletionToolChoice None { get; } = new("none", null);
+    public static ChatCompletionToolChoice Auto { get; } = new("auto", null);
+    public static ChatCompletionToolChoice Required { get; } = new("required", null);
+    public static ChatCompletionToolChoice Function(string name)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        return new(null, name);
+    }
+
+    internal static ChatCompletionToolChoice FromMode(string mode) => mode switch
+    {
+        "none" => None,
+        "auto" => Auto,
+        "required" => Required,
+        _ => throw new JsonException($"unknown tool_choice '{mode}'"),
+    };
+}
+
+/// <summary>response_format: {"type": "text" | "json_object"} or {"type": "json_schema", "json_schema": {...}}.</summary>
+public sealed record ChatCompletionResponseFormat
+{
+    public required string Type { get; init; }
+    public JsonSchemaFormat? JsonSchema { get; init; }
+}
+
+public sealed record JsonSchemaFormat
+{
+    public required string Name { get; init; }
+    public string? Description { get; init; }
+    public required JsonElement Schema { get; init; }
+    public bool? Strict { get; init; }
 }
 
 public sealed record StreamOptions
@@ -36,6 +130,14 @@ public sealed record ChatCompletionRequest
     public int? N { get; init; }
     public bool? Logprobs { get; init; }
     public int? TopLogprobs { get; init; }
+    /// <summary>vLLM's extension (Inkwell accepts it): sample from the k most likely tokens; 0 or -1: off.</summary>
+    public int? TopK { get; init; }
+    public ChatCompletionResponseFormat? ResponseFormat { get; init; }
+    public IReadOnlyList<ChatCompletionTool>? Tools { get; init; }
+    /// <summary>Only with Tools (the server refuses it otherwise); the server's default is "auto".</summary>
+    public ChatCompletionToolChoice? ToolChoice { get; init; }
+    /// <summary>Only with Tools: whether the model may answer with more than one call.</summary>
+    public bool? ParallelToolCalls { get; init; }
     /// <summary>Set by the client: false for ChatCompletionAsync, true for the streaming call.</summary>
     public bool? Stream { get; init; }
     public StreamOptions? StreamOptions { get; init; }
@@ -100,6 +202,7 @@ public sealed record ChatCompletionDelta
 {
     public string? Role { get; init; }
     public string? Content { get; init; }
+    public IReadOnlyList<ChatCompletionToolCallDelta>? ToolCalls { get; init; }
 }
 
 public sealed record CompletionRequest
@@ -140,6 +243,31 @@ public sealed record CompletionChoice
     public string Text { get; init; } = "";
     public JsonElement? Logprobs { get; init; }
     public string? FinishReason { get; init; }
+}
+
+internal sealed class ChatCompletionToolChoiceConverter : JsonConverter<ChatCompletionToolChoice>
+{
+    public override ChatCompletionToolChoice Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType == JsonTokenType.String) return ChatCompletionToolChoice.FromMode(reader.GetString()!);
+        using var doc = JsonDocument.ParseValue(ref reader);
+        return ChatCompletionToolChoice.Function(doc.RootElement.GetProperty("function").GetProperty("name").GetString()!);
+    }
+
+    public override void Write(Utf8JsonWriter writer, ChatCompletionToolChoice value, JsonSerializerOptions options)
+    {
+        if (value.Mode is { } mode)
+        {
+            writer.WriteStringValue(mode);
+            return;
+        }
+        writer.WriteStartObject();
+        writer.WriteString("type", "function");
+        writer.WriteStartObject("function");
+        writer.WriteString("name", value.FunctionName);
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+    }
 }
 
 public sealed record ModelList
