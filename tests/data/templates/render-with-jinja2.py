@@ -1,33 +1,16 @@
-# Renders ../shared/templates/*.jinja with Python's jinja2 the way Hugging Face transformers does
-# (ImmutableSandboxedEnvironment, trim_blocks, lstrip_blocks, loopcontrols, tojson, raise_exception) for the messages
+# Renders ../shared/templates/*.jinja with Python's jinja2 the way Hugging Face transformers does (hf_jinja.py) for the messages
 # of ../shared/templates/conformance.json with add_generation_prompt = true; writes expected.json beside this script:
 # {template name: {bos_token, eos_token, expected}}.
 # Usage: python3 render-with-jinja2.py SHARED_TEMPLATES_DIR
 import json, os, sys
-from jinja2.ext import loopcontrols
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from hf_jinja import TOKENS, environment
 
 folder = sys.argv[1]
 here = os.path.dirname(os.path.abspath(__file__))
 conformance = json.load(open(os.path.join(folder, 'conformance.json'), encoding='utf-8'))
-
-def raise_exception(message):
-    raise ValueError(message)
-
-env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
-env.filters['tojson'] = lambda x, indent=None, separators=None, sort_keys=False: json.dumps(x, ensure_ascii=False, indent=indent, separators=separators, sort_keys=sort_keys)
-env.globals['raise_exception'] = raise_exception
-# bos/eos as the models' tokenizers define them
-tokens = {
-    'HuggingFaceTB-SmolLM3-3B': ('', '<|im_end|>'),
-    'Qwen-Qwen2.5-7B-Instruct': ('', '<|im_end|>'),
-    'google-gemma-2-2b-it': ('<bos>', '<eos>'),
-    'meta-llama-Llama-3.1-8B-Instruct': ('<|begin_of_text|>', '<|eot_id|>'),
-    'microsoft-Phi-3.5-mini-instruct': ('<s>', '<|endoftext|>'),
-    'mistralai-Mistral-Nemo-Instruct-2407': ('<s>', '</s>'),
-}
+env = environment()
 cases = {}
-for name, (bos, eos) in sorted(tokens.items()):
+for name, (bos, eos) in sorted(TOKENS.items()):
     template = env.from_string(open(os.path.join(folder, name + '.jinja'), encoding='utf-8').read())
     messages = conformance['messages']
     try:
