@@ -24,8 +24,8 @@ public sealed class FaultIsolationTests
         // A token the healthy requests never hold: not in their prompt, nor in the text they are expected to write.
         var golden = loaded.Tokenizer.EncodeToIds(EngineTestModels.GoldenGreedy).ToHashSet();
         int poison = Enumerable.Range(3, loaded.Config.VocabSize - 3).First(t => !golden.Contains(t) && !prompt.Contains(t));
-        var model = new FaultyModel(loaded.CreateModel(new WorkerPool(1)), chunk => chunk.Tokens.Span.Contains(poison));
-        await using var engine = new InferenceEngine(model, loaded.Tokenizer, new EngineOptions { KvCacheTokens = 2048 });
+        var (model, engine) = Start(loaded, chunk => chunk.Tokens.Span.Contains(poison));
+        await using var _ = engine;
 
         // The first request's first pass waits at the gate while the rest arrive, so they are all scheduled together.
         var first = Outcome(engine.Submit(Greedy(prompt)));
@@ -51,8 +51,8 @@ public sealed class FaultIsolationTests
     {
         using var loaded = ModelLoader.Load(EngineTestModels.Gguf);
         var prompt = loaded.Tokenizer.EncodeToIds(Prompt);
-        var model = new FaultyModel(loaded.CreateModel(new WorkerPool(1)), _ => false);
-        await using var engine = new InferenceEngine(model, loaded.Tokenizer, new EngineOptions { KvCacheTokens = 2048 });
+        var (model, engine) = Start(loaded, _ => false);
+        await using var _ = engine;
 
         var first = Outcome(engine.Submit(Greedy(prompt)));
         var broken = Outcome(engine.Submit(Greedy(prompt) with { Constraint = new ThrowingConstraint(masksBeforeThrowing: 3) }));
@@ -96,9 +96,9 @@ public sealed class FaultIsolationTests
     {
         using var loaded = ModelLoader.Load(EngineTestModels.Gguf);
         var prompt = loaded.Tokenizer.EncodeToIds(Prompt);
-        var model = new FaultyModel(loaded.CreateModel(new WorkerPool(1)), _ => true);
+        var (model, engine) = Start(loaded, _ => true);
+        await using var _ = engine;
         model.Gate.Set();
-        await using var engine = new InferenceEngine(model, loaded.Tokenizer, new EngineOptions { KvCacheTokens = 2048 });
 
         for (int i = 0; i < 7; i++)
         {
@@ -108,6 +108,13 @@ public sealed class FaultIsolationTests
         Assert.Contains("8 forward passes failed in a row", (await Outcome(engine.Submit(Greedy(prompt)))).Failure);
         Assert.False(engine.IsHealthy);
         Assert.Throws<InvalidOperationException>(() => engine.Submit(Greedy(prompt)));
+    }
+
+    /// <summary>An engine over the model wrapped in a <see cref="FaultyModel"/> (its first pass waits for the gate).</summary>
+    private static (FaultyModel Model, InferenceEngine Engine) Start(LoadedModel loaded, Func<SequenceChunk, bool> poisoned)
+    {
+        var model = new FaultyModel(loaded.CreateModel(new WorkerPool(1)), poisoned);
+        return (model, new InferenceEngine(model, loaded.Tokenizer, new EngineOptions { KvCacheTokens = 2048 }));
     }
 
     private static GenerationRequest Greedy(IReadOnlyList<int> prompt) => new()
