@@ -109,9 +109,10 @@ public sealed class ToolCallOutput(ToolPlan plan, Func<string> newCallId)
     private string AutoContent()
     {
         if (_holding) return "";
-        string text = _text.ToString();
+        // Only the text not yet sent is looked at (copying the whole text for every token would grow with the answer).
+        string unsent = _text.ToString(_emitted, _text.Length - _emitted);
         int end;
-        int marker = ToolCallParser.FirstMarker(text, _emitted);
+        int marker = ToolCallParser.FirstMarker(unsent);
         if (marker >= 0)
         {
             end = marker;
@@ -119,22 +120,21 @@ public sealed class ToolCallOutput(ToolPlan plan, Func<string> newCallId)
         }
         else
         {
-            end = text.Length - ToolCallParser.PartialMarkerLength(text, _emitted);
+            end = unsent.Length - ToolCallParser.PartialMarkerLength(unsent);
         }
         if (_emitted == 0)
         {
             // Nothing sent yet: blank text may precede a call, and an output opening with "{" may be one (Llama 3.x).
             int first = 0;
-            while (first < end && char.IsWhiteSpace(text[first])) first++;
+            while (first < end && char.IsWhiteSpace(unsent[first])) first++;
             if (first == end) return "";
-            if (text[first] == '{')
+            if (unsent[first] == '{')
             {
                 _holding = true;
                 return "";
             }
         }
-        string content = text[_emitted..end];
-        _emitted = end;
-        return content;
+        _emitted += end;
+        return unsent[..end];
     }
 }

@@ -45,7 +45,7 @@ public static class ToolCallParser
         }
         else
         {
-            int start = FirstMarker(text, 0);
+            int start = FirstMarker(text);
             if (start < 0) return null;
             content = string.IsNullOrWhiteSpace(text[..start]) ? null : text[..start];
             string rest = text[start..];
@@ -66,25 +66,25 @@ public static class ToolCallParser
         return Collect(root, plan, calls) ? calls : null;
     }
 
-    /// <summary>The first marker at or after <paramref name="from"/>, or -1.</summary>
-    public static int FirstMarker(string text, int from)
+    /// <summary>Where the first marker in the text begins, or -1.</summary>
+    public static int FirstMarker(string text)
     {
         int first = -1;
         foreach (var marker in Markers)
         {
-            int i = text.IndexOf(marker, from, StringComparison.Ordinal);
+            int i = text.IndexOf(marker, StringComparison.Ordinal);
             if (i >= 0 && (first < 0 || i < first)) first = i;
         }
         return first;
     }
 
-    /// <summary>How many characters at the end of the text (after <paramref name="from"/>) could be the start of a marker.</summary>
-    public static int PartialMarkerLength(string text, int from)
+    /// <summary>How many characters at the end of the text could be the start of a marker.</summary>
+    public static int PartialMarkerLength(string text)
     {
         int longest = 0;
         foreach (var marker in Markers)
         {
-            for (int k = Math.Min(marker.Length - 1, text.Length - from); k > longest; k--)
+            for (int k = Math.Min(marker.Length - 1, text.Length); k > longest; k--)
             {
                 if (text.AsSpan(text.Length - k).SequenceEqual(marker.AsSpan(0, k)))
                 {

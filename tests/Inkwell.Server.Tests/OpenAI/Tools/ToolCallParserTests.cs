@@ -125,10 +125,9 @@ public sealed class ToolCallParserTests
     [Fact]
     public void Partial_markers_at_the_end_are_found()
     {
-        Assert.Equal(5, ToolCallParser.PartialMarkerLength("Hello <tool", 0));
-        Assert.Equal(1, ToolCallParser.PartialMarkerLength("a [", 0));
-        Assert.Equal(0, ToolCallParser.PartialMarkerLength("Hello <b>", 0));
-        Assert.Equal(0, ToolCallParser.PartialMarkerLength("Hello <tool", 8)); // only text after `from` counts
-        Assert.Equal(6, ToolCallParser.FirstMarker("Hello <tool_call>", 0));
+        Assert.Equal(5, ToolCallParser.PartialMarkerLength("Hello <tool"));
+        Assert.Equal(1, ToolCallParser.PartialMarkerLength("a ["));
+        Assert.Equal(0, ToolCallParser.PartialMarkerLength("Hello <b>"));
+        Assert.Equal(6, ToolCallParser.FirstMarker("Hello <tool_call>"));
     }
 }
