@@ -159,12 +159,22 @@ public sealed unsafe class GgufFile : IDisposable, IReleasableMapping
         if (_view is not null) PageAdvice.ReleaseFilePages(start, bytes);
     }
 
+    /// <summary>Opened once, on the first read (no delegate per call: lookups read once per token); racing first callers keep one.</summary>
+    private Microsoft.Win32.SafeHandles.SafeFileHandle OpenReadHandle()
+    {
+        var handle = File.OpenHandle(Path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        var existing = Interlocked.CompareExchange(ref _readHandle, handle, null);
+        if (existing is null) return handle;
+        handle.Dispose();
+        return existing;
+    }
+
     /// <summary>The bytes at <paramref name="start"/> (inside this file's mapping) read from the file with a positioned read.</summary>
     public void ReadWithoutMapping(byte* start, Span<byte> destination)
     {
         long offset = start - _base;
         if (offset < 0 || offset + destination.Length > _length) throw new ArgumentOutOfRangeException(nameof(start), "the range is outside this file's mapping");
-        var handle = LazyInitializer.EnsureInitialized(ref _readHandle, () => File.OpenHandle(Path, FileMode.Open, FileAccess.Read, FileShare.Read));
+        var handle = _readHandle ?? OpenReadHandle();
         for (int done = 0; done < destination.Length;)
         {
             int n = RandomAccess.Read(handle, destination[done..], offset + done);
