@@ -26,8 +26,6 @@ internal sealed class ResponseWriter(HttpContext ctx, ServerState s, OpenAIPlan 
     private sealed class Choice(ToolCallOutput? tools)
     {
         public readonly StringBuilder Text = new();
-        /// <summary>Unary: the text with tool-call tokens kept, which the tool-call parser reads (streaming feeds it piece by piece).</summary>
-        public readonly StringBuilder Raw = new();
         public readonly ToolCallOutput? Tools = tools;
         public readonly List<TokenLogprobDto> Logprobs = [];
         public int Pending; // logprob entries not yet sent in a chunk
@@ -81,8 +79,8 @@ internal sealed class ResponseWriter(HttpContext ctx, ServerState s, OpenAIPlan 
     {
         if (e is not TokenGenerated t) return;
         if (plan.Logprobs is not null && !t.Token.Special) c.Logprobs.Add(Logprob(t.Token, t.TopTokens));
-        c.Text.Append(t.TextDelta);
-        if (c.Tools is not null && !plan.Stream) c.Raw.Append(ToolCallOutput.RawPiece(t.TextDelta, t.Token.Special, t.Token.Text));
+        // With tool calls parsed, the text keeps the tool-call tokens the output stage leaves out: the parser reads them.
+        c.Text.Append(c.Tools is null ? t.TextDelta : ToolCallOutput.RawPiece(t.TextDelta, t.Token.Special, t.Token.Text));
         if (t.Final is { } final) c.Result = final;
     }
 
@@ -117,7 +115,7 @@ internal sealed class ResponseWriter(HttpContext ctx, ServerState s, OpenAIPlan 
     private ChatCompletionDto ChatBody() => new(_id, "chat.completion", _created, _model, null,
         _choices.Select((c, i) =>
         {
-            var (content, calls) = c.Tools is { } tools ? tools.Complete(c.Raw.ToString()) : (c.Text.ToString(), null);
+            var (content, calls) = c.Tools is { } tools ? tools.Complete(c.Text.ToString()) : (c.Text.ToString(), null);
             return new ChatChoiceDto(i, new ChatResponseMessageDto("assistant", content, null, calls),
                 plan.Logprobs is null ? null : new ChatLogprobsDto(c.Logprobs, null), FinishReason(c.Result!, c.Tools));
         }).ToList(),
