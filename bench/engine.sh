@@ -43,8 +43,9 @@ all+=(llama-3.1-8b-q4_0 llama-3.1-8b-q4_k_m)
 # Gemma 3 1B and Phi-3.5-mini (bench/more-shape-models.py); Phi quantized only (its f16 file alone is 7.6 GB).
 for t in bf16 f16 q8_0 q4_0 q4_k_m q6_k; do all+=(gemma-3-1b-$t); done
 all+=(phi-3.5-mini-q8_0 phi-3.5-mini-q4_0 phi-3.5-mini-q4_k_m)
-# Mixture of experts: qwen3moe, 64 experts, top 8, about 0.9B active of 5B.
-all+=(qwen3-moe-5b-q8_0 qwen3-moe-5b-q4_0)
+# Mixture of experts: qwen3moe, 64 experts, top 8, about 0.9B active of 5B; no f16/bf16 rows (10 GB each), the
+# k-quants requantized from the q8_0 (bench/shape-models.sh).
+all+=(qwen3-moe-5b-q8_0 qwen3-moe-5b-q4_0 qwen3-moe-5b-q4_k_m qwen3-moe-5b-q6_k)
 
 rows=()
 read -ra globs <<<"${ROWS:-}" # read, not word splitting: a glob must not expand against the current folder's files

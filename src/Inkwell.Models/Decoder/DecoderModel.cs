@@ -32,7 +32,8 @@ public sealed unsafe class DecoderModel : ICausalLM
         bool globalScaling = config.RopeLinearScale != 1f || config.Yarn is not null || config.RopeFrequencyFactors is not null;
         if (config.RopeThetaSliding > 0 && (config.RopeThetaSliding != config.RopeTheta || globalScaling) && config.SlidingLayers.Contains(true))
             _slidingRope = new Rope(config with { RopeLinearScale = 1f, Yarn = null, RopeFrequencyFactors = null }, config.RopeThetaSliding);
-        _s = new RunState(config, weights.Layers.Max(l => l.FeedForward.ScratchPerRow), _slidingRope is not null);
+        _s = new RunState(config, weights.Layers.Max(l => l.FeedForward.ScratchPerRow), weights.Layers.Max(l => l.FeedForward.ScratchPerPass),
+            _slidingRope is not null);
         // Every matrix the forward pass multiplies by (not an untied embedding, which is only looked up), as many at a
         // time as the pool has threads: each packs on its own, handing its source pages back as it goes.
         Parallel.ForEach(weights.Layers.SelectMany(l => l.Matrices).Append(weights.Output.Weight),
@@ -70,7 +71,7 @@ public sealed unsafe class DecoderModel : ICausalLM
         var v = _s.V.AsSpan(0, tokenCount * kvDim);          // [T, kvHeads * headDim]
         var att = _s.AttnOut.AsSpan(0, tokenCount * qDim);   // [T, heads * headDim] attention output
         var ffnOut = _s.FfnOut.AsSpan(0, tokenCount * dim);  // [T, dim] feed-forward output
-        var ffnScratch = _s.FfnScratch.AsSpan(0, tokenCount * _s.FfnScratchPerRow);
+        var ffnScratch = _s.FfnScratch.AsSpan(0, tokenCount * _s.FfnScratchPerRow + _s.FfnScratchPerPass);
 
         // Token embeddings (times the family's embedding scale), or caller-provided input embeddings (e.g. a soft
         // prompt, used as given) into the residual stream.
@@ -147,7 +148,7 @@ public sealed unsafe class DecoderModel : ICausalLM
                 q = q[..(rows * qDim)];
                 att = att[..(rows * qDim)];
                 ffnOut = ffnOut[..(rows * dim)];
-                ffnScratch = ffnScratch[..(rows * _s.FfnScratchPerRow)];
+                ffnScratch = ffnScratch[..(rows * _s.FfnScratchPerRow + _s.FfnScratchPerPass)];
                 blockInput = preNorms ? xb : x;
             }
             PagedAttention.Run(plan, kv.KeyBlock(l, 0), kv.ValueBlock(l, 0), kv.BlockSize, c.AttentionShape(l), q, att, _pool);
@@ -311,14 +312,14 @@ public sealed unsafe class DecoderModel : ICausalLM
     public void Dispose() => Weights.Dispose();
 
     /// <summary>Per-batch working buffers (llama2.c's RunState), grown to the largest batch seen.</summary>
-    internal sealed class RunState(ModelConfig c, int ffnScratchPerRow, bool slidingRope)
+    internal sealed class RunState(ModelConfig c, int ffnScratchPerRow, int ffnScratchPerPass, bool slidingRope)
     {
         public float[] X = [], Xb = [], Q = [], K = [], V = [], AttnOut = [], FfnOut = [], FfnScratch = [], OutRows = [], Logits = [];
         public int[] Slots = [];
         public float[] RopeCos = [], RopeSin = [], SlidingCos = [], SlidingSin = [];
         public readonly AttentionPlan Attention = new();
         public readonly AttentionPlan LogitAttention = new();  // the last layer's, for the rows that want logits
-        public readonly int FfnScratchPerRow = ffnScratchPerRow;
+        public readonly int FfnScratchPerRow = ffnScratchPerRow, FfnScratchPerPass = ffnScratchPerPass;
         private int _tokens, _logitRows;
 
         public void EnsureCapacity(int tokens, int logitRows)
@@ -333,7 +334,7 @@ public sealed unsafe class DecoderModel : ICausalLM
                 V = Alloc(_tokens * c.KvDim);
                 AttnOut = Alloc(_tokens * c.QDim);
                 FfnOut = Alloc(_tokens * c.Dim);
-                FfnScratch = Alloc(_tokens * FfnScratchPerRow);
+                FfnScratch = Alloc(_tokens * FfnScratchPerRow + FfnScratchPerPass);
                 Slots = new int[_tokens];
                 RopeCos = new float[_tokens * c.RopeDim];
                 RopeSin = new float[_tokens * c.RopeDim];

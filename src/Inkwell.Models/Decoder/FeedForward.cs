@@ -12,6 +12,9 @@ public interface IFeedForward
     /// <summary>Working floats it needs per row, which the caller provides as <c>scratch</c>.</summary>
     int ScratchPerRow { get; }
 
+    /// <summary>Working floats it needs once per batch beside <see cref="ScratchPerRow"/> per row (the caller gives rows · ScratchPerRow + this).</summary>
+    int ScratchPerPass => 0;
+
     /// <summary>Every weight matrix it multiplies by (for packing at load and memory accounting).</summary>
     IEnumerable<Runtime.Tensors.WeightMatrix> Matrices { get; }
 

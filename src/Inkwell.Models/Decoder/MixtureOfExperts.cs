@@ -11,13 +11,26 @@ namespace Inkwell.Models.Decoder;
 /// token and expert. An optional shared expert runs on every row, optionally scaled per row by a sigmoid gate
 /// (Qwen2-MoE). All working memory is the caller's scratch, so the block holds no per-batch state and needs no
 /// allocation.
+/// <para>
+/// Decode and small batches (at most <see cref="ExpertParallelRows"/> rows) run the experts side by side instead: one
+/// pool dispatch per layer hands whole experts to threads, each multiplying its expert's few rows alone, as
+/// llama.cpp's mul_mat_id covers every selected expert in one op. Each expert there is three small matrices (a
+/// Qwen3-MoE expert: 768 x 2048), so splitting each across the pool paid a dispatch per projection and expert, 24
+/// per layer at top 8, each as long as a fifth of the multiply it split. The outputs are summed afterwards in the
+/// same order as the serial path, so both paths give the same floats.
+/// </para>
 /// </summary>
 public sealed class MixtureOfExperts : IFeedForward
 {
     private readonly int _dim;
 
-    public MixtureOfExperts(Linear router, GatedFeedForward[] experts, GatedFeedForward? shared, ExpertsConfig config, Linear? sharedGate = null)
+    /// <summary>Batches of at most this many rows run their experts side by side (see the class remarks).</summary>
+    public const int DefaultExpertParallelRows = 16;
+
+    public MixtureOfExperts(Linear router, GatedFeedForward[] experts, GatedFeedForward? shared, ExpertsConfig config, Linear? sharedGate = null,
+        int expertParallelRows = DefaultExpertParallelRows)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(expertParallelRows);
         if ((shared is not null) != (config.SharedHiddenDim > 0) || (sharedGate is not null) != config.SharedExpertGate)
             throw new ArgumentException("the shared expert and its gate must be given exactly when the config has them");
         if (sharedGate is not null && (sharedGate.OutputDim != 1 || sharedGate.InputDim != router.InputDim))
@@ -35,6 +48,8 @@ public sealed class MixtureOfExperts : IFeedForward
         Shared = shared;
         SharedGate = sharedGate;
         Config = config;
+        ExpertParallelRows = expertParallelRows;
+        _expertWork = 2 * _dim + experts.Max(e => e.ScratchPerRow);
     }
 
     public Linear Router { get; }
@@ -42,12 +57,19 @@ public sealed class MixtureOfExperts : IFeedForward
     public GatedFeedForward? Shared { get; }
     public Linear? SharedGate { get; }
     public ExpertsConfig Config { get; }
+    /// <summary>The most rows whose experts run side by side, one expert per thread; 0: always the serial path.</summary>
+    public int ExpertParallelRows { get; }
+
+    /// <summary>One (row, expert) pair's working set: the gathered input row, its output row, the expert's scratch.</summary>
+    private readonly int _expertWork;
 
     // Per row: router logits (+1, so the per-expert offsets fit even for one row), then the selected experts and
     // weights, the same sorted by expert, the shared expert's gate, then the larger of the shared expert's scratch and
-    // one expert's working set (gathered input, its gate/up scratch, its output).
-    private int ExpertWork => 2 * _dim + Experts.Max(e => e.ScratchPerRow);
-    public int ScratchPerRow => Config.Count + 1 + 4 * Config.UsedCount + 1 + Math.Max(ExpertWork, Shared?.ScratchPerRow ?? 0);
+    // one expert's working set.
+    public int ScratchPerRow => Config.Count + 1 + 4 * Config.UsedCount + 1 + Math.Max(_expertWork, Shared?.ScratchPerRow ?? 0);
+    // Side by side, every (row, expert) pair holds its own working set at once: k sets per row, for the few rows
+    // that path takes.
+    public int ScratchPerPass => ExpertParallelRows * Config.UsedCount * _expertWork;
 
     public IEnumerable<Runtime.Tensors.WeightMatrix> Matrices =>
         new[] { Router.Weight }.Concat(Experts.SelectMany(e => e.Matrices)).Concat(Shared?.Matrices ?? [])
@@ -94,6 +116,11 @@ public sealed class MixtureOfExperts : IFeedForward
             }
         }
         else y.Slice(0, rows * dim).Clear();
+        if (rows <= ExpertParallelRows)
+        {
+            ExpertsSideBySide(x, y, work, ends, groupRows, groupWeights, selected, pool);
+            return;
+        }
         for (int e = 0, start = 0; e < count; start = ends[e], e++)
         {
             int n = ends[e] - start;
@@ -106,6 +133,65 @@ public sealed class MixtureOfExperts : IFeedForward
             {
                 var dst = y.Slice(groupRows[start + i] * dim, dim);
                 TensorPrimitives.MultiplyAdd(output.Slice(i * dim, dim), groupWeights[start + i], dst, dst);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The experts that received rows, one per pool unit: each gathers its rows into its own part of
+    /// <paramref name="work"/> (by its slots in the sorted pairs) and runs there on one thread; then the outputs are
+    /// added into y expert by expert, rows ascending, as the serial path adds them.
+    /// </summary>
+    private unsafe void ExpertsSideBySide(ReadOnlySpan<float> x, Span<float> y, Span<float> work, ReadOnlySpan<int> ends,
+        ReadOnlySpan<int> groupRows, ReadOnlySpan<float> groupWeights, Span<int> active, WorkerPool pool)
+    {
+        int dim = _dim, expertWork = _expertWork, chosen = 0;
+        for (int e = 0, start = 0; e < Config.Count; start = ends[e], e++)
+            if (ends[e] > start) active[chosen++] = e;  // active reuses the selections, consumed by the sort
+        fixed (float* px = x, pw = work)
+        fixed (int* pEnds = ends, pRows = groupRows, pActive = active)
+        {
+            var body = new ExpertBody
+            {
+                Moe = this, X = px, Work = pw, Ends = pEnds, Rows = pRows, Active = pActive, ExpertWork = expertWork, Pool = pool,
+            };
+            pool.Run(chosen, ref body);
+        }
+        for (int e = 0, first = 0; e < Config.Count; first = ends[e], e++)
+        {
+            int n = ends[e] - first;
+            var outputs = work.Slice(first * expertWork + n * dim, n * dim);
+            for (int i = 0; i < n; i++)
+            {
+                var dst = y.Slice(groupRows[first + i] * dim, dim);
+                TensorPrimitives.MultiplyAdd(outputs.Slice(i * dim, dim), groupWeights[first + i], dst, dst);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Expert Active[i] over its n rows: slots [s, s + n) of the sorted pairs own work[s·W, (s + n)·W) (W = expert
+    /// work per row), laid out as the n gathered input rows, the n output rows, then the expert's n-row scratch.
+    /// </summary>
+    private unsafe struct ExpertBody : IRangeBody
+    {
+        public MixtureOfExperts Moe;
+        public float* X, Work;
+        public int* Ends, Rows, Active;
+        public int ExpertWork;
+        public WorkerPool Pool;
+
+        public readonly void Invoke(int start, int end)
+        {
+            int dim = Moe._dim;
+            for (int i = start; i < end; i++)
+            {
+                int e = Active[i], first = e == 0 ? 0 : Ends[e - 1], n = Ends[e] - first;
+                float* region = Work + (long)first * ExpertWork;
+                var input = new Span<float>(region, n * dim);
+                var output = new Span<float>(region + n * dim, n * dim);
+                for (int r = 0; r < n; r++) new ReadOnlySpan<float>(X + (long)Rows[first + r] * dim, dim).CopyTo(input.Slice(r * dim, dim));
+                Moe.Experts[e].Forward(input, output, new Span<float>(region + 2 * n * dim, n * (ExpertWork - 2 * dim)), n, Pool);
             }
         }
     }

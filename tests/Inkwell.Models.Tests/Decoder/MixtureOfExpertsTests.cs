@@ -5,9 +5,10 @@ using Inkwell.Runtime.Threading;
 namespace Inkwell.Models.Tests.Decoder;
 
 /// <summary>
-/// The grouped expert path (rows gathered per expert, one GEMM per projection, weighted scatter-add) against a naive
-/// per-token reference written from llama.cpp's build_moe_ffn in double precision: random weights, several expert
-/// counts, top-k values and gating rules, batches where some experts receive no row at all.
+/// The grouped expert path (rows gathered per expert, one GEMM per projection, weighted scatter-add), serial and with
+/// the experts side by side, against a naive per-token reference written from llama.cpp's build_moe_ffn in double
+/// precision: random weights, several expert counts, top-k values and gating rules, batches where some experts
+/// receive no row at all.
 /// </summary>
 public sealed class MixtureOfExpertsTests
 {
@@ -53,14 +54,21 @@ public sealed class MixtureOfExpertsTests
             new Linear(WeightMatrix.FromF32("up_shexp", sharedUp, sharedHidden, dim)),
             new Linear(WeightMatrix.FromF32("down_shexp", sharedDown, dim, sharedHidden)), GateActivation.Silu);
         var sharedGate = Random(rng, dim, 1f);
-        var moe = new MixtureOfExperts(new Linear(WeightMatrix.FromF32("gate_inp", router, count, dim)), experts, shared, config,
-            sharedGated ? new Linear(WeightMatrix.FromF32("gate_inp_shexp", sharedGate, 1, dim)) : null);
+        // The same block twice: experts side by side (one per thread) for this batch, and always serially.
+        MixtureOfExperts Block(int expertParallelRows) => new(new Linear(WeightMatrix.FromF32("gate_inp", router, count, dim)), experts,
+            shared, config, sharedGated ? new Linear(WeightMatrix.FromF32("gate_inp_shexp", sharedGate, 1, dim)) : null, expertParallelRows);
 
         var x = Random(rng, rows * dim, 1f);
-        var y = new float[rows * dim];
-        var scratch = new float[rows * moe.ScratchPerRow];
         using var pool = new WorkerPool(2);
-        moe.Forward(x, y, scratch, rows, pool);
+        float[] Forward(MixtureOfExperts moe)
+        {
+            var output = new float[rows * dim];
+            moe.Forward(x, output, new float[rows * moe.ScratchPerRow + moe.ScratchPerPass], rows, pool);
+            return output;
+        }
+        var y = Forward(Block(expertParallelRows: rows));
+        // Both paths add the experts' outputs in the same order: the same floats, not just close ones.
+        Assert.Equal(Forward(Block(expertParallelRows: 0)), y);
 
         var expertRows = new int[count];
         for (int t = 0; t < rows; t++)
@@ -141,7 +149,7 @@ public sealed class MixtureOfExpertsTests
         const int rows = 5;
         var x = Random(rng, rows * dim, 1f);
         var y = new float[rows * dim];
-        var scratch = new float[rows * moe.ScratchPerRow];
+        var scratch = new float[rows * moe.ScratchPerRow + moe.ScratchPerPass];
         using var pool = new WorkerPool(1);
         moe.Forward(x, y, scratch, rows, pool);
         long before = GC.GetAllocatedBytesForCurrentThread();
