@@ -106,7 +106,7 @@ public sealed class InferenceEngine : IAsyncDisposable, ISpeculationHost
         if (speculation.DraftModel is not { } draft) return new PromptLookupDrafter();
         var draftTokenizer = speculation.DraftTokenizer ?? throw new ArgumentException("a draft model needs its tokenizer, to check that it shares the target's vocabulary");
         SpeculationOptions.RequireSameVocabulary(_model.Config, _tokenizer, draft.Config, draftTokenizer);
-        return new DraftModelDrafter(draft, options.BlockSize, options.KvCacheTokens);
+        return new DraftModelDrafter(draft, options.BlockSize, options.KvCacheTokens, options.PrefixCaching);
     }
 
     /// <summary>

@@ -63,6 +63,40 @@ public sealed class BlockPool
         return b;
     }
 
+    /// <summary>
+    /// Takes the cached blocks that hold the leading full blocks of <paramref name="tokens"/> (a sequence's first
+    /// tokens, whole blocks of them), in order, appending them to <paramref name="blocks"/> until one is missing.
+    /// Returns the prefix hash of the last block taken (null: none).
+    /// </summary>
+    public BlockHash? TakeCachedPrefix(ReadOnlySpan<int> tokens, ulong salt, List<int> blocks)
+    {
+        BlockHash? parent = null;
+        for (int i = 0; i + BlockSize <= tokens.Length; i += BlockSize)
+        {
+            var hash = BlockHash.Of(parent, tokens.Slice(i, BlockSize), salt);
+            if (TakeCached(hash) is not int block) break;
+            blocks.Add(block);
+            parent = hash;
+        }
+        return parent;
+    }
+
+    /// <summary>
+    /// Registers a sequence's blocks that its first <paramref name="computed"/> tokens now fill, from block
+    /// <paramref name="hashed"/> on, chaining from <paramref name="last"/> (both advanced here).
+    /// </summary>
+    public void MarkFullBlocks(ReadOnlySpan<int> tokens, ReadOnlySpan<int> blocks, int computed, ulong salt, ref int hashed, ref BlockHash? last)
+    {
+        if (!PrefixCaching) return;
+        for (int i = hashed; i < computed / BlockSize; i++)
+        {
+            var hash = BlockHash.Of(last, tokens.Slice(i * BlockSize, BlockSize), salt);
+            MarkComputed(blocks[i], hash);
+            last = hash;
+            hashed = i + 1;
+        }
+    }
+
     /// <summary>Records that a full block now holds the prefix identified by hash, so others can share it.</summary>
     public void MarkComputed(int block, BlockHash hash)
     {
@@ -97,6 +131,14 @@ public sealed class BlockPool
 /// </summary>
 public readonly record struct BlockHash(ulong Chain, int First, int Last, int Count)
 {
+    /// <summary>The prefix hash of the whole blocks of <paramref name="tokens"/> (null: not one whole block).</summary>
+    public static BlockHash? OfBlocks(ReadOnlySpan<int> tokens, int blockSize, ulong salt = 0)
+    {
+        BlockHash? hash = null;
+        for (int i = 0; i + blockSize <= tokens.Length; i += blockSize) hash = Of(hash, tokens.Slice(i, blockSize), salt);
+        return hash;
+    }
+
     public static BlockHash Of(BlockHash? parent, ReadOnlySpan<int> tokens, ulong salt = 0)
     {
         ulong h = parent?.Chain ?? (0xcbf29ce484222325UL ^ salt);

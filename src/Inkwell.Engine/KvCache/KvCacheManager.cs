@@ -28,17 +28,8 @@ public sealed class KvCacheManager(BlockPool pool, Action<int, int>? copyBlock =
         if (r.Blocks.Count != 0 || !Pool.PrefixCaching || r.Request.PrefillLogProbs) return 0;
         var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(r.Tokens);
         int fullBlocks = (copyBlock is null ? tokens.Length - 1 : tokens.Length) / BlockSize;
-        BlockHash? parent = null, beforeLast = null;
-        for (int i = 0; i < fullBlocks; i++)
-        {
-            var hash = BlockHash.Of(parent, tokens.Slice(i * BlockSize, BlockSize), r.CacheSalt);
-            if (Pool.TakeCached(hash) is not int block) break;
-            r.Blocks.Add(block);
-            beforeLast = parent;
-            parent = hash;
-        }
+        r.LastBlockHash = Pool.TakeCachedPrefix(tokens[..(fullBlocks * BlockSize)], r.CacheSalt, r.Blocks);
         r.HashedBlockCount = r.Blocks.Count;
-        r.LastBlockHash = parent;
         r.NumComputedTokens = r.Blocks.Count * BlockSize;
         if (r.NumComputedTokens == tokens.Length)
         {
@@ -57,7 +48,7 @@ public sealed class KvCacheManager(BlockPool pool, Action<int, int>? copyBlock =
             }
             Pool.Free([shared]);
             r.HashedBlockCount = r.Blocks.Count == 0 ? 0 : r.NumComputedTokens / BlockSize;
-            r.LastBlockHash = beforeLast;
+            r.LastBlockHash = BlockHash.OfBlocks(tokens[..(r.HashedBlockCount * BlockSize)], BlockSize, r.CacheSalt);
         }
         return r.NumComputedTokens;
     }
@@ -76,16 +67,12 @@ public sealed class KvCacheManager(BlockPool pool, Action<int, int>? copyBlock =
     /// <summary>After a step: registers the request's newly filled blocks under their prefix hashes.</summary>
     public void RegisterFullBlocks(EngineRequest r)
     {
-        if (!Pool.PrefixCaching) return;
-        var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(r.Tokens);
-        int full = r.NumComputedTokens / BlockSize;
-        for (int i = r.HashedBlockCount; i < full; i++)
-        {
-            var hash = BlockHash.Of(r.LastBlockHash, tokens.Slice(i * BlockSize, BlockSize), r.CacheSalt);
-            Pool.MarkComputed(r.Blocks[i], hash);
-            r.LastBlockHash = hash;
-            r.HashedBlockCount = i + 1;
-        }
+        int hashed = r.HashedBlockCount;
+        BlockHash? last = r.LastBlockHash;
+        Pool.MarkFullBlocks(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(r.Tokens),
+            System.Runtime.InteropServices.CollectionsMarshal.AsSpan(r.Blocks), r.NumComputedTokens, r.CacheSalt, ref hashed, ref last);
+        r.HashedBlockCount = hashed;
+        r.LastBlockHash = last;
     }
 
     /// <summary>Frees the request's blocks past those its first <paramref name="tokens"/> positions need (rejected draft tokens).</summary>

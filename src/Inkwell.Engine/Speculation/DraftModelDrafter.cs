@@ -14,6 +14,11 @@ namespace Inkwell.Engine.Speculation;
 /// one at a time. All drafting requests share each draft forward pass. Greedy requests draft the arg-max (a point
 /// mass); sampling requests draw from the draft's distribution under the request's temperature and top-k/p/typical-p,
 /// and keep that distribution for the rejection test. Engine thread only.
+/// <para>
+/// The draft cache reuses prefixes as the target's does (full blocks of accepted tokens, by prefix hash): with the
+/// target's prompt prefix cached, a draft model that recomputed a shared system prompt for every request would make
+/// that the largest part of the time to first token.
+/// </para>
 /// </summary>
 public sealed class DraftModelDrafter : IDrafter
 {
@@ -27,12 +32,13 @@ public sealed class DraftModelDrafter : IDrafter
     private int[] _blockStage = new int[256];
 
     /// <param name="capacityTokens">Token slots of the draft model's KV cache, shared by all requests.</param>
-    public DraftModelDrafter(ICausalLM draftModel, int blockSize, int capacityTokens)
+    /// <param name="prefixCaching">Whether requests share the draft KV of common prefixes (as the engine's option).</param>
+    public DraftModelDrafter(ICausalLM draftModel, int blockSize, int capacityTokens, bool prefixCaching = true)
     {
         _model = draftModel;
         int blocks = Math.Max(1, (capacityTokens + blockSize - 1) / blockSize);
         _kv = draftModel.CreateKvCache(blockSize, blocks);
-        _pool = new BlockPool(blocks, blockSize, prefixCaching: false);
+        _pool = new BlockPool(blocks, blockSize, prefixCaching);
     }
 
     /// <summary>Free blocks of the draft model's cache (all of them once every request has finished).</summary>
@@ -79,7 +85,10 @@ public sealed class DraftModelDrafter : IDrafter
             {
                 var r = slots[_chunkSlots[c]].Request;
                 var draft = r.Draft!;
-                draft.Sequence!.Computed = _chunks[c].StartPosition + _chunks[c].Count;
+                var seq = draft.Sequence!;
+                seq.Computed = _chunks[c].StartPosition + _chunks[c].Count;
+                // Round 0 computed accepted tokens only; later rounds' KV is of drafts, never shared.
+                if (round == 0) seq.MarkFullBlocks(_pool, CollectionsMarshal.AsSpan(r.Tokens), r.CacheSalt);
                 draft.Tokens[round] = Pick(r, logits.Slice(c * vocab, vocab), round);
                 draft.Count = round + 1;
             }
@@ -92,7 +101,16 @@ public sealed class DraftModelDrafter : IDrafter
         var draft = r.Draft!;
         draft.Sampled = r.Request.Sampling.IsSampling;
         var seq = draft.Sequence;
-        seq ??= draft.Sequence = new DraftSequence();
+        if (seq is null)
+        {
+            // A new sequence starts from the draft KV of its longest cached prefix, leaving at least the last
+            // accepted token to compute (its logits give the first draft).
+            seq = draft.Sequence = new DraftSequence();
+            var accepted = CollectionsMarshal.AsSpan(r.Tokens);
+            seq.LastBlockHash = _pool.TakeCachedPrefix(accepted[..((accepted.Length - 1) / _pool.BlockSize * _pool.BlockSize)], r.CacheSalt, seq.Blocks);
+            seq.HashedBlockCount = seq.Blocks.Count;
+            seq.Computed = seq.Blocks.Count * _pool.BlockSize;
+        }
         // Drafting k tokens computes positions up to length + k - 2; the blocks must cover them.
         int positions = r.Tokens.Count + maxTokens - 1;
         if (positions > _model.Config.ContextLength) return null;

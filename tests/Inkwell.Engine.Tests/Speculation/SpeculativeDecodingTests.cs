@@ -10,7 +10,8 @@ namespace Inkwell.Engine.Tests.Speculation;
 /// <summary>
 /// Speculative decoding must not change what the target generates: greedy output with drafts (prompt lookup, and a
 /// draft model = a second instance of stories260K) equals plain decoding token for token, alone and batched, with the
-/// prefix cache on and off; and every KV block (the target's and the draft model's) is free afterwards.
+/// prefix cache on and off (the draft model's cache reusing prefixes as the target's does); and every KV block (the
+/// target's and the draft model's) is free afterwards.
 /// </summary>
 public class SpeculativeDecodingTests
 {
@@ -51,8 +52,9 @@ public class SpeculativeDecodingTests
     }
 
     /// <summary>Every prompt's result, submitted all at once (batched) or one after another (alone).</summary>
+    /// <param name="inspect">Looks at the engine after the run, before it is disposed.</param>
     private static async Task<(GenerationResult[] Results, EngineStats Stats)> Run(LoadedModel m, EngineOptions options, bool batched,
-        Func<LoadedModel, string, GenerationRequest>? request = null)
+        Func<LoadedModel, string, GenerationRequest>? request = null, Action<InferenceEngine>? inspect = null)
     {
         request ??= (model, prompt) => Greedy(model, prompt);
         await using var engine = EngineTestModels.Start(m, options);
@@ -66,6 +68,7 @@ public class SpeculativeDecodingTests
         // Blocks return when the engine removes a request, just before its last event: wait for the step to end.
         await Task.Delay(50);
         AssertAllBlocksFree(engine);
+        inspect?.Invoke(engine);
         return (results, engine.Stats);
     }
 
@@ -84,7 +87,9 @@ public class SpeculativeDecodingTests
     {
         using var m = ModelLoader.Load(EngineTestModels.Gguf);
         var (plain, _) = await Run(m, Options(m, Drafter.None, prefixCaching), batched: false);
-        var (speculative, stats) = await Run(m, Options(m, drafter, prefixCaching), batched);
+        long draftPrefixHits = 0;
+        var (speculative, stats) = await Run(m, Options(m, drafter, prefixCaching), batched,
+            inspect: engine => draftPrefixHits = engine.Drafter is DraftModelDrafter d ? d.Pool.PrefixHits : 0);
         for (int i = 0; i < Prompts.Length; i++)
         {
             Assert.Equal(Ids(plain[i]), Ids(speculative[i]));
@@ -93,8 +98,10 @@ public class SpeculativeDecodingTests
         }
         Assert.True(stats.SpecDraftedTokens > 0, "nothing was drafted");
         Assert.True(stats.SpecAcceptedTokens > 0, "no draft was accepted");
-        // A copy of the target drafting for itself is right every time.
+        // A copy of the target drafting for itself is right every time, also from draft KV another request left in
+        // the draft cache (one after another, the second prompt with the shared prefix finds it there).
         if (drafter == Drafter.Model) Assert.Equal(stats.SpecDraftedTokens, stats.SpecAcceptedTokens);
+        if (drafter == Drafter.Model && !batched) Assert.Equal(prefixCaching, draftPrefixHits > 0);
     }
 
     [Theory]
