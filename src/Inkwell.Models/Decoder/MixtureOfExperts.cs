@@ -15,9 +15,9 @@ namespace Inkwell.Models.Decoder;
 /// Decode and small batches (at most <see cref="ExpertParallelRows"/> rows) run the experts side by side instead: one
 /// pool dispatch per layer hands whole experts to threads, each multiplying its expert's few rows alone, as
 /// llama.cpp's mul_mat_id covers every selected expert in one op. Each expert there is three small matrices (a
-/// Qwen3-MoE expert: 768 x 2048), so splitting each across the pool paid a dispatch per projection and expert, 24
-/// per layer at top 8, each as long as a fifth of the multiply it split. The outputs are summed afterwards in the
-/// same order as the serial path, so both paths give the same floats.
+/// Qwen3-MoE expert: 768 x 2048), so splitting each across the pool paid a dispatch and its wait for the slowest
+/// thread per projection and expert, 24 per layer at top 8 (docs/benchmarks.md, sixth pass). The outputs are summed
+/// afterwards in the same order as the serial path, so both paths give the same floats.
 /// </para>
 /// </summary>
 public sealed class MixtureOfExperts : IFeedForward
