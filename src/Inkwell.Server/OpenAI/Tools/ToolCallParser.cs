@@ -17,7 +17,9 @@ public sealed record ParsedToolOutput(string? Content, IReadOnlyList<ParsedToolC
 /// before the first goes to content, text between or after them is dropped (as vLLM does).</item>
 /// <item>Llama 3.x: the whole output is one JSON object {"name": ..., "parameters" or "arguments": ...}, optionally
 /// after <c>&lt;|python_tag|&gt;</c> (then several may be separated by ";").</item>
-/// <item>Mistral: <c>[TOOL_CALLS]</c> followed by a JSON array of {"name", "arguments"} (or one such object).</item>
+/// <item>Mistral: <c>[TOOL_CALLS]</c> followed by a JSON array of {"name", "arguments"} (or one such object); or, from
+/// the v11 tokenizers on (Mistral Small 3.x, Devstral, Magistral), each call as <c>[TOOL_CALLS]name[ARGS]{...}</c>,
+/// optionally <c>[TOOL_CALLS]name[CALL_ID]id[ARGS]{...}</c>, one after another.</item>
 /// </list>
 /// A call must name one of the offered functions and carry an object (or JSON text of one) as arguments; anything
 /// else is not a call, and the output stays ordinary content.
@@ -26,12 +28,15 @@ public static class ToolCallParser
 {
     public const string MistralMarker = "[TOOL_CALLS]";
     public const string PythonTag = "<|python_tag|>";
+    /// <summary>Special tokens inside a v11+ Mistral call: before its arguments, and before an optional call id.</summary>
+    public const string MistralArgs = "[ARGS]", MistralCallId = "[CALL_ID]";
 
     /// <summary>Where a call can begin in running text.</summary>
     public static readonly IReadOnlyList<string> Markers = [ToolPrompt.CallOpen, MistralMarker, PythonTag];
 
     /// <summary>Special tokens whose text the parser needs (the output stage leaves special tokens out of the text).</summary>
-    public static bool IsCallToken(string text) => Markers.Contains(text) || text == ToolPrompt.CallClose;
+    public static bool IsCallToken(string text) =>
+        Markers.Contains(text) || text is ToolPrompt.CallClose or MistralArgs or MistralCallId;
 
     /// <summary>The model's own formats ("auto"); null when the output holds no call.</summary>
     public static ParsedToolOutput? ParseAuto(string text, ToolPlan plan)
@@ -114,8 +119,21 @@ public static class ToolCallParser
         return true;
     }
 
-    private static bool Mistral(string text, ToolPlan plan, List<ParsedToolCall> calls) =>
-        Parse(text) is { } root && Collect(root, plan, calls);
+    private static bool Mistral(string text, ToolPlan plan, List<ParsedToolCall> calls)
+    {
+        if (!text.Contains(MistralArgs, StringComparison.Ordinal)) return Parse(text) is { } root && Collect(root, plan, calls);
+        foreach (var part in text.Split(MistralMarker))
+        {
+            int args = part.IndexOf(MistralArgs, StringComparison.Ordinal);
+            if (args < 0) return false;
+            int id = part.IndexOf(MistralCallId, 0, args, StringComparison.Ordinal);
+            string name = part[..(id >= 0 ? id : args)].Trim();
+            if (plan.Find(name) is null || Parse(part[(args + MistralArgs.Length)..]) is not { ValueKind: JsonValueKind.Object } arguments)
+                return false;
+            calls.Add(new ParsedToolCall(name, arguments.GetRawText()));
+        }
+        return true;
+    }
 
     private static bool PythonTagged(string text, ToolPlan plan, List<ParsedToolCall> calls)
     {

@@ -92,6 +92,19 @@ public sealed class ToolCallParserTests
         AssertCalls(ToolCallParser.ParseAuto(output, Plan()), null, ("get_weather", """{"city": "Paris"}"""), ("get_time", """{"timezone": "UTC"}"""));
     }
 
+    [Theory]
+    // Mistral's v11+ tokenizers (Mistral Small 3.2's template, vLLM's mistral parser): name, [ARGS], the arguments.
+    [InlineData("[TOOL_CALLS]get_weather[ARGS]{\"city\": \"Paris\"}[TOOL_CALLS]get_time[ARGS]{\"timezone\": \"UTC\"}")]
+    // with a call id between the name and the arguments
+    [InlineData("[TOOL_CALLS]get_weather[CALL_ID]a1b2c3d4e[ARGS]{\"city\": \"Paris\"}[TOOL_CALLS]get_time[CALL_ID]f5g6h7i8j[ARGS]{\"timezone\": \"UTC\"}")]
+    public void Mistral_v11_calls_name_then_arguments(string output)
+    {
+        AssertCalls(ToolCallParser.ParseAuto(output, Plan()), null, ("get_weather", """{"city": "Paris"}"""), ("get_time", """{"timezone": "UTC"}"""));
+        // [ARGS] and [CALL_ID] are special tokens there: the output stage must keep their text for the parser.
+        Assert.True(ToolCallParser.IsCallToken("[ARGS]"));
+        Assert.True(ToolCallParser.IsCallToken("[CALL_ID]"));
+    }
+
     [Fact]
     public void Arguments_sent_as_json_text_are_read_as_the_object()
     {
@@ -106,6 +119,9 @@ public sealed class ToolCallParserTests
     [InlineData("<tool_call>\n{\"name\": \"book_flight\", \"arguments\": {}}\n</tool_call>")] // not an offered function
     [InlineData("<tool_call>\nget_weather(city='Paris')\n</tool_call>")]
     [InlineData("[TOOL_CALLS][]")]
+    [InlineData("[TOOL_CALLS]book_flight[ARGS]{}")] // not an offered function
+    [InlineData("[TOOL_CALLS]get_weather[ARGS]{\"city\": \"Pa")] // cut short
+    [InlineData("[TOOL_CALLS]get_weather[ARGS]{}[TOOL_CALLS]get_time")] // a second call without arguments
     [InlineData("{\"name\": \"get_weather\", \"arguments\": [1, 2]}")] // arguments must be an object
     public void Anything_else_is_content(string output)
     {
