@@ -17,7 +17,8 @@ namespace Inkwell.Models.Decoder;
 /// llama.cpp's mul_mat_id covers every selected expert in one op. Each expert there is three small matrices (a
 /// Qwen3-MoE expert: 768 x 2048), so splitting each across the pool paid a dispatch and its wait for the slowest
 /// thread per projection and expert, 24 per layer at top 8 (docs/benchmarks.md, sixth pass). The outputs are summed
-/// afterwards in the same order as the serial path, so both paths give the same floats.
+/// afterwards in the same order as the serial path, so both give the same floats (but for bf16 experts given 8 or
+/// more rows on AVX-512: on one thread those take the f32 panels, not the pool-wide int16 ones).
 /// </para>
 /// </summary>
 public sealed class MixtureOfExperts : IFeedForward
