@@ -73,6 +73,31 @@ public sealed class ToolCallingSdkTests(TemplatedServer fixture) : IClassFixture
     }
 
     [SharedFact]
+    public async Task Auto_with_a_model_that_answers_in_prose_gives_content_unary_and_streamed_alike()
+    {
+        // The embedded story model never writes a call: "auto" must hand its text back as content, the stream (which
+        // holds text back while a call could be starting) in the same words as the unary answer.
+        var client = Chat(fixture.Server!);
+        var options = Options(ChatToolChoice.CreateAutoChoice(), maxTokens: 40);
+        ChatCompletion unary = await client.CompleteChatAsync(Question, options);
+        Assert.Empty(unary.ToolCalls);
+        Assert.NotEqual(ChatFinishReason.ToolCalls, unary.FinishReason);
+        string content = string.Concat(unary.Content.Select(part => part.Text));
+        Assert.False(string.IsNullOrWhiteSpace(content));
+
+        var streamed = new StringBuilder();
+        ChatFinishReason? finish = null;
+        await foreach (StreamingChatCompletionUpdate update in client.CompleteChatStreamingAsync(Question, options))
+        {
+            Assert.Empty(update.ToolCallUpdates);
+            foreach (var part in update.ContentUpdate) streamed.Append(part.Text);
+            finish ??= update.FinishReason;
+        }
+        Assert.Equal(content, streamed.ToString());
+        Assert.Equal(unary.FinishReason, finish);
+    }
+
+    [SharedFact]
     public async Task A_streamed_call_assembles_into_the_unary_one()
     {
         var client = Chat(fixture.Server!);
