@@ -1,4 +1,7 @@
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using Inkwell.Runtime.Attention;
 
 namespace Inkwell.Engine.Sampling;
 
@@ -148,18 +151,54 @@ public sealed class Sampler
     public static float LogSoftmaxAt(ReadOnlySpan<float> logits, int index)
     {
         float max = TensorPrimitives.Max(logits);
-        double sum = 0;
-        foreach (float l in logits) sum += Math.Exp(l - max);
-        return (float)(logits[index] - max - Math.Log(sum));
+        return (float)(logits[index] - max - Math.Log(SumOfExp(logits, max)));
     }
 
     /// <summary>log(sum(exp(logits))), stable against large values.</summary>
     public static float LogSumExp(ReadOnlySpan<float> logits)
     {
         float max = TensorPrimitives.Max(logits);
+        return (float)(max + Math.Log(SumOfExp(logits, max)));
+    }
+
+    /// <summary>Columns summed in float lanes before the running total (in double) takes them.</summary>
+    private const int SumChunk = 1024;
+
+    /// <summary>
+    /// Σ exp(l - max) over a row: once per generated token over the whole vocabulary (its log-probability), so in
+    /// vectors (<see cref="VectorExp"/>, within 2 ulp of MathF.Exp), summed in float per chunk of
+    /// <see cref="SumChunk"/> columns and across chunks in double. A scalar double exp per column cost 0.5-0.8 ms per
+    /// token at a 152k vocabulary, a few percent of a small model's decode step.
+    /// </summary>
+    private static double SumOfExp(ReadOnlySpan<float> logits, float max)
+    {
         double sum = 0;
-        foreach (float l in logits) sum += Math.Exp(l - max);
-        return (float)(max + Math.Log(sum));
+        int i = 0;
+        ref float first = ref MemoryMarshal.GetReference(logits);
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var m = Vector512.Create(max);
+            while (i + Vector512<float>.Count <= logits.Length)
+            {
+                var acc = Vector512<float>.Zero;
+                int end = Math.Min(logits.Length, i + SumChunk) - Vector512<float>.Count;
+                for (; i <= end; i += Vector512<float>.Count) acc += VectorExp.Exp(Vector512.LoadUnsafe(ref first, (nuint)i) - m);
+                sum += Vector512.Sum(acc);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var m = Vector256.Create(max);
+            while (i + Vector256<float>.Count <= logits.Length)
+            {
+                var acc = Vector256<float>.Zero;
+                int end = Math.Min(logits.Length, i + SumChunk) - Vector256<float>.Count;
+                for (; i <= end; i += Vector256<float>.Count) acc += VectorExp.Exp(Vector256.LoadUnsafe(ref first, (nuint)i) - m);
+                sum += Vector256.Sum(acc);
+            }
+        }
+        for (; i < logits.Length; i++) sum += Math.Exp(logits[i] - max);
+        return sum;
     }
 
     private void EnsureScratch(int n)

@@ -19,6 +19,25 @@ public class SamplerTests
         Assert.Equal(expected, logprob, 5);
     }
 
+    [Theory]
+    [InlineData(151_936)] // Qwen2's vocabulary: many chunks of vectors
+    [InlineData(32_003)]  // a tail past the last whole vector
+    [InlineData(7)]       // shorter than one vector
+    public void Log_softmax_and_log_sum_exp_match_double_precision_over_a_whole_vocabulary(int vocab)
+    {
+        var rng = new Random(vocab);
+        var logits = new float[vocab];
+        for (int i = 0; i < vocab; i++) logits[i] = (float)(rng.NextDouble() * 40 - 20);
+        logits[vocab / 3] = 35f;                  // a clear favourite
+        logits[vocab / 2] = float.NegativeInfinity; // a token a grammar forbids
+        double max = logits.Max(), sum = logits.Sum(l => Math.Exp(l - max));
+        double logSum = max + Math.Log(sum);
+        Assert.Equal(logSum, Sampler.LogSumExp(logits), 4);
+        foreach (int i in new[] { 0, vocab / 3, vocab - 1 })
+            Assert.Equal(logits[i] - logSum, Sampler.LogSoftmaxAt(logits, i), 4);
+        Assert.Equal(float.NegativeInfinity, Sampler.LogSoftmaxAt(logits, vocab / 2));
+    }
+
     [Fact]
     public void Same_seed_same_choice_different_seeds_vary()
     {
