@@ -12,7 +12,10 @@ public interface IFeedForward
     /// <summary>Working floats it needs per row, which the caller provides as <c>scratch</c>.</summary>
     int ScratchPerRow { get; }
 
-    /// <summary>Working floats it needs once per batch beside <see cref="ScratchPerRow"/> per row (the caller gives rows · ScratchPerRow + this).</summary>
+    /// <summary>
+    /// Working floats it can use once per batch beside <see cref="ScratchPerRow"/> per row: callers give
+    /// rows · ScratchPerRow + this; rows · ScratchPerRow alone still works (a mixture of experts then runs serially).
+    /// </summary>
     int ScratchPerPass => 0;
 
     /// <summary>Every weight matrix it multiplies by (for packing at load and memory accounting).</summary>

@@ -117,7 +117,9 @@ public sealed class MixtureOfExperts : IFeedForward
             }
         }
         else y.Slice(0, rows * dim).Clear();
-        if (rows <= ExpertParallelRows)
+        // Side by side when the batch is small and the caller gave the per-pass scratch (rows · ScratchPerRow alone,
+        // the contract before that path, still runs, serially).
+        if (rows <= ExpertParallelRows && work.Length >= routed * _expertWork)
         {
             ExpertsSideBySide(x, y, work, ends, groupRows, groupWeights, selected, pool);
             return;

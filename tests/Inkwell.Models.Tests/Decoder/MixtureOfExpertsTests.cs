@@ -60,15 +60,17 @@ public sealed class MixtureOfExpertsTests
 
         var x = Random(rng, rows * dim, 1f);
         using var pool = new WorkerPool(2);
-        float[] Forward(MixtureOfExperts moe)
+        float[] Forward(MixtureOfExperts moe, bool perPassScratch = true)
         {
             var output = new float[rows * dim];
-            moe.Forward(x, output, new float[rows * moe.ScratchPerRow + moe.ScratchPerPass], rows, pool);
+            moe.Forward(x, output, new float[rows * moe.ScratchPerRow + (perPassScratch ? moe.ScratchPerPass : 0)], rows, pool);
             return output;
         }
         var y = Forward(Block(expertParallelRows: rows));
-        // Both paths add the experts' outputs in the same order: the same floats, not just close ones.
+        // Both paths add the experts' outputs in the same order: the same floats, not just close ones. A caller that
+        // gives only the per-row scratch gets the serial path.
         Assert.Equal(Forward(Block(expertParallelRows: 0)), y);
+        Assert.Equal(Forward(Block(expertParallelRows: rows), perPassScratch: false), y);
 
         var expertRows = new int[count];
         for (int t = 0; t < rows; t++)
