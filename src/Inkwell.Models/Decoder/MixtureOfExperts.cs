@@ -127,23 +127,40 @@ public sealed class MixtureOfExperts : IFeedForward
         for (int e = 0, start = 0; e < count; start = ends[e], e++)
         {
             int n = ends[e] - start;
-            if (n == 0) continue;
-            var input = work.Slice(0, n * dim);
-            var output = work.Slice(n * dim, n * dim);
-            for (int i = 0; i < n; i++) x.Slice(groupRows[start + i] * dim, dim).CopyTo(input.Slice(i * dim, dim));
-            Experts[e].Forward(input, output, work.Slice(2 * n * dim), n, pool);
-            for (int i = 0; i < n; i++)
-            {
-                var dst = y.Slice(groupRows[start + i] * dim, dim);
-                TensorPrimitives.MultiplyAdd(output.Slice(i * dim, dim), groupWeights[start + i], dst, dst);
-            }
+            if (n > 0) AddOutputs(RunExpert(e, start, n, x, groupRows, work, pool), start, groupRows, groupWeights, y);
         }
     }
 
     /// <summary>
-    /// The experts that received rows, one per pool unit: each gathers its rows into its own part of
-    /// <paramref name="work"/> (by its slots in the sorted pairs) and runs there on one thread; then the outputs are
-    /// added into y expert by expert, rows ascending, as the serial path adds them.
+    /// Expert e over its n rows (slots [first, first + n) of the sorted pairs): gathers them into
+    /// <paramref name="region"/> (n input rows, then n output rows, then the expert's scratch) and runs it there.
+    /// Returns the output rows.
+    /// </summary>
+    private Span<float> RunExpert(int e, int first, int n, ReadOnlySpan<float> x, ReadOnlySpan<int> groupRows, Span<float> region, WorkerPool pool)
+    {
+        int dim = _dim;
+        var input = region.Slice(0, n * dim);
+        var output = region.Slice(n * dim, n * dim);
+        for (int i = 0; i < n; i++) x.Slice(groupRows[first + i] * dim, dim).CopyTo(input.Slice(i * dim, dim));
+        Experts[e].Forward(input, output, region.Slice(2 * n * dim), n, pool);
+        return output;
+    }
+
+    /// <summary>y[row] += weight · output row, for an expert's slots [first, first + outputs rows) in order.</summary>
+    private void AddOutputs(ReadOnlySpan<float> outputs, int first, ReadOnlySpan<int> groupRows, ReadOnlySpan<float> groupWeights, Span<float> y)
+    {
+        int dim = _dim;
+        for (int i = 0; i < outputs.Length / dim; i++)
+        {
+            var dst = y.Slice(groupRows[first + i] * dim, dim);
+            TensorPrimitives.MultiplyAdd(outputs.Slice(i * dim, dim), groupWeights[first + i], dst, dst);
+        }
+    }
+
+    /// <summary>
+    /// The experts that received rows, one per pool unit: each runs in its own part of <paramref name="work"/> (expert
+    /// e's slots [s, s + n) of the sorted pairs own work[s·W, (s + n)·W), W the working set per pair) on one thread;
+    /// then the outputs are added into y expert by expert, rows ascending, as the serial path adds them.
     /// </summary>
     private unsafe void ExpertsSideBySide(ReadOnlySpan<float> x, Span<float> y, Span<float> work, ReadOnlySpan<int> ends,
         ReadOnlySpan<int> groupRows, ReadOnlySpan<float> groupWeights, Span<int> active, WorkerPool pool)
@@ -156,45 +173,35 @@ public sealed class MixtureOfExperts : IFeedForward
         {
             var body = new ExpertBody
             {
-                Moe = this, X = px, Work = pw, Ends = pEnds, Rows = pRows, Active = pActive, ExpertWork = expertWork, Pool = pool,
+                Moe = this, X = px, XLength = x.Length, Work = pw, Ends = pEnds, Rows = pRows, Slots = groupRows.Length,
+                Active = pActive, Pool = pool,
             };
             pool.Run(chosen, ref body);
         }
         for (int e = 0, first = 0; e < Config.Count; first = ends[e], e++)
         {
             int n = ends[e] - first;
-            var outputs = work.Slice(first * expertWork + n * dim, n * dim);
-            for (int i = 0; i < n; i++)
-            {
-                var dst = y.Slice(groupRows[first + i] * dim, dim);
-                TensorPrimitives.MultiplyAdd(outputs.Slice(i * dim, dim), groupWeights[first + i], dst, dst);
-            }
+            AddOutputs(work.Slice(first * expertWork + n * dim, n * dim), first, groupRows, groupWeights, y);
         }
     }
 
-    /// <summary>
-    /// Expert Active[i] over its n rows: slots [s, s + n) of the sorted pairs own work[s·W, (s + n)·W) (W = expert
-    /// work per row), laid out as the n gathered input rows, the n output rows, then the expert's n-row scratch.
-    /// </summary>
+    /// <summary>Expert Active[i], in the work region its slots own (see <see cref="ExpertsSideBySide"/>).</summary>
     private unsafe struct ExpertBody : IRangeBody
     {
         public MixtureOfExperts Moe;
         public float* X, Work;
+        public int XLength, Slots;
         public int* Ends, Rows, Active;
-        public int ExpertWork;
         public WorkerPool Pool;
 
         public readonly void Invoke(int start, int end)
         {
-            int dim = Moe._dim;
+            int expertWork = Moe._expertWork;
             for (int i = start; i < end; i++)
             {
                 int e = Active[i], first = e == 0 ? 0 : Ends[e - 1], n = Ends[e] - first;
-                float* region = Work + (long)first * ExpertWork;
-                var input = new Span<float>(region, n * dim);
-                var output = new Span<float>(region + n * dim, n * dim);
-                for (int r = 0; r < n; r++) new ReadOnlySpan<float>(X + (long)Rows[first + r] * dim, dim).CopyTo(input.Slice(r * dim, dim));
-                Moe.Experts[e].Forward(input, output, new Span<float>(region + 2 * n * dim, n * (ExpertWork - 2 * dim)), n, Pool);
+                Moe.RunExpert(e, first, n, new ReadOnlySpan<float>(X, XLength), new ReadOnlySpan<int>(Rows, Slots),
+                    new Span<float>(Work + (long)first * expertWork, n * expertWork), Pool);
             }
         }
     }
