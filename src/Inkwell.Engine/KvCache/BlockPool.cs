@@ -65,35 +65,34 @@ public sealed class BlockPool
 
     /// <summary>
     /// Takes the cached blocks that hold the leading full blocks of <paramref name="tokens"/> (a sequence's first
-    /// tokens, whole blocks of them), in order, appending them to <paramref name="blocks"/> until one is missing.
-    /// Returns the prefix hash of the last block taken (null: none).
+    /// tokens, whole blocks of them), in order, appending them to <paramref name="blocks"/> (empty) until one is
+    /// missing. Returns the chain of the blocks taken: all of them are registered already.
     /// </summary>
-    public BlockHash? TakeCachedPrefix(ReadOnlySpan<int> tokens, ulong salt, List<int> blocks)
+    public PrefixChain TakeCachedPrefix(ReadOnlySpan<int> tokens, ulong salt, List<int> blocks)
     {
-        BlockHash? parent = null;
+        var chain = default(PrefixChain);
         for (int i = 0; i + BlockSize <= tokens.Length; i += BlockSize)
         {
-            var hash = BlockHash.Of(parent, tokens.Slice(i, BlockSize), salt);
+            var hash = BlockHash.Of(chain.Last, tokens.Slice(i, BlockSize), salt);
             if (TakeCached(hash) is not int block) break;
             blocks.Add(block);
-            parent = hash;
+            chain = new PrefixChain(chain.HashedBlocks + 1, hash);
         }
-        return parent;
+        return chain;
     }
 
     /// <summary>
-    /// Registers a sequence's blocks that its first <paramref name="computed"/> tokens now fill, from block
-    /// <paramref name="hashed"/> on, chaining from <paramref name="last"/> (both advanced here).
+    /// Registers a sequence's blocks that its first <paramref name="computed"/> tokens now fill, from where
+    /// <paramref name="chain"/> stands (advanced here).
     /// </summary>
-    public void MarkFullBlocks(ReadOnlySpan<int> tokens, ReadOnlySpan<int> blocks, int computed, ulong salt, ref int hashed, ref BlockHash? last)
+    public void MarkFullBlocks(ReadOnlySpan<int> tokens, ReadOnlySpan<int> blocks, int computed, ulong salt, ref PrefixChain chain)
     {
         if (!PrefixCaching) return;
-        for (int i = hashed; i < computed / BlockSize; i++)
+        for (int i = chain.HashedBlocks; i < computed / BlockSize; i++)
         {
-            var hash = BlockHash.Of(last, tokens.Slice(i * BlockSize, BlockSize), salt);
+            var hash = BlockHash.Of(chain.Last, tokens.Slice(i * BlockSize, BlockSize), salt);
             MarkComputed(blocks[i], hash);
-            last = hash;
-            hashed = i + 1;
+            chain = new PrefixChain(i + 1, hash);
         }
     }
 
@@ -124,6 +123,12 @@ public sealed class BlockPool
         _freeNodes[b] = null;
     }
 }
+
+/// <summary>
+/// How far a sequence's full blocks are registered for prefix reuse: the leading <paramref name="HashedBlocks"/> blocks,
+/// the last of them identified by <paramref name="Last"/> (null when none), from which the next block's hash chains.
+/// </summary>
+public readonly record struct PrefixChain(int HashedBlocks, BlockHash? Last);
 
 /// <summary>
 /// Identifies a full block by its tokens and everything before it (a chained 64-bit hash; first/last token and count

@@ -28,8 +28,7 @@ public sealed class KvCacheManager(BlockPool pool, Action<int, int>? copyBlock =
         if (r.Blocks.Count != 0 || !Pool.PrefixCaching || r.Request.PrefillLogProbs) return 0;
         var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(r.Tokens);
         int fullBlocks = (copyBlock is null ? tokens.Length - 1 : tokens.Length) / BlockSize;
-        r.LastBlockHash = Pool.TakeCachedPrefix(tokens[..(fullBlocks * BlockSize)], r.CacheSalt, r.Blocks);
-        r.HashedBlockCount = r.Blocks.Count;
+        r.Prefix = Pool.TakeCachedPrefix(tokens[..(fullBlocks * BlockSize)], r.CacheSalt, r.Blocks);
         r.NumComputedTokens = r.Blocks.Count * BlockSize;
         if (r.NumComputedTokens == tokens.Length)
         {
@@ -47,8 +46,8 @@ public sealed class KvCacheManager(BlockPool pool, Action<int, int>? copyBlock =
                 r.NumComputedTokens = r.Blocks.Count * BlockSize;
             }
             Pool.Free([shared]);
-            r.HashedBlockCount = r.Blocks.Count == 0 ? 0 : r.NumComputedTokens / BlockSize;
-            r.LastBlockHash = BlockHash.OfBlocks(tokens[..(r.HashedBlockCount * BlockSize)], BlockSize, r.CacheSalt);
+            int hashed = r.Blocks.Count == 0 ? 0 : r.NumComputedTokens / BlockSize;
+            r.Prefix = new PrefixChain(hashed, BlockHash.OfBlocks(tokens[..(hashed * BlockSize)], BlockSize, r.CacheSalt));
         }
         return r.NumComputedTokens;
     }
@@ -67,12 +66,8 @@ public sealed class KvCacheManager(BlockPool pool, Action<int, int>? copyBlock =
     /// <summary>After a step: registers the request's newly filled blocks under their prefix hashes.</summary>
     public void RegisterFullBlocks(EngineRequest r)
     {
-        int hashed = r.HashedBlockCount;
-        BlockHash? last = r.LastBlockHash;
         Pool.MarkFullBlocks(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(r.Tokens),
-            System.Runtime.InteropServices.CollectionsMarshal.AsSpan(r.Blocks), r.NumComputedTokens, r.CacheSalt, ref hashed, ref last);
-        r.HashedBlockCount = hashed;
-        r.LastBlockHash = last;
+            System.Runtime.InteropServices.CollectionsMarshal.AsSpan(r.Blocks), r.NumComputedTokens, r.CacheSalt, ref r.Prefix);
     }
 
     /// <summary>Frees the request's blocks past those its first <paramref name="tokens"/> positions need (rejected draft tokens).</summary>
@@ -88,8 +83,7 @@ public sealed class KvCacheManager(BlockPool pool, Action<int, int>? copyBlock =
     {
         Pool.Free(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(r.Blocks));
         r.Blocks.Clear();
-        r.HashedBlockCount = 0;
-        r.LastBlockHash = null;
+        r.Prefix = default;
         r.NumComputedTokens = 0;
     }
 }

@@ -77,10 +77,9 @@ public sealed class EngineRequest
     /// <summary>This step's draft tokens under speculative decoding (null until the request first drafts).</summary>
     public Speculation.DraftState? Draft { get; set; }
 
-    /// <summary>KV block ids in position order; full blocks up to HashedBlockCount are registered for prefix reuse.</summary>
+    /// <summary>KV block ids in position order; the leading full blocks <see cref="Prefix"/> counts are registered for prefix reuse.</summary>
     public List<int> Blocks { get; } = [];
-    public int HashedBlockCount { get; set; }
-    public KvCache.BlockHash? LastBlockHash { get; set; }
+    public KvCache.PrefixChain Prefix;
     public int PreemptionCount { get; set; }
     /// <summary>The scheduler step whose plan last included this request (the scheduler's own bookkeeping).</summary>
     public long ScheduledStep { get; set; }

@@ -88,7 +88,8 @@ public sealed class DraftModelDrafter : IDrafter
                 var seq = draft.Sequence!;
                 seq.Computed = _chunks[c].StartPosition + _chunks[c].Count;
                 // Round 0 computed accepted tokens only; later rounds' KV is of drafts, never shared.
-                if (round == 0) seq.MarkFullBlocks(_pool, CollectionsMarshal.AsSpan(r.Tokens), r.CacheSalt);
+                if (round == 0)
+                    _pool.MarkFullBlocks(CollectionsMarshal.AsSpan(r.Tokens), CollectionsMarshal.AsSpan(seq.Blocks), seq.Computed, r.CacheSalt, ref seq.Prefix);
                 draft.Tokens[round] = Pick(r, logits.Slice(c * vocab, vocab), round);
                 draft.Count = round + 1;
             }
@@ -107,8 +108,7 @@ public sealed class DraftModelDrafter : IDrafter
             // accepted token to compute (its logits give the first draft).
             seq = draft.Sequence = new DraftSequence();
             var accepted = CollectionsMarshal.AsSpan(r.Tokens);
-            seq.LastBlockHash = _pool.TakeCachedPrefix(accepted[..((accepted.Length - 1) / _pool.BlockSize * _pool.BlockSize)], r.CacheSalt, seq.Blocks);
-            seq.HashedBlockCount = seq.Blocks.Count;
+            seq.Prefix = _pool.TakeCachedPrefix(accepted[..((accepted.Length - 1) / _pool.BlockSize * _pool.BlockSize)], r.CacheSalt, seq.Blocks);
             seq.Computed = seq.Blocks.Count * _pool.BlockSize;
         }
         // Drafting k tokens computes positions up to length + k - 2; the blocks must cover them.

@@ -31,18 +31,12 @@ public sealed class DraftState(int capacity)
 }
 
 /// <summary>
-/// A request's KV in the draft model's cache: its blocks, how many leading tokens they hold, and how many of its full
-/// blocks are registered for prefix reuse (with the last one's prefix hash).
+/// A request's KV in the draft model's cache: its blocks, how many leading tokens they hold, and how far its full blocks
+/// are registered for prefix reuse.
 /// </summary>
 internal sealed class DraftSequence
 {
     public List<int> Blocks { get; } = [];
     public int Computed { get; set; }
-    public int HashedBlockCount;
-    public KvCache.BlockHash? LastBlockHash;
-
-    /// <summary>Registers the blocks its computed tokens fill (accepted tokens only: call it before drafts are computed).</summary>
-    public void MarkFullBlocks(KvCache.BlockPool pool, ReadOnlySpan<int> tokens, ulong salt)
-        => pool.MarkFullBlocks(tokens, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(Blocks), Computed, salt,
-            ref HashedBlockCount, ref LastBlockHash);
+    public KvCache.PrefixChain Prefix;
 }
